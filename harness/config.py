@@ -1,0 +1,177 @@
+"""The core sections of a suite file, each a frozen dataclass.
+
+A field's metadata carries its documentation and range, so one definition
+serves validation (:func:`section_params`), ``harness validate``, the docs and
+the typed config the core code reads (``suite.features.hop_ms``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from harness.components import REQUIRED, Param
+
+
+def option(
+    default: Any,
+    doc: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    min: float | None = None,
+    max: float | None = None,
+) -> Any:
+    """A documented dataclass field (``REQUIRED`` for keys the suite must give)."""
+    metadata = {"doc": doc, "choices": choices, "min": min, "max": max}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=metadata)
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def section_params(cls: type) -> list[Param]:
+    """The Param list of a config dataclass."""
+    hints = typing.get_type_hints(cls)
+    params = []
+    for f in dataclasses.fields(cls):
+        kind, item, optional = _unpack(hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = REQUIRED
+        params.append(
+            Param(
+                f.name,
+                kind,
+                default,
+                f.metadata.get("doc", ""),
+                choices=f.metadata.get("choices"),
+                min=f.metadata.get("min"),
+                max=f.metadata.get("max"),
+                item=item,
+                optional=optional,
+            )
+        )
+    return params
+
+
+def _unpack(hint: Any) -> tuple[type, type | None, bool]:
+    optional = False
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        optional = True
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (list, tuple):
+        return list, args[0] if args else str, optional
+    return hint, None, optional
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """[features]: the acoustic front end, computed once and cached."""
+
+    kind: str = option("logmel", "log-mel spectrogram or MFCC frames", choices=("logmel", "mfcc"))
+    sample_rate: int = option(16000, "audio is resampled to this rate (Hz)", min=4000, max=96000)
+    win_ms: float = option(25.0, "analysis window length in milliseconds", min=1.0, max=500.0)
+    hop_ms: float = option(10.0, "hop between frames in milliseconds", min=0.5, max=250.0)
+    n_fft: int | None = option(
+        None, "FFT size; default: the window length rounded up to a power of two", min=16
+    )
+    n_mels: int = option(40, "number of mel bands", min=1, max=512)
+    fmin: float = option(0.0, "lowest mel band edge in Hz", min=0.0)
+    fmax: float | None = option(
+        None, "highest mel band edge in Hz; default: sample_rate / 2", min=1.0
+    )
+    n_mfcc: int = option(13, "MFCC coefficients kept (kind = 'mfcc' only)", min=1, max=128)
+    log: str = option(
+        "db",
+        "compression of mel power: decibels, natural log, or none",
+        choices=("db", "ln", "none"),
+    )
+    top_db: float | None = option(
+        80.0, "with log = 'db', clip to this many dB below the peak", min=1.0
+    )
+    normalize: str = option(
+        "clip_minmax",
+        "scaling of feature values: per-clip min-max to [0, 1] (as the original study), "
+        "per-clip z-score, z-score over the training corpus, or none",
+        choices=("clip_minmax", "clip_zscore", "corpus_zscore", "none"),
+    )
+    trim_db: float | None = option(
+        None, "trim leading and trailing silence quieter than this many dB below the peak", min=1.0
+    )
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """[splits]: speaker-disjoint roles, per language."""
+
+    probe_languages: list[str] = option(REQUIRED, "languages the probes separate")
+    pretrain_speakers: int = option(2, "speakers per pretraining language", min=1)
+    train_speakers: int = option(2, "target-language speakers the model trains on", min=1)
+    heldout_speakers: int = option(
+        1, "target-language speakers whose held-out loss decides convergence", min=1
+    )
+    probe_speakers: int = option(
+        2, "speakers per probe language (never seen in any training)", min=2
+    )
+    probe_clips_per_language: int | None = option(
+        None, "probe clips per language; default: as many as the smallest language has", min=2
+    )
+    seed: int = option(0, "seed of the speaker assignment (fixed across run seeds)", min=0)
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """[target]: the language learnt, and what counts as learnt."""
+
+    language: str = option(REQUIRED, "the language the model learns after pretraining")
+    threshold: float = option(
+        REQUIRED,
+        "held-out loss that counts as learnt: a loss value (absolute) or a fraction of the "
+        "untrained model's held-out loss (relative)",
+        min=0.0,
+    )
+    threshold_mode: str = option(
+        "relative",
+        "'relative' keeps a suite's meaning when features change; 'absolute' compares raw losses",
+        choices=("relative", "absolute"),
+    )
+    max_steps: int = option(
+        2000, "training budget; runs that have not crossed by then are censored", min=1
+    )
+    eval_every: int = option(25, "optimizer steps between held-out evaluations", min=1)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """[training]: the optimiser and batches, shared by pretraining and target training."""
+
+    optimizer: str = option("adam", "optimiser", choices=("adam", "adamw", "sgd"))
+    lr: float = option(1e-3, "learning rate", min=0.0)
+    weight_decay: float = option(0.0, "weight decay", min=0.0)
+    schedule: str = option(
+        "constant", "learning-rate schedule over the target budget", choices=("constant", "cosine")
+    )
+    batch_size: int = option(16, "segments per optimiser step", min=1)
+    segment_frames: int = option(100, "frames per training segment", min=2)
+    grad_clip: float | None = option(None, "clip the gradient norm to this value", min=0.0)
+    device: str = option(
+        "auto", "where to train: auto picks cuda when available", choices=("auto", "cpu", "cuda")
+    )
+
+
+SECTIONS: dict[str, type] = {
+    "features": FeatureConfig,
+    "splits": SplitConfig,
+    "target": TargetConfig,
+    "training": TrainingConfig,
+}

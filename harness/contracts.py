@@ -1,0 +1,255 @@
+"""What the objects built by each plugin family receive and must return.
+
+The hook specs (:mod:`harness.hookspecs`) say how components are registered;
+this module says what a component's object must do once the suite selected it.
+The core checks every answer at the boundary with the ``check_*`` functions
+below, so a broken plugin fails with a message naming the plugin, the
+component and what was expected, not deep inside numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+
+class ContractError(Exception):
+    """A plugin returned something that breaks its family's contract."""
+
+    def __init__(self, kind: str, component: str, message: str) -> None:
+        self.kind = kind
+        self.component = component
+        super().__init__(f"{kind} plugin {component!r}: {message}")
+
+
+class DataWarning(UserWarning):
+    """A clip or file was skipped; the message names it and says why."""
+
+
+class DataError(Exception):
+    """The data cannot support the suite (too few clips or speakers, no files)."""
+
+
+# ---------------------------------------------------------------- datasets
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One utterance: mono float32 audio with its labels.
+
+    ``clip_id`` is stable across machines (it names the clip in caches and in
+    the per-run records); ``speaker`` is unique across languages.
+    """
+
+    clip_id: str
+    language: str
+    speaker: str
+    audio: np.ndarray = field(repr=False, compare=False)
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """What the core asks a dataset for.
+
+    :param languages: every language the suite uses (pretraining, target, probes).
+    :param sample_rate: the rate clips must have (resample if needed).
+    :param speakers_needed: per language, the fewest speakers the splits need;
+        a dataset that generates data may use it to generate enough.
+    :param cache_dir: a folder the dataset may keep generated or decoded audio in.
+    """
+
+    languages: tuple[str, ...]
+    sample_rate: int
+    speakers_needed: Mapping[str, int]
+    cache_dir: Path
+
+
+class Dataset(Protocol):
+    def load(self, request: DataRequest) -> list[Clip]:
+        """Return the clips of the requested languages.
+
+        Skip unusable clips with a :class:`DataWarning` naming the file and the
+        reason; raise :class:`DataError` when nothing usable is left.
+        """
+        ...
+
+
+# ---------------------------------------------------------------- filters
+
+
+class PretrainFilter(Protocol):
+    def __call__(self, audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+        """Return the filtered waveform: same length, float32, finite."""
+        ...
+
+
+# ---------------------------------------------------------------- models
+
+
+class Model(Protocol):
+    def build(self, n_features: int, segment_frames: int) -> torch.nn.Module:
+        """Return a fresh module; the core has seeded torch already."""
+        ...
+
+    def loss(self, module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss for ``batch`` of shape (batch, frames, n_features)."""
+        ...
+
+
+# ---------------------------------------------------------------- extractors
+
+
+class LatentExtractor(Protocol):
+    #: False for extractors that read features only (the raw-feature baseline).
+    needs_model: bool
+
+    def supports(self, module: torch.nn.Module | None) -> bool:
+        """Whether this extractor can read latents out of ``module``."""
+        ...
+
+    def extract(
+        self, module: torch.nn.Module | None, features: Sequence[np.ndarray], device: str
+    ) -> dict[str, np.ndarray]:
+        """Latent spaces by name, each of shape (len(features), dim).
+
+        ``features`` holds one (frames, n_features) array per probe clip.
+        """
+        ...
+
+
+# ---------------------------------------------------------------- probes
+
+
+@dataclass
+class ProbeResult:
+    """What a probe found on one latent space.
+
+    :param metrics: name -> value; every name must be declared in the
+        component's ``metrics``.
+    :param artifacts: name -> array saved with the run (such as 2-D coordinates).
+    :param details: name -> list of numbers kept in the run record (per-fold scores).
+    """
+
+    metrics: dict[str, float]
+    artifacts: dict[str, np.ndarray] = field(default_factory=dict)
+    details: dict[str, list[float]] = field(default_factory=dict)
+
+
+class Probe(Protocol):
+    def run(
+        self,
+        latents: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        target: str,
+        seed: int,
+    ) -> ProbeResult:
+        """Measure ``latents`` (n, dim) against language ``labels`` (n,), with
+        speaker ``groups`` (n,) for grouped cross-validation; ``target`` is the
+        suite's target language."""
+        ...
+
+
+# ---------------------------------------------------------------- executors
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@runtime_checkable
+class Executor(Protocol):
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T]
+    ) -> Iterator[tuple[T, R | BaseException]]:
+        """Run ``fn`` on every item; yield ``(item, result)`` as each finishes.
+
+        A worker that dies yields ``(item, exception)`` instead of hanging.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- boundary checks
+
+
+def check_latents(component: str, space: str, value: Any, n_rows: int) -> np.ndarray:
+    """A latent space must be a finite 2-D float array with one row per clip."""
+    array = np.asarray(value)
+    if array.ndim != 2:
+        raise ContractError(
+            "latent_extractor",
+            component,
+            f"space {space!r} must be 2-D (clips, dim), got shape {array.shape}",
+        )
+    if array.shape[0] != n_rows:
+        raise ContractError(
+            "latent_extractor",
+            component,
+            f"space {space!r} must have one row per clip ({n_rows}), got {array.shape[0]}",
+        )
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise ContractError(
+            "latent_extractor", component, f"space {space!r} has non-finite or non-numeric values"
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def check_probe_result(component: str, declared: Iterable[str], value: Any) -> ProbeResult:
+    """A probe must return a ProbeResult whose metrics are declared, named and finite or NaN."""
+    if not isinstance(value, ProbeResult):
+        raise ContractError(
+            "probe",
+            component,
+            f"run() must return harness.contracts.ProbeResult, got {type(value).__name__}",
+        )
+    names = set(declared)
+    for name, number in value.metrics.items():
+        if not isinstance(name, str) or not name:
+            raise ContractError("probe", component, f"metric without a name: {name!r}")
+        if name not in names:
+            raise ContractError(
+                "probe",
+                component,
+                f"metric {name!r} is not declared in Component.metrics (declared: {sorted(names)})",
+            )
+        if not isinstance(number, (int, float, np.floating, np.integer)) or math.isinf(
+            float(number)
+        ):
+            raise ContractError(
+                "probe", component, f"metric {name!r} must be a finite number, got {number!r}"
+            )
+    return value
+
+
+def check_filtered(component: str, before: np.ndarray, after: Any) -> np.ndarray:
+    """A filter returns a finite waveform of the same length."""
+    array = np.asarray(after)
+    if array.shape != before.shape:
+        raise ContractError(
+            "pretrain_filter",
+            component,
+            f"must keep the waveform shape {before.shape}, got {array.shape}",
+        )
+    if not np.isfinite(array).all():
+        raise ContractError("pretrain_filter", component, "returned non-finite samples")
+    return array.astype(np.float32, copy=False)
+
+
+def check_loss(component: str, value: Any) -> torch.Tensor:
+    """A model's loss is a scalar tensor."""
+    import torch
+
+    if not isinstance(value, torch.Tensor) or value.dim() != 0:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ContractError("model", component, f"loss() must return a scalar tensor, got {shape}")
+    return value

@@ -1,0 +1,110 @@
+"""Expand a suite into runs: conditions x models x seeds.
+
+Each run's id is a hash of everything that can change its numbers, written
+as canonical JSON, so the same suite gives the same ids on any machine and
+changing a parameter that affects a run changes its id. Where results go
+(output, cache, executor) is not part of the id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import FeatureConfig, SplitConfig, TargetConfig, TrainingConfig
+from harness.suite import Condition, Selection, Suite
+
+#: Bump when the meaning of a run changes in a way its parameters do not show.
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run needs; picklable, so it travels to any worker."""
+
+    suite: str
+    condition: Condition
+    model: Selection
+    seed: int
+    dataset: Selection
+    features: FeatureConfig
+    splits: SplitConfig
+    target: TargetConfig
+    training: TrainingConfig
+    extractors: tuple[Selection, ...]
+    probes: tuple[Selection, ...]
+    languages: tuple[str, ...]
+    speakers_needed: Mapping[str, int]
+    control: str
+    cache_dir: str
+
+    def content(self) -> dict[str, Any]:
+        """What determines the run's numbers (the hashed part)."""
+        return {
+            "protocol": PROTOCOL_VERSION,
+            "condition": self.condition.to_dict(),
+            "model": self.model.to_dict(),
+            "seed": self.seed,
+            "dataset": self.dataset.to_dict(),
+            "features": dataclasses.asdict(self.features),
+            "splits": dataclasses.asdict(self.splits),
+            "target": dataclasses.asdict(self.target),
+            "training": dataclasses.asdict(self.training),
+            "extractors": [s.to_dict() for s in self.extractors],
+            "probes": [s.to_dict() for s in self.probes],
+        }
+
+    @property
+    def run_id(self) -> str:
+        return content_hash(self.content())
+
+    @property
+    def label(self) -> str:
+        return f"{self.condition.name}/{self.model.label}/seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form kept in each run record."""
+        return {
+            "run_id": self.run_id,
+            "label": self.label,
+            "suite": self.suite,
+            "control": self.control,
+            "languages": list(self.languages),
+            **self.content(),
+        }
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
+
+
+def expand(suite: Suite) -> list[RunSpec]:
+    """All runs of a suite, in a stable order (condition, model, seed)."""
+    shared = dict(
+        suite=suite.name,
+        dataset=suite.dataset,
+        features=suite.features,
+        splits=suite.splits,
+        target=suite.target,
+        training=suite.training,
+        extractors=suite.extractors,
+        probes=suite.probes,
+        languages=suite.languages(),
+        speakers_needed=suite.speakers_needed(),
+        control=suite.control,
+        cache_dir=str(suite.cache_dir),
+    )
+    return [
+        RunSpec(condition=condition, model=model, seed=seed, **shared)  # type: ignore[arg-type]
+        for condition in suite.conditions
+        for model in suite.models
+        for seed in suite.seeds
+    ]

@@ -1,0 +1,407 @@
+"""Suite files: load TOML, validate every key against the schema and the
+plugins' declared parameters, and report every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.components import REQUIRED, Param, did_you_mean, resolve_params
+from harness.config import (
+    SECTIONS,
+    FeatureConfig,
+    SplitConfig,
+    TargetConfig,
+    TrainingConfig,
+    section_params,
+)
+from harness.registry import Registry, UnknownComponent, load_registry
+
+CACHE_ENV = "HARNESS_CACHE"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+TOP_PARAMS = (
+    Param("name", str, REQUIRED, "short name, used in file names and the report title"),
+    Param("description", str, "", "what the suite is for, shown in the report"),
+    Param("question", str, "", "the question the suite answers, shown first in the report"),
+    Param("seeds", list, [0, 1, 2], "a count (seeds 0..n-1) or a list of seeds", item=int),
+    Param(
+        "output",
+        str,
+        "",
+        "results folder; default reports/<name> (relative to the working directory)",
+    ),
+    Param(
+        "cache",
+        str,
+        "",
+        f"cache folder for corpora and features; default ~/.cache/harness; ${CACHE_ENV} overrides",
+    ),
+    Param(
+        "control",
+        str,
+        "",
+        "the condition others are compared with; default the one without pretraining",
+    ),
+)
+CONDITION_PARAMS = (
+    Param("name", str, REQUIRED, "short name of the condition (letters, digits, -_.)"),
+    Param(
+        "label", str, "", "readable label used in the report, such as 'Japanese, low-pass 500 Hz'"
+    ),
+    Param("language", str, "", "pretraining language; leave out for no pretraining"),
+    Param(
+        "filter", str, "full", "pretrain-filter plugin: a name, or a table {plugin = ..., params}"
+    ),
+    Param("epochs", int, 1, "passes over the pretraining clips", min=0),
+)
+TABLES = ("dataset", "features", "splits", "target", "training", "executor")
+ARRAYS = ("conditions", "models", "extractors", "probes")
+SECTION_KINDS = {"dataset": "dataset", "executor": "executor", "models": "model",
+                 "extractors": "latent_extractor", "probes": "probe"}  # fmt: skip
+
+
+class SuiteError(Exception):
+    """Every problem found in a suite file, each with its location."""
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        lines = [f"{self.path}: {len(problems)} problem(s)"]
+        lines += [f"  {where}: {message}" for where, message in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A component chosen by the suite, with its resolved parameters."""
+
+    kind: str
+    plugin: str
+    params: Mapping[str, Any]
+    label: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plugin": self.plugin, "label": self.label, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a model hears before the target language (or nothing)."""
+
+    name: str
+    label: str
+    language: str | None
+    filter: Selection
+    epochs: int
+
+    @property
+    def pretrains(self) -> bool:
+        return self.language is not None and self.epochs > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "language": self.language,
+            "filter": self.filter.to_dict(),
+            "epochs": self.epochs,
+        }
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    name: str
+    description: str
+    question: str
+    seeds: tuple[int, ...]
+    output: Path
+    cache_dir: Path
+    control: str
+    dataset: Selection
+    features: FeatureConfig
+    splits: SplitConfig
+    target: TargetConfig
+    training: TrainingConfig
+    conditions: tuple[Condition, ...]
+    models: tuple[Selection, ...]
+    extractors: tuple[Selection, ...]
+    probes: tuple[Selection, ...]
+    executor: Selection
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def languages(self) -> tuple[str, ...]:
+        """Every language the suite touches, target first."""
+        langs = [self.target.language]
+        langs += [c.language for c in self.conditions if c.language]
+        langs += list(self.splits.probe_languages)
+        return tuple(dict.fromkeys(langs))
+
+    def speakers_needed(self) -> dict[str, int]:
+        """Per language, the speakers its roles need (roles never share a speaker)."""
+        s = self.splits
+        need = dict.fromkeys(self.languages(), 0)
+        for lang in {c.language for c in self.conditions if c.pretrains}:
+            need[lang] += s.pretrain_speakers
+        need[self.target.language] += s.train_speakers + s.heldout_speakers
+        for lang in s.probe_languages:
+            need[lang] += s.probe_speakers
+        return need
+
+    def condition(self, name: str) -> Condition:
+        return next(c for c in self.conditions if c.name == name)
+
+
+def default_cache_dir(configured: str = "") -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "harness"
+
+
+def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> tuple[str, str]:
+    match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
+    if match:
+        return f"{path}:{match.group(1)}:{match.group(2)}", f"TOML syntax error: {message}"
+    return str(path), f"TOML syntax error: {message}"
+
+
+def load_suite(
+    path: str | Path, registry: Registry | None = None, output: str | Path | None = None
+) -> Suite:
+    """Read and validate a suite file; raise :class:`SuiteError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SuiteError(path, [(str(path), f"cannot read suite file: {exc.strerror}")]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(path, [_toml_error(path, exc)]) from exc
+    return _Validator(path, data, registry or load_registry()).build(output)
+
+
+class _Validator:
+    def __init__(self, path: Path, data: dict[str, Any], registry: Registry) -> None:
+        self.path = path
+        self.data = data
+        self.registry = registry
+        self.problems: list[tuple[str, str]] = []
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append((where, message))
+
+    def table(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            self.problem(key, f"expected a table [{key}], got {value!r}")
+            return {}
+        return value
+
+    def array(self, key: str) -> list[dict[str, Any]]:
+        value = self.data.get(key, [])
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.problem(key, f"expected an array of tables [[{key}]], got {value!r}")
+            return []
+        return value
+
+    def resolve(self, params: Any, given: Mapping[str, Any], where: str,
+                reserved: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+        resolved, problems = resolve_params(params, given, where, reserved)
+        self.problems.extend(problems)
+        return resolved
+
+    def select(
+        self, kind: str, given: Any, where: str, default: str | None = None
+    ) -> Selection | None:
+        """A ``plugin = name`` table (or a bare name) with the plugin's parameters."""
+        if isinstance(given, str):
+            given = {"plugin": given}
+        if not isinstance(given, dict):
+            self.problem(where, f"expected a plugin name or a table with 'plugin', got {given!r}")
+            return None
+        name = given.get("plugin", default)
+        if name is None:
+            names = ", ".join(self.registry.names(kind)) or "none installed"
+            self.problem(f"{where}.plugin", f"missing required key: the {kind} plugin ({names})")
+            return None
+        if not isinstance(name, str):
+            self.problem(f"{where}.plugin", f"expected a plugin name (string), got {name!r}")
+            return None
+        try:
+            component = self.registry.get(kind, name)
+        except UnknownComponent as exc:
+            self.problem(f"{where}.plugin", exc.message)
+            return None
+        label = given.get("label", name)
+        if not isinstance(label, str):
+            self.problem(f"{where}.label", f"expected string, got {label!r}")
+            label = name
+        params = self.resolve(component.params, given, where, reserved=("plugin", "label"))
+        return Selection(kind, name, params, label)
+
+    def build(self, output: str | Path | None) -> Suite:
+        data = self.data
+        for key in data:
+            if key not in {p.name for p in TOP_PARAMS} | set(TABLES) | set(ARRAYS):
+                valid = sorted({p.name for p in TOP_PARAMS} | set(TABLES) | set(ARRAYS))
+                self.problem(
+                    key, f"unknown key{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
+                )
+        top_given = {k: v for k, v in data.items() if k in {p.name for p in TOP_PARAMS}}
+        if isinstance(top_given.get("seeds"), int) and not isinstance(top_given["seeds"], bool):
+            count = top_given["seeds"]
+            if count < 1:
+                self.problem("seeds", f"expected a count >= 1 or a list of seeds, got {count}")
+            top_given["seeds"] = list(range(max(count, 1)))
+        top = self.resolve(TOP_PARAMS, top_given, "")
+        name = top.get("name")
+        if isinstance(name, str) and not _NAME_RE.match(name):
+            self.problem("name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
+        seeds = top.get("seeds") or []
+        if isinstance(seeds, list) and len(set(seeds)) != len(seeds):
+            self.problem("seeds", f"seeds must be distinct, got {seeds}")
+
+        sections = {}
+        for key, cls in SECTIONS.items():
+            sections[key] = self.resolve(section_params(cls), self.table(key), key)
+        dataset = self.select("dataset", self.table("dataset"), "dataset")
+        executor = self.select("executor", self.table("executor"), "executor", default="local")
+        conditions = self.conditions()
+        models = self.selections("models", required=True)
+        extractors = self.selections("extractors")
+        probes = self.selections("probes")
+        control = self.control(top.get("control", ""), conditions)
+        self.cross_checks(sections, conditions, models, extractors)
+
+        if self.problems:
+            raise SuiteError(self.path, self.problems)
+        assert dataset is not None and executor is not None and control is not None
+        # relative folders are relative to where `harness` runs, as in any CLI
+        out = Path(output or top["output"] or Path("reports") / top["name"])
+        return Suite(
+            path=self.path,
+            name=top["name"],
+            description=top["description"],
+            question=top["question"],
+            seeds=tuple(seeds),
+            output=out,
+            cache_dir=default_cache_dir(top["cache"]),
+            control=control,
+            dataset=dataset,
+            features=FeatureConfig(**sections["features"]),
+            splits=SplitConfig(**sections["splits"]),
+            target=TargetConfig(**sections["target"]),
+            training=TrainingConfig(**sections["training"]),
+            conditions=tuple(conditions),
+            models=tuple(models),
+            extractors=tuple(extractors) or self.default_all("latent_extractor"),
+            probes=tuple(probes) or self.default_all("probe"),
+            executor=executor,
+            raw=data,
+        )
+
+    def selections(self, key: str, required: bool = False) -> list[Selection]:
+        tables = self.array(key)
+        if required and not tables and key not in self.data:
+            self.problem(key, f"missing required [[{key}]]; available: "
+                         f"{', '.join(self.registry.names(SECTION_KINDS[key]))}")  # fmt: skip
+        chosen = [self.select(SECTION_KINDS[key], t, f"{key}[{i}]") for i, t in enumerate(tables)]
+        out = [s for s in chosen if s is not None]
+        labels = [s.label for s in out]
+        for label in {x for x in labels if labels.count(x) > 1}:
+            self.problem(key, f"two entries are labelled {label!r}; give each a distinct 'label'")
+        return out
+
+    def default_all(self, kind: str) -> tuple[Selection, ...]:
+        out = []
+        for name in self.registry.names(kind):
+            component = self.registry.get(kind, name)
+            out.append(Selection(kind, name, component.defaults(), name))
+        return tuple(out)
+
+    def conditions(self) -> list[Condition]:
+        out = []
+        tables = self.array("conditions")
+        if not tables:
+            self.problem(
+                "conditions", "missing required [[conditions]]: at least a no-pretraining control"
+            )
+        for i, table in enumerate(tables):
+            where = f"conditions[{i}]"
+            given = {k: v for k, v in table.items() if k != "filter"}
+            values = self.resolve(CONDITION_PARAMS, given, where)
+            flt = self.select("pretrain_filter", table.get("filter", "full"), f"{where}.filter")
+            name = values.get("name")
+            if isinstance(name, str) and not _NAME_RE.match(name):
+                self.problem(
+                    f"{where}.name", f"expected letters, digits, '-', '_' or '.', got {name!r}"
+                )
+            if flt is None or not isinstance(name, str):
+                continue
+            language = values.get("language") or None
+            out.append(Condition(name, values["label"] or name, language, flt, values["epochs"]))
+        names = [c.name for c in out]
+        for dup in {n for n in names if names.count(n) > 1}:
+            self.problem("conditions", f"two conditions are named {dup!r}")
+        return out
+
+    def control(self, given: str, conditions: list[Condition]) -> str | None:
+        names = [c.name for c in conditions]
+        if given:
+            if given not in names and conditions:
+                self.problem("control", f"no condition named {given!r}{did_you_mean(given, names)}; "
+                             f"conditions: {', '.join(names)}")  # fmt: skip
+            return given
+        plain = [c.name for c in conditions if not c.pretrains]
+        if len(plain) == 1:
+            return plain[0]
+        if conditions:
+            self.problem(
+                "control",
+                "give 'control' (the condition others are compared with): "
+                + (
+                    "no condition is without pretraining"
+                    if not plain
+                    else f"several are without pretraining: {', '.join(plain)}"
+                ),  # fmt: skip
+            )
+        return None
+
+    def cross_checks(self, sections: dict[str, dict[str, Any]], conditions: list[Condition],
+                     models: list[Selection], extractors: list[Selection]) -> None:  # fmt: skip
+        features = sections["features"]
+        fmax, rate = features.get("fmax"), features.get("sample_rate")
+        if isinstance(fmax, float) and isinstance(rate, int) and fmax > rate / 2:
+            self.problem("features.fmax", f"expected <= sample_rate / 2 = {rate / 2}, got {fmax}")
+        fmin = features.get("fmin")
+        if isinstance(fmin, float) and isinstance(rate, int) and fmin >= (fmax or rate / 2):
+            self.problem("features.fmin", f"expected below fmax ({fmax or rate / 2}), got {fmin}")
+        for i, c in enumerate(conditions):
+            if c.language is None and c.filter.plugin != "full":
+                self.problem(f"conditions[{i}].filter", "a condition without 'language' pretrains "
+                             "on nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
+        for key in ("dataset",):
+            if key in self.data and not isinstance(self.data[key], dict):
+                self.problem(key, f"expected a table [{key}]")
+
+
+def describe_section(name: str) -> list[Param]:
+    """Params of a suite section, for listings and docs."""
+    if name == "top":
+        return list(TOP_PARAMS)
+    if name == "conditions":
+        return list(CONDITION_PARAMS)
+    return section_params(SECTIONS[name])
