@@ -376,7 +376,7 @@ class _Validator:
                     "no condition is without pretraining"
                     if not plain
                     else f"several are without pretraining: {', '.join(plain)}"
-                ),  # fmt: skip
+                ),
             )
         return None
 
