@@ -101,11 +101,10 @@ class Param:
         if self.choices is not None and coerced not in self.choices:
             hint = _did_you_mean(str(coerced), [str(c) for c in self.choices])
             return value, f"expected {self.describe()}, got {value!r}{hint}"
-        if isinstance(coerced, (int, float)) and not isinstance(coerced, bool):
-            if (self.min is not None and coerced < self.min) or (
-                self.max is not None and coerced > self.max
-            ):
-                return value, f"expected {self.describe()}, got {value!r}"
+        too_low = self.min is not None and coerced < self.min
+        too_high = self.max is not None and coerced > self.max
+        if isinstance(coerced, (int, float)) and (too_low or too_high):
+            return value, f"expected {self.describe()}, got {value!r}"
         return coerced, None
 
 
