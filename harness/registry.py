@@ -84,9 +84,16 @@ def _describe_plugin(pm: pluggy.PluginManager, plugin: object) -> str:
 
 
 def build_plugin_manager(
-    extra_plugins: Iterable[object] = (), autoload: bool | None = None
+    extra_plugins: Iterable[object] = (), autoload: bool | None = None, builtins: bool = True
 ) -> pluggy.PluginManager:
-    """Load every plugin; ``check_pending`` makes a misspelt hook fail loudly."""
+    """Load every plugin; ``check_pending`` makes a misspelt hook fail loudly.
+
+    :param extra_plugins: plugin objects (modules) to register besides entry points.
+    :param autoload: load third-party entry points; default: unless
+        ``HARNESS_DISABLE_PLUGIN_AUTOLOAD`` is set.
+    :param builtins: load this distribution's own entry points (off only for
+        tests that need a registry of exactly ``extra_plugins``).
+    """
     pm = pluggy.PluginManager(NAME)
     pm.add_hookspecs(hookspecs)
     if autoload is None:
@@ -94,7 +101,7 @@ def build_plugin_manager(
     try:
         if autoload:
             pm.load_setuptools_entrypoints(NAME)
-        else:
+        elif builtins:
             _load_builtin_entrypoints(pm)
         for plugin in extra_plugins:
             pm.register(plugin)
@@ -150,13 +157,15 @@ def collect(pm: pluggy.PluginManager) -> Registry:
 
 
 def load_registry(
-    extra_plugins: Iterable[ModuleType | object] = (), autoload: bool | None = None
+    extra_plugins: Iterable[ModuleType | object] = (),
+    autoload: bool | None = None,
+    builtins: bool = True,
 ) -> Registry:
-    """Build the plugin manager and collect every component."""
+    """Build the plugin manager and collect every component (see build_plugin_manager)."""
     extra = tuple(extra_plugins)
-    if not extra and autoload is None:
+    if not extra and autoload is None and builtins:
         return _default_registry(bool(os.environ.get(AUTOLOAD_ENV)))
-    return collect(build_plugin_manager(extra, autoload))
+    return collect(build_plugin_manager(extra, autoload, builtins))
 
 
 @cache

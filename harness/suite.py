@@ -266,6 +266,8 @@ class _Validator:
             if count < 1:
                 self.problem("seeds", f"expected a count >= 1 or a list of seeds, got {count}")
             top_given["seeds"] = list(range(max(count, 1)))
+        if "seeds" in top_given and not isinstance(top_given["seeds"], list):
+            self.problem("seeds", f"expected a count >= 1 or a list of integers, got {top_given.pop('seeds')!r}")
         top = self.resolve(TOP_PARAMS, top_given, "")
         name = top.get("name")
         if isinstance(name, str) and not _NAME_RE.match(name):

@@ -1,0 +1,245 @@
+"""The ``harness`` command.
+
+Exit codes: 0 success, 1 some runs failed, 2 usage or suite errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.components import KINDS, Component, resolve_params
+from harness.registry import PluginError, Registry, UnknownComponent, load_registry
+from harness.suite import Selection, Suite, SuiteError, load_suite
+
+EXIT_OK, EXIT_RUNS_FAILED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Does pretraining a model on condition X (say, one epoch of Japanese low-passed
+below 500 Hz) make it learn language Y from audio faster, and does it change how
+languages separate in its latent space? A suite file (TOML) declares the
+conditions, models and seeds; `harness run` trains every combination and writes
+tidy CSV tables and a self-contained HTML report with the statistics.
+"""
+
+EPILOG = """\
+first steps:
+  harness plugins                      what datasets, filters, models, extractors, probes exist
+  harness validate suites/quick.toml   check a suite file without running anything
+  harness run suites/quick.toml        run it (a few minutes); open reports/quick/report.html
+  harness report reports/quick         rebuild tables and report from finished runs
+
+exit codes: 0 success, 1 some runs failed (the others are kept), 2 usage or suite errors
+"""
+
+
+class UsageError(Exception):
+    """A command-line mistake; exits 2 with the message."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run a suite: train every condition x model x seed, then write tables and report",
+        description="Run every run of SUITE that is not finished yet, then write the CSV tables "
+        "and report.html into the output folder. Finished runs are kept and skipped, so running "
+        "the same command again resumes an interrupted suite.",
+    )
+    run.add_argument("suite", type=Path, help="suite file (TOML)")
+    run.add_argument("--output", "-o", type=Path, help="results folder (overrides the suite's)")
+    run.add_argument("--executor", help="executor plugin to use instead of the suite's")
+    run.add_argument(
+        "--executor-param",
+        "-E",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="executor parameter, e.g. -E workers=2 or -E address=tcp://host:8786 (repeatable)",
+    )
+    run.add_argument("--rerun-failed", action="store_true", help="retry runs that failed before")
+    run.add_argument(
+        "--fresh", action="store_true", help="start over: keep nothing from earlier runs"
+    )
+    run.add_argument("--no-report", action="store_true", help="skip writing tables and report")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check a suite file and list its runs, without running anything",
+        description="Check every key of SUITE against the schema and the plugins' parameters; "
+        "print every problem with its location, or a summary of the runs it would make.",
+    )
+    validate.add_argument("suite", type=Path, help="suite file (TOML)")
+
+    plugins = sub.add_parser(
+        "plugins",
+        help="list every component with its parameters and where it comes from",
+        description="List the components each plugin family offers, with their parameters, "
+        "defaults and documentation, and the package each comes from.",
+    )
+    plugins.add_argument("--kind", choices=KINDS, help="only this family")
+
+    report = sub.add_parser(
+        "report",
+        help="rebuild tables and report.html from the runs in a results folder",
+        description="Rebuild the CSV tables and report.html from the finished runs in DIR, "
+        "without training anything. Works on a partial suite and says how many runs are missing.",
+    )
+    report.add_argument("directory", type=Path, help="results folder written by `harness run`")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "plugins":
+            return cmd_plugins(args.kind)
+        if args.command == "validate":
+            return cmd_validate(args.suite)
+        if args.command == "report":
+            return cmd_report(args.directory)
+        return cmd_run(args)
+    except SuiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, PluginError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# ---------------------------------------------------------------- plugins
+
+
+def format_component(kind: str, component: Component) -> str:
+    lines = [f"  {component.name}  [{component.source}]"]
+    lines += textwrap.wrap(component.doc, 88, initial_indent="      ", subsequent_indent="      ")
+    for p in component.params:
+        default = "required" if p.required else f"default {p.default!r}"
+        lines.append(f"      {p.name} ({p.describe()}; {default})")
+        lines += textwrap.wrap(p.doc, 84, initial_indent="          ", subsequent_indent="          ")
+    for m in component.metrics:
+        direction = "higher is better" if m.higher_is_better else "lower is better"
+        lines.append(f"      metric {m.name} ({direction}): {m.doc}")
+    return "\n".join(lines)
+
+
+def cmd_plugins(kind: str | None) -> int:
+    registry = load_registry()
+    for family in [kind] if kind else KINDS:
+        print(f"{family}:")
+        components = registry.all(family)
+        if not components:
+            print("  (none installed)")
+        for _, component in components:
+            print(format_component(family, component))
+        print()
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- validate
+
+
+def describe_suite(suite: Suite, n_runs: int) -> str:
+    lines = [
+        f"{suite.path}: valid suite {suite.name!r}",
+        f"  {len(suite.conditions)} conditions x {len(suite.models)} models x "
+        f"{len(suite.seeds)} seeds = {n_runs} runs",
+        f"  control: {suite.control}",
+        "  conditions: " + ", ".join(c.name for c in suite.conditions),
+        "  models: " + ", ".join(m.label for m in suite.models),
+        "  extractors: " + ", ".join(e.label for e in suite.extractors),
+        "  probes: " + ", ".join(p.label for p in suite.probes),
+        f"  dataset: {suite.dataset.plugin}; languages: {', '.join(suite.languages())}",
+        f"  output: {suite.output}",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_validate(path: Path) -> int:
+    from harness.expand import expand
+
+    suite = load_suite(path)
+    print(describe_suite(suite, len(expand(suite))))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- run
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"--executor-param expects KEY=VALUE, got {text!r}")
+    try:  # numbers, booleans and quoted strings as in TOML; anything else is a string
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def executor_override(
+    registry: Registry, suite: Suite, name: str | None, params: list[str]
+) -> Selection | None:
+    if name is None and not params:
+        return None
+    plugin = name or suite.executor.plugin
+    try:
+        component = registry.get("executor", plugin)
+    except UnknownComponent as exc:
+        raise UsageError(f"--executor: {exc.message}") from exc
+    given = dict(parse_param(p) for p in params)
+    if plugin == suite.executor.plugin:
+        given = {**suite.executor.params, **given}
+    resolved, problems = resolve_params(component.params, given, "--executor-param")
+    if problems:
+        raise UsageError("; ".join(f"{where}: {msg}" for where, msg in problems))
+    return Selection("executor", plugin, resolved, plugin)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import run_suite
+
+    registry = load_registry()
+    suite = load_suite(args.suite, registry, output=args.output)
+    executor = executor_override(registry, suite, args.executor, args.executor_param)
+    outcome = run_suite(
+        suite, executor=executor, rerun_failed=args.rerun_failed, fresh=args.fresh
+    )
+    if not args.no_report:
+        from harness.report import build_report
+
+        path = build_report(outcome.output)
+        print(f"report: {path}")
+    return EXIT_RUNS_FAILED if outcome.failed else EXIT_OK
+
+
+def cmd_report(directory: Path) -> int:
+    from harness.report import build_report
+
+    if not (directory / "runs").is_dir():
+        raise UsageError(f"{directory} holds no runs/ folder; is it an output folder of `harness run`?")
+    path = build_report(directory)
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

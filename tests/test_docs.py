@@ -1,0 +1,43 @@
+"""Meta-tests: the docs name every suite key and every hook with its signature."""
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from harness import hookspecs
+from harness.registry import HOOKS
+from harness.suite import describe_section
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def section_text(doc: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", doc, re.S | re.M)
+    assert match, f"docs/suites.md has no section '## {heading}'"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("section", "heading"),
+    [
+        ("top", "Top-level keys"),
+        ("conditions", "`[[conditions]]`"),
+        ("features", "`[features]`"),
+        ("splits", "`[splits]`"),
+        ("target", "`[target]`"),
+        ("training", "`[training]`"),
+    ],
+)
+def test_suite_reference_documents_every_key(section, heading):
+    text = section_text((DOCS / "suites.md").read_text(), heading)
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", text, re.M))
+    declared = {p.name for p in describe_section(section)}
+    assert documented == declared
+
+
+def test_every_hook_spec_is_in_the_family_table():
+    specs = {name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+             if name.startswith("harness_")}
+    assert specs == set(HOOKS.values())

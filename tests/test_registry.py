@@ -1,0 +1,100 @@
+"""Plugin loading: built-ins and third-party plugins through one entry-point path."""
+
+import textwrap
+
+import pytest
+
+import toy_plugins
+from harness.components import KINDS
+from harness.registry import PluginError, build_plugin_manager, collect, load_registry
+
+THIRD_PARTY = '''
+from harness import Component, Param, hookimpl
+
+class Gru:
+    def __init__(self, hidden):
+        self.hidden = hidden
+
+@hookimpl
+def harness_models():
+    return [Component("gru_test", Gru, "a GRU from another package",
+                      [Param("hidden", int, 16, "units", min=1)])]
+'''
+
+
+@pytest.fixture
+def third_party(tmp_path, monkeypatch):
+    """An installed-looking distribution: a module plus dist-info with an entry point."""
+    (tmp_path / "gru_plugin_test.py").write_text(textwrap.dedent(THIRD_PARTY))
+    info = tmp_path / "gru_plugin_test-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gru-plugin-test\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text("[harness]\ngru = gru_plugin_test\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_builtins_cover_all_five_families():
+    registry = load_registry(autoload=False)
+    for kind in KINDS:
+        assert registry.names(kind), f"no built-in {kind} component"
+    for name in ("espeak", "commonvoice", "folder"):
+        assert name in registry.names("dataset")
+    for name in ("lowpass", "full"):
+        assert name in registry.names("pretrain_filter")
+    assert {"lstm", "conv_autoencoder"} <= set(registry.names("model"))
+    assert {"lstm_state", "bottleneck", "feature_stats"} <= set(registry.names("latent_extractor"))
+    assert {"linear_svc", "tsne"} <= set(registry.names("probe"))
+    assert {"local", "dask"} <= set(registry.names("executor"))
+    source = registry.get("model", "lstm").source
+    assert "harness_plugins.models.lstm" in source and "speech-pretrain-harness" in source
+
+
+def test_third_party_entry_point_registers_with_its_distribution(third_party):
+    registry = load_registry(autoload=True)
+    component = registry.get("model", "gru_test")
+    assert component.source == "gru_plugin_test (gru-plugin-test 0.3)"
+    assert component.create(hidden=4).hidden == 4
+    # the built-ins arrive through the same path
+    assert "lstm" in registry.names("model")
+
+
+def test_autoload_switch_keeps_builtins_only(third_party, monkeypatch):
+    monkeypatch.setenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    registry = load_registry(autoload=None, extra_plugins=())
+    assert "gru_test" not in registry.names("model")
+    assert "lstm" in registry.names("model")
+
+
+def test_duplicate_component_names_both_sources(third_party, tmp_path):
+    (tmp_path / "clash_test.py").write_text(textwrap.dedent(THIRD_PARTY))
+    import clash_test
+    import gru_plugin_test
+
+    with pytest.raises(PluginError) as info:
+        load_registry([gru_plugin_test, clash_test], autoload=False)
+    message = str(info.value)
+    assert "two model components are named 'gru_test'" in message
+    assert "gru_plugin_test" in message and "clash_test" in message
+
+
+def test_misspelt_hook_fails_loudly(tmp_path, monkeypatch):
+    (tmp_path / "typo_plugin_test.py").write_text(
+        "from harness import hookimpl\n\n@hookimpl\ndef harness_model():\n    return []\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import typo_plugin_test
+
+    with pytest.raises(PluginError, match="harness_model"):
+        build_plugin_manager([typo_plugin_test], autoload=False)
+
+
+def test_hook_must_return_components(tmp_path, monkeypatch):
+    (tmp_path / "wrong_return_test.py").write_text(
+        "from harness import hookimpl\n\n@hookimpl\ndef harness_probes():\n    return ['knn']\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import wrong_return_test
+
+    with pytest.raises(PluginError, match="returned 'knn', not a harness.Component"):
+        collect(build_plugin_manager([wrong_return_test], autoload=False))

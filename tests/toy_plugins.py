@@ -1,0 +1,52 @@
+"""A plugin module with one small component per family, for core tests that
+must not depend on the built-ins' parameters."""
+
+from harness import Component, Metric, Param, hookimpl
+
+
+def _make(**params):
+    return params
+
+
+@hookimpl
+def harness_datasets():
+    return [Component("toy", _make, "toy data", [Param("speakers", int, 4, "speakers", min=1)])]
+
+
+@hookimpl
+def harness_pretrain_filters():
+    return [
+        Component("full", _make, "no filtering"),
+        Component("lowpass", _make, "low-pass", [Param("cutoff_hz", float, 500.0, "cutoff", min=1.0)]),
+    ]
+
+
+@hookimpl
+def harness_models():
+    return [
+        Component("lstm", _make, "recurrent", [Param("hidden", int, 64, "units", min=1)]),
+        Component("cae", _make, "conv", [Param("bottleneck", int, 32, "code size", min=1)]),
+    ]
+
+
+@hookimpl
+def harness_latent_extractors():
+    return [Component("stats", _make, "feature statistics")]
+
+
+@hookimpl
+def harness_probes():
+    return [
+        Component(
+            "svc",
+            _make,
+            "linear probe",
+            [Param("folds", int, 3, "CV folds", min=2)],
+            metrics=[Metric("balanced_accuracy", "balanced accuracy")],
+        )
+    ]
+
+
+@hookimpl
+def harness_executors():
+    return [Component("local", _make, "local processes", [Param("workers", int, 0, "workers", min=0)])]
