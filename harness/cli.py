@@ -134,7 +134,9 @@ def format_component(kind: str, component: Component) -> str:
     for p in component.params:
         default = "required" if p.required else f"default {p.default!r}"
         lines.append(f"      {p.name} ({p.describe()}; {default})")
-        lines += textwrap.wrap(p.doc, 84, initial_indent="          ", subsequent_indent="          ")
+        lines += textwrap.wrap(
+            p.doc, 84, initial_indent="          ", subsequent_indent="          "
+        )
     for m in component.metrics:
         direction = "higher is better" if m.higher_is_better else "lower is better"
         lines.append(f"      metric {m.name} ({direction}): {m.doc}")
@@ -220,9 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry = load_registry()
     suite = load_suite(args.suite, registry, output=args.output)
     executor = executor_override(registry, suite, args.executor, args.executor_param)
-    outcome = run_suite(
-        suite, executor=executor, rerun_failed=args.rerun_failed, fresh=args.fresh
-    )
+    outcome = run_suite(suite, executor=executor, rerun_failed=args.rerun_failed, fresh=args.fresh)
     if not args.no_report:
         from harness.report import build_report
 
@@ -235,7 +235,9 @@ def cmd_report(directory: Path) -> int:
     from harness.report import build_report
 
     if not (directory / "runs").is_dir():
-        raise UsageError(f"{directory} holds no runs/ folder; is it an output folder of `harness run`?")
+        raise UsageError(
+            f"{directory} holds no runs/ folder; is it an output folder of `harness run`?"
+        )
     path = build_report(directory)
     print(f"report: {path}")
     return EXIT_OK

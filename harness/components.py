@@ -8,6 +8,7 @@ is rejected before any work starts, and ``harness plugins`` can list everything.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -50,7 +51,7 @@ class Param:
     choices: tuple[Any, ...] | None = None
     min: float | None = None
     max: float | None = None
-    item: type | None = None
+    item: builtins.type | None = None
     optional: bool = False
 
     @property

@@ -74,18 +74,27 @@ class Registry:
         return [(k, self.components[k][n]) for k in kinds for n in self.names(k)]
 
 
-def _describe_plugin(pm: pluggy.PluginManager, plugin: object) -> str:
-    """Module and distribution of a plugin, as shown to users."""
-    module = getattr(plugin, "__name__", type(plugin).__name__)
-    for registered, dist in pm.list_plugin_distinfo():
-        if registered is plugin:
-            return f"{module} ({dist.project_name} {dist.version})"
-    return module
+class HarnessPluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers which distribution each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(NAME)
+        self.sources: dict[int, str] = {}
+
+    def describe(self, plugin: object) -> str:
+        """Module and distribution of a plugin, as shown to users."""
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        if id(plugin) in self.sources:
+            return f"{module} ({self.sources[id(plugin)]})"
+        for registered, dist in self.list_plugin_distinfo():
+            if registered is plugin:
+                return f"{module} ({dist.project_name} {dist.version})"
+        return module
 
 
 def build_plugin_manager(
     extra_plugins: Iterable[object] = (), autoload: bool | None = None, builtins: bool = True
-) -> pluggy.PluginManager:
+) -> HarnessPluginManager:
     """Load every plugin; ``check_pending`` makes a misspelt hook fail loudly.
 
     :param extra_plugins: plugin objects (modules) to register besides entry points.
@@ -94,7 +103,7 @@ def build_plugin_manager(
     :param builtins: load this distribution's own entry points (off only for
         tests that need a registry of exactly ``extra_plugins``).
     """
-    pm = pluggy.PluginManager(NAME)
+    pm = HarnessPluginManager()
     pm.add_hookspecs(hookspecs)
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
@@ -111,7 +120,7 @@ def build_plugin_manager(
     return pm
 
 
-def _load_builtin_entrypoints(pm: pluggy.PluginManager) -> None:
+def _load_builtin_entrypoints(pm: HarnessPluginManager) -> None:
     """Load only this distribution's entry points (what autoload-off keeps)."""
     try:
         dist = md.distribution(DISTRIBUTION)
@@ -125,17 +134,16 @@ def _load_builtin_entrypoints(pm: pluggy.PluginManager) -> None:
             continue
         module = ep.load()
         pm.register(module, name=ep.name)
-        # record the distribution so listings can say where components come from
-        pm._plugin_distinfo.append((module, pluggy._manager.DistFacade(dist)))  # type: ignore[attr-defined]
+        pm.sources[id(module)] = f"{dist.metadata['Name']} {dist.version}"
 
 
-def collect(pm: pluggy.PluginManager) -> Registry:
+def collect(pm: HarnessPluginManager) -> Registry:
     """Ask every plugin for its components; reject duplicates naming both sources."""
     components: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
     for kind, hook_name in HOOKS.items():
         hook = getattr(pm.hook, hook_name)
         for impl in hook.get_hookimpls():
-            source = _describe_plugin(pm, impl.plugin)
+            source = pm.describe(impl.plugin)
             answer: Any = impl.function()
             if answer is None:
                 continue

@@ -148,7 +148,7 @@ class Suite:
         """Per language, the speakers its roles need (roles never share a speaker)."""
         s = self.splits
         need = dict.fromkeys(self.languages(), 0)
-        for lang in {c.language for c in self.conditions if c.pretrains}:
+        for lang in {c.language for c in self.conditions if c.language and c.pretrains}:
             need[lang] += s.pretrain_speakers
         need[self.target.language] += s.train_speakers + s.heldout_speakers
         for lang in s.probe_languages:
@@ -267,7 +267,10 @@ class _Validator:
                 self.problem("seeds", f"expected a count >= 1 or a list of seeds, got {count}")
             top_given["seeds"] = list(range(max(count, 1)))
         if "seeds" in top_given and not isinstance(top_given["seeds"], list):
-            self.problem("seeds", f"expected a count >= 1 or a list of integers, got {top_given.pop('seeds')!r}")
+            self.problem(
+                "seeds",
+                f"expected a count >= 1 or a list of integers, got {top_given.pop('seeds')!r}",
+            )
         top = self.resolve(TOP_PARAMS, top_given, "")
         name = top.get("name")
         if isinstance(name, str) and not _NAME_RE.match(name):

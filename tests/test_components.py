@@ -18,7 +18,14 @@ PARAMS = [
 def test_defaults_fill_in_and_ints_widen_to_floats():
     values, problems = resolve_params(PARAMS, {"must": "x", "rate": 1}, "model")
     assert problems == []
-    assert values == {"hidden": 64, "rate": 1.0, "kind": "a", "flag": False, "langs": ["es"], "must": "x"}
+    assert values == {
+        "hidden": 64,
+        "rate": 1.0,
+        "kind": "a",
+        "flag": False,
+        "langs": ["es"],
+        "must": "x",
+    }
     assert isinstance(values["rate"], float)
 
 

@@ -38,6 +38,9 @@ def test_suite_reference_documents_every_key(section, heading):
 
 
 def test_every_hook_spec_is_in_the_family_table():
-    specs = {name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
-             if name.startswith("harness_")}
+    specs = {
+        name
+        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("harness_")
+    }
     assert specs == set(HOOKS.values())

@@ -5,12 +5,12 @@ import sys
 import textwrap
 
 import pytest
-
 import toy_plugins
+from test_suite import VALID
+
 from harness.expand import expand
 from harness.registry import load_registry
 from harness.suite import load_suite
-from test_suite import VALID
 
 
 @pytest.fixture
@@ -51,8 +51,14 @@ def test_same_suite_same_ids_in_another_process_and_place(tmp_path, registry):
     (tmp_path / "elsewhere" / "s.toml").write_text(
         textwrap.dedent(VALID).replace('name = "toy-suite"', 'name = "toy-suite"\noutput = "x"')
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""},
+        cwd=str(__import__("pathlib").Path(__file__).parent.parent),
+    )
     assert out.stdout.strip().split(",") == first
 
 
@@ -62,9 +68,9 @@ def test_same_suite_same_ids_in_another_process_and_place(tmp_path, registry):
         ("hidden = 32", "hidden = 33"),
         ("cutoff_hz = 400", "cutoff_hz = 401"),
         ("threshold = 0.5", "threshold = 0.4"),
-        ('[splits]', '[splits]\nseed = 7'),
+        ("[splits]", "[splits]\nseed = 7"),
         ('[dataset]\nplugin = "toy"', '[dataset]\nplugin = "toy"\nspeakers = 9'),
-        ('[target]', '[features]\nn_mels = 64\n[target]'),
+        ("[target]", "[features]\nn_mels = 64\n[target]"),
     ],
 )
 def test_changing_a_parameter_changes_affected_ids(tmp_path, registry, old, new):
@@ -80,5 +86,7 @@ def test_changing_a_parameter_changes_affected_ids(tmp_path, registry, old, new)
 
 def test_output_description_and_executor_do_not_change_ids(tmp_path, registry):
     before = ids(tmp_path, registry, VALID)
-    text = 'description = "other words"\noutput = "elsewhere"\n' + VALID + "[executor]\nworkers = 3\n"
+    text = (
+        'description = "other words"\noutput = "elsewhere"\n' + VALID + "[executor]\nworkers = 3\n"
+    )
     assert ids(tmp_path, registry, text, name="t.toml") == before

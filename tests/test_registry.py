@@ -4,11 +4,10 @@ import textwrap
 
 import pytest
 
-import toy_plugins
 from harness.components import KINDS
 from harness.registry import PluginError, build_plugin_manager, collect, load_registry
 
-THIRD_PARTY = '''
+THIRD_PARTY = """
 from harness import Component, Param, hookimpl
 
 class Gru:
@@ -19,7 +18,7 @@ class Gru:
 def harness_models():
     return [Component("gru_test", Gru, "a GRU from another package",
                       [Param("hidden", int, 16, "units", min=1)])]
-'''
+"""
 
 
 @pytest.fixture
@@ -96,5 +95,5 @@ def test_hook_must_return_components(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     import wrong_return_test
 
-    with pytest.raises(PluginError, match="returned 'knn', not a harness.Component"):
+    with pytest.raises(PluginError, match=r"returned 'knn', not a harness\.Component"):
         collect(build_plugin_manager([wrong_return_test], autoload=False))

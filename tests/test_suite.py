@@ -3,8 +3,8 @@
 import textwrap
 
 import pytest
-
 import toy_plugins
+
 from harness.registry import load_registry
 from harness.suite import SuiteError, load_suite
 
@@ -65,7 +65,7 @@ def test_valid_suite_resolves_defaults_and_control(tmp_path, registry):
 
 def test_toml_syntax_error_gives_file_line_and_column(tmp_path, registry):
     path = write(tmp_path, 'name = "x"\nseeds = 3\n[dataset\nplugin = "toy"\n')
-    problems, text = problems_of(path, registry)
+    problems, _ = problems_of(path, registry)
     (where,) = problems
     assert where == f"{path}:3:9"
     assert "TOML syntax error" in problems[where]
@@ -87,7 +87,9 @@ def test_unknown_parameter_gives_key_path_valid_keys_and_suggestion(tmp_path, re
 
 
 def test_wrong_type_and_range_name_expectation_and_value(tmp_path, registry):
-    text = VALID.replace("hidden = 32", 'hidden = "big"').replace("threshold = 0.5", "threshold = -2")
+    text = VALID.replace("hidden = 32", 'hidden = "big"').replace(
+        "threshold = 0.5", "threshold = -2"
+    )
     problems, _ = problems_of(write(tmp_path, text), registry)
     assert problems["models[0].hidden"] == "expected integer >= 1, got 'big'"
     assert problems["target.threshold"] == "expected number >= 0.0, got -2"
@@ -97,7 +99,7 @@ def test_every_problem_is_reported_together(tmp_path, registry):
     text = (
         VALID.replace('plugin = "lstm"', 'plugin = "lstn"')
         .replace("cutoff_hz = 400", "cutof_hz = 400")
-        .replace('language = "es"\nthreshold', 'language = 5\nthreshold')
+        .replace('language = "es"\nthreshold', "language = 5\nthreshold")
         .replace("[splits]", "[splits]\nprobe_speakrs = 3")
     )
     problems, text = problems_of(write(tmp_path, text), registry)
@@ -128,7 +130,9 @@ def test_control_must_be_unambiguous(tmp_path, registry):
 
 
 def test_duplicate_condition_names_and_bad_seeds(tmp_path, registry):
-    text = VALID.replace('name = "ja-lowpass"', 'name = "scratch"').replace("seeds = 3", "seeds = [1, 1]")
+    text = VALID.replace('name = "ja-lowpass"', 'name = "scratch"').replace(
+        "seeds = 3", "seeds = [1, 1]"
+    )
     problems, _ = problems_of(write(tmp_path, text), registry)
     assert "two conditions are named 'scratch'" in problems["conditions"]
     assert "distinct" in problems["seeds"]

@@ -17,7 +17,9 @@ def harness_datasets():
 def harness_pretrain_filters():
     return [
         Component("full", _make, "no filtering"),
-        Component("lowpass", _make, "low-pass", [Param("cutoff_hz", float, 500.0, "cutoff", min=1.0)]),
+        Component(
+            "lowpass", _make, "low-pass", [Param("cutoff_hz", float, 500.0, "cutoff", min=1.0)]
+        ),
     ]
 
 
@@ -49,4 +51,6 @@ def harness_probes():
 
 @hookimpl
 def harness_executors():
-    return [Component("local", _make, "local processes", [Param("workers", int, 0, "workers", min=0)])]
+    return [
+        Component("local", _make, "local processes", [Param("workers", int, 0, "workers", min=0)])
+    ]
