@@ -1,0 +1,360 @@
+"""The one training loop, shared by every model.
+
+Protocol (docs/training.md): seed, build, measure the untrained model's
+held-out loss, pretrain for the condition's epochs, then train on the target
+language until the held-out loss crosses the threshold or the step budget ends
+(censored). A non-finite loss stops the run as diverged; nothing raises.
+
+The step loop does no host synchronisation: training losses stay on the
+device and are read once per evaluation, where the divergence check happens
+too, so a loop over a GPU module runs as fast as a bare PyTorch loop.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.batches import BatchStream, chunks, epoch_batches, generator
+from harness.config import TargetConfig, TrainingConfig
+from harness.contracts import Model, check_loss
+
+#: random streams of one run (see :func:`harness.batches.generator`)
+PRETRAIN_STREAM, TARGET_STREAM = 1, 2
+#: segments per forward pass when measuring the held-out loss
+EVAL_BATCH = 256
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Segments (n, segment_frames, n_features) of each role, float32."""
+
+    train: np.ndarray
+    heldout: np.ndarray
+    pretrain: np.ndarray | None = None
+
+
+@dataclass
+class Curve:
+    """Held-out evaluations: columns of equal length.
+
+    ``train_loss`` at step k is the mean training-batch loss since the previous
+    evaluation (None at step 0, before any step); ``seconds`` is target-training
+    time up to step k, evaluations excluded.
+    """
+
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float | None] = field(default_factory=list)
+    heldout_loss: list[float | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def add(self, step: int, train: float | None, heldout: float, seconds: float) -> None:
+        self.step.append(step)
+        self.train_loss.append(_finite_or_none(train))
+        self.heldout_loss.append(_finite_or_none(heldout))
+        self.seconds.append(seconds)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {
+            "step": list(self.step),
+            "train_loss": list(self.train_loss),
+            "heldout_loss": list(self.heldout_loss),
+            "seconds": list(self.seconds),
+        }
+
+
+@dataclass
+class TrainingOutcome:
+    """What the protocol measured; :meth:`convergence` is the record's section."""
+
+    status: str  # "reached" | "censored" | "diverged"
+    threshold: float
+    initial_heldout_loss: float
+    steps: int = 0
+    examples: int = 0
+    epochs: float = 0.0
+    seconds: float = 0.0
+    pretrain_steps: int = 0
+    pretrain_seconds: float = 0.0
+    train_seconds: float = 0.0
+    final_train_loss: float | None = None
+    final_heldout_loss: float | None = None
+    diverged_step: int | None = None
+    #: when diverged: "init" (untrained model), "pretrain" or "target"
+    diverged_phase: str | None = None
+    device: str = "cpu"
+    curve: Curve = field(default_factory=Curve)
+
+    @property
+    def reached(self) -> bool:
+        return self.status == "reached"
+
+    def convergence(self) -> dict[str, Any]:
+        return {
+            "reached": self.reached,
+            "threshold": _finite_or_none(self.threshold),
+            "initial_heldout_loss": _finite_or_none(self.initial_heldout_loss),
+            "steps": self.steps,
+            "examples": self.examples,
+            "epochs": self.epochs,
+            "seconds": self.seconds,
+            "pretrain_steps": self.pretrain_steps,
+            "pretrain_seconds": self.pretrain_seconds,
+            "train_seconds": self.train_seconds,
+            "final_train_loss": _finite_or_none(self.final_train_loss),
+            "final_heldout_loss": _finite_or_none(self.final_heldout_loss),
+            "diverged_step": self.diverged_step,
+            "diverged_phase": self.diverged_phase,
+        }
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    # JSON has no NaN; a missing or non-finite loss is written as null
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is cuda when available; asking for cuda without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device = 'cuda' but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def make_optimizer(params: Iterable[nn.Parameter], config: TrainingConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``[training]`` (plain SGD has no momentum)."""
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+    return kinds[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_schedule(
+    optimizer: torch.optim.Optimizer, schedule: str, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """None for a constant rate, so the loop skips the scheduler call altogether."""
+    if schedule == "constant":
+        return None
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+class _Stepper:
+    """One optimiser step; shared by pretraining and target training."""
+
+    def __init__(
+        self,
+        model: Model,
+        module: nn.Module,
+        config: TrainingConfig,
+        steps: int | None,
+        name: str,
+    ) -> None:
+        self.model = model
+        self.module = module
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(self.params, config)
+        self.schedule = make_schedule(self.optimizer, config.schedule, steps) if steps else None
+        self.clip = config.grad_clip
+        self.name = name
+        self.checked = False
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        loss = self.model.loss(self.module, batch)
+        if not self.checked:
+            check_loss(self.name, loss)
+            self.checked = True
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.clip is not None:
+            nn.utils.clip_grad_norm_(self.params, self.clip)
+        self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        return loss.detach()
+
+
+def heldout_loss(model: Model, module: nn.Module, data: torch.Tensor, name: str = "model") -> float:
+    """Mean loss over the held-out segments (weighted by chunk size); one host sync."""
+    module.eval()
+    with torch.no_grad():
+        total = torch.zeros((), device=data.device)
+        for chunk in chunks(data, EVAL_BATCH):
+            loss = check_loss(name, model.loss(module, chunk))
+            total = total + loss.float() * chunk.shape[0]
+    module.train()
+    return float(total) / data.shape[0]
+
+
+def _first_bad(window: torch.Tensor) -> int:
+    """Index of the first non-finite loss in ``window``, or -1."""
+    bad = (~torch.isfinite(window)).nonzero()
+    return int(bad[0, 0]) if bad.numel() else -1
+
+
+def _timed(device: torch.device) -> float:
+    # CUDA work is asynchronous: wait for it so the clock measures the work
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def build_module(model: Model, n_features: int, segment_frames: int, seed: int) -> nn.Module:
+    """Seed everything, then build: the same seed gives the same initial weights."""
+    seed_everything(seed)
+    module = model.build(n_features, segment_frames)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"build() must return a torch.nn.Module, got {type(module).__name__}")
+    return module
+
+
+def train(
+    model: Model,
+    n_features: int,
+    data: TrainingData,
+    *,
+    target: TargetConfig,
+    training: TrainingConfig,
+    pretrain_epochs: int,
+    seed: int,
+    name: str = "model",
+) -> tuple[nn.Module, TrainingOutcome]:
+    """Run the whole protocol; return the trained module and what was measured.
+
+    ``name`` is the model component's name, used in contract errors.
+    """
+    device = resolve_device(training.device)
+    module = build_module(model, n_features, training.segment_frames, seed).to(device)
+    module.train()
+    heldout = torch.from_numpy(data.heldout).to(device)
+    train_set = torch.from_numpy(data.train).to(device)
+    if heldout.shape[0] == 0 or train_set.shape[0] == 0:
+        raise ValueError("training needs at least one training and one held-out segment")
+
+    initial = heldout_loss(model, module, heldout, name)
+    absolute = target.threshold_mode == "absolute"
+    threshold = target.threshold if absolute else target.threshold * initial
+    outcome = TrainingOutcome("censored", threshold, initial, device=str(device))
+    if not math.isfinite(initial):
+        outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "init"
+        return module, outcome
+
+    if data.pretrain is not None and pretrain_epochs > 0 and len(data.pretrain):
+        pretrain = torch.from_numpy(data.pretrain).to(device)
+        if not _pretrain(model, module, pretrain, pretrain_epochs, training, seed, outcome, name):
+            return module, outcome
+
+    _train_target(model, module, train_set, heldout, target, training, seed, outcome, name)
+    return module, outcome
+
+
+def _pretrain(
+    model: Model,
+    module: nn.Module,
+    data: torch.Tensor,
+    epochs: int,
+    training: TrainingConfig,
+    seed: int,
+    outcome: TrainingOutcome,
+    name: str,
+) -> bool:
+    """Pretrain in place; False when a loss went non-finite (the run diverged)."""
+    device = data.device
+    rng = generator(seed, PRETRAIN_STREAM)
+    # constant rate: the schedule belongs to the target budget
+    step = _Stepper(model, module, training, None, name)
+    start = _timed(device)
+    for _ in range(epochs):
+        window = torch.stack(
+            [step(batch) for batch in epoch_batches(data, training.batch_size, rng)]
+        )
+        bad = _first_bad(window)
+        if bad >= 0:
+            outcome.pretrain_steps += bad + 1
+            outcome.pretrain_seconds = _timed(device) - start
+            outcome.status, outcome.diverged_step, outcome.diverged_phase = (
+                "diverged",
+                0,
+                "pretrain",
+            )
+            return False
+        outcome.pretrain_steps += window.shape[0]
+    outcome.pretrain_seconds = _timed(device) - start
+    return True
+
+
+def _eval_points(max_steps: int, every: int) -> Iterator[int]:
+    yield from range(every, max_steps, every)
+    yield max_steps
+
+
+def _train_target(
+    model: Model,
+    module: nn.Module,
+    train_set: torch.Tensor,
+    heldout: torch.Tensor,
+    target: TargetConfig,
+    training: TrainingConfig,
+    seed: int,
+    outcome: TrainingOutcome,
+    name: str,
+) -> None:
+    stream = BatchStream(train_set, training.batch_size, generator(seed, TARGET_STREAM))
+    step = _Stepper(model, module, training, target.max_steps, name)
+    device = train_set.device
+    threshold = outcome.threshold
+    curve = outcome.curve
+
+    def finish(status: str, steps: int, train_loss: float | None, held: float | None) -> None:
+        outcome.status = status
+        outcome.steps = steps
+        outcome.examples = steps * training.batch_size
+        outcome.epochs = outcome.examples / len(stream)
+        outcome.seconds = outcome.train_seconds
+        outcome.final_train_loss = _finite_or_none(train_loss)
+        outcome.final_heldout_loss = _finite_or_none(held)
+
+    held = heldout_loss(model, module, heldout, name)
+    curve.add(0, None, held, 0.0)
+    if not math.isfinite(held):
+        outcome.diverged_step, outcome.diverged_phase = 0, "target"
+        return finish("diverged", 0, None, None)
+    if held <= threshold:
+        return finish("reached", 0, None, held)
+
+    done = 0
+    train_loss: float | None = None
+    for point in _eval_points(target.max_steps, target.eval_every):
+        start = _timed(device)
+        window = torch.stack([step(stream.next()) for _ in range(point - done)])
+        # reading the losses waits for the device, so the clock below is honest
+        bad = _first_bad(window)
+        train_loss = float(window.mean()) if bad < 0 else None
+        outcome.train_seconds += time.perf_counter() - start
+        if bad >= 0:
+            outcome.diverged_step, outcome.diverged_phase = done + bad + 1, "target"
+            return finish("diverged", done + bad + 1, None, None)
+        done = point
+        held = heldout_loss(model, module, heldout, name)
+        curve.add(done, train_loss, held, outcome.train_seconds)
+        if not math.isfinite(held):
+            outcome.diverged_step, outcome.diverged_phase = done, "target"
+            return finish("diverged", done, train_loss, None)
+        if held <= threshold:
+            return finish("reached", done, train_loss, held)
+    finish("censored", done, train_loss, held)
