@@ -1,1 +1,162 @@
-"""Work in progress: registers no component yet."""
+"""Built-in latent extractors.
+
+An extractor recognises a module by a small documented protocol, never by its
+class, so a third-party model gets these extractors by implementing it:
+
+``final_state(x) -> dict[str, Tensor]``
+    Read ``x`` (batch, frames, n_features) to the end; return named states,
+    each (batch, dim). The built-in LSTM returns the last layer's ``h`` and ``c``.
+    Used by ``lstm_state``; every returned name becomes a latent space.
+
+``encode(x) -> Tensor`` and ``segment_frames: int``
+    Codes (batch, dim) of segments (batch, segment_frames, n_features).
+    Used by ``bottleneck``, which averages the codes of a clip's segments.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness import Component, hookimpl
+from harness.batches import pad_to, segment
+
+#: clips (or segments) per forward pass
+CHUNK = 64
+
+
+class _EvalMode:
+    """Evaluation mode and no gradients while extracting; the previous mode afterwards."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.was_training = module.training
+        self.no_grad = torch.no_grad()
+
+    def __enter__(self) -> None:
+        self.module.eval()
+        self.no_grad.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.no_grad.__exit__(*exc)
+        self.module.train(self.was_training)
+
+
+def _require(module: nn.Module | None) -> nn.Module:
+    if module is None:
+        raise ValueError("this extractor reads a trained module; it was given none")
+    return module
+
+
+def _same_length_batches(features: Sequence[np.ndarray]) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Clips grouped by length (so a batch needs no padding), in chunks of CHUNK."""
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for index, clip in enumerate(features):
+        by_length[clip.shape[0]].append(index)
+    for indices in by_length.values():
+        for start in range(0, len(indices), CHUNK):
+            part = indices[start : start + CHUNK]
+            yield part, np.stack([features[i] for i in part]).astype(np.float32, copy=False)
+
+
+class LSTMState:
+    """Final recurrent state of each probe clip (one space per state the module names)."""
+
+    needs_model = True
+
+    def supports(self, module: nn.Module | None) -> bool:
+        return module is not None and callable(getattr(module, "final_state", None))
+
+    def extract(
+        self, module: nn.Module | None, features: Sequence[np.ndarray], device: str
+    ) -> dict[str, np.ndarray]:
+        module = _require(module)
+        spaces: dict[str, np.ndarray] = {}
+        with _EvalMode(module):
+            for indices, batch in _same_length_batches(features):
+                states = module.final_state(torch.from_numpy(batch).to(device))
+                for name, value in states.items():
+                    if name not in spaces:
+                        spaces[name] = np.zeros((len(features), value.shape[-1]), np.float32)
+                    spaces[name][indices] = value.float().cpu().numpy()
+        return spaces
+
+
+class Bottleneck:
+    """Autoencoder code of each probe clip: the mean of its segments' codes.
+
+    The clip is cut into non-overlapping segments of the module's
+    ``segment_frames``; a clip shorter than one segment is extended by
+    repeating its last frame, so every clip gets a code.
+    """
+
+    needs_model = True
+
+    def supports(self, module: nn.Module | None) -> bool:
+        return (
+            module is not None
+            and callable(getattr(module, "encode", None))
+            and isinstance(getattr(module, "segment_frames", None), int)
+        )
+
+    def extract(
+        self, module: nn.Module | None, features: Sequence[np.ndarray], device: str
+    ) -> dict[str, np.ndarray]:
+        module = _require(module)
+        frames = module.segment_frames
+        pieces = [segment(pad_to(clip, frames), frames) for clip in features]
+        owner = np.repeat(np.arange(len(features)), [len(p) for p in pieces])
+        segments = np.concatenate(pieces).astype(np.float32, copy=False)
+        codes = []
+        with _EvalMode(module):
+            for start in range(0, len(segments), CHUNK):
+                batch = torch.from_numpy(segments[start : start + CHUNK]).to(device)
+                codes.append(module.encode(batch).float().cpu().numpy())
+        flat = np.concatenate(codes)
+        # mean of each clip's segment codes, in clip order
+        sums = np.zeros((len(features), flat.shape[1]), np.float64)
+        np.add.at(sums, owner, flat)
+        counts = np.bincount(owner, minlength=len(features))[:, None]
+        return {"code": (sums / counts).astype(np.float32)}
+
+
+class FeatureStats:
+    """The raw-input baseline: per-band mean and standard deviation of each clip."""
+
+    needs_model = False
+
+    def supports(self, module: nn.Module | None) -> bool:
+        return True
+
+    def extract(
+        self, module: nn.Module | None, features: Sequence[np.ndarray], device: str
+    ) -> dict[str, np.ndarray]:
+        rows = [np.concatenate([clip.mean(axis=0), clip.std(axis=0)]) for clip in features]
+        return {"mean_std": np.stack(rows).astype(np.float32)}
+
+
+@hookimpl
+def harness_latent_extractors() -> list[Component]:
+    return [
+        Component(
+            name="lstm_state",
+            factory=LSTMState,
+            doc="final hidden (h) and cell (c) state of the last recurrent layer per clip; "
+            "models with final_state(x)",
+        ),
+        Component(
+            name="bottleneck",
+            factory=Bottleneck,
+            doc="autoencoder code averaged over the clip's segments; "
+            "models with encode(x) and segment_frames",
+        ),
+        Component(
+            name="feature_stats",
+            factory=FeatureStats,
+            doc="mean and std of the clip's feature frames (raw-input baseline, no model)",
+        ),
+    ]
