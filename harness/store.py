@@ -1,0 +1,332 @@
+"""The output folder: one folder per run, written atomically, so a suite resumes.
+
+Layout (docs/architecture.md)::
+
+    <output>/suite.toml             the suite file as last run
+    <output>/manifest.json          suite name, fingerprint, the run ids of the suite
+    <output>/runs/<run_id>/         record.json and the run's arrays (finished or failed)
+    <output>/runs/<run_id>.partial-<token>/   a run in progress (never read)
+
+A run works inside its partial folder; when it ends, ``record.json`` is written
+atomically there and the folder is renamed to ``runs/<run_id>/``. A folder named
+by a bare run id therefore always holds a complete record, whatever was killed
+when: a rename either happened or did not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import sys
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.expand import content_hash
+
+if TYPE_CHECKING:
+    from harness.expand import RunSpec
+    from harness.suite import Suite
+
+RECORD = "record.json"
+MANIFEST = "manifest.json"
+SUITE_COPY = "suite.toml"
+LOCK = ".lock"
+#: statuses a successful execute may return; "failed" is written by the harness only
+DONE_STATUSES = ("reached", "censored", "diverged")
+FAILED = "failed"
+_TEMP_MARKERS = (".partial-", ".replaced-")
+
+
+class StoreError(Exception):
+    """The output folder cannot be used (locked by another run, unreadable manifest)."""
+
+
+class RecordError(Exception):
+    """``execute`` returned something that is not a valid run record."""
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays and paths are common in records; anything else is a bug
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable: {value!r:.80}")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    text = json.dumps(value, indent=1, default=_json_default, allow_nan=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def check_record(spec: RunSpec, record: Any) -> dict[str, Any]:
+    """Validate what ``execute`` returned and fill the keys the harness owns."""
+    if not isinstance(record, Mapping):
+        raise RecordError(
+            f"execute must return a dict (the run record), got {type(record).__name__}"
+        )
+    record = dict(record)
+    status = record.get("status")
+    if status not in DONE_STATUSES:
+        raise RecordError(f"record status must be one of {DONE_STATUSES}, got {status!r}")
+    if record.setdefault("run_id", spec.run_id) != spec.run_id:
+        raise RecordError(f"record run_id {record['run_id']!r} is not the spec's {spec.run_id!r}")
+    record.setdefault("label", spec.label)
+    record.setdefault("spec", spec.to_dict())
+    record.setdefault("error", None)
+    return record
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def failure_record(
+    spec: RunSpec, error: Mapping[str, str], started: str, wall_seconds: float | None
+) -> dict[str, Any]:
+    """The record of a run that raised or whose worker died."""
+    return {
+        "run_id": spec.run_id,
+        "label": spec.label,
+        "status": FAILED,
+        "spec": spec.to_dict(),
+        "error": dict(error),
+        "started": started,
+        "wall_seconds": wall_seconds,
+        "environment": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "host": socket.gethostname(),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    suite: str
+    fingerprint: str
+    run_ids: tuple[str, ...]
+    labels: Mapping[str, str]
+
+
+def suite_fingerprint(run_ids: Iterable[str]) -> str:
+    """Run ids already hash everything that changes numbers; the suite is their set."""
+    return content_hash(sorted(run_ids))
+
+
+class Store:
+    """Runs of one output folder. Safe to read while a suite is running."""
+
+    def __init__(self, output: str | Path) -> None:
+        self.output = Path(output)
+        self.runs = self.output / "runs"
+
+    # ------------------------------------------------------------ reading
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def _run_folders(self) -> Iterator[Path]:
+        if not self.runs.is_dir():
+            return
+        for path in sorted(self.runs.iterdir()):
+            if path.is_dir() and not any(m in path.name for m in _TEMP_MARKERS):
+                yield path
+
+    def statuses(self) -> dict[str, str]:
+        """run id -> status of every complete run folder (finished or failed)."""
+        out = {}
+        for path in self._run_folders():
+            try:
+                record = json.loads((path / RECORD).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # not ours, or being replaced right now: treat as missing
+            out[path.name] = str(record.get("status", FAILED))
+        return out
+
+    def finished_ids(self) -> set[str]:
+        return {rid for rid, status in self.statuses().items() if status != FAILED}
+
+    def failed_ids(self) -> set[str]:
+        return {rid for rid, status in self.statuses().items() if status == FAILED}
+
+    def load_record(self, run_id: str) -> dict[str, Any]:
+        return json.loads((self.run_dir(run_id) / RECORD).read_text(encoding="utf-8"))
+
+    def records(self, run_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Records of ``run_ids`` (default: the current suite's, see :meth:`manifest`).
+
+        Runs of other suite versions stay in the folder but are left out here,
+        so tables never mix them with the current suite's runs silently.
+        """
+        if run_ids is None:
+            manifest = self.manifest()
+            run_ids = manifest.run_ids if manifest else self.statuses()
+        present = self.statuses()
+        return [self.load_record(rid) for rid in run_ids if rid in present]
+
+    def manifest(self) -> Manifest | None:
+        path = self.output / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Manifest(
+                data["suite"], data["fingerprint"], tuple(data["run_ids"]), data.get("labels", {})
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{path} is not a harness manifest: {exc}") from exc
+
+    def stale_ids(self, current: Iterable[str]) -> set[str]:
+        """Run folders whose id is not in ``current`` (left by another suite version)."""
+        return set(self.statuses()) - set(current)
+
+    # ------------------------------------------------------------ writing
+
+    def write_suite(self, suite: Suite, specs: Iterable[RunSpec]) -> Manifest:
+        """Copy the suite file and write the manifest of its runs."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        specs = list(specs)
+        ids = [s.run_id for s in specs]
+        manifest = Manifest(suite.name, suite_fingerprint(ids), tuple(ids),
+                            {s.run_id: s.label for s in specs})  # fmt: skip
+        old = self.manifest()
+        history = []
+        if old is not None:
+            data = json.loads((self.output / MANIFEST).read_text(encoding="utf-8"))
+            history = data.get("history", [])
+            if old.fingerprint != manifest.fingerprint:
+                history.append({"fingerprint": old.fingerprint, "replaced": now_iso(),
+                                "run_ids": list(old.run_ids)})  # fmt: skip
+        with contextlib.suppress(OSError):
+            # a suite built in code may have no file behind it
+            tmp = self.output / f".{SUITE_COPY}.tmp"
+            shutil.copyfile(suite.path, tmp)
+            os.replace(tmp, self.output / SUITE_COPY)
+        write_json_atomic(
+            self.output / MANIFEST,
+            {
+                "suite": manifest.suite,
+                "fingerprint": manifest.fingerprint,
+                "written": now_iso(),
+                "run_ids": ids,
+                "labels": dict(manifest.labels),
+                "history": history,
+            },
+        )
+        return manifest
+
+    def begin(self, run_id: str) -> Path:
+        """A fresh private folder for a run to work in."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        path = self.runs / f"{run_id}.partial-{secrets.token_hex(4)}"
+        path.mkdir()
+        return path
+
+    def commit(self, run_id: str, partial: Path, record: Mapping[str, Any]) -> Path:
+        """Write ``record`` into ``partial`` and make it ``runs/<run_id>/`` atomically.
+
+        A folder already there (a failed try, or the same run finished by a
+        worker that outlived an earlier, killed runner) is replaced, except
+        that a failure never replaces a finished run.
+        """
+        write_json_atomic(partial / RECORD, record)
+        final = self.run_dir(run_id)
+        for _ in range(5):
+            try:
+                os.rename(partial, final)
+                return final
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR):
+                    raise
+            try:
+                existing = json.loads((final / RECORD).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                existing = {"status": FAILED}
+            if existing.get("status") != FAILED and (
+                record.get("status") == FAILED or existing.get("status") == record.get("status")
+            ):
+                # runs are deterministic: the first finished copy stands
+                shutil.rmtree(partial, ignore_errors=True)
+                return final
+            aside = self.runs / f"{run_id}.replaced-{secrets.token_hex(4)}"
+            try:
+                os.rename(final, aside)
+            except FileNotFoundError:
+                continue
+            try:
+                os.rename(partial, final)
+            finally:
+                shutil.rmtree(aside, ignore_errors=True)
+            return final
+        raise StoreError(f"could not move {partial} to {final}: another process keeps writing it")
+
+    def clean_partial(self) -> list[Path]:
+        """Remove folders of runs that never finished (the runner was killed)."""
+        removed = []
+        if self.runs.is_dir():
+            for path in self.runs.iterdir():
+                if any(m in path.name for m in _TEMP_MARKERS):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+        return removed
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one runner; a second one fails instead of mixing runs."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one runner at a time is on the user
+            yield
+            return
+        with open(self.output / LOCK, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.output} is in use by another `harness run` (lock {self.output / LOCK})"
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def fresh_output(output: str | Path) -> Path | None:
+    """Move an existing output folder aside to ``<output>.old-<timestamp>``; return where."""
+    output = Path(output)
+    if not output.exists():
+        return None
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = output.with_name(f"{output.name}.old-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = output.with_name(f"{output.name}.old-{stamp}-{n}")
+    os.rename(output, target)
+    return target
