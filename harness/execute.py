@@ -1,0 +1,267 @@
+"""One run, end to end: data, roles, pretraining filter, features, training,
+latents, probes; returns the run record (docs/architecture.md).
+
+Everything that can fail raises; the runner turns an exception into a
+"failed" record. A run whose loss went non-finite is not a failure: it is
+recorded as "diverged", with its model-free latents and probes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.batches import segment_all
+from harness.contracts import (
+    Clip,
+    ContractError,
+    DataError,
+    DataRequest,
+    check_filtered,
+    check_latents,
+    check_probe_result,
+)
+from harness.environment import environment
+from harness.expand import RunSpec
+from harness.features import FeatureExtractor, fit_normalizer
+from harness.registry import Registry, load_registry
+from harness.splits import Roles, assign_roles
+from harness.training import TrainingData, train
+
+#: file names inside the run folder (the record's ``artifacts``)
+ARTIFACTS = {
+    "weights": "weights.pt",
+    "latents": "latents.npz",
+    "probe_artifacts": "probe_artifacts.npz",
+}
+#: random stream of the pretraining filter (see harness.batches.generator for the others)
+FILTER_STREAM = 3
+
+
+def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> dict[str, Any]:
+    """Run ``spec`` in ``run_dir`` (which exists and is private to this run).
+
+    :param registry: where components are looked up; default every installed plugin.
+    :return: the run record, JSON-ready; its arrays are written into ``run_dir``.
+    """
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    registry = registry or load_registry()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    clips = load_clips(spec, registry)
+    pretrain_languages = [spec.condition.language] if spec.condition.pretrains else []
+    roles = assign_roles(clips, spec.splits, spec.target.language, pretrain_languages)
+    features = compute_features(spec, registry, roles)
+
+    model = registry.get("model", spec.model.plugin).create(**spec.model.params)
+    module, outcome = train(
+        model,
+        features.n_features,
+        features.training_data(spec.training.segment_frames),
+        target=spec.target,
+        training=spec.training,
+        pretrain_epochs=spec.condition.epochs,
+        seed=spec.seed,
+        name=spec.model.plugin,
+    )
+    state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
+    torch.save(state, run_dir / ARTIFACTS["weights"])
+
+    usable = module if outcome.status != "diverged" else None
+    latents, skipped = extract_latents(spec, registry, usable, features.probe, outcome.device)
+    np.savez(run_dir / ARTIFACTS["latents"], **{name: s.values for name, s in latents.items()})
+    probes, details, arrays = run_probes(spec, registry, latents, roles.probe)
+    np.savez(run_dir / ARTIFACTS["probe_artifacts"], **arrays)
+
+    return {
+        "run_id": spec.run_id,
+        "label": spec.label,
+        "status": outcome.status,
+        "spec": spec.to_dict(),
+        "convergence": outcome.convergence(),
+        "curve": outcome.curve.to_dict(),
+        "probes": probes,
+        "probe_details": details,
+        "extractors_skipped": skipped,
+        "data": {"counts": roles.counts(), "probe_clips": roles.probe_index()},
+        "artifacts": dict(ARTIFACTS),
+        "environment": {**environment(), "device": outcome.device},
+        "started": started,
+        "wall_seconds": time.perf_counter() - clock,
+        "error": None,
+    }
+
+
+def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
+    """The dataset's clips, checked for the sample rate the features need."""
+    dataset = registry.get("dataset", spec.dataset.plugin).create(**spec.dataset.params)
+    request = DataRequest(
+        languages=tuple(spec.languages),
+        sample_rate=spec.features.sample_rate,
+        speakers_needed=dict(spec.speakers_needed),
+        cache_dir=Path(spec.cache_dir) / "datasets" / spec.dataset.plugin,
+    )
+    clips = dataset.load(request)
+    if not clips:
+        raise DataError(f"dataset {spec.dataset.plugin!r} returned no clips")
+    for clip in clips:
+        if not isinstance(clip, Clip):
+            raise ContractError(
+                "dataset", spec.dataset.plugin, f"load() must return Clips, got {type(clip)}"
+            )
+        if clip.sample_rate != spec.features.sample_rate:
+            raise ContractError(
+                "dataset",
+                spec.dataset.plugin,
+                f"clip {clip.clip_id!r} has sample rate {clip.sample_rate}, "
+                f"requested {spec.features.sample_rate}",
+            )
+    return clips
+
+
+def filter_pretraining(
+    spec: RunSpec, registry: Registry, clips: Sequence[Clip]
+) -> list[np.ndarray]:
+    """The condition's pretraining audio after its filter (seeded from the run seed)."""
+    selection = spec.condition.filter
+    apply = registry.get("pretrain_filter", selection.plugin).create(**selection.params)
+    seed = np.random.SeedSequence([spec.seed, FILTER_STREAM])
+    rng = np.random.default_rng(seed)
+    return [
+        check_filtered(selection.plugin, c.audio, apply(c.audio, c.sample_rate, rng)) for c in clips
+    ]
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    """One latent space of the probe clips and the extractor (suite label) it came from."""
+
+    extractor: str
+    values: np.ndarray
+
+
+@dataclass(frozen=True)
+class RunFeatures:
+    """Normalised feature arrays (frames, n_features) of each role."""
+
+    n_features: int
+    pretrain: list[np.ndarray]
+    train: list[np.ndarray]
+    heldout: list[np.ndarray]
+    probe: list[np.ndarray]
+
+    def training_data(self, segment_frames: int) -> TrainingData:
+        return TrainingData(
+            train=segment_all(self.train, segment_frames),
+            heldout=segment_all(self.heldout, segment_frames),
+            pretrain=segment_all(self.pretrain, segment_frames) if self.pretrain else None,
+        )
+
+
+def compute_features(spec: RunSpec, registry: Registry, roles: Roles) -> RunFeatures:
+    """Features of every role; the normaliser is fitted on the target training clips.
+
+    Fitting on the target training clips only keeps the scaling identical
+    across the conditions of a suite, so pretraining changes nothing but what
+    the model heard first.
+    """
+    extract = FeatureExtractor(spec.features, Path(spec.cache_dir))
+    pretrain_clips = roles.pretrain.get(spec.condition.language or "", [])
+    audio = filter_pretraining(spec, registry, pretrain_clips) if spec.condition.pretrains else []
+    train_raw = extract([c.audio for c in roles.train])
+    normalize = fit_normalizer(train_raw, spec.features)
+    return RunFeatures(
+        n_features=extract.n_features,
+        pretrain=normalize(extract(audio)) if audio else [],
+        train=normalize(train_raw),
+        heldout=normalize(extract([c.audio for c in roles.heldout])),
+        probe=normalize(extract([c.audio for c in roles.probe])),
+    )
+
+
+def extract_latents(
+    spec: RunSpec,
+    registry: Registry,
+    module: torch.nn.Module | None,
+    probe_features: Sequence[np.ndarray],
+    device: str,
+) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
+    """Latent spaces ``<extractor label>/<space>`` of the probe clips, and the skipped extractors.
+
+    ``module`` is None when the run diverged: only model-free extractors run.
+    """
+    latents: dict[str, LatentSpace] = {}
+    skipped: list[dict[str, str]] = []
+    for selection in spec.extractors:
+        extractor = registry.get("latent_extractor", selection.plugin).create(**selection.params)
+        needs_model = bool(getattr(extractor, "needs_model", True))
+        if needs_model and module is None:
+            skipped.append({"extractor": selection.label, "reason": "the run diverged"})
+            continue
+        target = module if needs_model else None
+        if not extractor.supports(target):
+            name = type(module).__name__ if module is not None else "no model"
+            skipped.append({"extractor": selection.label, "reason": f"does not support {name}"})
+            continue
+        spaces = extractor.extract(target, list(probe_features), device)
+        if not isinstance(spaces, Mapping) or not spaces:
+            raise ContractError(
+                "latent_extractor",
+                selection.plugin,
+                "extract() must return a non-empty dict of latent spaces",
+            )
+        for space, value in spaces.items():
+            name = f"{selection.label}/{space}"
+            checked = check_latents(selection.plugin, space, value, len(probe_features))
+            latents[name] = LatentSpace(selection.label, checked)
+    return latents, skipped
+
+
+def run_probes(
+    spec: RunSpec, registry: Registry, latents: Mapping[str, LatentSpace], clips: Sequence[Clip]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Every probe on every latent space: metric rows, detail rows, artifact arrays."""
+    labels = np.array([c.language for c in clips])
+    groups = np.array([c.speaker for c in clips])
+    rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    arrays: dict[str, np.ndarray] = {}
+    for selection in spec.probes:
+        component = registry.get("probe", selection.plugin)
+        probe = component.create(**selection.params)
+        metrics = {m.name: m for m in component.metrics}
+        for space, latent in latents.items():
+            answer = probe.run(latent.values, labels, groups, spec.target.language, spec.seed)
+            result = check_probe_result(selection.plugin, metrics, answer)
+            where = {
+                "extractor": latent.extractor,
+                "latent_space": space,
+                "probe": selection.label,
+            }
+            for metric, number in result.metrics.items():
+                number = float(number)
+                rows.append(
+                    {
+                        **where,
+                        "metric": metric,
+                        "value": number if math.isfinite(number) else None,
+                        "higher_is_better": metrics[metric].higher_is_better,
+                    }
+                )
+            for name, values in result.details.items():
+                numbers = [float(v) for v in values]
+                numbers_json = [v if math.isfinite(v) else None for v in numbers]
+                details.append({**where, "name": name, "values": numbers_json})
+            for name, array in result.artifacts.items():
+                arrays[f"{space}/{selection.label}/{name}"] = np.asarray(array)
+    return rows, details, arrays
