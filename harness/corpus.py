@@ -1,0 +1,98 @@
+"""Helpers shared by dataset plugins that read recorded files.
+
+:func:`select_balanced` picks the same number of clips from each speaker and,
+where the data allows, the same number of speakers from each language,
+decoding lazily so a large download is never read in full. Choices are seeded
+per language and per speaker, so adding a language or a speaker does not
+change what was picked for the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.audio import BadAudio, SkipLog
+from harness.contracts import Clip, DataWarning
+
+
+def stable_seed(*parts: object) -> int:
+    """A 64-bit seed from ``parts``, the same on every machine (``hash()`` is salted)."""
+    text = "\x1f".join(map(str, parts))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file that may become a clip."""
+
+    clip_id: str
+    path: Path
+
+
+def select_balanced(
+    language: str,
+    candidates: Mapping[str, Sequence[Candidate]],
+    *,
+    clips_per_speaker: int | None,
+    max_speakers: int | None,
+    seed: int,
+    load: Callable[[Path], np.ndarray],
+    sample_rate: int,
+    skips: SkipLog,
+) -> list[Clip]:
+    """Pick up to ``max_speakers`` speakers with ``clips_per_speaker`` usable clips each.
+
+    ``candidates`` maps a speaker id (already unique across languages) to its
+    files. A file ``load`` rejects with :class:`BadAudio` is skipped with a
+    warning and replaced by another file of the same speaker; a speaker left
+    with too few usable files is dropped. ``clips_per_speaker=None`` keeps
+    every usable file of every chosen speaker.
+    """
+    need = clips_per_speaker or 1
+    # speakers with too few files are common (most Common Voice contributors
+    # record a clip or two) and not an input error, so they pass silently
+    eligible = sorted(s for s, files in candidates.items() if len(files) >= need)
+    order = np.random.default_rng(stable_seed(seed, language)).permutation(len(eligible))
+    clips: list[Clip] = []
+    chosen = 0
+    for index in order:
+        if max_speakers is not None and chosen >= max_speakers:
+            break
+        speaker = eligible[index]
+        files = sorted(candidates[speaker], key=lambda c: c.clip_id)
+        rng = np.random.default_rng(stable_seed(seed, language, speaker))
+        picked: list[Clip] = []
+        for file_index in rng.permutation(len(files)):
+            if clips_per_speaker is not None and len(picked) >= clips_per_speaker:
+                break
+            candidate = files[file_index]
+            try:
+                audio = load(candidate.path)
+            except BadAudio as exc:
+                skips.skip(language, candidate.path, str(exc))
+                continue
+            picked.append(Clip(candidate.clip_id, language, speaker, audio, sample_rate))
+        if clips_per_speaker is not None and len(picked) < clips_per_speaker:
+            skips.skip(
+                language,
+                f"speaker {speaker}",
+                f"too few usable clips ({len(picked)} of {clips_per_speaker} needed)",
+            )
+            continue
+        chosen += 1
+        clips.extend(sorted(picked, key=lambda c: c.clip_id))
+    if max_speakers is not None and 0 < chosen < max_speakers:
+        warnings.warn(
+            DataWarning(
+                f"{skips.dataset} [{language}]: only {chosen} of {len(candidates)} speakers have "
+                f"{need} usable clips each (max_speakers = {max_speakers})"
+            ),
+            stacklevel=2,
+        )
+    return clips

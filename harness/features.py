@@ -1,0 +1,262 @@
+"""Acoustic features: log-mel or MFCC frames, computed in batches and cached on disk.
+
+The front end matches librosa (``librosa.feature.melspectrogram`` with
+``center=True``, zero padding, a periodic Hann window and librosa's Slaney mel
+filterbank; dB as ``librosa.power_to_db``; MFCC as a DCT-II with orthonormal
+scaling of the dB mel, as ``librosa.feature.mfcc``) but runs the STFT and
+the filterbank product with torch on a whole batch at once.
+
+Each clip's result is cached under
+``<cache_dir>/features/<parameter key>/<audio hash>.npy``: the key covers
+every :class:`~harness.config.FeatureConfig` field, so changing any of them
+computes afresh, and the audio hash covers the samples, so a filtered
+pretraining clip never reuses the unfiltered clip's features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from harness.audio import atomic_save
+from harness.config import FeatureConfig
+from harness.expand import content_hash
+
+#: Bump when the computation changes in a way FeatureConfig does not show.
+FEATURE_VERSION = 1
+#: Floor of the power before taking logarithms (librosa's ``amin``).
+AMIN = 1e-10
+#: Samples (padded) per batch: bounds the STFT's memory to a few hundred MB.
+BATCH_SAMPLES = 4_000_000
+
+Normalizer = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+class FeatureExtractor:
+    """Turns waveforms at ``config.sample_rate`` into (frames, n_features) float32 arrays.
+
+    :param config: the suite's [features] section; every field is honoured.
+    :param cache_dir: the cache root (features go to ``<cache_dir>/features/``);
+        ``None`` computes without caching.
+    """
+
+    def __init__(self, config: FeatureConfig, cache_dir: Path | None) -> None:
+        import librosa
+        import torch
+
+        self.config = config
+        rate = config.sample_rate
+        self.win_length = max(2, round(config.win_ms * rate / 1000))
+        self.hop_length = max(1, round(config.hop_ms * rate / 1000))
+        self.n_fft = config.n_fft or _next_pow2(self.win_length)
+        if self.n_fft < self.win_length:
+            raise ValueError(
+                f"features.n_fft = {self.n_fft} is shorter than the window "
+                f"({self.win_length} samples = {config.win_ms} ms at {rate} Hz)"
+            )
+        if config.kind == "mfcc" and config.n_mfcc > config.n_mels:
+            raise ValueError(f"features.n_mfcc = {config.n_mfcc} exceeds n_mels = {config.n_mels}")
+        self.fmax = config.fmax if config.fmax is not None else rate / 2
+        mel = librosa.filters.mel(
+            sr=rate, n_fft=self.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=self.fmax
+        )
+        self._mel = torch.from_numpy(np.ascontiguousarray(mel.T, dtype=np.float32))
+        # librosa's default window is the periodic ("fftbins") Hann, centred in n_fft
+        self._window = torch.hann_window(self.win_length, periodic=True, dtype=torch.float32)
+        self._dct = torch.from_numpy(_dct_matrix(config.n_mels, config.n_mfcc))
+        self.key = content_hash(
+            {
+                "version": FEATURE_VERSION,
+                "librosa_mel": _mel_version(),
+                **dataclasses.asdict(config),
+            }
+        )
+        self.cache_dir = Path(cache_dir) / "features" / self.key if cache_dir is not None else None
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def n_features(self) -> int:
+        return self.config.n_mfcc if self.config.kind == "mfcc" else self.config.n_mels
+
+    def frames(self, n_samples: int) -> int:
+        """Frames of a clip of ``n_samples`` before trimming (centred STFT)."""
+        return 1 + n_samples // self.hop_length
+
+    def __call__(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Features of every clip, in order; cached clips are read, the rest computed."""
+        arrays = [_check_audio(i, a) for i, a in enumerate(audios)]
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        paths: list[Path | None] = [None] * len(arrays)
+        todo = []
+        for i, audio in enumerate(arrays):
+            if self.cache_dir is not None:
+                digest = hashlib.blake2b(audio.tobytes(), digest_size=16).hexdigest()
+                path = self.cache_dir / digest[:2] / f"{digest}.npy"
+                paths[i] = path
+                out[i] = _read(path)
+            if out[i] is None:
+                todo.append(i)
+        self.hits += len(arrays) - len(todo)
+        self.misses += len(todo)
+        for i, features in zip(todo, self.compute([arrays[i] for i in todo]), strict=True):
+            out[i] = features
+            target = paths[i]
+            if target is not None:
+                atomic_save(target, features)
+        return [x for x in out if x is not None]
+
+    def compute(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Features without the cache, batched by similar length."""
+        results: list[np.ndarray | None] = [None] * len(audios)
+        order = sorted(range(len(audios)), key=lambda i: len(audios[i]))
+        batch: list[int] = []
+        for i in order:
+            # sorted by length, so the newest clip is the longest: the padded batch size
+            if batch and (len(batch) + 1) * len(audios[i]) > BATCH_SAMPLES:
+                self._run_batch(audios, batch, results)
+                batch = []
+            batch.append(i)
+        if batch:
+            self._run_batch(audios, batch, results)
+        return [r for r in results if r is not None]
+
+    def mel_power(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Mel power spectrogram (frames, n_mels) of each clip: the pre-log front end."""
+        import torch
+
+        longest = max(len(a) for a in audios)
+        batch = torch.zeros(len(audios), longest, dtype=torch.float32)
+        for row, audio in enumerate(audios):
+            batch[row, : len(audio)] = torch.from_numpy(audio)
+        # zero padding on the right cannot reach a clip's own frames: with center=True
+        # and constant padding, librosa also sees zeros past the end of the clip
+        spec = torch.stft(
+            batch,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self._window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        power = torch.view_as_real(spec).pow(2).sum(-1)  # (batch, freq, frames)
+        mel = torch.matmul(power.transpose(1, 2), self._mel)  # (batch, frames, n_mels)
+        return [mel[row, : self.frames(len(a))].numpy() for row, a in enumerate(audios)]
+
+    def _run_batch(
+        self, audios: Sequence[np.ndarray], batch: list[int], results: list[np.ndarray | None]
+    ) -> None:
+        mels = self.mel_power([audios[i] for i in batch])
+        for i, mel in zip(batch, mels, strict=True):
+            results[i] = self._finish(mel)
+
+    def _finish(self, mel: np.ndarray) -> np.ndarray:
+        """Trim, compress, MFCC and per-clip normalisation of one clip's mel power."""
+        import torch
+
+        c = self.config
+        if c.trim_db is not None:
+            mel = _trim(mel, c.trim_db)
+        x = torch.from_numpy(np.ascontiguousarray(mel))
+        if c.log == "db":
+            x = 10.0 * torch.log10(torch.clamp(x, min=AMIN))
+            if c.top_db is not None:
+                x = torch.maximum(x, x.max() - c.top_db)
+        elif c.log == "ln":
+            x = torch.log(torch.clamp(x, min=AMIN))
+        if c.kind == "mfcc":
+            x = x @ self._dct
+        return _normalize_clip(x.numpy().astype(np.float32, copy=False), c.normalize)
+
+
+def _dct_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """DCT-II with orthonormal scaling as a (n_in, n_out) matrix (scipy's ``norm='ortho'``)."""
+    n = np.arange(n_in)[:, None]
+    k = np.arange(n_out)[None, :]
+    basis = np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * np.sqrt(2.0 / n_in)
+    basis[:, 0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
+
+
+def _trim(mel: np.ndarray, trim_db: float) -> np.ndarray:
+    """Drop leading and trailing frames quieter than ``trim_db`` below the loudest frame."""
+    energy = 10.0 * np.log10(np.maximum(mel.sum(axis=1, dtype=np.float64), AMIN))
+    loud = np.flatnonzero(energy > energy.max() - trim_db)
+    if len(loud) == 0:
+        return mel
+    return mel[loud[0] : loud[-1] + 1]
+
+
+def _normalize_clip(x: np.ndarray, how: str) -> np.ndarray:
+    if how == "clip_minmax":
+        # one range for the whole clip, as the original study scaled its spectrograms
+        low, high = float(x.min()), float(x.max())
+        if high - low <= 0:
+            return np.zeros_like(x)
+        return ((x - low) / (high - low)).astype(np.float32)
+    if how == "clip_zscore":
+        std = x.std(axis=0, keepdims=True)
+        return ((x - x.mean(axis=0, keepdims=True)) / np.maximum(std, 1e-8)).astype(np.float32)
+    return x  # "none", and "corpus_zscore" (applied later by fit_normalizer)
+
+
+class CorpusNormalizer:
+    """Per-feature z-score with statistics of the training corpus."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean = mean.astype(np.float32)
+        self.std = np.maximum(std, 1e-8).astype(np.float32)
+
+    def __call__(self, features: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [((f - self.mean) / self.std).astype(np.float32) for f in features]
+
+
+def fit_normalizer(train_features: Sequence[np.ndarray], config: FeatureConfig) -> Normalizer:
+    """The corpus-level normalisation to apply to every feature set of a run.
+
+    With ``normalize = 'corpus_zscore'``, statistics come from ``train_features``
+    (target-language training clips only, so nothing leaks from held-out or
+    probe speakers); otherwise per-clip scaling was already applied and this
+    returns the identity.
+    """
+    if config.normalize != "corpus_zscore":
+        return lambda features: list(features)
+    if not train_features:
+        raise ValueError("corpus_zscore needs at least one training clip")
+    frames = np.concatenate([np.asarray(f, dtype=np.float64) for f in train_features])
+    return CorpusNormalizer(frames.mean(axis=0), frames.std(axis=0))
+
+
+def _check_audio(index: int, audio: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(audio, dtype=np.float32)
+    if array.ndim != 1 or len(array) == 0:
+        raise ValueError(f"clip {index}: expected non-empty mono audio, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"clip {index}: audio has NaN or infinite samples")
+    return array
+
+
+def _read(path: Path) -> np.ndarray | None:
+    if not path.exists():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # a damaged entry is computed and written again
+
+
+def _mel_version() -> str:
+    # the filterbank comes from librosa; a new major.minor may change it
+    from importlib.metadata import version
+
+    return ".".join(version("librosa").split(".")[:2])
