@@ -1,1 +1,354 @@
-"""Work in progress: registers no component yet."""
+"""Linear SVC probe: is the language linearly decodable from the latents of unseen speakers?
+
+StandardScaler + linear-kernel SVC (class_weight='balanced') in a Pipeline, scored
+by balanced accuracy under speaker-grouped stratified CV, with the regularisation C
+chosen by an inner speaker-grouped CV. Significance comes from reassigning
+languages to whole speakers (see :mod:`harness.probing`); each reassignment is also
+a control task in the sense of Hewitt & Liang (2019), whose mean score gives the
+selectivity. docs/probes.md explains every choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sklearn
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from harness import Component, Metric, Param, hookimpl
+from harness.contracts import ProbeResult
+from harness.probing import (
+    balanced_accuracy,
+    chance_balanced_accuracy,
+    fewest_speakers,
+    majority_rate,
+    speaker_grouped_folds,
+    speaker_permutation_test,
+    speaker_table,
+)
+
+TASKS = ("target", "multiclass")
+DEFAULT_C_GRID = [0.001, 0.01, 0.1, 1.0]
+#: Folds used when n_splits is omitted and the data allow it.
+MAX_AUTO_SPLITS = 5
+MAX_AUTO_INNER_SPLITS = 3
+
+
+def _metrics_of(task: str) -> list[Metric]:
+    what = {
+        "target": "target language vs the other probe languages pooled",
+        "multiclass": "every probe language against every other",
+    }[task]
+    return [
+        Metric(
+            f"balanced_accuracy_{task}",
+            f"balanced accuracy, {what}; mean over speaker-grouped CV folds",
+        ),
+        Metric(
+            f"accuracy_{task}",
+            f"plain accuracy, {what}; compare with majority_rate_{task}, never with 0.5",
+        ),
+        Metric(
+            f"chance_{task}",
+            "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
+        ),
+        Metric(
+            f"majority_rate_{task}",
+            "accuracy of always answering the most frequent class; a baseline",
+        ),
+        Metric(
+            f"p_value_{task}",
+            "speaker-level permutation p-value of the balanced accuracy; NaN if n_permutations = 0",
+            higher_is_better=False,
+        ),
+        Metric(
+            f"control_balanced_accuracy_{task}",
+            "mean balanced accuracy over control tasks (random speaker-to-label assignments "
+            "keeping class sizes); near chance unless the probe exploits speakers",
+            higher_is_better=False,
+        ),
+        Metric(
+            f"selectivity_{task}",
+            f"balanced_accuracy_{task} minus control_balanced_accuracy_{task}",
+        ),
+    ]
+
+
+METRICS = [metric for task in TASKS for metric in _metrics_of(task)]
+
+
+@dataclass(frozen=True)
+class _Score:
+    balanced: list[float]
+    plain: list[float]
+    c: list[float]
+    test_speakers: list[int]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.balanced))
+
+
+class LinearSVCProbe:
+    """Speaker-grouped, nested-CV linear SVC probe with a speaker-level permutation test."""
+
+    def __init__(
+        self,
+        task: str = "both",
+        n_splits: int | None = None,
+        C: float | None = None,
+        C_grid: Sequence[float] = tuple(DEFAULT_C_GRID),
+        inner_splits: int | None = None,
+        n_permutations: int = 100,
+    ) -> None:
+        if not C_grid and C is None:
+            raise ValueError("C_grid is empty and no fixed C is given")
+        if any(c <= 0 for c in C_grid):
+            raise ValueError(f"every C in C_grid must be > 0, got {list(C_grid)}")
+        self.tasks = TASKS if task == "both" else (task,)
+        self.n_splits = n_splits
+        self.C = C
+        self.C_grid = sorted(float(c) for c in C_grid)
+        self.inner_splits = inner_splits
+        self.n_permutations = n_permutations
+
+    # ------------------------------------------------------------ labels per task
+
+    @staticmethod
+    def _task_labels(
+        task: str, labels: np.ndarray, target: str
+    ) -> tuple[np.ndarray, dict[object, str] | None]:
+        if task == "multiclass":
+            return labels, None
+        if target not in set(labels.tolist()):
+            found = sorted({str(v) for v in labels.tolist()})
+            raise ValueError(f"target language {target!r} is not among the probe languages {found}")
+        y = (labels == target).astype(int)
+        names = {1: f"target language {target!r}", 0: "the other languages (pooled)"}
+        return y, names
+
+    # ------------------------------------------------------------ cross-validation
+
+    def _outer_splits(self, y: np.ndarray, groups: np.ndarray) -> int:
+        if self.n_splits is not None:
+            return self.n_splits
+        # at least 2, so too few speakers still fails in check_grouped_cv with the counts
+        return max(2, min(MAX_AUTO_SPLITS, fewest_speakers(y, groups)))
+
+    def _inner_splits(
+        self, y: np.ndarray, groups: np.ndarray, fold: int, names: dict[object, str] | None
+    ) -> int:
+        """Folds of the inner CV on one outer training part; ValueError if impossible."""
+        counts = speaker_table(y, groups).counts()
+        label, fewest = min(counts.items(), key=lambda item: (item[1], str(item[0])))
+        wanted = self.inner_splits or max(2, min(MAX_AUTO_INNER_SPLITS, fewest))
+        if fewest < wanted:
+            who = names[label] if names and label in names else f"language {str(label)!r}"
+            raise ValueError(
+                f"choosing C by inner CV: in outer fold {fold} the training part holds "
+                f"{fewest} speaker{'s' if fewest != 1 else ''} of {who}; {wanted}-fold inner "
+                f"speaker-grouped CV needs at least {wanted}. Give a fixed C, fewer folds "
+                "(n_splits, inner_splits) or more probe speakers."
+            )
+        return wanted
+
+    def _choose_c(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray,
+        seed: int,
+        fold: int,
+        names: dict[object, str] | None,
+    ) -> float:
+        if self.C is not None:
+            return self.C
+        k = self._inner_splits(y, groups, fold, names)
+        inner = speaker_grouped_folds(y, groups, k, seed, "inner speaker-grouped CV", names)
+        scores = np.zeros(len(self.C_grid))
+        for train, test in inner:
+            # The scaler does not depend on C, so it is fitted once per split; each
+            # (scaler, SVC) pair is exactly the outer Pipeline with that C.
+            scaler = StandardScaler().fit(x[train])
+            x_train, x_test = scaler.transform(x[train]), scaler.transform(x[test])
+            for i, c in enumerate(self.C_grid):
+                svc = _svc(c).fit(x_train, y[train])
+                scores[i] += balanced_accuracy(y[test], svc.predict(x_test))
+        # argmax takes the first best: ties go to the smallest C (strongest regularisation)
+        return self.C_grid[int(np.argmax(scores))]
+
+    def _cross_validate(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray,
+        n_splits: int,
+        seed: int,
+        names: dict[object, str] | None,
+    ) -> _Score:
+        folds = speaker_grouped_folds(y, groups, n_splits, seed, names=names)
+        inner_seeds = np.random.SeedSequence(seed).generate_state(n_splits)
+        balanced, plain, chosen, speakers = [], [], [], []
+        for k, (train, test) in enumerate(folds):
+            c = self._choose_c(x[train], y[train], groups[train], int(inner_seeds[k]), k, names)
+            model = Pipeline([("scale", StandardScaler()), ("svc", _svc(c))])
+            predicted = model.fit(x[train], y[train]).predict(x[test])
+            balanced.append(float(balanced_accuracy(y[test], predicted)))
+            plain.append(float(np.mean(predicted == y[test])))
+            chosen.append(c)
+            speakers.append(len(np.unique(groups[test])))
+        return _Score(balanced, plain, chosen, speakers)
+
+    # ------------------------------------------------------------ the contract
+
+    def run(
+        self,
+        latents: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        target: str,
+        seed: int,
+    ) -> ProbeResult:
+        x = np.asarray(latents, dtype=np.float64)
+        labels = np.asarray(labels)
+        groups = np.asarray(groups)
+        if x.ndim != 2 or len(x) != len(labels):
+            raise ValueError(f"latents must be (n, dim) with n = {len(labels)}, got {x.shape}")
+        speaker_table(labels, groups)  # one label per speaker, or a clear error
+
+        prepared = []
+        for task in self.tasks:
+            y, names = self._task_labels(task, labels, target)
+            n_splits = self._outer_splits(y, groups)
+            # one stream per task, so 'both' reports what 'target' alone would
+            task_seed = int(np.random.SeedSequence([seed, TASKS.index(task)]).generate_state(1)[0])
+            # Check outer and inner feasibility on the folds the real labels will
+            # get, before anything is fitted.
+            folds = speaker_grouped_folds(y, groups, n_splits, task_seed, names=names)
+            if self.C is None:
+                for k, (train, _) in enumerate(folds):
+                    self._inner_splits(y[train], groups[train], k, names)
+            prepared.append((task, y, names, n_splits, task_seed))
+
+        result = ProbeResult(metrics={})
+        for task, y, names, n_splits, task_seed in prepared:
+            self._run_task(result, x, y, groups, names, n_splits, task, task_seed)
+        return result
+
+    def _run_task(
+        self,
+        result: ProbeResult,
+        x: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray,
+        names: dict[object, str] | None,
+        n_splits: int,
+        task: str,
+        seed: int,
+    ) -> None:
+        observed: list[_Score] = []
+
+        def score(assigned: np.ndarray, fold_seed: int) -> float:
+            outcome = self._cross_validate(x, assigned, groups, n_splits, fold_seed, names)
+            if not observed:  # the first call scores the real labels
+                observed.append(outcome)
+            return outcome.mean
+
+        # Parameters are valid by construction and inputs checked once above; sklearn's
+        # per-call validation would otherwise dominate the thousands of small fits.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            test = speaker_permutation_test(score, y, groups, self.n_permutations, seed)
+        real = observed[0]
+        control = float(np.mean(test.null)) if test.null.size else float("nan")
+        result.metrics.update(
+            {
+                f"balanced_accuracy_{task}": test.observed,
+                f"accuracy_{task}": float(np.mean(real.plain)),
+                f"chance_{task}": chance_balanced_accuracy(y),
+                f"majority_rate_{task}": majority_rate(y),
+                f"p_value_{task}": test.p_value,
+                f"control_balanced_accuracy_{task}": control,
+                f"selectivity_{task}": test.observed - control,
+            }
+        )
+        result.details.update(
+            {
+                f"balanced_accuracy_{task}_folds": real.balanced,
+                f"accuracy_{task}_folds": real.plain,
+                f"C_{task}_folds": real.c,
+                f"test_speakers_{task}_folds": [float(n) for n in real.test_speakers],
+                f"null_balanced_accuracy_{task}": test.null.tolist(),
+            }
+        )
+
+
+def _svc(c: float) -> SVC:
+    # libsvm's exact solver: no convergence warnings at large C, unlike liblinear
+    return SVC(kernel="linear", C=c, class_weight="balanced")
+
+
+PARAMS = [
+    Param(
+        "task",
+        str,
+        "both",
+        "'target': target language vs the rest; 'multiclass': all probe languages; or 'both'",
+        choices=("target", "multiclass", "both"),
+    ),
+    Param(
+        "n_splits",
+        int,
+        None,
+        "outer speaker-grouped folds; default: speakers in the smallest class, at most 5",
+        min=2,
+        optional=True,
+    ),
+    Param(
+        "C",
+        float,
+        None,
+        "fixed regularisation C; default: chosen per outer fold by inner grouped CV over C_grid",
+        min=1e-12,
+        optional=True,
+    ),
+    Param(
+        "C_grid",
+        list,
+        list(DEFAULT_C_GRID),
+        "values of C the inner CV chooses from (ties go to the smallest)",
+        item=float,
+    ),
+    Param(
+        "inner_splits",
+        int,
+        None,
+        "inner speaker-grouped folds; default: speakers of the smallest class in the outer "
+        "training part, at most 3",
+        min=2,
+        optional=True,
+    ),
+    Param(
+        "n_permutations",
+        int,
+        100,
+        "speaker-level label permutations for the p-value and the control task (0: skip both)",
+        min=0,
+    ),
+]
+
+
+@hookimpl
+def harness_probes() -> list[Component]:
+    return [
+        Component(
+            name="linear_svc",
+            factory=LinearSVCProbe,
+            doc="linear SVC, speaker-grouped nested CV, balanced accuracy, speaker permutation test",
+            params=PARAMS,
+            metrics=METRICS,
+        )
+    ]

@@ -1,1 +1,166 @@
-"""Work in progress: registers no component yet."""
+"""t-SNE probe: 2-D coordinates of the latents for figures, with how far to trust them.
+
+t-SNE is a picture, not a test of separability: its clusters depend on perplexity
+and seed, and distances between clusters mean little. The probe therefore returns
+the coordinates as an artifact and reports numbers that say how faithful the
+picture is (trustworthiness) and how much same-language neighbourhood it shows,
+next to the same number in the latent space and its chance level. Use the
+linear_svc probe for the question "are languages separable?".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.manifold import TSNE, trustworthiness
+from sklearn.preprocessing import StandardScaler
+
+from harness import Component, Metric, Param, hookimpl
+from harness.contracts import ProbeResult
+from harness.probing import speaker_table
+
+METRICS = [
+    Metric(
+        "trustworthiness",
+        "how well the 2-D neighbourhoods keep the latent-space neighbourhoods (1 = perfectly; "
+        "sklearn.manifold.trustworthiness with n_neighbors)",
+    ),
+    Metric(
+        "neighbour_language_agreement",
+        "in 2-D, fraction of each clip's n_neighbors nearest clips of OTHER speakers that "
+        "share its language",
+    ),
+    Metric(
+        "neighbour_language_agreement_latent",
+        "the same fraction in the standardised latent space, before t-SNE",
+    ),
+    Metric(
+        "neighbour_language_agreement_chance",
+        "the fraction expected if neighbours were random clips of other speakers; a baseline",
+    ),
+]
+
+
+def clip_perplexity(perplexity: float, n: int) -> float:
+    """Perplexity actually used: at most (n - 1) / 3.
+
+    sklearn's Barnes-Hut t-SNE calibrates each point's Gaussian on its
+    ``3 * perplexity`` nearest neighbours; from (n - 1) / 3 up that neighbourhood
+    is every other point, so the embedding has no local structure left to keep
+    (and sklearn rejects perplexity >= n outright). Small probe sets (tens of
+    clips) would otherwise fail or give a meaningless picture at the default 30.
+    """
+    return float(min(perplexity, (n - 1) / 3))
+
+
+def neighbour_agreement(
+    points: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int
+) -> tuple[float, float]:
+    """Mean fraction of each clip's k nearest other-speaker clips sharing its label,
+    and the same fraction expected for random other-speaker clips.
+
+    Clips of the same speaker are left out: they are near each other for reasons
+    that have nothing to do with language (voice), which would inflate agreement
+    the way a clip-level split inflates probe accuracy.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    squared = np.sum(points**2, axis=1)
+    distance = squared[:, None] + squared[None, :] - 2.0 * points @ points.T
+    same_speaker = groups[:, None] == groups[None, :]
+    distance[same_speaker] = np.inf  # includes each clip itself
+    nearest = np.argsort(distance, axis=1, kind="stable")[:, :k]
+    same_label = labels[:, None] == labels[None, :]
+    observed = float(np.mean(np.take_along_axis(same_label, nearest, axis=1)))
+    others = ~same_speaker
+    chance = float(np.mean((same_label & others).sum(axis=1) / others.sum(axis=1)))
+    return observed, chance
+
+
+class TSNEProbe:
+    """Seeded 2-D t-SNE of the standardised latents, with faithfulness metrics."""
+
+    def __init__(self, perplexity: float = 30.0, max_iter: int = 1000, n_neighbors: int = 5):
+        self.perplexity = perplexity
+        self.max_iter = max_iter
+        self.n_neighbors = n_neighbors
+
+    def run(
+        self,
+        latents: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        target: str,
+        seed: int,
+    ) -> ProbeResult:
+        x = np.asarray(latents, dtype=np.float64)
+        labels = np.asarray(labels)
+        groups = np.asarray(groups)
+        if x.ndim != 2 or len(x) != len(labels):
+            raise ValueError(f"latents must be (n, dim) with n = {len(labels)}, got {x.shape}")
+        table = speaker_table(labels, groups)
+        n, k = len(x), self.n_neighbors
+        # trustworthiness is only defined for k < n / 2
+        if 2 * k >= n:
+            raise ValueError(f"n_neighbors = {k} needs more than {2 * k} clips, got {n}")
+        fewest_others = n - int(np.bincount(table.inverse).max())
+        if fewest_others < k:
+            raise ValueError(
+                f"n_neighbors = {k} needs at least {k} clips of other speakers for every clip; "
+                f"some clip has only {fewest_others}"
+            )
+
+        scaled = StandardScaler().fit_transform(x)
+        perplexity = clip_perplexity(self.perplexity, n)
+        coords = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            max_iter=self.max_iter,
+            init="pca",
+            learning_rate="auto",
+            random_state=seed,
+        ).fit_transform(scaled)
+
+        agreement, chance = neighbour_agreement(coords, labels, groups, k)
+        agreement_latent, _ = neighbour_agreement(scaled, labels, groups, k)
+        return ProbeResult(
+            metrics={
+                "trustworthiness": float(trustworthiness(scaled, coords, n_neighbors=k)),
+                "neighbour_language_agreement": agreement,
+                "neighbour_language_agreement_latent": agreement_latent,
+                "neighbour_language_agreement_chance": chance,
+            },
+            artifacts={"coords": coords.astype(np.float32)},
+            details={"perplexity_used": [perplexity]},
+        )
+
+
+PARAMS = [
+    Param(
+        "perplexity",
+        float,
+        30.0,
+        "t-SNE perplexity; lowered to (n_clips - 1) / 3 when larger (see docs/probes.md)",
+        min=1.0,
+    ),
+    Param("max_iter", int, 1000, "t-SNE optimisation iterations", min=250),
+    Param(
+        "n_neighbors",
+        int,
+        5,
+        "neighbours for trustworthiness and language agreement",
+        min=1,
+    ),
+]
+
+
+@hookimpl
+def harness_probes() -> list[Component]:
+    return [
+        Component(
+            name="tsne",
+            factory=TSNEProbe,
+            doc="2-D t-SNE coordinates (artifact 'coords') with trustworthiness and "
+            "neighbour language agreement; a picture, not a separability test",
+            params=PARAMS,
+            metrics=METRICS,
+        )
+    ]

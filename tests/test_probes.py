@@ -1,0 +1,324 @@
+"""Probes: speaker-grouped CV, balanced accuracy, speaker-level permutations, t-SNE.
+
+Data are small synthetic Gaussian latents (one centre per language, one offset per
+speaker) and most probes use a fixed C, so the whole file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GroupKFold, permutation_test_score
+from sklearn.svm import SVC
+
+import harness_plugins.probes.linear_svc as linear_svc_module
+from harness.components import resolve_params
+from harness.contracts import ProbeResult, check_probe_result
+from harness.probing import (
+    balanced_accuracy,
+    check_folds,
+    majority_rate,
+    permutation_p_value,
+    permute_across_speakers,
+    speaker_grouped_folds,
+)
+from harness.registry import load_registry
+from harness_plugins.probes.linear_svc import LinearSVCProbe
+from harness_plugins.probes.tsne import TSNEProbe, clip_perplexity, neighbour_agreement
+
+
+def make_latents(
+    languages: dict[str, int],
+    clips: int = 3,
+    dim: int = 16,
+    language_scale: float = 3.0,
+    speaker_scale: float = 1.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latents with a centre per language (scaled by language_scale; 0 = no language
+    information), an offset per speaker and unit noise per clip."""
+    rng = np.random.default_rng(seed)
+    rows, labels, groups = [], [], []
+    for language, n_speakers in languages.items():
+        centre = language_scale * rng.normal(size=dim)
+        for s in range(n_speakers):
+            offset = speaker_scale * rng.normal(size=dim)
+            for _ in range(clips):
+                rows.append(centre + offset + rng.normal(size=dim))
+                labels.append(language)
+                groups.append(f"{language}-spk{s}")
+    return np.array(rows), np.array(labels), np.array(groups)
+
+
+THREE = {"en": 4, "ja": 4, "fr": 4}
+
+
+def registered(name: str):
+    return load_registry(autoload=False).get("probe", name)
+
+
+def create(name: str, **given):
+    component = registered(name)
+    params, problems = resolve_params(component.params, given, where=name)
+    assert not problems
+    return component, component.create(**params)
+
+
+# ------------------------------------------------------------------ shared utilities
+
+
+def test_numpy_balanced_accuracy_matches_sklearn() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        y_true = rng.integers(0, 3, 30)
+        y_pred = rng.integers(0, 3, 30)
+        expected = balanced_accuracy_score(y_true, y_pred)
+        assert balanced_accuracy(y_true, y_pred) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("n_splits", [2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_folds_never_share_a_speaker_and_hold_every_class(n_splits: int, seed: int) -> None:
+    # unequal clips per speaker, so stratification by clip counts is not trivial
+    _, labels, groups = make_latents({"en": 4, "ja": 5, "fr": 7}, seed=seed)
+    keep = np.random.default_rng(seed).random(len(labels)) > 0.3
+    keep[np.unique(groups, return_index=True)[1]] = True  # every speaker keeps a clip
+    labels, groups = labels[keep], groups[keep]
+    folds = speaker_grouped_folds(labels, groups, n_splits, seed)
+    assert len(folds) == n_splits
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(labels)))  # each clip tested once
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+        assert set(labels[test]) == set(labels) == set(labels[train])
+
+
+def test_check_folds_rejects_a_shared_speaker() -> None:
+    labels = np.array(["en", "en", "ja", "ja"])
+    groups = np.array(["a", "b", "c", "c"])
+    with pytest.raises(AssertionError, match="speakers in both train and test"):
+        check_folds([(np.array([0, 1, 2]), np.array([3]))], labels, groups)
+
+
+def test_permutation_reassigns_whole_speakers_keeping_class_sizes() -> None:
+    _, labels, groups = make_latents({"en": 3, "ja": 6}, clips=2)
+    rng = np.random.default_rng(0)
+    changed = False
+    for _ in range(10):
+        permuted = permute_across_speakers(labels, groups, rng)
+        for speaker in np.unique(groups):
+            assert len(set(permuted[groups == speaker])) == 1
+        speakers_per_label = {
+            lang: len(set(groups[permuted == lang])) for lang in np.unique(labels)
+        }
+        assert speakers_per_label == {"en": 3, "ja": 6}
+        changed |= bool((permuted != labels).any())
+    assert changed
+
+
+def test_sklearn_grouped_permutation_permutes_nothing_here() -> None:
+    """Why the harness has its own permutation: sklearn shuffles labels within groups,
+    and with one language per speaker that leaves every label where it was."""
+    x, labels, groups = make_latents({"en": 3, "ja": 3}, dim=4)
+    score, null, _ = permutation_test_score(
+        SVC(kernel="linear"), x, labels, groups=groups, cv=GroupKFold(3), n_permutations=5
+    )
+    assert np.allclose(null, score)
+
+
+def test_p_value_counts_ties_and_never_reaches_zero() -> None:
+    assert permutation_p_value(0.9, [0.1, 0.2, 0.3]) == pytest.approx(1 / 4)
+    assert permutation_p_value(0.5, [0.5, 0.6, 0.1]) == pytest.approx(3 / 4)
+    assert np.isnan(permutation_p_value(0.5, []))
+
+
+def test_speaker_with_two_languages_is_rejected() -> None:
+    labels = np.array(["en", "ja", "ja", "ja"])
+    groups = np.array(["a", "a", "b", "c"])
+    with pytest.raises(ValueError, match="speaker 'a' has clips labelled"):
+        permute_across_speakers(labels, groups, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------------ linear_svc
+
+
+def test_separable_languages_score_high_and_significant() -> None:
+    # Six speakers per language: with four, 3 of the C(12, 4) = 495 target relabellings
+    # (all speakers of one language) are as separable as the truth, which puts the
+    # attainable p-value near 0.01 however good the latents are (docs/probes.md).
+    x, labels, groups = make_latents({"en": 6, "ja": 6, "fr": 6}, clips=2)
+    result = LinearSVCProbe(task="target", n_splits=3, C=1.0, n_permutations=100).run(
+        x, labels, groups, "ja", seed=0
+    )
+    m = result.metrics
+    assert m["balanced_accuracy_target"] > 0.9
+    assert m["p_value_target"] < 0.01
+    # even with real language structure, the permutation null sits at chance
+    assert np.mean(result.details["null_balanced_accuracy_target"]) == pytest.approx(0.5, abs=0.06)
+    assert m["selectivity_target"] > 0.3
+    assert len(result.details["balanced_accuracy_target_folds"]) == 3
+
+
+def test_separable_languages_multiclass() -> None:
+    x, labels, groups = make_latents(THREE)
+    result = LinearSVCProbe(task="multiclass", n_splits=4, C=1.0, n_permutations=30).run(
+        x, labels, groups, "ja", seed=0
+    )
+    m = result.metrics
+    assert m["balanced_accuracy_multiclass"] > 0.9
+    assert m["p_value_multiclass"] == pytest.approx(1 / 31)  # no null score reaches it
+    assert np.mean(result.details["null_balanced_accuracy_multiclass"]) == pytest.approx(
+        1 / 3, abs=0.08
+    )
+
+
+def test_no_language_information_scores_chance_even_with_strong_speakers() -> None:
+    # Speakers are far apart (a clip-level split would let the probe memorise them),
+    # languages carry nothing: grouped CV must put the probe at chance.
+    x, labels, groups = make_latents(THREE, language_scale=0.0, speaker_scale=3.0, seed=3)
+    result = LinearSVCProbe(task="target", n_splits=4, C=1.0, n_permutations=100).run(
+        x, labels, groups, "ja", seed=0
+    )
+    m = result.metrics
+    null = np.array(result.details["null_balanced_accuracy_target"])
+    assert len(null) == 100
+    assert m["balanced_accuracy_target"] == pytest.approx(0.5, abs=0.15)
+    assert m["p_value_target"] > 0.05
+    assert null.mean() == pytest.approx(0.5, abs=0.05)
+    assert m["control_balanced_accuracy_target"] == pytest.approx(null.mean())
+    assert m["selectivity_target"] == pytest.approx(
+        m["balanced_accuracy_target"] - m["control_balanced_accuracy_target"]
+    )
+
+
+def test_chance_and_majority_show_the_studys_imbalance() -> None:
+    """Target vs two others is 1:2: plain accuracy's floor is 2/3, balanced accuracy's 1/2."""
+    x, labels, groups = make_latents(THREE)
+    m = LinearSVCProbe(n_splits=4, C=1.0, n_permutations=0).run(x, labels, groups, "ja", 0).metrics
+    assert m["chance_target"] == 0.5
+    assert m["majority_rate_target"] == pytest.approx(2 / 3)
+    assert m["chance_multiclass"] == pytest.approx(1 / 3)
+    assert majority_rate(np.array(["a", "b", "b"])) == pytest.approx(2 / 3)
+    # no permutations: no p-value or control, reported as NaN rather than invented
+    assert np.isnan(m["p_value_target"]) and np.isnan(m["selectivity_target"])
+
+
+def test_folds_used_by_the_probe_are_speaker_disjoint(monkeypatch) -> None:
+    seen: list[tuple[np.ndarray, np.ndarray, list]] = []
+
+    def recording(labels, groups, n_splits, seed, *args, **kwargs):
+        folds = speaker_grouped_folds(labels, groups, n_splits, seed, *args, **kwargs)
+        seen.append((labels, groups, folds))
+        return folds
+
+    monkeypatch.setattr(linear_svc_module, "speaker_grouped_folds", recording)
+    x, labels, groups = make_latents({"en": 6, "ja": 6})
+    LinearSVCProbe(n_splits=3, n_permutations=2).run(x, labels, groups, "ja", seed=0)
+    inner = [folds for y, g, folds in seen if len(g) < len(labels)]
+    assert inner, "C should have been chosen by inner CV"
+    for y, g, folds in seen:
+        for train, test in folds:
+            assert not set(g[train]) & set(g[test])
+            assert set(y[test]) == set(y)
+
+
+def test_too_few_speakers_fails_before_fitting(monkeypatch) -> None:
+    def no_fit(c: float) -> None:
+        raise AssertionError("fitted before the data were checked")
+
+    monkeypatch.setattr(linear_svc_module, "_svc", no_fit)
+    x, labels, groups = make_latents({"en": 4, "ja": 2, "fr": 4})
+    probe = LinearSVCProbe(task="multiclass", n_splits=3, C=1.0)
+    with pytest.raises(
+        ValueError, match="language 'ja' has 2 speakers; 3-fold speaker-grouped CV needs at least 3"
+    ):
+        probe.run(x, labels, groups, "ja", seed=0)
+    target = LinearSVCProbe(task="target", n_splits=3, C=1.0)
+    with pytest.raises(ValueError, match="target language 'ja' has 2 speakers"):
+        target.run(x, labels, groups, "ja", seed=0)
+
+
+def test_inner_cv_impossible_says_what_to_change() -> None:
+    # two speakers per language: 2 outer folds leave one speaker per language to train on
+    x, labels, groups = make_latents({"en": 2, "ja": 2})
+    with pytest.raises(ValueError, match=r"holds 1 speaker of .*Give a fixed C"):
+        LinearSVCProbe(n_permutations=0).run(x, labels, groups, "ja", seed=0)
+    # a fixed C needs no inner CV, so the same data work
+    LinearSVCProbe(C=1.0, n_permutations=0).run(x, labels, groups, "ja", seed=0)
+
+
+def test_unknown_target_is_named() -> None:
+    x, labels, groups = make_latents(THREE)
+    with pytest.raises(ValueError, match="target language 'de' is not among"):
+        LinearSVCProbe(task="target", C=1.0).run(x, labels, groups, "de", seed=0)
+
+
+def test_registered_metrics_pass_the_contract_and_all_are_reported() -> None:
+    component, probe = create("linear_svc", n_permutations=1, n_splits=3)
+    x, labels, groups = make_latents(THREE)
+    result = probe.run(x, labels, groups, "ja", seed=0)
+    declared = [metric.name for metric in component.metrics]
+    assert isinstance(check_probe_result(component.name, declared, result), ProbeResult)
+    assert set(result.metrics) == set(declared)
+    assert all(np.isfinite(v) for v in result.metrics.values())
+    assert all(0.001 <= c <= 1.0 for c in result.details["C_target_folds"])
+
+
+def test_task_selects_metric_names() -> None:
+    x, labels, groups = make_latents(THREE)
+    only = LinearSVCProbe(task="multiclass", n_splits=3, C=1.0, n_permutations=0)
+    names = set(only.run(x, labels, groups, "ja", seed=0).metrics)
+    assert names and all(name.endswith("_multiclass") for name in names)
+
+
+def test_same_seed_same_result() -> None:
+    x, labels, groups = make_latents(THREE)
+    probe = LinearSVCProbe(n_splits=3, n_permutations=2)
+    first = probe.run(x, labels, groups, "ja", seed=7)
+    second = probe.run(x, labels, groups, "ja", seed=7)
+    assert first.metrics == second.metrics
+    assert first.details == second.details
+    # 'both' reports what a single task reports with the same seed
+    alone = LinearSVCProbe(task="target", n_splits=3, n_permutations=2)
+    assert alone.run(x, labels, groups, "ja", seed=7).metrics.items() <= first.metrics.items()
+
+
+# ------------------------------------------------------------------ tsne
+
+
+def test_tsne_coordinates_and_metrics() -> None:
+    x, labels, groups = make_latents(THREE, language_scale=4.0)
+    component, probe = create("tsne", max_iter=250)
+    result = probe.run(x, labels, groups, "ja", seed=0)
+    check_probe_result(component.name, [m.name for m in component.metrics], result)
+    assert set(result.metrics) == {m.name for m in component.metrics}
+    assert result.artifacts["coords"].shape == (len(x), 2)
+    assert np.isfinite(result.artifacts["coords"]).all()
+    # 36 clips: perplexity 30 is lowered to 35 / 3
+    assert result.details["perplexity_used"] == [pytest.approx(35 / 3)]
+    m = result.metrics
+    assert 0.5 < m["trustworthiness"] <= 1.0
+    assert m["neighbour_language_agreement"] > m["neighbour_language_agreement_chance"] + 0.3
+    again = probe.run(x, labels, groups, "ja", seed=0)
+    assert np.array_equal(again.artifacts["coords"], result.artifacts["coords"])
+
+
+def test_neighbour_agreement_ignores_same_speaker_neighbours() -> None:
+    # Two speakers per language sit far apart; each speaker's clips coincide. Counting
+    # same-speaker neighbours would give agreement 1; other speakers are all far.
+    points = np.array([[0, 0], [0, 0], [10, 0], [10, 0], [0, 10], [0, 10], [10, 10], [10, 10]])
+    labels = np.array(["en", "en", "en", "en", "ja", "ja", "ja", "ja"])
+    groups = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
+    observed, chance = neighbour_agreement(points.astype(float), labels, groups, k=2)
+    # nearest other speakers of 'a' (at 0,0) are 'b' (en, 10 away) and 'c' (ja, 10 away)
+    assert observed == pytest.approx(0.5)
+    assert chance == pytest.approx(2 / 6)
+
+
+def test_perplexity_clipping_and_too_few_clips() -> None:
+    assert clip_perplexity(30.0, 1000) == 30.0
+    assert clip_perplexity(30.0, 31) == 10.0
+    x, labels, groups = make_latents({"en": 2, "ja": 2}, clips=2)
+    with pytest.raises(ValueError, match="n_neighbors = 5 needs more than 10 clips, got 8"):
+        TSNEProbe(max_iter=250).run(x, labels, groups, "ja", seed=0)
