@@ -68,6 +68,9 @@ class DaskExecutor:
                 threads_per_worker=threads_per_worker,
                 processes=True,
                 dashboard_address=dashboard or None,
+                # without a dashboard the scheduler still serves /health; keep it
+                # off the fixed port 8787 so several clusters can share a machine
+                scheduler_kwargs=None if dashboard else {"dashboard_address": "127.0.0.1:0"},
             )
             address = self.cluster.scheduler_address
         self.client = Client(address, timeout=timeout, set_as_default=False)
@@ -94,7 +97,7 @@ class DaskExecutor:
             future = self.client.submit(call, item, key=f"run-{label}-{token}-{i}", pure=False)
             futures[future] = item
         self._futures = list(futures)
-        for future in as_completed(futures):
+        for future in as_completed(list(futures), loop=self.client.loop):
             item = futures.pop(future)
             if future.status == "finished":
                 yield item, future.result()
