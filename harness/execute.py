@@ -59,7 +59,8 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
     run_dir.mkdir(parents=True, exist_ok=True)
 
     clips = load_clips(spec, registry)
-    pretrain_languages = [spec.condition.language] if spec.condition.pretrains else []
+    language = spec.condition.language
+    pretrain_languages = [language] if language and spec.condition.pretrains else []
     roles = assign_roles(clips, spec.splits, spec.target.language, pretrain_languages)
     features = compute_features(spec, registry, roles)
 
@@ -79,9 +80,9 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
 
     usable = module if outcome.status != "diverged" else None
     latents, skipped = extract_latents(spec, registry, usable, features.probe, outcome.device)
-    np.savez(run_dir / ARTIFACTS["latents"], **{name: s.values for name, s in latents.items()})
+    save_arrays(run_dir / ARTIFACTS["latents"], {name: s.values for name, s in latents.items()})
     probes, details, arrays = run_probes(spec, registry, latents, roles.probe)
-    np.savez(run_dir / ARTIFACTS["probe_artifacts"], **arrays)
+    save_arrays(run_dir / ARTIFACTS["probe_artifacts"], arrays)
 
     return {
         "run_id": spec.run_id,
@@ -100,6 +101,12 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "wall_seconds": time.perf_counter() - clock,
         "error": None,
     }
+
+
+def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """An .npz of named arrays (names may contain '/'); loads with allow_pickle=False."""
+    # numpy's stubs type savez's **kwds as its bool options, not as arrays
+    np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
 def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
@@ -263,5 +270,11 @@ def run_probes(
                 numbers_json = [v if math.isfinite(v) else None for v in numbers]
                 details.append({**where, "name": name, "values": numbers_json})
             for name, array in result.artifacts.items():
-                arrays[f"{space}/{selection.label}/{name}"] = np.asarray(array)
+                value = np.asarray(array)
+                if value.dtype == object:
+                    # object arrays need pickle to load, and records load with allow_pickle=False
+                    raise ContractError(
+                        "probe", selection.plugin, f"artifact {name!r} is an object array"
+                    )
+                arrays[f"{space}/{selection.label}/{name}"] = value
     return rows, details, arrays

@@ -1,0 +1,231 @@
+"""Benchmark: the harness's training loop against a bare PyTorch loop.
+
+Times one optimiser step of :func:`harness.training.train` and of a ten-line
+loop on the same model, batch shapes, optimiser and thread count, in one
+process and interleaved (so drift in machine load hits both alike), and
+prints the ratio (the goal is <= 1.05). It also reports the achieved GFLOP/s
+of the LSTM step (FLOPs counted analytically) against a peak estimated from a
+large matmul on the same threads.
+
+    python bench/bench_training.py                  # LSTM(128), 40 mels, 100 frames, batch 16
+    python bench/bench_training.py --hidden 250 --features 128 --json out.json
+    python bench/bench_training.py --device cuda
+
+A benchmark, not a test: it asserts nothing and takes about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from harness.config import TargetConfig, TrainingConfig
+from harness.environment import environment
+from harness.training import TrainingData, resolve_device, train
+from harness_plugins.models.lstm import LSTMModel
+
+MEASURES = {
+    "bare_wall": "bare loop, wall",
+    "bare_cpu": "bare loop, CPU",
+    "harness_step": "harness, its step clock",
+    "harness_wall": "harness, whole call, wall",
+    "harness_cpu": "harness, whole call, CPU",
+}
+
+
+def lstm_step_flops(batch: int, frames: int, features: int, hidden: int, layers: int) -> float:
+    """FLOPs of one LSTM training step (forward + backward), multiply-add = 2 FLOPs.
+
+    Per frame and sequence, a layer computes four gates from its input and the
+    previous hidden state: 2 * 4H * (input + H); the read-out adds 2 * H * F.
+    The backward pass needs the gradients of inputs and of weights, twice the
+    forward matmul work. Elementwise gate arithmetic (~30 H per frame) is
+    counted too, though it is under 5 % here.
+    """
+    steps = batch * (frames - 1)  # the loss predicts frames 1..T-1 from 0..T-2
+    gates = sum(2 * 4 * hidden * ((features if i == 0 else hidden) + hidden) for i in range(layers))
+    elementwise = 30 * hidden * layers
+    head = 2 * hidden * features
+    return 3.0 * steps * (gates + head) + 2.0 * steps * elementwise
+
+
+def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of the best of ``repeats`` n x n float32 matmuls: the practical peak.
+
+    On the CPU this uses process CPU time, as the achieved rate does, so time
+    the process spent waiting for a core shared with other work does not count.
+    """
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first call warms up
+        _sync(device)
+        start = clock()
+        (a @ b).sum().item()
+        best = min(best, clock() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bare_loop(
+    data: torch.Tensor, args: argparse.Namespace, device: torch.device, seed: int
+) -> tuple[float, float]:
+    """Seconds per step of the plainest loop that does the same work: (wall, CPU)."""
+    torch.manual_seed(seed)
+    module = LSTMModel(args.hidden, args.layers).build(args.features, args.frames).to(device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    _sync(device)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(args.steps):
+        batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
+        prediction, _ = module(batch[:, :-1])
+        loss = F.mse_loss(prediction, batch[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    loss.item()  # wait for the device, as the harness does at its last evaluation
+    wall = time.perf_counter() - start
+    return wall / args.steps, (time.process_time() - cpu) / args.steps
+
+
+def harness_loop(
+    data: np.ndarray, heldout: np.ndarray, args: argparse.Namespace, seed: int
+) -> tuple[float, float, float]:
+    """Seconds per step of the harness: (its own step clock, wall and CPU time of the call).
+
+    The whole call includes building the model, moving data to the device and
+    the two held-out evaluations (step 0 and the end), so it bounds the
+    overhead from above.
+    """
+    target = TargetConfig(
+        language="x",
+        threshold=0.0,  # unreachable: the run is censored after exactly args.steps steps
+        threshold_mode="absolute",
+        max_steps=args.steps,
+        eval_every=args.steps,
+    )
+    training = TrainingConfig(
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=args.batch,
+        segment_frames=args.frames,
+        device=args.device,
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    _, outcome = train(
+        LSTMModel(args.hidden, args.layers),
+        args.features,
+        TrainingData(train=data, heldout=heldout),
+        target=target,
+        training=training,
+        pretrain_epochs=0,
+        seed=seed,
+    )
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert outcome.steps == args.steps and outcome.status == "censored"
+    return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--features", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--segments", type=int, default=512, help="training segments")
+    parser.add_argument("--steps", type=int, default=30, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    rng = np.random.default_rng(0)
+    shape = (args.segments, args.frames, args.features)
+    data = rng.random(shape, dtype=np.float32)
+    heldout = rng.random((4, args.frames, args.features), dtype=np.float32)
+    on_device = torch.from_numpy(data).to(device)
+
+    # warm-up: first calls allocate and pick kernels
+    bare_loop(on_device, args, device, seed=0)
+    harness_loop(data, heldout, args, seed=0)
+    times: dict[str, list[float]] = {key: [] for key in MEASURES}
+    for repeat in range(args.repeats):
+        # interleaved, alternating which goes first, so drifting load hits both loops alike
+        if repeat % 2:
+            own, wall, cpu = harness_loop(data, heldout, args, seed=repeat)
+            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
+        else:
+            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
+            own, wall, cpu = harness_loop(data, heldout, args, seed=repeat)
+        for key, value in zip(MEASURES, (bare_wall, bare_cpu, own, wall, cpu), strict=True):
+            times[key].append(value)
+
+    flops = lstm_step_flops(args.batch, args.frames, args.features, args.hidden, args.layers)
+    peak = matmul_peak(device)
+    best = {key: min(values) for key, values in times.items()}
+    median = {key: statistics.median(values) for key, values in times.items()}
+    ratios = {
+        # the harness's own step clock against the bare loop's wall clock
+        "step_clock": (best["harness_step"] / best["bare_wall"],
+                       median["harness_step"] / median["bare_wall"]),
+        # the whole train() call (build + 2 evaluations included): an upper bound
+        "whole_call_wall": (best["harness_wall"] / best["bare_wall"],
+                            median["harness_wall"] / median["bare_wall"]),
+        # CPU time is less sensitive to other processes on a shared machine
+        "whole_call_cpu": (best["harness_cpu"] / best["bare_cpu"],
+                           median["harness_cpu"] / median["bare_cpu"]),
+    }  # fmt: skip
+    # CPU: the whole call's CPU time (an upper bound on the step's); CUDA: the step clock
+    step_seconds = best["harness_step"] if device.type == "cuda" else best["harness_cpu"]
+    achieved = flops / step_seconds / 1e9
+    results = {
+        "config": vars(args),
+        "device": str(device),
+        "ms_per_step": {k: {"min": best[k] * 1e3, "median": median[k] * 1e3} for k in MEASURES},
+        "ratio": {k: {"min": v[0], "median": v[1]} for k, v in ratios.items()},
+        "step_gflop": flops / 1e9,
+        "achieved_gflops": achieved,
+        "matmul_peak_gflops": peak,
+        "fraction_of_peak": achieved / peak,
+        "environment": environment(),
+    }
+    print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"model LSTM({args.hidden}) x{args.layers} + Linear({args.features}), batch {args.batch}"
+        f" x {args.frames} frames x {args.features} features, Adam; {args.repeats} repeats"
+        f" of {args.steps} steps"
+    )
+    print(f"{'ms per step':30s} {'best':>8s} {'median':>8s}")
+    for key in MEASURES:
+        print(f"{MEASURES[key]:30s} {best[key] * 1e3:8.2f} {median[key] * 1e3:8.2f}")
+    print(f"{'ratio harness / bare':30s} {'best':>8s} {'median':>8s}")
+    for key, (low, mid) in ratios.items():
+        print(f"{key:30s} {low:8.3f} {mid:8.3f}")
+    print(
+        f"LSTM step {flops / 1e9:.3f} GFLOP: {achieved:.1f} GFLOP/s achieved; "
+        f"{args.threads}-thread matmul peak {peak:.1f} GFLOP/s ({100 * achieved / peak:.0f} %)"
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main()
