@@ -1,1 +1,94 @@
-"""Work in progress: registers no component yet."""
+"""Any recordings on disk laid out as ``<root>/<language>/<speaker>/*.{wav,flac,mp3}``.
+
+The speaker is the folder name, prefixed with the language so it stays unique
+across languages; the clip id is the file's path below ``root``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import REQUIRED, Component, Param, hookimpl
+from harness.audio import SkipLog, cached_clip, require_languages
+from harness.contracts import Clip, DataRequest
+from harness.corpus import Candidate, select_balanced
+
+EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+
+
+class FolderDataset:
+    def __init__(
+        self,
+        root: str,
+        clips_per_speaker: int | None = None,
+        max_speakers: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.clips_per_speaker = clips_per_speaker
+        self.max_speakers = max_speakers
+        self.seed = seed
+        self.skips = SkipLog("folder")
+
+    def candidates(self, language: str) -> dict[str, list[Candidate]]:
+        folder = self.root / language
+        if not folder.is_dir():
+            self.skips.skip(language, folder, "missing language folder")
+            return {}
+        by_speaker: dict[str, list[Candidate]] = {}
+        for speaker_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            files = sorted(
+                p for p in speaker_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS
+            )
+            if files:
+                by_speaker[f"{language}/{speaker_dir.name}"] = [
+                    Candidate(f"folder/{p.relative_to(self.root).as_posix()}", p) for p in files
+                ]
+        return by_speaker
+
+    def load(self, request: DataRequest) -> list[Clip]:
+        clips: list[Clip] = []
+        for language in request.languages:
+            clips += select_balanced(
+                language,
+                self.candidates(language),
+                clips_per_speaker=self.clips_per_speaker,
+                max_speakers=self.max_speakers,
+                seed=self.seed,
+                load=lambda p: cached_clip(p, request.sample_rate, request.cache_dir),
+                sample_rate=request.sample_rate,
+                skips=self.skips,
+            )
+        require_languages("folder", request.languages, {c.language for c in clips})
+        return clips
+
+
+@hookimpl
+def harness_datasets() -> list[Component]:
+    return [
+        Component(
+            name="folder",
+            factory=FolderDataset,
+            doc="recordings laid out as <root>/<language>/<speaker>/*.wav|flac|mp3|ogg",
+            params=[
+                Param("root", str, REQUIRED, "folder holding one folder per language"),
+                Param(
+                    "clips_per_speaker",
+                    int,
+                    None,
+                    "clips taken from every speaker; default: all",
+                    min=1,
+                    optional=True,
+                ),
+                Param(
+                    "max_speakers",
+                    int,
+                    None,
+                    "speakers per language; default: all",
+                    min=1,
+                    optional=True,
+                ),
+                Param("seed", int, 0, "seed of the speaker and clip choice", min=0),
+            ],
+        )
+    ]
