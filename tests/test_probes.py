@@ -24,7 +24,7 @@ from harness.probing import (
     speaker_grouped_folds,
 )
 from harness.registry import load_registry
-from harness_plugins.probes.linear_svc import LinearSVCProbe
+from harness_plugins.probes.linear_svc import LinearSVCProbe, balanced_weights
 from harness_plugins.probes.tsne import TSNEProbe, clip_perplexity, neighbour_agreement
 
 
@@ -223,8 +223,18 @@ def test_folds_used_by_the_probe_are_speaker_disjoint(monkeypatch) -> None:
             assert set(y[test]) == set(y)
 
 
+def test_explicit_balanced_weights_fit_the_same_svc() -> None:
+    x, labels, _ = make_latents({"en": 2, "ja": 5, "fr": 3}, dim=6, language_scale=0.5)
+    weights = balanced_weights(labels)
+    ours = SVC(kernel="linear", C=0.1, class_weight=weights).fit(x, labels)
+    reference = SVC(kernel="linear", C=0.1, class_weight="balanced").fit(x, labels)
+    assert np.allclose(ours.dual_coef_, reference.dual_coef_)
+    assert np.array_equal(ours.predict(x), reference.predict(x))
+    assert weights["ja"] < weights["fr"] < weights["en"]
+
+
 def test_too_few_speakers_fails_before_fitting(monkeypatch) -> None:
-    def no_fit(c: float) -> None:
+    def no_fit(c: float, class_weight: dict) -> None:
         raise AssertionError("fitted before the data were checked")
 
     monkeypatch.setattr(linear_svc_module, "_svc", no_fit)

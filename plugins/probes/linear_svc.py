@@ -1,6 +1,6 @@
 """Linear SVC probe: is the language linearly decodable from the latents of unseen speakers?
 
-StandardScaler + linear-kernel SVC (class_weight='balanced') in a Pipeline, scored
+StandardScaler + linear-kernel SVC (balanced class weights) in a Pipeline, scored
 by balanced accuracy under speaker-grouped stratified CV, with the regularisation C
 chosen by an inner speaker-grouped CV. Significance comes from reassigning
 languages to whole speakers (see :mod:`harness.probing`); each reassignment is also
@@ -18,6 +18,7 @@ import sklearn
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_class_weight
 
 from harness import Component, Metric, Param, hookimpl
 from harness.contracts import ProbeResult
@@ -175,8 +176,9 @@ class LinearSVCProbe:
             # (scaler, SVC) pair is exactly the outer Pipeline with that C.
             scaler = StandardScaler().fit(x[train])
             x_train, x_test = scaler.transform(x[train]), scaler.transform(x[test])
+            weights = balanced_weights(y[train])
             for i, c in enumerate(self.C_grid):
-                svc = _svc(c).fit(x_train, y[train])
+                svc = _svc(c, weights).fit(x_train, y[train])
                 scores[i] += balanced_accuracy(y[test], svc.predict(x_test))
         # argmax takes the first best: ties go to the smallest C (strongest regularisation)
         return self.C_grid[int(np.argmax(scores))]
@@ -195,7 +197,9 @@ class LinearSVCProbe:
         balanced, plain, chosen, speakers = [], [], [], []
         for k, (train, test) in enumerate(folds):
             c = self._choose_c(x[train], y[train], groups[train], int(inner_seeds[k]), k, names)
-            model = Pipeline([("scale", StandardScaler()), ("svc", _svc(c))])
+            model = Pipeline(
+                [("scale", StandardScaler()), ("svc", _svc(c, balanced_weights(y[train])))]
+            )
             predicted = model.fit(x[train], y[train]).predict(x[test])
             balanced.append(float(balanced_accuracy(y[test], predicted)))
             plain.append(float(np.mean(predicted == y[test])))
@@ -286,9 +290,22 @@ class LinearSVCProbe:
         )
 
 
-def _svc(c: float) -> SVC:
+def balanced_weights(y: np.ndarray) -> dict[object, float]:
+    """``class_weight='balanced'`` of these training labels, as an explicit dict.
+
+    The SVC fitted with it is the same model as with ``class_weight='balanced'`` (a
+    test checks it); computing the weights once per training part instead of once
+    per fit saves about a third of each small fit, which the permutation test
+    repeats thousands of times.
+    """
+    classes = np.unique(y)
+    weights = compute_class_weight("balanced", classes=classes, y=y)
+    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
+
+
+def _svc(c: float, class_weight: dict[object, float]) -> SVC:
     # libsvm's exact solver: no convergence warnings at large C, unlike liblinear
-    return SVC(kernel="linear", C=c, class_weight="balanced")
+    return SVC(kernel="linear", C=c, class_weight=class_weight)
 
 
 PARAMS = [
