@@ -1,0 +1,99 @@
+"""Every statistic the report shows, computed once from loaded results.
+
+``analyse(load_results(out)).tables()`` is what ``stats/*.csv`` holds; the
+report draws its figures and sentences from the same object, so a number in
+the report is always a number in a CSV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from harness.stats import separability, survival
+from harness.tables import Results
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The statistics of one output folder (column meanings: docs/report.md)."""
+
+    control: str | None
+    survival_summary: pd.DataFrame
+    km_curves: pd.DataFrame
+    logrank_vs_control: pd.DataFrame
+    logrank_overall: pd.DataFrame
+    learning_curves: pd.DataFrame
+    separability: pd.DataFrame
+    separability_vs_control: pd.DataFrame
+    cka: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """name -> table, written as ``stats/<name>.csv``."""
+        return {
+            "survival_summary": self.survival_summary,
+            "km_curves": self.km_curves,
+            "logrank_vs_control": self.logrank_vs_control,
+            "logrank_overall": self.logrank_overall,
+            "learning_curves": self.learning_curves,
+            "separability": self.separability,
+            "separability_vs_control": self.separability_vs_control,
+            "cka": self.cka,
+        }
+
+
+def analyse(
+    results: Results, n_resamples: int = 9999, km_resamples: int = 999, seed: int = 0
+) -> Analysis:
+    """All statistics. ``n_resamples`` sizes the bootstraps and permutation
+    tests of per-seed means; ``km_resamples`` the bootstrap of the RMST
+    difference, which refits two Kaplan-Meier curves per resample; ``seed``
+    makes every resampling reproducible."""
+    runs, control = results.runs, results.control
+    vs_control = (
+        survival.logrank_vs_control(runs, control, n_resamples=km_resamples, seed=seed)
+        if control is not None
+        else pd.DataFrame()
+    )
+    sep_vs_control = (
+        separability.separability_vs_control(results.probes, control, n_resamples, seed)
+        if control is not None
+        else pd.DataFrame()
+    )
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        return _suite_order(frame, results)
+
+    return Analysis(
+        control=control,
+        survival_summary=ordered(survival.survival_summary(runs)),
+        km_curves=ordered(survival.km_curves(runs)),
+        logrank_vs_control=ordered(vs_control),
+        logrank_overall=ordered(survival.logrank_overall(runs)),
+        learning_curves=ordered(survival.learning_curves(results.curves)),
+        separability=ordered(separability.separability_summary(results.probes, n_resamples, seed)),
+        separability_vs_control=ordered(sep_vs_control),
+        cka=ordered(separability.cka_table(results)),
+    )
+
+
+def _suite_order(frame: pd.DataFrame, results: Results) -> pd.DataFrame:
+    """Rows by time measure, model and condition in suite order (control first),
+    keeping the order within those (such as steps or latent spaces)."""
+    if frame.empty:
+        return frame
+    ranks = {
+        "measure": list(survival.MEASURES),
+        "model": results.models,
+        "condition": results.conditions,
+        "condition_a": results.conditions,
+        "condition_b": results.conditions,
+    }
+    keys = [c for c in ranks if c in frame.columns]
+
+    def rank(column: pd.Series) -> pd.Series:
+        order = {v: i for i, v in enumerate(ranks[str(column.name)])}
+        return column.map(lambda v: order.get(v, len(order)))
+
+    return frame.sort_values(keys, key=rank, kind="stable").reset_index(drop=True)

@@ -1,0 +1,142 @@
+"""Run records -> tables: every run once, partial suites, chance levels, CSV files."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from fake_results import FakeSuite, write_fake_results
+
+from harness.tables import (
+    CURVE_COLUMNS,
+    PROBE_COLUMNS,
+    RUN_COLUMNS,
+    chance_names,
+    load_results,
+    metric_role,
+    write_tables,
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return write_fake_results(tmp_path_factory.mktemp("fake"))
+
+
+@pytest.fixture(scope="module")
+def results(folder):
+    return load_results(folder)
+
+
+def test_one_row_per_finished_run(results):
+    fake = FakeSuite()
+    runs = results.runs
+    assert list(runs.columns) == RUN_COLUMNS
+    assert len(runs) == len(fake.conditions) * len(fake.models) * len(fake.seeds)
+    assert runs["run_id"].is_unique
+    assert set(runs["status"]) == {"reached", "censored", "diverged", "failed"}
+    assert results.control == "none"
+    assert results.conditions[0] == "none"
+    assert results.models == ["lstm", "conv_ae"]
+    assert runs.loc[runs["condition"] == "ja_lowpass", "condition_label"].iloc[0] == (
+        "Japanese, low-pass 500 Hz"
+    )
+    failed = runs[runs["status"] == "failed"].iloc[0]
+    assert failed["error_type"] == "RuntimeError" and "<LSTM>" in failed["error_message"]
+    assert results.n_missing == 0 and not results.problems
+
+
+def test_curves_keep_non_finite_losses_as_missing(results):
+    curves = results.curves
+    assert list(curves.columns) == CURVE_COLUMNS
+    diverged = results.runs.loc[results.runs["status"] == "diverged", "run_id"].iloc[0]
+    last = curves[curves["run_id"] == diverged].iloc[-1]
+    assert np.isnan(last["heldout_loss"])
+    reached = results.runs[results.runs["status"] == "reached"].iloc[0]
+    mine = curves[curves["run_id"] == reached["run_id"]]
+    assert mine["step"].iloc[-1] == reached["steps_to_threshold"]
+    assert mine["heldout_loss"].iloc[-1] <= reached["threshold"]
+
+
+def test_probe_rows_have_roles_chance_and_baseline(results):
+    probes = results.probes
+    assert list(probes.columns) == PROBE_COLUMNS
+    bal = probes[probes["metric"] == "balanced_accuracy_multiclass"]
+    assert np.allclose(bal["chance"], 1 / 3)
+    assert np.allclose(probes.loc[probes["metric"] == "accuracy_target", "chance"], 2 / 3)
+    latent = probes[probes["metric"] == "neighbour_language_agreement_latent"]
+    assert np.allclose(latent["chance"], 1 / 3)
+    assert probes.loc[probes["metric"] == "chance_target", "role"].eq("reference").all()
+    assert probes.loc[probes["metric"] == "p_value_target", "role"].eq("p_value").all()
+    assert probes.loc[probes["metric"] == "trustworthiness", "chance"].isna().all()
+    baseline = probes[probes["latent_space"] == "feature_stats/mean_std"]
+    assert baseline["is_baseline"].all()
+    assert not probes.loc[probes["latent_space"] == "lstm_state/h", "is_baseline"].any()
+    # a diverged run keeps its model-free probes; a failed run has none
+    status = probes.groupby("status")["latent_space"].unique()
+    assert list(status["diverged"]) == ["feature_stats/mean_std"]
+    assert "failed" not in status.index
+
+
+def test_metric_roles_and_chance_names():
+    assert metric_role("balanced_accuracy_target") == "score"
+    assert metric_role("chance_multiclass") == "reference"
+    assert metric_role("majority_rate_target") == "reference"
+    assert metric_role("agreement_chance") == "reference"
+    assert metric_role("p_value_target") == "p_value"
+    assert "chance_target" in chance_names("balanced_accuracy_target")
+    assert "majority_rate_target" in chance_names("accuracy_target")
+    assert "agreement_chance" in chance_names("agreement_latent")
+
+
+def test_latents_follow_the_probe_clip_order(results):
+    run_id = results.runs.loc[results.runs["status"] == "reached", "run_id"].iloc[0]
+    clips = results.probe_clips(run_id)
+    latents = results.latents(run_id)
+    assert set(clips.columns) == {"clip_id", "language", "speaker"}
+    assert all(array.shape[0] == len(clips) for array in latents.values())
+    assert any(k.endswith("/tsne/coords") for k in results.probe_artifacts(run_id))
+    failed = results.runs.loc[results.runs["status"] == "failed", "run_id"].iloc[0]
+    assert results.latents(failed) == {}
+
+
+def test_partial_suite_counts_missing_runs(tmp_path):
+    fake = FakeSuite(missing=("none/lstm/seed1", "ja_full/conv_ae/seed7"))
+    res = load_results(write_fake_results(tmp_path / "partial", fake))
+    assert res.expected_count == 48 and len(res.runs) == 46
+    assert res.n_missing == 2
+    assert sorted(res.missing) == ["ja_full/conv_ae/seed7", "none/lstm/seed1"]
+
+
+def test_without_manifest_the_suite_file_gives_the_expected_count(tmp_path):
+    fake = FakeSuite(missing=("none/lstm/seed1",), write_manifest=False)
+    res = load_results(write_fake_results(tmp_path / "nomanifest", fake))
+    assert res.expected is None
+    assert res.expected_count == 3 * 2 * 8
+    assert res.n_missing == 1
+
+
+def test_runs_of_another_suite_version_are_left_out(tmp_path, folder):
+    out = tmp_path / "stale"
+    shutil.copytree(folder, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    dropped = manifest["run_ids"].pop()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="another version"):
+        res = load_results(out)
+    assert dropped not in set(res.runs["run_id"])
+    assert len(res.runs) == 47
+
+
+def test_write_tables_round_trips(tmp_path, folder):
+    out = tmp_path / "tables"
+    shutil.copytree(folder, out)
+    written = write_tables(out, n_resamples=199, km_resamples=99)
+    names = {p.relative_to(out).as_posix() for p in written}
+    assert {"runs.csv", "curves.csv", "probes.csv", "stats/survival_summary.csv"} <= names
+    assert {"stats/logrank_vs_control.csv", "stats/separability.csv", "stats/cka.csv"} <= names
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs.columns) == RUN_COLUMNS
+    assert len(runs) == 48
+    assert not list(out.glob("*.tmp")) and not list((out / "stats").glob("*.tmp"))
