@@ -68,9 +68,11 @@ def tiny_suite(**overrides: Any) -> dict[str, Any]:
     8 units, one seed, 30 steps of training at most, the ``linear_svc`` probe
     with a fixed C and no permutations, CPU only.
 
-    A dict override is merged into the section of the same name
-    (``target={"max_steps": 60}`` keeps the other ``[target]`` keys); any
-    other value replaces the key (``seeds=2``, ``conditions=[...]``).
+    A dict override is merged into the table of the same name
+    (``target={"max_steps": 60}`` keeps the other ``[target]`` keys), unless
+    it names another plugin (``dataset={"plugin": "folder", "root": "..."}``),
+    which replaces the table; any other value replaces the key (``seeds=2``,
+    ``conditions=[...]``).
     """
     suite: dict[str, Any] = {
         "name": "tiny",
@@ -106,8 +108,13 @@ def tiny_suite(**overrides: Any) -> dict[str, Any]:
         "executor": {"plugin": "local", "workers": 1, "in_process": True},
     }
     for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(suite.get(key), dict):
-            suite[key] = {**suite[key], **value}
+        default = suite.get(key)
+        if (
+            isinstance(value, Mapping)
+            and isinstance(default, dict)
+            and value.get("plugin", default.get("plugin")) == default.get("plugin")
+        ):
+            suite[key] = {**default, **value}
         else:
             suite[key] = value
     return suite
