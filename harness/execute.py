@@ -8,10 +8,11 @@ recorded as "diverged", with its model-free latents and probes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,31 +59,39 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    clips = load_clips(spec, registry)
-    language = spec.condition.language
-    pretrain_languages = [language] if language and spec.condition.pretrains else []
-    roles = assign_roles(clips, spec.splits, spec.target.language, pretrain_languages)
-    features = compute_features(spec, registry, roles)
+    phases = _Phases()
+    with phases("data"):
+        clips = load_clips(spec, registry)
+        language = spec.condition.language
+        pretrain_languages = [language] if language and spec.condition.pretrains else []
+        roles = assign_roles(clips, spec.splits, spec.target.language, pretrain_languages)
+    with phases("features"):
+        features = compute_features(spec, registry, roles)
+        data = features.training_data(spec.training.segment_frames)
 
-    model = registry.get("model", spec.model.plugin).create(**spec.model.params)
-    module, outcome = train(
-        model,
-        features.n_features,
-        features.training_data(spec.training.segment_frames),
-        target=spec.target,
-        training=spec.training,
-        pretrain_epochs=spec.condition.epochs,
-        seed=spec.seed,
-        name=spec.model.plugin,
-    )
-    state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
-    torch.save(state, run_dir / ARTIFACTS["weights"])
+    with phases("training"):
+        model = registry.get("model", spec.model.plugin).create(**spec.model.params)
+        module, outcome = train(
+            model,
+            features.n_features,
+            data,
+            target=spec.target,
+            training=spec.training,
+            pretrain_epochs=spec.condition.epochs,
+            seed=spec.seed,
+            name=spec.model.plugin,
+        )
+        state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
+        torch.save(state, run_dir / ARTIFACTS["weights"])
 
-    usable = module if outcome.status != "diverged" else None
-    latents, skipped = extract_latents(spec, registry, usable, features.probe, outcome.device)
-    save_arrays(run_dir / ARTIFACTS["latents"], {name: s.values for name, s in latents.items()})
-    probes, details, arrays = run_probes(spec, registry, latents, roles.probe)
-    save_arrays(run_dir / ARTIFACTS["probe_artifacts"], arrays)
+    with phases("latents"):
+        usable = module if outcome.status != "diverged" else None
+        latents, skipped = extract_latents(spec, registry, usable, features.probe, outcome.device)
+        arrays = {name: space.values for name, space in latents.items()}
+        save_arrays(run_dir / ARTIFACTS["latents"], arrays)
+    with phases("probes"):
+        probes, details, artifacts = run_probes(spec, registry, latents, roles.probe)
+        save_arrays(run_dir / ARTIFACTS["probe_artifacts"], artifacts)
 
     return {
         "run_id": spec.run_id,
@@ -99,8 +108,24 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "environment": {**environment(), "device": outcome.device},
         "started": started,
         "wall_seconds": time.perf_counter() - clock,
+        "phase_seconds": phases.seconds,
         "error": None,
     }
+
+
+class _Phases:
+    """Wall seconds of each phase of a run, to see where a suite's time goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - start
 
 
 def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

@@ -224,7 +224,7 @@ def run(spec, folder: Path, registry: Registry) -> dict:
 
 def without_timings(record: dict) -> dict:
     record = json.loads(json.dumps(record))
-    for key in ("started", "wall_seconds", "environment"):
+    for key in ("started", "wall_seconds", "phase_seconds", "environment"):
         record.pop(key)
     for key in ("seconds", "train_seconds", "pretrain_seconds"):
         record["convergence"].pop(key)
@@ -284,6 +284,9 @@ def test_tiny_suite_records_every_run(tmp_path, registry):
         model = registry.get("model", spec.model.plugin).create(**spec.model.params)
         model.build(12, 20).load_state_dict(weights)
         assert record["environment"]["torch"] and record["environment"]["device"] == "cpu"
+        phases = record["phase_seconds"]
+        assert list(phases) == ["data", "features", "training", "latents", "probes"]
+        assert sum(phases.values()) <= record["wall_seconds"]
 
 
 def test_pretraining_condition_shares_probe_clips_and_threshold_with_control(tmp_path, registry):
