@@ -1,0 +1,178 @@
+"""Benchmark: corpus generation and feature throughput against librosa.
+
+1. Generates the eSpeak corpus of a flagship-sized suite (4 languages x 7
+   speakers x 8 clips x 4 s) in a fresh cache and reports wall time, CPU time
+   (this process and its generator children) and audio seconds per second;
+   then the time of a second, cached load.
+2. Computes features of clips of that corpus (64 by default) with :class:`harness.features.FeatureExtractor`
+   (no cache) and with ``librosa.feature.melspectrogram`` (+ ``power_to_db``),
+   interleaved round by round so drift in machine load hits both alike, and
+   prints the median throughput (audio seconds per wall second) and the ratio.
+   It does so for torch thread counts 1 (what the local executor gives each
+   worker on a two-core machine) and all cores.
+
+    python bench/bench_features.py
+    python bench/bench_features.py --rounds 7 --json bench-features.json
+
+A benchmark, not a test: it asserts nothing and takes a minute or two on an
+idle two-core machine (several times longer on a loaded one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.config import FeatureConfig
+from harness.contracts import DataRequest
+from harness.features import FeatureExtractor
+from harness_plugins.datasets.espeak import EspeakDataset
+
+LANGUAGES = ("es", "ja", "it", "en")
+CONFIGS = {
+    "default (16 kHz, 25/10 ms, 40 mels)": FeatureConfig(),
+    "study (22.05 kHz, n_fft 2048, hop 512, 128 mels)": FeatureConfig(
+        sample_rate=22050, win_ms=2048 / 22.05, hop_ms=512 / 22.05, n_fft=2048, n_mels=128
+    ),
+}
+
+
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def bench_corpus(cache: Path, speakers: int, clips: int, seconds: float) -> dict[str, Any]:
+    request = DataRequest(LANGUAGES, 16000, dict.fromkeys(LANGUAGES, speakers), cache)
+    dataset = EspeakDataset(clips_per_speaker=clips, clip_seconds=seconds)
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    loaded = dataset.load(request)
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    audio = sum(len(c.audio) for c in loaded) / 16000
+    again = time.perf_counter()
+    EspeakDataset(clips_per_speaker=clips, clip_seconds=seconds).load(request)
+    cached = time.perf_counter() - again
+    return {
+        "clips": len(loaded),
+        "audio_seconds": audio,
+        "generate_wall_s": wall,
+        "generate_cpu_s": cpu,
+        "audio_seconds_per_wall_second": audio / wall,
+        "cached_load_wall_s": cached,
+    }
+
+
+def librosa_features(audios: list[np.ndarray], fx: FeatureExtractor) -> list[np.ndarray]:
+    """What FeatureExtractor computes for kind='logmel', the librosa way."""
+    import librosa
+
+    c = fx.config
+    out = []
+    for audio in audios:
+        mel = librosa.feature.melspectrogram(
+            y=audio,
+            sr=c.sample_rate,
+            n_fft=fx.n_fft,
+            hop_length=fx.hop_length,
+            win_length=fx.win_length,
+            window="hann",
+            center=True,
+            pad_mode="constant",
+            power=2.0,
+            n_mels=c.n_mels,
+            fmin=c.fmin,
+            fmax=fx.fmax,
+        )
+        db = librosa.power_to_db(mel, ref=1.0, top_db=c.top_db)
+        out.append(((db - db.min()) / (db.max() - db.min())).T.astype(np.float32))
+    return out
+
+
+def bench_features(audios: list[np.ndarray], config: FeatureConfig, rounds: int) -> dict[str, Any]:
+    fx = FeatureExtractor(config, None)
+    seconds = sum(len(a) for a in audios) / config.sample_rate
+    fx.compute(audios[:4]), librosa_features(audios[:4], fx)  # warm up (imports, JIT, caches)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        mine = fx.compute(audios)
+        ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        reference = librosa_features(audios, fx)
+        theirs.append(time.perf_counter() - start)
+    worst = max(float(np.max(np.abs(a - b))) for a, b in zip(mine, reference, strict=True))
+    harness_rate = seconds / statistics.median(ours)
+    librosa_rate = seconds / statistics.median(theirs)
+    return {
+        "audio_seconds": seconds,
+        "harness_audio_s_per_s": harness_rate,
+        "librosa_audio_s_per_s": librosa_rate,
+        "ratio": harness_rate / librosa_rate,
+        "max_abs_difference": worst,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speakers", type=int, default=7)
+    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--feature-clips", type=int, default=64, help="clips of the corpus the features use"
+    )
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
+    with tempfile.TemporaryDirectory(prefix="bench-features-") as folder:
+        corpus = bench_corpus(Path(folder), args.speakers, args.clips, args.seconds)
+        results["corpus"] = corpus
+        print(
+            f"corpus: {corpus['clips']} clips, {corpus['audio_seconds']:.0f} s of audio "
+            f"({len(LANGUAGES)} languages x {args.speakers} speakers x {args.clips} clips x "
+            f"{args.seconds} s)\n"
+            f"  generated in {corpus['generate_wall_s']:.1f} s wall, "
+            f"{corpus['generate_cpu_s']:.1f} s CPU "
+            f"({corpus['audio_seconds_per_wall_second']:.0f} audio s per wall s); "
+            f"cached load {corpus['cached_load_wall_s']:.2f} s"
+        )
+        results["features"] = {}
+        for name, config in CONFIGS.items():
+            request = DataRequest(
+                LANGUAGES, config.sample_rate, dict.fromkeys(LANGUAGES, args.speakers), Path(folder)
+            )
+            dataset = EspeakDataset(clips_per_speaker=args.clips, clip_seconds=args.seconds)
+            clips = dataset.load(request)
+            # every language and speaker, evenly: every k-th clip
+            step = max(1, len(clips) // args.feature_clips)
+            audios = [c.audio for c in clips[::step][: args.feature_clips]]
+            for threads in sorted({1, os.cpu_count() or 1}):
+                torch.set_num_threads(threads)
+                row = bench_features(audios, config, args.rounds)
+                row["torch_threads"] = threads
+                results["features"][f"{name}, {threads} thread(s)"] = row
+                print(
+                    f"features {name}, torch threads {threads}: "
+                    f"harness {row['harness_audio_s_per_s']:.0f} audio s/s, "
+                    f"librosa {row['librosa_audio_s_per_s']:.0f} audio s/s, "
+                    f"ratio {row['ratio']:.2f}x (max |difference| {row['max_abs_difference']:.1e})"
+                )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
