@@ -215,12 +215,29 @@ def test_folds_used_by_the_probe_are_speaker_disjoint(monkeypatch) -> None:
     monkeypatch.setattr(linear_svc_module, "speaker_grouped_folds", recording)
     x, labels, groups = make_latents({"en": 6, "ja": 6})
     LinearSVCProbe(n_splits=3, n_permutations=2).run(x, labels, groups, "ja", seed=0)
-    inner = [folds for y, g, folds in seen if len(g) < len(labels)]
-    assert inner, "C should have been chosen by inner CV"
+    assert len(seen) >= 1 + 2 * 3  # the check, then real labels and two permutations per task
     for y, g, folds in seen:
         for train, test in folds:
             assert not set(g[train]) & set(g[test])
             assert set(y[test]) == set(y)
+
+
+def test_choice_of_c_never_sees_the_outer_test_fold() -> None:
+    x, labels, groups = make_latents({"en": 5, "ja": 5}, language_scale=0.7, seed=4)
+    y = (labels == "ja").astype(int)
+    folds = speaker_grouped_folds(y, groups, 4, seed=0)
+    probe = LinearSVCProbe(C_grid=[1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0])
+    chosen = probe._choose_cs(x, y, folds)
+    changed = []
+    for o, (_, test) in enumerate(folds):
+        # Replace fold o's test clips by noise: fold o's C must not move; a test that
+        # leaked into the choice of C would move it for some fold.
+        noisy = x.copy()
+        noisy[test] = 50 * np.random.default_rng(o).normal(size=(len(test), x.shape[1]))
+        again = probe._choose_cs(noisy, y, folds)
+        assert again[o] == chosen[o]
+        changed.append(again != chosen)
+    assert any(changed), "the noise should change the choice for some other fold"
 
 
 def test_explicit_balanced_weights_fit_the_same_svc() -> None:
@@ -252,7 +269,7 @@ def test_too_few_speakers_fails_before_fitting(monkeypatch) -> None:
 def test_inner_cv_impossible_says_what_to_change() -> None:
     # two speakers per language: 2 outer folds leave one speaker per language to train on
     x, labels, groups = make_latents({"en": 2, "ja": 2})
-    with pytest.raises(ValueError, match=r"holds 1 speaker of .*Give a fixed C"):
+    with pytest.raises(ValueError, match=r"needs at least 3 speaker-grouped folds.*Give a fixed C"):
         LinearSVCProbe(n_permutations=0).run(x, labels, groups, "ja", seed=0)
     # a fixed C needs no inner CV, so the same data work
     LinearSVCProbe(C=1.0, n_permutations=0).run(x, labels, groups, "ja", seed=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import sklearn
@@ -23,6 +24,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from harness import Component, Metric, Param, hookimpl
 from harness.contracts import ProbeResult
 from harness.probing import (
+    Fold,
     balanced_accuracy,
     chance_balanced_accuracy,
     fewest_speakers,
@@ -36,7 +38,6 @@ TASKS = ("target", "multiclass")
 DEFAULT_C_GRID = [0.001, 0.01, 0.1, 1.0]
 #: Folds used when n_splits is omitted and the data allow it.
 MAX_AUTO_SPLITS = 5
-MAX_AUTO_INNER_SPLITS = 3
 
 
 def _metrics_of(task: str) -> list[Metric]:
@@ -103,7 +104,6 @@ class LinearSVCProbe:
         n_splits: int | None = None,
         C: float | None = None,
         C_grid: Sequence[float] = tuple(DEFAULT_C_GRID),
-        inner_splits: int | None = None,
         n_permutations: int = 100,
     ) -> None:
         if not C_grid and C is None:
@@ -114,7 +114,6 @@ class LinearSVCProbe:
         self.n_splits = n_splits
         self.C = C
         self.C_grid = sorted(float(c) for c in C_grid)
-        self.inner_splits = inner_splits
         self.n_permutations = n_permutations
 
     # ------------------------------------------------------------ labels per task
@@ -140,48 +139,52 @@ class LinearSVCProbe:
         # at least 2, so too few speakers still fails in check_grouped_cv with the counts
         return max(2, min(MAX_AUTO_SPLITS, fewest_speakers(y, groups)))
 
-    def _inner_splits(
-        self, y: np.ndarray, groups: np.ndarray, fold: int, names: dict[object, str] | None
-    ) -> int:
-        """Folds of the inner CV on one outer training part; ValueError if impossible."""
+    def _check_inner(
+        self, n_splits: int, y: np.ndarray, groups: np.ndarray, names: dict[object, str] | None
+    ) -> None:
+        """Choosing C needs at least 3 outer folds (see _choose_cs); say what to change."""
+        if self.C is not None or n_splits >= 3:
+            return
         counts = speaker_table(y, groups).counts()
         label, fewest = min(counts.items(), key=lambda item: (item[1], str(item[0])))
-        wanted = self.inner_splits or max(2, min(MAX_AUTO_INNER_SPLITS, fewest))
-        if fewest < wanted:
-            who = names[label] if names and label in names else f"language {str(label)!r}"
-            raise ValueError(
-                f"choosing C by inner CV: in outer fold {fold} the training part holds "
-                f"{fewest} speaker{'s' if fewest != 1 else ''} of {who}; {wanted}-fold inner "
-                f"speaker-grouped CV needs at least {wanted}. Give a fixed C, fewer folds "
-                "(n_splits, inner_splits) or more probe speakers."
-            )
-        return wanted
+        who = names[label] if names and label in names else f"language {str(label)!r}"
+        raise ValueError(
+            f"choosing C by inner CV needs at least 3 speaker-grouped folds, and {n_splits} "
+            f"are used ({who} has {fewest} speakers): the inner CV of each outer fold runs "
+            "on the other outer folds, so with 2 there is nothing to validate on. Give a "
+            "fixed C, n_splits >= 3, or at least 3 probe speakers per language."
+        )
 
-    def _choose_c(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        groups: np.ndarray,
-        seed: int,
-        fold: int,
-        names: dict[object, str] | None,
-    ) -> float:
+    def _choose_cs(self, x: np.ndarray, y: np.ndarray, folds: Sequence[Fold]) -> list[float]:
+        """C for each outer fold, by an inner CV that never sees that fold's test speakers.
+
+        The inner folds of outer fold ``o`` are the other outer folds: each inner model
+        trains on every fold but ``o`` and ``j`` and is scored on ``j``. The model that
+        leaves out ``{a, b}`` then serves both outer fold ``a`` (scored on ``b``) and outer
+        fold ``b`` (scored on ``a``), so the inner CV costs k(k-1)/2 fits per C instead
+        of k(k-1), and its folds are already speaker-disjoint and stratified.
+        """
+        k = len(folds)
         if self.C is not None:
-            return self.C
-        k = self._inner_splits(y, groups, fold, names)
-        inner = speaker_grouped_folds(y, groups, k, seed, "inner speaker-grouped CV", names)
-        scores = np.zeros(len(self.C_grid))
-        for train, test in inner:
-            # The scaler does not depend on C, so it is fitted once per split; each
+            return [self.C] * k
+        tests = [test for _, test in folds]
+        scores = np.zeros((k, len(self.C_grid)))
+        for a, b in combinations(range(k), 2):
+            train = np.concatenate([tests[i] for i in range(k) if i not in (a, b)])
+            # The scaler does not depend on C, so it is fitted once per pair; each
             # (scaler, SVC) pair is exactly the outer Pipeline with that C.
             scaler = StandardScaler().fit(x[train])
-            x_train, x_test = scaler.transform(x[train]), scaler.transform(x[test])
+            x_train = scaler.transform(x[train])
+            # one predict call for both scored folds: sklearn's per-call overhead dominates
+            x_ab = scaler.transform(np.concatenate([x[tests[a]], x[tests[b]]]))
+            n_a = len(tests[a])
             weights = balanced_weights(y[train])
             for i, c in enumerate(self.C_grid):
-                svc = _svc(c, weights).fit(x_train, y[train])
-                scores[i] += balanced_accuracy(y[test], svc.predict(x_test))
+                predicted = _svc(c, weights).fit(x_train, y[train]).predict(x_ab)
+                scores[b, i] += balanced_accuracy(y[tests[a]], predicted[:n_a])
+                scores[a, i] += balanced_accuracy(y[tests[b]], predicted[n_a:])
         # argmax takes the first best: ties go to the smallest C (strongest regularisation)
-        return self.C_grid[int(np.argmax(scores))]
+        return [self.C_grid[int(np.argmax(row))] for row in scores]
 
     def _cross_validate(
         self,
@@ -193,17 +196,15 @@ class LinearSVCProbe:
         names: dict[object, str] | None,
     ) -> _Score:
         folds = speaker_grouped_folds(y, groups, n_splits, seed, names=names)
-        inner_seeds = np.random.SeedSequence(seed).generate_state(n_splits)
-        balanced, plain, chosen, speakers = [], [], [], []
-        for k, (train, test) in enumerate(folds):
-            c = self._choose_c(x[train], y[train], groups[train], int(inner_seeds[k]), k, names)
+        chosen = self._choose_cs(x, y, folds)
+        balanced, plain, speakers = [], [], []
+        for (train, test), c in zip(folds, chosen, strict=True):
             model = Pipeline(
                 [("scale", StandardScaler()), ("svc", _svc(c, balanced_weights(y[train])))]
             )
             predicted = model.fit(x[train], y[train]).predict(x[test])
             balanced.append(float(balanced_accuracy(y[test], predicted)))
             plain.append(float(np.mean(predicted == y[test])))
-            chosen.append(c)
             speakers.append(len(np.unique(groups[test])))
         return _Score(balanced, plain, chosen, speakers)
 
@@ -230,12 +231,10 @@ class LinearSVCProbe:
             n_splits = self._outer_splits(y, groups)
             # one stream per task, so 'both' reports what 'target' alone would
             task_seed = int(np.random.SeedSequence([seed, TASKS.index(task)]).generate_state(1)[0])
-            # Check outer and inner feasibility on the folds the real labels will
-            # get, before anything is fitted.
-            folds = speaker_grouped_folds(y, groups, n_splits, task_seed, names=names)
-            if self.C is None:
-                for k, (train, _) in enumerate(folds):
-                    self._inner_splits(y[train], groups[train], k, names)
+            # Every class has n_splits speakers in the real labels and in every
+            # permutation alike, so checking once here means nothing fails midway.
+            speaker_grouped_folds(y, groups, n_splits, task_seed, names=names)
+            self._check_inner(n_splits, y, groups, names)
             prepared.append((task, y, names, n_splits, task_seed))
 
         result = ProbeResult(metrics={})
@@ -328,7 +327,8 @@ PARAMS = [
         "C",
         float,
         None,
-        "fixed regularisation C; default: chosen per outer fold by inner grouped CV over C_grid",
+        "fixed regularisation C; default: chosen per outer fold over C_grid by an inner CV on "
+        "the other outer folds (needs n_splits >= 3)",
         min=1e-12,
         optional=True,
     ),
@@ -338,15 +338,6 @@ PARAMS = [
         list(DEFAULT_C_GRID),
         "values of C the inner CV chooses from (ties go to the smallest)",
         item=float,
-    ),
-    Param(
-        "inner_splits",
-        int,
-        None,
-        "inner speaker-grouped folds; default: speakers of the smallest class in the outer "
-        "training part, at most 3",
-        min=2,
-        optional=True,
     ),
     Param(
         "n_permutations",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.manifold import TSNE, trustworthiness
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from harness import Component, Metric, Param, hookimpl
 from harness.contracts import ProbeResult
@@ -110,14 +111,19 @@ class TSNEProbe:
 
         scaled = StandardScaler().fit_transform(x)
         perplexity = clip_perplexity(self.perplexity, n)
-        coords = TSNE(
+        tsne = TSNE(
             n_components=2,
             perplexity=perplexity,
             max_iter=self.max_iter,
             init="pca",
             learning_rate="auto",
             random_state=seed,
-        ).fit_transform(scaled)
+        )
+        # One OpenMP thread: for probe-sized data (tens to hundreds of clips) the threads
+        # cost more than they save, badly so when runs share the cores: 64 clips took
+        # 5.5 s with all threads on a loaded 2-core machine and 0.2 s with one.
+        with threadpool_limits(limits=1):
+            coords = tsne.fit_transform(scaled)
 
         agreement, chance = neighbour_agreement(coords, labels, groups, k)
         agreement_latent, _ = neighbour_agreement(scaled, labels, groups, k)
