@@ -96,3 +96,31 @@ def select_balanced(
             stacklevel=2,
         )
     return clips
+
+
+def equal_speakers(dataset: str, clips: Sequence[Clip]) -> list[Clip]:
+    """Keep the same number of speakers in every language: the fewest any language has.
+
+    Speakers are kept in the order they were chosen (``clips`` lists each
+    speaker's clips together), so the result is still seeded and stable.
+    """
+    order: dict[str, list[str]] = {}
+    for clip in clips:
+        speakers = order.setdefault(clip.language, [])
+        if not speakers or speakers[-1] != clip.speaker:
+            speakers.append(clip.speaker)
+    if not order:
+        return list(clips)
+    fewest = min(len(s) for s in order.values())
+    if any(len(s) > fewest for s in order.values()):
+        limiting = ", ".join(sorted(lang for lang, s in order.items() if len(s) == fewest))
+        warnings.warn(
+            DataWarning(
+                f"{dataset}: kept {fewest} speaker(s) in every language, as many as {limiting} "
+                "has, so each language contributes as much audio (set balance = false to keep "
+                "every eligible speaker)"
+            ),
+            stacklevel=2,
+        )
+    kept = {s for speakers in order.values() for s in speakers[:fewest]}
+    return [c for c in clips if c.speaker in kept]

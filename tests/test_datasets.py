@@ -225,7 +225,7 @@ def _by_speaker(clips: list[Clip]) -> dict[str, int]:
 
 
 def test_commonvoice_balanced_selection_and_bad_files(cv_root, tmp_path) -> None:
-    dataset = commonvoice.CommonVoiceDataset(root=str(cv_root), clips_per_speaker=2)
+    dataset = commonvoice.CommonVoiceDataset(root=str(cv_root), clips_per_speaker=2, balance=False)
     with pytest.warns(DataWarning) as caught:
         clips = dataset.load(_request(["es", "it"], tmp_path / "cache", rate=8000))
     messages = "\n".join(str(w.message) for w in caught)
@@ -251,6 +251,15 @@ def test_commonvoice_balanced_selection_and_bad_files(cv_root, tmp_path) -> None
     if any("cv_es_quiet" in c.clip_id for c in clips):
         pytest.fail("a silent clip was kept")
     assert list((tmp_path / "cache" / "decoded").rglob("*.npy"))  # decoded audio cached
+
+
+def test_commonvoice_balances_speakers_across_languages(cv_root, tmp_path) -> None:
+    dataset = commonvoice.CommonVoiceDataset(root=str(cv_root), clips_per_speaker=2)
+    with pytest.warns(DataWarning, match=r"kept 3 speaker\(s\) in every language, as many as it"):
+        clips = dataset.load(_request(["es", "it"], tmp_path))
+    counts = _by_speaker(clips)
+    assert sum(s.startswith("es/") for s in counts) == sum(s.startswith("it/") for s in counts) == 3
+    assert set(counts.values()) == {2}
 
 
 def test_commonvoice_is_seeded_and_caps_speakers(cv_root, tmp_path) -> None:
@@ -332,7 +341,9 @@ def test_every_dataset_yields_speaker_disjoint_roles(
         if plugin == "espeak":
             clips, target, other = espeak_clips, "es", "ja"
         elif plugin == "commonvoice":
-            dataset = commonvoice.CommonVoiceDataset(root=str(cv_root), clips_per_speaker=2)
+            dataset = commonvoice.CommonVoiceDataset(
+                root=str(cv_root), clips_per_speaker=2, balance=False
+            )
             clips, target, other = dataset.load(_request(["es", "it"], tmp_path)), "es", "it"
         else:
             dataset = folder.FolderDataset(root=str(folder_root))

@@ -14,7 +14,7 @@ from pathlib import Path
 from harness import REQUIRED, Component, Param, hookimpl
 from harness.audio import SkipLog, cached_clip, require_languages
 from harness.contracts import Clip, DataRequest
-from harness.corpus import Candidate, select_balanced
+from harness.corpus import Candidate, equal_speakers, select_balanced
 
 NEEDED_COLUMNS = ("client_id", "path")
 #: Common Voice sentences contain quotes and very long fields; read them raw.
@@ -29,12 +29,14 @@ class CommonVoiceDataset:
         max_speakers: int | None = None,
         seed: int = 0,
         tsv: str = "validated.tsv",
+        balance: bool = True,
     ) -> None:
         self.root = Path(root).expanduser()
         self.clips_per_speaker = clips_per_speaker
         self.max_speakers = max_speakers
         self.seed = seed
         self.tsv = tsv
+        self.balance = balance
         self.skips = SkipLog("commonvoice")
 
     def candidates(self, locale: str) -> dict[str, list[Candidate]]:
@@ -86,7 +88,7 @@ class CommonVoiceDataset:
                 skips=self.skips,
             )
         require_languages("commonvoice", request.languages, {c.language for c in clips})
-        return clips
+        return equal_speakers("commonvoice", clips) if self.balance else clips
 
 
 @hookimpl
@@ -109,6 +111,12 @@ def harness_datasets() -> list[Component]:
                 ),
                 Param("seed", int, 0, "seed of the speaker and clip choice", min=0),
                 Param("tsv", str, "validated.tsv", "which table of each locale to read"),
+                Param(
+                    "balance",
+                    bool,
+                    True,
+                    "keep as many speakers in every language as the language with the fewest",
+                ),
             ],
         )
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness import REQUIRED, Component, Param, hookimpl
 from harness.audio import SkipLog, cached_clip, require_languages
 from harness.contracts import Clip, DataRequest
-from harness.corpus import Candidate, select_balanced
+from harness.corpus import Candidate, equal_speakers, select_balanced
 
 EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -23,11 +23,13 @@ class FolderDataset:
         clips_per_speaker: int | None = None,
         max_speakers: int | None = None,
         seed: int = 0,
+        balance: bool = False,
     ) -> None:
         self.root = Path(root).expanduser()
         self.clips_per_speaker = clips_per_speaker
         self.max_speakers = max_speakers
         self.seed = seed
+        self.balance = balance
         self.skips = SkipLog("folder")
 
     def candidates(self, language: str) -> dict[str, list[Candidate]]:
@@ -60,7 +62,7 @@ class FolderDataset:
                 skips=self.skips,
             )
         require_languages("folder", request.languages, {c.language for c in clips})
-        return clips
+        return equal_speakers("folder", clips) if self.balance else clips
 
 
 @hookimpl
@@ -89,6 +91,12 @@ def harness_datasets() -> list[Component]:
                     optional=True,
                 ),
                 Param("seed", int, 0, "seed of the speaker and clip choice", min=0),
+                Param(
+                    "balance",
+                    bool,
+                    False,
+                    "keep as many speakers in every language as the language with the fewest",
+                ),
             ],
         )
     ]
