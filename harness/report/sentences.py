@@ -1,0 +1,357 @@
+"""The report's answer in plain sentences, generated from the statistics.
+
+Every sentence is plain text (the HTML layer escapes it) and every number in
+it comes from a row of ``stats/*.csv``. Wording rules: a Holm-corrected
+p < ALPHA is "evidence of a difference" with its direction; otherwise "no
+evidence of a difference", never "no difference"; censored and diverged runs
+are always counted next to the medians.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from harness.stats.analysis import Analysis
+from harness.tables import Results
+
+ALPHA = 0.05
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def fmt_num(x: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant figures; '–' for missing."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "not reached" if x > 0 else "-inf"
+    if float(x).is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    return f"{x:.{digits}g}"
+
+
+def fmt_score(x: float) -> str:
+    """A probe score or CKA value: three decimals."""
+    if x is None or not np.isfinite(x):
+        return "–"
+    return f"{x:.3f}"
+
+
+def fmt_time(x: float, measure: str) -> str:
+    """A time to threshold: whole steps, or seconds with one decimal."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if math.isinf(x):
+        return "not reached"
+    return f"{x:.0f}" if measure == "steps" else f"{x:.1f}"
+
+
+def fmt_p(p: float) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "p not computable"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def fmt_ci(low: float, high: float, fmt: str = "num", measure: str = "steps") -> str:
+    def one(x: float) -> str:
+        return fmt_time(x, measure) if fmt == "time" else fmt_score(x)
+
+    return f"[95% CI {one(low)}, {one(high)}]"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def unit(measure: str) -> str:
+    return "steps" if measure == "steps" else "s"
+
+
+# ---------------------------------------------------------------- run counts
+
+
+def status_sentence(results: Results) -> str:
+    runs = results.runs
+    counts = runs["status"].value_counts()
+    expected = results.expected_count
+    parts = [
+        f"{plural(int(counts.get('reached', 0)), 'run')} reached the threshold",
+        f"{int(counts.get('censored', 0))} did not within the budget (censored)",
+        f"{int(counts.get('diverged', 0))} diverged",
+        f"{int(counts.get('failed', 0))} failed",
+    ]
+    head = f"Of {expected} expected runs, " if expected is not None else ""
+    text = head + ", ".join(parts[:-1]) + f" and {parts[-1]}."
+    missing = results.n_missing
+    if missing:
+        text += (
+            f" {plural(missing, 'run is', 'runs are')} missing (not finished yet, or never run): "
+            "this report covers a partial suite."
+        )
+    elif expected is None:
+        text += " The expected number of runs is unknown (no manifest.json and no suite.toml)."
+    return text
+
+
+# ---------------------------------------------------------------- convergence
+
+
+def _summary_row(analysis: Analysis, measure: str, model: str, condition: str) -> pd.Series | None:
+    s = analysis.survival_summary
+    if s.empty:
+        return None
+    rows = s[(s["measure"] == measure) & (s["model"] == model) & (s["condition"] == condition)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _median_phrase(row: pd.Series, measure: str) -> str:
+    u = unit(measure)
+    lost = f"{row['n_censored']} of {row['n_runs']} runs censored"
+    if row["n_diverged"]:
+        lost += f", {row['n_diverged']} diverged"
+    if math.isinf(row["median"]):
+        return (
+            f"did not reach a median within the budget (fewer than half of {row['n_runs']} "
+            f"runs crossed; {lost})"
+        )
+    ci = fmt_ci(row["median_ci_low"], row["median_ci_high"], "time", measure)
+    return f"reached the threshold in a median {fmt_time(row['median'], measure)} {u} {ci} ({lost})"
+
+
+def convergence_sentences(
+    results: Results, analysis: Analysis, measure: str = "steps"
+) -> list[str]:
+    """One sentence per model and condition against the control."""
+    out: list[str] = []
+    control = analysis.control
+    tests = analysis.logrank_vs_control
+    if control is None:
+        return ["No control condition is known, so no condition is compared with one."]
+    ctrl_label = results.condition_label(control)
+    for model in results.models:
+        ctrl_row = _summary_row(analysis, measure, model, control)
+        if ctrl_row is None:
+            out.append(
+                f"The {model} has no finished runs of the control condition “{ctrl_label}”, so nothing is compared for it."
+            )
+            continue
+        for condition in results.conditions:
+            if condition == control:
+                continue
+            row = _summary_row(analysis, measure, model, condition)
+            label = results.condition_label(condition)
+            if row is None:
+                out.append(f"The {model} has no finished runs with “{label}”.")
+                continue
+            test = tests[(tests["measure"] == measure) & (tests["model"] == model)
+                         & (tests["condition"] == condition)] if not tests.empty else tests  # fmt: skip
+            text = (
+                f"With “{label}” the {model} {_median_phrase(row, measure)}; under the control "
+                f"“{ctrl_label}” it {_median_phrase(ctrl_row, measure)}."
+            )
+            if len(test):
+                text += " " + _logrank_verdict(test.iloc[0], model, measure)
+            out.append(text)
+    return out
+
+
+def _logrank_verdict(t: pd.Series, model: str, measure: str) -> str:
+    p, p_holm = t["p_value"], t["p_holm"]
+    if not np.isfinite(p):
+        return "No run of either group crossed the threshold, so the log-rank test cannot compare them."
+    head = f"Log-rank {fmt_p(p_holm)} (Holm-corrected; uncorrected {fmt_p(p)})"
+    diff, low, high = (
+        t["rmst_difference"],
+        t["rmst_difference_ci_low"],
+        t["rmst_difference_ci_high"],
+    )
+    budget = f"{fmt_time(t['rmst_tau'], measure)} {unit(measure)}"
+    if p_holm < ALPHA:
+        faster = t["z"] > 0
+        direction = "sooner" if faster else "later"
+        # the CI is of the signed difference; state it for the size of the change
+        size_low, size_high = (-high, -low) if diff < 0 else (low, high)
+        amount = (
+            f"; within the first {budget}, the mean time to threshold is "
+            f"{fmt_time(abs(diff), measure)} {unit(measure)} {'shorter' if diff < 0 else 'longer'} "
+            f"{fmt_ci(size_low, size_high, 'time', measure)} (restricted mean survival time difference)"
+        )
+        return f"{head}: evidence that the {model} reaches the threshold {direction} with this pretraining{amount}."
+    return (
+        f"{head}: no evidence of a difference at the {ALPHA:.0%} level; with "
+        f"{fmt_range([t['n'], t['n_control']])} runs per group, a modest effect could go undetected."
+    )
+
+
+def overall_sentences(results: Results, analysis: Analysis, measure: str = "steps") -> list[str]:
+    out: list[str] = []
+    table = analysis.logrank_overall
+    if table.empty:
+        return out
+    for _, row in table[table["measure"] == measure].iterrows():
+        if row["k"] < 3 or not np.isfinite(row["p_value"]):
+            continue
+        lead = (
+            f"Across all {row['k']} conditions, the k-sample log-rank test for the {row['model']} "
+            f"gives χ² = {row['chi2']:.2f} on {row['df']} df, {fmt_p(row['p_holm'])} (Holm over models)"
+        )
+        if row["p_holm"] < ALPHA:
+            out.append(
+                lead
+                + ": evidence that the conditions do not all share one time-to-threshold distribution."
+            )
+        else:
+            out.append(lead + ": no evidence that the conditions differ.")
+    return out
+
+
+# ---------------------------------------------------------------- separability
+
+
+def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:
+    """(probe, metric) pairs the report leads with: balanced accuracies that
+    have a chance level (else any score with one, else every higher-is-better
+    score), the hardest task (lowest chance, most languages) first."""
+    sep = analysis.separability
+    if sep.empty:
+        return []
+    with_chance = sep[sep["chance"].notna()]
+    balanced = with_chance[with_chance["metric"].str.contains("balanced")]
+    pool = balanced if not balanced.empty else with_chance
+    if pool.empty:
+        pool = sep[sep["higher_is_better"]].assign(chance=0.0)
+    order = (
+        pool.groupby(["probe", "metric"], sort=False)["chance"].mean().sort_values(kind="stable")
+    )
+    return [(str(p), str(m)) for p, m in order.index]
+
+
+def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
+    out: list[str] = []
+    metrics = main_metrics(analysis)
+    if not metrics:
+        return ["No probe results are available yet."]
+    probe, metric = metrics[0]
+    sep, vs = analysis.separability, analysis.separability_vs_control
+    control = analysis.control
+    ctrl_label = results.condition_label(control) if control else ""
+    for model in results.models:
+        rows = sep[(sep["model"] == model) & (sep["probe"] == probe) & (sep["metric"] == metric)]
+        if rows.empty:
+            continue
+        out.append(_chance_baseline_sentence(rows, model, probe, metric, control, ctrl_label))
+        if vs.empty or control is None:
+            continue
+        mine = vs[(vs["model"] == model) & (vs["probe"] == probe) & (vs["metric"] == metric)]
+        for condition in results.conditions:
+            cond = mine[mine["condition"] == condition]
+            if cond.empty:
+                continue
+            label = results.condition_label(condition)
+            parts = [
+                f"{r['latent_space']} {fmt_score(r['mean'])} vs {fmt_score(r['mean_control'])} "
+                f"(difference {r['difference']:+.3f} {fmt_ci(r['difference_ci_low'], r['difference_ci_high'])}, "
+                f"rank-biserial {r['rank_biserial']:+.2f}, Holm-corrected {fmt_p(r['p_holm'])})"
+                for _, r in cond.iterrows()
+            ]
+            significant = cond[cond["p_holm"] < ALPHA]
+            better = significant["difference"] * np.where(significant["higher_is_better"], 1, -1)
+            n_better, n_worse = int((better > 0).sum()), int((better < 0).sum())
+            if len(significant):
+                verdict = (
+                    f"evidence of a difference in {len(significant)} of {len(cond)} latent spaces "
+                    f"({n_better} better, {n_worse} worse separated than under the control)"
+                )
+            else:
+                verdict = (
+                    f"no evidence of a difference in any of {plural(len(cond), 'latent space')}"
+                )
+            out.append(
+                f"With “{label}”, the {model}'s {metric} ({probe}) against the control “{ctrl_label}”: "
+                + "; ".join(parts)
+                + f". Permutation tests across seeds: {verdict}."
+            )
+    return out
+
+
+def _chance_baseline_sentence(
+    rows: pd.DataFrame, model: str, probe: str, metric: str, control: str | None, ctrl_label: str
+) -> str:
+    model_rows = rows[~rows["is_baseline"].astype(bool)]
+    ctrl_rows = model_rows[model_rows["condition"] == control] if control else model_rows
+    if ctrl_rows.empty:
+        ctrl_rows = model_rows
+    where = f"under the control “{ctrl_label}”" if control else "across conditions"
+    text = f"For the {model} {where}, {metric} ({probe})"
+    above = ctrl_rows[ctrl_rows["ci_low"] > ctrl_rows["chance"]]
+    chance = ctrl_rows["chance"].dropna()
+    if len(chance):
+        text += (
+            f" was above chance ({fmt_score(float(chance.mean()))}; the 95% CI of the mean over seeds "
+            f"lies above it) in {len(above)} of {plural(len(ctrl_rows), 'latent space')}"
+        )
+    else:
+        text += " has no chance level reported"
+    base = ctrl_rows.dropna(subset=["baseline_mean"])
+    if len(base):
+        beats = base[base["diff_vs_baseline_ci_low"] > 0]
+        text += (
+            f", and beat the raw-feature baseline ({fmt_score(float(base['baseline_mean'].mean()))}) "
+            f"in {len(beats)} of {len(base)}"
+        )
+    spaces = ", ".join(
+        f"{r['latent_space']} {fmt_score(r['mean'])} {fmt_ci(r['ci_low'], r['ci_high'])}"
+        for _, r in ctrl_rows.iterrows()
+    )
+    return text + (f": {spaces}." if spaces else ".")
+
+
+def cka_sentences(results: Results, analysis: Analysis) -> list[str]:
+    cka = analysis.cka
+    control = analysis.control
+    if cka.empty or control is None:
+        return []
+    out = []
+    for (model, space), group in cka.groupby(["model", "latent_space"], sort=False):
+        same = group[(group["condition_a"] == control) & (group["condition_b"] == control)]
+        others = group[(group["condition_a"] == control) & (group["condition_b"] != control)]
+        if same.empty or others.empty:
+            continue
+        pairs = "; ".join(
+            f"“{results.condition_label(r['condition_b'])}” {r['mean_cka']:.2f}"
+            for _, r in others.iterrows()
+        )
+        out.append(
+            f"Linear CKA in the {model}'s {space} (1 = same geometry; mean over pairs of seeds): "
+            f"control against {pairs}; two seeds of the control against each other "
+            f"{same['mean_cka'].iloc[0]:.2f}, the yardstick for how much seeds alone differ."
+        )
+    return out
+
+
+def caveats(results: Results, analysis: Analysis) -> list[str]:
+    seeds = results.runs.groupby(["model", "condition"])["seed"].nunique()
+    text = []
+    if len(seeds):
+        text.append(
+            f"Each condition and model has {fmt_range(seeds.to_numpy())} seeds; the seed is the unit "
+            "of replication for every interval and test."
+        )
+    text.append(
+        "p-values are Holm-corrected within each family (the log-rank tests of one time measure; "
+        "the comparisons of one probe metric); intervals are 95%. A non-significant result means "
+        "no evidence of a difference, not evidence of none."
+    )
+    return text
+
+
+def fmt_range(values: Sequence[float] | np.ndarray) -> str:
+    lo, hi = int(np.min(values)), int(np.max(values))
+    return str(lo) if lo == hi else f"{lo} to {hi}"
