@@ -128,7 +128,10 @@ class LinearSVCProbe:
             found = sorted({str(v) for v in labels.tolist()})
             raise ValueError(f"target language {target!r} is not among the probe languages {found}")
         y = (labels == target).astype(int)
-        names = {1: f"target language {target!r}", 0: "the other languages (pooled)"}
+        names: dict[object, str] = {
+            1: f"target language {target!r}",
+            0: "the other languages (pooled)",
+        }
         return y, names
 
     # ------------------------------------------------------------ cross-validation
