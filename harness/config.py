@@ -121,7 +121,10 @@ class SplitConfig:
         1, "target-language speakers whose held-out loss decides convergence", min=1
     )
     probe_speakers: int = option(
-        2, "speakers per probe language (never seen in any training)", min=2
+        3,
+        "speakers per probe language (never seen in any training); speaker-grouped CV "
+        "with C chosen by inner CV needs at least 3",
+        min=2,
     )
     probe_clips_per_language: int | None = option(
         None, "probe clips per language; default: as many as the smallest language has", min=2

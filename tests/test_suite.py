@@ -59,7 +59,7 @@ def test_valid_suite_resolves_defaults_and_control(tmp_path, registry):
     # extractors and probes default to every installed one
     assert [p.plugin for p in suite.probes] == ["svc"]
     assert suite.languages() == ("es", "ja")
-    assert suite.speakers_needed() == {"es": 2 + 1 + 2, "ja": 2 + 2}
+    assert suite.speakers_needed() == {"es": 2 + 1 + 3, "ja": 2 + 3}
     assert str(suite.output).endswith("reports/toy-suite")
 
 
