@@ -38,7 +38,15 @@ from typing import Any
 import numpy as np
 
 from harness import Component, Param, hookimpl
-from harness.audio import BadAudio, SkipLog, atomic_save, check_clip, require_languages, resample
+from harness.audio import (
+    BadAudio,
+    SkipLog,
+    atomic_save,
+    check_clip,
+    fit_length,
+    require_languages,
+    resample,
+)
 from harness.contracts import Clip, DataError, DataRequest
 from harness.corpus import stable_seed
 from harness.expand import content_hash
@@ -120,7 +128,7 @@ class EspeakDataset:
             if not todo:
                 return
             workers = min(self.workers or os.cpu_count() or 1, len(todo))
-            specs = [
+            specs: list[dict[str, Any]] = [
                 {"language": lang, "speakers": n_speakers, "out": str(root / lang)}
                 | asdict(self.params)
                 for lang in todo
@@ -131,11 +139,12 @@ class EspeakDataset:
             for group, child in zip(groups, children, strict=True):
                 _, stderr = child.communicate()
                 if child.returncode != 0:
-                    names = tuple(f"{spec['language']}: " for spec in group)
+                    langs = [str(spec["language"]) for spec in group]
                     lines = stderr.strip().splitlines()
                     # the child prints one line per failed language; anything else is a crash
-                    errors += [line for line in lines if line.startswith(names)] or [
-                        f"{', '.join(s['language'] for s in group)}: "
+                    prefixes = tuple(f"{lang}: " for lang in langs)
+                    errors += [line for line in lines if line.startswith(prefixes)] or [
+                        f"{', '.join(langs)}: "
                         + (lines[-1] if lines else f"exit status {child.returncode}")
                     ]
         if errors:
@@ -155,7 +164,7 @@ class EspeakDataset:
             speaker = f"{lang}/espeak-{k:02d}"
             for c, row in enumerate(native):
                 audio = resample(row.astype(np.float32) / 32768.0, NATIVE_RATE, rate)
-                audio = audio[:length]
+                audio = fit_length(audio, length)
                 try:
                     check_clip(audio)
                 except BadAudio as exc:
@@ -303,7 +312,7 @@ class _Engine:
         with contextlib.suppress(Exception):  # unloading is tidiness, not correctness
             import _ctypes
 
-            _ctypes.dlclose(self.lib._handle)  # type: ignore[attr-defined]
+            _ctypes.dlclose(self.lib._handle)
 
 
 #: One eSpeak instance runs at a time in a process (the library is not thread-safe).
