@@ -255,8 +255,11 @@ def test_commonvoice_balanced_selection_and_bad_files(cv_root, tmp_path) -> None
 
 def test_commonvoice_balances_speakers_across_languages(cv_root, tmp_path) -> None:
     dataset = commonvoice.CommonVoiceDataset(root=str(cv_root), clips_per_speaker=2)
-    with pytest.warns(DataWarning, match=r"kept 3 speaker\(s\) in every language, as many as it"):
+    with pytest.warns(DataWarning) as caught:
         clips = dataset.load(_request(["es", "it"], tmp_path))
+    assert any(
+        "kept 3 speaker(s) in every language, as many as it has" in str(w.message) for w in caught
+    )
     counts = _by_speaker(clips)
     assert sum(s.startswith("es/") for s in counts) == sum(s.startswith("it/") for s in counts) == 3
     assert set(counts.values()) == {2}
