@@ -1,13 +1,16 @@
 """Run records -> tables: every run once, partial suites, chance levels, CSV files."""
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from fake_results import FakeSuite, write_fake_results
 
+from harness.stats import separability, survival
 from harness.tables import (
     CURVE_COLUMNS,
     PROBE_COLUMNS,
@@ -139,4 +142,36 @@ def test_write_tables_round_trips(tmp_path, folder):
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs.columns) == RUN_COLUMNS
     assert len(runs) == 48
+    documented = _documented_columns()
+    assert set(documented) == names
+    for name, columns in documented.items():
+        assert list(pd.read_csv(out / name, nrows=0).columns) == columns, name
     assert not list(out.glob("*.tmp")) and not list((out / "stats").glob("*.tmp"))
+
+
+def _documented_columns() -> dict[str, list[str]]:
+    """``### `name.csv` `` sections of docs/report.md -> the columns of their table."""
+    text = (Path(__file__).parents[1] / "docs" / "report.md").read_text(encoding="utf-8")
+    out: dict[str, list[str]] = {}
+    for section in re.split(r"^### ", text, flags=re.M)[1:]:
+        name = re.match(r"`([^`]+\.csv)`", section)
+        if name:
+            out[name.group(1)] = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    return out
+
+
+def test_every_csv_column_is_documented():
+    actual = {
+        "runs.csv": RUN_COLUMNS,
+        "curves.csv": CURVE_COLUMNS,
+        "probes.csv": PROBE_COLUMNS,
+        "stats/survival_summary.csv": survival.SUMMARY_COLUMNS,
+        "stats/km_curves.csv": survival.KM_COLUMNS,
+        "stats/logrank_vs_control.csv": survival.VS_CONTROL_COLUMNS,
+        "stats/logrank_overall.csv": survival.OVERALL_COLUMNS,
+        "stats/learning_curves.csv": survival.CURVE_COLUMNS,
+        "stats/separability.csv": separability.SUMMARY_COLUMNS,
+        "stats/separability_vs_control.csv": separability.VS_CONTROL_COLUMNS,
+        "stats/cka.csv": separability.CKA_COLUMNS,
+    }
+    assert _documented_columns() == actual

@@ -54,12 +54,12 @@ def analyse(
     vs_control = (
         survival.logrank_vs_control(runs, control, n_resamples=km_resamples, seed=seed)
         if control is not None
-        else pd.DataFrame()
+        else pd.DataFrame(columns=survival.VS_CONTROL_COLUMNS)
     )
     sep_vs_control = (
         separability.separability_vs_control(results.probes, control, n_resamples, seed)
         if control is not None
-        else pd.DataFrame()
+        else pd.DataFrame(columns=separability.VS_CONTROL_COLUMNS)
     )
 
     def ordered(frame: pd.DataFrame) -> pd.DataFrame:

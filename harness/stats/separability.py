@@ -29,6 +29,20 @@ if TYPE_CHECKING:
 
 CONFIDENCE = 0.95
 
+#: Columns of each table (docs/report.md documents every one).
+SUMMARY_COLUMNS = ["model", "condition", "latent_space", "probe", "metric", "is_baseline",
+                   "higher_is_better", "n", "mean", "ci_low", "ci_high", "chance",
+                   "diff_vs_chance", "diff_vs_chance_ci_low", "diff_vs_chance_ci_high",
+                   "p_vs_chance", "p_vs_chance_holm", "baseline_mean", "diff_vs_baseline",
+                   "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high", "p_vs_baseline",
+                   "p_vs_baseline_holm"]  # fmt: skip
+VS_CONTROL_COLUMNS = ["model", "condition", "control", "latent_space", "probe", "metric",
+                      "higher_is_better", "n", "n_control", "mean", "mean_control", "difference",
+                      "difference_ci_low", "difference_ci_high", "rank_biserial", "p_value",
+                      "p_holm"]  # fmt: skip
+CKA_COLUMNS = ["model", "latent_space", "condition_a", "condition_b", "n_pairs", "mean_cka",
+               "sd_cka"]  # fmt: skip
+
 
 def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
@@ -175,7 +189,7 @@ def separability_summary(
     of the same runs (paired differences). Holm within each probe metric."""
     scores = _scores(probes)
     if scores.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
     baseline = scores[scores["is_baseline"].astype(bool)]
     base_lookup = baseline.groupby(["run_id", "probe", "metric"])["value"].mean()
     rows = []
@@ -208,12 +222,8 @@ def separability_summary(
                            diff_vs_baseline_ci_low=dl, diff_vs_baseline_ci_high=dh,
                            p_vs_baseline=paired_test(d, n_resamples, seed))  # fmt: skip
         rows.append(row)
-    out = pd.DataFrame(rows)
-    for column in ("chance", "diff_vs_chance", "diff_vs_chance_ci_low", "diff_vs_chance_ci_high",
-                   "p_vs_chance", "baseline_mean", "diff_vs_baseline", "diff_vs_baseline_ci_low",
-                   "diff_vs_baseline_ci_high", "p_vs_baseline"):  # fmt: skip
-        if column not in out:
-            out[column] = np.nan
+    # rows without a chance level or baseline lack those keys: reindex adds them as NaN
+    out = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
     for test in ("p_vs_chance", "p_vs_baseline"):
         out[f"{test}_holm"] = out.groupby(["probe", "metric"])[test].transform(
             lambda p: pd.Series(holm(p), index=p.index)
@@ -259,13 +269,12 @@ def separability_vs_control(
                 }
             )
     if not rows:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
     out = pd.DataFrame(rows)
     out["p_holm"] = out.groupby(["probe", "metric"])["p_value"].transform(
         lambda p: pd.Series(holm(p), index=p.index)
     )
-    front = ["model", "condition", "control", "latent_space", "probe", "metric"]
-    return out[front + [c for c in out.columns if c not in front]]
+    return out[VS_CONTROL_COLUMNS]
 
 
 # ---------------------------------------------------------------- CKA
@@ -328,13 +337,4 @@ def cka_table(results: Results) -> pd.DataFrame:
                             "sd_cka": float(v.std(ddof=1)) if v.size > 1 else np.nan,
                         }
                     )
-    columns = [
-        "model",
-        "latent_space",
-        "condition_a",
-        "condition_b",
-        "n_pairs",
-        "mean_cka",
-        "sd_cka",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=CKA_COLUMNS)

@@ -33,6 +33,18 @@ MEASURES = ("steps", "seconds")
 
 CONFIDENCE = 0.95
 
+#: Columns of each table (docs/report.md documents every one).
+SUMMARY_COLUMNS = ["measure", "model", "condition", "n_runs", "n_reached", "n_censored",
+                   "n_diverged", "n_failed", "median", "median_ci_low", "median_ci_high",
+                   "rmst", "rmst_tau"]  # fmt: skip
+KM_COLUMNS = ["measure", "model", "condition", "time", "survival", "ci_low", "ci_high"]
+VS_CONTROL_COLUMNS = ["measure", "model", "condition", "control", "n", "n_control", "n_reached",
+                      "n_reached_control", "median", "median_control", "median_ratio",
+                      "rmst_difference", "rmst_difference_ci_low", "rmst_difference_ci_high",
+                      "rmst_tau", "z", "p_value", "p_holm"]  # fmt: skip
+OVERALL_COLUMNS = ["measure", "model", "k", "n", "chi2", "df", "p_value", "p_holm"]
+CURVE_COLUMNS = ["model", "condition", "step", "n", "mean", "ci_low", "ci_high"]
+
 
 def censored_data(time: ArrayLike, event: ArrayLike) -> stats.CensoredData:
     """Times with ``event`` True are crossings; the rest are right-censored."""
@@ -235,7 +247,7 @@ def survival_summary(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> 
                     "rmst_tau": tau,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def km_curves(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
@@ -258,8 +270,7 @@ def km_curves(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.Data
                     }
                 )
             )
-    columns = ["measure", "model", "condition", "time", "survival", "ci_low", "ci_high"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KM_COLUMNS)
 
 
 def logrank_vs_control(
@@ -318,8 +329,8 @@ def logrank_vs_control(
             frame["p_holm"] = holm(frame["p_value"])
             rows.append(frame)
     if not rows:
-        return pd.DataFrame()
-    return pd.concat(rows, ignore_index=True)
+        return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
+    return pd.concat(rows, ignore_index=True)[VS_CONTROL_COLUMNS]
 
 
 def logrank_overall(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
@@ -346,14 +357,16 @@ def logrank_overall(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> p
             frame = pd.DataFrame(rows)
             frame["p_holm"] = holm(frame["p_value"])
             frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        return pd.DataFrame(columns=OVERALL_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[OVERALL_COLUMNS]
 
 
 def learning_curves(curves: pd.DataFrame) -> pd.DataFrame:
     """Mean held-out loss per model, condition and step, with a 95% t-interval
     across seeds. Only runs still training at a step count there: runs stop
     when they cross, so late steps average the slower runs (see ``n``)."""
-    columns = ["model", "condition", "step", "n", "mean", "ci_low", "ci_high"]
+    columns = CURVE_COLUMNS
     data = curves.dropna(subset=["heldout_loss"])
     if data.empty:
         return pd.DataFrame(columns=columns)
