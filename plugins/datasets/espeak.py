@@ -239,11 +239,15 @@ class _Engine:
     def __init__(self, noise_seed: int) -> None:
         import espeakng_loader
 
-        with tempfile.TemporaryDirectory(prefix="harness-espeak-") as folder:
-            copy = Path(folder) / f"libespeak-ng-{os.getpid()}-{next(_INSTANCES)}.so"
-            shutil.copyfile(espeakng_loader.get_library_path(), copy)
+        original = Path(espeakng_loader.get_library_path())
+        # POSIX keeps the loaded copy mapped after the file is deleted; Windows cannot
+        # delete it while loaded, so the folder is left for the system to clean up
+        with tempfile.TemporaryDirectory(
+            prefix="harness-espeak-", ignore_cleanup_errors=True
+        ) as folder:
+            copy = Path(folder) / f"espeak-{os.getpid()}-{next(_INSTANCES)}{original.suffix}"
+            shutil.copyfile(original, copy)
             lib = ctypes.CDLL(str(copy), mode=getattr(os, "RTLD_LOCAL", 0))
-        # once loaded, the mapping outlives the deleted file (POSIX)
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
