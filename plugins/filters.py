@@ -108,7 +108,7 @@ def harness_pretrain_filters() -> list[Component]:
                     "cutoff_hz",
                     float,
                     None,
-                    "also low-pass at this frequency first",
+                    "also low-pass the noise at this frequency",
                     min=1.0,
                     optional=True,
                 ),
