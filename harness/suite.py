@@ -167,12 +167,19 @@ def default_cache_dir(configured: str = "") -> Path:
     return Path.home() / ".cache" / "harness"
 
 
-def _toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> tuple[str, str]:
-    match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
+def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> tuple[str, str]:
+    """``file:line:column`` and the parser's message without its position suffix."""
+    message = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", message)
     if match:
-        return f"{path}:{match.group(1)}:{match.group(2)}", f"TOML syntax error: {message}"
-    return str(path), f"TOML syntax error: {message}"
+        line, column = int(match.group(1)), int(match.group(2))
+    elif "(at end of document)" in message:
+        lines = text.split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+    else:
+        return str(path), f"TOML syntax error: {message}"
+    message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", message)
+    return f"{path}:{line}:{column}", f"TOML syntax error: {message or 'invalid TOML'}"
 
 
 def load_suite(
@@ -187,7 +194,7 @@ def load_suite(
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(path, [_toml_error(path, exc)]) from exc
+        raise SuiteError(path, [_toml_error(path, text, exc)]) from exc
     return _Validator(path, data, registry or load_registry()).build(output)
 
 

@@ -1,0 +1,152 @@
+"""The `harness` command: help, listings, validation messages and exit codes."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import __version__
+from harness.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+BROKEN = """\
+name = "broken"
+seeds = 2
+[dataset]
+plugin = "espeek"
+[splits]
+probe_languages = ["es", "ja"]
+[target]
+language = "es"
+threshold = 0.5
+max_steps = "many"
+[[conditions]]
+name = "none"
+[[conditions]]
+name = "ja"
+language = "ja"
+filter = { plugin = "lowpass", cutof_hz = 400 }
+[[models]]
+plugin = "lstm"
+"""
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    for command in ("run", "validate", "plugins", "report"):
+        assert command in out
+    assert "exit codes" in out
+
+
+def test_plugins_lists_every_family_with_params_and_source(capsys):
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    for family in ("dataset:", "pretrain_filter:", "model:", "latent_extractor:", "probe:"):
+        assert family in out
+    assert "lstm  [harness_plugins.models.lstm (speech-pretrain-harness" in out
+    assert "hidden_size (integer >= 1; default 128)" in out
+    assert main(["plugins", "--kind", "probe"]) == 0
+    only = capsys.readouterr().out
+    assert "linear_svc" in only and "lstm  [" not in only
+
+
+def test_validate_valid_suite_summarises_runs(capsys):
+    assert main(["validate", str(ROOT / "suites" / "quick.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "valid suite 'quick'" in out
+    assert "2 conditions x 2 models x 3 seeds = 12 runs" in out
+
+
+def test_validate_reports_every_problem_and_exits_2(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN)
+    result = run_cli("validate", path)
+    assert result.returncode == 2
+    err = result.stderr
+    assert "3 problem(s)" in err
+    assert "dataset.plugin: unknown dataset plugin 'espeek' (did you mean 'espeak'?)" in err
+    assert "target.max_steps: expected integer >= 1, got 'many'" in err
+    assert "conditions[1].filter.cutof_hz: unknown key (did you mean 'cutoff_hz'?)" in err
+    assert "Traceback" not in err
+
+
+def test_syntax_error_names_file_line_column(tmp_path):
+    path = tmp_path / "syntax.toml"
+    path.write_text('name = "x"\nseeds = [1, 2\n')
+    result = run_cli("validate", path)
+    assert result.returncode == 2
+    assert f"{path}:3:1: TOML syntax error: Unclosed array" in result.stderr
+
+
+def test_run_with_suite_errors_exits_2_before_any_work(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN)
+    result = run_cli("run", path, "--output", tmp_path / "out")
+    assert result.returncode == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    result = run_cli("run", ROOT / "suites" / "quick.toml", "--executor", "slurm")
+    assert result.returncode == 2
+    assert "unknown executor plugin 'slurm'" in result.stderr and "local" in result.stderr
+    result = run_cli("run", ROOT / "suites" / "quick.toml", "-E", "workers=-1")
+    assert result.returncode == 2 and "workers" in result.stderr
+    result = run_cli("report", tmp_path)
+    assert result.returncode == 2 and "no runs/ folder" in result.stderr
+    assert run_cli("frobnicate").returncode == 2
+
+
+def test_failed_runs_exit_1_and_are_recorded(tmp_path):
+    """Too few speakers: every run fails with a data error; the command says so and exits 1."""
+    suite = tmp_path / "few.toml"
+    suite.write_text(
+        textwrap.dedent(
+            """\
+            name = "few"
+            seeds = 1
+            [dataset]
+            plugin = "espeak"
+            speakers = 3
+            clips_per_speaker = 2
+            clip_seconds = 1.0
+            [splits]
+            probe_languages = ["es", "it"]
+            [target]
+            language = "es"
+            threshold = 0.5
+            [[conditions]]
+            name = "none"
+            [[models]]
+            plugin = "lstm"
+            [executor]
+            plugin = "local"
+            in_process = true
+            """
+        )
+    )
+    result = run_cli("run", suite, "--output", tmp_path / "out", "--no-report")
+    assert result.returncode == 1, result.stderr
+    text = result.stdout + result.stderr
+    assert "1 failed" in text
+    assert "language 'es' has 3 speaker(s) but the splits need 6" in text
+    records = list((tmp_path / "out" / "runs").glob("*/record.json"))
+    assert len(records) == 1
