@@ -242,46 +242,47 @@ def _coordinates(results: Results, run_id: str) -> dict[str, np.ndarray]:
     return out
 
 
-def tsne_figures(results: Results) -> list[tuple[str, int, bytes]]:
-    """Per model: the 2-D probe coordinates of one seed per condition (columns)
-    and latent space (rows), coloured by language. Returns (model, seed, png)."""
+def _tsne_runs(results: Results, model: str) -> dict[str, tuple[str, int, dict[str, np.ndarray]]]:
+    """condition -> (run id, seed, coordinates) of one run per condition: the
+    lowest seed every condition has where possible, so columns differ only by
+    condition, else the condition's lowest seed with coordinates."""
     runs = results.runs[results.runs["status"].isin(["reached", "censored"])]
+    mine = runs[runs["model"] == model].sort_values("seed")
+    groups = [set(g["seed"]) for _, g in mine.groupby("condition")]
+    shared = sorted(set.intersection(*groups)) if groups else []
+    chosen = {}
+    for condition in results.conditions:
+        group = mine[mine["condition"] == condition]
+        seeds = [s for s in shared if s in set(group["seed"])] + list(group["seed"])
+        for seed in seeds:
+            run_id = str(group.loc[group["seed"] == seed, "run_id"].iloc[0])
+            coords = _coordinates(results, run_id)
+            if coords:
+                chosen[condition] = (run_id, int(seed), coords)
+                break
+    return chosen
+
+
+def tsne_figures(results: Results) -> list[tuple[str, list[int], bytes]]:
+    """Per model: the 2-D probe coordinates of one seed per condition (columns)
+    and latent space (rows), coloured by language. Returns (model, seeds, png)."""
     out = []
+    # model latent spaces in the order the probes reported them, the baseline last
+    ordered = results.probes.drop_duplicates("latent_space").sort_values(
+        "is_baseline", kind="stable"
+    )
     for model in results.models:
-        mine = runs[runs["model"] == model].sort_values("seed")
-        # the lowest seed that every condition has, so columns differ only by condition
-        seeds = (
-            sorted(set.intersection(*[set(g["seed"]) for _, g in mine.groupby("condition")]))
-            if len(mine)
-            else []
-        )
-        chosen: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
-        for condition in results.conditions:
-            group = mine[mine["condition"] == condition]
-            order = [s for s in seeds if s in set(group["seed"])] + list(group["seed"])
-            for seed in order:
-                run_id = group.loc[group["seed"] == seed, "run_id"].iloc[0]
-                coords = _coordinates(results, run_id)
-                if coords:
-                    chosen[condition] = (run_id, coords)
-                    break
+        chosen = _tsne_runs(results, model)
         if not chosen:
             continue
-        # model latent spaces in the order the probes reported them, the baseline last
-        found = {s for _, c in chosen.values() for s in c}
-        ordered = results.probes.drop_duplicates("latent_space").sort_values(
-            "is_baseline", kind="stable"
-        )
+        found = {s for _, _, coords in chosen.values() for s in coords}
         spaces = [s for s in ordered["latent_space"] if s in found]
         conditions = [c for c in results.conditions if c in chosen]
-        languages = sorted(
-            {
-                lang
-                for rid, _ in chosen.values()
-                for lang in results.probe_clips(rid).get("language", [])
-            }
-        )
-        lang_colour = {
+        labels = {
+            c: np.asarray(results.probe_clips(chosen[c][0]).get("language", [])) for c in conditions
+        }
+        languages = sorted({str(x) for v in labels.values() for x in v})
+        colour = {
             lang: LANGUAGE_PALETTE[i % len(LANGUAGE_PALETTE)] for i, lang in enumerate(languages)
         }
         with _style():
@@ -290,17 +291,14 @@ def tsne_figures(results: Results) -> list[tuple[str, int, bytes]]:
             )
             axes = fig.subplots(len(spaces), len(conditions), squeeze=False)
             for j, condition in enumerate(conditions):
-                run_id, coords = chosen[condition]
-                seed = results.runs.loc[results.runs["run_id"] == run_id, "seed"].iloc[0]
-                clips = results.probe_clips(run_id)
+                _, seed, coords = chosen[condition]
+                axes[0, j].set_title(
+                    f"{_wrap(results.condition_label(condition), 30)}\nseed {seed}"
+                )
                 for i, space in enumerate(spaces):
                     ax = axes[i, j]
                     ax.set_xticks([])
                     ax.set_yticks([])
-                    if i == 0:
-                        ax.set_title(
-                            f"{_wrap(results.condition_label(condition), 24)}\nseed {seed}"
-                        )
                     if j == 0:
                         ax.set_ylabel(space.replace("/", "/\n"))
                     xy = coords.get(space)
@@ -315,25 +313,16 @@ def tsne_figures(results: Results) -> list[tuple[str, int, bytes]]:
                         )
                         continue
                     for lang in languages:
-                        mask = np.asarray(clips.get("language", [])) == lang
-                        ax.scatter(xy[mask, 0], xy[mask, 1], s=9, color=lang_colour[lang], alpha=0.8, lw=0,
-                                   label=lang)  # fmt: skip
+                        mask = labels[condition] == lang
+                        ax.scatter(
+                            xy[mask, 0], xy[mask, 1], s=9, color=colour[lang], alpha=0.8, lw=0
+                        )
             handles = [
-                mpl.lines.Line2D([], [], marker="o", ls="", color=lang_colour[lang], label=lang)
+                mpl.lines.Line2D([], [], marker="o", ls="", color=colour[lang], label=lang)
                 for lang in languages
             ]
             fig.legend(handles=handles, loc="outside right upper", title="language")
-            out.append(
-                (
-                    model,
-                    int(
-                        results.runs.loc[
-                            results.runs["run_id"] == chosen[conditions[0]][0], "seed"
-                        ].iloc[0]
-                    ),
-                    png(fig),
-                )
-            )
+            out.append((model, sorted({chosen[c][1] for c in conditions}), png(fig)))
     return out
 
 

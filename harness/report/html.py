@@ -213,7 +213,13 @@ def _answer(results: Results, analysis: Analysis) -> str:
     parts.append(_p(_question(results), "question"))
     status = sentences.status_sentence(results)
     parts.append(_p(status, "warning" if results.n_missing or results.problems else ""))
-    parts.append('<div class="answer"><h3>Learning speed (steps to the held-out threshold)</h3>')
+    parts.append('<div class="answer">')
+    headline = sentences.headline_sentences(results, analysis)
+    if headline:
+        parts.append("<h3>In short (Holm-corrected tests at the 5% level)</h3><ul>")
+        parts.extend(f"<li>{esc(text)}</li>" for text in headline)
+        parts.append("</ul>")
+    parts.append("<h3>Learning speed (steps to the held-out threshold)</h3>")
     for text in sentences.convergence_sentences(results, analysis) + sentences.overall_sentences(
         results, analysis
     ):
@@ -311,13 +317,13 @@ def _separability(results: Results, analysis: Analysis) -> str:
             "same clips, no model).",
         ))  # fmt: skip
         out.append(_separability_tables(results, analysis, probe, metric))
-    for model, seed, data in figures.tsne_figures(results):
+    for model, seeds, data in figures.tsne_figures(results):
         out.append(f"<h3>Probe clips in two dimensions: {esc(model)}</h3>")
         out.append(_figure(
             data,
             f"2-D probe coordinates for {model}",
             f"The held-out probe clips in the 2-D coordinates a probe saved (such as t-SNE), one "
-            f"seed per condition (seed {seed} where available), coloured by language. Distances "
+            f"seed per condition (seed {', '.join(map(str, seeds))}), coloured by language. Distances "
             "in t-SNE are not comparable across panels; the probe scores above are the measure.",
         ))  # fmt: skip
     out.append("<h3>Similarity of latent spaces across conditions</h3>")
@@ -361,7 +367,6 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
         out.append(_table(rows, [
             ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
             ("seeds", "n"), ("mean [95% CI]", _ci_cell("mean", "ci_low", "ci_high", score)),
-            ("chance", _num_cell("chance", score)),
             ("minus chance [95% CI]", _ci_cell("diff_vs_chance", "diff_vs_chance_ci_low",
                                                "diff_vs_chance_ci_high", _signed)),
             ("p (Holm)", _pcell("p_vs_chance_holm")),
@@ -369,9 +374,14 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
                                                  "diff_vs_baseline_ci_high", _signed)),
             ("p (Holm)", _pcell("p_vs_baseline_holm")),
         ]))  # fmt: skip
-        out.append(_p("Against chance and the raw-feature baseline (feature_stats rows are the "
-                      "baseline itself): differences paired within runs, sign-flip permutation "
-                      "tests, Holm-corrected within the metric.", "note"))  # fmt: skip
+        chance = rows["chance"].dropna()
+        level = f"chance level {sentences.fmt_score(float(chance.mean()))}; " if len(chance) else ""
+        out.append(_p(f"Against chance and the raw-feature baseline ({level}feature_stats rows are "
+                      "the baseline itself): differences paired within runs, sign-flip "
+                      "permutation tests, Holm-corrected within the metric. With n seeds the "
+                      "smallest sign-flip p is 2 / 2^n, so after correction these p-values can stay "
+                      "above 0.05 even when every seed is above chance: the CI is the better guide.",
+                      "note"))  # fmt: skip
     return "".join(out)
 
 
@@ -437,15 +447,10 @@ def _methods(results: Results, analysis: Analysis) -> str:
     out.append("<h3>Resolved settings (from the run records)</h3>")
     settings = [(k, spec[k]) for k in ("dataset", "features", "splits", "target", "training", "model",
                                        "extractors", "probes") if k in spec]  # fmt: skip
-    models = {
-        json.dumps(r["spec"].get("model"), sort_keys=True)
-        for r in results.records.values()
-        if r.get("spec")
-    }
+    models = {_setting(r["spec"].get("model")) for r in results.records.values() if r.get("spec")}
     if settings:
         rows = [
-            (k, json.dumps(v, sort_keys=True) if k != "model" else "; ".join(sorted(models)))
-            for k, v in settings
+            (k, _setting(v) if k != "model" else "; ".join(sorted(models))) for k, v in settings
         ]
         out.append(_table(pd.DataFrame(rows, columns=["section", "value"]),
                           [("section", "section"), ("value", "value")]))  # fmt: skip

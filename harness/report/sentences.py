@@ -313,6 +313,67 @@ def _chance_baseline_sentence(
     return text + (f": {spaces}." if spaces else ".")
 
 
+def _the(models: Sequence[str]) -> str:
+    """'the a', 'the a and the b', 'the a, the b and the c'."""
+    names = [f"the {m}" for m in models]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
+    """One line per condition: the gist of both questions, before the details."""
+    control = analysis.control
+    if control is None:
+        return []
+    tests = analysis.logrank_vs_control
+    tests = tests[tests["measure"] == "steps"] if not tests.empty else tests
+    vs = analysis.separability_vs_control
+    metrics = main_metrics(analysis)
+    if metrics and not vs.empty:
+        vs = vs[(vs["probe"] == metrics[0][0]) & (vs["metric"] == metrics[0][1])]
+    out = []
+    for condition in results.conditions:
+        if condition == control:
+            continue
+        parts = []
+        mine = tests[tests["condition"] == condition] if not tests.empty else tests
+        if len(mine):
+            sig = mine[mine["p_holm"] < ALPHA]
+            sooner = [str(m) for m in sig.loc[sig["z"] > 0, "model"]]
+            later = [str(m) for m in sig.loc[sig["z"] < 0, "model"]]
+            rest = [str(m) for m in mine["model"] if m not in set(sooner + later)]
+            speed = []
+            if sooner:
+                speed.append(f"{_the(sooner)} reached the threshold sooner")
+            if later:
+                speed.append(f"{_the(later)} reached it later")
+            if rest:
+                speed.append(f"no evidence of a difference in learning speed for {_the(rest)}")
+            parts.append("; ".join(speed))
+        mine = vs[vs["condition"] == condition] if not vs.empty else vs
+        if len(mine):
+            sig = mine[mine["p_holm"] < ALPHA]
+            sign = sig["difference"] * np.where(sig["higher_is_better"], 1, -1)
+            better, worse = int((sign > 0).sum()), int((sign < 0).sum())
+            metric = metrics[0][1]
+            if better or worse:
+                parts.append(
+                    f"languages separated better in {better} and worse in {worse} of "
+                    f"{plural(len(mine), 'model latent space')} ({metric})"
+                )
+            else:
+                parts.append(
+                    f"no evidence of a difference in language separation in any of "
+                    f"{plural(len(mine), 'model latent space')} ({metric})"
+                )
+        if parts:
+            out.append(
+                f"“{results.condition_label(condition)}” against “{results.condition_label(control)}”: "
+                + "; ".join(parts)
+                + "."
+            )
+    return out
+
+
 def cka_sentences(results: Results, analysis: Analysis) -> list[str]:
     cka = analysis.cka
     control = analysis.control
