@@ -219,7 +219,7 @@ class Results:
 
     def latents(self, run_id: str) -> dict[str, np.ndarray]:
         """Latent spaces of one run by name; rows follow :meth:`probe_clips`.
-        Empty for runs that saved none (failed or diverged)."""
+        Empty for a failed run; a diverged run has only its model-free spaces."""
         return _load_npz(self._artifact(run_id, "latents", "latents.npz"))
 
     def probe_artifacts(self, run_id: str) -> dict[str, np.ndarray]:
@@ -254,11 +254,14 @@ def load_results(output_dir: str | Path) -> Results:
         raise ResultsError(f"{output_dir}: no such results folder")
     suite_path = output_dir / "suite.toml"
     suite_text = suite_path.read_text(encoding="utf-8") if suite_path.is_file() else ""
+    records, expected, problems = _read_records(output_dir)
     try:
         suite = tomllib.loads(suite_text)
     except tomllib.TOMLDecodeError as exc:
-        raise ResultsError(f"{suite_path}: not valid TOML: {exc}") from exc
-    records, expected, problems = _read_records(output_dir)
+        # the records carry every resolved setting; only the question and the
+        # expected count come from the suite file, so report without them
+        problems.append(f"{suite_path}: not valid TOML ({exc}); read the runs without it")
+        suite = {}
     for problem in problems:
         warnings.warn(problem, stacklevel=2)
     runs = runs_table(records.values())

@@ -175,3 +175,13 @@ def test_every_csv_column_is_documented():
         "stats/cka.csv": separability.CKA_COLUMNS,
     }
     assert _documented_columns() == actual
+
+
+def test_a_broken_suite_file_is_reported_not_fatal(tmp_path, folder):
+    out = tmp_path / "broken"
+    shutil.copytree(folder, out)
+    (out / "suite.toml").write_text("name = [unclosed", encoding="utf-8")
+    with pytest.warns(UserWarning, match="not valid TOML"):
+        res = load_results(out)
+    assert len(res.runs) == 48 and res.expected_count == 48
+    assert res.control == "none"  # recorded in every run's spec
