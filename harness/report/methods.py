@@ -1,0 +1,177 @@
+"""The report's methods section: protocol, statistics, conditions, settings,
+data counts and software versions, all from the run records."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+from typing import Any
+
+import pandas as pd
+
+import harness
+from harness.report.markup import esc, para, table
+from harness.stats.analysis import Analysis
+from harness.tables import Results
+
+#: analysis-side packages whose versions the methods section lists
+PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")
+
+
+def _first_spec(results: Results) -> dict[str, Any]:
+    for record in results.records.values():
+        if record.get("spec"):
+            return dict(record["spec"])
+    return {}
+
+
+def section(results: Results, analysis: Analysis) -> str:
+    out = ['<section id="methods"><h2>Methods</h2>']
+    spec = _first_spec(results)
+    target = spec.get("target") or {}
+    if target:
+        out.append(para(
+            f"Each run trains a model on {target.get('language', '?')} until its held-out loss "
+            f"crosses the threshold ({target.get('threshold_mode', '?')} threshold "
+            f"{target.get('threshold', '?')}), evaluated every {target.get('eval_every', '?')} steps, "
+            f"for at most {target.get('max_steps', '?')} optimizer steps; runs that do not cross are censored."
+        ))  # fmt: skip
+    out.append(_statistics_methods())
+    out.append("<h3>Conditions</h3>")
+    out.append(table(_conditions_frame(results), [
+        ("condition", "name"), ("label", "label"), ("pretraining language", "language"),
+        ("filter", "filter"), ("epochs", "epochs"), ("control", "control"),
+    ]))  # fmt: skip
+    out.append("<h3>Resolved settings (from the run records)</h3>")
+    settings = [(k, spec[k]) for k in ("dataset", "features", "splits", "target", "training", "model",
+                                       "extractors", "probes") if k in spec]  # fmt: skip
+    models = {_setting(r["spec"].get("model")) for r in results.records.values() if r.get("spec")}
+    if settings:
+        rows = [
+            (k, _setting(v) if k != "model" else "; ".join(sorted(models))) for k, v in settings
+        ]
+        out.append(table(pd.DataFrame(rows, columns=["section", "value"]),
+                          [("section", "section"), ("value", "value")]))  # fmt: skip
+    out.append("<h3>Data per role and language</h3>")
+    out.append(table(_counts_frame(results), [
+        ("role", "role"), ("language", "language"), ("speakers", "speakers"), ("clips", "clips"),
+    ]))  # fmt: skip
+    out.append("<h3>Software</h3>")
+    out.append(table(_versions_frame(results), [("package", "package"), ("where", "where"),
+                                                 ("version(s)", "version")]))  # fmt: skip
+    files = ["runs.csv", "curves.csv", "probes.csv"] + [f"stats/{n}.csv" for n in analysis.tables()]
+    out.append(
+        para(
+            "Tables written next to this report: "
+            + ", ".join(files)
+            + ". docs/report.md documents every column."
+        )
+    )
+    if results.suite_text:
+        out.append(
+            f"<details><summary>suite.toml as run</summary><pre>{esc(results.suite_text)}</pre></details>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+def _setting(value: Any) -> str:
+    """A resolved setting as a reader writes it: ``key=value`` pairs, and
+    ``label = plugin(params)`` for a component selection."""
+    if isinstance(value, list):
+        return "; ".join(_setting(v) for v in value)
+    if isinstance(value, dict):
+        if "plugin" in value and "params" in value:
+            inner = _setting(value.get("params") or {})
+            name = str(value["plugin"])
+            head = name if value.get("label") in (None, name) else f"{value['label']} = {name}"
+            return f"{head}({inner})"
+        return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(value.items()))
+    return json.dumps(value)
+
+
+def _statistics_methods() -> str:
+    items = [
+        "Time to threshold is survival data: a run that never crossed is right-censored at its "
+        "budget, never dropped. Kaplan-Meier curves come from scipy.stats.ecdf with log-log "
+        "pointwise 95% bands; the median's 95% CI is where the band crosses 0.5.",
+        "Each condition is compared with the control by a two-sided log-rank test "
+        "(scipy.stats.logrank); all conditions at once by the k-sample log-rank test "
+        "(statsmodels survdiff). Effect sizes: the ratio of medians and the difference in "
+        "restricted mean time to threshold (area under the Kaplan-Meier curve up to the budget) "
+        "with a percentile bootstrap 95% CI (runs resampled within groups).",
+        "Probe scores are averaged over seeds with a bootstrap 95% CI (scipy.stats.bootstrap, "
+        "BCa). Against chance and against the raw-feature baseline of the same run: sign-flip "
+        "permutation tests of the paired differences. Against the control: a two-sample "
+        "permutation test of the difference in means, its bootstrap CI and the rank-biserial "
+        "correlation from Mann-Whitney U.",
+        "Holm's correction (statsmodels multipletests) within each family: the log-rank tests of "
+        "one time measure across models and conditions; the comparisons of one probe metric.",
+        "Failed runs are excluded and listed; diverged runs count as never reaching the "
+        "threshold (censored beyond every observed crossing).",
+    ]
+    return "<h3>Statistics</h3><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
+
+
+def _conditions_frame(results: Results) -> pd.DataFrame:
+    rows = []
+    specs: dict[str, dict[str, Any]] = {}
+    for record in results.records.values():
+        cond = (record.get("spec") or {}).get("condition") or {}
+        if cond.get("name"):
+            specs.setdefault(cond["name"], cond)
+    for name in results.conditions:
+        cond = specs.get(name, {})
+        flt = cond.get("filter") or {}
+        flt_text = flt.get("plugin", "") + (
+            f" {json.dumps(flt.get('params'))}" if flt.get("params") else ""
+        )
+        rows.append({"name": name, "label": results.condition_label(name),
+                     "language": cond.get("language") or "none (no pretraining)",
+                     "filter": flt_text if cond.get("language") else "–",
+                     "epochs": cond.get("epochs", "–") if cond.get("language") else "–",
+                     "control": "yes" if name == results.control else ""})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _counts_frame(results: Results) -> pd.DataFrame:
+    """Clips and speakers per role and language; a cell that differs between
+    runs (each condition pretrains on its own language) shows every value."""
+    seen: dict[tuple[str, str], dict[str, set[int]]] = {}
+    for record in results.records.values():
+        counts = (record.get("data") or {}).get("counts") or {}
+        for role, langs in counts.items():
+            for lang, numbers in (langs or {}).items():
+                cell = seen.setdefault((str(role), str(lang)), {"speakers": set(), "clips": set()})
+                for key in ("speakers", "clips"):
+                    if isinstance(numbers, dict) and numbers.get(key) is not None:
+                        cell[key].add(int(numbers[key]))
+    rows = [
+        {"role": role, "language": lang,
+         "speakers": " or ".join(map(str, sorted(v["speakers"]))) or "–",
+         "clips": " or ".join(map(str, sorted(v["clips"]))) or "–"}
+        for (role, lang), v in sorted(seen.items())
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["role", "language", "speakers", "clips"])
+
+
+def _versions_frame(results: Results) -> pd.DataFrame:
+    recorded: dict[str, set[str]] = {}
+    for record in results.records.values():
+        for key, value in (record.get("environment") or {}).items():
+            if value is not None and not isinstance(value, (dict, list)):
+                recorded.setdefault(str(key), set()).add(str(value))
+    rows = [
+        {"package": k, "where": "runs", "version": ", ".join(sorted(v))}
+        for k, v in sorted(recorded.items())
+    ]
+    rows.append({"package": "harness", "where": "report", "version": harness.__version__})
+    rows += [{"package": p, "where": "report", "version": _version(p)} for p in PACKAGES]
+    return pd.DataFrame(rows)
+
+
+def _version(package: str) -> str:
+    try:
+        return md.version(package)
+    except md.PackageNotFoundError:
+        return "not installed"
