@@ -230,10 +230,12 @@ def run_suite(
                 print(stale_notice(output, len(stale)), file=out)
         ran: set[str] = set()
         interrupted = False
-        runner = make_executor(executor or suite.executor, registry) if todo else None
+        runner: Executor | None = None
         bar.start(_header(len(specs), len(todo), len(finished), len(failed_before), rerun_failed))
         try:
-            if runner is not None:
+            if todo:
+                # inside the try: starting a cluster can take long enough to be interrupted
+                runner = make_executor(executor or suite.executor, registry)
                 fn = functools.partial(run_one, output=str(output), execute=execute)
                 for spec, result in runner.map(fn, todo):
                     summary = _settle(store, spec, result)

@@ -1,0 +1,201 @@
+"""Benchmark of the runner: parallel speed-up of the local executor and the cost
+of re-running a finished suite.
+
+    python bench/bench_runner.py                 # CPU-bound stand-in runs
+    python bench/bench_runner.py --real          # also a real tiny suite (harness.execute)
+    python bench/bench_runner.py --workers 1 2 4 --runs 8 --repeat 5
+    BENCH_STEPS=500 python bench/bench_runner.py      # longer stand-in runs
+
+The stand-in run does a fixed amount of torch work (LSTM forward and backward
+steps on one thread), so a worker count's wall time shows throughput, pool
+start-up included. Each worker count is timed ``--repeat`` times, interleaved,
+and the fastest and the median are shown: on a shared machine other
+processes only ever add time. Numbers go to stdout; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import statistics
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from harness.registry import load_registry
+from harness.runner import SuiteOutcome, run_suite
+from harness.suite import Selection, Suite, load_suite
+
+STEPS = int(os.environ.get("BENCH_STEPS", "250"))
+
+
+def _work(seed: int) -> Any:
+    """Fixed torch work on one thread: about 2-3 s on one core of a current CPU."""
+    import torch
+
+    torch.set_num_threads(1)  # what the local executor gives each worker with threads = 1
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(40, 64, batch_first=True)
+    batch = torch.randn(16, 100, 40)
+    for _ in range(STEPS):
+        out, _ = lstm(batch)
+        out.pow(2).mean().backward()
+    return lstm
+
+
+def cpu_execute(spec: Any, run_dir: Path) -> dict[str, Any]:
+    """The stand-in run: the fixed work, its weights written, a record returned."""
+    import torch
+
+    torch.save(_work(spec.seed).state_dict(), run_dir / "weights.pt")
+    return {"status": "reached", "convergence": {"steps": STEPS}}
+
+
+def ceiling(workers: list[int], runs: int, repeat: int) -> None:
+    """The same work in a bare process pool: what this machine allows right now."""
+    times: dict[int, list[float]] = {n: [] for n in workers}
+    for _ in range(repeat):
+        for n in workers:
+            start = time.perf_counter()
+            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+                list(pool.map(_work, range(runs)))
+            times[n].append(time.perf_counter() - start)
+    base = workers[0]
+    for n in workers[1:]:
+        best = min(times[base]) / min(times[n])
+        print(f"bare pool: {runs} runs, speed-up {n} vs {base} process(es): {best:.2f}x (best; "
+              f"{min(times[base]):.1f} s vs {min(times[n]):.1f} s)")  # fmt: skip
+
+
+def suite_file(folder: Path, runs: int, real: bool) -> Path:
+    seeds = max(1, runs // 2)
+    budget = "max_steps = 60\neval_every = 20\n" if real else ""
+    text = textwrap.dedent(f"""\
+        name = "bench"
+        seeds = {seeds}
+
+        [dataset]
+        plugin = "espeak"
+
+        [target]
+        language = "en"
+        threshold = 0.8
+        {budget}
+        [training]
+        batch_size = 8
+        segment_frames = 50
+        device = "cpu"
+
+        [splits]
+        probe_languages = ["en", "ja"]
+        pretrain_speakers = 1
+        train_speakers = 1
+        heldout_speakers = 1
+        probe_speakers = 4
+
+        [[conditions]]
+        name = "none"
+
+        [[conditions]]
+        name = "ja-lowpass"
+        language = "ja"
+        filter = {{plugin = "lowpass"}}
+
+        [[models]]
+        plugin = "lstm"
+        """)
+    path = folder / "bench.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def timed(suite: Suite, workers: int, execute: Any, output: Path) -> tuple[float, SuiteOutcome]:
+    local = Selection("executor", "local", {"workers": workers, "threads": 1, "in_process": False},
+                      "local")  # fmt: skip
+    suite = _with_output(suite, output)
+    start = time.perf_counter()
+    outcome = run_suite(suite, execute=execute, executor=local, progress=False)
+    return time.perf_counter() - start, outcome
+
+
+def _with_output(suite: Suite, output: Path) -> Suite:
+    from dataclasses import replace
+
+    return replace(suite, output=output)
+
+
+def bench(
+    label: str, suite: Suite, workers: list[int], execute: Any, scratch: Path, repeat: int
+) -> None:
+    times: dict[int, list[float]] = {n: [] for n in workers}
+    total = 0
+    for attempt in range(repeat):
+        for n in workers:
+            output = scratch / f"{label}-{n}-{attempt}"
+            seconds, outcome = timed(suite, n, execute, output)
+            if not outcome.ok:
+                print(outcome.summary())
+                raise SystemExit(f"{label}: the suite did not finish cleanly")
+            times[n].append(seconds)
+            total = outcome.total
+    for n in workers:
+        print(f"{label}: {total} runs, {n} worker(s): best {min(times[n]):6.1f} s, "
+              f"median {statistics.median(times[n]):6.1f} s over {repeat}")  # fmt: skip
+    base = workers[0]
+    for n in workers[1:]:
+        best = min(times[base]) / min(times[n])
+        median = statistics.median(times[base]) / statistics.median(times[n])
+        print(
+            f"{label}: speed-up {n} vs {base} worker(s): {best:.2f}x (best), {median:.2f}x (median)"
+        )
+    last = workers[-1]
+    seconds, outcome = timed(suite, last, execute, scratch / f"{label}-{last}-0")
+    assert outcome.executed == 0, "a finished suite ran runs again"
+    print(f"{label}: re-running the finished suite: {seconds:.2f} s ({outcome.skipped} skipped)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--runs", type=int, default=8, help="runs of the stand-in suite")
+    parser.add_argument("--real", action="store_true", help="also time harness.execute")
+    parser.add_argument("--real-runs", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="timings per worker count")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs; stand-in run: {STEPS} LSTM steps on 1 thread")
+    scratch = Path(tempfile.mkdtemp(prefix="bench-runner-"))
+    # a private corpus and feature cache, so the warm-up below is what fills it
+    os.environ.setdefault("HARNESS_CACHE", str(scratch / "cache"))
+    try:
+        registry = load_registry()
+        suite = load_suite(suite_file(scratch, args.runs, real=False), registry)
+        bench("stand-in", suite, args.workers, cpu_execute, scratch, args.repeat)
+        ceiling(args.workers, args.runs, args.repeat)
+        if args.real:
+            from harness.execute import execute
+
+            real = load_suite(suite_file(scratch, args.real_runs, real=True), registry)
+            # the first run synthesises the corpus and fills the feature cache; time it apart
+            seconds, outcome = timed(_first(real), 1, execute, scratch / "warm-up")
+            print(f"real: warm-up (corpus and feature cache): {seconds:.1f} s, "
+                  f"{outcome.executed} run")  # fmt: skip
+            if not outcome.ok:
+                print(outcome.summary())
+            bench("real", real, args.workers, execute, scratch, 1)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _first(suite: Suite) -> Suite:
+    from dataclasses import replace
+
+    return replace(suite, seeds=suite.seeds[:1], conditions=suite.conditions[1:])
+
+
+if __name__ == "__main__":
+    main()
