@@ -228,7 +228,42 @@ def check_probe_result(component: str, declared: Iterable[str], value: Any) -> P
             raise ContractError(
                 "probe", component, f"metric {name!r} must be a finite number, got {number!r}"
             )
+    for name, values in value.details.items():
+        if not isinstance(name, str) or not name:
+            raise ContractError("probe", component, f"detail without a name: {name!r}")
+        try:
+            [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise ContractError(
+                "probe", component, f"detail {name!r} must be a list of numbers, got {values!r}"
+            ) from None
     return value
+
+
+def check_clip(component: str, clip: Any, sample_rate: int) -> Clip:
+    """A dataset's clip: a Clip of mono, finite, non-empty float32 audio at the requested rate."""
+    if not isinstance(clip, Clip):
+        raise ContractError(
+            "dataset", component, f"load() must return Clips, got {type(clip).__name__}"
+        )
+    audio = clip.audio
+    where = f"clip {clip.clip_id!r}"
+    if not isinstance(audio, np.ndarray) or audio.ndim != 1:
+        shape = getattr(audio, "shape", type(audio).__name__)
+        raise ContractError("dataset", component, f"{where} must be mono (1-D audio), got {shape}")
+    if audio.dtype != np.float32:
+        raise ContractError(
+            "dataset", component, f"{where} must be float32 audio, got {audio.dtype}"
+        )
+    if audio.size == 0 or not np.isfinite(audio).all():
+        raise ContractError("dataset", component, f"{where} has empty or non-finite audio")
+    if clip.sample_rate != sample_rate:
+        raise ContractError(
+            "dataset",
+            component,
+            f"{where} has sample rate {clip.sample_rate}, requested {sample_rate}",
+        )
+    return clip
 
 
 def check_filtered(component: str, before: np.ndarray, after: Any) -> np.ndarray:

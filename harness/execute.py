@@ -26,6 +26,7 @@ from harness.contracts import (
     ContractError,
     DataError,
     DataRequest,
+    check_clip,
     check_filtered,
     check_latents,
     check_probe_result,
@@ -147,17 +148,7 @@ def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
     if not clips:
         raise DataError(f"dataset {spec.dataset.plugin!r} returned no clips")
     for clip in clips:
-        if not isinstance(clip, Clip):
-            raise ContractError(
-                "dataset", spec.dataset.plugin, f"load() must return Clips, got {type(clip)}"
-            )
-        if clip.sample_rate != spec.features.sample_rate:
-            raise ContractError(
-                "dataset",
-                spec.dataset.plugin,
-                f"clip {clip.clip_id!r} has sample rate {clip.sample_rate}, "
-                f"requested {spec.features.sample_rate}",
-            )
+        check_clip(spec.dataset.plugin, clip, spec.features.sample_rate)
     return clips
 
 

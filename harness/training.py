@@ -25,7 +25,7 @@ from torch import nn
 
 from harness.batches import BatchStream, chunks, epoch_batches, generator
 from harness.config import TargetConfig, TrainingConfig
-from harness.contracts import Model, check_loss
+from harness.contracts import ContractError, Model, check_loss
 
 #: random streams of one run (see :func:`harness.batches.generator`)
 PRETRAIN_STREAM, TARGET_STREAM = 1, 2
@@ -214,12 +214,16 @@ def _timed(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def build_module(model: Model, n_features: int, segment_frames: int, seed: int) -> nn.Module:
+def build_module(
+    model: Model, n_features: int, segment_frames: int, seed: int, name: str = "model"
+) -> nn.Module:
     """Seed everything, then build: the same seed gives the same initial weights."""
     seed_everything(seed)
     module = model.build(n_features, segment_frames)
     if not isinstance(module, nn.Module):
-        raise TypeError(f"build() must return a torch.nn.Module, got {type(module).__name__}")
+        raise ContractError(
+            "model", name, f"build() must return a torch.nn.Module, got {type(module).__name__}"
+        )
     return module
 
 
@@ -239,7 +243,7 @@ def train(
     ``name`` is the model component's name, used in contract errors.
     """
     device = resolve_device(training.device)
-    module = build_module(model, n_features, training.segment_frames, seed).to(device)
+    module = build_module(model, n_features, training.segment_frames, seed, name).to(device)
     module.train()
     heldout = torch.from_numpy(data.heldout).to(device)
     train_set = torch.from_numpy(data.train).to(device)

@@ -222,12 +222,6 @@ def test_dataset_ignoring_the_requested_sample_rate(spec, registry):
         load_clips(spec(dataset={"plugin": "wrong_rate"}), registry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="harness/execute.py load_clips checks each clip's type and sample rate only: "
-    "stereo or NaN audio fails later in harness/features.py as 'clip 0: ...', naming "
-    "neither the dataset nor the clip id, and int16 audio is accepted",
-)
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("stereo", "mono"), ("nan_audio", "non-finite"), ("int_audio", "float32")],
@@ -284,13 +278,6 @@ def test_loss_that_is_not_a_tensor(spec, registry):
         train_with(spec, registry, "float_loss")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="harness/training.py build_module raises a TypeError that does not name the "
-    "model component (it has no name parameter); train() should pass its name and raise "
-    "ContractError('model', name, 'build() must return a torch.nn.Module, got dict')",
-)
 def test_build_that_returns_no_module(spec, registry):
     with expect("model", "not_module", "build\\(\\) must return a torch.nn.Module, got dict"):
         train_with(spec, registry, "not_module")
@@ -351,13 +338,6 @@ def test_probe_breaking_its_contract(spec, registry, name, expected):
         probe_with(spec, registry, name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="harness/execute.py run_probes converts details with float(v) unchecked, so a "
-    "non-numeric detail raises ValueError without naming the probe; check_probe_result "
-    "does not look at details",
-)
 def test_probe_detail_that_is_not_a_number(spec, registry):
     with expect("probe", "text_detail", "detail 'folds'"):
         probe_with(spec, registry, "text_detail")
