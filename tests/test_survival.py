@@ -193,3 +193,11 @@ def test_learning_curve_band_is_a_t_interval():
     half = 12.7062047 * math.sqrt(2) / math.sqrt(2)  # t(0.975, 1 df) * sd / sqrt(n)
     assert lc.loc[0, "ci_high"] == pytest.approx(2.0 + half, rel=1e-6)
     assert lc.loc[25, "n"] == 1 and np.isnan(lc.loc[25, "ci_low"])
+
+
+def test_k_sample_logrank_is_undefined_not_a_crash_when_variance_is_singular():
+    # every run of every group crossed at the same step: nothing to compare
+    chi2, df, p = survival.logrank_k(
+        [10, 10, 10, 10, 10, 10], [1] * 6, ["a", "a", "b", "b", "c", "c"]
+    )
+    assert df == 2 and np.isnan(chi2) and np.isnan(p)

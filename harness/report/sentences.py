@@ -165,7 +165,12 @@ def convergence_sentences(
 def _logrank_verdict(t: pd.Series, model: str, measure: str) -> str:
     p, p_holm = t["p_value"], t["p_holm"]
     if not np.isfinite(p):
-        return "No run of either group crossed the threshold, so the log-rank test cannot compare them."
+        if t["n_reached"] + t["n_reached_control"] == 0:
+            return "No run of either group crossed the threshold, so the log-rank test cannot compare them."
+        return (
+            "Every run that crossed did so at the same evaluation, so the log-rank test has "
+            "no variation to compare (it is undefined, not evidence of a difference)."
+        )
     head = f"Log-rank {fmt_p(p_holm)} (Holm-corrected; uncorrected {fmt_p(p)})"
     diff, low, high = (
         t["rmst_difference"],

@@ -151,7 +151,9 @@ def logrank(
     """
     if not (np.any(event_a) or np.any(event_b)):
         return np.nan, np.nan
-    result = stats.logrank(censored_data(time_a, event_a), censored_data(time_b, event_b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # zero variance (every run crossed at one step) gives NaN: undefined, not significant
+        result = stats.logrank(censored_data(time_a, event_a), censored_data(time_b, event_b))
     return float(result.statistic), float(result.pvalue)
 
 
@@ -164,7 +166,13 @@ def logrank_k(time: ArrayLike, event: ArrayLike, group: ArrayLike) -> tuple[floa
     k = len(np.unique(g))
     if k < 2 or not e.any():
         return np.nan, max(k - 1, 0), np.nan
-    chi2, p = survdiff(t, e.astype(int), g)
+    try:
+        chi2, p = survdiff(t, e.astype(int), g)
+    except np.linalg.LinAlgError:
+        # the variance of observed minus expected is singular when the groups'
+        # events leave nothing to compare (e.g. every run crossed at the same
+        # step): the test is undefined, not significant
+        return np.nan, k - 1, np.nan
     return float(chi2), k - 1, float(p)
 
 
