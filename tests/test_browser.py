@@ -1,132 +1,20 @@
-"""End to end: the report of a synthetic suite in headless Chromium.
+"""End to end: the report of a synthetic suite in headless Chromium: no console
+error, no blocked resource, every image decodes (see tests/browser.py)."""
 
-Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``:
-commands on fd 3, answers on fd 4, NUL-terminated JSON), so no port, driver or
-extra package is needed. The test loads report.html from disk and checks that
-the page raises no console error, blocks no resource, and decodes every image.
-"""
-
-import base64
-import contextlib
-import fcntl
 import io
-import json
-import os
-import select
-import shutil
-import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from browser import SKIP_REASON, available, inspect_page
 from fake_results import write_fake_results
 from PIL import Image
 
 from harness.report import build_report
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("HARNESS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-TIMEOUT = 90.0
-
-if not Path(CHROMIUM).is_file():
-    pytest.skip(
-        f"headless Chromium not found at {CHROMIUM} (apt-get install chromium, or set "
-        "HARNESS_CHROMIUM)",
-        allow_module_level=True,
-    )
-
-
-class DevTools:
-    """A minimal DevTools-protocol client over Chromium's debugging pipe."""
-
-    def __init__(self, profile: Path) -> None:
-        cmd_read, self._cmd_write = os.pipe()
-        self._resp_read, resp_write = os.pipe()
-
-        def child_fds() -> None:
-            # move both ends above 10 first, so dup2 onto 3 and 4 cannot clobber either
-            a = fcntl.fcntl(cmd_read, fcntl.F_DUPFD, 10)
-            b = fcntl.fcntl(resp_write, fcntl.F_DUPFD, 10)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
-        self.proc = subprocess.Popen(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile}",
-                "--remote-debugging-pipe",
-                "about:blank",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=child_fds,
-            pass_fds=(3, 4),
-        )
-        os.close(cmd_read)
-        os.close(resp_write)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._cmd_write, json.dumps(message).encode() + b"\0")
-        while True:
-            reply = self._read()
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_for(self, method: str) -> dict:
-        for i, event in enumerate(self.events):
-            if event.get("method") == method:
-                return self.events.pop(i)
-        while True:
-            event = self._read()
-            if event.get("method") == method:
-                return event
-            self.events.append(event)
-
-    def _read(self) -> dict[str, Any]:
-        deadline = time.monotonic() + TIMEOUT
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self._resp_read], [], [], max(left, 0))
-            if not ready:
-                raise TimeoutError("Chromium did not answer")
-            chunk = os.read(self._resp_read, 1 << 20)
-            if not chunk:
-                raise RuntimeError(f"Chromium exited (code {self.proc.poll()})")
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
-            self.send("Browser.close")
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self._cmd_write)
-        os.close(self._resp_read)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not available(), reason=SKIP_REASON),
+]
 
 
 @pytest.fixture(scope="module")
@@ -136,51 +24,8 @@ def report(tmp_path_factory) -> Path:
 
 
 def test_report_renders_in_chromium_without_errors(report, tmp_path):
-    browser = DevTools(tmp_path / "profile")
-    try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        for domain in ("Page", "Runtime", "Log"):
-            browser.send(f"{domain}.enable", session=session)
-        browser.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        browser.send("Page.navigate", {"url": report.as_uri()}, session=session)
-        browser.wait_for("Page.loadEventFired")
-        check = browser.send(
-            "Runtime.evaluate",
-            {
-                "expression": "JSON.stringify({images: Array.from(document.images).map("
-                "i => [i.complete, i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width]),"
-                " title: document.title, answer: !!document.querySelector('#answer .answer'),"
-                " width: document.documentElement.scrollWidth})",
-                "returnByValue": True,
-            },
-            session=session,
-        )
-        page = json.loads(check["result"]["value"])
-        shot = browser.send(
-            "Page.captureScreenshot",
-            {"format": "png", "captureBeyondViewport": True},
-            session=session,
-        )
-    finally:
-        browser.close()
-
-    errors = [
-        e
-        for e in browser.events
-        if e.get("method") == "Runtime.exceptionThrown"
-        or (
-            e.get("method") == "Runtime.consoleAPICalled"
-            and e["params"]["type"] in ("error", "assert")
-        )
-        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-    ]
+    checked = inspect_page(report, tmp_path / "profile")
+    errors, page = checked.errors, checked.page
     assert errors == []
     assert page["answer"] and "fake-suite" in page["title"]
     assert len(page["images"]) >= 7
@@ -188,6 +33,6 @@ def test_report_renders_in_chromium_without_errors(report, tmp_path):
         assert complete and width > 0 and height > 0 and shown > 0
     # readable on a laptop: nothing wider than the window forces sideways scrolling
     assert page["width"] <= 1366
-    image = Image.open(io.BytesIO(base64.b64decode(shot["data"])))
+    image = Image.open(io.BytesIO(checked.screenshot_png))
     assert image.width == 1366 and image.height > 3000
     image.save(tmp_path / "report.png")
