@@ -112,3 +112,12 @@ def test_the_same_suite_file_runs_on_a_local_cluster(tmp_path):
     assert [strip(r) for r in Store(suite.output).records()] == [
         strip(r) for r in Store(local.output).records()
     ]
+
+
+def test_an_unreachable_scheduler_is_an_error_before_any_run(tmp_path):
+    suite = h.make_suite(tmp_path, seeds=1)
+    executor = dask_at(f"tcp://127.0.0.1:{free_port()}")
+    executor = Selection("executor", "dask", {**executor.params, "timeout": 1.0}, "dask")
+    with pytest.raises(OSError):
+        run(suite, h.fake_execute, executor)
+    assert Store(suite.output).statuses() == {}  # no run was recorded as failed

@@ -73,7 +73,12 @@ class DaskExecutor:
                 scheduler_kwargs=None if dashboard else {"dashboard_address": "127.0.0.1:0"},
             )
             address = self.cluster.scheduler_address
-        self.client = Client(address, timeout=timeout, set_as_default=False)
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except BaseException:
+            if self.cluster is not None:
+                self.cluster.close()
+            raise
         self._futures: list[Any] = []
 
     def _threads_by_host(self) -> dict[str, int]:
