@@ -102,8 +102,15 @@ def expand(suite: Suite) -> list[RunSpec]:
         control=suite.control,
         cache_dir=str(suite.cache_dir),
     )
+    shared.pop("target")
     return [
-        RunSpec(condition=condition, model=model, seed=seed, **shared)  # type: ignore[arg-type]
+        RunSpec(
+            condition=condition,
+            model=model,
+            seed=seed,
+            target=dataclasses.replace(suite.target, **model.target),
+            **shared,  # type: ignore[arg-type]
+        )
         for condition in suite.conditions
         for model in suite.models
         for seed in suite.seeds

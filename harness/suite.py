@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ CONDITION_PARAMS = (
 )
 TABLES = ("dataset", "features", "splits", "target", "training", "executor")
 ARRAYS = ("conditions", "models", "extractors", "probes")
+#: [target] keys a [[models]] entry may override: models learn at different
+#: rates and loss scales, and conditions are compared within a model.
+MODEL_TARGET_KEYS = ("threshold", "max_steps")
 SECTION_KINDS = {"dataset": "dataset", "executor": "executor", "models": "model",
                  "extractors": "latent_extractor", "probes": "probe"}  # fmt: skip
 
@@ -86,9 +89,14 @@ class Selection:
     plugin: str
     params: Mapping[str, Any]
     label: str
+    #: [target] keys this entry overrides (models only: threshold, max_steps)
+    target: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "label": self.label, "params": dict(self.params)}
+        out = {"plugin": self.plugin, "label": self.label, "params": dict(self.params)}
+        if self.target:
+            out["target"] = dict(self.target)
+        return out
 
 
 @dataclass(frozen=True)
@@ -330,7 +338,20 @@ class _Validator:
         if required and not tables and key not in self.data:
             self.problem(key, f"missing required [[{key}]]; available: "
                          f"{', '.join(self.registry.names(SECTION_KINDS[key]))}")  # fmt: skip
-        chosen = [self.select(SECTION_KINDS[key], t, f"{key}[{i}]") for i, t in enumerate(tables)]
+        chosen = []
+        for i, table in enumerate(tables):
+            where = f"{key}[{i}]"
+            overrides = (
+                {k: table[k] for k in MODEL_TARGET_KEYS if k in table} if key == "models" else {}
+            )
+            rest = {k: v for k, v in table.items() if k not in overrides}
+            selection = self.select(SECTION_KINDS[key], rest, where)
+            if selection is not None and overrides:
+                params = [p for p in section_params(TargetConfig) if p.name in MODEL_TARGET_KEYS]
+                resolved, problems = resolve_params(params, overrides, where)
+                self.problems.extend(problems)
+                selection = replace(selection, target={k: resolved[k] for k in overrides})
+            chosen.append(selection)
         out = [s for s in chosen if s is not None]
         labels = [s.label for s in out]
         for label in {x for x in labels if labels.count(x) > 1}:

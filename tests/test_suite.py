@@ -146,3 +146,18 @@ def test_output_override(tmp_path, registry):
 def test_unreadable_file_is_a_suite_error(tmp_path, registry):
     problems, _ = problems_of(tmp_path / "missing.toml", registry)
     assert "cannot read suite file" in next(iter(problems.values()))
+
+
+def test_models_may_override_threshold_and_budget(tmp_path, registry):
+    from harness.expand import expand
+
+    text = VALID + '[[models]]\nplugin = "cae"\nthreshold = 0.2\nmax_steps = 50\n'
+    suite = load_suite(write(tmp_path, text), registry)
+    assert suite.models[1].target == {"threshold": 0.2, "max_steps": 50}
+    assert suite.models[1].params == {"bottleneck": 32}
+    targets = {(r.model.label, r.target.threshold, r.target.max_steps) for r in expand(suite)}
+    assert targets == {("lstm", 0.5, 2000), ("cae", 0.2, 50)}
+
+    bad = VALID + '[[models]]\nplugin = "cae"\nthreshold = "low"\n'
+    problems, _ = problems_of(write(tmp_path, bad, "bad.toml"), registry)
+    assert problems["models[1].threshold"] == "expected number >= 0.0, got 'low'"
