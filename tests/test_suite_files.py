@@ -1,0 +1,34 @@
+"""The suite files shipped in suites/ stay valid and keep the study's design."""
+
+from pathlib import Path
+
+import pytest
+
+from harness.expand import expand
+from harness.suite import load_suite
+
+SUITES = sorted((Path(__file__).parent.parent / "suites").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_shipped_suite_is_valid(path):
+    suite = load_suite(path)
+    assert expand(suite)
+    assert suite.question, "a shipped suite states its question for the report"
+
+
+@pytest.mark.parametrize("name", ["pretrain", "commonvoice"])
+def test_flagship_design(name):
+    suite = load_suite(Path(__file__).parent.parent / "suites" / f"{name}.toml")
+    assert suite.target.language == "es"
+    assert len(suite.seeds) >= 10
+    conditions = {c.name: c for c in suite.conditions}
+    assert not conditions[suite.control].pretrains
+    for lang in ("es", "it", "ja"):
+        lowpass = conditions[f"{lang}-lp500"]
+        assert lowpass.language == lang and lowpass.epochs == 1
+        assert lowpass.filter.plugin == "lowpass" and lowpass.filter.params["cutoff_hz"] == 500
+    assert conditions["es-full"].filter.plugin == "full"
+    assert {m.plugin for m in suite.models} == {"lstm", "conv_autoencoder"}
+    assert {p.plugin for p in suite.probes} == {"linear_svc", "tsne"}
+    assert set(suite.splits.probe_languages) == {"es", "it", "ja", "en"}
