@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.audio import BadAudio, SkipLog
-from harness.contracts import Clip, DataWarning
+from harness.audio import BadAudio, SkipLog, cached_clip, require_languages
+from harness.contracts import Clip, DataRequest, DataWarning
 
 
 def stable_seed(*parts: object) -> int:
@@ -124,3 +124,45 @@ def equal_speakers(dataset: str, clips: Sequence[Clip]) -> list[Clip]:
         )
     kept = {s for speakers in order.values() for s in speakers[:fewest]}
     return [c for c in clips if c.speaker in kept]
+
+
+class RecordingsDataset:
+    """A dataset of recorded files: subclasses list each language's candidates
+    by speaker (:meth:`candidates`); loading, balancing and caching are shared."""
+
+    #: the component name, used in warnings and errors
+    name = "recordings"
+
+    def __init__(
+        self,
+        root: str,
+        clips_per_speaker: int | None,
+        max_speakers: int | None,
+        seed: int,
+        balance: bool,
+    ) -> None:
+        self.root = Path(root).expanduser()
+        self.clips_per_speaker = clips_per_speaker
+        self.max_speakers = max_speakers
+        self.seed = seed
+        self.balance = balance
+        self.skips = SkipLog(self.name)
+
+    def candidates(self, language: str) -> dict[str, list[Candidate]]:
+        raise NotImplementedError
+
+    def load(self, request: DataRequest) -> list[Clip]:
+        clips: list[Clip] = []
+        for language in request.languages:
+            clips += select_balanced(
+                language,
+                self.candidates(language),
+                clips_per_speaker=self.clips_per_speaker,
+                max_speakers=self.max_speakers,
+                seed=self.seed,
+                load=lambda p: cached_clip(p, request.sample_rate, request.cache_dir),
+                sample_rate=request.sample_rate,
+                skips=self.skips,
+            )
+        require_languages(self.name, request.languages, {c.language for c in clips})
+        return equal_speakers(self.name, clips) if self.balance else clips

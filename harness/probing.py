@@ -62,6 +62,19 @@ def speaker_table(labels: np.ndarray, groups: np.ndarray) -> SpeakerTable:
     return SpeakerTable(speakers=speakers, labels=speaker_labels, inverse=inverse)
 
 
+def probe_inputs(
+    latents: np.ndarray, labels: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, SpeakerTable]:
+    """A probe's arguments as float64 latents, label and speaker arrays and their
+    speaker table; a clear error if shapes disagree or a speaker has two labels."""
+    x = np.asarray(latents, dtype=np.float64)
+    labels = np.asarray(labels)
+    groups = np.asarray(groups)
+    if x.ndim != 2 or len(x) != len(labels):
+        raise ValueError(f"latents must be (n, dim) with n = {len(labels)}, got {x.shape}")
+    return x, labels, groups, speaker_table(labels, groups)
+
+
 def _describe(label: object, names: dict[object, str] | None) -> str:
     if names is not None and label in names:
         return names[label]

@@ -9,19 +9,18 @@ columns ``client_id`` and ``path``) and ``<root>/<locale>/clips/<path>``
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 from harness import REQUIRED, Component, Param, hookimpl
-from harness.audio import SkipLog, cached_clip, require_languages
-from harness.contracts import Clip, DataRequest
-from harness.corpus import Candidate, equal_speakers, select_balanced
+from harness.corpus import Candidate, RecordingsDataset
 
 NEEDED_COLUMNS = ("client_id", "path")
 #: Common Voice sentences contain quotes and very long fields; read them raw.
 csv.field_size_limit(1 << 24)
 
 
-class CommonVoiceDataset:
+class CommonVoiceDataset(RecordingsDataset):
+    name = "commonvoice"
+
     def __init__(
         self,
         root: str,
@@ -31,13 +30,8 @@ class CommonVoiceDataset:
         tsv: str = "validated.tsv",
         balance: bool = True,
     ) -> None:
-        self.root = Path(root).expanduser()
-        self.clips_per_speaker = clips_per_speaker
-        self.max_speakers = max_speakers
-        self.seed = seed
+        super().__init__(root, clips_per_speaker, max_speakers, seed, balance)
         self.tsv = tsv
-        self.balance = balance
-        self.skips = SkipLog("commonvoice")
 
     def candidates(self, locale: str) -> dict[str, list[Candidate]]:
         """Files listed for ``locale``, by speaker; problems are skipped with a warning."""
@@ -73,22 +67,6 @@ class CommonVoiceDataset:
             self.skips.skip(locale, table, f"cannot read: {exc}")
             return {}
         return by_speaker
-
-    def load(self, request: DataRequest) -> list[Clip]:
-        clips: list[Clip] = []
-        for locale in request.languages:
-            clips += select_balanced(
-                locale,
-                self.candidates(locale),
-                clips_per_speaker=self.clips_per_speaker,
-                max_speakers=self.max_speakers,
-                seed=self.seed,
-                load=lambda p: cached_clip(p, request.sample_rate, request.cache_dir),
-                sample_rate=request.sample_rate,
-                skips=self.skips,
-            )
-        require_languages("commonvoice", request.languages, {c.language for c in clips})
-        return equal_speakers("commonvoice", clips) if self.balance else clips
 
 
 @hookimpl

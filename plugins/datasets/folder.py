@@ -6,17 +6,15 @@ across languages; the clip id is the file's path below ``root``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from harness import REQUIRED, Component, Param, hookimpl
-from harness.audio import SkipLog, cached_clip, require_languages
-from harness.contracts import Clip, DataRequest
-from harness.corpus import Candidate, equal_speakers, select_balanced
+from harness.corpus import Candidate, RecordingsDataset
 
 EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
 
-class FolderDataset:
+class FolderDataset(RecordingsDataset):
+    name = "folder"
+
     def __init__(
         self,
         root: str,
@@ -25,12 +23,7 @@ class FolderDataset:
         seed: int = 0,
         balance: bool = False,
     ) -> None:
-        self.root = Path(root).expanduser()
-        self.clips_per_speaker = clips_per_speaker
-        self.max_speakers = max_speakers
-        self.seed = seed
-        self.balance = balance
-        self.skips = SkipLog("folder")
+        super().__init__(root, clips_per_speaker, max_speakers, seed, balance)
 
     def candidates(self, language: str) -> dict[str, list[Candidate]]:
         folder = self.root / language
@@ -47,22 +40,6 @@ class FolderDataset:
                     Candidate(f"folder/{p.relative_to(self.root).as_posix()}", p) for p in files
                 ]
         return by_speaker
-
-    def load(self, request: DataRequest) -> list[Clip]:
-        clips: list[Clip] = []
-        for language in request.languages:
-            clips += select_balanced(
-                language,
-                self.candidates(language),
-                clips_per_speaker=self.clips_per_speaker,
-                max_speakers=self.max_speakers,
-                seed=self.seed,
-                load=lambda p: cached_clip(p, request.sample_rate, request.cache_dir),
-                sample_rate=request.sample_rate,
-                skips=self.skips,
-            )
-        require_languages("folder", request.languages, {c.language for c in clips})
-        return equal_speakers("folder", clips) if self.balance else clips
 
 
 @hookimpl

@@ -29,6 +29,7 @@ from harness.probing import (
     chance_balanced_accuracy,
     fewest_speakers,
     majority_rate,
+    probe_inputs,
     speaker_grouped_folds,
     speaker_permutation_test,
     speaker_table,
@@ -221,12 +222,7 @@ class LinearSVCProbe:
         target: str,
         seed: int,
     ) -> ProbeResult:
-        x = np.asarray(latents, dtype=np.float64)
-        labels = np.asarray(labels)
-        groups = np.asarray(groups)
-        if x.ndim != 2 or len(x) != len(labels):
-            raise ValueError(f"latents must be (n, dim) with n = {len(labels)}, got {x.shape}")
-        speaker_table(labels, groups)  # one label per speaker, or a clear error
+        x, labels, groups, _ = probe_inputs(latents, labels, groups)
 
         prepared = []
         for task in self.tasks:

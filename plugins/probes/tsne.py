@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from harness import Component, Metric, Param, hookimpl
 from harness.contracts import ProbeResult
-from harness.probing import speaker_table
+from harness.probing import probe_inputs
 
 METRICS = [
     Metric(
@@ -92,12 +92,7 @@ class TSNEProbe:
         target: str,
         seed: int,
     ) -> ProbeResult:
-        x = np.asarray(latents, dtype=np.float64)
-        labels = np.asarray(labels)
-        groups = np.asarray(groups)
-        if x.ndim != 2 or len(x) != len(labels):
-            raise ValueError(f"latents must be (n, dim) with n = {len(labels)}, got {x.shape}")
-        table = speaker_table(labels, groups)
+        x, labels, groups, table = probe_inputs(latents, labels, groups)
         n, k = len(x), self.n_neighbors
         # trustworthiness is only defined for k < n / 2
         if 2 * k >= n:
