@@ -8,9 +8,11 @@ of re-running a finished suite.
 
 The stand-in run does a fixed amount of torch work (LSTM forward and backward
 steps on one thread), so a worker count's wall time shows throughput, pool
-start-up included. Each worker count is timed ``--repeat`` times, interleaved,
-and the fastest and the median are shown: on a shared machine other
-processes only ever add time. Numbers go to stdout; nothing here is a test.
+start-up included. Right after each timing, a bare ProcessPoolExecutor does
+the same work without the harness: the ceiling this machine allows at that
+moment (on a shared machine other processes take their share). Each worker
+count is timed ``--repeat`` times, interleaved; the fastest and the median
+are shown. Numbers go to stdout; nothing here is a test.
 """
 
 from __future__ import annotations
@@ -56,20 +58,12 @@ def cpu_execute(spec: Any, run_dir: Path) -> dict[str, Any]:
     return {"status": "reached", "convergence": {"steps": STEPS}}
 
 
-def ceiling(workers: list[int], runs: int, repeat: int) -> None:
+def bare_pool(workers: int, runs: int) -> float:
     """The same work in a bare process pool: what this machine allows right now."""
-    times: dict[int, list[float]] = {n: [] for n in workers}
-    for _ in range(repeat):
-        for n in workers:
-            start = time.perf_counter()
-            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-                list(pool.map(_work, range(runs)))
-            times[n].append(time.perf_counter() - start)
-    base = workers[0]
-    for n in workers[1:]:
-        best = min(times[base]) / min(times[n])
-        print(f"bare pool: {runs} runs, speed-up {n} vs {base} process(es): {best:.2f}x (best; "
-              f"{min(times[base]):.1f} s vs {min(times[n]):.1f} s)")  # fmt: skip
+    start = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_work, range(runs)))
+    return time.perf_counter() - start
 
 
 def suite_file(folder: Path, runs: int, real: bool) -> Path:
@@ -130,9 +124,16 @@ def _with_output(suite: Suite, output: Path) -> Suite:
 
 
 def bench(
-    label: str, suite: Suite, workers: list[int], execute: Any, scratch: Path, repeat: int
+    label: str,
+    suite: Suite,
+    workers: list[int],
+    execute: Any,
+    scratch: Path,
+    repeat: int,
+    bare: bool = False,
 ) -> None:
-    times: dict[int, list[float]] = {n: [] for n in workers}
+    """Time the suite per worker count; with ``bare``, a bare pool right after each."""
+    times: dict[tuple[str, int], list[float]] = {}
     total = 0
     for attempt in range(repeat):
         for n in workers:
@@ -141,18 +142,21 @@ def bench(
             if not outcome.ok:
                 print(outcome.summary())
                 raise SystemExit(f"{label}: the suite did not finish cleanly")
-            times[n].append(seconds)
             total = outcome.total
-    for n in workers:
-        print(f"{label}: {total} runs, {n} worker(s): best {min(times[n]):6.1f} s, "
-              f"median {statistics.median(times[n]):6.1f} s over {repeat}")  # fmt: skip
+            times.setdefault(("harness", n), []).append(seconds)
+            if bare:
+                times.setdefault(("bare pool", n), []).append(bare_pool(n, total))
+    for (kind, n), values in times.items():
+        print(f"{label}, {kind}: {total} runs, {n} worker(s): best {min(values):6.1f} s, "
+              f"median {statistics.median(values):6.1f} s over {len(values)}")  # fmt: skip
     base = workers[0]
-    for n in workers[1:]:
-        best = min(times[base]) / min(times[n])
-        median = statistics.median(times[base]) / statistics.median(times[n])
-        print(
-            f"{label}: speed-up {n} vs {base} worker(s): {best:.2f}x (best), {median:.2f}x (median)"
-        )
+    for kind in dict.fromkeys(k for k, _ in times):
+        for n in workers[1:]:
+            one, many = times[(kind, base)], times[(kind, n)]
+            best = min(one) / min(many)
+            median = statistics.median(one) / statistics.median(many)
+            print(f"{label}, {kind}: speed-up {n} vs {base} worker(s): {best:.2f}x (best), "
+                  f"{median:.2f}x (median)")  # fmt: skip
     last = workers[-1]
     seconds, outcome = timed(suite, last, execute, scratch / f"{label}-{last}-0")
     assert outcome.executed == 0, "a finished suite ran runs again"
@@ -174,8 +178,7 @@ def main() -> None:
     try:
         registry = load_registry()
         suite = load_suite(suite_file(scratch, args.runs, real=False), registry)
-        bench("stand-in", suite, args.workers, cpu_execute, scratch, args.repeat)
-        ceiling(args.workers, args.runs, args.repeat)
+        bench("stand-in", suite, args.workers, cpu_execute, scratch, args.repeat, bare=True)
         if args.real:
             from harness.execute import execute
 
