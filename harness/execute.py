@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,8 +33,9 @@ from harness.contracts import (
     check_probe_result,
 )
 from harness.environment import environment
-from harness.expand import RunSpec
+from harness.expand import RunSpec, canonical_json
 from harness.features import FeatureExtractor, fit_normalizer
+from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.splits import Roles, assign_roles
 from harness.training import TrainingData, train
@@ -135,20 +137,44 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
+#: the last dataset load of this process: workers run many runs of one suite,
+#: and every run of a suite reads the same corpus
+_LAST_LOAD: tuple[str, list[Clip]] | None = None
+
+
 def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
-    """The dataset's clips, checked for the sample rate the features need."""
-    dataset = registry.get("dataset", spec.dataset.plugin).create(**spec.dataset.params)
+    """The dataset's clips, checked against the contract; read once per process.
+
+    The audio arrays are made read-only, so a plugin that would change a shared
+    clip in place fails loudly instead of corrupting later runs.
+    """
+    global _LAST_LOAD
     request = DataRequest(
         languages=tuple(spec.languages),
         sample_rate=spec.features.sample_rate,
         speakers_needed=dict(spec.speakers_needed),
         cache_dir=Path(spec.cache_dir) / "datasets" / spec.dataset.plugin,
     )
+    key = canonical_json(
+        {
+            "dataset": spec.dataset.to_dict(),
+            "source": registry.get("dataset", spec.dataset.plugin).source,
+            "languages": request.languages,
+            "sample_rate": request.sample_rate,
+            "speakers": request.speakers_needed,
+            "cache": str(request.cache_dir),
+        }
+    )
+    if _LAST_LOAD is not None and _LAST_LOAD[0] == key:
+        return _LAST_LOAD[1]
+    dataset = registry.get("dataset", spec.dataset.plugin).create(**spec.dataset.params)
     clips = dataset.load(request)
     if not clips:
         raise DataError(f"dataset {spec.dataset.plugin!r} returned no clips")
     for clip in clips:
         check_clip(spec.dataset.plugin, clip, spec.features.sample_rate)
+        clip.audio.setflags(write=False)
+    _LAST_LOAD = (key, clips)
     return clips
 
 
@@ -171,6 +197,8 @@ class LatentSpace:
 
     extractor: str
     values: np.ndarray
+    #: False for model-free spaces (the raw-feature baseline), whose probe results are reused
+    needs_model: bool = True
 
 
 @dataclass(frozen=True)
@@ -246,7 +274,7 @@ def extract_latents(
         for space, value in spaces.items():
             name = f"{selection.label}/{space}"
             checked = check_latents(selection.plugin, space, value, len(probe_features))
-            latents[name] = LatentSpace(selection.label, checked)
+            latents[name] = LatentSpace(selection.label, checked, needs_model)
     return latents, skipped
 
 
@@ -264,7 +292,17 @@ def run_probes(
         probe = component.create(**selection.params)
         metrics = {m.name: m for m in component.metrics}
         for space, latent in latents.items():
-            answer = probe.run(latent.values, labels, groups, spec.target.language, spec.seed)
+            answer_now = functools.partial(
+                probe.run, latent.values, labels, groups, spec.target.language, spec.seed
+            )
+            if latent.needs_model:
+                answer = answer_now()
+            else:
+                identity = {**selection.to_dict(), "source": component.source}
+                key = probe_key(
+                    latent.values, labels, groups, spec.target.language, spec.seed, identity
+                )
+                answer = cached_probe(Path(spec.cache_dir), key, answer_now)
             result = check_probe_result(selection.plugin, metrics, answer)
             where = {
                 "extractor": latent.extractor,

@@ -134,9 +134,12 @@ class FeatureExtractor:
         import torch
 
         longest = max(len(a) for a in audios)
-        batch = torch.zeros(len(audios), longest, dtype=torch.float32)
+        # filled in numpy: clips may be read-only (shared across runs), which torch
+        # cannot wrap without a warning; the batch is one fresh writable array
+        padded = np.zeros((len(audios), longest), dtype=np.float32)
         for row, audio in enumerate(audios):
-            batch[row, : len(audio)] = torch.from_numpy(audio)
+            padded[row, : len(audio)] = audio
+        batch = torch.from_numpy(padded)
         # zero padding on the right cannot reach a clip's own frames: with center=True
         # and constant padding, librosa also sees zeros past the end of the clip
         spec = torch.stft(
