@@ -1,6 +1,6 @@
 """The ``harness`` command.
 
-Exit codes: 0 success, 1 some runs failed, 2 usage or suite errors.
+Exit codes: 0 success, 1 some runs failed, 2 usage or suite errors, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from harness.components import KINDS, Component, resolve_params
 from harness.registry import PluginError, Registry, UnknownComponent, load_registry
 from harness.suite import Selection, Suite, SuiteError, load_suite
 
-EXIT_OK, EXIT_RUNS_FAILED, EXIT_USAGE = 0, 1, 2
+# run exit codes (0 ok, 1 failed or missing runs, 130 interrupted) come from SuiteOutcome
+EXIT_OK, EXIT_USAGE = 0, 2
 
 DESCRIPTION = """\
 Does pretraining a model on condition X (say, one epoch of Japanese low-passed
@@ -35,7 +36,8 @@ first steps:
   harness run suites/quick.toml        run it (a few minutes); open reports/quick/report.html
   harness report reports/quick         rebuild tables and report from finished runs
 
-exit codes: 0 success, 1 some runs failed (the others are kept), 2 usage or suite errors
+exit codes: 0 success, 1 some runs failed or are missing (the others are kept),
+            2 usage or suite errors, 130 interrupted (run the same command again to finish)
 """
 
 
@@ -222,13 +224,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry = load_registry()
     suite = load_suite(args.suite, registry, output=args.output)
     executor = executor_override(registry, suite, args.executor, args.executor_param)
-    outcome = run_suite(suite, executor=executor, rerun_failed=args.rerun_failed, fresh=args.fresh)
+    outcome = run_suite(
+        suite,
+        executor=executor,
+        rerun_failed=args.rerun_failed,
+        fresh=args.fresh,
+        registry=registry,
+    )
+    if outcome.interrupted:
+        return int(outcome.exit_code)  # 130: finished runs are kept; run again to finish
     if not args.no_report:
         from harness.report import build_report
 
         path = build_report(outcome.output)
         print(f"report: {path}")
-    return EXIT_RUNS_FAILED if outcome.failed else EXIT_OK
+    return int(outcome.exit_code)
 
 
 def cmd_report(directory: Path) -> int:
