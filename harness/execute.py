@@ -103,6 +103,10 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "spec": spec.to_dict(),
         "convergence": outcome.convergence(),
         "curve": outcome.curve.to_dict(),
+        "latent_spaces": {
+            name: {"extractor": space.extractor, "needs_model": space.needs_model}
+            for name, space in latents.items()
+        },
         "probes": probes,
         "probe_details": details,
         "extractors_skipped": skipped,
@@ -317,6 +321,9 @@ def run_probes(
                         "metric": metric,
                         "value": number if math.isfinite(number) else None,
                         "higher_is_better": metrics[metric].higher_is_better,
+                        "role": metrics[metric].role,
+                        "chance": metrics[metric].chance,
+                        "headline": metrics[metric].headline,
                     }
                 )
             for name, values in result.details.items():

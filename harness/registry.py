@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 from harness import hookspecs
-from harness.components import KINDS, Component, did_you_mean
+from harness.components import KINDS, Component, check_metrics, did_you_mean
 from harness.markers import NAME
 
 DISTRIBUTION = "speech-pretrain-harness"
@@ -153,6 +153,11 @@ def collect(pm: HarnessPluginManager) -> Registry:
                 if not isinstance(component, Component):
                     raise PluginError(
                         f"{hook_name} in {source} returned {component!r}, not a harness.Component"
+                    )
+                declared = check_metrics(component.metrics)
+                if declared:
+                    raise PluginError(
+                        f"{kind} component {component.name!r} from {source}: " + "; ".join(declared)
                     )
                 family = components[kind]
                 if component.name in family:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.design import Design
 from harness.expand import content_hash
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ class Manifest:
     fingerprint: str
     run_ids: tuple[str, ...]
     labels: Mapping[str, str]
+    #: the resolved suite; None in folders written before manifests carried it
+    design: Design | None = None
 
 
 def suite_fingerprint(run_ids: Iterable[str]) -> str:
@@ -195,8 +198,13 @@ class Store:
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            design = data.get("design")
             return Manifest(
-                data["suite"], data["fingerprint"], tuple(data["run_ids"]), data.get("labels", {})
+                data["suite"],
+                data["fingerprint"],
+                tuple(data["run_ids"]),
+                data.get("labels", {}),
+                Design.from_dict(design) if design is not None else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"{path} is not a harness manifest: {exc}") from exc
@@ -213,7 +221,7 @@ class Store:
         specs = list(specs)
         ids = [s.run_id for s in specs]
         manifest = Manifest(suite.name, suite_fingerprint(ids), tuple(ids),
-                            {s.run_id: s.label for s in specs})  # fmt: skip
+                            {s.run_id: s.label for s in specs}, Design.from_suite(suite))  # fmt: skip
         old = self.manifest()
         history = []
         if old is not None:
@@ -235,6 +243,7 @@ class Store:
                 "written": now_iso(),
                 "run_ids": ids,
                 "labels": dict(manifest.labels),
+                "design": manifest.design.to_dict() if manifest.design else None,
                 "history": history,
             },
         )

@@ -1,34 +1,19 @@
-"""Run records -> tidy pandas tables; the notebook API.
+"""Run records -> tidy pandas tables, one pure function per table.
 
-    from harness.tables import load_results
-    res = load_results("reports/pretrain")
-    res.runs          # one row per run
-    res.curves        # one row per run x evaluation
-    res.probes        # one row per run x latent space x probe x metric
-    res.latents(run_id)["lstm_state/h"]   # (n probe clips, dim), rows in res.probe_clips(run_id)
-
-:func:`write_tables` writes these as CSV next to the runs, with the statistics
-under ``stats/``. docs/report.md documents every column.
+Every fact a table holds comes from the records: what a metric is (its role
+and its chance level) and whether a latent space needs a model were declared
+by the plugins and written into each record by :mod:`harness.execute`; nothing
+is inferred from names. :mod:`harness.results` loads an output folder into
+these tables; docs/report.md documents every column.
 """
 
 from __future__ import annotations
 
-import tomllib
-import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from harness.store import RECORD, Store, StoreError
-
-#: Extractor plugins whose latent spaces are computed from features alone: the
-#: raw-feature baseline every model latent space is compared with.
-BASELINE_EXTRACTORS = ("feature_stats",)
 
 #: Statuses a run record can have (docs/architecture.md).
 STATUSES = ("reached", "censored", "diverged", "failed")
@@ -93,234 +78,10 @@ PROBE_COLUMNS = [
     "higher_is_better",
     "is_baseline",
     "role",
+    "headline",
+    "chance_metric",
     "chance",
 ]
-
-
-class ResultsError(Exception):
-    """The output folder cannot be read as harness results."""
-
-
-@dataclass
-class Results:
-    """Everything one output folder holds, as tables plus access to arrays.
-
-    :ivar output_dir: the folder.
-    :ivar suite: ``suite.toml`` parsed (empty if it is missing).
-    :ivar suite_text: ``suite.toml`` verbatim.
-    :ivar records: run id -> run record (``record.json``).
-    :ivar runs, curves, probes: the tidy tables (see docs/report.md).
-    :ivar expected: the run ids and labels the suite expands to, from
-        ``manifest.json``; ``None`` if there is no manifest.
-    :ivar problems: run folders that could not be read, with the reason.
-    """
-
-    output_dir: Path
-    suite: dict[str, Any]
-    suite_text: str
-    records: dict[str, dict[str, Any]]
-    runs: pd.DataFrame
-    curves: pd.DataFrame
-    probes: pd.DataFrame
-    expected: list[dict[str, str]] | None = None
-    problems: list[str] = field(default_factory=list)
-
-    # ------------------------------------------------------------ suite facts
-
-    @cached_property
-    def control(self) -> str | None:
-        """The condition every other is compared with (recorded in each run's spec)."""
-        for record in self.records.values():
-            control = (record.get("spec") or {}).get("control")
-            if control:
-                return str(control)
-        control = self.suite.get("control")
-        if control:
-            return str(control)
-        # the suite's default: the only condition without pretraining
-        plain = [c.get("name") for c in self._suite_conditions() if not c.get("language")]
-        return str(plain[0]) if len(plain) == 1 else None
-
-    @cached_property
-    def conditions(self) -> list[str]:
-        """Condition names, the control first, then in suite order."""
-        names = [str(c["name"]) for c in self._suite_conditions() if "name" in c]
-        names += [n for n in self.runs["condition"].dropna().unique() if n not in names]
-        if self.control in names:
-            names.remove(self.control)
-            names.insert(0, self.control)
-        return names
-
-    @cached_property
-    def models(self) -> list[str]:
-        """Model labels in suite order."""
-        names = []
-        for m in self.suite.get("models", []) or []:
-            if isinstance(m, dict) and m.get("plugin"):
-                names.append(str(m.get("label", m["plugin"])))
-        names += [n for n in self.runs["model"].dropna().unique() if n not in names]
-        return names
-
-    def condition_label(self, name: str) -> str:
-        """The readable label of a condition (its name when it has none)."""
-        rows = self.runs.loc[self.runs["condition"] == name, "condition_label"].dropna()
-        if len(rows):
-            return str(rows.iloc[0])
-        for c in self._suite_conditions():
-            if c.get("name") == name:
-                return str(c.get("label") or name)
-        return name
-
-    def _suite_conditions(self) -> list[dict[str, Any]]:
-        conditions = self.suite.get("conditions", []) or []
-        return [c for c in conditions if isinstance(c, dict)]
-
-    @cached_property
-    def expected_count(self) -> int | None:
-        """How many runs the suite expands to: the manifest's count, else
-        conditions x models x seeds from suite.toml; None if neither is known."""
-        if self.expected is not None:
-            return len(self.expected)
-        seeds = self.suite.get("seeds", [0, 1, 2])  # the schema's default
-        n_seeds = seeds if isinstance(seeds, int) else len(seeds)
-        n_conditions = len(self._suite_conditions())
-        models = self.suite.get("models", [])
-        n_models = len(models) if isinstance(models, list) else 1
-        if not n_conditions or not n_models:
-            return None
-        return n_conditions * n_models * n_seeds
-
-    @cached_property
-    def missing(self) -> list[str]:
-        """Labels (or ids) of expected runs with no record; empty if unknown."""
-        if self.expected is None:
-            return []
-        return [
-            e.get("label") or e["run_id"] for e in self.expected if e["run_id"] not in self.records
-        ]
-
-    @property
-    def n_missing(self) -> int:
-        """Expected runs with no record (0 when the expected count is unknown)."""
-        if self.expected is not None:
-            return len(self.missing)
-        if self.expected_count is None:
-            return 0
-        return max(self.expected_count - len(self.records), 0)
-
-    # ------------------------------------------------------------ arrays
-
-    def run_dir(self, run_id: str) -> Path:
-        return self.output_dir / "runs" / run_id
-
-    def _artifact(self, run_id: str, name: str, default: str) -> Path:
-        artifacts = self.records[run_id].get("artifacts") or {}
-        return self.run_dir(run_id) / str(artifacts.get(name, default))
-
-    def latents(self, run_id: str) -> dict[str, np.ndarray]:
-        """Latent spaces of one run by name; rows follow :meth:`probe_clips`.
-        Empty for a failed run; a diverged run has only its model-free spaces."""
-        return _load_npz(self._artifact(run_id, "latents", "latents.npz"))
-
-    def probe_artifacts(self, run_id: str) -> dict[str, np.ndarray]:
-        """Arrays the probes saved (such as t-SNE coordinates), by name."""
-        return _load_npz(self._artifact(run_id, "probe_artifacts", "probe_artifacts.npz"))
-
-    def probe_clips(self, run_id: str) -> pd.DataFrame:
-        """The held-out probe clips of a run: clip_id, language, speaker."""
-        clips = ((self.records[run_id].get("data") or {}).get("probe_clips")) or {}
-        return pd.DataFrame({k: list(v) for k, v in clips.items()})
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        return {}
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
-
-
-# ---------------------------------------------------------------- loading
-
-
-def load_results(output_dir: str | Path) -> Results:
-    """Read every run record under ``<output_dir>/runs`` into tables.
-
-    Runs still in progress are skipped (the store renames a run's folder into
-    place only when its record is complete); an unreadable record is skipped
-    with a warning and listed in ``problems``.
-    """
-    output_dir = Path(output_dir)
-    if not output_dir.is_dir():
-        raise ResultsError(f"{output_dir}: no such results folder")
-    suite_path = output_dir / "suite.toml"
-    suite_text = suite_path.read_text(encoding="utf-8") if suite_path.is_file() else ""
-    records, expected, problems = _read_records(output_dir)
-    try:
-        suite = tomllib.loads(suite_text)
-    except tomllib.TOMLDecodeError as exc:
-        # the records carry every resolved setting; only the question and the
-        # expected count come from the suite file, so report without them
-        problems.append(f"{suite_path}: not valid TOML ({exc}); read the runs without it")
-        suite = {}
-    for problem in problems:
-        warnings.warn(problem, stacklevel=2)
-    runs = runs_table(records.values())
-    return Results(
-        output_dir=output_dir,
-        suite=suite,
-        suite_text=suite_text,
-        records=records,
-        runs=runs,
-        curves=curves_table(records.values()),
-        probes=probes_table(records.values()),
-        expected=expected,
-        problems=problems,
-    )
-
-
-def _read_records(
-    output_dir: Path,
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]] | None, list[str]]:
-    """Records of the suite's runs, the expected runs (from the manifest) and
-    problems. Runs of an older version of the suite (not in the manifest) are
-    left out, as :meth:`Store.records` does, and counted in the problems."""
-    store = Store(output_dir)
-    problems: list[str] = []
-    try:
-        manifest = store.manifest()
-    except StoreError as exc:
-        problems.append(f"{exc}; counting expected runs from suite.toml")
-        manifest = None
-    statuses = store.statuses()
-    expected = None
-    ids = sorted(statuses)
-    if manifest is not None:
-        expected = [
-            {"run_id": r, "label": str(manifest.labels.get(r, ""))} for r in manifest.run_ids
-        ]
-        ids = [r for r in manifest.run_ids if r in statuses]
-        stale = set(statuses) - set(manifest.run_ids)
-        if stale:
-            problems.append(
-                f"{len(stale)} run folder(s) belong to another version of the suite "
-                "(not in manifest.json) and are left out"
-            )
-    records: dict[str, dict[str, Any]] = {}
-    for run_id in ids:
-        path = store.run_dir(run_id) / RECORD
-        try:
-            record = store.load_record(run_id)
-        except (OSError, ValueError) as exc:
-            problems.append(f"{path}: unreadable run record ({exc})")
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
-            problems.append(f"{path}: not a run record (no spec)")
-            continue
-        if record.get("status") not in STATUSES:
-            problems.append(f"{path}: unknown status {record.get('status')!r}")
-            continue
-        records[run_id] = record
-    return records, expected, problems
 
 
 def _get(mapping: Mapping[str, Any] | None, *keys: str, default: Any = None) -> Any:
@@ -463,65 +224,33 @@ def _finite_or_nan(value: Any) -> Any:
     return np.nan if value is None else value
 
 
-#: Reference metrics a probe reports beside its scores, and the score each is the
-#: chance level of: ``chance_<task>`` for ``balanced_accuracy_<task>``,
-#: ``majority_rate_<task>`` for ``accuracy_<task>`` (the linear_svc probe).
-REFERENCE_PREFIXES = {"chance": "balanced_accuracy", "majority_rate": "accuracy"}
-
-
-def metric_role(metric: str) -> str:
-    """``reference`` (a chance level), ``p_value`` (a per-run test result) or
-    ``score`` (what seeds are averaged and compared on); docs/report.md."""
-    for prefix in REFERENCE_PREFIXES:
-        if metric == prefix or metric.startswith(prefix + "_"):
-            return "reference"
-    if metric.endswith("_chance"):
-        return "reference"
-    if (
-        metric in ("p", "pvalue")
-        or metric.startswith(("p_value", "pvalue"))
-        or metric.endswith(("_p", "_pvalue", "_p_value"))
-    ):
-        return "p_value"
-    return "score"
-
-
-def chance_names(metric: str) -> list[str]:
-    """Names the chance level of ``metric`` may be reported under, most specific
-    first: ``<metric>_chance`` or ``chance_<metric>``; ``<prefix>_chance`` for a
-    shorter ``_``-prefix (``agreement_chance`` serves ``agreement_latent``);
-    then the :data:`REFERENCE_PREFIXES` pairs."""
-    names = [f"{metric}_chance", f"chance_{metric}"]
-    words = metric.split("_")
-    names += ["_".join(words[:k]) + "_chance" for k in range(len(words) - 1, 0, -1)]
-    for reference, score in REFERENCE_PREFIXES.items():
-        if metric == score or metric.startswith(score + "_"):
-            names.append(reference + metric[len(score) :])
-    return names
-
-
 def probes_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per run x latent space x probe x metric.
 
-    ``chance`` is the chance level the same probe reported for this metric on
-    the same run and latent space (see :func:`chance_names`).
+    ``role`` and ``chance_metric`` are what the probe declared for the metric
+    (:class:`harness.Metric`); ``chance`` is the value of ``chance_metric`` on
+    the same run, latent space and probe. ``is_baseline`` marks latent spaces
+    whose extractor needs no model (the raw-feature baseline).
     """
     rows = []
     for record in records:
         identity = _identity(record)
-        baseline_labels = _baseline_extractors(record)
+        model_free = _model_free_spaces(record)
         for row in record.get("probes") or []:
-            extractor = row.get("extractor") or str(row.get("latent_space", "")).split("/")[0]
+            space = row.get("latent_space")
             rows.append(
                 {
                     **identity,
-                    "extractor": extractor,
-                    "latent_space": row.get("latent_space"),
+                    "extractor": row.get("extractor") or str(space or "").split("/")[0],
+                    "latent_space": space,
                     "probe": row.get("probe"),
                     "metric": row.get("metric"),
                     "value": row.get("value"),
                     "higher_is_better": bool(row.get("higher_is_better", True)),
-                    "is_baseline": extractor in baseline_labels,
+                    "is_baseline": space in model_free,
+                    "role": row.get("role") or "score",
+                    "chance_metric": row.get("chance"),
+                    "headline": bool(row.get("headline", False)),
                 }
             )
     if not rows:
@@ -529,83 +258,38 @@ def probes_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     probes = pd.DataFrame(rows)
     probes["value"] = pd.to_numeric(probes["value"], errors="coerce").astype(float)
     probes["seed"] = pd.to_numeric(probes["seed"], errors="coerce").astype("Int64")
-    probes["role"] = probes["metric"].map(metric_role)
     probes["chance"] = _chance_column(probes)
     return probes[PROBE_COLUMNS]
 
 
-def _baseline_extractors(record: Mapping[str, Any]) -> set[str]:
-    """Labels of this run's model-free extractors (a suite may relabel them)."""
-    labels = set(BASELINE_EXTRACTORS)
-    for sel in _get(record, "spec", "extractors", default=[]) or []:
-        if isinstance(sel, Mapping) and sel.get("plugin") in BASELINE_EXTRACTORS:
-            labels.add(str(sel.get("label") or sel["plugin"]))
-    return labels
+def _model_free_spaces(record: Mapping[str, Any]) -> set[str]:
+    """Latent spaces of this run computed without the model (``needs_model`` false
+    as the extractor declared it): the raw-feature baseline."""
+    spaces = record.get("latent_spaces") or {}
+    return {
+        str(name)
+        for name, info in spaces.items()
+        if isinstance(info, Mapping) and info.get("needs_model") is False
+    }
 
 
 def _chance_column(probes: pd.DataFrame) -> pd.Series:
-    references = probes[probes["role"] == "reference"]
-    lookup = dict(
-        zip(
-            references[["run_id", "latent_space", "probe", "metric"]].itertuples(
+    """For each score, the value of the reference metric its probe declared as
+    its chance level, reported on the same run, latent space and probe."""
+    lookup = {
+        key: value
+        for key, value in zip(
+            probes[["run_id", "latent_space", "probe", "metric"]].itertuples(
                 index=False, name=None
             ),
-            references["value"],
+            probes["value"],
             strict=True,
         )
-    )
+    }
     out = []
-    for run_id, space, probe, metric, role in probes[
-        ["run_id", "latent_space", "probe", "metric", "role"]
+    for run_id, space, probe, chance in probes[
+        ["run_id", "latent_space", "probe", "chance_metric"]
     ].itertuples(index=False, name=None):
-        names = chance_names(metric) if role == "score" else []
-        found = [lookup[k] for n in names if (k := (run_id, space, probe, n)) in lookup]
-        out.append(found[0] if found else np.nan)
+        value = lookup.get((run_id, space, probe, chance)) if isinstance(chance, str) else None
+        out.append(np.nan if value is None else value)
     return pd.Series(out, index=probes.index, dtype=float)
-
-
-# ---------------------------------------------------------------- writing
-
-
-def write_tables(
-    output_dir: str | Path,
-    results: Results | None = None,
-    *,
-    n_resamples: int = 9999,
-    km_resamples: int = 999,
-    seed: int = 0,
-) -> list[Path]:
-    """Write runs.csv, curves.csv, probes.csv and stats/*.csv; return the paths.
-    The keyword arguments go to :func:`harness.stats.analysis.analyse`."""
-    from harness.stats.analysis import analyse  # the statistics read these tables
-
-    results = results or load_results(output_dir)
-    analysis = analyse(results, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed)
-    return write_analysis(results, analysis)
-
-
-def write_analysis(results: Results, analysis: Any) -> list[Path]:
-    """Write the tables of ``results`` and the statistics of ``analysis``."""
-    out = results.output_dir
-    written = []
-    for name, frame in (
-        ("runs", results.runs),
-        ("curves", results.curves),
-        ("probes", results.probes),
-    ):
-        path = out / f"{name}.csv"
-        _write_csv(frame, path)
-        written.append(path)
-    (out / "stats").mkdir(exist_ok=True)
-    for name, frame in analysis.tables().items():
-        path = out / "stats" / f"{name}.csv"
-        _write_csv(frame, path)
-        written.append(path)
-    return written
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    # write then rename, so a reader never sees half a table
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)

@@ -37,8 +37,8 @@ from typing import Any
 import pytest
 
 from harness.registry import Registry, build_plugin_manager, collect
+from harness.results import Results, load_results
 from harness.suite import load_suite
-from harness.tables import Results, load_results
 
 #: A component selection as the suite file writes it: a name, or a table with ``plugin``.
 SelectionLike = str | Mapping[str, Any]

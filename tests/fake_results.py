@@ -22,7 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from harness.design import ConditionInfo, Design, ModelInfo
 from harness.expand import PROTOCOL_VERSION, content_hash
+from harness_plugins.probes import linear_svc, tsne
+
+#: what the built-in probes declare about each metric (role, chance level, headline)
+DECLARED = {m.name: m for m in (*linear_svc.METRICS, *tsne.METRICS)}
 
 
 @dataclass(frozen=True)
@@ -337,6 +342,10 @@ def _record(
     for space in () if diverged else m.spaces:
         spaces[space] = _latents(rng, languages, 16, 0.7 + 4.0 * c.separation)
     np.savez(run_dir / "latents.npz", **spaces)
+    record["latent_spaces"] = {
+        space: {"extractor": space.split("/")[0], "needs_model": space != BASELINE_SPACE}
+        for space in spaces
+    }
     artifacts = {}
     for space in spaces:
         extractor = space.split("/")[0]
@@ -356,14 +365,7 @@ def _record(
             ]
             for metric, value, hib in rows:
                 record["probes"].append(
-                    {
-                        "extractor": extractor,
-                        "latent_space": space,
-                        "probe": "linear_svc",
-                        "metric": metric,
-                        "value": value,
-                        "higher_is_better": hib,
-                    }
+                    _probe_row(extractor, space, "linear_svc", metric, value, hib)
                 )
             record["probe_details"].append(
                 {
@@ -383,16 +385,7 @@ def _record(
                 ("neighbour_language_agreement_chance", 1 / 3, True),
             ]
             for metric, value, hib in tsne_rows:
-                record["probes"].append(
-                    {
-                        "extractor": extractor,
-                        "latent_space": space,
-                        "probe": "tsne",
-                        "metric": metric,
-                        "value": value,
-                        "higher_is_better": hib,
-                    }
-                )
+                record["probes"].append(_probe_row(extractor, space, "tsne", metric, value, hib))
             coords = spaces[space][:, :2] + rng.normal(0, 0.1, (len(languages), 2))
             # the key execute() writes: <latent space>/<probe label>/<artifact name>
             artifacts[f"{space}/tsne/coords"] = coords.astype(np.float32)
@@ -403,6 +396,45 @@ def _record(
         "probe_artifacts": "probe_artifacts.npz",
     }
     return record
+
+
+def _probe_row(
+    extractor: str, space: str, probe: str, metric: str, value: float, higher_is_better: bool
+) -> dict[str, Any]:
+    """A probe row as harness.execute writes it, with the metric's declaration."""
+    declared = DECLARED[metric]
+    return {
+        "extractor": extractor,
+        "latent_space": space,
+        "probe": probe,
+        "metric": metric,
+        "value": value,
+        "higher_is_better": higher_is_better,
+        "role": declared.role,
+        "chance": declared.chance,
+        "headline": declared.headline,
+    }
+
+
+def design(fake: FakeSuite) -> Design:
+    """The resolved design harness.store writes into the manifest."""
+    return Design(
+        name=fake.name,
+        description="Synthetic results for tests.",
+        question=fake.question,
+        target_language=TARGET,
+        control=fake.conditions[0].name,
+        conditions=tuple(
+            ConditionInfo(
+                c.name, c.label, c.language, c.filter, 1 if c.language else 0, bool(c.language)
+            )
+            for c in fake.conditions
+        ),
+        models=tuple(
+            ModelInfo(m.label, m.plugin, 0.5, "relative", fake.max_steps) for m in fake.models
+        ),
+        seeds=tuple(fake.seeds),
+    )
 
 
 def write_fake_results(output: str | Path, fake: FakeSuite | None = None) -> Path:
@@ -436,6 +468,7 @@ def write_fake_results(output: str | Path, fake: FakeSuite | None = None) -> Pat
             "written": "2025-01-01T00:00:00+00:00",
             "run_ids": ids,
             "labels": {e["run_id"]: e["label"] for e in expected},
+            "design": design(fake).to_dict(),
             "history": [],
         }
         (output / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")

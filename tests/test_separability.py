@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from fake_results import write_fake_results
 
+from harness.results import load_results
 from harness.stats import separability as sep
 from harness.stats.cka import linear_cka
-from harness.tables import load_results
 
 
 def test_bootstrap_ci_covers_a_known_mean():

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from fake_results import write_fake_results
 
+from harness.results import load_results
 from harness.stats import survival
 from harness.stats.multiple import holm
-from harness.tables import load_results
 
 # Freireich et al. (1963) remission times in weeks, the classic example of
 # Kleinbaum & Klein, "Survival Analysis: A Self-Learning Text" (ch. 2) and Collett.

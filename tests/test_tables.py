@@ -11,15 +11,9 @@ import pytest
 from fake_results import FakeSuite, write_fake_results
 
 from harness.stats import separability, survival
-from harness.tables import (
-    CURVE_COLUMNS,
-    PROBE_COLUMNS,
-    RUN_COLUMNS,
-    chance_names,
-    load_results,
-    metric_role,
-    write_tables,
-)
+from harness.export import write_tables
+from harness.results import load_results
+from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +76,47 @@ def test_probe_rows_have_roles_chance_and_baseline(results):
     assert "failed" not in status.index
 
 
-def test_metric_roles_and_chance_names():
-    assert metric_role("balanced_accuracy_target") == "score"
-    assert metric_role("chance_multiclass") == "reference"
-    assert metric_role("majority_rate_target") == "reference"
-    assert metric_role("agreement_chance") == "reference"
-    assert metric_role("p_value_target") == "p_value"
-    assert "chance_target" in chance_names("balanced_accuracy_target")
-    assert "majority_rate_target" in chance_names("accuracy_target")
-    assert "agreement_chance" in chance_names("agreement_latent")
+def _record_with(rows, latent_spaces=None):
+    return {
+        "run_id": "r1",
+        "status": "reached",
+        "spec": {"condition": {"name": "none"}, "model": {"label": "m"}, "seed": 0},
+        "latent_spaces": latent_spaces or {},
+        "probes": [{"extractor": "x", "latent_space": "x/a", "probe": "p", **r} for r in rows],
+    }
+
+
+def test_roles_and_chance_levels_are_read_as_declared_not_from_names():
+    record = _record_with(
+        [
+            # names that would have been guessed otherwise
+            {"metric": "chance_target", "value": 0.7, "role": "score", "chance": "level"},
+            {"metric": "level", "value": 0.25, "role": "reference"},
+            {"metric": "p_value_x", "value": 0.5, "role": "score"},
+            {"metric": "q", "value": 0.01, "role": "p_value"},
+        ],
+        latent_spaces={"x/a": {"extractor": "x", "needs_model": False}},
+    )
+    probes = probes_table([record]).set_index("metric")
+    assert probes.loc["chance_target", "role"] == "score"
+    assert probes.loc["chance_target", "chance"] == 0.25
+    assert probes.loc["level", "role"] == "reference"
+    assert probes.loc["p_value_x", "role"] == "score" and np.isnan(
+        probes.loc["p_value_x", "chance"]
+    )
+    assert probes.loc["q", "role"] == "p_value"
+    # the space's extractor declared needs_model = False: the raw-feature baseline
+    assert probes["is_baseline"].all()
+
+
+def test_a_space_is_a_baseline_only_when_its_extractor_needs_no_model():
+    rows = [{"metric": "s", "value": 0.5}]
+    model_space = _record_with(rows, {"x/a": {"extractor": "x", "needs_model": True}})
+    undeclared = _record_with(rows)
+    assert not probes_table([model_space])["is_baseline"].any()
+    assert not probes_table([undeclared])["is_baseline"].any()
+    # rows written before roles were recorded are scores with no chance level
+    assert probes_table([undeclared])["role"].eq("score").all()
 
 
 def test_latents_follow_the_probe_clip_order(results):
@@ -112,10 +138,14 @@ def test_partial_suite_counts_missing_runs(tmp_path):
     assert sorted(res.missing) == ["ja_full/conv_ae/seed7", "none/lstm/seed1"]
 
 
-def test_without_manifest_the_suite_file_gives_the_expected_count(tmp_path):
+def test_without_manifest_the_records_give_the_design_and_expected_count(tmp_path):
     fake = FakeSuite(missing=("none/lstm/seed1",), write_manifest=False)
     res = load_results(write_fake_results(tmp_path / "nomanifest", fake))
     assert res.expected is None
+    assert not res.design.from_manifest
+    # without the manifest the suite order is unknown; the control still comes first
+    assert res.control == "none" and res.conditions[0] == "none"
+    assert sorted(res.conditions) == ["ja_full", "ja_lowpass", "none"]
     assert res.expected_count == 3 * 2 * 8
     assert res.n_missing == 1
 
@@ -177,11 +207,13 @@ def test_every_csv_column_is_documented():
     assert _documented_columns() == actual
 
 
-def test_a_broken_suite_file_is_reported_not_fatal(tmp_path, folder):
+def test_the_suite_file_is_never_parsed_again(tmp_path, folder):
     out = tmp_path / "broken"
     shutil.copytree(folder, out)
     (out / "suite.toml").write_text("name = [unclosed", encoding="utf-8")
-    with pytest.warns(UserWarning, match="not valid TOML"):
-        res = load_results(out)
+    res = load_results(out)  # the design comes from manifest.json
+    assert not res.problems
     assert len(res.runs) == 48 and res.expected_count == 48
-    assert res.control == "none"  # recorded in every run's spec
+    assert res.control == "none" and res.conditions == ["none", "ja_lowpass", "ja_full"]
+    assert res.models == ["lstm", "conv_ae"]
+    assert res.suite_text == "name = [unclosed"  # shown verbatim in the methods section

@@ -18,8 +18,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
+from harness.results import Results
 from harness.stats.analysis import Analysis
-from harness.tables import Results
 
 DPI = 100
 #: colour-blind-safe (Okabe-Ito) colours for conditions; the control is grey

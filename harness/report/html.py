@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import harness
+from harness.export import write_analysis
 from harness.report import figures, methods, sentences
 from harness.report.markup import (
     ci_cell,
@@ -29,8 +30,8 @@ from harness.report.markup import (
     table,
     time_fmt,
 )
+from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
-from harness.tables import Results, load_results, write_analysis
 
 REPORT = "report.html"
 
@@ -57,7 +58,7 @@ def build_report(
 
 def render(results: Results, analysis: Analysis) -> str:
     """The report as one HTML string."""
-    title = str(results.suite.get("name") or results.output_dir.name)
+    title = results.design.name or results.output_dir.name
     sections = [
         _header(results, title),
         _answer(results, analysis),
@@ -89,7 +90,7 @@ def _header(results: Results, title: str) -> str:
     links = [("answer", "Answer"), ("convergence", "Convergence"), ("separability", "Separability"),
              ("problems", "Failed and diverged runs"), ("methods", "Methods")]  # fmt: skip
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links)
-    description = str(results.suite.get("description") or "")
+    description = results.design.description
     return (
         f"<header><h1>{esc(title)}</h1>"
         f'<p class="subtitle">Harness report, generated {esc(when)} from '
@@ -100,12 +101,9 @@ def _header(results: Results, title: str) -> str:
 
 
 def _question(results: Results) -> str:
-    question = str(results.suite.get("question") or "")
-    if question:
-        return question
-    target = (
-        (results.suite.get("target") or {}) if isinstance(results.suite.get("target"), dict) else {}
-    ).get("language", "the target language")
+    if results.design.question:
+        return results.design.question
+    target = results.design.target_language or "the target language"
     return (
         f"Does pretraining on each condition make a model learn {target} from audio faster than the "
         "control, and does it change how languages separate in its latent space?"

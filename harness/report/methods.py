@@ -11,8 +11,8 @@ import pandas as pd
 
 import harness
 from harness.report.markup import esc, para, table
+from harness.results import Results
 from harness.stats.analysis import Analysis
-from harness.tables import Results
 
 #: analysis-side packages whose versions the methods section lists
 PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from harness.results import Results
 from harness.stats.analysis import Analysis
-from harness.tables import Results
 
 ALPHA = 0.05
 
@@ -221,15 +221,16 @@ def overall_sentences(results: Results, analysis: Analysis, measure: str = "step
 
 
 def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:
-    """(probe, metric) pairs the report leads with: balanced accuracies that
-    have a chance level (else any score with one, else every higher-is-better
-    score), the hardest task (lowest chance, most languages) first."""
+    """(probe, metric) pairs the report leads with: the scores their probes
+    declared as headline that have a chance level (else any score with one,
+    else every higher-is-better score), the hardest task (lowest chance, most
+    languages) first."""
     sep = analysis.separability
     if sep.empty:
         return []
     with_chance = sep[sep["chance"].notna()]
-    balanced = with_chance[with_chance["metric"].str.contains("balanced")]
-    pool = balanced if not balanced.empty else with_chance
+    headline = with_chance[with_chance["headline"].astype(bool)]
+    pool = headline if not headline.empty else with_chance
     if pool.empty:
         pool = sep[sep["higher_is_better"]].assign(chance=0.0)
     order = (

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.results import Results
 from harness.stats import separability, survival
-from harness.tables import Results
 
 
 @dataclass(frozen=True)

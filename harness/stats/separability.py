@@ -25,13 +25,13 @@ from harness.stats.cka import linear_cka
 from harness.stats.multiple import holm
 
 if TYPE_CHECKING:
-    from harness.tables import Results
+    from harness.results import Results
 
 CONFIDENCE = 0.95
 
 #: Columns of each table (docs/report.md documents every one).
 SUMMARY_COLUMNS = ["model", "condition", "latent_space", "probe", "metric", "is_baseline",
-                   "higher_is_better", "n", "mean", "ci_low", "ci_high", "chance",
+                   "higher_is_better", "headline", "n", "mean", "ci_low", "ci_high", "chance",
                    "diff_vs_chance", "diff_vs_chance_ci_low", "diff_vs_chance_ci_high",
                    "p_vs_chance", "p_vs_chance_holm", "baseline_mean", "diff_vs_baseline",
                    "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high", "p_vs_baseline",
@@ -200,6 +200,7 @@ def separability_summary(
         row.update(
             is_baseline=bool(group["is_baseline"].iloc[0]),
             higher_is_better=bool(group["higher_is_better"].iloc[0]),
+            headline=bool(group["headline"].iloc[0]),
             n=int(np.isfinite(values).sum()),
             mean=mean,
             ci_low=low,

@@ -50,23 +50,29 @@ def _metrics_of(task: str) -> list[Metric]:
         Metric(
             f"balanced_accuracy_{task}",
             f"balanced accuracy, {what}; mean over speaker-grouped CV folds",
+            chance=f"chance_{task}",
+            headline=True,
         ),
         Metric(
             f"accuracy_{task}",
             f"plain accuracy, {what}; compare with majority_rate_{task}, never with 0.5",
+            chance=f"majority_rate_{task}",
         ),
         Metric(
             f"chance_{task}",
             "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
+            role="reference",
         ),
         Metric(
             f"majority_rate_{task}",
             "accuracy of always answering the most frequent class; a baseline",
+            role="reference",
         ),
         Metric(
             f"p_value_{task}",
             "speaker-level permutation p-value of the balanced accuracy; NaN if n_permutations = 0",
             higher_is_better=False,
+            role="p_value",
         ),
         Metric(
             f"control_balanced_accuracy_{task}",

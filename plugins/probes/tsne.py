@@ -29,14 +29,17 @@ METRICS = [
         "neighbour_language_agreement",
         "in 2-D, fraction of each clip's n_neighbors nearest clips of OTHER speakers that "
         "share its language",
+        chance="neighbour_language_agreement_chance",
     ),
     Metric(
         "neighbour_language_agreement_latent",
         "the same fraction in the standardised latent space, before t-SNE",
+        chance="neighbour_language_agreement_chance",
     ),
     Metric(
         "neighbour_language_agreement_chance",
         "the fraction expected if neighbours were random clips of other speakers; a baseline",
+        role="reference",
     ),
 ]
 

@@ -116,12 +116,22 @@ def harness_probes() -> list[Component]:
                 ),
             ],
             metrics=[
-                Metric("balanced_accuracy", "mean over folds of balanced accuracy"),
-                Metric("chance", "balanced accuracy of guessing (1 / number of languages)"),
+                Metric(
+                    "balanced_accuracy",
+                    "mean over folds of balanced accuracy",
+                    chance="chance",
+                    headline=True,
+                ),
+                Metric(
+                    "chance",
+                    "balanced accuracy of guessing (1 / number of languages)",
+                    role="reference",
+                ),
                 Metric(
                     "p_value",
                     "p-value of balanced_accuracy, languages permuted across speakers",
                     higher_is_better=False,
+                    role="p_value",
                 ),
             ],
         )

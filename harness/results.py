@@ -1,0 +1,219 @@
+"""An output folder, loaded: the notebook API.
+
+    from harness.results import load_results
+    res = load_results("reports/pretrain")
+    res.runs          # one row per run
+    res.curves        # one row per run x evaluation
+    res.probes        # one row per run x latent space x probe x metric
+    res.latents(run_id)["lstm_state/h"]   # (n probe clips, dim), rows in res.probe_clips(run_id)
+
+What the suite was (control, order and labels of conditions and models,
+seeds) comes from the manifest's resolved :class:`~harness.design.Design`,
+never from parsing the suite file again. :mod:`harness.export` writes the
+tables as CSV; docs/report.md documents every column.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.design import Design
+from harness.store import RECORD, SUITE_COPY, Store, StoreError
+from harness.tables import STATUSES, curves_table, probes_table, runs_table
+
+
+class ResultsError(Exception):
+    """The output folder cannot be read as harness results."""
+
+
+@dataclass
+class Results:
+    """Everything one output folder holds, as tables plus access to arrays.
+
+    :ivar output_dir: the folder.
+    :ivar design: the suite as resolved when it ran (from ``manifest.json``;
+        pieced together from the records in folders without one).
+    :ivar suite_text: ``suite.toml`` verbatim, shown in the report's methods.
+    :ivar records: run id -> run record (``record.json``).
+    :ivar runs, curves, probes: the tidy tables (see docs/report.md).
+    :ivar expected: the run ids and labels the suite expands to, from
+        ``manifest.json``; ``None`` if there is no manifest.
+    :ivar problems: run folders that could not be read, with the reason.
+    """
+
+    output_dir: Path
+    design: Design
+    suite_text: str
+    records: dict[str, dict[str, Any]]
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    probes: pd.DataFrame
+    expected: list[dict[str, str]] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------ suite facts
+
+    @property
+    def control(self) -> str | None:
+        """The condition every other is compared with."""
+        return self.design.control
+
+    @property
+    def conditions(self) -> list[str]:
+        """Condition names, the control first, then in suite order; conditions
+        only the runs name (an older suite version) come last."""
+        names = self.design.condition_names
+        return names + [n for n in self.runs["condition"].dropna().unique() if n not in names]
+
+    @property
+    def models(self) -> list[str]:
+        """Model labels in suite order."""
+        names = self.design.model_labels
+        return names + [n for n in self.runs["model"].dropna().unique() if n not in names]
+
+    def condition_label(self, name: str) -> str:
+        """The readable label of a condition; raises ``KeyError`` for a name the
+        suite does not have (so a typo is not silently shown as a label)."""
+        condition = self.design.condition(name)
+        if condition is not None:
+            return condition.label
+        rows = self.runs.loc[self.runs["condition"] == name, "condition_label"].dropna()
+        if len(rows):
+            return str(rows.iloc[0])
+        raise KeyError(f"no condition named {name!r}; conditions: {', '.join(self.conditions)}")
+
+    @property
+    def expected_count(self) -> int | None:
+        """How many runs the suite expands to: the manifest's count, else
+        conditions x models x seeds of the design; None if neither is known."""
+        if self.expected is not None:
+            return len(self.expected)
+        return self.design.n_runs or None
+
+    @property
+    def missing(self) -> list[str]:
+        """Labels (or ids) of expected runs with no record; empty if unknown."""
+        if self.expected is None:
+            return []
+        return [
+            e.get("label") or e["run_id"] for e in self.expected if e["run_id"] not in self.records
+        ]
+
+    @property
+    def n_missing(self) -> int:
+        """Expected runs with no record (0 when the expected count is unknown)."""
+        if self.expected is not None:
+            return len(self.missing)
+        if self.expected_count is None:
+            return 0
+        return max(self.expected_count - len(self.records), 0)
+
+    # ------------------------------------------------------------ arrays
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.output_dir / "runs" / run_id
+
+    def _artifact(self, run_id: str, name: str, default: str) -> Path:
+        artifacts = self.records[run_id].get("artifacts") or {}
+        return self.run_dir(run_id) / str(artifacts.get(name, default))
+
+    def latents(self, run_id: str) -> dict[str, np.ndarray]:
+        """Latent spaces of one run by name; rows follow :meth:`probe_clips`.
+        Empty for a failed run; a diverged run has only its model-free spaces."""
+        return _load_npz(self._artifact(run_id, "latents", "latents.npz"))
+
+    def probe_artifacts(self, run_id: str) -> dict[str, np.ndarray]:
+        """Arrays the probes saved (such as t-SNE coordinates), by name."""
+        return _load_npz(self._artifact(run_id, "probe_artifacts", "probe_artifacts.npz"))
+
+    def probe_clips(self, run_id: str) -> pd.DataFrame:
+        """The held-out probe clips of a run: clip_id, language, speaker."""
+        clips = ((self.records[run_id].get("data") or {}).get("probe_clips")) or {}
+        return pd.DataFrame({k: list(v) for k, v in clips.items()})
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def load_results(output_dir: str | Path) -> Results:
+    """Read every run record under ``<output_dir>/runs`` into tables.
+
+    Runs still in progress are skipped (the store renames a run's folder into
+    place only when its record is complete); an unreadable record is skipped
+    with a warning and listed in ``problems``.
+    """
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        raise ResultsError(f"{output_dir}: no such results folder")
+    suite_path = output_dir / SUITE_COPY
+    suite_text = suite_path.read_text(encoding="utf-8") if suite_path.is_file() else ""
+    records, expected, design, problems = _read_records(output_dir)
+    for problem in problems:
+        warnings.warn(problem, stacklevel=2)
+    return Results(
+        output_dir=output_dir,
+        design=design or Design.from_records(records.values()),
+        suite_text=suite_text,
+        records=records,
+        runs=runs_table(records.values()),
+        curves=curves_table(records.values()),
+        probes=probes_table(records.values()),
+        expected=expected,
+        problems=problems,
+    )
+
+
+def _read_records(
+    output_dir: Path,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]] | None, Design | None, list[str]]:
+    """Records of the suite's runs, the expected runs and the design (from the
+    manifest), and problems. Runs of an older version of the suite (not in the
+    manifest) are left out, as :meth:`Store.records` does, and counted in the
+    problems."""
+    store = Store(output_dir)
+    problems: list[str] = []
+    try:
+        manifest = store.manifest()
+    except StoreError as exc:
+        problems.append(f"{exc}; reading the design from the run records")
+        manifest = None
+    statuses = store.statuses()
+    expected = None
+    ids = sorted(statuses)
+    if manifest is not None:
+        expected = [
+            {"run_id": r, "label": str(manifest.labels.get(r, ""))} for r in manifest.run_ids
+        ]
+        ids = [r for r in manifest.run_ids if r in statuses]
+        stale = set(statuses) - set(manifest.run_ids)
+        if stale:
+            problems.append(
+                f"{len(stale)} run folder(s) belong to another version of the suite "
+                "(not in manifest.json) and are left out"
+            )
+    records: dict[str, dict[str, Any]] = {}
+    for run_id in ids:
+        path = store.run_dir(run_id) / RECORD
+        try:
+            record = store.load_record(run_id)
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: unreadable run record ({exc})")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
+            problems.append(f"{path}: not a run record (no spec)")
+            continue
+        if record.get("status") not in STATUSES:
+            problems.append(f"{path}: unknown status {record.get('status')!r}")
+            continue
+        records[run_id] = record
+    return records, expected, manifest.design if manifest else None, problems
