@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from fake_results import FakeSuite, write_fake_results
 
-from harness.stats import separability, survival
 from harness.export import write_tables
 from harness.results import load_results
+from harness.stats import separability, survival
 from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
 
 
