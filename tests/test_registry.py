@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 
+from harness import Component, Metric, hookimpl
 from harness.components import KINDS
 from harness.registry import PluginError, build_plugin_manager, collect, load_registry
 
@@ -97,3 +98,40 @@ def test_hook_must_return_components(tmp_path, monkeypatch):
 
     with pytest.raises(PluginError, match=r"returned 'knn', not a harness\.Component"):
         collect(build_plugin_manager([wrong_return_test], autoload=False))
+
+
+def test_a_metric_whose_chance_is_no_reference_stops_loading():
+    class BadChance:
+        @hookimpl
+        def harness_probes(self):
+            return [
+                Component(
+                    "bad_chance_test",
+                    object,
+                    "a probe whose chance level is a score",
+                    metrics=[
+                        Metric("accuracy", "a score", chance="level"),
+                        Metric("level", "declared as a score, not a reference"),
+                    ],
+                )
+            ]
+
+    with pytest.raises(PluginError, match=r"bad_chance_test.*chance='level'.*role='reference'"):
+        load_registry([BadChance()], autoload=False)
+
+
+def test_metric_roles_are_checked_when_declared():
+    with pytest.raises(ValueError, match="role must be one of"):
+        Metric("x", "doc", role="baseline")
+    with pytest.raises(ValueError, match="only a score"):
+        Metric("x", "doc", role="reference", chance="y")
+    assert Metric("x", "doc").role == "score"
+
+
+def test_builtin_probes_declare_chance_levels_and_headlines():
+    svc = load_registry(autoload=False).get("probe", "linear_svc")
+    declared = {m.name: m for m in svc.metrics}
+    assert declared["balanced_accuracy_multiclass"].chance == "chance_multiclass"
+    assert declared["balanced_accuracy_multiclass"].headline
+    assert declared["chance_multiclass"].role == "reference"
+    assert declared["p_value_target"].role == "p_value"
