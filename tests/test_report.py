@@ -3,6 +3,7 @@
 import base64
 import html
 import io
+import json
 import re
 
 import pandas as pd
@@ -143,3 +144,15 @@ def test_a_folder_without_finished_runs_still_reports(tmp_path):
     text = _text(build_report(folder, n_resamples=99, km_resamples=99).read_text("utf-8"))
     assert "48 runs are missing" in text
     assert "No probe results" in text
+
+
+def test_methods_give_each_models_own_threshold(tmp_path):
+    folder = write_fake_results(tmp_path / "thresholds", FakeSuite(seeds=(0, 1, 2)))
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for model, threshold in zip(manifest["design"]["models"], (0.06, 0.125), strict=True):
+        model["threshold"], model["threshold_mode"] = threshold, "absolute"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    text = _text(build_report(folder, n_resamples=99, km_resamples=49).read_text("utf-8"))
+    assert "lstm: absolute threshold 0.06," in text
+    assert "conv_ae: absolute threshold 0.125," in text

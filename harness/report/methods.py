@@ -25,6 +25,16 @@ def _first_spec(results: Results) -> dict[str, Any]:
     return {}
 
 
+def _thresholds(results: Results) -> str:
+    """Each model's threshold and budget, as the suite resolved them."""
+    parts = [
+        f"{m.label}: {m.threshold_mode or '?'} threshold {m.threshold if m.threshold is not None else '?'}, "
+        f"at most {m.max_steps if m.max_steps is not None else '?'} optimizer steps"
+        for m in results.design.models
+    ]
+    return "; ".join(parts) or "as recorded"
+
+
 def section(results: Results, analysis: Analysis) -> str:
     out = ['<section id="methods"><h2>Methods</h2>']
     spec = _first_spec(results)
@@ -32,9 +42,8 @@ def section(results: Results, analysis: Analysis) -> str:
     if target:
         out.append(para(
             f"Each run trains a model on {target.get('language', '?')} until its held-out loss "
-            f"crosses the threshold ({target.get('threshold_mode', '?')} threshold "
-            f"{target.get('threshold', '?')}), evaluated every {target.get('eval_every', '?')} steps, "
-            f"for at most {target.get('max_steps', '?')} optimizer steps; runs that do not cross are censored."
+            f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
+            f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
         ))  # fmt: skip
     out.append(_statistics_methods())
     out.append("<h3>Conditions</h3>")
