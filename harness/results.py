@@ -25,7 +25,14 @@ import pandas as pd
 
 from harness.design import Design
 from harness.store import RECORD, SUITE_COPY, Store, StoreError
-from harness.tables import STATUSES, curves_table, probes_table, runs_table
+from harness.tables import (
+    STATUSES,
+    curves_table,
+    details_table,
+    probes_table,
+    runs_table,
+    speakers_table,
+)
 
 
 class ResultsError(Exception):
@@ -42,6 +49,8 @@ class Results:
     :ivar suite_text: ``suite.toml`` verbatim, shown in the report's methods.
     :ivar records: run id -> run record (``record.json``).
     :ivar runs, curves, probes: the tidy tables (see docs/report.md).
+    :ivar details: the probes' detail arrays (per-fold scores, per-speaker
+        contributions, permutation nulls), one row per run, space, probe and name.
     :ivar expected: the run ids and labels the suite expands to, from
         ``manifest.json``; ``None`` if there is no manifest.
     :ivar problems: run folders that could not be read, with the reason.
@@ -54,6 +63,7 @@ class Results:
     runs: pd.DataFrame
     curves: pd.DataFrame
     probes: pd.DataFrame
+    details: pd.DataFrame
     expected: list[dict[str, str]] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -132,6 +142,11 @@ class Results:
         """Arrays the probes saved (such as t-SNE coordinates), by name."""
         return _load_npz(self._artifact(run_id, "probe_artifacts", "probe_artifacts.npz"))
 
+    def speakers(self, run_id: str) -> pd.DataFrame:
+        """The probe speakers of a run, sorted by id, with their language: the
+        order of per-speaker probe details."""
+        return speakers_table(self.records[run_id])
+
     def probe_clips(self, run_id: str) -> pd.DataFrame:
         """The held-out probe clips of a run: clip_id, language, speaker."""
         clips = ((self.records[run_id].get("data") or {}).get("probe_clips")) or {}
@@ -168,6 +183,7 @@ def load_results(output_dir: str | Path) -> Results:
         runs=runs_table(records.values()),
         curves=curves_table(records.values()),
         probes=probes_table(records.values()),
+        details=details_table(records.values()),
         expected=expected,
         problems=problems,
     )

@@ -293,3 +293,40 @@ def _chance_column(probes: pd.DataFrame) -> pd.Series:
         value = lookup.get((run_id, space, probe, chance)) if isinstance(chance, str) else None
         out.append(np.nan if value is None else value)
     return pd.Series(out, index=probes.index, dtype=float)
+
+
+DETAIL_COLUMNS = ["run_id", "condition", "model", "seed", "status", "extractor", "latent_space",
+                  "probe", "name", "values"]  # fmt: skip
+
+
+def details_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run x latent space x probe x detail; ``values`` holds the
+    detail's numbers as a float array (non-finite as NaN). Not written as CSV."""
+    rows = []
+    for record in records:
+        identity = _identity(record)
+        for row in record.get("probe_details") or []:
+            values = np.array([np.nan if v is None else v for v in row.get("values") or []], float)
+            rows.append(
+                {
+                    **identity,
+                    "extractor": row.get("extractor"),
+                    "latent_space": row.get("latent_space"),
+                    "probe": row.get("probe"),
+                    "name": row.get("name"),
+                    "values": values,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=DETAIL_COLUMNS)
+    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    return frame
+
+
+def speakers_table(record: Mapping[str, Any]) -> pd.DataFrame:
+    """The probe speakers of one run, sorted by id, with their language: the
+    order of per-speaker probe details."""
+    clips = (record.get("data") or {}).get("probe_clips") or {}
+    speakers = [str(s) for s in clips.get("speaker", [])]
+    languages = [str(x) for x in clips.get("language", [])]
+    frame = pd.DataFrame({"speaker": speakers, "language": languages})
+    return frame.drop_duplicates("speaker").sort_values("speaker").reset_index(drop=True)

@@ -24,6 +24,7 @@ import numpy as np
 
 from harness.design import ConditionInfo, Design, ModelInfo
 from harness.expand import PROTOCOL_VERSION, content_hash
+from harness.hashing import stable_seed
 from harness_plugins.probes import linear_svc, tsne
 
 #: what the built-in probes declare about each metric (role, chance level, headline)
@@ -80,7 +81,9 @@ class FakeSuite:
     eval_every: int = 25
     batch_size: int = 16
     clips_per_speaker: int = 8
-    speakers_per_language: int = 2
+    speakers_per_language: int = 6
+    #: relabellings in each score's shared speaker-permutation null
+    n_permutations: int = 499
     #: run labels ("condition/model/seedN") written as status "diverged"
     diverged: Sequence[str] = ("ja_full/conv_ae/seed3",)
     #: run labels written as status "failed"
@@ -353,6 +356,11 @@ def _record(
         for task, chance, majority in (("target", 0.5, 2 / 3), ("multiclass", 1 / 3, 1 / 3)):
             base = (0.58 if space == BASELINE_SPACE else 0.62) if task == "target" else 0.5
             bal = float(np.clip(base + gain + rng.normal(0.0, 0.03), 0.0, 1.0))
+            speaker_rows, bal = _speaker_details(fake, rng, space, task, bal, chance)
+            for row in speaker_rows:
+                record["probe_details"].append(
+                    {"extractor": extractor, "latent_space": space, "probe": "linear_svc", **row}
+                )
             control = chance + float(rng.normal(0.0, 0.01))
             rows = [
                 (f"balanced_accuracy_{task}", bal, True),
@@ -396,6 +404,41 @@ def _record(
         "probe_artifacts": "probe_artifacts.npz",
     }
     return record
+
+
+def _speaker_details(
+    fake: FakeSuite,
+    rng: np.random.Generator,
+    space: str,
+    task: str,
+    balanced: float,
+    chance: float,
+) -> tuple[list[dict[str, Any]], float]:
+    """Per-speaker contributions to a balanced accuracy near ``balanced`` and its
+    shared speaker-permutation null, as a speaker-level probe reports them;
+    returns the detail rows and the balanced accuracy they add up to."""
+    speakers = sorted(f"{lang}-spk{s}" for lang in PROBE_LANGUAGES
+                      for s in range(fake.speakers_per_language))  # fmt: skip
+    classes = [
+        (s.split("-")[0] == TARGET) if task == "target" else s.split("-")[0] for s in speakers
+    ]
+    # each speaker is easier or harder whatever the run: a fixed effect per speaker
+    fixed = np.random.default_rng(stable_seed("speakers", task)).normal(0.0, 0.08, len(speakers))
+    accuracy = np.clip(balanced + fixed + rng.normal(0.0, 0.02, len(speakers)), 0.0, 1.0)
+    size = {c: classes.count(c) for c in classes}
+    contributions = np.array(
+        [a / (size[c] * len(size)) for a, c in zip(accuracy, classes, strict=True)]
+    )
+    # relabelling k is the same in every run: its noise is seeded by space, task and k
+    shared = np.random.default_rng(stable_seed(space, task))
+    null = chance + shared.normal(0.0, 0.04, fake.n_permutations)
+    null = null + rng.normal(0.0, 0.01, fake.n_permutations)
+    metric = f"balanced_accuracy_{task}"
+    rows = [
+        {"name": f"{metric}/speakers", "values": contributions.tolist()},
+        {"name": f"{metric}/null", "values": null.tolist()},
+    ]
+    return rows, float(contributions.sum())
 
 
 def _probe_row(

@@ -1,4 +1,4 @@
-"""Separability statistics across seeds: intervals, tests, effect sizes, CKA."""
+"""Separability statistics with speakers as the unit: intervals, tests, CKA."""
 
 import itertools
 import json
@@ -10,55 +10,68 @@ from fake_results import write_fake_results
 
 from harness.results import load_results
 from harness.stats import separability as sep
-from harness.stats.cka import linear_cka
+from harness.stats import speakers as spk
+from harness.stats.cka import cka_table, linear_cka
 
 
-def test_bootstrap_ci_covers_a_known_mean():
-    rng = np.random.default_rng(1)
-    x = rng.normal(5.0, 1.0, 30)
-    mean, low, high = sep.mean_ci(x, n_resamples=1999)
-    assert mean == pytest.approx(x.mean())
-    assert low < 5.0 < high
-    assert low < mean < high
+def test_shared_permutation_p_averages_each_relabelling_over_seeds():
+    nulls = np.array([[0.2, 0.5, 0.3], [0.4, 0.5, 0.1]])  # seeds x relabellings
+    # seed-averaged null: 0.3, 0.5, 0.2; observed 0.45 beats two of three
+    assert spk.shared_permutation_p(0.45, nulls) == pytest.approx((1 + 1) / 4)
+    assert spk.shared_permutation_p(0.6, nulls) == pytest.approx(1 / 4)
+    # a tie counts against the claim
+    assert spk.shared_permutation_p(0.5, nulls) == pytest.approx(2 / 4)
+    assert spk.shared_permutation_p(0.25, nulls, higher_is_better=False) == pytest.approx(2 / 4)
 
 
-def test_bootstrap_ci_has_roughly_nominal_coverage():
-    rng = np.random.default_rng(2)
-    hits = 0
-    trials = 120
-    for k in range(trials):
-        _, low, high = sep.mean_ci(rng.normal(0.0, 1.0, 20), n_resamples=499, seed=k)
-        hits += low <= 0.0 <= high
-    # 95% nominal; BCa with 20 values covers a little less
-    assert 0.86 <= hits / trials <= 0.99
+STRATA = np.repeat(["es", "it", "ja", "en"], 10)
 
 
-def test_degenerate_samples():
-    mean, low, high = sep.mean_ci([0.7, 0.7, 0.7])
-    assert mean == pytest.approx(0.7) and low == high == mean
-    mean, low, high = sep.mean_ci([0.7])
-    assert mean == 0.7 and np.isnan(low) and np.isnan(high)
-    assert np.isnan(sep.mean_ci([])[0])
-    assert sep.paired_test([0.0, 0.0, 0.0]) == 1.0
+def _crossed_null(rng, n_seeds, sd_seed, sd_speaker, sd_noise=0.01):
+    """Paired differences (seeds, speakers) with no effect: seed, speaker and residual noise."""
+    a = rng.normal(0.0, sd_seed, (n_seeds, 1))
+    b = rng.normal(0.0, sd_speaker, (1, STRATA.size))
+    return a + b + rng.normal(0.0, sd_noise, (n_seeds, STRATA.size))
 
 
-def test_permutation_tests_exact_values():
-    # five positive paired differences: only "all +" and "all -" of the 32 sign
-    # patterns are as extreme, so the two-sided exact p is 2 / 32
-    assert sep.paired_test([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2 / 32)
-    # three against three with complete separation: 2 of the 20 splits are as extreme
-    assert sep.two_sample_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(2 / 20)
+@pytest.mark.parametrize(("sd_seed", "sd_speaker"), [(0.02, 0.002), (0.002, 0.02), (0.01, 0.01)])
+def test_crossed_test_holds_its_level_whichever_factor_varies(sd_seed, sd_speaker):
+    rng = np.random.default_rng(11)
+    p = np.array(
+        [
+            spk.crossed(_crossed_null(rng, 10, sd_seed, sd_speaker), STRATA).p_value()
+            for _ in range(400)
+        ]
+    )
+    # 5% nominal; 400 replications give a Monte Carlo SD of about 1.1%
+    assert 0.01 <= (p < 0.05).mean() <= 0.08
 
 
-def test_effect_sizes():
-    assert sep.rank_biserial([4, 5, 6], [1, 2, 3]) == 1.0
-    assert sep.rank_biserial([1, 2, 3], [4, 5, 6]) == -1.0
-    assert sep.rank_biserial([1, 2, 3], [1, 2, 3]) == 0.0
-    rng = np.random.default_rng(3)
-    x, y = rng.normal(1.0, 0.5, 25), rng.normal(0.0, 0.5, 25)
-    diff, low, high = sep.difference_ci(x, y, n_resamples=1999)
-    assert diff == pytest.approx(x.mean() - y.mean())
-    assert low < 1.0 < high and low > 0
+def test_a_test_over_speakers_alone_mistakes_seed_luck_for_an_effect():
+    # the reason seeds count too: with seed-level noise, averaging seeds and
+    # testing across speakers only rejects a true null far too often
+    rng = np.random.default_rng(12)
+    speakers_only = []
+    for _ in range(200):
+        x = _crossed_null(rng, 10, 0.02, 0.002)
+        speakers_only.append(spk.crossed(x.mean(axis=0, keepdims=True), STRATA).p_value())
+    assert (np.array(speakers_only) < 0.05).mean() > 0.5
+
+
+def test_crossed_ci_and_detectable_difference():
+    rng = np.random.default_rng(13)
+    x = _crossed_null(rng, 10, 0.01, 0.01) + 0.004  # a true sum of 0.16 over 40 speakers
+    test = spk.crossed(x, STRATA)
+    low, high = test.ci()
+    assert low < test.estimate < high and test.estimate == pytest.approx(x.mean(axis=0).sum())
+    assert test.detectable() > 2 * test.se
+    # differences between languages are fixed by design (strata), not noise
+    shifted = x + np.where(STRATA == "es", 0.05, 0.0)
+    assert spk.crossed(shifted, STRATA).se == pytest.approx(test.se)
+    # one seed: only speakers vary
+    one = spk.crossed(x[:1], STRATA)
+    assert one.df == STRATA.size - 4
+    assert np.isnan(spk.crossed(x[:, ::10], STRATA[::10]).se)  # one speaker per language
 
 
 @pytest.fixture(scope="module")
@@ -72,23 +85,31 @@ def results(folder):
 
 
 def test_summary_against_chance_and_baseline(results):
-    summary = sep.separability_summary(results.probes, n_resamples=499)
+    summary = sep.separability_summary(results)
     key = ["model", "condition", "latent_space", "metric"]
     rows = summary[summary["probe"] == "linear_svc"].set_index(key)
     lowpass = rows.loc[("lstm", "ja_lowpass", "lstm_state/h", "balanced_accuracy_multiclass")]
     assert lowpass["chance"] == pytest.approx(1 / 3)
     assert lowpass["ci_low"] <= lowpass["mean"] <= lowpass["ci_high"]
     assert lowpass["diff_vs_chance_ci_low"] > 0 and lowpass["diff_vs_baseline_ci_low"] > 0
-    assert lowpass["n"] == 8
+    assert lowpass["p_vs_chance_holm"] < 0.05 and lowpass["p_vs_baseline_holm"] < 0.05
+    assert lowpass["inference"] == "seeds x speakers" and lowpass["n_speakers"] == 18
+    assert lowpass["n"] == 8 and lowpass["seed_sd"] > 0
+    # the smallest p a shared null of 499 relabellings can give
+    assert lowpass["p_vs_chance"] == pytest.approx(1 / 500)
     baseline = rows.loc[("lstm", "none", "feature_stats/mean_std", "balanced_accuracy_multiclass")]
     assert baseline["is_baseline"] and np.isnan(baseline["diff_vs_baseline"])
     # reference metrics (chance levels) and per-run p-values are never averaged
     assert not summary["metric"].str.startswith(("chance_", "majority_rate_", "p_value_")).any()
     assert (summary["p_vs_chance_holm"].dropna() >= summary["p_vs_chance"].dropna()).all()
+    # t-SNE reports no per-speaker details: seed mean and spread, no claim
+    tsne = summary[summary["probe"] == "tsne"]
+    assert (tsne["inference"] == "none").all()
+    assert tsne[["ci_low", "p_vs_chance", "p_vs_baseline"]].isna().all().all()
 
 
 def test_conditions_against_the_control(results):
-    vs = sep.separability_vs_control(results.probes, results.control, n_resamples=999)
+    vs = sep.separability_vs_control(results, results.control)
     assert not (vs["condition"] == "none").any()
     assert not vs["latent_space"].eq("feature_stats/mean_std").any()
     rows = vs[vs["metric"] == "balanced_accuracy_multiclass"].set_index(
@@ -101,8 +122,9 @@ def test_conditions_against_the_control(results):
     ]:
         better = rows.loc[(space[0], "ja_lowpass", space[1])]
         assert better["difference"] > 0 and better["p_holm"] < 0.05
-        assert better["rank_biserial"] > 0.5
+        assert better["inference"] == "seeds x speakers"
         assert better["difference_ci_low"] > 0
+        assert 0 < better["detectable_difference"] < better["difference"]
         same = rows.loc[(space[0], "ja_full", space[1])]
         assert same["p_holm"] > 0.05
     # the failed lstm run of ja_full is missing, not counted
@@ -110,7 +132,7 @@ def test_conditions_against_the_control(results):
 
 
 def test_cka_averages_linear_cka_over_seed_pairs(results):
-    table = sep.cka_table(results)
+    table = cka_table(results)
     lstm_h = table[(table["model"] == "lstm") & (table["latent_space"] == "lstm_state/h")]
     matrix = lstm_h.pivot_table(index="condition_a", columns="condition_b", values="mean_cka")
     assert np.allclose(matrix, matrix.T)
@@ -137,7 +159,7 @@ def test_cka_aligns_clips_by_id(tmp_path, folder):
     out = tmp_path / "shuffled"
     shutil.copytree(folder, out)
     before = load_results(out)
-    a = sep.cka_table(before).set_index(["model", "latent_space", "condition_a", "condition_b"])
+    a = cka_table(before).set_index(["model", "latent_space", "condition_a", "condition_b"])
     run_id = before.runs.loc[
         (before.runs["model"] == "conv_ae") & (before.runs["status"] == "reached"), "run_id"
     ].iloc[0]
@@ -151,5 +173,5 @@ def test_cka_aligns_clips_by_id(tmp_path, folder):
     record["data"]["probe_clips"] = {k: [v[i] for i in order] for k, v in clips.items()}
     path.write_text(json.dumps(record))
     after = load_results(out)
-    b = sep.cka_table(after).set_index(["model", "latent_space", "condition_a", "condition_b"])
+    b = cka_table(after).set_index(["model", "latent_space", "condition_a", "condition_b"])
     np.testing.assert_allclose(a["mean_cka"], b.loc[a.index, "mean_cka"])

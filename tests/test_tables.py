@@ -12,7 +12,7 @@ from fake_results import FakeSuite, write_fake_results
 
 from harness.export import write_tables
 from harness.results import load_results
-from harness.stats import separability, survival
+from harness.stats import cka, separability, survival
 from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
 
 
@@ -202,7 +202,7 @@ def test_every_csv_column_is_documented():
         "stats/learning_curves.csv": survival.CURVE_COLUMNS,
         "stats/separability.csv": separability.SUMMARY_COLUMNS,
         "stats/separability_vs_control.csv": separability.VS_CONTROL_COLUMNS,
-        "stats/cka.csv": separability.CKA_COLUMNS,
+        "stats/cka.csv": cka.CKA_COLUMNS,
     }
     assert _documented_columns() == actual
 

@@ -253,22 +253,26 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
         rows["condition"] = rows["condition"].map(label)
         out.append(table(rows, [
             ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
-            ("seeds", "n"), ("mean", num_cell("mean", score)),
+            ("seed pairs", "n_pairs"), ("speakers", "n_speakers"), ("mean", num_cell("mean", score)),
             ("control", num_cell("mean_control", score)),
             ("difference [95% CI]", ci_cell("difference", "difference_ci_low", "difference_ci_high", signed)),
-            ("rank-biserial", num_cell("rank_biserial", lambda x: signed(x, 2))),
+            ("detectable (80% power)", num_cell("detectable_difference", lambda x: f"±{x:.3f}")),
             ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
         ], highlight=rows["p_holm"] < sentences.ALPHA))  # fmt: skip
-        out.append(para("Each condition against the control: two-sided permutation test of the "
-                      "difference in means across seeds; rank-biserial = P(condition seed > control "
-                      "seed) − P(<). Highlighted: Holm-corrected p < 0.05.", "note"))  # fmt: skip
+        out.append(para("Each condition against the control: seed i against seed i of the control, "
+                      "on the same probe speakers; the CI and the two-sided t-test count both seeds "
+                      "and speakers as sampled (a lucky seed or a lucky draw of speakers is not an "
+                      "effect of the condition). 'Detectable' is the smallest true difference the "
+                      "test would find with 80% power. Highlighted: Holm-corrected p < 0.05.",
+                      "note"))  # fmt: skip
     sep = analysis.separability
     if not sep.empty:
         rows = sep[(sep["probe"] == probe) & (sep["metric"] == metric)].reset_index(drop=True)
         rows["condition"] = rows["condition"].map(label)
         out.append(table(rows, [
             ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
-            ("seeds", "n"), ("mean [95% CI]", ci_cell("mean", "ci_low", "ci_high", score)),
+            ("seeds", "n"), ("seed SD", num_cell("seed_sd", lambda x: f"{x:.3f}")),
+            ("mean [95% CI]", ci_cell("mean", "ci_low", "ci_high", score)),
             ("minus chance [95% CI]", ci_cell("diff_vs_chance", "diff_vs_chance_ci_low",
                                                "diff_vs_chance_ci_high", signed)),
             ("p (Holm)", p_cell("p_vs_chance_holm")),
@@ -278,12 +282,14 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
         ]))  # fmt: skip
         chance = rows["chance"].dropna()
         level = f"chance level {sentences.fmt_score(float(chance.mean()))}; " if len(chance) else ""
-        out.append(para(f"Against chance and the raw-feature baseline ({level}feature_stats rows are "
-                      "the baseline itself): differences paired within runs, sign-flip "
-                      "permutation tests, Holm-corrected within the metric. With n seeds the "
-                      "smallest sign-flip p is 2 / 2^n, so after correction these p-values can stay "
-                      "above 0.05 even when every seed is above chance: the CI is the better guide.",
-                      "note"))  # fmt: skip
+        out.append(para(f"Against chance ({level}a permutation test: languages relabelled across "
+                      "whole speakers, the same relabelling in every seed, the seed mean recomputed) "
+                      "and against the raw-feature baseline (rows without a baseline difference are "
+                      "the baseline itself; paired within runs, seeds and speakers counted as "
+                      "sampled). CIs count seeds and speakers as sampled; 'seed SD' is the "
+                      "seed-to-seed spread, shown for information and never the basis of a claim. "
+                      "Holm-corrected within the metric. Scores without per-speaker results from "
+                      "their probe have no CI and no test.", "note"))  # fmt: skip
     return "".join(out)
 
 

@@ -109,11 +109,14 @@ def _statistics_methods() -> str:
         "(statsmodels survdiff). Effect sizes: the ratio of medians and the difference in "
         "restricted mean time to threshold (area under the Kaplan-Meier curve up to the budget) "
         "with a percentile bootstrap 95% CI (runs resampled within groups).",
-        "Probe scores are averaged over seeds with a bootstrap 95% CI (scipy.stats.bootstrap, "
-        "BCa). Against chance and against the raw-feature baseline of the same run: sign-flip "
-        "permutation tests of the paired differences. Against the control: a two-sample "
-        "permutation test of the difference in means, its bootstrap CI and the rank-biserial "
-        "correlation from Mann-Whitney U.",
+        "Separability claims treat the probe speakers as sampled: every seed probes the same "
+        "speakers, so seeds are not independent samples of them. Against chance: a permutation "
+        "test relabelling languages across whole speakers, the same relabelling in every seed, "
+        "the seed-averaged score recomputed. Against the raw-feature baseline of the same runs "
+        "and against the control (seed i with seed i): per-speaker contributions to the score, "
+        "a t-test and 95% CI whose standard error counts seeds and speakers as crossed random "
+        "factors (two-way variance components, Satterthwaite degrees of freedom), with the "
+        "smallest difference detectable at 80% power.",
         "Holm's correction (statsmodels multipletests) within each family: the log-rank tests of "
         "one time measure across models and conditions; the comparisons of one probe metric.",
         "Failed runs are excluded and listed; diverged runs count as never reaching the "

@@ -248,6 +248,9 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
     sep, vs = analysis.separability, analysis.separability_vs_control
     control = analysis.control
     ctrl_label = results.condition_label(control) if control else ""
+    sensitivity = _sensitivity_sentence(sep[(sep["probe"] == probe) & (sep["metric"] == metric)])
+    if sensitivity:
+        out.append(sensitivity)
     for model in results.models:
         rows = sep[(sep["model"] == model) & (sep["probe"] == probe) & (sep["metric"] == metric)]
         if rows.empty:
@@ -264,7 +267,7 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
             parts = [
                 f"{r['latent_space']} {fmt_score(r['mean'])} vs {fmt_score(r['mean_control'])} "
                 f"(difference {r['difference']:+.3f} {fmt_ci(r['difference_ci_low'], r['difference_ci_high'])}, "
-                f"rank-biserial {r['rank_biserial']:+.2f}, Holm-corrected {fmt_p(r['p_holm'])})"
+                f"Holm-corrected {fmt_p(r['p_holm'])})"
                 for _, r in cond.iterrows()
             ]
             significant = cond[cond["p_holm"] < ALPHA]
@@ -276,15 +279,39 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
                     f"({n_better} better, {n_worse} worse separated than under the control)"
                 )
             else:
+                detectable = cond["detectable_difference"].dropna()
                 verdict = (
                     f"no evidence of a difference in any of {plural(len(cond), 'latent space')}"
+                    + (
+                        f"; differences smaller than {detectable.min():.3f}-{detectable.max():.3f} "
+                        "could not have been detected reliably (80% power)"
+                        if len(detectable)
+                        else ""
+                    )
                 )
             out.append(
                 f"With “{label}”, the {model}'s {metric} ({probe}) against the control “{ctrl_label}”: "
                 + "; ".join(parts)
-                + f". Permutation tests across seeds: {verdict}."
+                + f". Tests counting seeds and probe speakers as sampled: {verdict}."
             )
     return out
+
+
+def _sensitivity_sentence(rows: pd.DataFrame) -> str:
+    """Whether the probe design can see language at all: the raw-feature
+    baseline must be clearly above chance for a "no evidence" to mean much."""
+    base = rows[rows["is_baseline"].astype(bool) & (rows["inference"] != "none")]
+    if base.empty or base["chance"].isna().all():
+        return ""
+    if (base["p_vs_chance_holm"] < ALPHA).all() and (base["diff_vs_chance_ci_low"] > 0).all():
+        return ""
+    return (
+        f"Sensitivity check failed: the raw-feature baseline ({fmt_score(float(base['mean'].mean()))} "
+        f"against chance {fmt_score(float(base['chance'].mean()))}) is not clearly above chance on "
+        "these probe speakers, so this design cannot show how languages separate: the separability "
+        "comparisons below are uninformative, and a 'no evidence' there is not evidence of no "
+        "effect. Probe more speakers per language or more clips per speaker."
+    )
 
 
 def _chance_baseline_sentence(
@@ -296,18 +323,23 @@ def _chance_baseline_sentence(
         ctrl_rows = model_rows
     where = f"under the control “{ctrl_label}”" if control else "across conditions"
     text = f"For the {model} {where}, {metric} ({probe})"
-    above = ctrl_rows[ctrl_rows["ci_low"] > ctrl_rows["chance"]]
+    if (ctrl_rows["inference"] == "none").all():
+        return (
+            text + " comes without per-speaker results from its probe, so no claim is made about "
+            "it; the tables give its seed means and seed-to-seed spread."
+        )
+    above = ctrl_rows[ctrl_rows["p_vs_chance_holm"] < ALPHA]
     chance = ctrl_rows["chance"].dropna()
     if len(chance):
         text += (
-            f" was above chance ({fmt_score(float(chance.mean()))}; the 95% CI of the mean over seeds "
-            f"lies above it) in {len(above)} of {plural(len(ctrl_rows), 'latent space')}"
+            f" was above chance ({fmt_score(float(chance.mean()))}; speaker-level permutation test, "
+            f"Holm-corrected p < {ALPHA}) in {len(above)} of {plural(len(ctrl_rows), 'latent space')}"
         )
     else:
         text += " has no chance level reported"
     base = ctrl_rows.dropna(subset=["baseline_mean"])
     if len(base):
-        beats = base[base["diff_vs_baseline_ci_low"] > 0]
+        beats = base[(base["p_vs_baseline_holm"] < ALPHA) & (base["diff_vs_baseline"] > 0)]
         text += (
             f", and beat the raw-feature baseline ({fmt_score(float(base['baseline_mean'].mean()))}) "
             f"in {len(beats)} of {len(base)}"

@@ -13,6 +13,7 @@ import pandas as pd
 
 from harness.results import Results
 from harness.stats import separability, survival
+from harness.stats.cka import cka_table
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def analyse(
         else pd.DataFrame(columns=survival.VS_CONTROL_COLUMNS)
     )
     sep_vs_control = (
-        separability.separability_vs_control(results.probes, control, n_resamples, seed)
+        separability.separability_vs_control(results, control)
         if control is not None
         else pd.DataFrame(columns=separability.VS_CONTROL_COLUMNS)
     )
@@ -72,9 +73,9 @@ def analyse(
         logrank_vs_control=ordered(vs_control),
         logrank_overall=ordered(survival.logrank_overall(runs)),
         learning_curves=ordered(survival.learning_curves(results.curves)),
-        separability=ordered(separability.separability_summary(results.probes, n_resamples, seed)),
+        separability=ordered(separability.separability_summary(results)),
         separability_vs_control=ordered(sep_vs_control),
-        cka=ordered(separability.cka_table(results)),
+        cka=ordered(cka_table(results)),
     )
 
 

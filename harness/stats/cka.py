@@ -10,7 +10,17 @@ of examples.
 
 from __future__ import annotations
 
+import itertools
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from harness.results import Results
+
+CKA_COLUMNS = ["model", "latent_space", "condition_a", "condition_b", "n_pairs", "mean_cka",
+               "sd_cka"]  # fmt: skip
 
 
 def _centred(name: str, value: np.ndarray) -> np.ndarray:
@@ -52,3 +62,66 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
         side = "x" if norm_x == 0.0 else "y"
         raise ValueError(f"{side} is constant over the examples; CKA is undefined")
     return cross / float(norm_x * norm_y)
+
+
+# ---------------------------------------------------------------- the CKA table
+
+
+def _aligned(
+    a: np.ndarray, ids_a: list[str], b: np.ndarray, ids_b: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of both arrays for the clips both runs probed, in one order."""
+    if ids_a == ids_b:
+        return a, b
+    pos_b = {c: i for i, c in enumerate(ids_b)}
+    ia = np.array([i for i, c in enumerate(ids_a) if c in pos_b], dtype=int)
+    ib = np.array([pos_b[c] for c in ids_a if c in pos_b], dtype=int)
+    return a[ia], b[ib]
+
+
+def cka_table(results: Results) -> pd.DataFrame:
+    """Mean linear CKA between the latent spaces of two conditions (same model,
+    same latent space, same held-out clips), over every pair of runs: across
+    conditions all seed pairs, within a condition all pairs of distinct seeds
+    (how alike two seeds of one condition are, the yardstick for the rest)."""
+    runs = results.runs[results.runs["status"].isin(["reached", "censored"])]
+    baseline_spaces = set(
+        results.probes.loc[results.probes["is_baseline"].astype(bool), "latent_space"]
+    )
+    rows = []
+    for model, by_model in runs.groupby("model", sort=False):
+        latents = {r: results.latents(r) for r in by_model["run_id"]}
+        clip_ids = {r: list(results.probe_clips(r).get("clip_id", [])) for r in by_model["run_id"]}
+        spaces = sorted({s for v in latents.values() for s in v} - baseline_spaces)
+        conditions = [c for c in results.conditions if c in set(by_model["condition"])]
+        for space in spaces:
+            have = by_model[[space in latents[r] for r in by_model["run_id"]]]
+            ids = {c: list(have.loc[have["condition"] == c, "run_id"]) for c in conditions}
+            for ca, cb in itertools.combinations_with_replacement(conditions, 2):
+                if ca == cb:
+                    pairs = list(itertools.combinations(ids[ca], 2))
+                else:
+                    pairs = list(itertools.product(ids[ca], ids[cb]))
+                values = []
+                for ra, rb in pairs:
+                    xa, xb = _aligned(
+                        latents[ra][space], clip_ids[ra], latents[rb][space], clip_ids[rb]
+                    )
+                    if len(xa) >= 2:
+                        values.append(float(linear_cka(xa, xb)))
+                if not values:
+                    continue
+                v = np.asarray(values)
+                for a, b in {(ca, cb), (cb, ca)}:
+                    rows.append(
+                        {
+                            "model": model,
+                            "latent_space": space,
+                            "condition_a": a,
+                            "condition_b": b,
+                            "n_pairs": v.size,
+                            "mean_cka": float(v.mean()),
+                            "sd_cka": float(v.std(ddof=1)) if v.size > 1 else np.nan,
+                        }
+                    )
+    return pd.DataFrame(rows, columns=CKA_COLUMNS)
