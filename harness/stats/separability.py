@@ -172,8 +172,8 @@ def separability_summary(results: Results) -> pd.DataFrame:
         rows.append(row)
     # rows without a test lack those keys: reindex adds them as NaN
     out = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
-    for test in ("p_vs_chance", "p_vs_baseline"):
-        out[f"{test}_holm"] = _holm_within(out, test)
+    for column in ("p_vs_chance", "p_vs_baseline"):
+        out[f"{column}_holm"] = _holm_within(out, column)
     return out
 
 
