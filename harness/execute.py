@@ -22,11 +22,13 @@ import numpy as np
 import torch
 
 from harness.batches import segment_all
+from harness.components import Metric
 from harness.contracts import (
     Clip,
     ContractError,
     DataError,
     DataRequest,
+    ProbeResult,
     check_clip,
     check_filtered,
     check_latents,
@@ -282,6 +284,35 @@ def extract_latents(
     return latents, skipped
 
 
+def probe_rows(
+    result: ProbeResult, metrics: Mapping[str, Metric], where: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A checked probe result as the record's metric rows (each with what its
+    probe declared about it) and detail rows; non-finite numbers become None."""
+    rows = []
+    for metric, number in result.metrics.items():
+        value = float(number)
+        declared = metrics[metric]
+        rows.append(
+            {
+                **where,
+                "metric": metric,
+                "value": value if math.isfinite(value) else None,
+                "higher_is_better": declared.higher_is_better,
+                "role": declared.role,
+                "chance": declared.chance,
+                "headline": declared.headline,
+            }
+        )
+    details = []
+    for name, values in result.details.items():
+        numbers = [float(v) for v in values]
+        details.append(
+            {**where, "name": name, "values": [v if math.isfinite(v) else None for v in numbers]}
+        )
+    return rows, details
+
+
 def run_probes(
     spec: RunSpec, registry: Registry, latents: Mapping[str, LatentSpace], clips: Sequence[Clip]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -313,23 +344,9 @@ def run_probes(
                 "latent_space": space,
                 "probe": selection.label,
             }
-            for metric, number in result.metrics.items():
-                number = float(number)
-                rows.append(
-                    {
-                        **where,
-                        "metric": metric,
-                        "value": number if math.isfinite(number) else None,
-                        "higher_is_better": metrics[metric].higher_is_better,
-                        "role": metrics[metric].role,
-                        "chance": metrics[metric].chance,
-                        "headline": metrics[metric].headline,
-                    }
-                )
-            for name, values in result.details.items():
-                numbers = [float(v) for v in values]
-                numbers_json = [v if math.isfinite(v) else None for v in numbers]
-                details.append({**where, "name": name, "values": numbers_json})
+            metric_rows, detail_rows = probe_rows(result, metrics, where)
+            rows += metric_rows
+            details += detail_rows
             for name, array in result.artifacts.items():
                 value = np.asarray(array)
                 if value.dtype == object:

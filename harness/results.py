@@ -16,6 +16,7 @@ tables as CSV; docs/report.md documents every column.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,24 @@ class Results:
     details: pd.DataFrame
     expected: list[dict[str, str]] | None = None
     problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_records(
+        cls, records: Iterable[Mapping[str, Any]], design: Design | None = None
+    ) -> Results:
+        """Results of run records held in memory (simulations, notebooks): no
+        output folder, so no latents or artifacts on disk."""
+        by_id = {str(r["run_id"]): dict(r) for r in records}
+        return cls(
+            output_dir=Path("."),
+            design=design or Design.from_records(by_id.values()),
+            suite_text="",
+            records=by_id,
+            runs=runs_table(by_id.values()),
+            curves=curves_table(by_id.values()),
+            probes=probes_table(by_id.values()),
+            details=details_table(by_id.values()),
+        )
 
     # ------------------------------------------------------------ suite facts
 
