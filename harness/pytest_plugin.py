@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from harness.tables import Results
+    from harness.testing import Results
 
 __all__ = ["harness_suite"]
 

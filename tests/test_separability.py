@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-from fake_results import write_fake_results
 
 from harness.stats import separability as sep
 from harness.stats.cka import linear_cka
@@ -59,16 +58,6 @@ def test_effect_sizes():
     diff, low, high = sep.difference_ci(x, y, n_resamples=1999)
     assert diff == pytest.approx(x.mean() - y.mean())
     assert low < 1.0 < high and low > 0
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return write_fake_results(tmp_path_factory.mktemp("fake"))
-
-
-@pytest.fixture(scope="module")
-def results(folder):
-    return load_results(folder)
 
 
 def test_summary_against_chance_and_baseline(results):

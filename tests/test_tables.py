@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fake_results import FakeSuite, write_fake_results
 
 from harness.stats import separability, survival
 from harness.tables import (
@@ -21,15 +20,7 @@ from harness.tables import (
     write_tables,
 )
 
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return write_fake_results(tmp_path_factory.mktemp("fake"))
-
-
-@pytest.fixture(scope="module")
-def results(folder):
-    return load_results(folder)
+from helpers.fake_results import FakeSuite, write_fake_results
 
 
 def test_one_row_per_finished_run(results):
