@@ -13,8 +13,9 @@ store, tables) on a tiny embedded corpus, on the CPU, in this process::
         assert set(results.runs["status"]) <= {"reached", "censored"}
         assert "lstm_state/h" in set(results.probes["latent_space"])
 
-or, with ``pytest_plugins = ["harness.testing"]`` in a ``conftest.py``, through
-the ``harness_suite`` fixture, which shares one corpus cache per test session::
+or through the ``harness_suite`` fixture, which shares one corpus cache per
+test session; pytest loads it from :mod:`harness.pytest_plugin` (a ``pytest11``
+entry point) wherever the harness is installed::
 
     def test_knn(harness_suite):
         results = harness_suite(probes=[{"plugin": "knn"}], extra_plugins=[my_plugin])
@@ -23,6 +24,7 @@ Plugins passed in ``extra_plugins`` need not be installed: the suite runs
 in this process (the ``local`` executor with ``in_process = true``) with a
 registry holding them. The tiny suite's defaults are in :func:`tiny_suite`;
 any suite key can be overridden (docs/plugins.md, "Testing a plugin").
+This module does not import pytest, so it works without the ``test`` extra.
 """
 
 from __future__ import annotations
@@ -30,11 +32,9 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from harness.registry import Registry, build_plugin_manager, collect
 from harness.results import Results, load_results
@@ -45,7 +45,6 @@ SelectionLike = str | Mapping[str, Any]
 
 __all__ = [
     "TinySuiteFailed",
-    "harness_suite",
     "run_tiny_suite",
     "tiny_registry",
     "tiny_suite",
@@ -271,18 +270,3 @@ def _value(value: Any) -> str:
     if isinstance(value, Sequence):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as TOML")
-
-
-# ---------------------------------------------------------------- pytest fixture
-
-
-@pytest.fixture
-def harness_suite(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., Results]:
-    """``run_tiny_suite`` bound to this test's ``tmp_path`` and a per-session corpus cache.
-
-    Enable with ``pytest_plugins = ["harness.testing"]`` in ``conftest.py``.
-    """
-    cache = tmp_path_factory.getbasetemp() / "harness-cache"
-    return functools.partial(run_tiny_suite, tmp_path, cache_dir=cache)

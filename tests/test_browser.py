@@ -1,15 +1,15 @@
 """End to end: the report of a synthetic suite in headless Chromium: no console
-error, no blocked resource, every image decodes (see tests/browser.py)."""
+error, no blocked resource, every image decodes (see tests/helpers/browser.py)."""
 
 import io
 from pathlib import Path
 
 import pytest
-from browser import SKIP_REASON, available, inspect_page
-from fake_results import write_fake_results
 from PIL import Image
 
 from harness.report import build_report
+
+from helpers.browser import SKIP_REASON, available, inspect_page
 
 pytestmark = [
     pytest.mark.browser,
@@ -18,8 +18,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    folder = write_fake_results(tmp_path_factory.mktemp("browser"))
+def report(folder) -> Path:
     return build_report(folder, n_resamples=199, km_resamples=99)
 
 

@@ -13,11 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import runner_helpers as h
 
 from harness.runner import run_suite
 from harness.store import Store
 from harness.suite import Selection
+
+from helpers import runner as h
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.dask

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser import SKIP_REASON, available, inspect_page
+
+from helpers.browser import SKIP_REASON, available, inspect_page
 
 ROOT = Path(__file__).parent.parent
 SUITE = ROOT / "suites" / "quick.toml"

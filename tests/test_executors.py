@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import runner_helpers as h
-
 from harness.contracts import Executor
 from harness_plugins.executors.local import LocalExecutor, WorkerDied
+
+from helpers import runner as h
 
 
 def run_all(executor, fn, items):

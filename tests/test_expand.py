@@ -5,17 +5,11 @@ import sys
 import textwrap
 
 import pytest
-import toy_plugins
-from test_suite import VALID
 
 from harness.expand import expand
-from harness.registry import load_registry
 from harness.suite import load_suite
 
-
-@pytest.fixture
-def registry():
-    return load_registry([toy_plugins], autoload=False, builtins=False)
+from helpers.toy_plugins import VALID
 
 
 def ids(tmp_path, registry, text, name="s.toml"):
@@ -24,10 +18,10 @@ def ids(tmp_path, registry, text, name="s.toml"):
     return [r.run_id for r in expand(load_suite(path, registry))]
 
 
-def test_conditions_x_models_x_seeds_in_stable_order(tmp_path, registry):
+def test_conditions_x_models_x_seeds_in_stable_order(tmp_path, toy_registry):
     path = tmp_path / "s.toml"
     path.write_text(VALID + '[[models]]\nplugin = "cae"\n')
-    runs = expand(load_suite(path, registry))
+    runs = expand(load_suite(path, toy_registry))
     assert len(runs) == 2 * 2 * 3
     assert [r.label for r in runs[:4]] == [
         "scratch/lstm/seed0",
@@ -38,12 +32,12 @@ def test_conditions_x_models_x_seeds_in_stable_order(tmp_path, registry):
     assert len({r.run_id for r in runs}) == len(runs)
 
 
-def test_same_suite_same_ids_in_another_process_and_place(tmp_path, registry):
-    first = ids(tmp_path, registry, VALID)
+def test_same_suite_same_ids_in_another_process_and_place(tmp_path, toy_registry):
+    first = ids(tmp_path, toy_registry, VALID)
     (tmp_path / "elsewhere").mkdir()
     code = (
         "import sys; sys.path.insert(0, 'tests');"
-        "import toy_plugins; from harness.registry import load_registry;"
+        "from helpers import toy_plugins; from harness.registry import load_registry;"
         "from harness.suite import load_suite; from harness.expand import expand;"
         f"s = load_suite({str(tmp_path / 'elsewhere' / 's.toml')!r}, load_registry([toy_plugins], autoload=False, builtins=False));"
         "print(','.join(r.run_id for r in expand(s)))"
@@ -73,10 +67,10 @@ def test_same_suite_same_ids_in_another_process_and_place(tmp_path, registry):
         ("[target]", "[features]\nn_mels = 64\n[target]"),
     ],
 )
-def test_changing_a_parameter_changes_affected_ids(tmp_path, registry, old, new):
+def test_changing_a_parameter_changes_affected_ids(tmp_path, toy_registry, old, new):
     assert old in VALID
-    before = ids(tmp_path, registry, VALID)
-    after = ids(tmp_path, registry, VALID.replace(old, new), name="t.toml")
+    before = ids(tmp_path, toy_registry, VALID)
+    after = ids(tmp_path, toy_registry, VALID.replace(old, new), name="t.toml")
     changed = [a != b for a, b in zip(before, after, strict=True)]
     if "cutoff_hz" in old:  # only the low-pass condition's runs change
         assert changed == [False] * 3 + [True] * 3
@@ -84,9 +78,9 @@ def test_changing_a_parameter_changes_affected_ids(tmp_path, registry, old, new)
         assert all(changed)
 
 
-def test_output_description_and_executor_do_not_change_ids(tmp_path, registry):
-    before = ids(tmp_path, registry, VALID)
+def test_output_description_and_executor_do_not_change_ids(tmp_path, toy_registry):
+    before = ids(tmp_path, toy_registry, VALID)
     text = (
         'description = "other words"\noutput = "elsewhere"\n' + VALID + "[executor]\nworkers = 3\n"
     )
-    assert ids(tmp_path, registry, text, name="t.toml") == before
+    assert ids(tmp_path, toy_registry, text, name="t.toml") == before

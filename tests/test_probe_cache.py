@@ -1,10 +1,11 @@
 """Probe results on model-free latents are computed once per seed and reused."""
 
 import numpy as np
-from test_execute import Centroid, registry, run, specs  # noqa: F401  (registry is a fixture)
 
 from harness.contracts import ProbeResult
 from harness.probe_cache import FOLDER, cached_probe, probe_key
+
+from helpers.tones import Centroid, run, specs
 
 X = np.random.default_rng(0).random((12, 4)).astype(np.float32)
 LABELS = np.array(["aa", "bb"] * 6)
@@ -48,7 +49,7 @@ def test_anything_a_probe_depends_on_changes_the_key():
     assert base not in changed and len(set(changed)) == len(changed)
 
 
-def test_runs_probe_the_baseline_once_per_seed(tmp_path, registry, monkeypatch):  # noqa: F811
+def test_runs_probe_the_baseline_once_per_seed(tmp_path, tones_registry, monkeypatch):
     seen = []
     original = Centroid.run
 
@@ -58,9 +59,9 @@ def test_runs_probe_the_baseline_once_per_seed(tmp_path, registry, monkeypatch):
 
     monkeypatch.setattr(Centroid, "run", counting)
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "fresh-cache"))
-    runs = [s for s in specs(tmp_path, registry) if s.seed == 0]
+    runs = [s for s in specs(tmp_path, tones_registry) if s.seed == 0]
     assert len(runs) == 4  # 2 conditions x 2 models
-    records = [run(spec, tmp_path / f"r{i}", registry) for i, spec in enumerate(runs)]
+    records = [run(spec, tmp_path / f"r{i}", tones_registry) for i, spec in enumerate(runs)]
 
     baseline = [[r for r in rec["probes"] if r["extractor"] == "feature_stats"] for rec in records]
     assert baseline[0] and all(rows == baseline[0] for rows in baseline)

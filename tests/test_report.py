@@ -8,11 +8,19 @@ import re
 
 import pandas as pd
 import pytest
-from fake_results import CONDITIONS, MODELS, FakeCondition, FakeModel, FakeSuite, write_fake_results
 from PIL import Image
 
 from harness.report import build_report
 from harness.report.html import iter_images
+
+from helpers.fake_results import (
+    CONDITIONS,
+    MODELS,
+    FakeCondition,
+    FakeModel,
+    FakeSuite,
+    write_fake_results,
+)
 
 EVIL_LABEL = '<script>alert("label")</script> & "quotes" $\\frac{1}{2}$'
 EVIL_MODEL = "<b>lstm</b>"

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-import runner_helpers as h
 
 from harness.expand import expand
 from harness.progress import Progress
 from harness.runner import run_suite
 from harness.store import Store
 from harness.suite import Selection
+
+from helpers import runner as h
 
 HERE = Path(__file__).parent
 IN_PROCESS = Selection("executor", "local", {"workers": 1, "threads": 1, "in_process": True}, "")
@@ -138,7 +139,7 @@ def test_changed_suite_is_reported_and_fresh_starts_over(tmp_path):
 
 def driver(folder: Path, execute: str, log: Path, sleep: float) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(HERE), "FAKE_LOG": str(log), "FAKE_SLEEP": str(sleep)}
-    code = f"import runner_helpers; runner_helpers.drive({str(folder)!r}, {execute!r})"
+    code = f"from helpers import runner; runner.drive({str(folder)!r}, {execute!r})"
     return subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

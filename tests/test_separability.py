@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-from fake_results import write_fake_results
 
 from harness.results import load_results
 from harness.stats import separability as sep
@@ -72,16 +71,6 @@ def test_crossed_ci_and_detectable_difference():
     one = spk.crossed(x[:1], STRATA)
     assert one.df == STRATA.size - 4
     assert np.isnan(spk.crossed(x[:, ::10], STRATA[::10]).se)  # one speaker per language
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return write_fake_results(tmp_path_factory.mktemp("fake"))
-
-
-@pytest.fixture(scope="module")
-def results(folder):
-    return load_results(folder)
 
 
 def test_summary_against_chance_and_baseline(results):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import runner_helpers as h
 
 from harness.expand import expand
 from harness.store import (
@@ -18,6 +17,8 @@ from harness.store import (
     fresh_output,
     write_json_atomic,
 )
+
+from helpers import runner as h
 
 
 @pytest.fixture

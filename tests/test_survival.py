@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from fake_results import write_fake_results
 
 from harness.results import load_results
 from harness.stats import survival
@@ -124,13 +123,8 @@ def test_holm_known_values_and_untestable_entries():
     assert np.isnan(adjusted[3])
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    return load_results(write_fake_results(tmp_path_factory.mktemp("fake")))
-
-
-def test_run_table_times_and_events(fake):
-    runs = fake.runs
+def test_run_table_times_and_events(results):
+    runs = results.runs
     censored = runs[runs["status"] == "censored"]
     assert len(censored) and not censored["event"].any()
     assert (censored["steps_to_threshold"] == censored["max_steps"]).all()
@@ -148,10 +142,10 @@ def test_run_table_times_and_events(fake):
     assert pd.isna(failed["event"]) and pd.isna(failed["steps_to_threshold"])
 
 
-def test_summary_counts_every_run(fake):
-    summary = survival.survival_summary(fake.runs)
+def test_summary_counts_every_run(results):
+    summary = survival.survival_summary(results.runs)
     steps = summary[summary["measure"] == "steps"]
-    runs = fake.runs
+    runs = results.runs
     analysable = runs[runs["status"] != "failed"]
     assert steps["n_runs"].sum() == len(analysable)
     assert steps["n_censored"].sum() == (runs["status"] == "censored").sum()
@@ -161,8 +155,8 @@ def test_summary_counts_every_run(fake):
     assert (steps["median"] <= steps["median_ci_high"]).all()
 
 
-def test_logrank_finds_the_planted_effect_only(fake):
-    tests = survival.logrank_vs_control(fake.runs, fake.control, n_resamples=199)
+def test_logrank_finds_the_planted_effect_only(results):
+    tests = survival.logrank_vs_control(results.runs, results.control, n_resamples=199)
     steps = tests[tests["measure"] == "steps"].set_index(["model", "condition"])
     for model in ("lstm", "conv_ae"):
         fast = steps.loc[(model, "ja_lowpass")]
@@ -170,7 +164,7 @@ def test_logrank_finds_the_planted_effect_only(fake):
         assert fast["median_ratio"] < 1
         assert steps.loc[(model, "ja_full"), "p_holm"] > 0.05
     assert (steps["p_holm"] >= steps["p_value"]).all()
-    overall = survival.logrank_overall(fake.runs)
+    overall = survival.logrank_overall(results.runs)
     assert set(overall["df"]) == {2}
 
 

@@ -8,22 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fake_results import FakeSuite, write_fake_results
 
 from harness.export import write_tables
 from harness.results import load_results
 from harness.stats import cka, separability, survival
 from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
 
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return write_fake_results(tmp_path_factory.mktemp("fake"))
-
-
-@pytest.fixture(scope="module")
-def results(folder):
-    return load_results(folder)
+from helpers.fake_results import FakeSuite, write_fake_results
 
 
 def test_one_row_per_finished_run(results):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -137,9 +138,19 @@ def test_a_failed_run_raises_with_its_traceback_unless_allowed(tmp_path):
     )
 
 
-def test_the_fixture_loads_through_pytest_plugins(tmp_path):
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["harness.testing"]\n')
-    (tmp_path / "test_uses_fixture.py").write_text(
+def test_harness_testing_imports_without_pytest():
+    # None in sys.modules makes an import fail as if the package were not installed
+    code = (
+        "import sys; sys.modules['pytest'] = sys.modules['_pytest'] = None;"
+        "import harness.testing as t; assert t.tiny_suite()['name'] == 'tiny'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def run_pytest(folder, *args, autoload=True):
+    """A fresh pytest session in ``folder``, with pytest's plugin autoload on or off."""
+    (folder / "test_uses_fixture.py").write_text(
         textwrap.dedent("""\
         from harness.testing import run_tiny_suite
 
@@ -150,12 +161,36 @@ def test_the_fixture_loads_through_pytest_plugins(tmp_path):
             assert harness_suite.keywords["cache_dir"].name == "harness-cache"
         """)
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    if not autoload:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(folder)],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=folder,
+        env=env,
         timeout=120,
     )
+
+
+@pytest.mark.parametrize(
+    ("conftest", "args", "autoload"),
+    [
+        pytest.param("", [], True, id="entry-point"),
+        # a conftest naming the plugin module, next to the entry point: registered once
+        pytest.param('pytest_plugins = ["harness.pytest_plugin"]\n', [], True, id="and-conftest"),
+        pytest.param("", ["-p", "harness.pytest_plugin"], False, id="autoload-off"),
+    ],
+)
+def test_the_fixture_loads_through_the_pytest11_entry_point(tmp_path, conftest, args, autoload):
+    (tmp_path / "conftest.py").write_text(conftest)
+    done = run_pytest(tmp_path, *args, autoload=autoload)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_without_the_plugin_there_is_no_fixture(tmp_path):
+    done = run_pytest(tmp_path, "-p", "no:harness.pytest_plugin")
+    assert done.returncode == 1
+    assert "fixture 'harness_suite' not found" in done.stdout

@@ -7,7 +7,7 @@ separates languages better in the model's latent spaces; ``ja_full`` changes
 nothing. Some runs are censored (no crossing within the budget), one diverges
 and one fails, as real suites do.
 
-    python tests/fake_results.py reports/fake     # write a folder to look at
+    python tests/helpers/fake_results.py reports/fake     # write a folder to look at
 """
 
 from __future__ import annotations

@@ -1,7 +1,32 @@
 """A plugin module with one small component per family, for core tests that
-must not depend on the built-ins' parameters."""
+must not depend on the built-ins' parameters, and a valid suite of them.
+
+The ``toy_registry`` fixture (tests/conftest.py) holds these plugins only.
+"""
 
 from harness import Component, Metric, Param, hookimpl
+
+#: a valid suite of these plugins: 2 conditions x 1 model x 3 seeds
+VALID = """
+name = "toy-suite"
+seeds = 3
+[dataset]
+plugin = "toy"
+[splits]
+probe_languages = ["es", "ja"]
+[target]
+language = "es"
+threshold = 0.5
+[[conditions]]
+name = "scratch"
+[[conditions]]
+name = "ja-lowpass"
+language = "ja"
+filter = { plugin = "lowpass", cutoff_hz = 400 }
+[[models]]
+plugin = "lstm"
+hidden = 32
+"""
 
 
 def _make(**params):
