@@ -186,7 +186,7 @@ def run_tiny_suite(
         ``status`` is ``"failed"`` and ``error_type``/``error_message`` say why);
         by default a failed run raises :class:`TinySuiteFailed` with its traceback.
     :param overrides: any suite key, as in :func:`tiny_suite`.
-    :return: :class:`harness.tables.Results`: ``.runs``, ``.curves``, ``.probes``,
+    :return: :class:`harness.results.Results`: ``.runs``, ``.curves``, ``.probes``,
         ``.records``, ``.latents(run_id)``.
     """
     tmp_path = Path(tmp_path)

@@ -12,7 +12,7 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.registry import Registry
-    from harness.tables import Results
+    from harness.results import Results
 
 # Only this distribution's built-in plugins load in tests, whatever else is installed.
 os.environ.setdefault("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -60,6 +60,6 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def results(folder) -> Results:
     """The tables of ``folder``."""
-    from harness.tables import load_results
+    from harness.results import load_results
 
     return load_results(folder)

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.results import load_results
 from harness.stats import survival
 from harness.stats.multiple import holm
 
