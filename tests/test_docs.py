@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness import hookspecs
+from harness.config import describe_section
 from harness.registry import HOOKS
-from harness.suite import describe_section
 
 DOCS = Path(__file__).parent.parent / "docs"
 
