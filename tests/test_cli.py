@@ -88,6 +88,66 @@ def test_validate_reports_every_problem_and_exits_2(tmp_path):
     assert "Traceback" not in err
 
 
+CROSS_FIELD = """\
+name = "cross"
+dataset = "espeak"
+[features]
+kind = "mfcc"
+n_mels = 10
+n_mfcc = 13
+n_fft = 256
+[splits]
+probe_languages = ["es", "ja"]
+[target]
+language = "es"
+threshold = 0.5
+[[conditions]]
+name = "none"
+[[conditions]]
+name = "ja"
+language = "ja"
+filter = { plugin = "lowpass", cutoff_hz = 9000 }
+[[models]]
+plugin = "lstm"
+"""
+
+
+def test_validate_checks_rules_that_relate_keys_and_exits_2(tmp_path):
+    """Every one of these used to pass validate and then fail every run."""
+    path = tmp_path / "cross.toml"
+    path.write_text(CROSS_FIELD)
+    result = run_cli("validate", path)
+    assert result.returncode == 2
+    err = result.stderr
+    assert "4 problem(s)" in err, err
+    assert (
+        "features.n_mfcc: expected at most n_mels = 10 (MFCC are taken from the mel bands), got 13"
+    ) in err
+    assert (
+        "features.n_fft: expected at least the window length, 400 samples "
+        "(25.0 ms at 16000 Hz), got 256"
+    ) in err
+    assert (
+        "conditions[1].filter.cutoff_hz: expected between 0 and 8000.0 Hz, the Nyquist "
+        "frequency of 16000 Hz audio, got 9000.0"
+    ) in err
+    assert err.count("  dataset") == 1
+    assert (
+        "dataset: expected a table [dataset], got 'espeak'; write [dataset] and plugin = \"espeak\""
+        in err
+    )
+    assert "Traceback" not in err
+
+
+def test_plugins_marks_the_default_of_each_family(capsys):
+    assert main(["plugins", "--kind", "pretrain_filter"]) == 0
+    out = capsys.readouterr().out
+    assert "  full (default)  [" in out
+    assert "  lowpass  [" in out
+    assert main(["plugins", "--kind", "executor"]) == 0
+    assert "  local (default)  [" in capsys.readouterr().out
+
+
 def test_syntax_error_names_file_line_column(tmp_path):
     path = tmp_path / "syntax.toml"
     path.write_text('name = "x"\nseeds = [1, 2\n')
