@@ -8,7 +8,7 @@ Plugin authors need only what this module exports::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from harness.components import REQUIRED, Component, Metric, Param
+from harness.components import REQUIRED, Component, Metric, Param, ValidationContext
 from harness.markers import hookimpl
 
 try:
@@ -16,4 +16,12 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["REQUIRED", "Component", "Metric", "Param", "__version__", "hookimpl"]
+__all__ = [
+    "REQUIRED",
+    "Component",
+    "Metric",
+    "Param",
+    "ValidationContext",
+    "__version__",
+    "hookimpl",
+]

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         "plugins",
         help="list every component with its parameters and where it comes from",
         description="List the components each plugin family offers, with their parameters, "
-        "defaults and documentation, and the package each comes from.",
+        "defaults and documentation, and the package each comes from; '(default)' marks the "
+        "one a suite gets when it names none.",
     )
     plugins.add_argument("--kind", choices=KINDS, help="only this family")
 
@@ -131,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def format_component(kind: str, component: Component) -> str:
-    lines = [f"  {component.name}  [{component.source}]"]
+    # the family's choice when a suite names none (Component.default)
+    marker = " (default)" if component.default else ""
+    lines = [f"  {component.name}{marker}  [{component.source}]"]
     lines += textwrap.wrap(component.doc, 88, initial_indent="      ", subsequent_indent="      ")
     for p in component.params:
         default = "required" if p.required else f"default {p.default!r}"

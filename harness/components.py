@@ -191,6 +191,28 @@ def check_metrics(metrics: Sequence[Metric]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ValidationContext:
+    """What a component's ``check`` may need from the rest of the suite.
+
+    :param sample_rate: the rate in Hz of all audio in a run (``features.sample_rate``):
+        datasets deliver it, pretraining filters receive it.
+    :param target_language: the language learnt (``target.language``).
+    :param languages: every language the suite uses, target language first.
+    :param probe_languages: the languages the probes separate (``splits.probe_languages``).
+    """
+
+    sample_rate: int
+    target_language: str
+    languages: tuple[str, ...]
+    probe_languages: tuple[str, ...]
+
+
+#: ``check(params, context)``: yields ``(parameter name, message)`` for each
+#: problem, where the message says what is expected and what was given.
+Check = Callable[[Mapping[str, Any], ValidationContext], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
 class Component:
     """A named thing a plugin contributes to one family.
 
@@ -202,6 +224,14 @@ class Component:
     :param metrics: for probes, the metrics it reports.
     :param source: filled in by the plugin manager: the module and distribution
         the component came from.
+    :param default: this family's choice when a suite names none (at most one
+        per family; see :meth:`harness.registry.Registry.default`).
+    :param check: rules the :class:`Param` declarations cannot say (a relation
+        between parameters, or to the rest of the suite): called by ``harness
+        validate`` once the parameters resolve, with a :class:`ValidationContext`;
+        each ``(parameter name, message)`` it yields is reported under that
+        parameter's key path. The factory stays the last line of defence: share
+        the rule with it rather than writing it twice.
     """
 
     name: str
@@ -210,6 +240,8 @@ class Component:
     params: Sequence[Param] = ()
     metrics: Sequence[Metric] = ()
     source: str = field(default="", compare=False)
+    default: bool = False
+    check: Check | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -1,8 +1,11 @@
-"""The core sections of a suite file, each a frozen dataclass.
+"""The core sections of a suite file: the top-level keys and a condition's
+keys as :class:`Param` lists, the tables as frozen dataclasses.
 
 A field's metadata carries its documentation and range, so one definition
 serves validation (:func:`section_params`), ``harness validate``, the docs and
-the typed config the core code reads (``suite.features.hop_ms``).
+the typed config the core code reads (``suite.features.hop_ms``). Rules that
+relate fields are a section's :meth:`Section.problems`, which both
+``harness validate`` and the code that uses the section call.
 """
 
 from __future__ import annotations
@@ -10,10 +13,55 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from harness.components import REQUIRED, Param
+
+CACHE_ENV = "HARNESS_CACHE"
+
+#: The top-level keys of a suite file.
+TOP_PARAMS = (
+    Param("name", str, REQUIRED, "short name, used in file names and the report title"),
+    Param("description", str, "", "what the suite is for, shown in the report"),
+    Param("question", str, "", "the question the suite answers, shown first in the report"),
+    Param("seeds", list, [0, 1, 2], "a count (seeds 0..n-1) or a list of seeds", item=int),
+    Param(
+        "output",
+        str,
+        "",
+        "results folder; default reports/<name> (relative to the working directory)",
+    ),
+    Param(
+        "cache",
+        str,
+        "",
+        f"cache folder for corpora and features; default ~/.cache/harness; ${CACHE_ENV} overrides",
+    ),
+    Param(
+        "control",
+        str,
+        "",
+        "the condition others are compared with; default the one without pretraining",
+    ),
+)
+#: The keys of a [[conditions]] entry; its ``filter`` is a plugin selection.
+CONDITION_PARAMS = (
+    Param("name", str, REQUIRED, "short name of the condition (letters, digits, -_.)"),
+    Param(
+        "label", str, "", "readable label used in the report, such as 'Japanese, low-pass 500 Hz'"
+    ),
+    Param("language", str, "", "pretraining language; leave out for no pretraining"),
+    Param(
+        "filter",
+        str,
+        "",
+        "pretrain-filter plugin: a name, or a table {plugin = ..., params}; "
+        "default: the one `harness plugins` marks as default",
+    ),
+    Param("epochs", int, 1, "passes over the pretraining clips", min=0),
+)
 
 
 def option(
@@ -74,8 +122,16 @@ def _unpack(hint: Any) -> tuple[type, type | None, bool]:
     return hint, None, optional
 
 
+class Section:
+    """Base of the section dataclasses: the rules that relate their fields."""
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """``(field name, message)`` for each broken rule; the fields are each valid."""
+        return iter(())
+
+
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(Section):
     """[features]: the acoustic front end, computed once and cached."""
 
     kind: str = option("logmel", "log-mel spectrogram or MFCC frames", choices=("logmel", "mfcc"))
@@ -109,9 +165,42 @@ class FeatureConfig:
         None, "trim leading and trailing silence quieter than this many dB below the peak", min=1.0
     )
 
+    @property
+    def win_length(self) -> int:
+        """Analysis window in samples."""
+        return max(2, round(self.win_ms * self.sample_rate / 1000))
+
+    @property
+    def hop_length(self) -> int:
+        """Hop between frames in samples."""
+        return max(1, round(self.hop_ms * self.sample_rate / 1000))
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        nyquist = self.sample_rate / 2
+        if self.n_fft is not None and self.n_fft < self.win_length:
+            yield (
+                "n_fft",
+                (
+                    f"expected at least the window length, {self.win_length} samples "
+                    f"({self.win_ms} ms at {self.sample_rate} Hz), got {self.n_fft}"
+                ),
+            )
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
+            yield (
+                "n_mfcc",
+                (
+                    f"expected at most n_mels = {self.n_mels} (MFCC are taken from the mel bands), "
+                    f"got {self.n_mfcc}"
+                ),
+            )
+        if self.fmax is not None and self.fmax > nyquist:
+            yield "fmax", f"expected <= sample_rate / 2 = {nyquist}, got {self.fmax}"
+        if self.fmin >= (self.fmax or nyquist):
+            yield "fmin", f"expected below fmax ({self.fmax or nyquist}), got {self.fmin}"
+
 
 @dataclass(frozen=True)
-class SplitConfig:
+class SplitConfig(Section):
     """[splits]: speaker-disjoint roles, per language."""
 
     probe_languages: list[str] = option(REQUIRED, "languages the probes separate")
@@ -133,7 +222,7 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
-class TargetConfig:
+class TargetConfig(Section):
     """[target]: the language learnt, and what counts as learnt."""
 
     language: str = option(REQUIRED, "the language the model learns after pretraining")
@@ -155,7 +244,7 @@ class TargetConfig:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(Section):
     """[training]: the optimiser and batches, shared by pretraining and target training."""
 
     optimizer: str = option("adam", "optimiser", choices=("adam", "adamw", "sgd"))
@@ -172,9 +261,18 @@ class TrainingConfig:
     )
 
 
-SECTIONS: dict[str, type] = {
+SECTIONS: dict[str, type[Section]] = {
     "features": FeatureConfig,
     "splits": SplitConfig,
     "target": TargetConfig,
     "training": TrainingConfig,
 }
+
+
+def describe_section(name: str) -> list[Param]:
+    """Params of a suite section, for listings and docs."""
+    if name == "top":
+        return list(TOP_PARAMS)
+    if name == "conditions":
+        return list(CONDITION_PARAMS)
+    return section_params(SECTIONS[name])

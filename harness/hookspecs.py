@@ -9,6 +9,13 @@ by name with ``plugin = "<name>"`` and gives their parameters.
 What the object built by a component's factory must do is the family's
 *contract*, written down in :mod:`harness.contracts` and docs/plugins.md.
 
+Besides its parameters, a component may declare ``check``: the rules its
+``Param`` declarations cannot say, which ``harness validate`` runs on the
+resolved parameters with a :class:`harness.components.ValidationContext`
+(the feature sample rate, the suite's languages) and reports under the
+parameter's key path; and ``default=True``: the family's choice when a suite
+names none (the core names no plugin itself).
+
 A plugin module implements any subset of these hooks::
 
     from harness import Component, Param, hookimpl

@@ -69,6 +69,22 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])
 
+    def default(self, kind: str) -> str:
+        """The component of ``kind`` a suite gets when it names none: the one
+        declared with ``Component(default=True)``; :class:`PluginError` unless
+        exactly one is."""
+        family = self.components[kind]
+        marked = [name for name in sorted(family) if family[name].default]
+        if len(marked) == 1:
+            return marked[0]
+        if marked:
+            which = "; ".join(f"{name} from {family[name].source}" for name in marked)
+            raise PluginError(
+                f"several {kind} plugins are declared the default ({which}); name one"
+            )
+        available = ", ".join(sorted(family)) or "none installed"
+        raise PluginError(f"no {kind} plugin is declared the default; name one ({available})")
+
     def all(self, kind: str | None = None) -> list[tuple[str, Component]]:
         kinds = [kind] if kind else list(KINDS)
         return [(k, self.components[k][n]) for k in kinds for n in self.names(k)]

@@ -7,60 +7,27 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.components import REQUIRED, Param, did_you_mean, resolve_params
+from harness.components import Check, ValidationContext, did_you_mean, resolve_params
 from harness.config import (
+    CACHE_ENV,
+    CONDITION_PARAMS,
     SECTIONS,
+    TOP_PARAMS,
     FeatureConfig,
     SplitConfig,
     TargetConfig,
     TrainingConfig,
     section_params,
 )
-from harness.registry import Registry, UnknownComponent, load_registry
+from harness.registry import PluginError, Registry, UnknownComponent, load_registry
 
-CACHE_ENV = "HARNESS_CACHE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-TOP_PARAMS = (
-    Param("name", str, REQUIRED, "short name, used in file names and the report title"),
-    Param("description", str, "", "what the suite is for, shown in the report"),
-    Param("question", str, "", "the question the suite answers, shown first in the report"),
-    Param("seeds", list, [0, 1, 2], "a count (seeds 0..n-1) or a list of seeds", item=int),
-    Param(
-        "output",
-        str,
-        "",
-        "results folder; default reports/<name> (relative to the working directory)",
-    ),
-    Param(
-        "cache",
-        str,
-        "",
-        f"cache folder for corpora and features; default ~/.cache/harness; ${CACHE_ENV} overrides",
-    ),
-    Param(
-        "control",
-        str,
-        "",
-        "the condition others are compared with; default the one without pretraining",
-    ),
-)
-CONDITION_PARAMS = (
-    Param("name", str, REQUIRED, "short name of the condition (letters, digits, -_.)"),
-    Param(
-        "label", str, "", "readable label used in the report, such as 'Japanese, low-pass 500 Hz'"
-    ),
-    Param("language", str, "", "pretraining language; leave out for no pretraining"),
-    Param(
-        "filter", str, "full", "pretrain-filter plugin: a name, or a table {plugin = ..., params}"
-    ),
-    Param("epochs", int, 1, "passes over the pretraining clips", min=0),
-)
 TABLES = ("dataset", "features", "splits", "target", "training", "executor")
 ARRAYS = ("conditions", "models", "extractors", "probes")
 #: [target] keys a [[models]] entry may override: models learn at different
@@ -147,10 +114,7 @@ class Suite:
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""
-        langs = [self.target.language]
-        langs += [c.language for c in self.conditions if c.language]
-        langs += list(self.splits.probe_languages)
-        return tuple(dict.fromkeys(langs))
+        return _languages(self.target, self.splits, self.conditions)
 
     def speakers_needed(self) -> dict[str, int]:
         """Per language, the speakers its roles need (roles never share a speaker)."""
@@ -165,6 +129,12 @@ class Suite:
 
     def condition(self, name: str) -> Condition:
         return next(c for c in self.conditions if c.name == name)
+
+
+def _languages(target: TargetConfig, splits: SplitConfig,
+               conditions: Iterable[Condition]) -> tuple[str, ...]:  # fmt: skip
+    langs = [target.language, *(c.language for c in conditions if c.language)]
+    return tuple(dict.fromkeys(langs + list(splits.probe_languages)))
 
 
 def default_cache_dir(configured: str = "") -> Path:
@@ -212,16 +182,21 @@ class _Validator:
         self.data = data
         self.registry = registry
         self.problems: list[tuple[str, str]] = []
+        #: component checks to run once the context is known: (check, params, key path)
+        self.checks: list[tuple[Check, Mapping[str, Any], str]] = []
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append((where, message))
 
-    def table(self, key: str) -> dict[str, Any]:
+    def table(self, key: str) -> dict[str, Any] | None:
+        """The table ``key`` ({} when absent), or None when it is something else (reported)."""
         value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            self.problem(key, f"expected a table [{key}], got {value!r}")
-            return {}
-        return value
+        if isinstance(value, dict):
+            return value
+        named = isinstance(value, str) and key in SECTION_KINDS
+        hint = f'; write [{key}] and plugin = "{value}"' if named else ""
+        self.problem(key, f"expected a table [{key}], got {value!r}{hint}")
+        return None
 
     def array(self, key: str) -> list[dict[str, Any]]:
         value = self.data.get(key, [])
@@ -232,22 +207,23 @@ class _Validator:
             return []
         return value
 
-    def resolve(self, params: Any, given: Mapping[str, Any], where: str,
-                reserved: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
-        resolved, problems = resolve_params(params, given, where, reserved)
-        self.problems.extend(problems)
-        return resolved
-
-    def select(
-        self, kind: str, given: Any, where: str, default: str | None = None
-    ) -> Selection | None:
-        """A ``plugin = name`` table (or a bare name) with the plugin's parameters."""
+    def select(self, kind: str, given: Any, where: str, default: bool = False) -> Selection | None:
+        """A ``plugin = name`` table (or a bare name) with the plugin's parameters;
+        without a name, the family's declared default if ``default``."""
         if isinstance(given, str):
             given = {"plugin": given}
+        if given is None:  # not a table: reported by table()
+            return None
         if not isinstance(given, dict):
             self.problem(where, f"expected a plugin name or a table with 'plugin', got {given!r}")
             return None
-        name = given.get("plugin", default)
+        name = given.get("plugin")
+        if name is None and default:
+            try:
+                name = self.registry.default(kind)
+            except PluginError as exc:
+                self.problem(f"{where}.plugin", f"missing: {exc}")
+                return None
         if name is None:
             names = ", ".join(self.registry.names(kind)) or "none installed"
             self.problem(f"{where}.plugin", f"missing required key: the {kind} plugin ({names})")
@@ -264,7 +240,10 @@ class _Validator:
         if not isinstance(label, str):
             self.problem(f"{where}.label", f"expected string, got {label!r}")
             label = name
-        params = self.resolve(component.params, given, where, reserved=("plugin", "label"))
+        params, problems = resolve_params(component.params, given, where, ("plugin", "label"))
+        self.problems += problems
+        if component.check is not None and not problems:
+            self.checks.append((component.check, params, where))
         return Selection(kind, name, params, label)
 
     def build(self, output: str | Path | None) -> Suite:
@@ -286,7 +265,8 @@ class _Validator:
                 "seeds",
                 f"expected a count >= 1 or a list of integers, got {top_given.pop('seeds')!r}",
             )
-        top = self.resolve(TOP_PARAMS, top_given, "")
+        top, problems = resolve_params(TOP_PARAMS, top_given, "")
+        self.problems += problems
         name = top.get("name")
         if isinstance(name, str) and not _NAME_RE.match(name):
             self.problem("name", f"expected letters, digits, '-', '_' or '.', got {name!r}")
@@ -294,17 +274,21 @@ class _Validator:
         if isinstance(seeds, list) and len(set(seeds)) != len(seeds):
             self.problem("seeds", f"seeds must be distinct, got {seeds}")
 
-        sections = {}
+        configs: dict[str, Any] = {}
         for key, cls in SECTIONS.items():
-            sections[key] = self.resolve(section_params(cls), self.table(key), key)
+            values, problems = resolve_params(section_params(cls), self.table(key) or {}, key)
+            self.problems += problems
+            if not problems:  # the rules relating fields need each field valid
+                configs[key] = cls(**values)
+                self.problems += [(f"{key}.{k}", m) for k, m in configs[key].problems()]
         dataset = self.select("dataset", self.table("dataset"), "dataset")
-        executor = self.select("executor", self.table("executor"), "executor", default="local")
+        executor = self.select("executor", self.table("executor"), "executor", default=True)
         conditions = self.conditions()
         models = self.selections("models", required=True)
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         control = self.control(top.get("control", ""), conditions)
-        self.cross_checks(sections, conditions, models, extractors)
+        self.component_checks(configs, conditions)
 
         if self.problems:
             raise SuiteError(self.path, self.problems)
@@ -321,20 +305,22 @@ class _Validator:
             cache_dir=default_cache_dir(top["cache"]),
             control=control,
             dataset=dataset,
-            features=FeatureConfig(**sections["features"]),
-            splits=SplitConfig(**sections["splits"]),
-            target=TargetConfig(**sections["target"]),
-            training=TrainingConfig(**sections["training"]),
+            features=configs["features"],
+            splits=configs["splits"],
+            target=configs["target"],
+            training=configs["training"],
             conditions=tuple(conditions),
             models=tuple(models),
-            extractors=tuple(extractors) or self.default_all("latent_extractor"),
-            probes=tuple(probes) or self.default_all("probe"),
+            extractors=tuple(extractors),
+            probes=tuple(probes),
             executor=executor,
             raw=data,
         )
 
     def selections(self, key: str, required: bool = False) -> list[Selection]:
         tables = self.array(key)
+        if not tables and not required:  # left out: every installed one, with its defaults
+            return self.default_all(SECTION_KINDS[key], key)
         if required and not tables and key not in self.data:
             self.problem(key, f"missing required [[{key}]]; available: "
                          f"{', '.join(self.registry.names(SECTION_KINDS[key]))}")  # fmt: skip
@@ -358,12 +344,14 @@ class _Validator:
             self.problem(key, f"two entries are labelled {label!r}; give each a distinct 'label'")
         return out
 
-    def default_all(self, kind: str) -> tuple[Selection, ...]:
+    def default_all(self, kind: str, key: str) -> list[Selection]:
         out = []
         for name in self.registry.names(kind):
             component = self.registry.get(kind, name)
+            if component.check is not None:
+                self.checks.append((component.check, component.defaults(), f"{key} ({name})"))
             out.append(Selection(kind, name, component.defaults(), name))
-        return tuple(out)
+        return out
 
     def conditions(self) -> list[Condition]:
         out = []
@@ -375,8 +363,9 @@ class _Validator:
         for i, table in enumerate(tables):
             where = f"conditions[{i}]"
             given = {k: v for k, v in table.items() if k != "filter"}
-            values = self.resolve(CONDITION_PARAMS, given, where)
-            flt = self.select("pretrain_filter", table.get("filter", "full"), f"{where}.filter")
+            values, problems = resolve_params(CONDITION_PARAMS, given, where)
+            self.problems += problems
+            flt = self.select("pretrain_filter", table.get("filter", {}), f"{where}.filter", True)
             name = values.get("name")
             if isinstance(name, str) and not _NAME_RE.match(name):
                 self.problem(
@@ -385,6 +374,9 @@ class _Validator:
             if flt is None or not isinstance(name, str):
                 continue
             language = values.get("language") or None
+            if language is None and not self.registry.get(flt.kind, flt.plugin).default:
+                self.problem(f"{where}.filter", "a condition without 'language' pretrains on "
+                             "nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
             out.append(Condition(name, values["label"] or name, language, flt, values["epochs"]))
         names = [c.name for c in out]
         for dup in {n for n in names if names.count(n) > 1}:
@@ -413,28 +405,14 @@ class _Validator:
             )
         return None
 
-    def cross_checks(self, sections: dict[str, dict[str, Any]], conditions: list[Condition],
-                     models: list[Selection], extractors: list[Selection]) -> None:  # fmt: skip
-        features = sections["features"]
-        fmax, rate = features.get("fmax"), features.get("sample_rate")
-        if isinstance(fmax, float) and isinstance(rate, int) and fmax > rate / 2:
-            self.problem("features.fmax", f"expected <= sample_rate / 2 = {rate / 2}, got {fmax}")
-        fmin = features.get("fmin")
-        if isinstance(fmin, float) and isinstance(rate, int) and fmin >= (fmax or rate / 2):
-            self.problem("features.fmin", f"expected below fmax ({fmax or rate / 2}), got {fmin}")
-        for i, c in enumerate(conditions):
-            if c.language is None and c.filter.plugin != "full":
-                self.problem(f"conditions[{i}].filter", "a condition without 'language' pretrains "
-                             "on nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
-        for key in ("dataset",):
-            if key in self.data and not isinstance(self.data[key], dict):
-                self.problem(key, f"expected a table [{key}]")
-
-
-def describe_section(name: str) -> list[Param]:
-    """Params of a suite section, for listings and docs."""
-    if name == "top":
-        return list(TOP_PARAMS)
-    if name == "conditions":
-        return list(CONDITION_PARAMS)
-    return section_params(SECTIONS[name])
+    def component_checks(self, configs: dict[str, Any], conditions: list[Condition]) -> None:
+        """Each component's own rules, once the sections they may read are valid."""
+        if not {"features", "splits", "target"} <= configs.keys():
+            return
+        target, splits = configs["target"], configs["splits"]
+        languages = _languages(target, splits, conditions)
+        context = ValidationContext(configs["features"].sample_rate, target.language, languages,
+                                    tuple(splits.probe_languages))  # fmt: skip
+        for check, params, where in self.checks:
+            for key, message in check(params, context):
+                self.problem(f"{where}.{key}" if key else where, message)

@@ -8,22 +8,43 @@ long-term magnitude spectrum and randomises the phase, a control that answers
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
-from harness import Component, Param, hookimpl
+from harness import Component, Param, ValidationContext, hookimpl
+
+
+def cutoff_problem(cutoff_hz: float, sample_rate: int) -> str | None:
+    """Why a low-pass cutoff cannot filter audio at ``sample_rate``, or None."""
+    if 0 < cutoff_hz < sample_rate / 2:
+        return None
+    return (
+        f"expected between 0 and {sample_rate / 2} Hz, the Nyquist frequency of "
+        f"{sample_rate} Hz audio, got {cutoff_hz}"
+    )
+
+
+def check_cutoff(
+    params: Mapping[str, Any], context: ValidationContext
+) -> Iterator[tuple[str, str]]:
+    """The Component check of a filter with ``cutoff_hz``: filters receive audio at
+    the suite's feature sample rate (datasets deliver it at that rate)."""
+    cutoff = params.get("cutoff_hz")
+    problem = None if cutoff is None else cutoff_problem(cutoff, context.sample_rate)
+    if problem:
+        yield "cutoff_hz", f"{problem}; the audio's rate is features.sample_rate"
 
 
 @lru_cache(maxsize=32)
 def _butter_sos(cutoff_hz: float, order: int, sample_rate: int) -> np.ndarray:
     from scipy.signal import butter
 
-    if not 0 < cutoff_hz < sample_rate / 2:
-        raise ValueError(
-            f"low-pass cutoff {cutoff_hz} Hz must lie between 0 and the Nyquist frequency "
-            f"{sample_rate / 2} Hz of {sample_rate} Hz audio"
-        )
+    problem = cutoff_problem(cutoff_hz, sample_rate)
+    if problem:
+        raise ValueError(f"low-pass cutoff_hz: {problem}")
     return butter(order, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos")
 
 
@@ -92,12 +113,13 @@ def harness_pretrain_filters() -> list[Component]:
         "order", int, 4, "Butterworth order (applied forward and backward)", min=1, max=12
     )
     return [
-        Component("full", Full, "the unfiltered waveform"),
+        Component("full", Full, "the unfiltered waveform", default=True),
         Component(
             "lowpass",
             Lowpass,
             "zero-phase Butterworth low-pass (scipy sosfiltfilt), as heard in the womb",
             params=[cutoff, order],
+            check=check_cutoff,
         ),
         Component(
             "noise",
@@ -114,5 +136,6 @@ def harness_pretrain_filters() -> list[Component]:
                 ),
                 order,
             ],
+            check=check_cutoff,
         ),
     ]

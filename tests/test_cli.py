@@ -75,17 +75,63 @@ def test_validate_valid_suite_summarises_runs(capsys):
     assert "2 conditions x 2 models x 3 seeds = 12 runs" in out
 
 
-def test_validate_reports_every_problem_and_exits_2(tmp_path):
-    path = tmp_path / "broken.toml"
-    path.write_text(BROKEN)
+def validate_errors(directory, text):
+    """stderr of `harness validate` on a suite file holding ``text``, which must exit 2
+    with messages, not a traceback."""
+    path = directory / "suite.toml"
+    path.write_text(text)
     result = run_cli("validate", path)
     assert result.returncode == 2
-    err = result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_validate_reports_every_problem_and_exits_2(tmp_path):
+    err = validate_errors(tmp_path, BROKEN)
     assert "3 problem(s)" in err
     assert "dataset.plugin: unknown dataset plugin 'espeek' (did you mean 'espeak'?)" in err
     assert "target.max_steps: expected integer >= 1, got 'many'" in err
     assert "conditions[1].filter.cutof_hz: unknown key (did you mean 'cutoff_hz'?)" in err
-    assert "Traceback" not in err
+
+
+# BROKEN with its per-key mistakes traded for ones only rules relating keys catch
+CROSS_FIELD = 'dataset = "espeak"\n' + (
+    BROKEN.replace('[dataset]\nplugin = "espeek"\n', "[features]\nkind = 'mfcc'\nn_mels = 10\n")
+    .replace("[splits]", "n_mfcc = 13\nn_fft = 256\n[splits]")
+    .replace('max_steps = "many"\n', "")
+    .replace("cutof_hz = 400", "cutoff_hz = 9000")
+)
+
+
+def test_validate_checks_rules_that_relate_keys_and_exits_2(tmp_path):
+    """Every one of these used to pass validate and then fail every run."""
+    err = validate_errors(tmp_path, CROSS_FIELD)
+    assert "4 problem(s)" in err, err
+    assert (
+        "features.n_mfcc: expected at most n_mels = 10 (MFCC are taken from the mel bands), got 13"
+    ) in err
+    assert (
+        "features.n_fft: expected at least the window length, 400 samples "
+        "(25.0 ms at 16000 Hz), got 256"
+    ) in err
+    assert (
+        "conditions[1].filter.cutoff_hz: expected between 0 and 8000.0 Hz, the Nyquist "
+        "frequency of 16000 Hz audio, got 9000.0"
+    ) in err
+    assert err.count("  dataset") == 1
+    assert (
+        "dataset: expected a table [dataset], got 'espeak'; write [dataset] and plugin = \"espeak\""
+        in err
+    )
+
+
+def test_plugins_marks_the_default_of_each_family(capsys):
+    assert main(["plugins", "--kind", "pretrain_filter"]) == 0
+    out = capsys.readouterr().out
+    assert "  full (default)  [" in out
+    assert "  lowpass  [" in out
+    assert main(["plugins", "--kind", "executor"]) == 0
+    assert "  local (default)  [" in capsys.readouterr().out
 
 
 def test_syntax_error_names_file_line_column(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness import hookspecs
+from harness.config import describe_section
 from harness.registry import HOOKS
-from harness.suite import describe_section
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -44,3 +44,13 @@ def test_every_hook_spec_is_in_the_family_table():
         if name.startswith("harness_")
     }
     assert specs == set(HOOKS.values())
+
+
+def test_suite_reference_names_the_declared_defaults():
+    from harness.registry import load_registry
+
+    registry = load_registry(autoload=False)
+    text = " ".join((DOCS / "suites.md").read_text().split())  # prose wraps anywhere
+    assert f"the filter `{registry.default('pretrain_filter')}`" in text
+    assert f"the executor `{registry.default('executor')}`" in text
+    assert f'| the default filter, `"{registry.default("pretrain_filter")}"` |' in text

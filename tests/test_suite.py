@@ -1,11 +1,15 @@
 """Suite files: every class of error, reported together with its location."""
 
 import textwrap
+from typing import ClassVar
 
 import pytest
 
+from harness import Component, Param, ValidationContext, hookimpl
+from harness.registry import Registry, load_registry
 from harness.suite import SuiteError, load_suite
 
+from helpers import toy_plugins
 from helpers.toy_plugins import VALID
 
 
@@ -135,3 +139,161 @@ def test_models_may_override_threshold_and_budget(tmp_path, toy_registry):
     bad = VALID + '[[models]]\nplugin = "cae"\nthreshold = "low"\n'
     problems, _ = problems_of(write(tmp_path, bad, "bad.toml"), toy_registry)
     assert problems["models[1].threshold"] == "expected number >= 0.0, got 'low'"
+
+
+def test_feature_rules_are_reported_with_key_paths_as_the_extractor_raises_them(
+    tmp_path, toy_registry
+):
+    from harness.config import FeatureConfig
+    from harness.features import FeatureExtractor
+
+    features = "[features]\nkind = 'mfcc'\nn_mels = 10\nn_mfcc = 13\nn_fft = 128\n"
+    problems, text = problems_of(write(tmp_path, VALID + features), toy_registry)
+    assert problems == {
+        "features.n_mfcc": "expected at most n_mels = 10 (MFCC are taken from the mel bands), "
+        "got 13",
+        "features.n_fft": "expected at least the window length, 400 samples (25.0 ms at "
+        "16000 Hz), got 128",
+    }
+    assert "2 problem(s)" in text
+    # one definition: the extractor refuses the same config with the same messages
+    config = FeatureConfig(kind="mfcc", n_mels=10, n_mfcc=13, n_fft=128)
+    with pytest.raises(ValueError) as info:
+        FeatureExtractor(config, None)
+    for where, message in problems.items():
+        assert f"{where}: {message}" in str(info.value)
+
+
+def test_mel_band_edges_must_fit_the_sample_rate(tmp_path, toy_registry):
+    features = "[features]\nsample_rate = 8000\nfmin = 100.0\nfmax = 5000.0\n"
+    problems, _ = problems_of(write(tmp_path, VALID + features), toy_registry)
+    assert problems == {"features.fmax": "expected <= sample_rate / 2 = 4000.0, got 5000.0"}
+    features = "[features]\nfmin = 3000.0\nfmax = 2000.0\n"
+    problems, _ = problems_of(write(tmp_path, VALID + features), toy_registry)
+    assert problems == {"features.fmin": "expected below fmax (2000.0), got 3000.0"}
+
+
+def test_cross_field_rules_wait_for_valid_fields(tmp_path, toy_registry):
+    features = "[features]\nkind = 'mfcc'\nn_mels = 'ten'\nn_mfcc = 13\n"
+    problems, _ = problems_of(write(tmp_path, VALID + features), toy_registry)
+    assert set(problems) == {"features.n_mels"}
+
+
+def test_bare_string_dataset_is_one_problem_saying_what_to_write(tmp_path, toy_registry):
+    text = 'dataset = "toy"\n' + VALID.replace('[dataset]\nplugin = "toy"\n', "")
+    with pytest.raises(SuiteError) as info:
+        load_suite(write(tmp_path, text), toy_registry)
+    assert info.value.problems == [
+        ("dataset", "expected a table [dataset], got 'toy'; write [dataset] and plugin = \"toy\"")
+    ]
+
+
+class CheckedModel:
+    """A model whose check relates a parameter to the suite and to another parameter."""
+
+    seen: ClassVar[list] = []
+
+    @staticmethod
+    def check(params, context):
+        CheckedModel.seen.append(context)
+        if params["window"] > context.sample_rate:
+            yield "window", f"expected at most features.sample_rate = {context.sample_rate}"
+        if params["low"] >= params["high"]:
+            yield "low", f"expected below high = {params['high']}, got {params['low']}"
+
+    @hookimpl
+    def harness_models(self):
+        params = [Param(n, int, d, n, min=0) for n, d in (("window", 8), ("low", 1), ("high", 2))]
+        return [Component("checked", dict, "model with a check", params, check=self.check)]
+
+
+def test_component_check_sees_the_suite_and_reports_under_the_key_path(tmp_path):
+    registry = load_registry([toy_plugins, CheckedModel()], autoload=False, builtins=False)
+    models = '[[models]]\nplugin = "checked"\nwindow = 20000\n[[models]]\nplugin = "checked"\n'
+    models += 'label = "b"\nlow = 5\n[[models]]\nplugin = "checked"\nlabel = "c"\nhigh = "x"\n'
+    CheckedModel.seen.clear()
+    problems, _ = problems_of(write(tmp_path, VALID + models), registry)
+    assert problems == {
+        "models[1].window": "expected at most features.sample_rate = 16000",
+        "models[2].low": "expected below high = 2, got 5",
+        "models[3].high": "expected integer >= 0, got 'x'",  # no check on unresolved params
+    }
+    context = CheckedModel.seen[0]
+    assert context == ValidationContext(16000, "es", ("es", "ja"), ("es", "ja"))
+    assert len(CheckedModel.seen) == 2
+
+
+def test_defaults_come_from_the_registry_not_the_core(tmp_path, toy_registry):
+    class AnotherDefault:
+        @hookimpl
+        def harness_executors(self):
+            return [Component("remote", dict, "declares itself the default too", default=True)]
+
+    assert (toy_registry.default("pretrain_filter"), toy_registry.default("executor")) == (
+        "full",
+        "local",
+    )
+    two = load_registry([toy_plugins, AnotherDefault()], autoload=False, builtins=False)
+    problems, _ = problems_of(write(tmp_path, VALID), two)
+    (message,) = problems.values()
+    assert message.startswith("missing: several executor plugins are declared the default")
+    assert "local from" in message and "remote from" in message and message.endswith("name one")
+    named = load_suite(write(tmp_path, VALID + '[executor]\nplugin = "remote"\n'), two)
+    assert named.executor.plugin == "remote"
+
+    lowpass_only = {"lowpass": toy_registry.get("pretrain_filter", "lowpass")}
+    none = Registry({**toy_registry.components, "pretrain_filter": lowpass_only})
+    problems, _ = problems_of(write(tmp_path, VALID), none)
+    assert problems["conditions[0].filter.plugin"] == (
+        "missing: no pretrain_filter plugin is declared the default; name one (lowpass)"
+    )
+
+
+def test_a_filter_on_a_condition_without_language_is_refused_unless_the_default(
+    tmp_path, toy_registry
+):
+    text = VALID.replace('name = "scratch"', 'name = "scratch"\nfilter = "lowpass"')
+    problems, _ = problems_of(write(tmp_path, text), toy_registry)
+    assert "a filter has no effect" in problems["conditions[0].filter"]
+    text = VALID.replace('name = "scratch"', 'name = "scratch"\nfilter = "full"')
+    assert load_suite(write(tmp_path, text), toy_registry).control == "scratch"
+
+
+def test_builtin_lowpass_cutoff_must_be_below_nyquist_of_the_feature_rate(tmp_path):
+    from harness.testing import write_tiny_suite
+
+    conditions = [
+        {"name": "none"},
+        {"name": "it-lp", "language": "it", "filter": {"plugin": "lowpass", "cutoff_hz": 5000}},
+        {"name": "it-noise", "language": "it", "filter": {"plugin": "noise", "cutoff_hz": 4000}},
+    ]
+    path = write_tiny_suite(tmp_path, conditions=conditions, features={"sample_rate": 8000})
+    problems, _ = problems_of(path, load_registry(autoload=False))
+    nyquist = "expected between 0 and 4000.0 Hz, the Nyquist frequency of 8000 Hz audio"
+    assert problems == {
+        "conditions[1].filter.cutoff_hz": f"{nyquist}, got 5000.0; the audio's rate is "
+        "features.sample_rate",
+        "conditions[2].filter.cutoff_hz": f"{nyquist}, got 4000.0; the audio's rate is "
+        "features.sample_rate",
+    }
+    # at 16 kHz both cutoffs are fine
+    load_suite(write_tiny_suite(tmp_path, conditions=conditions), load_registry(autoload=False))
+
+
+def test_builtin_model_and_probe_checks(tmp_path):
+    from harness.testing import write_tiny_suite
+
+    path = write_tiny_suite(
+        tmp_path,
+        models=[{"plugin": "conv_autoencoder", "channels": []}],
+        probes=[{"plugin": "linear_svc", "C_grid": [], "task": "target"}],
+        splits={"probe_languages": ["it", "ja"]},
+    )
+    problems, _ = problems_of(path, load_registry(autoload=False))
+    assert problems["models[0].channels"] == "expected a non-empty list of positive sizes, got []"
+    assert problems["probes[0].C_grid"] == "C_grid is empty and no fixed C is given"
+    assert "splits.probe_languages (it, ja) lacks it" in problems["probes[0].task"]
+    # left out, [[probes]] means every probe with its defaults: checked too
+    path = write_tiny_suite(tmp_path, splits={"probe_languages": ["it", "ja"]}, probes=[])
+    problems, _ = problems_of(path, load_registry(autoload=False))
+    assert "target language 'es'" in problems["probes (linear_svc).task"]

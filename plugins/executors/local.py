@@ -183,7 +183,8 @@ def harness_executors() -> list[Component]:
         Component(
             name="local",
             factory=LocalExecutor,
-            doc="worker processes on this machine (the default)",
+            doc="worker processes on this machine",
+            default=True,
             params=[
                 Param("workers", int, 0, "runs at a time; 0: one per CPU core", min=0),
                 Param(

@@ -13,12 +13,14 @@ The module exposes ``encode`` and ``segment_frames``, the protocol the
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness import Component, Param, hookimpl
+from harness import Component, Param, ValidationContext, hookimpl
 
 
 class ConvAutoencoder(nn.Module):
@@ -85,9 +87,9 @@ class ConvAutoencoderModel:
 
     def __init__(self, channels: list[int] | None = None, bottleneck: int = 64) -> None:
         channels = [16, 32, 64] if channels is None else list(channels)
-        # the suite schema cannot bound list lengths or elements, so check here
-        if not channels or min(channels) < 1:
-            raise ValueError(f"channels must be a non-empty list of positive sizes, got {channels}")
+        problem = _channels_problem(channels)
+        if problem:
+            raise ValueError(f"channels: {problem}")
         self.channels = channels
         self.bottleneck = bottleneck
 
@@ -96,6 +98,19 @@ class ConvAutoencoderModel:
 
     def loss(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(module(batch), batch)
+
+
+def _channels_problem(channels: list[int]) -> str | None:
+    # the Param schema cannot bound a list's length or elements
+    if channels and min(channels) >= 1:
+        return None
+    return f"expected a non-empty list of positive sizes, got {channels}"
+
+
+def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
+    problem = _channels_problem(params["channels"])
+    if problem:
+        yield "channels", problem
 
 
 @hookimpl
@@ -115,5 +130,6 @@ def harness_models() -> list[Component]:
                 ),
                 Param("bottleneck", int, 64, "size of the code vector", min=1),
             ],
+            check=_check,
         )
     ]

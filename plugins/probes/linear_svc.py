@@ -10,9 +10,10 @@ selectivity. docs/probes.md explains every choice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -21,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_class_weight
 
-from harness import Component, Metric, Param, hookimpl
+from harness import Component, Metric, Param, ValidationContext, hookimpl
 from harness.contracts import ProbeResult
 from harness.probing import (
     Fold,
@@ -113,10 +114,9 @@ class LinearSVCProbe:
         C_grid: Sequence[float] = tuple(DEFAULT_C_GRID),
         n_permutations: int = 100,
     ) -> None:
-        if not C_grid and C is None:
-            raise ValueError("C_grid is empty and no fixed C is given")
-        if any(c <= 0 for c in C_grid):
-            raise ValueError(f"every C in C_grid must be > 0, got {list(C_grid)}")
+        problem = _grid_problem(C, C_grid)
+        if problem:
+            raise ValueError(problem)
         self.tasks = TASKS if task == "both" else (task,)
         self.n_splits = n_splits
         self.C = C
@@ -312,6 +312,30 @@ def _svc(c: float, class_weight: dict[object, float]) -> SVC:
     return SVC(kernel="linear", C=c, class_weight=class_weight)
 
 
+def _grid_problem(C: float | None, C_grid: Sequence[float]) -> str | None:
+    if not C_grid and C is None:
+        return "C_grid is empty and no fixed C is given"
+    if any(c <= 0 for c in C_grid):
+        return f"every C in C_grid must be > 0, got {list(C_grid)}"
+    return None
+
+
+def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
+    problem = _grid_problem(params["C"], params["C_grid"])
+    if problem:
+        yield "C_grid", problem
+    target = context.target_language
+    if params["task"] != "multiclass" and target not in context.probe_languages:
+        yield (
+            "task",
+            (
+                f"task {params['task']!r} tells the target language {target!r} from the others, "
+                f"but splits.probe_languages ({', '.join(context.probe_languages)}) lacks it; "
+                "add it there or use task = 'multiclass'"
+            ),
+        )
+
+
 PARAMS = [
     Param(
         "task",
@@ -363,5 +387,6 @@ def harness_probes() -> list[Component]:
             doc="linear SVC, speaker-grouped nested CV, balanced accuracy, speaker permutation test",
             params=PARAMS,
             metrics=METRICS,
+            check=_check,
         )
     ]

@@ -40,7 +40,7 @@ def registry() -> Registry:
     fams: dict[str, dict[str, Component]] = {
         "dataset": {"fake": Component("fake", _make, "fake data")},
         "pretrain_filter": {
-            "full": Component("full", _make, "no filter"),
+            "full": Component("full", _make, "no filter", default=True),
             "lowpass": Component(
                 "lowpass", _make, "low-pass", [Param("cutoff_hz", float, 500.0, "cutoff")]
             ),

@@ -98,7 +98,7 @@ class Sequential:
 class FakePlugins:
     @hookimpl
     def harness_executors(self):
-        return [Component("local", Sequential, "in this process")]
+        return [Component("local", Sequential, "in this process", default=True)]
 
     @hookimpl
     def harness_datasets(self):
@@ -114,7 +114,7 @@ class FakePlugins:
     @hookimpl
     def harness_pretrain_filters(self):
         return [
-            Component("full", lambda: moving_average(1), "no filtering"),
+            Component("full", lambda: moving_average(1), "no filtering", default=True),
             Component(
                 "smooth",
                 moving_average,

@@ -41,7 +41,7 @@ def harness_datasets():
 @hookimpl
 def harness_pretrain_filters():
     return [
-        Component("full", _make, "no filtering"),
+        Component("full", _make, "no filtering", default=True),
         Component(
             "lowpass", _make, "low-pass", [Param("cutoff_hz", float, 500.0, "cutoff", min=1.0)]
         ),
@@ -77,5 +77,11 @@ def harness_probes():
 @hookimpl
 def harness_executors():
     return [
-        Component("local", _make, "local processes", [Param("workers", int, 0, "workers", min=0)])
+        Component(
+            "local",
+            _make,
+            "local processes",
+            [Param("workers", int, 0, "workers", min=0)],
+            default=True,
+        )
     ]
