@@ -91,13 +91,15 @@ def test_relabellings_and_folds_do_not_depend_on_the_run_seed() -> None:
     # other latents of the same speakers (another run): the same relabellings, so a
     # relabelling's truth is the same, and only the latents change the null
     other = probe.run(x + np.random.default_rng(9).normal(size=x.shape), labels, groups, "ja", 3)
-    assert other.details["null_balanced_accuracy_target"] != first.details[
-        "null_balanced_accuracy_target"
-    ]
+    assert (
+        other.details["null_balanced_accuracy_target"]
+        != first.details["null_balanced_accuracy_target"]
+    )
     another_seed = RidgeProbe(n_permutations=20, permutation_seed=1).run(x, labels, groups, "ja", 1)
-    assert another_seed.details["null_balanced_accuracy_multiclass"] != first.details[
-        "null_balanced_accuracy_multiclass"
-    ]
+    assert (
+        another_seed.details["null_balanced_accuracy_multiclass"]
+        != first.details["null_balanced_accuracy_multiclass"]
+    )
 
 
 def test_relabellings_keep_each_folds_labels_and_move_speakers() -> None:

@@ -142,7 +142,9 @@ class FoldRidge:
         """
         keep = self.s**2 / (self.s**2 + alpha)
         n = self.clips.shape[0]
-        residual = self.clips - self._intercept() - self.u @ (keep[:, None] * (self.u.T @ self.clips))
+        residual = (
+            self.clips - self._intercept() - self.u @ (keep[:, None] * (self.u.T @ self.clips))
+        )
         valid = self.blocks >= 0
         rows = self.blocks.clamp(min=0)
         ub = self.u[rows] * valid[..., None]
@@ -222,7 +224,9 @@ def ridge_out_of_fold(
     return out
 
 
-def pooled_balanced_accuracy(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+def pooled_balanced_accuracy(
+    truth: np.ndarray, predicted: np.ndarray, n_classes: int
+) -> np.ndarray:
     """Balanced accuracy of each column: ``truth`` and ``predicted`` are (clips, columns)."""
     hits = truth == predicted
     recall = [
