@@ -38,11 +38,15 @@ DEFAULT_C_GRID = [0.001, 0.01, 0.1, 1.0]
 MAX_AUTO_SPLITS = 5
 
 
+#: What each task classifies, for metric docs (shared with the ridge probe).
+TASK_DOCS = {
+    "target": "target language vs the other probe languages pooled",
+    "multiclass": "every probe language against every other",
+}
+
+
 def _metrics_of(task: str) -> list[Metric]:
-    what = {
-        "target": "target language vs the other probe languages pooled",
-        "multiclass": "every probe language against every other",
-    }[task]
+    what = TASK_DOCS[task]
     return [
         Metric(
             f"balanced_accuracy_{task}",
@@ -322,14 +326,16 @@ def _svc(c: float, class_weight: dict[object, float]) -> SVC:
     return SVC(kernel="linear", C=c, class_weight=class_weight)
 
 
+TASK_PARAM = Param(
+    "task",
+    str,
+    "both",
+    "'target': target language vs the rest; 'multiclass': all probe languages; or 'both'",
+    choices=("target", "multiclass", "both"),
+)
+
 PARAMS = [
-    Param(
-        "task",
-        str,
-        "both",
-        "'target': target language vs the rest; 'multiclass': all probe languages; or 'both'",
-        choices=("target", "multiclass", "both"),
-    ),
+    TASK_PARAM,
     Param(
         "n_splits",
         int,

@@ -40,18 +40,13 @@ from harness.probing import (
     relabel_within_folds,
     speaker_grouped_folds,
 )
+from harness_plugins.probes.linear_svc import MAX_AUTO_SPLITS, TASK_DOCS, TASK_PARAM, TASKS
 
-TASKS = ("target", "multiclass")
 DEFAULT_ALPHAS = [float(a) for a in np.logspace(-2, 4, 13)]
-#: Folds used when n_splits is omitted and the data allow it.
-MAX_AUTO_SPLITS = 5
 
 
 def _metrics_of(task: str) -> list[Metric]:
-    what = {
-        "target": "target language vs the other probe languages pooled",
-        "multiclass": "every probe language against every other",
-    }[task]
+    what = TASK_DOCS[task]
     return [
         Metric(
             f"balanced_accuracy_{task}",
@@ -318,13 +313,7 @@ class RidgeProbe:
 
 
 PARAMS = [
-    Param(
-        "task",
-        str,
-        "both",
-        "'target': target language vs the rest; 'multiclass': all probe languages; or 'both'",
-        choices=("target", "multiclass", "both"),
-    ),
+    TASK_PARAM,
     Param(
         "n_splits",
         int,
