@@ -165,6 +165,42 @@ def permute_across_speakers(
     return rng.permutation(table.labels)[table.inverse]
 
 
+def fold_of_speakers(folds: Sequence[Fold], table: SpeakerTable) -> np.ndarray:
+    """For each speaker of ``table`` (in its order), the fold whose test part holds it."""
+    fold = np.full(len(table.speakers), -1)
+    for k, (_, test) in enumerate(folds):
+        fold[table.inverse[test]] = k
+    if (fold < 0).any():
+        raise ValueError("every speaker must be in the test part of exactly one fold")
+    return fold
+
+
+def relabel_within_folds(
+    speaker_labels: np.ndarray, fold: np.ndarray, n_permutations: int, seed: int
+) -> np.ndarray:
+    """Speaker-level relabellings that keep each fold's labels: row 0 is the real
+    labelling, row ``i`` permutation ``i``, shape ``(1 + n_permutations, speakers)``.
+
+    Each permutation shuffles the labels among the speakers of each test fold, so
+    every fold keeps exactly the classes (and class counts) the stratified folds
+    gave the real labels. With folds fixed across permutations that is what keeps
+    the null honest: a free relabelling would leave some folds unstratified, and
+    unstratified folds score below chance under the null (the training part
+    over-represents what the test part lacks), which would make p-values too small.
+    The same ``seed``, labels and folds give the same relabellings on every machine.
+    """
+    speaker_labels = np.asarray(speaker_labels)
+    fold = np.asarray(fold)
+    rng = np.random.default_rng(seed)
+    grouped = np.argsort(fold, kind="stable")  # speaker positions, fold by fold
+    # sorting (fold + uniform) orders each row fold by fold, randomly within a fold
+    shuffled = np.argsort(fold[None, :] + rng.random((n_permutations, len(fold))), axis=1)
+    out = np.empty((1 + n_permutations, len(fold)), dtype=speaker_labels.dtype)
+    out[0] = speaker_labels
+    out[1:, grouped] = speaker_labels[shuffled]
+    return out
+
+
 def permutation_p_value(observed: float, null: Sequence[float] | np.ndarray) -> float:
     """``(1 + #{null >= observed}) / (1 + n)``: never 0, valid for any n.
 
