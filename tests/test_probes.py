@@ -13,7 +13,6 @@ from sklearn.model_selection import GroupKFold, permutation_test_score
 from sklearn.svm import SVC
 
 import harness_plugins.probes.linear_svc as linear_svc_module
-from harness.components import resolve_params
 from harness.contracts import ProbeResult, check_probe_result
 from harness.probing import (
     balanced_accuracy,
@@ -23,46 +22,12 @@ from harness.probing import (
     permute_across_speakers,
     speaker_grouped_folds,
 )
-from harness.registry import load_registry
 from harness_plugins.probes.linear_svc import LinearSVCProbe, balanced_weights
 from harness_plugins.probes.tsne import TSNEProbe, clip_perplexity, neighbour_agreement
 
-
-def make_latents(
-    languages: dict[str, int],
-    clips: int = 3,
-    dim: int = 16,
-    language_scale: float = 3.0,
-    speaker_scale: float = 1.0,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Latents with a centre per language (scaled by language_scale; 0 = no language
-    information), an offset per speaker and unit noise per clip."""
-    rng = np.random.default_rng(seed)
-    rows, labels, groups = [], [], []
-    for language, n_speakers in languages.items():
-        centre = language_scale * rng.normal(size=dim)
-        for s in range(n_speakers):
-            offset = speaker_scale * rng.normal(size=dim)
-            for _ in range(clips):
-                rows.append(centre + offset + rng.normal(size=dim))
-                labels.append(language)
-                groups.append(f"{language}-spk{s}")
-    return np.array(rows), np.array(labels), np.array(groups)
-
+from helpers.latents import create, make_latents
 
 THREE = {"en": 4, "ja": 4, "fr": 4}
-
-
-def registered(name: str):
-    return load_registry(autoload=False).get("probe", name)
-
-
-def create(name: str, **given):
-    component = registered(name)
-    params, problems = resolve_params(component.params, given, where=name)
-    assert not problems
-    return component, component.create(**params)
 
 
 # ------------------------------------------------------------------ shared utilities

@@ -8,12 +8,13 @@ import pytest
 import torch
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.preprocessing import StandardScaler
-from test_probes import create, make_latents
 
 from harness.contracts import check_probe_result
 from harness.hashing import stable_seed
 from harness.probing import probe_inputs, relabel_within_folds, speaker_grouped_folds
 from harness_plugins.probes.ridge import FoldRidge, RidgeProbe
+
+from helpers.latents import create, make_latents
 
 FOUR = {"en": 5, "ja": 5, "fr": 5, "de": 5}
 
@@ -92,13 +93,13 @@ def test_relabellings_and_folds_do_not_depend_on_the_run_seed() -> None:
     # relabelling's truth is the same, and only the latents change the null
     other = probe.run(x + np.random.default_rng(9).normal(size=x.shape), labels, groups, "ja", 3)
     assert (
-        other.details["null_balanced_accuracy_target"]
-        != first.details["null_balanced_accuracy_target"]
+        other.details["balanced_accuracy_target/null"]
+        != first.details["balanced_accuracy_target/null"]
     )
     another_seed = RidgeProbe(n_permutations=20, permutation_seed=1).run(x, labels, groups, "ja", 1)
     assert (
-        another_seed.details["null_balanced_accuracy_multiclass"]
-        != first.details["null_balanced_accuracy_multiclass"]
+        another_seed.details["balanced_accuracy_multiclass/null"]
+        != first.details["balanced_accuracy_multiclass/null"]
     )
 
 
@@ -119,7 +120,7 @@ def test_null_is_centred_on_chance_without_language_information() -> None:
     x, labels, groups = make_latents(FOUR, clips=4, dim=16, language_scale=0.0, speaker_scale=3.0)
     result = RidgeProbe(n_permutations=300).run(x, labels, groups, "ja", seed=0)
     for task, chance in (("target", 0.5), ("multiclass", 0.25)):
-        null = np.array(result.details[f"null_balanced_accuracy_{task}"])
+        null = np.array(result.details[f"balanced_accuracy_{task}/null"])
         assert len(null) == 300
         assert null.mean() == pytest.approx(chance, abs=0.03)
         assert result.metrics[f"p_value_{task}"] > 0.05
@@ -164,7 +165,7 @@ def test_no_speaker_on_both_sides_and_details_lengths(monkeypatch) -> None:
         for train, test in folds:
             assert not set(g[train]) & set(g[test])
     for task, classes in (("target", 2), ("multiclass", 4)):
-        assert len(result.details[f"null_balanced_accuracy_{task}"]) == 7
+        assert len(result.details[f"balanced_accuracy_{task}/null"]) == 7
         predicted = result.details[f"oof_prediction_{task}"]
         assert len(predicted) == len(x) and set(predicted) <= set(map(float, range(classes)))
         assert set(result.details[f"alpha_{task}_folds"]) <= {0.1, 10.0}
@@ -193,3 +194,12 @@ def test_too_few_speakers_and_unknown_target_are_named() -> None:
         RidgeProbe(n_splits=3).run(x, labels, groups, "ja", seed=0)
     with pytest.raises(ValueError, match="target language 'de' is not among"):
         RidgeProbe().run(x, labels, groups, "de", seed=0)
+
+
+def test_speaker_contributions_add_up_to_the_balanced_accuracy():
+    x, labels, groups = make_latents(FOUR, clips=4, dim=12, language_scale=0.6, seed=4)
+    result = RidgeProbe(n_permutations=5).run(x, labels, groups, "ja", seed=0)
+    for task in ("target", "multiclass"):
+        parts = np.array(result.details[f"balanced_accuracy_{task}/speakers"])
+        assert parts.size == np.unique(groups).size and (parts >= 0).all()
+        assert parts.sum() == pytest.approx(result.metrics[f"balanced_accuracy_{task}"])

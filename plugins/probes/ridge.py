@@ -230,6 +230,17 @@ def pooled_balanced_accuracy(
     return np.mean(recall, axis=0)
 
 
+def speaker_contributions(
+    truth: np.ndarray, predicted: np.ndarray, n_classes: int, table: SpeakerTable
+) -> np.ndarray:
+    """Each speaker's part of the pooled balanced accuracy, speakers in
+    ``table`` (sorted id) order: its correct clips over its class's clips and
+    the number of classes. They sum to :func:`pooled_balanced_accuracy`."""
+    class_size = np.bincount(truth, minlength=n_classes)
+    per_clip = (truth == predicted) / (class_size[truth] * n_classes)
+    return np.bincount(table.inverse, weights=per_clip, minlength=len(table.speakers))
+
+
 class RidgeProbe:
     """Speaker-grouped CV ridge classifier with a speaker-level permutation test."""
 
@@ -304,7 +315,13 @@ class RidgeProbe:
             )
             result.details.update(
                 {
-                    f"null_balanced_accuracy_{task}": null.tolist(),
+                    # the contract of speaker-level inference (docs/plugins.md):
+                    # the score under the shared relabellings, and its additive
+                    # per-speaker parts
+                    f"balanced_accuracy_{task}/null": null.tolist(),
+                    f"balanced_accuracy_{task}/speakers": speaker_contributions(
+                        truth[:, 0], predicted[:, 0], n_classes, table
+                    ).tolist(),
                     f"oof_prediction_{task}": predicted[:, 0].astype(float).tolist(),
                     f"alpha_{task}_folds": [self.alphas[a] for a in chosen[:, 0]],
                 }
