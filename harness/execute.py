@@ -33,8 +33,9 @@ from harness.contracts import (
     check_probe_result,
 )
 from harness.environment import environment
-from harness.expand import RunSpec, canonical_json
+from harness.expand import RunSpec
 from harness.features import FeatureExtractor, fit_normalizer
+from harness.hashing import canonical_json
 from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.splits import Roles, assign_roles

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.contracts import ProbeResult
-from harness.expand import canonical_json
+from harness.hashing import canonical_json
 
 FOLDER = "probe-results"
 

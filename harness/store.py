@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.expand import content_hash
+from harness.hashing import content_hash
 
 if TYPE_CHECKING:
     from harness.expand import RunSpec

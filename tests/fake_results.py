@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.expand import PROTOCOL_VERSION, content_hash
+from harness.expand import PROTOCOL_VERSION
+from harness.hashing import content_hash
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,7 @@ from harness.audio import (
     resample,
 )
 from harness.contracts import Clip, DataError, DataRequest
-from harness.corpus import stable_seed
-from harness.expand import content_hash
+from harness.hashing import content_hash, stable_seed
 
 #: Bump when generation changes in a way the parameters do not show.
 GENERATOR_VERSION = 1
