@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import harness
+from harness.atomic import write_text
 from harness.report import figures, methods, sentences
 from harness.report.markup import (
     ci_cell,
@@ -49,9 +50,7 @@ def build_report(
     write_analysis(results, analysis)
     text = render(results, analysis)
     path = results.output_dir / REPORT
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text)
     return path
 
 
