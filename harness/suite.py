@@ -22,6 +22,7 @@ from harness.config import (
     section_params,
 )
 from harness.registry import Registry, UnknownComponent, load_registry
+from harness.selection import Selection
 
 CACHE_ENV = "HARNESS_CACHE"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -79,24 +80,6 @@ class SuiteError(Exception):
         lines = [f"{self.path}: {len(problems)} problem(s)"]
         lines += [f"  {where}: {message}" for where, message in problems]
         super().__init__("\n".join(lines))
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A component chosen by the suite, with its resolved parameters."""
-
-    kind: str
-    plugin: str
-    params: Mapping[str, Any]
-    label: str
-    #: [target] keys this entry overrides (models only: threshold, max_steps)
-    target: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"plugin": self.plugin, "label": self.label, "params": dict(self.params)}
-        if self.target:
-            out["target"] = dict(self.target)
-        return out
 
 
 @dataclass(frozen=True)

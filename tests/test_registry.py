@@ -5,7 +5,14 @@ import textwrap
 import pytest
 
 from harness.components import KINDS
-from harness.registry import PluginError, build_plugin_manager, collect, load_registry
+from harness.registry import (
+    PluginError,
+    UnknownComponent,
+    build_plugin_manager,
+    collect,
+    load_registry,
+)
+from harness.selection import Selection
 
 THIRD_PARTY = """
 from harness import Component, Param, hookimpl
@@ -97,3 +104,20 @@ def test_hook_must_return_components(tmp_path, monkeypatch):
 
     with pytest.raises(PluginError, match=r"returned 'knn', not a harness\.Component"):
         collect(build_plugin_manager([wrong_return_test], autoload=False))
+
+
+def test_create_builds_the_selected_component_with_its_params(third_party):
+    registry = load_registry(autoload=True)
+    gru = registry.create(Selection("model", "gru_test", {"hidden": 7}, "GRU"))
+    assert type(gru).__name__ == "Gru" and gru.hidden == 7
+    with pytest.raises(UnknownComponent, match=r"unknown model plugin 'gru_tset'.*gru_test"):
+        registry.create(Selection("model", "gru_tset", {"hidden": 7}, "GRU"))
+    # the kind comes from the selection: a model's name is unknown among probes
+    with pytest.raises(UnknownComponent, match="unknown probe plugin 'gru_test'"):
+        registry.create(Selection("probe", "gru_test", {"hidden": 7}, "GRU"))
+
+
+def test_selection_is_importable_from_the_suite_module():
+    import harness.suite
+
+    assert harness.suite.Selection is Selection
