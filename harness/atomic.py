@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -55,6 +56,18 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True
 def write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a float, or None (JSON null) if it is None, NaN or infinite.
+
+    Records and caches write a missing or non-finite loss or metric as null,
+    which every JSON reader understands (NaN is not standard JSON).
+    """
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _json_default(value: Any) -> Any:

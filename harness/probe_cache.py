@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.atomic import atomic_path
+from harness.atomic import atomic_path, finite_or_none
 from harness.contracts import ProbeResult
 from harness.hashing import canonical_json
 
@@ -71,18 +71,16 @@ def cached_probe(cache_dir: Path, key: str, compute: Callable[[], ProbeResult]) 
     return result
 
 
-def _finite_or_none(value: Any) -> float | None:
-    number = float(value)
-    return number if np.isfinite(number) else None
-
-
 def _store(path: Path, result: ProbeResult) -> None:
     if not isinstance(result, ProbeResult):
         return  # the boundary check after this reports the broken contract
     try:
+        # float() first: a None metric breaks the contract, so it raises and is not stored
         header = {
-            "metrics": {k: _finite_or_none(v) for k, v in result.metrics.items()},
-            "details": {k: [_finite_or_none(v) for v in vs] for k, vs in result.details.items()},
+            "metrics": {k: finite_or_none(float(v)) for k, v in result.metrics.items()},
+            "details": {
+                k: [finite_or_none(float(v)) for v in vs] for k, vs in result.details.items()
+            },
             "artifacts": sorted(result.artifacts),
         }
         arrays = {name: np.asarray(a) for name, a in result.artifacts.items()}

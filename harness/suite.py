@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,6 @@ class Suite:
     extractors: tuple[Selection, ...]
     probes: tuple[Selection, ...]
     executor: Selection
-    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""
@@ -313,7 +312,6 @@ class _Validator:
             extractors=tuple(extractors) or self.default_all("latent_extractor"),
             probes=tuple(probes) or self.default_all("probe"),
             executor=executor,
-            raw=data,
         )
 
     def selections(self, key: str, required: bool = False) -> list[Selection]:

@@ -8,7 +8,14 @@ import os
 import numpy as np
 import pytest
 
-from harness.atomic import TEMP_PREFIX, atomic_path, write_bytes, write_json, write_text
+from harness.atomic import (
+    TEMP_PREFIX,
+    atomic_path,
+    finite_or_none,
+    write_bytes,
+    write_json,
+    write_text,
+)
 
 
 def test_old_content_survives_an_exception_and_no_temp_file_is_left(tmp_path):
@@ -65,3 +72,10 @@ def test_json_writes_numpy_values_and_refuses_other_objects(tmp_path):
 def test_json_writes_paths_as_strings(tmp_path):
     write_json(tmp_path / "x.json", {"where": tmp_path / "data"})
     assert json.loads((tmp_path / "x.json").read_text()) == {"where": os.fspath(tmp_path / "data")}
+
+
+def test_finite_or_none_writes_missing_and_non_finite_numbers_as_null():
+    assert [finite_or_none(v) for v in (None, float("nan"), np.inf, -np.inf)] == [None] * 4
+    value = finite_or_none(np.float32(0.5))
+    assert value == 0.5 and type(value) is float
+    assert finite_or_none(3) == 3.0
