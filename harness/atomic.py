@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,10 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX, suffix=target.suffix)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{target.suffix}"
+    # not tempfile.mkstemp: its files are private (0600), and a record or a
+    # report should be as readable as a plainly written file (0666 less umask)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp
         if fsync:
@@ -54,6 +56,18 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True
 def write_text(path: str | os.PathLike[str], text: str, *, fsync: bool = True) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a float, or None (JSON null) if it is None, NaN or infinite.
+
+    Records and caches write a missing or non-finite loss or metric as null,
+    which every JSON reader understands (NaN is not standard JSON).
+    """
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _json_default(value: Any) -> Any:

@@ -9,8 +9,6 @@ naming the file and the reason, counted per language).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.atomic import atomic_path
 from harness.contracts import DataError, DataWarning
 
 #: A clip whose peak is below this (full scale 1.0, about -80 dBFS) carries no speech.
@@ -135,15 +134,10 @@ def file_digest(path: Path, *extra: object) -> str:
 
 def atomic_save(path: Path, array: np.ndarray) -> None:
     """Write ``array`` as .npy so that readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # no fsync: these are cache entries, one per clip, and a reader treats a
+    # damaged one as missing; syncing each would slow a cold cache for nothing
+    with atomic_path(path, fsync=False) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
 
 
 def cached_clip(path: Path, sample_rate: int, cache_dir: Path | None) -> np.ndarray:

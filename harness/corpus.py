@@ -9,7 +9,6 @@ change what was picked for the others.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,12 +18,7 @@ import numpy as np
 
 from harness.audio import BadAudio, SkipLog, cached_clip, require_languages
 from harness.contracts import Clip, DataRequest, DataWarning
-
-
-def stable_seed(*parts: object) -> int:
-    """A 64-bit seed from ``parts``, the same on every machine (``hash()`` is salted)."""
-    text = "\x1f".join(map(str, parts))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+from harness.hashing import stable_seed
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,9 @@ from harness.contracts import (
     check_probe_result,
 )
 from harness.environment import environment
-from harness.expand import RunSpec, canonical_json
+from harness.expand import RunSpec
 from harness.features import FeatureExtractor, fit_normalizer
+from harness.hashing import canonical_json
 from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.splits import Roles, assign_roles
@@ -75,7 +76,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         data = features.training_data(spec.training.segment_frames)
 
     with phases("training"):
-        model = registry.get("model", spec.model.plugin).create(**spec.model.params)
+        model = registry.create(spec.model)
         module, outcome = train(
             model,
             features.n_features,
@@ -173,7 +174,7 @@ def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
     )
     if _LAST_LOAD is not None and _LAST_LOAD[0] == key:
         return _LAST_LOAD[1]
-    dataset = registry.get("dataset", spec.dataset.plugin).create(**spec.dataset.params)
+    dataset = registry.create(spec.dataset)
     clips = dataset.load(request)
     if not clips:
         raise DataError(f"dataset {spec.dataset.plugin!r} returned no clips")
@@ -189,7 +190,7 @@ def filter_pretraining(
 ) -> list[np.ndarray]:
     """The condition's pretraining audio after its filter (seeded from the run seed)."""
     selection = spec.condition.filter
-    apply = registry.get("pretrain_filter", selection.plugin).create(**selection.params)
+    apply = registry.create(selection)
     seed = np.random.SeedSequence([spec.seed, FILTER_STREAM])
     rng = np.random.default_rng(seed)
     return [
@@ -260,7 +261,7 @@ def extract_latents(
     latents: dict[str, LatentSpace] = {}
     skipped: list[dict[str, str]] = []
     for selection in spec.extractors:
-        extractor = registry.get("latent_extractor", selection.plugin).create(**selection.params)
+        extractor = registry.create(selection)
         needs_model = bool(getattr(extractor, "needs_model", True))
         if needs_model and module is None:
             skipped.append({"extractor": selection.label, "reason": "the run diverged"})
@@ -324,7 +325,7 @@ def run_probes(
     arrays: dict[str, np.ndarray] = {}
     for selection in spec.probes:
         component = registry.get("probe", selection.plugin)
-        probe = component.create(**selection.params)
+        probe = registry.create(selection)
         metrics = {m.name: m for m in component.metrics}
         for space, latent in latents.items():
             answer_now = functools.partial(

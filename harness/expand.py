@@ -9,13 +9,12 @@ changing a parameter that affects a run changes its id. Where results go
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.config import FeatureConfig, SplitConfig, TargetConfig, TrainingConfig
+from harness.hashing import content_hash
 from harness.suite import Condition, Selection, Suite
 
 #: Bump when the meaning of a run changes in a way its parameters do not show.
@@ -76,14 +75,6 @@ class RunSpec:
             "languages": list(self.languages),
             **self.content(),
         }
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def content_hash(value: Any, length: int = 16) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
 
 
 def expand(suite: Suite) -> list[RunSpec]:

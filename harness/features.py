@@ -25,7 +25,7 @@ import numpy as np
 
 from harness.audio import atomic_save
 from harness.config import FeatureConfig
-from harness.expand import content_hash
+from harness.hashing import content_hash
 
 #: Bump when the computation changes in a way FeatureConfig does not show.
 FEATURE_VERSION = 1

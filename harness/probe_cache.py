@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.atomic import atomic_path, finite_or_none
 from harness.contracts import ProbeResult
-from harness.expand import canonical_json
+from harness.hashing import canonical_json
 
 FOLDER = "probe-results"
 
@@ -68,22 +67,20 @@ def cached_probe(cache_dir: Path, key: str, compute: Callable[[], ProbeResult]) 
             },
         )
     result = compute()
-    _store(folder, path, result)
+    _store(path, result)
     return result
 
 
-def _finite_or_none(value: Any) -> float | None:
-    number = float(value)
-    return number if np.isfinite(number) else None
-
-
-def _store(folder: Path, path: Path, result: ProbeResult) -> None:
+def _store(path: Path, result: ProbeResult) -> None:
     if not isinstance(result, ProbeResult):
         return  # the boundary check after this reports the broken contract
     try:
+        # float() first: a None metric breaks the contract, so it raises and is not stored
         header = {
-            "metrics": {k: _finite_or_none(v) for k, v in result.metrics.items()},
-            "details": {k: [_finite_or_none(v) for v in vs] for k, vs in result.details.items()},
+            "metrics": {k: finite_or_none(float(v)) for k, v in result.metrics.items()},
+            "details": {
+                k: [finite_or_none(float(v)) for v in vs] for k, vs in result.details.items()
+            },
             "artifacts": sorted(result.artifacts),
         }
         arrays = {name: np.asarray(a) for name, a in result.artifacts.items()}
@@ -91,12 +88,5 @@ def _store(folder: Path, path: Path, result: ProbeResult) -> None:
             return
     except (TypeError, ValueError):
         return  # not storable; the boundary check reports what is wrong
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, __result__=np.array(json.dumps(header)), **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, __result__=np.array(json.dumps(header)), **arrays)  # type: ignore[arg-type]

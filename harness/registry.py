@@ -21,6 +21,7 @@ import pluggy
 from harness import hookspecs
 from harness.components import KINDS, Component, check_metrics, did_you_mean
 from harness.markers import NAME
+from harness.selection import Selection
 
 DISTRIBUTION = "speech-pretrain-harness"
 AUTOLOAD_ENV = "HARNESS_DISABLE_PLUGIN_AUTOLOAD"
@@ -65,6 +66,13 @@ class Registry:
         if name not in family:
             raise UnknownComponent(kind, name, family)
         return family[name]
+
+    def create(self, selection: Selection) -> Any:
+        """The object of the component a suite chose, built from its resolved parameters.
+
+        Raises :class:`UnknownComponent` if no plugin of that kind has the name.
+        """
+        return self.get(selection.kind, selection.plugin).create(**selection.params)
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.components[kind])

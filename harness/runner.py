@@ -174,8 +174,7 @@ def run_one(spec: RunSpec, *, output: str, execute: ExecuteFn | None = None) -> 
 def make_executor(selection: Selection, registry: Registry | None = None) -> Executor:
     from harness.registry import load_registry
 
-    component = (registry or load_registry()).get("executor", selection.plugin)
-    return component.create(**selection.params)
+    return (registry or load_registry()).create(selection)
 
 
 def run_suite(

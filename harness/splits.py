@@ -20,7 +20,7 @@ import numpy as np
 
 from harness.config import SplitConfig
 from harness.contracts import Clip, DataError
-from harness.corpus import stable_seed
+from harness.hashing import stable_seed
 
 ROLES = ("pretrain", "train", "heldout", "probe")
 

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.atomic import atomic_path, write_json
 from harness.design import Design
-from harness.expand import content_hash
+from harness.hashing import content_hash
 
 if TYPE_CHECKING:
     from harness.expand import RunSpec
@@ -58,26 +59,6 @@ class RecordError(Exception):
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _json_default(value: Any) -> Any:
-    # numpy scalars and arrays and paths are common in records; anything else is a bug
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable: {value!r:.80}")
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never half of one."""
-    text = json.dumps(value, indent=1, default=_json_default, allow_nan=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def check_record(spec: RunSpec, record: Any) -> dict[str, Any]:
@@ -230,12 +211,10 @@ class Store:
             if old.fingerprint != manifest.fingerprint:
                 history.append({"fingerprint": old.fingerprint, "replaced": now_iso(),
                                 "run_ids": list(old.run_ids)})  # fmt: skip
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), atomic_path(self.output / SUITE_COPY) as tmp:
             # a suite built in code may have no file behind it
-            tmp = self.output / f".{SUITE_COPY}.tmp"
             shutil.copyfile(suite.path, tmp)
-            os.replace(tmp, self.output / SUITE_COPY)
-        write_json_atomic(
+        write_json(
             self.output / MANIFEST,
             {
                 "suite": manifest.suite,
@@ -263,7 +242,7 @@ class Store:
         worker that outlived an earlier, killed runner) is replaced, except
         that a failure never replaces a finished run.
         """
-        write_json_atomic(partial / RECORD, record)
+        write_json(partial / RECORD, record)
         final = self.run_dir(run_id)
         for _ in range(5):
             try:

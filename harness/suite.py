@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from harness.config import (
     section_params,
 )
 from harness.registry import PluginError, Registry, UnknownComponent, load_registry
+from harness.selection import Selection
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -46,24 +47,6 @@ class SuiteError(Exception):
         lines = [f"{self.path}: {len(problems)} problem(s)"]
         lines += [f"  {where}: {message}" for where, message in problems]
         super().__init__("\n".join(lines))
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A component chosen by the suite, with its resolved parameters."""
-
-    kind: str
-    plugin: str
-    params: Mapping[str, Any]
-    label: str
-    #: [target] keys this entry overrides (models only: threshold, max_steps)
-    target: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {"plugin": self.plugin, "label": self.label, "params": dict(self.params)}
-        if self.target:
-            out["target"] = dict(self.target)
-        return out
 
 
 @dataclass(frozen=True)
@@ -110,7 +93,6 @@ class Suite:
     extractors: tuple[Selection, ...]
     probes: tuple[Selection, ...]
     executor: Selection
-    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""
@@ -314,7 +296,6 @@ class _Validator:
             extractors=tuple(extractors),
             probes=tuple(probes),
             executor=executor,
-            raw=data,
         )
 
     def selections(self, key: str, required: bool = False) -> list[Selection]:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.atomic import finite_or_none
 from harness.batches import BatchStream, chunks, epoch_batches, generator
 from harness.config import TargetConfig, TrainingConfig
 from harness.contracts import ContractError, Model, check_loss
@@ -58,8 +59,8 @@ class Curve:
 
     def add(self, step: int, train: float | None, heldout: float, seconds: float) -> None:
         self.step.append(step)
-        self.train_loss.append(_finite_or_none(train))
-        self.heldout_loss.append(_finite_or_none(heldout))
+        self.train_loss.append(finite_or_none(train))
+        self.heldout_loss.append(finite_or_none(heldout))
         self.seconds.append(seconds)
 
     def to_dict(self) -> dict[str, list[Any]]:
@@ -81,7 +82,6 @@ class TrainingOutcome:
     steps: int = 0
     examples: int = 0
     epochs: float = 0.0
-    seconds: float = 0.0
     pretrain_steps: int = 0
     pretrain_seconds: float = 0.0
     train_seconds: float = 0.0
@@ -100,25 +100,20 @@ class TrainingOutcome:
     def convergence(self) -> dict[str, Any]:
         return {
             "reached": self.reached,
-            "threshold": _finite_or_none(self.threshold),
-            "initial_heldout_loss": _finite_or_none(self.initial_heldout_loss),
+            "threshold": finite_or_none(self.threshold),
+            "initial_heldout_loss": finite_or_none(self.initial_heldout_loss),
             "steps": self.steps,
             "examples": self.examples,
             "epochs": self.epochs,
-            "seconds": self.seconds,
+            "seconds": self.train_seconds,  # the tables' time measure "seconds"
             "pretrain_steps": self.pretrain_steps,
             "pretrain_seconds": self.pretrain_seconds,
             "train_seconds": self.train_seconds,
-            "final_train_loss": _finite_or_none(self.final_train_loss),
-            "final_heldout_loss": _finite_or_none(self.final_heldout_loss),
+            "final_train_loss": finite_or_none(self.final_train_loss),
+            "final_heldout_loss": finite_or_none(self.final_heldout_loss),
             "diverged_step": self.diverged_step,
             "diverged_phase": self.diverged_phase,
         }
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    # JSON has no NaN; a missing or non-finite loss is written as null
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def seed_everything(seed: int) -> None:
@@ -329,9 +324,8 @@ def _train_target(
         outcome.steps = steps
         outcome.examples = steps * training.batch_size
         outcome.epochs = outcome.examples / len(stream)
-        outcome.seconds = outcome.train_seconds
-        outcome.final_train_loss = _finite_or_none(train_loss)
-        outcome.final_heldout_loss = _finite_or_none(held)
+        outcome.final_train_loss = finite_or_none(train_loss)
+        outcome.final_heldout_loss = finite_or_none(held)
 
     held = heldout_loss(model, module, heldout, name)
     curve.add(0, None, held, 0.0)

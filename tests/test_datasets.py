@@ -14,7 +14,7 @@ import soundfile as sf
 from harness.config import SplitConfig
 from harness.contracts import Clip, DataError, DataRequest, DataWarning
 from harness.splits import ROLES, assign_roles
-from harness_plugins.datasets import commonvoice, espeak, folder
+from harness_plugins.datasets import commonvoice, espeak, espeak_synth, folder
 from harness_plugins.datasets.espeak import EspeakDataset
 
 EIGHT = ("es", "it", "ja", "en", "fr", "de", "zh", "hi")
@@ -118,21 +118,21 @@ def test_espeak_every_variant_is_reproducible_in_one_process(tmp_path) -> None:
     not clock-seeded (the pause crosses a clock second)."""
     spec = {
         "language": "it",
-        "speakers": len(espeak.VARIANTS),
+        "speakers": len(espeak_synth.VARIANTS),
         "clips_per_speaker": 1,
         "clip_seconds": 0.5,
         "seed": 3,
         "word_list_size": 300,
     }
-    espeak.generate_language(spec | {"out": str(tmp_path / "a")})
+    espeak_synth.generate_language(spec | {"out": str(tmp_path / "a")})
     time.sleep(1.1)
-    espeak.generate_language(spec | {"out": str(tmp_path / "b")})
+    espeak_synth.generate_language(spec | {"out": str(tmp_path / "b")})
     voices = set()
-    for k in range(len(espeak.VARIANTS)):
+    for k in range(len(espeak_synth.VARIANTS)):
         name = f"speaker{k:03d}.npy"
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         voices.add(json.loads((tmp_path / "a" / f"speaker{k:03d}.json").read_text())["voice"])
-    assert voices == {f"it+{v}" for v in espeak.VARIANTS}
+    assert voices == {f"it+{v}" for v in espeak_synth.VARIANTS}
 
 
 def test_espeak_seed_changes_the_corpus(espeak_clips, espeak_cache, tmp_path) -> None:

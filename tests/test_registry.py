@@ -6,7 +6,14 @@ import pytest
 
 from harness import Component, Metric, hookimpl
 from harness.components import KINDS
-from harness.registry import PluginError, build_plugin_manager, collect, load_registry
+from harness.registry import (
+    PluginError,
+    UnknownComponent,
+    build_plugin_manager,
+    collect,
+    load_registry,
+)
+from harness.selection import Selection
 
 THIRD_PARTY = """
 from harness import Component, Param, hookimpl
@@ -135,3 +142,20 @@ def test_builtin_probes_declare_chance_levels_and_headlines():
     assert declared["balanced_accuracy_multiclass"].headline
     assert declared["chance_multiclass"].role == "reference"
     assert declared["p_value_target"].role == "p_value"
+
+
+def test_create_builds_the_selected_component_with_its_params(third_party):
+    registry = load_registry(autoload=True)
+    gru = registry.create(Selection("model", "gru_test", {"hidden": 7}, "GRU"))
+    assert type(gru).__name__ == "Gru" and gru.hidden == 7
+    with pytest.raises(UnknownComponent, match=r"unknown model plugin 'gru_tset'.*gru_test"):
+        registry.create(Selection("model", "gru_tset", {"hidden": 7}, "GRU"))
+    # the kind comes from the selection: a model's name is unknown among probes
+    with pytest.raises(UnknownComponent, match="unknown probe plugin 'gru_test'"):
+        registry.create(Selection("probe", "gru_test", {"hidden": 7}, "GRU"))
+
+
+def test_selection_is_importable_from_the_suite_module():
+    import harness.suite
+
+    assert harness.suite.Selection is Selection

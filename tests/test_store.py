@@ -15,7 +15,6 @@ from harness.store import (
     error_info,
     failure_record,
     fresh_output,
-    write_json_atomic,
 )
 
 from helpers import runner as h
@@ -94,19 +93,6 @@ def test_check_record_rejects_what_is_not_a_record(specs):
     filled = check_record(spec, {"status": "censored"})
     assert filled["run_id"] == spec.run_id and filled["label"] == spec.label
     assert filled["error"] is None
-
-
-def test_json_writes_numpy_values_and_refuses_other_objects(tmp_path):
-    import numpy as np
-
-    path = tmp_path / "x.json"
-    write_json_atomic(path, {"a": np.float32(0.5), "b": np.arange(3), "c": float("nan")})
-    data = json.loads(path.read_text())
-    assert data["a"] == 0.5 and data["b"] == [0, 1, 2] and data["c"] != data["c"]
-    with pytest.raises(TypeError, match="not JSON-serialisable"):
-        write_json_atomic(path, {"a": object()})
-    assert json.loads(path.read_text())["b"] == [0, 1, 2]  # the old file is intact
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_manifest_and_suite_copy_and_stale_runs(tmp_path):

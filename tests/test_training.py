@@ -122,7 +122,7 @@ def test_relative_threshold_is_reached_and_recorded():
     assert outcome.steps % 5 == 0 and 0 < outcome.steps < 30
     assert outcome.examples == outcome.steps * 8
     assert outcome.epochs == pytest.approx(outcome.examples / 24)
-    assert outcome.seconds == outcome.train_seconds > 0
+    assert outcome.convergence()["seconds"] == outcome.train_seconds > 0
     curve = outcome.curve
     assert curve.step == list(range(0, outcome.steps + 1, 5))
     assert curve.train_loss[0] is None and all(x > 0 for x in curve.train_loss[1:])
@@ -152,7 +152,7 @@ def test_unreachable_threshold_is_censored_at_the_budget():
 def test_threshold_met_before_training_counts_as_reached_at_step_zero():
     _, outcome = run(tgt=target(threshold=1.0, threshold_mode="relative"))
     assert outcome.status == "reached"
-    assert outcome.steps == 0 and outcome.seconds == 0.0
+    assert outcome.steps == 0 and outcome.convergence()["seconds"] == 0.0
     assert outcome.curve.step == [0]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import harness
+from harness.atomic import write_text
 from harness.export import write_analysis
 from harness.report import figures, methods, sentences
 from harness.report.markup import (
@@ -30,6 +31,7 @@ from harness.report.markup import (
     table,
     time_fmt,
 )
+from harness.report.numbers import fmt_num, fmt_score
 from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
 
@@ -50,9 +52,7 @@ def build_report(
     write_analysis(results, analysis)
     text = render(results, analysis)
     path = results.output_dir / REPORT
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, text)
     return path
 
 
@@ -182,7 +182,7 @@ def _convergence(results: Results, analysis: Analysis) -> str:
             out.append(table(rows, [
                 ("model", "model"), ("condition", "condition"),
                 ("median", num_cell("median", t)), ("median (control)", num_cell("median_control", t)),
-                ("ratio of medians", num_cell("median_ratio", sentences.fmt_num)),
+                ("ratio of medians", num_cell("median_ratio", fmt_num)),
                 ("RMST difference [95% CI]", ci_cell("rmst_difference", "rmst_difference_ci_low",
                                                       "rmst_difference_ci_high", t)),
                 ("z", num_cell("z", lambda x: f"{x:+.2f}" if np.isfinite(x) else "–")),
@@ -246,7 +246,7 @@ def _separability(results: Results, analysis: Analysis) -> str:
 def _separability_tables(results: Results, analysis: Analysis, probe: str, metric: str) -> str:
     out = []
     label = results.condition_label
-    score = sentences.fmt_score
+    score = fmt_score
     vs = analysis.separability_vs_control
     if not vs.empty:
         rows = vs[(vs["probe"] == probe) & (vs["metric"] == metric)].reset_index(drop=True)
@@ -281,7 +281,7 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
             ("p (Holm)", p_cell("p_vs_baseline_holm")),
         ]))  # fmt: skip
         chance = rows["chance"].dropna()
-        level = f"chance level {sentences.fmt_score(float(chance.mean()))}; " if len(chance) else ""
+        level = f"chance level {fmt_score(float(chance.mean()))}; " if len(chance) else ""
         out.append(para(f"Against chance ({level}a permutation test: languages relabelled across "
                       "whole speakers, the same relabelling in every seed, the seed mean recomputed) "
                       "and against the raw-feature baseline (rows without a baseline difference are "

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.report import figures, sentences
-from harness.report.sentences import fmt_num, fmt_p
+from harness.report import figures
+from harness.report.numbers import fmt_num, fmt_p, fmt_time
 
 
 def esc(value: Any) -> str:
@@ -103,7 +103,7 @@ def ci_cell(
 
 
 def time_fmt(measure: str) -> Callable[[float], str]:
-    return lambda x: sentences.fmt_time(float(x), measure)
+    return lambda x: fmt_time(float(x), measure)
 
 
 def signed(x: Any, digits: int = 3) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from harness.report.numbers import fmt_ci, fmt_p, fmt_range, fmt_score, fmt_time
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
@@ -22,48 +23,6 @@ ALPHA = 0.05
 
 
 # ---------------------------------------------------------------- numbers
-
-
-def fmt_num(x: float, digits: int = 3) -> str:
-    """A number with ``digits`` significant figures; '–' for missing."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return "not reached" if x > 0 else "-inf"
-    if float(x).is_integer() and abs(x) < 1e6:
-        return str(int(x))
-    return f"{x:.{digits}g}"
-
-
-def fmt_score(x: float) -> str:
-    """A probe score or CKA value: three decimals."""
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:.3f}"
-
-
-def fmt_time(x: float, measure: str) -> str:
-    """A time to threshold: whole steps, or seconds with one decimal."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "not reached"
-    return f"{x:.0f}" if measure == "steps" else f"{x:.1f}"
-
-
-def fmt_p(p: float) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "p not computable"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
-
-
-def fmt_ci(low: float, high: float, fmt: str = "num", measure: str = "steps") -> str:
-    def one(x: float) -> str:
-        return fmt_time(x, measure) if fmt == "time" else fmt_score(x)
-
-    return f"[95% CI {one(low)}, {one(high)}]"
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -449,8 +408,3 @@ def caveats(results: Results, analysis: Analysis) -> list[str]:
         "no evidence of a difference, not evidence of none."
     )
     return text
-
-
-def fmt_range(values: Sequence[float] | np.ndarray) -> str:
-    lo, hi = int(np.min(values)), int(np.max(values))
-    return str(lo) if lo == hi else f"{lo} to {hi}"

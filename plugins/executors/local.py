@@ -113,25 +113,13 @@ class LocalExecutor:
                     running[pool.submit(fn, item)] = item
             solo = len(running) == 1
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            lost = []
-            for future in done:
-                item = running.pop(future)
-                error = future.exception()
-                if isinstance(error, BrokenProcessPool):
-                    lost.append(item)
-                else:
-                    yield item, error if error is not None else future.result()
+            lost: list[Any] = []
+            yield from _settle(done, running, lost)
             if not lost:
                 continue
             # every other run in flight is failing with the pool; collect them
             rest, _ = wait(running)
-            for future in rest:
-                item = running.pop(future)
-                error = future.exception()
-                if isinstance(error, BrokenProcessPool):
-                    lost.append(item)
-                else:
-                    yield item, error if error is not None else future.result()
+            yield from _settle(rest, running, lost)
             if solo and len(lost) == 1:
                 yield (
                     lost[0],
@@ -175,6 +163,20 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._shutdown()
+
+
+def _settle(
+    futures: Iterable[Future[Any]], running: dict[Future[Any], Any], lost: list[Any]
+) -> Iterator[tuple[Any, Any | BaseException]]:
+    """(item, result or error) of each finished future, taken out of ``running``;
+    items whose worker died with the pool go to ``lost`` instead."""
+    for future in futures:
+        item = running.pop(future)
+        error = future.exception()
+        if isinstance(error, BrokenProcessPool):
+            lost.append(item)
+        else:
+            yield item, error if error is not None else future.result()
 
 
 @hookimpl

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from harness.design import ConditionInfo, Design, ModelInfo
-from harness.expand import PROTOCOL_VERSION, content_hash
-from harness.hashing import stable_seed
+from harness.expand import PROTOCOL_VERSION
+from harness.hashing import content_hash, stable_seed
 from harness_plugins.probes import linear_svc, tsne
 
 #: what the built-in probes declare about each metric (role, chance level, headline)
