@@ -314,3 +314,13 @@ def test_perplexity_clipping_and_too_few_clips() -> None:
     x, labels, groups = make_latents({"en": 2, "ja": 2}, clips=2)
     with pytest.raises(ValueError, match="n_neighbors = 5 needs more than 10 clips, got 8"):
         TSNEProbe(max_iter=250).run(x, labels, groups, "ja", seed=0)
+
+
+def test_tsne_runs_only_for_the_seeds_asked_for() -> None:
+    x, labels, groups = make_latents(THREE, clips=4, dim=8, seed=3)
+    _, probe = create("tsne", perplexity=5.0, max_iter=250, seeds=[0])
+    skipped = probe.run(x, labels, groups, "en", seed=1)
+    assert all(np.isnan(v) for v in skipped.metrics.values()) and not skipped.artifacts
+    drawn = probe.run(x, labels, groups, "en", seed=0)
+    assert drawn.artifacts["coords"].shape == (len(x), 2)
+    assert np.isfinite(drawn.metrics["trustworthiness"])

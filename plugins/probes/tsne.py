@@ -10,6 +10,8 @@ linear_svc probe for the question "are languages separable?".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.manifold import TSNE, trustworthiness
 from sklearn.preprocessing import StandardScaler
@@ -82,10 +84,17 @@ def neighbour_agreement(
 class TSNEProbe:
     """Seeded 2-D t-SNE of the standardised latents, with faithfulness metrics."""
 
-    def __init__(self, perplexity: float = 30.0, max_iter: int = 1000, n_neighbors: int = 5):
+    def __init__(
+        self,
+        perplexity: float = 30.0,
+        max_iter: int = 1000,
+        n_neighbors: int = 5,
+        seeds: Sequence[int] | None = None,
+    ):
         self.perplexity = perplexity
         self.max_iter = max_iter
         self.n_neighbors = n_neighbors
+        self.seeds = None if seeds is None else set(seeds)
 
     def run(
         self,
@@ -95,6 +104,9 @@ class TSNEProbe:
         target: str,
         seed: int,
     ) -> ProbeResult:
+        if self.seeds is not None and seed not in self.seeds:
+            # a picture, not a test: runs of other seeds skip it (NaN is "not computed")
+            return ProbeResult(metrics={m.name: float("nan") for m in METRICS})
         x, labels, groups, table = probe_inputs(latents, labels, groups)
         n, k = len(x), self.n_neighbors
         # trustworthiness is only defined for k < n / 2
@@ -152,6 +164,15 @@ PARAMS = [
         5,
         "neighbours for trustworthiness and language agreement",
         min=1,
+    ),
+    Param(
+        "seeds",
+        list,
+        None,
+        "run only for these run seeds (t-SNE costs seconds at hundreds of clips and the "
+        "report draws one seed); default: every seed",
+        item=int,
+        optional=True,
     ),
 ]
 
