@@ -3,7 +3,7 @@
 For speaker-clustered synthetic latents (4 languages, a centre per language, an
 offset per speaker, noise per clip) of 96, 640 and 2000 clips:
 
-1. ``ridge`` (defaults: 13 alphas chosen per fold and relabelling, both tasks)
+1. ``ridge`` (defaults: 3 alphas chosen per fold and relabelling, both tasks)
    with 30 and 1000 permutations;
 2. ``linear_svc`` (defaults: C chosen by inner CV, both tasks) with 30
    permutations; its cost grows linearly with permutations (every permutation
