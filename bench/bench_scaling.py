@@ -49,12 +49,16 @@ def main() -> None:
     start = time.perf_counter()
     clips = dataset.load(DataRequest(LANGUAGES, 16000, need, cache / "datasets" / "espeak"))
     print(f"corpus: {len(clips)} clips in {time.perf_counter() - start:.1f} s wall")
-    speakers = {lang: sorted({c.speaker for c in clips if c.language == lang}) for lang in LANGUAGES}
+    speakers = {
+        lang: sorted({c.speaker for c in clips if c.language == lang}) for lang in LANGUAGES
+    }
     fit_speakers = set(speakers["es"][:3])
     probe_pool = {lang: [s for s in speakers[lang] if s not in fit_speakers] for lang in LANGUAGES}
     stats = registry.create(Selection("latent_extractor", "feature_stats", {}, "feature_stats"))
     probe = registry.create(Selection("probe", "ridge", {"n_permutations": 1000}, "ridge"))
-    print(f"{'scaling':>14} {'speakers':>8} {'multiclass':>10} {'p':>7} {'target':>7} {'p':>7} {'cpu s':>6}")
+    print(
+        f"{'scaling':>14} {'speakers':>8} {'multiclass':>10} {'p':>7} {'target':>7} {'p':>7} {'cpu s':>6}"
+    )
     for scaling in SCALINGS:
         config = FeatureConfig(normalize=scaling)
         extract = FeatureExtractor(config, cache)
