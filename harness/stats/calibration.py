@@ -193,7 +193,9 @@ def rejection_rates(
     registry = registry or load_registry()
     rows = pd.DataFrame([claims(design, rng, registry) for _ in range(n_suites)])
     rates = (rows.filter(like="_vs_") < ALPHA).mean()
-    return pd.concat([rates, rows[["model_mean", "baseline_mean", "detectable"]].mean()])
+    return pd.concat(
+        [rates, rows[["model_mean", "baseline_mean", "difference", "detectable"]].mean()]
+    )
 
 
 def scenarios(base: SimDesign) -> Iterator[tuple[str, SimDesign]]:
