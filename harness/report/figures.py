@@ -96,6 +96,18 @@ def _grid(
 # ---------------------------------------------------------------- convergence
 
 
+def _curves(
+    results: Results, frame: Any, axes: Sequence[Any], models: Sequence[str]
+) -> Iterator[tuple[Any, str, str, Any]]:
+    """(panel, model, condition, rows of ``frame``) for every model's panel and
+    every condition with rows, conditions in suite order (the control first)."""
+    for ax, model in zip(axes, models, strict=True):
+        for condition in results.conditions:
+            curve = frame[(frame["model"] == model) & (frame["condition"] == condition)]
+            if not curve.empty:
+                yield ax, model, condition, curve
+
+
 def kaplan_meier_figure(
     results: Results, analysis: Analysis, measure: str = "steps"
 ) -> bytes | None:
@@ -109,25 +121,22 @@ def kaplan_meier_figure(
     runs = results.runs
     with _style():
         fig, axes = _grid(len(models))
+        for ax, model, condition, curve in _curves(results, km, axes, models):
+            c = col[condition]
+            group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
+            group = group[group["status"] != "failed"]
+            label = results.condition_label(condition)
+            t, s = curve["time"].to_numpy(), curve["survival"].to_numpy()
+            ax.step(t, s, where="post", color=c, lw=1.8, label=label)
+            ax.fill_between(
+                t, curve["ci_low"], curve["ci_high"], step="post", color=c, alpha=0.12, lw=0
+            )
+            # censored runs: a tick where each left the risk set
+            cens = group[~group["event"].astype(bool)][f"{measure}_to_threshold"].to_numpy()
+            if cens.size:
+                idx = np.searchsorted(t, cens, side="right") - 1
+                ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=c, ms=10, mew=1.6)
         for ax, model in zip(axes, models, strict=True):
-            for condition in results.conditions:
-                curve = km[(km["model"] == model) & (km["condition"] == condition)]
-                if curve.empty:
-                    continue
-                c = col[condition]
-                group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
-                group = group[group["status"] != "failed"]
-                label = results.condition_label(condition)
-                t, s = curve["time"].to_numpy(), curve["survival"].to_numpy()
-                ax.step(t, s, where="post", color=c, lw=1.8, label=label)
-                ax.fill_between(
-                    t, curve["ci_low"], curve["ci_high"], step="post", color=c, alpha=0.12, lw=0
-                )
-                # censored runs: a tick where each left the risk set
-                cens = group[~group["event"].astype(bool)][f"{measure}_to_threshold"].to_numpy()
-                if cens.size:
-                    idx = np.searchsorted(t, cens, side="right") - 1
-                    ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=c, ms=10, mew=1.6)
             ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
             ax.set_ylim(-0.02, 1.02)
             ax.set_title(str(model))
@@ -151,20 +160,17 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> bytes | None:
     runs = results.runs
     with _style():
         fig, axes = _grid(len(models))
+        for ax, _, condition, curve in _curves(results, lc, axes, models):
+            # runs stop at their crossing: past the point where half have
+            # stopped, the mean describes the slow runs only, so stop drawing
+            curve = curve[curve["n"] >= max(2, np.ceil(curve["n"].max() / 2))]
+            c = col[condition]
+            ax.plot(curve["step"], curve["mean"], color=c, lw=1.6,
+                    label=results.condition_label(condition))  # fmt: skip
+            ax.fill_between(
+                curve["step"], curve["ci_low"], curve["ci_high"], color=c, alpha=0.15, lw=0
+            )
         for ax, model in zip(axes, models, strict=True):
-            for condition in results.conditions:
-                curve = lc[(lc["model"] == model) & (lc["condition"] == condition)]
-                if curve.empty:
-                    continue
-                # runs stop at their crossing: past the point where half have
-                # stopped, the mean describes the slow runs only, so stop drawing
-                curve = curve[curve["n"] >= max(2, np.ceil(curve["n"].max() / 2))]
-                c = col[condition]
-                ax.plot(curve["step"], curve["mean"], color=c, lw=1.6,
-                        label=results.condition_label(condition))  # fmt: skip
-                ax.fill_between(
-                    curve["step"], curve["ci_low"], curve["ci_high"], color=c, alpha=0.15, lw=0
-                )
             thresholds = runs.loc[runs["model"] == model, "threshold"].dropna()
             if len(thresholds):
                 ax.axhline(float(thresholds.mean()), color="#999999", lw=1, ls="--",
