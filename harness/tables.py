@@ -53,6 +53,12 @@ RUN_COLUMNS = [
     "error_type",
     "error_message",
 ]
+#: runs.csv columns that are not float numbers (the rest are)
+_NON_FLOAT_RUN_COLUMNS = {
+    "run_id", "label", "condition", "condition_label", "is_control", "pretrain_language",
+    "pretrain_filter", "pretrain_epochs", "model", "model_plugin", "seed", "status", "event",
+    "diverged_phase", "threshold_mode", "started", "error_type", "error_message",
+}  # fmt: skip
 CURVE_COLUMNS = [
     "run_id",
     "condition",
@@ -153,20 +159,7 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             row[f"{measure}_to_threshold"] = conv.get(measure) if status != "failed" else None
         rows.append(row)
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    numeric = [f"{m}_to_threshold" for m in TIME_MEASURES] + [
-        "recorded_steps",
-        "diverged_step",
-        "max_steps",
-        "threshold",
-        "initial_heldout_loss",
-        "final_train_loss",
-        "final_heldout_loss",
-        "pretrain_steps",
-        "pretrain_seconds",
-        "train_seconds",
-        "wall_seconds",
-    ]
-    for column in numeric:
+    for column in (c for c in RUN_COLUMNS if c not in _NON_FLOAT_RUN_COLUMNS):
         runs[column] = pd.to_numeric(runs[column], errors="coerce").astype(float)
     runs["seed"] = pd.to_numeric(runs["seed"], errors="coerce").astype("Int64")
     runs["event"] = runs["event"].astype("boolean")
