@@ -72,7 +72,8 @@ def test_a_third_party_recurrent_model_gets_lstm_state():
 def test_lstm_state_rows_follow_clip_order_whatever_the_lengths(lstm_module):
     features = clips([12, 7, 12, 3, 7])
     spaces = make("lstm_state").extract(lstm_module, features, "cpu")
-    assert set(spaces) == {"h", "c"}
+    # a two-layer module: every layer is a latent space
+    assert set(spaces) == {"layer1.h", "layer1.c", "h", "c"}
     for name, value in spaces.items():
         check_latents("lstm_state", name, value, len(features))
         assert value.shape == (5, 6)

@@ -60,17 +60,23 @@ def test_lstm_streaming_equals_full_sequence():
     torch.testing.assert_close(state[1], c_full)
 
 
-def test_lstm_final_state_is_last_layer_state():
+def test_lstm_final_state_gives_every_layer():
     torch.manual_seed(0)
     module = create("lstm", hidden_size=7, num_layers=2).build(4, 10).eval()
     x = torch.randn(2, 10, 4)
     with torch.no_grad():
         _, (h, c) = module(x)
         state = module.final_state(x)
-    assert set(state) == {"h", "c"}
+    # the last layer keeps the plain names; each layer below it is a space too
+    assert set(state) == {"layer1.h", "layer1.c", "h", "c"}
     assert state["h"].shape == (2, 7)
     torch.testing.assert_close(state["h"], h[-1])
     torch.testing.assert_close(state["c"], c[-1])
+    torch.testing.assert_close(state["layer1.h"], h[0])
+    torch.testing.assert_close(state["layer1.c"], c[0])
+    one_layer = create("lstm", hidden_size=7).build(4, 10).eval()
+    with torch.no_grad():
+        assert set(one_layer.final_state(x)) == {"h", "c"}
 
 
 def test_lstm_learns_a_predictable_sequence():

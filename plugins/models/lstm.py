@@ -44,12 +44,17 @@ class NextFrameLSTM(nn.Module):
         return out.squeeze(1), state
 
     def final_state(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Latent-extractor protocol: the last layer's hidden and cell state after reading ``x``.
+        """Latent-extractor protocol: every layer's hidden and cell state after reading ``x``.
 
-        Returns ``{"h": (batch, hidden), "c": (batch, hidden)}``.
+        Returns ``{"h": (batch, hidden), "c": (batch, hidden)}`` for the last
+        layer and, with stacked layers, ``layer<i>.h`` / ``layer<i>.c`` for each
+        layer below it (1 = the first), so every layer is a latent space.
         """
         _, (h, c) = self.lstm(x)
-        return {"h": h[-1], "c": c[-1]}
+        states = {}
+        for i in range(len(h) - 1):
+            states[f"layer{i + 1}.h"], states[f"layer{i + 1}.c"] = h[i], c[i]
+        return {**states, "h": h[-1], "c": c[-1]}
 
 
 class LSTMModel:
