@@ -214,7 +214,7 @@ def _separability(results: Results, analysis: Analysis) -> str:
         out.append(figure(
             figures.separability_figure(results, analysis, probe, metric),
             f"{metric} per latent space and condition",
-            "Mean over seeds with bootstrap 95% CI per latent space and condition. Dashed: the "
+            "Mean over seeds with its 95% CI (seeds and probe speakers counted as sampled) per latent space and condition. Dashed: the "
             "probe's chance level. Grey line and band: the raw-feature baseline (features of the "
             "same clips, no model).",
         ))  # fmt: skip
