@@ -298,10 +298,13 @@ def _chance_baseline_sentence(
         text += " has no chance level reported"
     base = ctrl_rows.dropna(subset=["baseline_mean"])
     if len(base):
-        beats = base[(base["p_vs_baseline_holm"] < ALPHA) & (base["diff_vs_baseline"] > 0)]
+        significant = base["p_vs_baseline_holm"] < ALPHA
+        beats = base[significant & (base["diff_vs_baseline"] > 0)]
+        below = base[significant & (base["diff_vs_baseline"] < 0)]
         text += (
             f", and beat the raw-feature baseline ({fmt_score(float(base['baseline_mean'].mean()))}) "
             f"in {len(beats)} of {len(base)}"
+            + (f" (it was below the baseline in {len(below)})" if len(below) else "")
         )
     spaces = ", ".join(
         f"{r['latent_space']} {fmt_score(r['mean'])} {fmt_ci(r['ci_low'], r['ci_high'])}"
