@@ -19,7 +19,7 @@ import numpy as np
 import harness
 from harness.atomic import write_text
 from harness.export import write_analysis
-from harness.report import figures, methods, sentences
+from harness.report import figures, methods, sentences, separation
 from harness.report.markup import (
     ci_cell,
     esc,
@@ -31,7 +31,7 @@ from harness.report.markup import (
     table,
     time_fmt,
 )
-from harness.report.numbers import fmt_num, fmt_score
+from harness.report.numbers import ALPHA, fmt_num, fmt_score
 from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
 
@@ -127,7 +127,7 @@ def _answer(results: Results, analysis: Analysis) -> str:
     ):
         parts.append(para(text))
     parts.append("<h3>Language separation in latent space</h3>")
-    for text in sentences.separability_sentences(results, analysis) + sentences.cka_sentences(
+    for text in separation.separability_sentences(results, analysis) + separation.cka_sentences(
         results, analysis
     ):
         parts.append(para(text))
@@ -187,7 +187,7 @@ def _convergence(results: Results, analysis: Analysis) -> str:
                                                       "rmst_difference_ci_high", t)),
                 ("z", num_cell("z", lambda x: f"{x:+.2f}" if np.isfinite(x) else "–")),
                 ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
-            ], highlight=rows["p_holm"] < sentences.ALPHA))  # fmt: skip
+            ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
         out.append(para(f"Control: {label(str(tests['control'].iloc[0]))}. RMST difference: condition "
                       "minus control restricted mean time to threshold up to the budget (negative: "
                       "reached sooner). z > 0: the condition crossed more often than expected under "
@@ -206,7 +206,7 @@ def _convergence(results: Results, analysis: Analysis) -> str:
 
 def _separability(results: Results, analysis: Analysis) -> str:
     out = ['<section id="separability"><h2>Language separation</h2>']
-    main = sentences.main_metrics(analysis)
+    main = separation.main_metrics(analysis)
     if not main:
         out.append(para("No probe results yet.", "muted"))
     for probe, metric in main:
@@ -258,7 +258,7 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
             ("difference [95% CI]", ci_cell("difference", "difference_ci_low", "difference_ci_high", signed)),
             ("detectable (80% power)", num_cell("detectable_difference", lambda x: f"±{x:.3f}")),
             ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
-        ], highlight=rows["p_holm"] < sentences.ALPHA))  # fmt: skip
+        ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
         out.append(para("Each condition against the control: seed i against seed i of the control, "
                       "on the same probe speakers; the CI and the two-sided t-test count both seeds "
                       "and speakers as sampled (a lucky seed or a lucky draw of speakers is not an "

@@ -11,6 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: the level at which the report calls a Holm-corrected p "evidence"
+ALPHA = 0.05
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``'1 run'``, ``'3 runs'``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
 
 def fmt_num(x: float, digits: int = 3) -> str:
     """A number with ``digits`` significant figures; '–' for missing."""

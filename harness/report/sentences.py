@@ -15,18 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.report.numbers import fmt_ci, fmt_p, fmt_range, fmt_score, fmt_time
+from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural
+from harness.report.separation import main_metrics
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
-ALPHA = 0.05
-
-
 # ---------------------------------------------------------------- numbers
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def unit(measure: str) -> str:
@@ -176,143 +170,6 @@ def overall_sentences(results: Results, analysis: Analysis, measure: str = "step
     return out
 
 
-# ---------------------------------------------------------------- separability
-
-
-def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:
-    """(probe, metric) pairs the report leads with: the scores their probes
-    declared as headline that have a chance level (else any score with one,
-    else every higher-is-better score), the hardest task (lowest chance, most
-    languages) first."""
-    sep = analysis.separability
-    if sep.empty:
-        return []
-    with_chance = sep[sep["chance"].notna()]
-    headline = with_chance[with_chance["headline"].astype(bool)]
-    pool = headline if not headline.empty else with_chance
-    if pool.empty:
-        pool = sep[sep["higher_is_better"]].assign(chance=0.0)
-    order = (
-        pool.groupby(["probe", "metric"], sort=False)["chance"].mean().sort_values(kind="stable")
-    )
-    return [(str(p), str(m)) for p, m in order.index]
-
-
-def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
-    out: list[str] = []
-    metrics = main_metrics(analysis)
-    if not metrics:
-        return ["No probe results are available yet."]
-    probe, metric = metrics[0]
-    sep, vs = analysis.separability, analysis.separability_vs_control
-    control = analysis.control
-    ctrl_label = results.condition_label(control) if control else ""
-    sensitivity = _sensitivity_sentence(sep[(sep["probe"] == probe) & (sep["metric"] == metric)])
-    if sensitivity:
-        out.append(sensitivity)
-    for model in results.models:
-        rows = sep[(sep["model"] == model) & (sep["probe"] == probe) & (sep["metric"] == metric)]
-        if rows.empty:
-            continue
-        out.append(_chance_baseline_sentence(rows, model, probe, metric, control, ctrl_label))
-        if vs.empty or control is None:
-            continue
-        mine = vs[(vs["model"] == model) & (vs["probe"] == probe) & (vs["metric"] == metric)]
-        for condition in results.conditions:
-            cond = mine[mine["condition"] == condition]
-            if cond.empty:
-                continue
-            label = results.condition_label(condition)
-            parts = [
-                f"{r['latent_space']} {fmt_score(r['mean'])} vs {fmt_score(r['mean_control'])} "
-                f"(difference {r['difference']:+.3f} {fmt_ci(r['difference_ci_low'], r['difference_ci_high'])}, "
-                f"Holm-corrected {fmt_p(r['p_holm'])})"
-                for _, r in cond.iterrows()
-            ]
-            significant = cond[cond["p_holm"] < ALPHA]
-            better = significant["difference"] * np.where(significant["higher_is_better"], 1, -1)
-            n_better, n_worse = int((better > 0).sum()), int((better < 0).sum())
-            if len(significant):
-                verdict = (
-                    f"evidence of a difference in {len(significant)} of {len(cond)} latent spaces "
-                    f"({n_better} better, {n_worse} worse separated than under the control)"
-                )
-            else:
-                detectable = cond["detectable_difference"].dropna()
-                verdict = (
-                    f"no evidence of a difference in any of {plural(len(cond), 'latent space')}"
-                    + (
-                        f"; differences smaller than {detectable.min():.3f}-{detectable.max():.3f} "
-                        "could not have been detected reliably (80% power)"
-                        if len(detectable)
-                        else ""
-                    )
-                )
-            out.append(
-                f"With “{label}”, the {model}'s {metric} ({probe}) against the control “{ctrl_label}”: "
-                + "; ".join(parts)
-                + f". Tests counting seeds and probe speakers as sampled: {verdict}."
-            )
-    return out
-
-
-def _sensitivity_sentence(rows: pd.DataFrame) -> str:
-    """Whether the probe design can see language at all: the raw-feature
-    baseline must be clearly above chance for a "no evidence" to mean much."""
-    base = rows[rows["is_baseline"].astype(bool) & (rows["inference"] != "none")]
-    if base.empty or base["chance"].isna().all():
-        return ""
-    if (base["p_vs_chance_holm"] < ALPHA).all() and (base["diff_vs_chance_ci_low"] > 0).all():
-        return ""
-    return (
-        f"Sensitivity check failed: the raw-feature baseline ({fmt_score(float(base['mean'].mean()))} "
-        f"against chance {fmt_score(float(base['chance'].mean()))}) is not clearly above chance on "
-        "these probe speakers, so this design cannot show how languages separate: the separability "
-        "comparisons below are uninformative, and a 'no evidence' there is not evidence of no "
-        "effect. Probe more speakers per language or more clips per speaker."
-    )
-
-
-def _chance_baseline_sentence(
-    rows: pd.DataFrame, model: str, probe: str, metric: str, control: str | None, ctrl_label: str
-) -> str:
-    model_rows = rows[~rows["is_baseline"].astype(bool)]
-    ctrl_rows = model_rows[model_rows["condition"] == control] if control else model_rows
-    if ctrl_rows.empty:
-        ctrl_rows = model_rows
-    where = f"under the control “{ctrl_label}”" if control else "across conditions"
-    text = f"For the {model} {where}, {metric} ({probe})"
-    if (ctrl_rows["inference"] == "none").all():
-        return (
-            text + " comes without per-speaker results from its probe, so no claim is made about "
-            "it; the tables give its seed means and seed-to-seed spread."
-        )
-    above = ctrl_rows[ctrl_rows["p_vs_chance_holm"] < ALPHA]
-    chance = ctrl_rows["chance"].dropna()
-    if len(chance):
-        text += (
-            f" was above chance ({fmt_score(float(chance.mean()))}; speaker-level permutation test, "
-            f"Holm-corrected p < {ALPHA}) in {len(above)} of {plural(len(ctrl_rows), 'latent space')}"
-        )
-    else:
-        text += " has no chance level reported"
-    base = ctrl_rows.dropna(subset=["baseline_mean"])
-    if len(base):
-        significant = base["p_vs_baseline_holm"] < ALPHA
-        beats = base[significant & (base["diff_vs_baseline"] > 0)]
-        below = base[significant & (base["diff_vs_baseline"] < 0)]
-        text += (
-            f", and beat the raw-feature baseline ({fmt_score(float(base['baseline_mean'].mean()))}) "
-            f"in {len(beats)} of {len(base)}"
-            + (f" (it was below the baseline in {len(below)})" if len(below) else "")
-        )
-    spaces = ", ".join(
-        f"{r['latent_space']} {fmt_score(r['mean'])} {fmt_ci(r['ci_low'], r['ci_high'])}"
-        for _, r in ctrl_rows.iterrows()
-    )
-    return text + (f": {spaces}." if spaces else ".")
-
-
 def _the(models: Sequence[str]) -> str:
     """'the a', 'the a and the b', 'the a, the b and the c'."""
     names = [f"the {m}" for m in models]
@@ -371,29 +228,6 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
                 + "; ".join(parts)
                 + "."
             )
-    return out
-
-
-def cka_sentences(results: Results, analysis: Analysis) -> list[str]:
-    cka = analysis.cka
-    control = analysis.control
-    if cka.empty or control is None:
-        return []
-    out = []
-    for (model, space), group in cka.groupby(["model", "latent_space"], sort=False):
-        same = group[(group["condition_a"] == control) & (group["condition_b"] == control)]
-        others = group[(group["condition_a"] == control) & (group["condition_b"] != control)]
-        if same.empty or others.empty:
-            continue
-        pairs = "; ".join(
-            f"“{results.condition_label(r['condition_b'])}” {r['mean_cka']:.2f}"
-            for _, r in others.iterrows()
-        )
-        out.append(
-            f"Linear CKA in the {model}'s {space} (1 = same geometry; mean over pairs of seeds): "
-            f"control against {pairs}; two seeds of the control against each other "
-            f"{same['mean_cka'].iloc[0]:.2f}, the yardstick for how much seeds alone differ."
-        )
     return out
 
 
