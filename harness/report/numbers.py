@@ -62,6 +62,11 @@ def fmt_ci(low: float, high: float, fmt: str = "num", measure: str = "steps") ->
     return f"[95% CI {one(low)}, {one(high)}]"
 
 
-def fmt_range(values: Sequence[float] | np.ndarray) -> str:
-    lo, hi = int(np.min(values)), int(np.max(values))
-    return str(lo) if lo == hi else f"{lo} to {hi}"
+def fmt_range(values: Sequence[float] | np.ndarray, digits: int | None = None) -> str:
+    """``'3'`` or ``'3 to 5'``: whole numbers, or ``digits`` decimals when given."""
+    lo, hi = (
+        (f"{np.min(values):.{digits}f}", f"{np.max(values):.{digits}f}")
+        if digits is not None
+        else (str(int(np.min(values))), str(int(np.max(values))))
+    )
+    return lo if lo == hi else f"{lo} to {hi}"

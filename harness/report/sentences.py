@@ -236,8 +236,9 @@ def caveats(results: Results, analysis: Analysis) -> list[str]:
     text = []
     if len(seeds):
         text.append(
-            f"Each condition and model has {fmt_range(seeds.to_numpy())} seeds; the seed is the unit "
-            "of replication for every interval and test."
+            f"Each condition and model has {fmt_range(seeds.to_numpy())} seeds. For learning "
+            "speed the seed is the unit of replication; for language separation the probe "
+            "speakers are sampled too, and every interval and test counts both (Methods)."
         )
     text.append(
         "p-values are Holm-corrected within each family (the log-rank tests of one time measure; "

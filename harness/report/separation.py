@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_score, plural
+from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_score, plural
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
@@ -80,7 +80,7 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
                 verdict = (
                     f"no evidence of a difference in any of {plural(len(cond), 'latent space')}"
                     + (
-                        f"; differences smaller than {detectable.min():.3f}-{detectable.max():.3f} "
+                        f"; differences smaller than {fmt_range(detectable, 3)} "
                         "could not have been detected reliably (80% power)"
                         if len(detectable)
                         else ""
