@@ -3,6 +3,8 @@ error, relabellings shared across runs, an honest null and a working test."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ from harness_plugins.probes.ridge import FoldRidge, RidgeProbe
 
 from helpers.latents import create, make_latents
 
+ROOT = Path(__file__).parent.parent
 FOUR = {"en": 5, "ja": 5, "fr": 5, "de": 5}
 
 
@@ -203,3 +206,18 @@ def test_speaker_contributions_add_up_to_the_balanced_accuracy():
         parts = np.array(result.details[f"balanced_accuracy_{task}/speakers"])
         assert parts.size == np.unique(groups).size and (parts >= 0).all()
         assert parts.sum() == pytest.approx(result.metrics[f"balanced_accuracy_{task}"])
+
+
+def test_validate_refuses_a_target_task_without_the_target_and_bad_alphas(tmp_path):
+    from harness.suite import SuiteError, load_suite
+
+    suite = (ROOT / "suites" / "quick.toml").read_text(encoding="utf-8")
+    suite = suite.replace('probe_languages = ["es", "ja"]', 'probe_languages = ["ja", "en"]')
+    suite = suite.replace('plugin = "ridge"', 'plugin = "ridge"\nalphas = [0.0]')
+    (tmp_path / "s.toml").write_text(suite, encoding="utf-8")
+    with pytest.raises(SuiteError) as info:
+        load_suite(tmp_path / "s.toml")
+    problems = dict(info.value.problems)
+    assert "lacks it" in problems["probes[0].task"]  # ridge, as for linear_svc
+    assert "lacks it" in problems["probes[1].task"]
+    assert problems["probes[0].alphas"].startswith("alphas must be a non-empty list of values > 0")

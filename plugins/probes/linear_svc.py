@@ -334,10 +334,11 @@ def _grid_problem(C: float | None, C_grid: Sequence[float]) -> str | None:
     return None
 
 
-def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
-    problem = _grid_problem(params["C"], params["C_grid"])
-    if problem:
-        yield "C_grid", problem
+def target_task_problems(
+    params: Mapping[str, Any], context: ValidationContext
+) -> Iterator[tuple[str, str]]:
+    """A target-vs-rest task needs the target language among the probe languages
+    (shared with the ridge probe, which takes the same ``task`` parameter)."""
     target = context.target_language
     if params["task"] != "multiclass" and target not in context.probe_languages:
         yield (
@@ -348,6 +349,13 @@ def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tu
                 "add it there or use task = 'multiclass'"
             ),
         )
+
+
+def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
+    problem = _grid_problem(params["C"], params["C_grid"])
+    if problem:
+        yield "C_grid", problem
+    yield from target_task_problems(params, context)
 
 
 TASK_PARAM = Param(

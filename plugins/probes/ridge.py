@@ -22,13 +22,14 @@ all of them. docs/probes.md explains the choices.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from harness import Component, Metric, Param, hookimpl
+from harness import Component, Metric, Param, ValidationContext, hookimpl
 from harness.contracts import ProbeResult
 from harness.hashing import stable_seed
 from harness.probing import (
@@ -40,7 +41,13 @@ from harness.probing import (
     relabel_within_folds,
     speaker_grouped_folds,
 )
-from harness_plugins.probes.linear_svc import MAX_AUTO_SPLITS, TASK_DOCS, TASK_PARAM, TASKS
+from harness_plugins.probes.linear_svc import (
+    MAX_AUTO_SPLITS,
+    TASK_DOCS,
+    TASK_PARAM,
+    TASKS,
+    target_task_problems,
+)
 
 #: Three penalties two decades apart: on the flagship's latents a grid of 13
 #: from 0.01 to 10^4 chose no better (balanced accuracy 0.561 against 0.570)
@@ -259,8 +266,9 @@ class RidgeProbe:
         device: str = "cpu",
         decision: str = "balanced",
     ) -> None:
-        if not alphas or any(a <= 0 for a in alphas):
-            raise ValueError(f"alphas must be a non-empty list of values > 0, got {list(alphas)}")
+        problem = _alphas_problem(alphas)
+        if problem:
+            raise ValueError(problem)
         self.tasks = TASKS if task == "both" else (task,)
         self.n_splits = n_splits
         self.alphas = sorted((float(a) for a in alphas), reverse=True)
@@ -393,6 +401,19 @@ PARAMS = [
 ]
 
 
+def _alphas_problem(alphas: Sequence[float]) -> str | None:
+    if not alphas or any(a <= 0 for a in alphas):
+        return f"alphas must be a non-empty list of values > 0, got {list(alphas)}"
+    return None
+
+
+def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
+    problem = _alphas_problem(params["alphas"])
+    if problem:
+        yield "alphas", problem
+    yield from target_task_problems(params, context)
+
+
 @hookimpl
 def harness_probes() -> list[Component]:
     return [
@@ -403,5 +424,6 @@ def harness_probes() -> list[Component]:
             "permutations at about the cost of one fit",
             params=PARAMS,
             metrics=METRICS,
+            check=_check,
         )
     ]
