@@ -199,12 +199,15 @@ class ValidationContext:
     :param target_language: the language learnt (``target.language``).
     :param languages: every language the suite uses, target language first.
     :param probe_languages: the languages the probes separate (``splits.probe_languages``).
+    :param probe_speakers: held-out speakers per probe language (``splits.probe_speakers``),
+        the most a probe's speaker-grouped folds can use.
     """
 
     sample_rate: int
     target_language: str
     languages: tuple[str, ...]
     probe_languages: tuple[str, ...]
+    probe_speakers: int | None = None
 
 
 #: ``check(params, context)``: yields ``(parameter name, message)`` for each

@@ -393,7 +393,7 @@ class _Validator:
         target, splits = configs["target"], configs["splits"]
         languages = _languages(target, splits, conditions)
         context = ValidationContext(configs["features"].sample_rate, target.language, languages,
-                                    tuple(splits.probe_languages))  # fmt: skip
+                                    tuple(splits.probe_languages), splits.probe_speakers)  # fmt: skip
         for check, params, where in self.checks:
             for key, message in check(params, context):
                 self.problem(f"{where}.{key}" if key else where, message)

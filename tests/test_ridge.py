@@ -208,12 +208,12 @@ def test_speaker_contributions_add_up_to_the_balanced_accuracy():
         assert parts.sum() == pytest.approx(result.metrics[f"balanced_accuracy_{task}"])
 
 
-def test_validate_refuses_a_target_task_without_the_target_and_bad_alphas(tmp_path):
+def test_validate_refuses_what_every_run_would_fail_on(tmp_path):
     from harness.suite import SuiteError, load_suite
 
     suite = (ROOT / "suites" / "quick.toml").read_text(encoding="utf-8")
     suite = suite.replace('probe_languages = ["es", "ja"]', 'probe_languages = ["ja", "en"]')
-    suite = suite.replace('plugin = "ridge"', 'plugin = "ridge"\nalphas = [0.0]')
+    suite = suite.replace('plugin = "ridge"', 'plugin = "ridge"\nalphas = [0.0]\nn_splits = 5')
     (tmp_path / "s.toml").write_text(suite, encoding="utf-8")
     with pytest.raises(SuiteError) as info:
         load_suite(tmp_path / "s.toml")
@@ -221,3 +221,5 @@ def test_validate_refuses_a_target_task_without_the_target_and_bad_alphas(tmp_pa
     assert "lacks it" in problems["probes[0].task"]  # ridge, as for linear_svc
     assert "lacks it" in problems["probes[1].task"]
     assert problems["probes[0].alphas"].startswith("alphas must be a non-empty list of values > 0")
+    # quick.toml probes 3 speakers per language: 5 speaker-grouped folds cannot be made
+    assert problems["probes[0].n_splits"].startswith("expected at most splits.probe_speakers = 3")

@@ -219,7 +219,7 @@ def test_component_check_sees_the_suite_and_reports_under_the_key_path(tmp_path)
         "models[3].high": "expected integer >= 0, got 'x'",  # no check on unresolved params
     }
     context = CheckedModel.seen[0]
-    assert context == ValidationContext(16000, "es", ("es", "ja"), ("es", "ja"))
+    assert context == ValidationContext(16000, "es", ("es", "ja"), ("es", "ja"), 3)
     assert len(CheckedModel.seen) == 2
 
 

@@ -334,11 +334,19 @@ def _grid_problem(C: float | None, C_grid: Sequence[float]) -> str | None:
     return None
 
 
-def target_task_problems(
+def task_problems(
     params: Mapping[str, Any], context: ValidationContext
 ) -> Iterator[tuple[str, str]]:
-    """A target-vs-rest task needs the target language among the probe languages
-    (shared with the ridge probe, which takes the same ``task`` parameter)."""
+    """Rules on ``task`` and ``n_splits`` shared with the ridge probe: a
+    target-vs-rest task needs the target among the probe languages, and
+    speaker-grouped folds need as many speakers per language as folds."""
+    folds, speakers = params["n_splits"], context.probe_speakers
+    if folds is not None and speakers is not None and folds > speakers:
+        yield (
+            "n_splits",
+            f"expected at most splits.probe_speakers = {speakers} (every fold holds out a "
+            f"speaker of each language), got {folds}",
+        )
     target = context.target_language
     if params["task"] != "multiclass" and target not in context.probe_languages:
         yield (
@@ -355,7 +363,7 @@ def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tu
     problem = _grid_problem(params["C"], params["C_grid"])
     if problem:
         yield "C_grid", problem
-    yield from target_task_problems(params, context)
+    yield from task_problems(params, context)
 
 
 TASK_PARAM = Param(

@@ -46,7 +46,7 @@ from harness_plugins.probes.linear_svc import (
     TASK_DOCS,
     TASK_PARAM,
     TASKS,
-    target_task_problems,
+    task_problems,
 )
 
 #: Three penalties two decades apart: on the flagship's latents a grid of 13
@@ -411,7 +411,7 @@ def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tu
     problem = _alphas_problem(params["alphas"])
     if problem:
         yield "alphas", problem
-    yield from target_task_problems(params, context)
+    yield from task_problems(params, context)
 
 
 @hookimpl
