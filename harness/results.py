@@ -70,20 +70,30 @@ class Results:
 
     @classmethod
     def from_records(
-        cls, records: Iterable[Mapping[str, Any]], design: Design | None = None
+        cls,
+        records: Iterable[Mapping[str, Any]],
+        design: Design | None = None,
+        output_dir: Path = Path("."),
+        suite_text: str = "",
+        expected: list[dict[str, str]] | None = None,
+        problems: list[str] | None = None,
     ) -> Results:
-        """Results of run records held in memory (simulations, notebooks): no
-        output folder, so no latents or artifacts on disk."""
+        """Results of run records: the tables built from them, the design pieced
+        together from them when none is given. Records held in memory
+        (simulations, notebooks) have no output folder, so no arrays on disk;
+        :func:`load_results` passes what it read beside the records."""
         by_id = {str(r["run_id"]): dict(r) for r in records}
         return cls(
-            output_dir=Path("."),
+            output_dir=output_dir,
             design=design or Design.from_records(by_id.values()),
-            suite_text="",
+            suite_text=suite_text,
             records=by_id,
             runs=runs_table(by_id.values()),
             curves=curves_table(by_id.values()),
             probes=probes_table(by_id.values()),
             details=details_table(by_id.values()),
+            expected=expected,
+            problems=problems or [],
         )
 
     # ------------------------------------------------------------ suite facts
@@ -194,15 +204,11 @@ def load_results(output_dir: str | Path) -> Results:
     records, expected, design, problems = _read_records(output_dir)
     for problem in problems:
         warnings.warn(problem, stacklevel=2)
-    return Results(
-        output_dir=output_dir,
-        design=design or Design.from_records(records.values()),
+    return Results.from_records(
+        records.values(),
+        design,
+        output_dir,
         suite_text=suite_text,
-        records=records,
-        runs=runs_table(records.values()),
-        curves=curves_table(records.values()),
-        probes=probes_table(records.values()),
-        details=details_table(records.values()),
         expected=expected,
         problems=problems,
     )

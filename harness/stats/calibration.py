@@ -15,8 +15,8 @@ short one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -196,10 +196,3 @@ def rejection_rates(
     return pd.concat(
         [rates, rows[["model_mean", "baseline_mean", "difference", "detectable"]].mean()]
     )
-
-
-def scenarios(base: SimDesign) -> Iterator[tuple[str, SimDesign]]:
-    """The null and planted-signal settings docs/report.md reports."""
-    yield "no language anywhere", replace(base, language=0.0, baseline=0.0)
-    yield "language, no condition effect", replace(base, language=0.3, baseline=0.3)
-    yield "condition effect +50%", replace(base, language=0.3, baseline=0.3, condition_gain=0.5)

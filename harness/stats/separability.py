@@ -220,10 +220,11 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
             mine = details.scores([a for a, _ in pairs], [space] * len(pairs), probe, metric)
             theirs = details.scores([b for _, b in pairs], [space] * len(pairs), probe, metric)
             if pairs and mine is not None and theirs is not None:
-                test = spk.crossed(*_aligned(mine, theirs))
+                differences, strata = _aligned(mine, theirs)
+                test = spk.crossed(differences, strata)
                 low, high = test.ci()
                 row.update(inference=_inference(len(pairs)), n_pairs=len(pairs),
-                           n_speakers=_aligned(mine, theirs)[1].size, difference=test.estimate,
+                           n_speakers=strata.size, difference=test.estimate,
                            difference_ci_low=low, difference_ci_high=high,
                            detectable_difference=test.detectable(), p_value=test.p_value())  # fmt: skip
             rows.append(row)
