@@ -56,11 +56,6 @@ class SpeakerScores:
     def scores(self) -> np.ndarray:
         return self.contributions.sum(axis=1)
 
-    @property
-    def mean_contribution(self) -> np.ndarray:
-        """Per-speaker contribution averaged over runs (seeds)."""
-        return self.contributions.mean(axis=0)
-
 
 def shared_permutation_p(
     observed: float, nulls: np.ndarray, higher_is_better: bool = True
