@@ -143,13 +143,11 @@ def format_component(kind: str, component: Component) -> str:
             p.doc, 84, initial_indent="          ", subsequent_indent="          "
         )
     for m in component.metrics:
-        if m.role == "score":
-            what = ["higher is better" if m.higher_is_better else "lower is better"]
-            what += [f"chance level: {m.chance}"] if m.chance else []
-            what += ["headline"] if m.headline else []
-        else:
-            what = [m.role.replace("_", "-")]
-        lines.append(f"      metric {m.name} ({'; '.join(what)}): {m.doc}")
+        direction = "higher is better" if m.higher_is_better else "lower is better"
+        declared = [m.role.replace("_", "-")]
+        declared += [f"chance level: {m.chance}"] if m.chance else []
+        declared += ["headline"] if m.headline else []
+        lines.append(f"      metric {m.name} ({direction}) [{'; '.join(declared)}]: {m.doc}")
     return "\n".join(lines)
 
 
