@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.stats import survival
+from harness.stats import convergence, survival
 from harness.stats.multiple import holm
 
 # Freireich et al. (1963) remission times in weeks, the classic example of
@@ -154,17 +154,18 @@ def test_summary_counts_every_run(results):
     assert (steps["median"] <= steps["median_ci_high"]).all()
 
 
-def test_logrank_finds_the_planted_effect_only(results):
-    tests = survival.logrank_vs_control(results.runs, results.control, n_resamples=199)
+def test_comparisons_find_the_planted_effect_only(results):
+    tests = convergence.vs_control(results.runs, results.control, n_resamples=999, km_resamples=199)
     steps = tests[tests["measure"] == "steps"].set_index(["model", "condition"])
     for model in ("lstm", "conv_ae"):
         fast = steps.loc[(model, "ja_lowpass")]
-        assert fast["p_holm"] < 0.05 and fast["z"] > 0 and fast["rmst_difference"] < 0
-        assert fast["median_ratio"] < 1
+        assert fast["design"] == "paired"
+        assert fast["p_holm"] < 0.05 and fast["time_ratio"] < 1 and fast["rmst_difference"] < 0
+        assert fast["time_ratio_ci_high"] < 1 and fast["median_ratio"] < 1
         assert steps.loc[(model, "ja_full"), "p_holm"] > 0.05
     assert (steps["p_holm"] >= steps["p_value"]).all()
-    overall = survival.logrank_overall(results.runs)
-    assert set(overall["df"]) == {2}
+    overall = convergence.overall(results.runs, n_resamples=999)
+    assert set(overall["k"]) == {3} and set(overall["design"]) == {"paired"}
 
 
 def test_learning_curve_band_is_a_t_interval():

@@ -11,7 +11,7 @@ import pytest
 
 from harness.export import write_tables
 from harness.results import load_results
-from harness.stats import cka, separability, survival
+from harness.stats import cka, convergence, separability, survival
 from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
 
 from helpers.fake_results import FakeSuite, write_fake_results
@@ -159,7 +159,7 @@ def test_write_tables_round_trips(tmp_path, folder):
     written = write_tables(out, n_resamples=199, km_resamples=99)
     names = {p.relative_to(out).as_posix() for p in written}
     assert {"runs.csv", "curves.csv", "probes.csv", "stats/survival_summary.csv"} <= names
-    assert {"stats/logrank_vs_control.csv", "stats/separability.csv", "stats/cka.csv"} <= names
+    assert {"stats/convergence_vs_control.csv", "stats/separability.csv", "stats/cka.csv"} <= names
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs.columns) == RUN_COLUMNS
     assert len(runs) == 48
@@ -188,8 +188,8 @@ def test_every_csv_column_is_documented():
         "probes.csv": PROBE_COLUMNS,
         "stats/survival_summary.csv": survival.SUMMARY_COLUMNS,
         "stats/km_curves.csv": survival.KM_COLUMNS,
-        "stats/logrank_vs_control.csv": survival.VS_CONTROL_COLUMNS,
-        "stats/logrank_overall.csv": survival.OVERALL_COLUMNS,
+        "stats/convergence_vs_control.csv": convergence.VS_CONTROL_COLUMNS,
+        "stats/convergence_overall.csv": convergence.OVERALL_COLUMNS,
         "stats/learning_curves.csv": survival.CURVE_COLUMNS,
         "stats/separability.csv": separability.SUMMARY_COLUMNS,
         "stats/separability_vs_control.csv": separability.VS_CONTROL_COLUMNS,

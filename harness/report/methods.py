@@ -45,7 +45,7 @@ def section(results: Results, analysis: Analysis) -> str:
             f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
             f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
         ))  # fmt: skip
-    out.append(_statistics_methods())
+    out.append(_statistics_methods(analysis))
     out.append("<h3>Conditions</h3>")
     out.append(table(_conditions_frame(results), [
         ("condition", "name"), ("label", "label"), ("pretraining language", "language"),
@@ -99,16 +99,41 @@ def _setting(value: Any) -> str:
     return json.dumps(value)
 
 
-def _statistics_methods() -> str:
+def _statistics_methods(analysis: Analysis) -> str:
+    designs = set(analysis.convergence_vs_control["design"])
+    design_sentence = (
+        "This suite's conditions share their seeds, so learning speed is compared as paired."
+        if designs == {"paired"}
+        else "This suite's conditions do not share their seeds, so learning speed is compared "
+        "unpaired."
+        if designs == {"unpaired"}
+        else "Conditions sharing their seeds with the control are compared paired, the others "
+        "unpaired (column design of stats/convergence_vs_control.csv)."
+        if designs
+        else "No condition is compared with a control."
+    )
     items = [
         "Time to threshold is survival data: a run that never crossed is right-censored at its "
         "budget, never dropped. Kaplan-Meier curves come from scipy.stats.ecdf with log-log "
         "pointwise 95% bands; the median's 95% CI is where the band crosses 0.5.",
-        "Each condition is compared with the control by a two-sided log-rank test "
-        "(scipy.stats.logrank); all conditions at once by the k-sample log-rank test "
-        "(statsmodels survdiff). Effect sizes: the ratio of medians and the difference in "
+        design_sentence,
+        "Paired comparisons: seed i of a condition against seed i of the control (same initial "
+        "weights, target batches and probe folds). The effect is the time ratio, the geometric "
+        "mean of the per-seed ratios of steps to threshold, with a 95% CI from inverting the "
+        "test; the test is an exact two-sided sign-flip permutation test on the per-seed log "
+        "ratios (all 2^n sign vectors up to 16 seeds, otherwise 9,999 random ones). A censored "
+        "run enters at its budget, which both members of a pair share, so a reached-vs-censored "
+        "pair still counts (with the smallest difference its data allow) and the test stays "
+        "exact. All conditions at once: a permutation test of the log times, conditions "
+        "permuted within each seed.",
+        "Unpaired comparisons (conditions without shared seeds): a log-rank test whose null "
+        "permutes the runs' labels (exact enumeration for small groups), and a permutation "
+        "k-sample log-rank test for all conditions. Both designs also give the difference in "
         "restricted mean time to threshold (area under the Kaplan-Meier curve up to the budget) "
-        "with a percentile bootstrap 95% CI (runs resampled within groups).",
+        "with a percentile bootstrap 95% CI resampling seed pairs or runs.",
+        "Every comparison states the smallest time ratio it had 80% power to detect (t "
+        "approximation from the observed spread of the log ratios, at Holm's first-step level "
+        '0.05/m), so "no evidence" always comes with the effect the suite could have seen.',
         "Separability claims treat the probe speakers as sampled: every seed probes the same "
         "speakers, so seeds are not independent samples of them. Against chance: a permutation "
         "test relabelling languages across whole speakers, the same relabelling in every seed, "
@@ -117,7 +142,7 @@ def _statistics_methods() -> str:
         "a t-test and 95% CI whose standard error counts seeds and speakers as crossed random "
         "factors (two-way variance components, Satterthwaite degrees of freedom), with the "
         "smallest difference detectable at 80% power.",
-        "Holm's correction (statsmodels multipletests) within each family: the log-rank tests of "
+        "Holm's correction (statsmodels multipletests) within each family: the comparisons of "
         "one time measure across models and conditions; the comparisons of one probe metric.",
         "Failed runs are excluded and listed; diverged runs count as never reaching the "
         "threshold (censored beyond every observed crossing).",

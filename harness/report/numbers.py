@@ -14,6 +14,13 @@ import numpy as np
 #: the level at which the report calls a Holm-corrected p "evidence"
 ALPHA = 0.05
 
+#: each time measure of the statistics as the report names it, in report order
+MEASURE_NAMES = {
+    "steps": "target steps",
+    "total_steps": "steps including pretraining",
+    "seconds": "wall seconds of target training",
+}
+
 
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``'1 run'``, ``'3 runs'``."""
@@ -44,7 +51,7 @@ def fmt_time(x: float, measure: str) -> str:
         return "–"
     if math.isinf(x):
         return "not reached"
-    return f"{x:.0f}" if measure == "steps" else f"{x:.1f}"
+    return f"{x:.1f}" if measure == "seconds" else f"{x:.0f}"
 
 
 def fmt_p(p: float) -> str:

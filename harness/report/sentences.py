@@ -24,7 +24,7 @@ from harness.stats.analysis import Analysis
 
 
 def unit(measure: str) -> str:
-    return "steps" if measure == "steps" else "s"
+    return "s" if measure == "seconds" else "steps"
 
 
 # ---------------------------------------------------------------- run counts
@@ -84,7 +84,7 @@ def convergence_sentences(
     """One sentence per model and condition against the control."""
     out: list[str] = []
     control = analysis.control
-    tests = analysis.logrank_vs_control
+    tests = analysis.convergence_vs_control
     if control is None:
         return ["No control condition is known, so no condition is compared with one."]
     ctrl_label = results.condition_label(control)
@@ -110,60 +110,95 @@ def convergence_sentences(
                 f"“{ctrl_label}” it {_median_phrase(ctrl_row, measure)}."
             )
             if len(test):
-                text += " " + _logrank_verdict(test.iloc[0], model, measure)
+                text += " " + _verdict(test.iloc[0], model, measure)
             out.append(text)
     return out
 
 
-def _logrank_verdict(t: pd.Series, model: str, measure: str) -> str:
+def _ratio(x: float) -> str:
+    return "–" if not np.isfinite(x) else f"{x:.2f}"
+
+
+def change_phrase(ratio: float) -> str:
+    """A time ratio as a change: 0.8 -> '20% fewer', 1.25 -> '25% more'."""
+    if not np.isfinite(ratio):
+        return "an unknown change"
+    if ratio <= 1:
+        return f"{(1 - ratio) * 100:.0f}% fewer"
+    return f"{(ratio - 1) * 100:.0f}% more"
+
+
+def detectable_phrase(t: pd.Series, measure: str) -> str:
+    """What the comparison could have seen: its minimum detectable effect."""
+    r = t["detectable_ratio"]
+    if not np.isfinite(r):
+        return "too few runs to say what difference it could have detected"
+    return (
+        f"this design had 80% power only for a change of {change_phrase(r)} {unit(measure)} or "
+        f"{change_phrase(1 / r)} (time ratio {_ratio(r)} or {_ratio(1 / r)}, at its Holm level)"
+    )
+
+
+def _ratio_phrase(t: pd.Series) -> str:
+    ci = f"[95% CI {_ratio(t['time_ratio_ci_low'])}, {_ratio(t['time_ratio_ci_high'])}]"
+    if t["design"] == "paired":
+        return (
+            f"paired over {plural(int(t['n_pairs']), 'seed')}, time ratio {_ratio(t['time_ratio'])} "
+            f"{ci} (geometric mean of the per-seed ratios to the control)"
+        )
+    return (
+        f"unpaired ({t['n']} and {t['n_control']} runs), ratio of geometric mean times "
+        f"{_ratio(t['time_ratio'])}"
+    )
+
+
+def _verdict(t: pd.Series, model: str, measure: str) -> str:
     p, p_holm = t["p_value"], t["p_holm"]
     if not np.isfinite(p):
         if t["n_reached"] + t["n_reached_control"] == 0:
-            return "No run of either group crossed the threshold, so the log-rank test cannot compare them."
-        return (
-            "Every run that crossed did so at the same evaluation, so the log-rank test has "
-            "no variation to compare (it is undefined, not evidence of a difference)."
-        )
-    head = f"Log-rank {fmt_p(p_holm)} (Holm-corrected; uncorrected {fmt_p(p)})"
-    diff, low, high = (
-        t["rmst_difference"],
-        t["rmst_difference_ci_low"],
-        t["rmst_difference_ci_high"],
+            return "No run of either group crossed the threshold, so there is nothing to compare."
+        return "Too few runs to compare (the test is undefined, not evidence of a difference)."
+    test = "sign-flip test" if t["design"] == "paired" else "permutation log-rank test"
+    head = (
+        f"{_ratio_phrase(t)[0].upper()}{_ratio_phrase(t)[1:]}; {test} "
+        f"{fmt_p(p_holm)} (Holm-corrected; uncorrected {fmt_p(p)})"
     )
-    budget = f"{fmt_time(t['rmst_tau'], measure)} {unit(measure)}"
     if p_holm < ALPHA:
-        faster = t["z"] > 0
-        direction = "sooner" if faster else "later"
-        # the CI is of the signed difference; state it for the size of the change
+        direction = "sooner" if t["time_ratio"] < 1 else "later"
+        diff, low, high = (
+            t["rmst_difference"],
+            t["rmst_difference_ci_low"],
+            t["rmst_difference_ci_high"],
+        )
+        budget = f"{fmt_time(t['rmst_tau'], measure)} {unit(measure)}"
         size_low, size_high = (-high, -low) if diff < 0 else (low, high)
         amount = (
             f"; within the first {budget}, the mean time to threshold is "
             f"{fmt_time(abs(diff), measure)} {unit(measure)} {'shorter' if diff < 0 else 'longer'} "
-            f"{fmt_ci(size_low, size_high, 'time', measure)} (restricted mean survival time difference)"
+            f"{fmt_ci(size_low, size_high, 'time', measure)} (restricted mean survival time)"
         )
-        return f"{head}: evidence that the {model} reaches the threshold {direction} with this pretraining{amount}."
-    return (
-        f"{head}: no evidence of a difference at the {ALPHA:.0%} level; with "
-        f"{fmt_range([t['n'], t['n_control']])} runs per group, a modest effect could go undetected."
-    )
+        return (
+            f"{head}: evidence that the {model} reaches the threshold {direction} with this "
+            f"pretraining{amount}."
+        )
+    return f"{head}: no evidence of a difference; {detectable_phrase(t, measure)}."
 
 
 def overall_sentences(results: Results, analysis: Analysis, measure: str = "steps") -> list[str]:
     out: list[str] = []
-    table = analysis.logrank_overall
+    table = analysis.convergence_overall
     if table.empty:
         return out
     for _, row in table[table["measure"] == measure].iterrows():
         if row["k"] < 3 or not np.isfinite(row["p_value"]):
             continue
         lead = (
-            f"Across all {row['k']} conditions, the k-sample log-rank test for the {row['model']} "
-            f"gives χ² = {row['chi2']:.2f} on {row['df']} df, {fmt_p(row['p_holm'])} (Holm over models)"
+            f"Across all {row['k']} conditions, the {row['test']} for the {row['model']} "
+            f"gives {fmt_p(row['p_holm'])} (Holm over models)"
         )
         if row["p_holm"] < ALPHA:
             out.append(
-                lead
-                + ": evidence that the conditions do not all share one time-to-threshold distribution."
+                lead + ": evidence that the conditions do not all share one time to threshold."
             )
         else:
             out.append(lead + ": no evidence that the conditions differ.")
@@ -181,7 +216,7 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
     control = analysis.control
     if control is None:
         return []
-    tests = analysis.logrank_vs_control
+    tests = analysis.convergence_vs_control
     tests = tests[tests["measure"] == "steps"] if not tests.empty else tests
     vs = analysis.separability_vs_control
     metrics = main_metrics(analysis)
@@ -194,17 +229,27 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
         parts = []
         mine = tests[tests["condition"] == condition] if not tests.empty else tests
         if len(mine):
-            sig = mine[mine["p_holm"] < ALPHA]
-            sooner = [str(m) for m in sig.loc[sig["z"] > 0, "model"]]
-            later = [str(m) for m in sig.loc[sig["z"] < 0, "model"]]
-            rest = [str(m) for m in mine["model"] if m not in set(sooner + later)]
             speed = []
-            if sooner:
-                speed.append(f"{_the(sooner)} reached the threshold sooner")
-            if later:
-                speed.append(f"{_the(later)} reached it later")
-            if rest:
-                speed.append(f"no evidence of a difference in learning speed for {_the(rest)}")
+            for _, t in mine.iterrows():
+                ratio = (
+                    f"time ratio {_ratio(t['time_ratio'])} [95% CI {_ratio(t['time_ratio_ci_low'])}, "
+                    f"{_ratio(t['time_ratio_ci_high'])}]"
+                    if t["design"] == "paired"
+                    else f"ratio {_ratio(t['time_ratio'])}"
+                )
+                if t["p_holm"] < ALPHA:
+                    way = "sooner" if t["time_ratio"] < 1 else "later"
+                    speed.append(f"the {t['model']} reached the threshold {way} ({ratio})")
+                elif np.isfinite(t["detectable_ratio"]):
+                    speed.append(
+                        f"no evidence of a difference in learning speed for the {t['model']} "
+                        f"({ratio}; only a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
+                        "more was detectable)"
+                    )
+                else:
+                    speed.append(
+                        f"no evidence of a difference in learning speed for the {t['model']}"
+                    )
             parts.append("; ".join(speed))
         mine = vs[vs["condition"] == condition] if not vs.empty else vs
         if len(mine):
@@ -241,7 +286,7 @@ def caveats(results: Results, analysis: Analysis) -> list[str]:
             "speakers are sampled too, and every interval and test counts both (Methods)."
         )
     text.append(
-        "p-values are Holm-corrected within each family (the log-rank tests of one time measure; "
+        "p-values are Holm-corrected within each family (the comparisons of one time measure; "
         "the comparisons of one probe metric); intervals are 95%. A non-significant result means "
         "no evidence of a difference, not evidence of none."
     )

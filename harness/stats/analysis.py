@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.results import Results
-from harness.stats import separability, survival
+from harness.stats import convergence, separability, survival
 from harness.stats.cka import cka_table
 
 
@@ -23,8 +23,8 @@ class Analysis:
     control: str | None
     survival_summary: pd.DataFrame
     km_curves: pd.DataFrame
-    logrank_vs_control: pd.DataFrame
-    logrank_overall: pd.DataFrame
+    convergence_vs_control: pd.DataFrame
+    convergence_overall: pd.DataFrame
     learning_curves: pd.DataFrame
     separability: pd.DataFrame
     separability_vs_control: pd.DataFrame
@@ -35,8 +35,8 @@ class Analysis:
         return {
             "survival_summary": self.survival_summary,
             "km_curves": self.km_curves,
-            "logrank_vs_control": self.logrank_vs_control,
-            "logrank_overall": self.logrank_overall,
+            "convergence_vs_control": self.convergence_vs_control,
+            "convergence_overall": self.convergence_overall,
             "learning_curves": self.learning_curves,
             "separability": self.separability,
             "separability_vs_control": self.separability_vs_control,
@@ -47,15 +47,18 @@ class Analysis:
 def analyse(
     results: Results, n_resamples: int = 9999, km_resamples: int = 999, seed: int = 0
 ) -> Analysis:
-    """All statistics. ``n_resamples`` sizes the bootstraps and permutation
-    tests of per-seed means; ``km_resamples`` the bootstrap of the RMST
-    difference, which refits two Kaplan-Meier curves per resample; ``seed``
-    makes every resampling reproducible."""
+    """All statistics. ``n_resamples`` sizes the permutation tests (exact
+    enumeration replaces it where the arrangements are fewer);
+    ``km_resamples`` the bootstrap of the RMST difference, which refits two
+    Kaplan-Meier curves per resample; ``seed`` makes every resampling
+    reproducible."""
     runs, control = results.runs, results.control
     vs_control = (
-        survival.logrank_vs_control(runs, control, n_resamples=km_resamples, seed=seed)
+        convergence.vs_control(
+            runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed
+        )
         if control is not None
-        else pd.DataFrame(columns=survival.VS_CONTROL_COLUMNS)
+        else pd.DataFrame(columns=convergence.VS_CONTROL_COLUMNS)
     )
     sep_vs_control = (
         separability.separability_vs_control(results, control)
@@ -70,8 +73,8 @@ def analyse(
         control=control,
         survival_summary=ordered(survival.survival_summary(runs)),
         km_curves=ordered(survival.km_curves(runs)),
-        logrank_vs_control=ordered(vs_control),
-        logrank_overall=ordered(survival.logrank_overall(runs)),
+        convergence_vs_control=ordered(vs_control),
+        convergence_overall=ordered(convergence.overall(runs, n_resamples=n_resamples, seed=seed)),
         learning_curves=ordered(survival.learning_curves(results.curves)),
         separability=ordered(separability.separability_summary(results)),
         separability_vs_control=ordered(sep_vs_control),

@@ -1,4 +1,4 @@
-"""Time to threshold as survival data: Kaplan-Meier, log-rank, effect sizes.
+"""Time to threshold as survival data: Kaplan-Meier, log-rank, RMST.
 
 The "event" is a run's held-out loss crossing the threshold. A run that did
 not cross within its budget is *right-censored* at the budget: we know only
@@ -9,8 +9,10 @@ decided in :func:`harness.tables.runs_table` and documented in docs/report.md.
 
 Libraries do the statistics (DESIGN.md): scipy.stats.ecdf on CensoredData for
 Kaplan-Meier and its confidence band, scipy.stats.logrank for two groups,
-statsmodels' survdiff for the k-sample log-rank test, scipy.stats.bootstrap
-for the interval of the RMST difference, statsmodels' Holm correction.
+statsmodels' survdiff for the k-sample log-rank test (the asymptotic
+references of :mod:`harness.stats.permutation`), scipy.stats.bootstrap for the
+interval of the RMST difference. The comparisons the report states are in
+:mod:`harness.stats.convergence`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
-from harness.stats.multiple import holm
-
 #: The time measures analysed: steps (primary, hardware-independent) and
 #: wall seconds. Examples and epochs are multiples of steps and would repeat them.
 MEASURES = ("steps", "seconds")
@@ -38,11 +38,6 @@ SUMMARY_COLUMNS = ["measure", "model", "condition", "n_runs", "n_reached", "n_ce
                    "n_diverged", "n_failed", "median", "median_ci_low", "median_ci_high",
                    "rmst", "rmst_tau"]  # fmt: skip
 KM_COLUMNS = ["measure", "model", "condition", "time", "survival", "ci_low", "ci_high"]
-VS_CONTROL_COLUMNS = ["measure", "model", "condition", "control", "n", "n_control", "n_reached",
-                      "n_reached_control", "median", "median_control", "median_ratio",
-                      "rmst_difference", "rmst_difference_ci_low", "rmst_difference_ci_high",
-                      "rmst_tau", "z", "p_value", "p_holm"]  # fmt: skip
-OVERALL_COLUMNS = ["measure", "model", "k", "n", "chi2", "df", "p_value", "p_holm"]
 CURVE_COLUMNS = ["model", "condition", "step", "n", "mean", "ci_low", "ci_high"]
 
 
@@ -184,9 +179,12 @@ def rmst_difference(
     tau: float,
     n_resamples: int = 999,
     seed: int = 0,
+    paired: bool = False,
 ) -> tuple[float, float, float]:
-    """RMST(a) - RMST(b) up to ``tau`` with a percentile bootstrap 95% CI
-    (runs resampled within each group). Negative: a reaches the threshold sooner."""
+    """RMST(a) - RMST(b) up to ``tau`` with a percentile bootstrap 95% CI.
+    Negative: a reaches the threshold sooner. Unpaired, runs are resampled
+    within each group; ``paired`` (a[i] and b[i] share seed i), the pairs are
+    resampled together."""
 
     def statistic(ia: np.ndarray, ib: np.ndarray) -> float:
         return _rmst(time_a[ia], event_a[ia], tau) - _rmst(time_b[ib], event_b[ib], tau)
@@ -199,7 +197,7 @@ def rmst_difference(
         (ia, ib),
         statistic,
         vectorized=False,
-        paired=False,
+        paired=paired,
         n_resamples=n_resamples,
         confidence_level=CONFIDENCE,
         method="percentile",
@@ -211,7 +209,9 @@ def rmst_difference(
 # ---------------------------------------------------------------- tables
 
 
-def _analysable(runs: pd.DataFrame, measure: str) -> pd.DataFrame:
+def analysable(runs: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """Runs with a time for ``measure`` (failed runs have none), with ``time``
+    and ``event_`` columns."""
     column = f"{measure}_to_threshold"
     ok = runs["status"].isin(["reached", "censored", "diverged"]) & runs[column].notna()
     out = runs.loc[ok].copy()
@@ -220,7 +220,7 @@ def _analysable(runs: pd.DataFrame, measure: str) -> pd.DataFrame:
     return out
 
 
-def _tau(measure: str, a: pd.DataFrame, b: pd.DataFrame) -> float:
+def rmst_tau(measure: str, a: pd.DataFrame, b: pd.DataFrame) -> float:
     """RMST horizon: the step budget, or for seconds the shorter of the two
     groups' longest observed times, so neither curve is extrapolated."""
     if measure == "steps" and a["max_steps"].notna().any() and b["max_steps"].notna().any():
@@ -232,11 +232,11 @@ def survival_summary(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> 
     """Per time measure, model and condition: counts, median with 95% CI, RMST."""
     rows = []
     for measure in measures:
-        data = _analysable(runs, measure)
+        data = analysable(runs, measure)
         for (model, condition), group in data.groupby(["model", "condition"], sort=False):
             km = kaplan_meier(group["time"], group["event_"])
             low, high = km.median_ci
-            tau = _tau(measure, group, group)
+            tau = rmst_tau(measure, group, group)
             all_runs = runs[(runs["model"] == model) & (runs["condition"] == condition)]
             rows.append(
                 {
@@ -262,7 +262,7 @@ def km_curves(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.Data
     """The Kaplan-Meier step functions with their band, one row per jump."""
     frames = []
     for measure in measures:
-        data = _analysable(runs, measure)
+        data = analysable(runs, measure)
         for (model, condition), group in data.groupby(["model", "condition"], sort=False):
             km = kaplan_meier(group["time"], group["event_"])
             frames.append(
@@ -279,95 +279,6 @@ def km_curves(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.Data
                 )
             )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KM_COLUMNS)
-
-
-def logrank_vs_control(
-    runs: pd.DataFrame,
-    control: str,
-    measures: Sequence[str] = MEASURES,
-    n_resamples: int = 999,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Each condition against the control, per model and time measure.
-
-    Holm's correction runs over every comparison of one time measure (all
-    models and conditions): the family a reader scans for "any effect".
-    """
-    rows = []
-    for measure in measures:
-        data = _analysable(runs, measure)
-        family = []
-        for model, by_model in data.groupby("model", sort=False):
-            ctrl = by_model[by_model["condition"] == control]
-            for condition, group in by_model.groupby("condition", sort=False):
-                if condition == control or ctrl.empty:
-                    continue
-                ta, ea = group["time"].to_numpy(), group["event_"].to_numpy()
-                tb, eb = ctrl["time"].to_numpy(), ctrl["event_"].to_numpy()
-                z, p = logrank(ta, ea, tb, eb)
-                km_a, km_b = kaplan_meier(ta, ea), kaplan_meier(tb, eb)
-                tau = _tau(measure, group, ctrl)
-                diff, low, high = rmst_difference(ta, ea, tb, eb, tau, n_resamples, seed)
-                ratio = (
-                    km_a.median / km_b.median if np.isfinite(km_a.median + km_b.median) else np.nan
-                )
-                family.append(
-                    {
-                        "measure": measure,
-                        "model": model,
-                        "condition": condition,
-                        "control": control,
-                        "n": km_a.n,
-                        "n_control": km_b.n,
-                        "n_reached": km_a.events,
-                        "n_reached_control": km_b.events,
-                        "median": km_a.median,
-                        "median_control": km_b.median,
-                        "median_ratio": ratio,
-                        "rmst_difference": diff,
-                        "rmst_difference_ci_low": low,
-                        "rmst_difference_ci_high": high,
-                        "rmst_tau": tau,
-                        "z": z,
-                        "p_value": p,
-                    }
-                )
-        if family:
-            frame = pd.DataFrame(family)
-            frame["p_holm"] = holm(frame["p_value"])
-            rows.append(frame)
-    if not rows:
-        return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
-    return pd.concat(rows, ignore_index=True)[VS_CONTROL_COLUMNS]
-
-
-def logrank_overall(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
-    """Per model and time measure, the k-sample log-rank test across all
-    conditions; Holm over the models of one measure."""
-    frames = []
-    for measure in measures:
-        data = _analysable(runs, measure)
-        rows = []
-        for model, group in data.groupby("model", sort=False):
-            chi2, df, p = logrank_k(group["time"], group["event_"], group["condition"])
-            rows.append(
-                {
-                    "measure": measure,
-                    "model": model,
-                    "k": group["condition"].nunique(),
-                    "n": len(group),
-                    "chi2": chi2,
-                    "df": df,
-                    "p_value": p,
-                }
-            )
-        if rows:
-            frame = pd.DataFrame(rows)
-            frame["p_holm"] = holm(frame["p_value"])
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=OVERALL_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[OVERALL_COLUMNS]
 
 
 def learning_curves(curves: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,8 @@ statistics and the report without training anything.
 The numbers are drawn so that the statistics have something to find: the
 ``ja_lowpass`` condition makes both models reach the threshold sooner and
 separates languages better in the model's latent spaces; ``ja_full`` changes
-nothing. Some runs are censored (no crossing within the budget), one diverges
+nothing. Seed i learns alike in every condition (a shared seed effect), as
+real paired suites do. Some runs are censored (no crossing within the budget), one diverges
 and one fails, as real suites do.
 
     python tests/helpers/fake_results.py reports/fake     # write a folder to look at
@@ -308,7 +309,10 @@ def _record(
             "environment": {"python": "3.11.2", "platform": "Linux-x86_64", "host": "node1"},
         }
 
-    steps_drawn = m.median_steps * c.speed * float(np.exp(rng.normal(0.0, 0.3)))
+    # seed i starts from the same weights in every condition: a seed effect
+    # shared by its conditions (within-seed correlation ~0.8, as in real suites)
+    seed_effect = np.random.default_rng(stable_seed("seed effect", m.label, seed)).normal(0.0, 0.3)
+    steps_drawn = m.median_steps * c.speed * float(np.exp(seed_effect + rng.normal(0.0, 0.15)))
     # evaluations happen every eval_every steps, so crossings land on that grid
     crossing = int(np.ceil(steps_drawn / fake.eval_every) * fake.eval_every)
     diverged = label in fake.diverged

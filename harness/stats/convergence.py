@@ -1,0 +1,304 @@
+"""Does a condition reach the threshold sooner than the control? The tests.
+
+A suite runs every condition with the same seeds, and seed i gives the same
+initial weights, target batch order and probe folds in every condition: the
+design is *paired*, and seed-to-seed differences (some initial weights learn
+faster) cancel within a pair. So when a condition and the control share their
+seeds, each condition is compared with the control within seed:
+
+* the **time ratio**: ``exp(mean over seeds of log(t_condition / t_control))``,
+  the geometric mean of the per-seed ratios, with an exact 95% CI (inverted
+  sign-flip test);
+* the **p-value** of an exact sign-flip permutation test on the per-seed log
+  ratios (all ``2**n`` sign vectors up to 16 seeds). A run that did not reach
+  the threshold enters at its censoring time (the step budget, the same for
+  both members of a pair), so a reached-vs-censored pair still counts, with
+  the smallest difference its data allow, and a pair censored on both sides
+  counts as no difference. Swapping the two members of a pair flips the sign
+  of its log ratio whatever censoring did, which is what makes the test exact;
+* the **RMST difference** with a bootstrap CI that resamples seed pairs;
+* the **detectable ratio**: the smallest change the comparison had 80% power to
+  detect at its Holm level, from the observed spread of the log ratios.
+
+Designs whose conditions do not share seeds (a suite assembled from separate
+runs) get the unpaired versions instead: a permutation log-rank test over the
+runs' labels (exact for small groups), a bootstrap over runs, and the detectable
+ratio from the pooled spread. The ``design`` column says which was used.
+
+Across all conditions of a model, the paired design is tested with a blocked
+permutation test (conditions permuted within each seed) of the log times; the
+unpaired one with the permutation k-sample log-rank test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness.stats.multiple import holm
+from harness.stats.permutation import (
+    blocked_permutation,
+    logrank_permutation,
+    sign_flip,
+    sign_flip_ci,
+)
+from harness.stats.survival import MEASURES, analysable, kaplan_meier, rmst_difference, rmst_tau
+
+ALPHA = 0.05
+POWER = 0.8
+CONFIDENCE = 0.95
+
+VS_CONTROL_COLUMNS = ["measure", "model", "condition", "control", "design", "test", "exact",
+                      "n_permutations", "n", "n_control", "n_pairs", "n_reached",
+                      "n_reached_control", "median", "median_control", "median_ratio",
+                      "time_ratio", "time_ratio_ci_low", "time_ratio_ci_high", "log_ratio_sd",
+                      "rmst_difference", "rmst_difference_ci_low", "rmst_difference_ci_high",
+                      "rmst_tau", "detectable_ratio", "p_value", "p_holm"]  # fmt: skip
+OVERALL_COLUMNS = ["measure", "model", "design", "test", "exact", "n_permutations", "k", "n",
+                   "statistic", "p_value", "p_holm"]  # fmt: skip
+
+
+def is_paired(seeds_a: Sequence[int], seeds_b: Sequence[int]) -> bool:
+    """Two groups are analysed as paired when they share at least two seeds and
+    the shared seeds are at least half of the smaller group."""
+    shared = len(set(seeds_a) & set(seeds_b))
+    return shared >= max(2, math.ceil(min(len(seeds_a), len(seeds_b)) / 2))
+
+
+def log_times(data: pd.DataFrame) -> pd.Series:
+    """log of each run's time; a crossing at time 0 (the untrained model was
+    already below the threshold) is floored at half the smallest positive time
+    of the same runs, so it stays the fastest without becoming -inf."""
+    time = data["time"].astype(float)
+    positive = time[time > 0]
+    floor = float(positive.min()) / 2 if len(positive) else 1.0
+    return np.log(time.clip(lower=floor))
+
+
+def detectable_log_ratio(sd: float, n: int, alpha: float, df: float | None = None) -> float:
+    """Smallest |mean log ratio| detected with 80% power by a two-sided test at
+    ``alpha``: (t_{1-alpha/2} + t_{power}) * sd / sqrt(n) (t with ``df``, by
+    default n - 1). NaN when it cannot be estimated (fewer than 2 pairs)."""
+    df = n - 1 if df is None else df
+    if n < 2 or not math.isfinite(sd) or df < 1:
+        return math.nan
+    quantiles = stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(POWER, df)
+    return float(quantiles * sd / math.sqrt(n))
+
+
+def seeds_needed(
+    sd: float, log_ratio: float, alpha: float = ALPHA, power: float = POWER, limit: int = 10_000
+) -> int | None:
+    """Seeds a paired design needs to detect a mean log ratio ``log_ratio`` with
+    the given power (noncentral t), ``None`` when over ``limit``."""
+    if not (math.isfinite(sd) and sd > 0 and log_ratio != 0):
+        return None
+    for n in range(2, limit + 1):
+        df = n - 1
+        critical = stats.t.ppf(1 - alpha / 2, df)
+        shift = abs(log_ratio) * math.sqrt(n) / sd
+        if stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift) >= power:
+            return n
+    return None
+
+
+def _compare(
+    measure: str,
+    model: str,
+    condition: str,
+    control: str,
+    group: pd.DataFrame,
+    ctrl: pd.DataFrame,
+    n_resamples: int,
+    km_resamples: int,
+    seed: int,
+) -> dict[str, object]:
+    km_a = kaplan_meier(group["time"], group["event_"])
+    km_b = kaplan_meier(ctrl["time"], ctrl["event_"])
+    tau = rmst_tau(measure, group, ctrl)
+    paired = is_paired(group["seed"].tolist(), ctrl["seed"].tolist())
+    logs = log_times(pd.concat([group, ctrl]))
+    row: dict[str, object] = {
+        "measure": measure,
+        "model": model,
+        "condition": condition,
+        "control": control,
+        "n": km_a.n,
+        "n_control": km_b.n,
+        "n_reached": km_a.events,
+        "n_reached_control": km_b.events,
+        "median": km_a.median,
+        "median_control": km_b.median,
+        "median_ratio": (
+            km_a.median / km_b.median
+            if math.isfinite(km_a.median + km_b.median) and km_b.median > 0
+            else math.nan
+        ),
+        "rmst_tau": tau,
+    }
+    if paired:
+        pairs = group.assign(log=logs.loc[group.index]).merge(
+            ctrl.assign(log=logs.loc[ctrl.index]), on="seed", suffixes=("", "_c")
+        )
+        d = (pairs["log"] - pairs["log_c"]).to_numpy()
+        test = sign_flip(d, n_resamples, seed)
+        low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
+        diff = rmst_difference(
+            pairs["time"].to_numpy(float), pairs["event_"].to_numpy(bool),
+            pairs["time_c"].to_numpy(float), pairs["event__c"].to_numpy(bool),
+            tau, km_resamples, seed, paired=True,
+        )  # fmt: skip
+        sd = float(np.std(d, ddof=1)) if d.size > 1 else math.nan
+        row.update(
+            design="paired",
+            test="sign-flip on log time ratios",
+            n_pairs=int(d.size),
+            time_ratio=math.exp(float(d.mean())) if d.size else math.nan,
+            time_ratio_ci_low=math.exp(low),
+            time_ratio_ci_high=math.exp(high),
+            log_ratio_sd=sd,
+            _df=d.size - 1,
+            _scale=1 / math.sqrt(d.size) if d.size else math.nan,
+        )
+    else:
+        a, b = logs.loc[group.index].to_numpy(), logs.loc[ctrl.index].to_numpy()
+        times = np.r_[group["time"], ctrl["time"]]
+        events = np.r_[group["event_"], ctrl["event_"]].astype(bool)
+        labels = np.r_[np.zeros(len(group), int), np.ones(len(ctrl), int)]
+        test = logrank_permutation(times, events, labels, n_resamples, seed)
+        diff = rmst_difference(
+            group["time"].to_numpy(float), group["event_"].to_numpy(bool),
+            ctrl["time"].to_numpy(float), ctrl["event_"].to_numpy(bool),
+            tau, km_resamples, seed,
+        )  # fmt: skip
+        dof = a.size + b.size - 2
+        pooled = (
+            math.sqrt(((a.size - 1) * np.var(a, ddof=1) + (b.size - 1) * np.var(b, ddof=1)) / dof)
+            if min(a.size, b.size) > 1
+            else math.nan
+        )
+        row.update(
+            design="unpaired",
+            test="permutation log-rank",
+            n_pairs=0,
+            time_ratio=math.exp(float(a.mean() - b.mean())),
+            time_ratio_ci_low=math.nan,
+            time_ratio_ci_high=math.nan,
+            log_ratio_sd=pooled,
+            _df=dof,
+            _scale=math.sqrt(1 / a.size + 1 / b.size),
+        )
+    row.update(
+        exact=test.exact,
+        n_permutations=test.n_permutations,
+        p_value=test.p_value,
+        rmst_difference=diff[0],
+        rmst_difference_ci_low=diff[1],
+        rmst_difference_ci_high=diff[2],
+    )
+    return row
+
+
+def _detectable(frame: pd.DataFrame) -> pd.Series:
+    """exp(-delta): the time ratio (below 1: sooner) the comparison had 80%
+    power to detect at Holm's first step (alpha / number of tests)."""
+    m = max(int(frame["p_value"].notna().sum()), 1)
+    alpha = ALPHA / m
+
+    def one(row: pd.Series) -> float:
+        df, scale, sd = row["_df"], row["_scale"], row["log_ratio_sd"]
+        if not (df >= 1 and math.isfinite(sd) and math.isfinite(scale)):
+            return math.nan
+        quantiles = stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(POWER, df)
+        return math.exp(-float(quantiles * sd * scale))
+
+    return frame.apply(one, axis=1)
+
+
+def vs_control(
+    runs: pd.DataFrame,
+    control: str,
+    measures: Sequence[str] = MEASURES,
+    n_resamples: int = 9999,
+    km_resamples: int = 999,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Each condition against the control, per model and time measure (the
+    module docstring says which test). Holm's correction runs over every
+    comparison of one time measure: the family a reader scans for "any effect"."""
+    frames = []
+    for measure in measures:
+        data = analysable(runs, measure)
+        family = []
+        for model, by_model in data.groupby("model", sort=False):
+            ctrl = by_model[by_model["condition"] == control]
+            if ctrl.empty:
+                continue
+            for condition, group in by_model.groupby("condition", sort=False):
+                if condition == control:
+                    continue
+                args = (measure, str(model), str(condition), control, group, ctrl)
+                family.append(_compare(*args, n_resamples, km_resamples, seed))
+        if family:
+            frame = pd.DataFrame(family)
+            frame["p_holm"] = holm(frame["p_value"])
+            frame["detectable_ratio"] = _detectable(frame)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[VS_CONTROL_COLUMNS]
+
+
+def overall(
+    runs: pd.DataFrame,
+    measures: Sequence[str] = MEASURES,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per model and time measure, one test that all its conditions share one
+    time to threshold; Holm over the models of one measure."""
+    frames = []
+    for measure in measures:
+        data = analysable(runs, measure)
+        rows = []
+        for model, group in data.groupby("model", sort=False):
+            k = group["condition"].nunique()
+            seeds = [g["seed"].tolist() for _, g in group.groupby("condition", sort=False)]
+            paired = k >= 2 and all(is_paired(seeds[0], other) for other in seeds[1:])
+            if paired:
+                table = group.assign(log=log_times(group)).pivot_table(
+                    index="seed", columns="condition", values="log", aggfunc="first"
+                )
+                table = table.dropna()
+                test = blocked_permutation(table.to_numpy(), n_resamples, seed)
+                design, name, n = "paired", "blocked permutation of log times", table.size
+            else:
+                test = logrank_permutation(
+                    group["time"], group["event_"], group["condition"], n_resamples, seed
+                )
+                design, name, n = "unpaired", "permutation log-rank", len(group)
+            rows.append(
+                {
+                    "measure": measure,
+                    "model": model,
+                    "design": design,
+                    "test": name,
+                    "exact": test.exact,
+                    "n_permutations": test.n_permutations,
+                    "k": k,
+                    "n": n,
+                    "statistic": test.statistic,
+                    "p_value": test.p_value,
+                }
+            )
+        if rows:
+            frame = pd.DataFrame(rows)
+            frame["p_holm"] = holm(frame["p_value"])
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=OVERALL_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[OVERALL_COLUMNS]
