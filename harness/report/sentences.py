@@ -133,6 +133,11 @@ def detectable_phrase(t: pd.Series, measure: str) -> str:
     r = t["detectable_ratio"]
     if not np.isfinite(r):
         return "too few runs to say what difference it could have detected"
+    if r == 0:
+        return (
+            "with this many seeds no difference of any size could reach significance at its "
+            "Holm level (an exact test needs more seeds)"
+        )
     return (
         f"this design had 80% power only for a change of {change_phrase(r)} {unit(measure)} or "
         f"{change_phrase(1 / r)} (time ratio {_ratio(r)} or {_ratio(1 / r)}, at its Holm level)"
@@ -240,7 +245,7 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
                 if t["p_holm"] < ALPHA:
                     way = "sooner" if t["time_ratio"] < 1 else "later"
                     speed.append(f"the {t['model']} reached the threshold {way} ({ratio})")
-                elif np.isfinite(t["detectable_ratio"]):
+                elif np.isfinite(t["detectable_ratio"]) and t["detectable_ratio"] > 0:
                     speed.append(
                         f"no evidence of a difference in learning speed for the {t['model']} "
                         f"({ratio}; only a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "

@@ -32,6 +32,7 @@ unpaired one with the permutation k-sample log-rank test.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -45,6 +46,7 @@ from harness.stats.permutation import (
     logrank_permutation,
     sign_flip,
     sign_flip_ci,
+    sign_flip_power,
 )
 from harness.stats.survival import MEASURES, analysable, kaplan_meier, rmst_difference, rmst_tau
 
@@ -79,29 +81,71 @@ def log_times(data: pd.DataFrame) -> pd.Series:
     return np.log(time.clip(lower=floor))
 
 
-def detectable_log_ratio(sd: float, n: int, alpha: float, df: float | None = None) -> float:
-    """Smallest |mean log ratio| detected with 80% power by a two-sided test at
-    ``alpha``: (t_{1-alpha/2} + t_{power}) * sd / sqrt(n) (t with ``df``, by
-    default n - 1). NaN when it cannot be estimated (fewer than 2 pairs)."""
-    df = n - 1 if df is None else df
-    if n < 2 or not math.isfinite(sd) or df < 1:
+#: the exact sign-flip test's power is simulated up to this many pairs (beyond,
+#: the t approximation, which it approaches as the arrangements multiply)
+SIMULATED_PAIRS = 12
+
+
+def power(shift: float, sd: float, n: int, alpha: float = ALPHA, paired: bool = True) -> float:
+    """Power of the paired comparison (exact sign-flip test) to detect a mean
+    log ratio ``shift`` with ``n`` seeds whose log ratios have SD ``sd``;
+    unpaired, ``n`` per group and ``sd`` the pooled SD (t approximation)."""
+    if n < 2 or not (math.isfinite(sd) and sd > 0):
         return math.nan
-    quantiles = stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(POWER, df)
-    return float(quantiles * sd / math.sqrt(n))
+    if paired and n <= SIMULATED_PAIRS:
+        return sign_flip_power(abs(shift), sd, n, alpha)
+    df, scale = (n - 1, 1 / math.sqrt(n)) if paired else (2 * n - 2, math.sqrt(2 / n))
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    noncentral = abs(shift) / (sd * scale)
+    value = float(stats.nct.sf(critical, df, noncentral) + stats.nct.cdf(-critical, df, noncentral))
+    if not math.isfinite(value):  # scipy's noncentral t returns NaN in places; normal tail there
+        value = float(stats.norm.sf(critical - noncentral))
+    return value
+
+
+def detectable_log_ratio(
+    sd: float, n: int, alpha: float = ALPHA, paired: bool = True, target: float = POWER
+) -> float:
+    """Smallest |mean log ratio| detected with ``target`` power (80%) at
+    ``alpha``: ``inf`` when no effect can be (too few seeds for an exact test
+    at that level), NaN when the spread cannot be estimated."""
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    standard = _standard_detectable(n, alpha, paired, target)
+    if sd == 0:
+        return 0.0 if math.isfinite(standard) else math.inf
+    return sd * standard
+
+
+@functools.lru_cache(maxsize=256)
+def _standard_detectable(n: int, alpha: float, paired: bool, target: float) -> float:
+    # power depends on shift / sd only, so one search per (n, alpha) serves every sd
+    if power(20.0, 1.0, n, alpha, paired) < target:
+        return math.inf
+    low, high = 0.0, 20.0
+    for _ in range(24):
+        middle = (low + high) / 2
+        if power(middle, 1.0, n, alpha, paired) >= target:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def seeds_needed(
-    sd: float, log_ratio: float, alpha: float = ALPHA, power: float = POWER, limit: int = 10_000
+    sd: float,
+    log_ratio: float,
+    alpha: float = ALPHA,
+    target: float = POWER,
+    paired: bool = True,
+    limit: int = 1000,
 ) -> int | None:
-    """Seeds a paired design needs to detect a mean log ratio ``log_ratio`` with
-    the given power (noncentral t), ``None`` when over ``limit``."""
+    """Seeds (per condition) a design needs to detect a mean log ratio
+    ``log_ratio`` with ``target`` power at ``alpha``; ``None`` over ``limit``."""
     if not (math.isfinite(sd) and sd > 0 and log_ratio != 0):
         return None
     for n in range(2, limit + 1):
-        df = n - 1
-        critical = stats.t.ppf(1 - alpha / 2, df)
-        shift = abs(log_ratio) * math.sqrt(n) / sd
-        if stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift) >= power:
+        if power(log_ratio, sd, n, alpha, paired) >= target:
             return n
     return None
 
@@ -161,8 +205,6 @@ def _compare(
             time_ratio_ci_low=math.exp(low),
             time_ratio_ci_high=math.exp(high),
             log_ratio_sd=sd,
-            _df=d.size - 1,
-            _scale=1 / math.sqrt(d.size) if d.size else math.nan,
         )
     else:
         a, b = logs.loc[group.index].to_numpy(), logs.loc[ctrl.index].to_numpy()
@@ -189,8 +231,6 @@ def _compare(
             time_ratio_ci_low=math.nan,
             time_ratio_ci_high=math.nan,
             log_ratio_sd=pooled,
-            _df=dof,
-            _scale=math.sqrt(1 / a.size + 1 / b.size),
         )
     row.update(
         exact=test.exact,
@@ -206,15 +246,13 @@ def _compare(
 def _detectable(frame: pd.DataFrame) -> pd.Series:
     """exp(-delta): the time ratio (below 1: sooner) the comparison had 80%
     power to detect at Holm's first step (alpha / number of tests)."""
-    m = max(int(frame["p_value"].notna().sum()), 1)
-    alpha = ALPHA / m
+    alpha = ALPHA / max(int(frame["p_value"].notna().sum()), 1)
 
     def one(row: pd.Series) -> float:
-        df, scale, sd = row["_df"], row["_scale"], row["log_ratio_sd"]
-        if not (df >= 1 and math.isfinite(sd) and math.isfinite(scale)):
-            return math.nan
-        quantiles = stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(POWER, df)
-        return math.exp(-float(quantiles * sd * scale))
+        paired = row["design"] == "paired"
+        n = int(row["n_pairs"]) if paired else int(min(row["n"], row["n_control"]))
+        delta = detectable_log_ratio(row["log_ratio_sd"], n, alpha, paired)
+        return math.exp(-delta) if math.isfinite(delta) else (0.0 if delta > 0 else math.nan)
 
     return frame.apply(one, axis=1)
 

@@ -16,6 +16,7 @@ asymptotic versions these agree with.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
@@ -242,3 +243,27 @@ def _arrangements(counts: list[int]) -> Iterator[tuple[int, ...]]:
             for rest in _arrangements(counts):
                 yield (label, *rest)
             counts[label] += 1
+
+
+def sign_flip_power(
+    shift: float, sd: float, n: int, alpha: float, n_sims: int = 400, seed: int = 0
+) -> float:
+    """Power of the exact two-sided sign-flip test at ``alpha`` when the ``n``
+    differences are normal with mean ``shift`` and SD ``sd``, by simulation
+    (the same normal draws for every ``shift``, so power rises with it)."""
+    if n < 1 or 2 / 2**n > alpha:  # no arrangement can reach alpha
+        return 0.0
+    flips, totals, noise = _power_draws(n, n_sims, seed)
+    observed = np.abs(shift * n + sd * noise.sum(axis=1))
+    null = np.abs(shift * totals[:, None] + sd * flips)  # (arrangements, sims)
+    p = (null >= observed - _TIE * np.maximum(observed, 1.0)).mean(axis=0)
+    return float(np.mean(p <= alpha))
+
+
+@functools.lru_cache(maxsize=32)
+def _power_draws(n: int, n_sims: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sign vectors applied to fixed standard normal draws, kept for the
+    bisections of :func:`harness.stats.convergence.detectable_log_ratio`."""
+    signs, _ = _signs(n, 0, np.random.default_rng(seed))
+    noise = np.random.default_rng(seed).standard_normal((n_sims, n))
+    return signs @ noise.T, signs.sum(axis=1), noise

@@ -191,7 +191,7 @@ def rmst_difference(
 
     ia, ib = np.arange(time_a.size), np.arange(time_b.size)
     point = statistic(ia, ib)
-    if min(ia.size, ib.size) < 2:
+    if min(ia.size, ib.size) < 2 or n_resamples < 1:  # no interval asked for, or possible
         return point, np.nan, np.nan
     result = stats.bootstrap(
         (ia, ib),
