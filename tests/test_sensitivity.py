@@ -1,16 +1,25 @@
 """Steps to easier thresholds from the stored curves: agrees with the survival
 summary at the suite threshold, never slower at easier ones, censors honestly."""
 
+import dataclasses
+import html
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from harness.report.html import iter_images, render
+from harness.results import load_results
+from harness.stats.analysis import analyse
 from harness.stats.sensitivity import (
     SENSITIVITY_COLUMNS,
     threshold_grid,
     threshold_sensitivity,
 )
 from harness.stats.survival import survival_summary
+
+from helpers.fake_results import MODELS, FakeSuite, write_fake_results
 
 THRESHOLD = 1.0
 BUDGET = 100
@@ -194,3 +203,48 @@ def test_no_curves_give_an_empty_table(tables):
     runs, curves = tables
     empty = threshold_sensitivity(runs, curves.iloc[0:0])
     assert empty.empty and list(empty.columns) == SENSITIVITY_COLUMNS
+
+
+# ---------------------------------------------------------------- the report
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    folder = write_fake_results(
+        tmp_path_factory.mktemp("sensitivity"),
+        FakeSuite(models=MODELS[:1], seeds=(0, 1, 2, 3), tsne=False),
+    )
+    results = load_results(folder)
+    analysis = analyse(results, n_resamples=99, km_resamples=49)
+    return results, analysis, render(results, analysis)
+
+
+def _text(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_the_report_shows_the_sensitivity_after_the_convergence(report):
+    results, analysis, page = report
+    start = page.index('<section id="sensitivity">')
+    assert page.index('id="convergence"') < start < page.index('id="separability"')
+    section = page[start : page.index("</section>", start)]
+    assert len(list(iter_images(section))) == 1
+    text = _text(section)
+    assert "Sensitivity to the threshold" in text
+    assert "at or above the suite's" in text
+    # the sentences are the table's numbers
+    table = analysis.threshold_sensitivity
+    rows = table[(table["model"] == "lstm") & (table["relative_to_suite"] == 1.0)]
+    median = rows.set_index("condition")["median"]
+    label = results.condition_label("ja_lowpass")
+    assert (
+        f"With “{label}” the lstm has a median of {median['ja_lowpass']:.0f} steps against "
+        f"{median['none']:.0f} for the control at the suite threshold"
+    ) in text
+
+
+def test_without_curves_there_is_no_sensitivity_section(report):
+    results, analysis, _ = report
+    empty = analysis.threshold_sensitivity.iloc[0:0]
+    page = render(results, dataclasses.replace(analysis, threshold_sensitivity=empty))
+    assert 'id="sensitivity"' not in page
