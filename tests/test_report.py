@@ -124,8 +124,12 @@ def test_answer_sentences_follow_the_statistics(built):
     assert f"Paired over {fast['n_pairs']} seeds, {ratio}" in text
     same = tests[(tests["measure"] == "steps") & (tests["model"] == EVIL_MODEL)
                  & (tests["condition"] == "ja_full")].iloc[0]  # fmt: skip
-    detectable = f"{(1 - same['detectable_ratio']) * 100:.0f}% fewer steps"
-    assert f"no evidence of a difference; this design had 80% power only for a change of {detectable}" in text
+    if same["detectable_ratio"] > 0:
+        detectable = f"{(1 - same['detectable_ratio']) * 100:.0f}% fewer steps"
+        expected = f"this design had 80% power only for a change of {detectable}"
+    else:  # a failed run left 7 pairs: 2/128 cannot reach Holm's 0.05/4
+        expected = "with this many seeds no difference of any size could reach significance"
+    assert f"no evidence of a difference; {expected}" in text
     assert "Holm-corrected" in text
     assert "above chance" in text and "raw-feature baseline" in text
 

@@ -11,7 +11,7 @@ import pytest
 
 from harness.export import write_tables
 from harness.results import load_results
-from harness.stats import cka, convergence, separability, survival
+from harness.stats import cka, convergence, sensitivity, separability, survival
 from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
 
 from helpers.fake_results import FakeSuite, write_fake_results
@@ -191,6 +191,7 @@ def test_every_csv_column_is_documented():
         "stats/convergence_vs_control.csv": convergence.VS_CONTROL_COLUMNS,
         "stats/convergence_overall.csv": convergence.OVERALL_COLUMNS,
         "stats/learning_curves.csv": survival.CURVE_COLUMNS,
+        "stats/threshold_sensitivity.csv": sensitivity.SENSITIVITY_COLUMNS,
         "stats/separability.csv": separability.SUMMARY_COLUMNS,
         "stats/separability_vs_control.csv": separability.VS_CONTROL_COLUMNS,
         "stats/cka.csv": cka.CKA_COLUMNS,

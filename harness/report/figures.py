@@ -182,6 +182,45 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> bytes | None:
         return png(fig)
 
 
+def threshold_sensitivity_figure(results: Results, analysis: Analysis) -> bytes | None:
+    """Median steps to threshold (with its 95% CI as a light band) against the
+    threshold as a multiple of the suite's, per model, one line per condition.
+    Only thresholds at or above the suite's: runs stop training there."""
+    table = analysis.threshold_sensitivity
+    if table.empty:
+        return None
+    models = [m for m in results.models if m in set(table["model"])]
+    col = colours(results)
+    with _style():
+        fig, axes = _grid(len(models))
+        for ax, _, condition, rows in _curves(results, table, axes, models):
+            c = col[condition]
+            x = rows["relative_to_suite"].to_numpy(dtype=float)
+            budget = float(rows["rmst_tau"].max())
+            # "not reached" is not drawn; a band unbounded above runs to the budget
+            median = rows["median"].to_numpy(dtype=float)
+            median = np.where(np.isfinite(median), median, np.nan)
+            low = rows["median_ci_low"].to_numpy(dtype=float)
+            high = np.minimum(rows["median_ci_high"].to_numpy(dtype=float), budget)
+            ax.plot(x, median, color=c, lw=1.6, marker="o", ms=4,
+                    label=results.condition_label(condition))  # fmt: skip
+            ax.fill_between(x, np.where(np.isfinite(low), low, np.nan), high, color=c,
+                            alpha=0.12, lw=0)  # fmt: skip
+        for ax, model in zip(axes, models, strict=True):
+            rows = table[table["model"] == model]
+            suite = float(rows["threshold"].min())
+            ax.axvline(1.0, color="#999999", lw=1, ls="--", label="suite threshold")
+            budget = float(rows["rmst_tau"].max())
+            if np.isfinite(budget):
+                ax.axhline(budget, color="#999999", lw=0.8, ls=":", label="step budget")
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{model} (suite threshold {suite:.3g})")
+            ax.set_xlabel("held-out loss threshold, multiple of the suite threshold")
+            ax.set_ylabel("median steps to threshold")
+        _legend(fig, axes)
+        return png(fig)
+
+
 # ---------------------------------------------------------------- separability
 
 

@@ -63,6 +63,7 @@ def render(results: Results, analysis: Analysis) -> str:
         _header(results, title),
         _answer(results, analysis),
         _convergence(results, analysis),
+        _sensitivity(results, analysis),
         _separability(results, analysis),
         _problems(results),
         methods.section(results, analysis),
@@ -210,6 +211,80 @@ def _convergence(results: Results, analysis: Analysis) -> str:
         ]))  # fmt: skip
     out.append("</section>")
     return "".join(out)
+
+
+def _sensitivity(results: Results, analysis: Analysis) -> str:
+    """Median steps to easier thresholds, read off the stored curves."""
+    sens = analysis.threshold_sensitivity
+    if sens.empty:
+        return ""
+    ceiling = float(sens["relative_to_suite"].max())
+    out = ['<section id="sensitivity"><h2>Sensitivity to the threshold</h2>']
+    out.append(para(
+        "Does a difference in learning speed hold at other thresholds, or only at the one the "
+        f"suite picked? Median steps to the held-out threshold at thresholds from the suite's up "
+        f"to {ceiling:.3g} times it, read off the held-out curves the runs recorded, without "
+        "retraining. Only thresholds at or above the suite's can be shown: runs stop training "
+        "when they cross it, so their curves say nothing about harder ones."
+    ))  # fmt: skip
+    out.append(figure(
+        figures.threshold_sensitivity_figure(results, analysis),
+        "Median steps to threshold against the threshold",
+        "Kaplan-Meier median steps to threshold per condition, with its 95% CI as a light band, "
+        "at each threshold as a multiple of the model's suite threshold (dashed line). A run whose "
+        "curve never gets down to a threshold is censored as in the convergence section; a missing "
+        "point is a median not reached, a band reaching the step budget (dotted) is not bounded "
+        "above by the data. stats/threshold_sensitivity.csv has every number.",
+    ))  # fmt: skip
+    for text in _sensitivity_sentences(results, analysis):
+        out.append(para(text))
+    steps = time_fmt("steps")
+    wide = sens.pivot_table(
+        index=["model", "condition"], columns="relative_to_suite", values="median", sort=False
+    ).reset_index()
+    wide["condition"] = wide["condition"].map(results.condition_label)
+    out.append("<h3>Median steps to threshold, by threshold (multiple of the suite's)</h3>")
+    out.append(table(wide, [
+        ("model", "model"), ("condition", "condition"),
+        *[(f"{r:.3g}×", lambda row, r=r: steps(float(row[r])))
+          for r in sorted(set(sens["relative_to_suite"]))],
+    ]))  # fmt: skip
+    out.append(para("Descriptive: the tests against the control and their Holm correction are at "
+                    "the suite threshold only (Convergence).", "note"))  # fmt: skip
+    out.append("</section>")
+    return "".join(out)
+
+
+def _sensitivity_sentences(results: Results, analysis: Analysis) -> list[str]:
+    """Per model and condition against the control: the medians at the suite
+    threshold and at the ceiling, and at how many thresholds the condition's
+    median is below the control's ("not reached" counts as above any number)."""
+    sens, control = analysis.threshold_sensitivity, results.control
+    if control is None:
+        return []
+    steps = time_fmt("steps")
+    out = []
+    for model in [m for m in results.models if m in set(sens["model"])]:
+        mine = sens[sens["model"] == model]
+        ctrl = mine[mine["condition"] == control].set_index("relative_to_suite")["median"]
+        for condition in results.conditions:
+            rows = mine[mine["condition"] == condition].set_index("relative_to_suite")["median"]
+            if condition == control or rows.empty or ctrl.empty:
+                continue
+            both = rows.index.intersection(ctrl.index)
+            a, b = rows[both], ctrl[both]
+            # inf (not reached) compares as larger than any number, as it should
+            lower, higher = int((a < b).sum()), int((a > b).sum())
+            equal = len(both) - lower - higher
+            first, last = both.min(), both.max()
+            out.append(
+                f"With “{results.condition_label(condition)}” the {model} has a median of "
+                f"{steps(a[first])} steps against {steps(b[first])} for the control at the suite "
+                f"threshold, and {steps(a[last])} against {steps(b[last])} at {last:.3g} times it; "
+                f"its median is below the control's at {lower}, equal at {equal} and above at "
+                f"{higher} of the {len(both)} thresholds."
+            )
+    return out
 
 
 def _separability(results: Results, analysis: Analysis) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 from harness.results import Results
 from harness.stats import convergence, separability, survival
 from harness.stats.cka import cka_table
+from harness.stats.sensitivity import threshold_sensitivity
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Analysis:
     convergence_vs_control: pd.DataFrame
     convergence_overall: pd.DataFrame
     learning_curves: pd.DataFrame
+    threshold_sensitivity: pd.DataFrame
     separability: pd.DataFrame
     separability_vs_control: pd.DataFrame
     cka: pd.DataFrame
@@ -38,6 +40,7 @@ class Analysis:
             "convergence_vs_control": self.convergence_vs_control,
             "convergence_overall": self.convergence_overall,
             "learning_curves": self.learning_curves,
+            "threshold_sensitivity": self.threshold_sensitivity,
             "separability": self.separability,
             "separability_vs_control": self.separability_vs_control,
             "cka": self.cka,
@@ -76,6 +79,7 @@ def analyse(
         convergence_vs_control=ordered(vs_control),
         convergence_overall=ordered(convergence.overall(runs, n_resamples=n_resamples, seed=seed)),
         learning_curves=ordered(survival.learning_curves(results.curves)),
+        threshold_sensitivity=ordered(threshold_sensitivity(runs, results.curves)),
         separability=ordered(separability.separability_summary(results)),
         separability_vs_control=ordered(sep_vs_control),
         cka=ordered(cka_table(results)),
