@@ -103,6 +103,32 @@ def build_parser() -> argparse.ArgumentParser:
         "without training anything. Works on a partial suite and says how many runs are missing.",
     )
     report.add_argument("directory", type=Path, help="results folder written by `harness run`")
+
+    power = sub.add_parser(
+        "power",
+        help="how many seeds a planned speed-up needs, from a pilot suite's runs",
+        description="From the finished runs in DIR (a pilot), estimate each model's seed-to-seed "
+        "spread of log time ratios to the control and print the seeds per condition that the "
+        "paired sign-flip test needs to detect each planned speed-up with the requested power, "
+        "at Holm's first-step level for the suite's number of comparisons.",
+    )
+    power.add_argument("directory", type=Path, help="results folder of the pilot suite")
+    power.add_argument(
+        "--effect",
+        type=float,
+        action="append",
+        metavar="FRACTION",
+        help="planned speed-up as a fraction, e.g. 0.2 for 20%% fewer steps (repeatable; "
+        "default 0.1, 0.2 and 0.3)",
+    )
+    power.add_argument("--power", type=float, default=0.8, help="power wanted (default 0.8)")
+    power.add_argument(
+        "--comparisons",
+        type=int,
+        help="comparisons with the control in the planned suite (Holm family size); "
+        "default the pilot's",
+    )
+    power.add_argument("--measure", choices=("steps", "total_steps", "seconds"), default="steps")
     return parser
 
 
@@ -119,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_validate(args.suite)
         if args.command == "report":
             return cmd_report(args.directory)
+        if args.command == "power":
+            return cmd_power(args)
         return cmd_run(args)
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -257,6 +285,67 @@ def cmd_report(directory: Path) -> int:
     path = build_report(directory)
     print(f"report: {path}")
     return EXIT_OK
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from harness.results import load_results
+    from harness.stats.planning import plan
+
+    if not (args.directory / "runs").is_dir():
+        raise UsageError(
+            f"{args.directory} holds no runs/ folder; is it an output folder of `harness run`?"
+        )
+    effects = args.effect or [0.1, 0.2, 0.3]
+    bad = [e for e in effects if not 0 < e < 1]
+    if bad:
+        raise UsageError(
+            f"--effect must be a fraction between 0 and 1 (0.2: 20% fewer), not {bad[0]}"
+        )
+    if not 0 < args.power < 1:
+        raise UsageError(f"--power must be between 0 and 1, not {args.power}")
+    if args.comparisons is not None and args.comparisons < 1:
+        raise UsageError(f"--comparisons must be at least 1, not {args.comparisons}")
+    results = load_results(args.directory)
+    if results.control is None:
+        raise UsageError(f"{args.directory}: no control condition is known, nothing to plan from")
+    table = plan(results.runs, results.control, effects, args.power, args.comparisons, args.measure)
+    print(format_plan(table, args.power))
+    return EXIT_OK
+
+
+def format_plan(table: Any, power: float) -> str:
+    """The plan as text: one block per model."""
+    if table.empty or table["log_ratio_sd"].isna().all():
+        return "no condition shares its seeds with the control: no paired spread to plan from"
+    first = table.iloc[0]
+    m = round(0.05 / first["alpha"])
+    lines = [
+        f"paired sign-flip test, {power:.0%} power, Holm's first-step level 0.05/{m} = "
+        f"{first['alpha']:.4g} ({first['measure']})"
+    ]
+    for model, rows in table.groupby("model", sort=False):
+        head = rows.iloc[0]
+        now = head["detectable_ratio"]
+        seen = (
+            "no effect of any size" if now == 0 else
+            "unknown" if now != now else f"time ratio {now:.2f} ({(1 - now) * 100:.0f}% fewer)"
+        )  # fmt: skip
+        lines.append(
+            f"{model}: SD of per-seed log ratios {head['log_ratio_sd']:.3f} "
+            f"({head['df']} df, {head['conditions']} conditions); with {head['pairs']} seeds it "
+            f"could detect {seen}"
+        )
+        for _, row in rows.iterrows():
+            need = row["seeds_needed"]
+            needed = (
+                f"{int(need)} seeds" if need == need and need is not None else "over 1000 seeds"
+            )
+            lines.append(f"  {row['effect']:.0%} fewer steps (ratio {row['ratio']:.2f}): {needed}")
+    lines.append(
+        "Censored runs enter at their budget, which understates the spread when many are "
+        "censored; plan with a margin."
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

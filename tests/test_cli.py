@@ -196,3 +196,18 @@ def test_failed_runs_exit_1_and_are_recorded(tmp_path):
     assert "language 'es' has 3 speaker(s) but the splits need 6" in text
     records = list((tmp_path / "out" / "runs").glob("*/record.json"))
     assert len(records) == 1
+
+
+def test_power_plans_seeds_from_a_pilot(folder, capsys):
+    assert main(["power", str(folder), "--effect", "0.2", "--effect", "0.4"]) == 0
+    out = capsys.readouterr().out
+    assert "Holm's first-step level 0.05/4" in out  # 2 conditions x 2 models
+    assert out.count("20% fewer steps (ratio 0.80)") == 2
+    assert "SD of per-seed log ratios" in out
+
+
+def test_power_rejects_bad_input_with_exit_2(tmp_path, folder, capsys):
+    assert main(["power", str(tmp_path)]) == 2
+    assert "no runs/ folder" in capsys.readouterr().err
+    assert main(["power", str(folder), "--effect", "20"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err

@@ -170,3 +170,20 @@ def test_detectable_and_seeds_needed_agree():
     assert needed in (n, n + 1)  # the t approximation and the noncentral t agree
     assert convergence.seeds_needed(sd, delta / 2) > 3 * n
     assert convergence.seeds_needed(0.0, 0.1) is None
+
+
+def test_plan_matches_the_detectable_ratio_and_more_seeds_see_smaller_effects():
+    from harness.stats.planning import pilot_spread, plan
+
+    rng = np.random.default_rng(6)
+    base = 100 * np.exp(rng.normal(0, 0.5, 10))
+    runs = _runs(base, base * 0.8 * np.exp(rng.normal(0, 0.15, 10)))
+    spread = pilot_spread(runs, "none").iloc[0]
+    d = np.log(runs.query("condition == 'ja'")["steps_to_threshold"].to_numpy() / base)
+    assert spread["log_ratio_sd"] == pytest.approx(np.std(d, ddof=1))
+    table = plan(runs, "none", effects=(0.1, 0.3), comparisons=1)
+    small, large = table["seeds_needed"]
+    assert small > large >= 6  # 2/2**5 > 0.05: an exact test needs at least 6 seeds
+    detectable = table["detectable_ratio"].iloc[0]
+    needed_for_it = convergence.seeds_needed(spread["log_ratio_sd"], math.log(detectable))
+    assert needed_for_it == 10  # the pilot's own seeds detect exactly its detectable ratio
