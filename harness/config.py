@@ -229,12 +229,14 @@ class TargetConfig(Section):
     threshold: float = option(
         REQUIRED,
         "held-out loss that counts as learnt: a loss value (absolute) or a fraction of the "
-        "untrained model's held-out loss (relative)",
+        "model's untrained held-out loss averaged over the suite's seeds (relative)",
         min=0.0,
     )
     threshold_mode: str = option(
         "relative",
-        "'relative' keeps a suite's meaning when features change; 'absolute' compares raw losses",
+        "'relative': one threshold per model, a fraction of its untrained held-out loss "
+        "averaged over the seeds, so a suite keeps its meaning when features change; "
+        "'absolute' compares raw losses",
         choices=("relative", "absolute"),
     )
     max_steps: int = option(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from harness.contracts import (
     ContractError,
     DataError,
     DataRequest,
+    Model,
     ProbeResult,
     check_clip,
     check_filtered,
@@ -41,7 +43,7 @@ from harness.hashing import canonical_json
 from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.splits import Roles, assign_roles
-from harness.training import TrainingData, train
+from harness.training import Reference, TrainingData, train, untrained_reference
 
 #: file names inside the run folder (the record's ``artifacts``)
 ARTIFACTS = {
@@ -77,6 +79,9 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
 
     with phases("training"):
         model = registry.create(spec.model)
+        reference = None
+        if spec.target.threshold_mode == "relative":
+            reference = model_reference(spec, registry, model, features.n_features, data)
         module, outcome = train(
             model,
             features.n_features,
@@ -86,6 +91,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
             pretrain_epochs=spec.condition.epochs,
             seed=spec.seed,
             name=spec.model.plugin,
+            reference=reference,
         )
         state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
         torch.save(state, run_dir / ARTIFACTS["weights"])
@@ -183,6 +189,53 @@ def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
         clip.audio.setflags(write=False)
     _LAST_LOAD = (key, clips)
     return clips
+
+
+#: references computed in this process, by what determines them: a worker
+#: running many runs of a suite computes each model's reference once
+_REFERENCES: dict[str, Reference] = {}
+_MAX_REFERENCES = 64
+
+
+def model_reference(
+    spec: RunSpec, registry: Registry, model: Model, n_features: int, data: TrainingData
+) -> Reference:
+    """What the run's relative threshold is a fraction of: the model's untrained
+    held-out loss averaged over the suite's seeds (``spec.reference_seeds``).
+
+    It depends on the model, those seeds, the held-out segments and the device,
+    never on the condition (the held-out speakers and the normaliser come from
+    the target language only), so every run of a model in a suite gets the
+    same value. Cached per process, keyed by all of these.
+    """
+    seeds = spec.reference_seeds
+    heldout = np.ascontiguousarray(data.heldout)
+    key = canonical_json(
+        {
+            "model": spec.model.to_dict(),
+            "source": registry.get("model", spec.model.plugin).source,
+            "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "n_features": n_features,
+            "segment_frames": spec.training.segment_frames,
+            "device": spec.training.device,
+            "seeds": list(seeds),
+            "heldout": [list(heldout.shape), str(heldout.dtype)],
+            "heldout_sha256": hashlib.sha256(heldout.tobytes()).hexdigest(),
+        }
+    )
+    if key not in _REFERENCES:
+        if len(_REFERENCES) >= _MAX_REFERENCES:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+        _REFERENCES[key] = untrained_reference(
+            model,
+            n_features,
+            heldout,
+            segment_frames=spec.training.segment_frames,
+            seeds=seeds,
+            device=spec.training.device,
+            name=spec.model.plugin,
+        )
+    return _REFERENCES[key]
 
 
 def filter_pretraining(

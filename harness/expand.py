@@ -18,7 +18,9 @@ from harness.hashing import content_hash
 from harness.suite import Condition, Selection, Suite
 
 #: Bump when the meaning of a run changes in a way its parameters do not show.
-PROTOCOL_VERSION = 1
+#: 2: a relative threshold is a fraction of the model's untrained held-out loss
+#: averaged over the suite's seeds, no longer of the run's own.
+PROTOCOL_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class RunSpec:
     condition: Condition
     model: Selection
     seed: int
+    #: the suite's seeds: a relative threshold is a fraction of the model's
+    #: untrained held-out loss averaged over them
+    reference_seeds: tuple[int, ...]
     dataset: Selection
     features: FeatureConfig
     splits: SplitConfig
@@ -42,12 +47,18 @@ class RunSpec:
     cache_dir: str
 
     def content(self) -> dict[str, Any]:
-        """What determines the run's numbers (the hashed part)."""
+        """What determines the run's numbers (the hashed part).
+
+        The reference seeds count only for a relative threshold: adding a seed
+        to such a suite changes every run's threshold, hence its id.
+        """
+        relative = self.target.threshold_mode == "relative"
         return {
             "protocol": PROTOCOL_VERSION,
             "condition": self.condition.to_dict(),
             "model": self.model.to_dict(),
             "seed": self.seed,
+            **({"reference_seeds": list(self.reference_seeds)} if relative else {}),
             "dataset": self.dataset.to_dict(),
             "features": dataclasses.asdict(self.features),
             "splits": dataclasses.asdict(self.splits),
@@ -99,6 +110,7 @@ def expand(suite: Suite) -> list[RunSpec]:
             condition=condition,
             model=model,
             seed=seed,
+            reference_seeds=tuple(sorted(suite.seeds)),
             target=dataclasses.replace(suite.target, **model.target),
             **shared,  # type: ignore[arg-type]
         )

@@ -18,8 +18,13 @@ import pandas as pd
 #: Statuses a run record can have (docs/architecture.md).
 STATUSES = ("reached", "censored", "diverged", "failed")
 
-#: Time measures of convergence, each a column ``<measure>_to_threshold``.
-TIME_MEASURES = ("steps", "examples", "epochs", "seconds")
+#: Time measures of convergence, each a column ``<measure>_to_threshold``. The
+#: ``total_*`` ones count pretraining too: its steps or segments, plus the
+#: target-training ones.
+TIME_MEASURES = ("steps", "examples", "epochs", "seconds", "total_steps", "total_examples")
+#: the pretraining counter each total adds to its target-training measure
+_TOTALS = {"total_steps": ("pretrain_steps", "steps"),
+           "total_examples": ("pretrain_examples", "examples")}  # fmt: skip
 
 RUN_COLUMNS = [
     "run_id",
@@ -43,9 +48,11 @@ RUN_COLUMNS = [
     "threshold",
     "threshold_mode",
     "initial_heldout_loss",
+    "reference_heldout_loss",
     "final_train_loss",
     "final_heldout_loss",
     "pretrain_steps",
+    "pretrain_examples",
     "pretrain_seconds",
     "train_seconds",
     "wall_seconds",
@@ -145,9 +152,11 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             threshold=conv.get("threshold"),
             threshold_mode=_get(spec, "target", "threshold_mode"),
             initial_heldout_loss=conv.get("initial_heldout_loss"),
+            reference_heldout_loss=conv.get("reference_heldout_loss"),
             final_train_loss=conv.get("final_train_loss"),
             final_heldout_loss=conv.get("final_heldout_loss"),
             pretrain_steps=conv.get("pretrain_steps"),
+            pretrain_examples=_pretrain_examples(conv),
             pretrain_seconds=conv.get("pretrain_seconds"),
             train_seconds=conv.get("train_seconds"),
             wall_seconds=record.get("wall_seconds"),
@@ -156,7 +165,7 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             error_message=error.get("message"),
         )
         for measure in TIME_MEASURES:
-            row[f"{measure}_to_threshold"] = conv.get(measure) if status != "failed" else None
+            row[f"{measure}_to_threshold"] = _time(conv, measure) if status != "failed" else None
         rows.append(row)
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for column in (c for c in RUN_COLUMNS if c not in _NON_FLOAT_RUN_COLUMNS):
@@ -168,7 +177,29 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return runs.sort_values(["model", "condition", "seed"], kind="stable").reset_index(drop=True)
 
 
+def _pretrain_examples(conv: Mapping[str, Any]) -> Any:
+    # records written before pretrain_examples existed: none when nothing was pretrained
+    examples = conv.get("pretrain_examples")
+    if examples is None and conv.get("pretrain_steps") == 0:
+        return 0
+    return examples
+
+
+def _time(conv: Mapping[str, Any], measure: str) -> Any:
+    """A time measure of the convergence section; a total adds the pretraining
+    counter to the target-training one (None when either is missing)."""
+    if measure not in _TOTALS:
+        return conv.get(measure)
+    pretrain, target = _TOTALS[measure]
+    before = conv.get(pretrain) if pretrain == "pretrain_steps" else _pretrain_examples(conv)
+    after = conv.get(target)
+    return None if before is None or after is None else before + after
+
+
 def _censor_diverged(runs: pd.DataFrame) -> None:
+    """A diverged run is censored at the longest time of its model; its total
+    is its own pretraining plus its censored target time, or the model's
+    longest total if that is longer."""
     diverged = runs["status"] == "diverged"
     if not diverged.any():
         return
@@ -177,6 +208,11 @@ def _censor_diverged(runs: pd.DataFrame) -> None:
         longest = runs.groupby("model")[column].transform("max")
         if measure == "steps":
             longest = np.fmax(longest, runs["max_steps"])
+        if measure in _TOTALS:
+            pretrain, target = _TOTALS[measure]
+            # the target column is censored already: TIME_MEASURES lists it first
+            own = runs[pretrain] + runs[f"{target}_to_threshold"]
+            longest = np.fmax(longest, own)
         runs.loc[diverged, column] = longest[diverged]
 
 

@@ -5,6 +5,11 @@ held-out loss, pretrain for the condition's epochs, then train on the target
 language until the held-out loss crosses the threshold or the step budget ends
 (censored). A non-finite loss stops the run as diverged; nothing raises.
 
+A relative threshold is a fraction of the model's :class:`Reference`: the
+untrained held-out loss averaged over the suite's seeds, so every condition
+and seed of a model must reach the same loss value
+(:func:`untrained_reference`).
+
 The step loop does no host synchronisation: training losses stay on the
 device and are read once per evaluation, where the divergence check happens
 too, so a loop over a GPU module runs as fast as a bare PyTorch loop.
@@ -72,6 +77,24 @@ class Curve:
         }
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The untrained held-out loss of a model built from each of ``seeds``.
+
+    A relative threshold is a fraction of :attr:`mean`, one value per model
+    and suite, so the untrained loss of a run's own seed does not move its
+    threshold (docs/training.md).
+    """
+
+    seeds: tuple[int, ...]
+    losses: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        """Arithmetic mean of :attr:`losses` (exact summation, order-independent)."""
+        return math.fsum(self.losses) / len(self.losses)
+
+
 @dataclass
 class TrainingOutcome:
     """What the protocol measured; :meth:`convergence` is the record's section."""
@@ -83,6 +106,8 @@ class TrainingOutcome:
     examples: int = 0
     epochs: float = 0.0
     pretrain_steps: int = 0
+    #: pretraining segments seen (each epoch is one pass over them)
+    pretrain_examples: int = 0
     pretrain_seconds: float = 0.0
     train_seconds: float = 0.0
     final_train_loss: float | None = None
@@ -91,6 +116,8 @@ class TrainingOutcome:
     #: when diverged: "init" (untrained model), "pretrain" or "target"
     diverged_phase: str | None = None
     device: str = "cpu"
+    #: what a relative threshold was a fraction of; None for an absolute one
+    reference: Reference | None = None
     curve: Curve = field(default_factory=Curve)
 
     @property
@@ -102,11 +129,20 @@ class TrainingOutcome:
             "reached": self.reached,
             "threshold": finite_or_none(self.threshold),
             "initial_heldout_loss": finite_or_none(self.initial_heldout_loss),
+            "reference_heldout_loss": (
+                finite_or_none(self.reference.mean) if self.reference is not None else None
+            ),
+            "reference_losses": (
+                [finite_or_none(x) for x in self.reference.losses]
+                if self.reference is not None
+                else None
+            ),
             "steps": self.steps,
             "examples": self.examples,
             "epochs": self.epochs,
             "seconds": self.train_seconds,  # the tables' time measure "seconds"
             "pretrain_steps": self.pretrain_steps,
+            "pretrain_examples": self.pretrain_examples,
             "pretrain_seconds": self.pretrain_seconds,
             "train_seconds": self.train_seconds,
             "final_train_loss": finite_or_none(self.final_train_loss),
@@ -222,6 +258,48 @@ def build_module(
     return module
 
 
+def untrained_reference(
+    model: Model,
+    n_features: int,
+    heldout: np.ndarray,
+    *,
+    segment_frames: int,
+    seeds: Iterable[int],
+    device: str,
+    name: str = "model",
+) -> Reference:
+    """The held-out loss of the untrained model built from each seed (as :func:`train`
+    builds it), on ``device`` (a ``[training] device`` value).
+
+    It depends on the model, its seeds and the held-out segments only, not on
+    the condition, so every run of a model in a suite gets the same reference.
+
+    :raises ValueError: when a seed's untrained loss is not finite: the
+        reference, and every relative threshold of the model, would be too.
+    """
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("a relative threshold needs at least one reference seed")
+    where = resolve_device(device)
+    data = torch.from_numpy(heldout).to(where)
+    if data.shape[0] == 0:
+        raise ValueError("training needs at least one training and one held-out segment")
+    losses = []
+    for seed in seeds:
+        module = build_module(model, n_features, segment_frames, seed, name).to(where)
+        loss = heldout_loss(model, module, data, name)
+        if not math.isfinite(loss):
+            raise ValueError(
+                f"model plugin {name!r}: the untrained model of seed {seed} has a non-finite "
+                f"held-out loss ({loss}); a relative threshold is a fraction of the mean "
+                f"untrained loss over the seeds {list(seeds)}, so it would not be finite "
+                "either (fix the model's initialisation or use threshold_mode = 'absolute')"
+            )
+        losses.append(loss)
+        del module
+    return Reference(seeds, tuple(losses))
+
+
 def train(
     model: Model,
     n_features: int,
@@ -232,11 +310,29 @@ def train(
     pretrain_epochs: int,
     seed: int,
     name: str = "model",
+    reference: Reference | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
 
     ``name`` is the model component's name, used in contract errors.
+    ``reference`` is what a relative threshold is a fraction of: the caller
+    computes it once per model and suite with :func:`untrained_reference` over
+    the suite's seeds; default, this run's seed alone. An absolute threshold
+    ignores it.
     """
+    # before the run's own build: building the reference's modules reseeds everything
+    if target.threshold_mode == "absolute":
+        reference = None
+    elif reference is None:
+        reference = untrained_reference(
+            model,
+            n_features,
+            data.heldout,
+            segment_frames=training.segment_frames,
+            seeds=(seed,),
+            device=training.device,
+            name=name,
+        )
     device = resolve_device(training.device)
     module = build_module(model, n_features, training.segment_frames, seed, name).to(device)
     module.train()
@@ -246,9 +342,10 @@ def train(
         raise ValueError("training needs at least one training and one held-out segment")
 
     initial = heldout_loss(model, module, heldout, name)
-    absolute = target.threshold_mode == "absolute"
-    threshold = target.threshold if absolute else target.threshold * initial
-    outcome = TrainingOutcome("censored", threshold, initial, device=str(device))
+    threshold = target.threshold if reference is None else target.threshold * reference.mean
+    outcome = TrainingOutcome(
+        "censored", threshold, initial, device=str(device), reference=reference
+    )
     if not math.isfinite(initial):
         outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "init"
         return module, outcome
@@ -285,6 +382,8 @@ def _pretrain(
         bad = _first_bad(window)
         if bad >= 0:
             outcome.pretrain_steps += bad + 1
+            # every batch but an epoch's last holds batch_size segments
+            outcome.pretrain_examples += min((bad + 1) * training.batch_size, data.shape[0])
             outcome.pretrain_seconds = _timed(device) - start
             outcome.status, outcome.diverged_step, outcome.diverged_phase = (
                 "diverged",
@@ -293,6 +392,7 @@ def _pretrain(
             )
             return False
         outcome.pretrain_steps += window.shape[0]
+        outcome.pretrain_examples += data.shape[0]
     outcome.pretrain_seconds = _timed(device) - start
     return True
 

@@ -35,6 +35,7 @@ def without_timings(record: dict) -> dict:
 def test_tiny_suite_records_every_run(tmp_path, tones_registry):
     runs = specs(tmp_path, tones_registry)
     assert len(runs) == 8  # 2 conditions x 2 models x 2 seeds
+    thresholds: dict[str, set[float]] = {}
     for i, spec in enumerate(runs):
         folder = tmp_path / f"run{i}"
         record = run(spec, folder, tones_registry)
@@ -44,10 +45,18 @@ def test_tiny_suite_records_every_run(tmp_path, tones_registry):
 
         conv = record["convergence"]
         assert conv["reached"] == (record["status"] == "reached")
-        assert conv["threshold"] == pytest.approx(0.7 * conv["initial_heldout_loss"])
+        # relative: a fraction of the model's untrained loss averaged over the suite's seeds
+        assert spec.reference_seeds == (0, 1)
+        losses = conv["reference_losses"]
+        assert conv["reference_heldout_loss"] == pytest.approx(sum(losses) / 2)
+        assert conv["threshold"] == pytest.approx(0.7 * conv["reference_heldout_loss"])
+        assert losses[spec.seed] == conv["initial_heldout_loss"]  # the run's own, as measured
+        thresholds.setdefault(spec.model.plugin, set()).add(conv["threshold"])
         assert conv["steps"] <= 40 and conv["examples"] == conv["steps"] * 8
         pretrains = spec.condition.pretrains
         assert (conv["pretrain_steps"] > 0) == pretrains
+        assert (conv["pretrain_examples"] > 0) == pretrains
+        assert conv["pretrain_examples"] <= conv["pretrain_steps"] * 8
         curve = record["curve"]
         assert len({len(v) for v in curve.values()}) == 1 and curve["step"][0] == 0
         assert curve["step"][-1] == conv["steps"]
@@ -87,6 +96,11 @@ def test_tiny_suite_records_every_run(tmp_path, tones_registry):
         phases = record["phase_seconds"]
         assert list(phases) == ["data", "features", "training", "latents", "probes"]
         assert sum(phases.values()) <= record["wall_seconds"]
+    # one threshold per model, the same in every condition and seed
+    assert {model: len(values) for model, values in thresholds.items()} == {
+        "lstm": 1,
+        "conv_autoencoder": 1,
+    }
 
 
 def test_pretraining_condition_shares_probe_clips_and_threshold_with_control(

@@ -68,11 +68,19 @@ def test_a_suite_runs_every_run_once_and_a_rerun_skips_them_all(tmp_path, monkey
 def test_only_missing_runs_run_when_the_suite_grows(tmp_path, monkeypatch):
     log = tmp_path / "log"
     monkeypatch.setenv("FAKE_LOG", str(log))
-    run(h.make_suite(tmp_path, seeds=2))
-    bigger = h.make_suite(tmp_path, seeds=3)
+    run(h.make_suite(tmp_path, seeds=2, mode="absolute"))
+    bigger = h.make_suite(tmp_path, seeds=3, mode="absolute")
     outcome, _ = run(bigger)
     assert (outcome.skipped, outcome.executed, outcome.total) == (4, 2, 6)
     assert {s.seed for s in expand(bigger) if s.run_id in executed(log)[4:]} == {2}
+
+
+def test_a_new_seed_reruns_every_run_of_a_relative_threshold_suite(tmp_path):
+    # a relative threshold is a fraction of the mean untrained loss over the seeds:
+    # a new seed changes every run's threshold, so no old run is reused
+    run(h.make_suite(tmp_path, seeds=2))
+    outcome, _ = run(h.make_suite(tmp_path, seeds=3))
+    assert (outcome.skipped, outcome.executed, outcome.total) == (0, 6, 6)
 
 
 def test_a_raising_run_is_recorded_and_the_suite_goes_on(tmp_path):

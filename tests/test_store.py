@@ -96,7 +96,7 @@ def test_check_record_rejects_what_is_not_a_record(specs):
 
 
 def test_manifest_and_suite_copy_and_stale_runs(tmp_path):
-    suite = h.make_suite(tmp_path, seeds=2)
+    suite = h.make_suite(tmp_path, seeds=2, mode="absolute")
     store = Store(suite.output)
     first = store.write_suite(suite, expand(suite))
     assert (suite.output / "suite.toml").read_text() == suite.path.read_text()
@@ -104,7 +104,8 @@ def test_manifest_and_suite_copy_and_stale_runs(tmp_path):
     for spec in expand(suite):
         commit_fake(store, spec)
 
-    changed = h.make_suite(tmp_path, seeds=3)  # seeds 0, 1 keep their ids; seed 2 is new
+    # an absolute threshold: seeds 0, 1 keep their ids; seed 2 is new
+    changed = h.make_suite(tmp_path, seeds=3, mode="absolute")
     second = store.write_suite(changed, expand(changed))
     assert second.fingerprint != first.fingerprint
     assert store.stale_ids(second.run_ids) == set()

@@ -12,7 +12,7 @@ import pytest
 from harness.export import write_tables
 from harness.results import load_results
 from harness.stats import cka, convergence, sensitivity, separability, survival
-from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table
+from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table, runs_table
 
 from helpers.fake_results import FakeSuite, write_fake_results
 
@@ -209,3 +209,68 @@ def test_the_suite_file_is_never_parsed_again(tmp_path, folder):
     assert res.control == "none" and res.conditions == ["none", "ja_lowpass", "ja_full"]
     assert res.models == ["lstm", "conv_ae"]
     assert res.suite_text == "name = [unclosed"  # shown verbatim in the methods section
+
+
+def _run_record(run_id, condition, status, steps, pretrain_steps, pretrain_examples=None):
+    conv = {"steps": steps, "examples": steps * 8, "epochs": steps / 10, "seconds": steps / 100}
+    conv["pretrain_steps"] = pretrain_steps
+    if pretrain_examples is not None:
+        conv["pretrain_examples"] = pretrain_examples
+    return {
+        "run_id": run_id,
+        "status": status,
+        "spec": {
+            "condition": {"name": condition},
+            "model": {"label": "m"},
+            "seed": 0,
+            "target": {"max_steps": 300},
+        },
+        "convergence": conv,
+    }
+
+
+def test_total_times_count_pretraining_and_censor_diverged_runs_with_it():
+    runs = runs_table(
+        [
+            # a record written before pretrain_examples existed
+            _run_record("control", "none", "reached", 250, 0),
+            _run_record("early", "ja", "reached", 50, 200, 1500),
+            _run_record("censored", "ja", "censored", 300, 200, 1500),
+            _run_record("diverged", "ja", "diverged", 40, 200, 1500),
+            _run_record("failed", "ja", "failed", 0, 0, 0),
+        ]
+    ).set_index("run_id")
+    total = runs["total_steps_to_threshold"]
+    examples = runs["total_examples_to_threshold"]
+    assert total["control"] == 250 and examples["control"] == 250 * 8
+    assert total["early"] == 250 and examples["early"] == 1500 + 50 * 8
+    assert total["censored"] == 500 and examples["censored"] == 1500 + 300 * 8
+    assert runs.loc["early", "pretrain_examples"] == 1500
+    # diverged: its own pretraining plus the step budget, as the model's longest total here
+    assert runs.loc["diverged", "steps_to_threshold"] == 300
+    assert total["diverged"] == 200 + 300
+    assert examples["diverged"] == 1500 + 300 * 8
+    assert np.isnan(total["failed"]) and np.isnan(examples["failed"])
+    # a model whose longest total is longer than a diverged run's own: that one
+    longer = runs_table(
+        [
+            _run_record("slow", "ja", "censored", 300, 900, 9000),
+            _run_record("diverged", "none", "diverged", 40, 0, 0),
+        ]
+    ).set_index("run_id")
+    assert longer.loc["diverged", "total_steps_to_threshold"] == 1200
+    assert longer.loc["diverged", "total_examples_to_threshold"] == 9000 + 300 * 8
+
+
+def test_total_times_of_the_fake_suite(results):
+    runs = results.runs
+    finished = runs[runs["status"].isin(["reached", "censored"])]
+    assert (
+        finished["total_steps_to_threshold"]
+        == finished["pretrain_steps"] + finished["steps_to_threshold"]
+    ).all()
+    assert (
+        finished["total_examples_to_threshold"]
+        == finished["pretrain_examples"] + finished["examples_to_threshold"]
+    ).all()
+    assert (runs["reference_heldout_loss"].dropna() == 2.0).all()

@@ -26,13 +26,28 @@ def _first_spec(results: Results) -> dict[str, Any]:
 
 
 def _thresholds(results: Results) -> str:
-    """Each model's threshold and budget, as the suite resolved them."""
-    parts = [
-        f"{m.label}: {m.threshold_mode or '?'} threshold {m.threshold if m.threshold is not None else '?'}, "
-        f"at most {m.max_steps if m.max_steps is not None else '?'} optimizer steps"
-        for m in results.design.models
-    ]
+    """Each model's threshold and budget, as the suite resolved them; a relative
+    threshold with the loss value it came to (the same for every run of the model)."""
+    parts = []
+    for m in results.design.models:
+        value = m.threshold if m.threshold is not None else "?"
+        if m.threshold_mode == "relative":
+            used = _used_threshold(results, m.label)
+            what = f"threshold {value} x the untrained held-out loss averaged over the seeds"
+            if used is not None:
+                what += f" = {used:.4g}"
+        else:
+            what = f"{m.threshold_mode or '?'} threshold {value}"
+        steps = m.max_steps if m.max_steps is not None else "?"
+        parts.append(f"{m.label}: {what}, at most {steps} optimizer steps")
     return "; ".join(parts) or "as recorded"
+
+
+def _used_threshold(results: Results, model: str) -> float | None:
+    """The threshold a model's runs used, when they all used the same one."""
+    runs = results.runs
+    values = runs.loc[runs["model"] == model, "threshold"].dropna().unique()
+    return float(values[0]) if len(values) == 1 else None
 
 
 def section(results: Results, analysis: Analysis) -> str:

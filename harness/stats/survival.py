@@ -27,9 +27,11 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
-#: The time measures analysed: steps (primary, hardware-independent) and
-#: wall seconds. Examples and epochs are multiples of steps and would repeat them.
-MEASURES = ("steps", "seconds")
+#: The time measures analysed: target steps (primary, hardware-independent),
+#: steps including pretraining (what the speed-up cost), and wall seconds of
+#: target training. Examples and epochs are multiples of steps and would
+#: repeat them.
+MEASURES = ("steps", "total_steps", "seconds")
 
 CONFIDENCE = 0.95
 
@@ -211,8 +213,10 @@ def rmst_difference(
 
 def analysable(runs: pd.DataFrame, measure: str) -> pd.DataFrame:
     """Runs with a time for ``measure`` (failed runs have none), with ``time``
-    and ``event_`` columns."""
+    and ``event_`` columns; none when the table lacks the measure (an old folder)."""
     column = f"{measure}_to_threshold"
+    if column not in runs.columns:
+        return runs.iloc[0:0].assign(time=pd.Series(dtype=float), event_=pd.Series(dtype=bool))
     ok = runs["status"].isin(["reached", "censored", "diverged"]) & runs[column].notna()
     out = runs.loc[ok].copy()
     out["time"] = out[column].astype(float)

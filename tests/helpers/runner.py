@@ -53,7 +53,9 @@ def registry() -> Registry:
     return Registry(fams)
 
 
-def suite_text(name: str = "fake", seeds: int = 3, sizes: tuple[int, ...] = (4,)) -> str:
+def suite_text(
+    name: str = "fake", seeds: int = 3, sizes: tuple[int, ...] = (4,), mode: str = "relative"
+) -> str:
     models = "\n".join(f'[[models]]\nplugin = "fake"\nlabel = "m{s}"\nsize = {s}\n' for s in sizes)
     return (
         textwrap.dedent(f"""\
@@ -66,6 +68,7 @@ def suite_text(name: str = "fake", seeds: int = 3, sizes: tuple[int, ...] = (4,)
         [target]
         language = "en"
         threshold = 0.5
+        threshold_mode = "{mode}"
 
         [splits]
         probe_languages = ["en", "ja"]
@@ -90,10 +93,12 @@ def make_suite(
     sizes: tuple[int, ...] = (4,),
     executor: str = "",
     output: Path | None = None,
+    mode: str = "relative",
 ) -> Suite:
     """Write a suite file into ``folder`` (2 conditions x models x seeds) and load it."""
     path = folder / "suite.toml"
-    path.write_text(suite_text(seeds=seeds, sizes=sizes) + executor, encoding="utf-8")
+    text = suite_text(seeds=seeds, sizes=sizes, mode=mode)
+    path.write_text(text + executor, encoding="utf-8")
     return load_suite(path, registry(), output=output or folder / "out")
 
 
