@@ -18,7 +18,9 @@ seeds, each condition is compared with the control within seed:
   of its log ratio whatever censoring did, which is what makes the test exact;
 * the **RMST difference** with a bootstrap CI that resamples seed pairs;
 * the **detectable ratio**: the smallest change the comparison had 80% power to
-  detect at its Holm level, from the observed spread of the log ratios.
+  detect at its Holm level, from the observed spread of the informative
+  (non-zero) log ratios and their number, with the exact test's power
+  simulated (:func:`power`).
 
 Designs whose conditions do not share seeds (a suite assembled from separate
 runs) get the unpaired versions instead: a permutation log-rank test over the
@@ -55,7 +57,7 @@ POWER = 0.8
 CONFIDENCE = 0.95
 
 VS_CONTROL_COLUMNS = ["measure", "model", "condition", "control", "design", "test", "exact",
-                      "n_permutations", "n", "n_control", "n_pairs", "n_reached",
+                      "n_permutations", "n", "n_control", "n_pairs", "n_informative", "n_reached",
                       "n_reached_control", "median", "median_control", "median_ratio",
                       "time_ratio", "time_ratio_ci_low", "time_ratio_ci_high", "log_ratio_sd",
                       "rmst_difference", "rmst_difference_ci_low", "rmst_difference_ci_high",
@@ -196,11 +198,15 @@ def _compare(
             pairs["time_c"].to_numpy(float), pairs["event__c"].to_numpy(bool),
             tau, km_resamples, seed, paired=True,
         )  # fmt: skip
-        sd = float(np.std(d, ddof=1)) if d.size > 1 else math.nan
+        # a zero (both censored, or crossing at the same evaluation) moves no
+        # sign-flip statistic: the test's power rests on the other pairs
+        informative = d[d != 0]
+        sd = float(np.std(informative, ddof=1)) if informative.size > 1 else math.nan
         row.update(
             design="paired",
             test="sign-flip on log time ratios",
             n_pairs=int(d.size),
+            n_informative=int(informative.size),
             time_ratio=math.exp(float(d.mean())) if d.size else math.nan,
             time_ratio_ci_low=math.exp(low),
             time_ratio_ci_high=math.exp(high),
@@ -227,6 +233,7 @@ def _compare(
             design="unpaired",
             test="permutation log-rank",
             n_pairs=0,
+            n_informative=0,
             time_ratio=math.exp(float(a.mean() - b.mean())),
             time_ratio_ci_low=math.nan,
             time_ratio_ci_high=math.nan,
@@ -250,7 +257,7 @@ def _detectable(frame: pd.DataFrame) -> pd.Series:
 
     def one(row: pd.Series) -> float:
         paired = row["design"] == "paired"
-        n = int(row["n_pairs"]) if paired else int(min(row["n"], row["n_control"]))
+        n = int(row["n_informative"]) if paired else int(min(row["n"], row["n_control"]))
         delta = detectable_log_ratio(row["log_ratio_sd"], n, alpha, paired)
         return math.exp(-delta) if math.isfinite(delta) else (0.0 if delta > 0 else math.nan)
 
