@@ -187,3 +187,35 @@ def test_plan_matches_the_detectable_ratio_and_more_seeds_see_smaller_effects():
     detectable = table["detectable_ratio"].iloc[0]
     needed_for_it = convergence.seeds_needed(spread["log_ratio_sd"], math.log(detectable))
     assert needed_for_it == 10  # the pilot's own seeds detect exactly its detectable ratio
+
+
+@pytest.mark.slow
+def test_an_a_a_suite_makes_no_claim(tmp_path_factory):
+    """One condition under two names: the same seeds give the same runs, so
+    every paired log ratio is 0 and nothing is claimed, while the report
+    still says what the design could have seen."""
+    from harness.report import sentences
+    from harness.stats.analysis import analyse
+    from harness.testing import run_tiny_suite
+
+    results = run_tiny_suite(
+        tmp_path_factory.mktemp("aa"),
+        conditions=[{"name": "none"}, {"name": "none-again", "label": "no pretraining, again"}],
+        control="none",
+        seeds=[0, 1, 2, 3, 4, 5],
+        target={"threshold": 0.95, "max_steps": 40, "eval_every": 5},
+        cache_dir=tmp_path_factory.getbasetemp() / "harness-cache",
+    )
+    runs = results.runs.sort_values(["condition", "seed"])
+    a, b = (
+        runs[runs["condition"] == c]["steps_to_threshold"].to_numpy()
+        for c in ("none", "none-again")
+    )
+    np.testing.assert_array_equal(a, b)
+    analysis = analyse(results, n_resamples=499, km_resamples=99)
+    steps = analysis.convergence_vs_control.query("measure == 'steps'").iloc[0]
+    assert steps["design"] == "paired" and steps["time_ratio"] == 1.0
+    assert steps["p_value"] == 1.0 and steps["n_informative"] == 0
+    text = " ".join(sentences.headline_sentences(results, analysis))
+    assert "no evidence of a difference in learning speed" in text
+    assert "sooner" not in text and "later" not in text
