@@ -8,38 +8,95 @@ naming the file and the reason, counted per language).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import sys
+import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from harness.atomic import atomic_path
-from harness.contracts import DataError, DataWarning
+from harness.contracts import Clip, DataError, DataWarning
 
 #: A clip whose peak is below this (full scale 1.0, about -80 dBFS) carries no speech.
 SILENCE_PEAK = 1e-4
 
 
+#: Why a file or clip was skipped, as recorded (``data.skipped`` of a run record):
+#: ``missing`` (no such file), ``empty`` (0 bytes, or no samples), ``undecodable``
+#: (the decoder refused it, or it holds NaN or infinite samples), ``silent`` (peak
+#: below -80 dBFS), ``too_short``, ``unreadable`` (a table or folder of the dataset),
+#: ``speaker`` (a speaker dropped for too few usable clips), ``other`` (a plugin's
+#: warning that names no reason).
+SKIP_REASONS = ("missing", "empty", "undecodable", "silent", "too_short", "unreadable",
+                "speaker", "other")  # fmt: skip
+#: the reasons that concern one audio file (the others: a table or folder, a speaker)
+FILE_REASONS = ("missing", "empty", "undecodable", "silent", "too_short")
+
+
 class BadAudio(Exception):
-    """A clip cannot be used; the message is the reason shown to the user."""
+    """A clip cannot be used; the message is the reason shown to the user and
+    ``reason`` one of :data:`SKIP_REASONS`."""
+
+    def __init__(self, message: str, reason: str = "undecodable") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[list[str]]:
+    """Keep what C libraries print on file descriptor 2 (mpg123's "Note: Illegal
+    Audio-MPEG-Header", ...) off the terminal; the lines are given back, to be
+    part of a message when the read fails."""
+    lines: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to redirect (a detached process)
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            lines += [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def decode(path: str | Path) -> tuple[np.ndarray, int]:
     """Read an audio file (WAV, FLAC, OGG, MP3 with libsndfile >= 1.1) as mono float32.
 
-    Raises :class:`BadAudio` when the file cannot be read.
+    Raises :class:`BadAudio` when the file is missing, empty or cannot be decoded.
     """
     import soundfile as sf
 
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile raises several types for broken files
-        raise BadAudio(f"cannot decode: {exc}") from exc
+    path = Path(path)
+    if not path.is_file():
+        raise BadAudio("missing: no such file", "missing")
+    if path.stat().st_size == 0:
+        raise BadAudio("empty file (0 bytes)", "empty")
+    with quiet_stderr() as noise:
+        try:
+            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        except Exception as exc:  # soundfile raises several types for broken files
+            error: Exception | None = exc
+        else:
+            error = None
+    if error is not None:
+        said = f" ({noise[0]})" if noise else ""
+        raise BadAudio(f"undecodable: {error}{said}", "undecodable") from error
     # mixing channels keeps every speaker audible whichever channel they are on
     mono = audio.mean(axis=1, dtype=np.float32) if audio.shape[1] > 1 else audio[:, 0]
     return np.ascontiguousarray(mono, dtype=np.float32), int(rate)
@@ -74,12 +131,14 @@ def check_clip(audio: np.ndarray, min_samples: int = 1) -> None:
     """Raise :class:`BadAudio` for an empty, non-finite or silent clip."""
     if audio.ndim != 1:
         raise BadAudio(f"expected mono audio, got shape {audio.shape}")
+    if len(audio) == 0:
+        raise BadAudio("empty: no samples", "empty")
     if len(audio) < min_samples:
-        raise BadAudio("empty" if len(audio) == 0 else f"too short ({len(audio)} samples)")
+        raise BadAudio(f"too short ({len(audio)} samples)", "too_short")
     if not np.isfinite(audio).all():
-        raise BadAudio("contains NaN or infinite samples")
+        raise BadAudio("undecodable: contains NaN or infinite samples", "undecodable")
     if float(np.max(np.abs(audio))) < SILENCE_PEAK:
-        raise BadAudio("silent (peak below -80 dBFS)")
+        raise BadAudio("silent (peak below -80 dBFS)", "silent")
 
 
 def load_clip(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -91,36 +150,73 @@ def load_clip(path: str | Path, sample_rate: int) -> np.ndarray:
 
 @dataclass
 class SkipLog:
-    """Warns about each skipped clip and counts them per language and reason."""
+    """Warns about each skipped clip (a :class:`DataWarning` carrying the language,
+    file and reason) and counts them per language and reason."""
 
     dataset: str
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def skip(self, language: str, what: str | Path, reason: str) -> None:
-        warnings.warn(
-            DataWarning(f"{self.dataset} [{language}]: skipped {what}: {reason}"), stacklevel=3
-        )
-        self.counts[(language, _reason_kind(reason))] += 1
+    def skip(self, language: str, what: str | Path, detail: str, reason: str = "other") -> None:
+        """``reason`` is one of :data:`SKIP_REASONS`; ``detail`` says more for a person."""
+        warning = DataWarning(f"{self.dataset} [{language}]: skipped {what}: {detail}")
+        warning.dataset, warning.language, warning.file = self.dataset, language, str(what)
+        warning.reason, warning.detail = reason, detail
+        warnings.warn(warning, stacklevel=3)
+        self.counts[(language, reason)] += 1
 
     def skipped(self, language: str | None = None) -> int:
         """Clips skipped so far, for one language or all."""
         return sum(n for (lang, _), n in self.counts.items() if language in (None, lang))
 
+    def summary(self, language: str) -> str:
+        """What was skipped in ``language``, such as "2 missing, 3 silent", or "nothing"."""
+        parts = [f"{n} {reason}" for (lang, reason), n in sorted(self.counts.items())
+                 if lang == language]  # fmt: skip
+        return ", ".join(parts) or "no file skipped"
 
-def _reason_kind(reason: str) -> str:
-    # counts group by the first words of the reason ("cannot decode", "silent", ...)
-    return reason.split(":")[0].split("(")[0].strip()
 
-
-def require_languages(dataset: str, languages: Iterable[str], found: Iterable[str]) -> None:
-    """Raise :class:`DataError` naming every requested language with no usable clip."""
+def require_languages(skips: SkipLog, languages: Iterable[str], found: Iterable[str]) -> None:
+    """Raise :class:`DataError` naming every requested language with no usable clip,
+    with what was skipped in each."""
     have = set(found)
     missing = [lang for lang in languages if lang not in have]
     if missing:
         raise DataError(
-            f"{dataset}: no usable clips for language(s) {', '.join(missing)} "
-            "(see the warnings above for skipped files)"
+            f"{skips.dataset}: no usable clips for language(s) {', '.join(missing)}: "
+            + "; ".join(f"{lang}: {skips.summary(lang)}" for lang in missing)
         )
+
+
+@contextlib.contextmanager
+def recorded_skips() -> Iterator[list[dict[str, str]]]:
+    """Collect the :class:`DataWarning` s raised inside as ``data.skipped`` rows
+    ({dataset, language, file, reason, detail}) instead of printing them."""
+    rows: list[dict[str, str]] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        yield rows
+    for item in caught:
+        w = item.message
+        if not isinstance(w, DataWarning):
+            warnings.warn_explicit(w, item.category, item.filename, item.lineno)
+            continue
+        reason = getattr(w, "reason", "other")
+        rows.append({
+            "dataset": str(getattr(w, "dataset", "")),
+            "language": str(getattr(w, "language", "")),
+            "file": str(getattr(w, "file", "")),
+            "reason": reason if reason in SKIP_REASONS else "other",
+            "detail": str(getattr(w, "detail", w)),
+        })  # fmt: skip
+
+
+def skip_counts(rows: Iterable[Mapping[str, str]]) -> dict[str, dict[str, int]]:
+    """``{language: {reason: n}}`` of ``data.skipped`` rows."""
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        per = out.setdefault(row["language"], {})
+        per[row["reason"]] = per.get(row["reason"], 0) + 1
+    return out
 
 
 def file_digest(path: Path, *extra: object) -> str:
@@ -158,3 +254,16 @@ def cached_clip(path: Path, sample_rate: int, cache_dir: Path | None) -> np.ndar
     audio = load_clip(path, sample_rate)
     atomic_save(cached, audio)
     return audio
+
+
+def data_quality(clips: Iterable[Clip], skipped: list[dict[str, str]]) -> dict[str, Any]:
+    """The run record's account of the data: what the dataset delivered per language
+    (``loaded``: speakers and clips), every file it skipped with the reason
+    (``skipped``) and their counts (``skipped_counts``: language -> reason -> n)."""
+    speakers: dict[str, set[str]] = {}
+    counts: Counter[str] = Counter()
+    for clip in clips:
+        speakers.setdefault(clip.language, set()).add(clip.speaker)
+        counts[clip.language] += 1
+    loaded = {lang: {"speakers": len(speakers[lang]), "clips": counts[lang]} for lang in speakers}
+    return {"loaded": loaded, "skipped": list(skipped), "skipped_counts": skip_counts(skipped)}

@@ -12,6 +12,7 @@ import builtins
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 #: The plugin families, in the order data flows through a run.
@@ -201,6 +202,13 @@ class ValidationContext:
     :param probe_languages: the languages the probes separate (``splits.probe_languages``).
     :param probe_speakers: held-out speakers per probe language (``splits.probe_speakers``),
         the most a probe's speaker-grouped folds can use.
+    :param roles: per language, the speakers each role needs (``{"es": {"train": 2,
+        "heldout": 1, "probe": 3}}``; roles never share a speaker): what a dataset's
+        check compares with what its data holds.
+    :param probe_clips: clips each probe language must give (``splits.probe_clips_per_language``),
+        or None for as many as the smallest language has.
+    :param cache_dir: the suite's cache root; a check that scans data may keep its
+        answer there (under ``validation/``), keyed so that changed data is scanned again.
     """
 
     sample_rate: int
@@ -208,6 +216,13 @@ class ValidationContext:
     languages: tuple[str, ...]
     probe_languages: tuple[str, ...]
     probe_speakers: int | None = None
+    roles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    probe_clips: int | None = None
+    cache_dir: Path | None = None
+
+    def speakers_needed(self, language: str) -> int:
+        """Speakers ``language`` must provide, over all its roles."""
+        return sum(self.roles.get(language, {}).values())
 
 
 #: ``check(params, context)``: yields ``(parameter name, message)`` for each

@@ -220,6 +220,15 @@ class SplitConfig(Section):
     )
     seed: int = option(0, "seed of the speaker assignment (fixed across run seeds)", min=0)
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        distinct = list(dict.fromkeys(self.probe_languages))
+        if len(distinct) < 2:
+            yield (
+                "probe_languages",
+                f"expected at least two distinct languages (the probes separate languages), "
+                f"got {self.probe_languages}",
+            )
+
 
 @dataclass(frozen=True)
 class TargetConfig(Section):

@@ -31,7 +31,18 @@ class ContractError(Exception):
 
 
 class DataWarning(UserWarning):
-    """A clip or file was skipped; the message names it and says why."""
+    """A clip or file was skipped; the message names it and says why.
+
+    :class:`harness.audio.SkipLog` also sets ``dataset``, ``language``, ``file``,
+    ``reason`` (one of ``harness.audio.SKIP_REASONS``) and ``detail``, which the
+    run record keeps; a warning without them is recorded with reason ``other``.
+    """
+
+    dataset: str
+    language: str
+    file: str
+    reason: str
+    detail: str
 
 
 class DataError(Exception):

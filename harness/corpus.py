@@ -9,16 +9,24 @@ change what was picked for the others.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from harness.atomic import write_json
 from harness.audio import BadAudio, SkipLog, cached_clip, require_languages
+from harness.components import ValidationContext
 from harness.contracts import Clip, DataRequest, DataWarning
-from harness.hashing import stable_seed
+from harness.hashing import content_hash, stable_seed
+
+#: what a dataset check scans: per language, files listed per speaker
+SpeakerFiles = dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ def select_balanced(
             try:
                 audio = load(candidate.path)
             except BadAudio as exc:
-                skips.skip(language, candidate.path, str(exc))
+                skips.skip(language, candidate.path, str(exc), exc.reason)
                 continue
             picked.append(Clip(candidate.clip_id, language, speaker, audio, sample_rate))
         if clips_per_speaker is not None and len(picked) < clips_per_speaker:
@@ -77,19 +85,135 @@ def select_balanced(
                 language,
                 f"speaker {speaker}",
                 f"too few usable clips ({len(picked)} of {clips_per_speaker} needed)",
+                "speaker",
             )
             continue
         chosen += 1
         clips.extend(sorted(picked, key=lambda c: c.clip_id))
     if max_speakers is not None and 0 < chosen < max_speakers:
+        short = len(eligible) - chosen
+        lost = f", {short} more lost clips to unusable files" if short else ""
         warnings.warn(
             DataWarning(
-                f"{skips.dataset} [{language}]: only {chosen} of {len(candidates)} speakers have "
-                f"{need} usable clips each (max_speakers = {max_speakers})"
+                f"{skips.dataset} [{language}]: max_speakers = {max_speakers} asks for "
+                f"{max_speakers} speakers with {need} usable clip(s) each; found {chosen} "
+                f"({len(eligible)} of the {len(candidates)} speakers have {need} or more "
+                f"files{lost})"
             ),
             stacklevel=2,
         )
     return clips
+
+
+def scan_cached(context: ValidationContext, what: str, stamp: Any, scan: Callable[[], Any]) -> Any:
+    """``scan()``, or its answer from an earlier check with the same ``stamp``.
+
+    A dataset check that lists a large folder or table keeps what it found under
+    ``<cache>/validation/``, keyed by ``what`` and ``stamp`` (paths with their
+    modification times and sizes), so ``harness validate`` and ``harness run``
+    scan a download once until it changes. The answer must be JSON.
+    """
+    if context.cache_dir is None:
+        return scan()
+    path = context.cache_dir / "validation" / f"{content_hash({'what': what, 'stamp': stamp})}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    answer = scan()
+    with contextlib.suppress(OSError):  # an unwritable cache only costs a scan next time
+        write_json(path, answer)
+    return answer
+
+
+def stamp(path: Path) -> list[Any]:
+    """A path with its modification time and size: changes when the data does."""
+    info = path.stat()
+    return [str(path.resolve()), info.st_mtime_ns, info.st_size]
+
+
+def check_speakers(
+    dataset: str,
+    files: Mapping[str, SpeakerFiles],
+    params: Mapping[str, Any],
+    context: ValidationContext,
+) -> Iterator[tuple[str, str]]:
+    """Whether the files listed per language and speaker can fill every role.
+
+    ``files`` maps each language found to ``{speaker: files listed}``. Listed
+    is an upper bound (a file may still fail to decode at run time), so this
+    catches a suite that cannot work before any run starts; the run checks the
+    decoded clips again (:func:`harness.splits.assign_roles`).
+    """
+    per_speaker = params.get("clips_per_speaker") or 1
+    usable = {lang: sum(n >= per_speaker for n in speakers.values())
+              for lang, speakers in files.items()}  # fmt: skip
+    kept = dict(usable)
+    cap = params.get("max_speakers")
+    if cap is not None:
+        kept = {lang: min(n, cap) for lang, n in kept.items()}
+    balance = bool(params.get("balance")) and kept
+    fewest = min(kept.values()) if balance else 0
+    for lang in context.languages:
+        if lang not in files:
+            continue  # reported by the dataset as a missing language
+        roles = context.roles.get(lang, {})
+        need = sum(roles.values())
+        have = fewest if balance else kept[lang]
+        if have >= need:
+            continue
+        detail = ", ".join(f"{role} {n}" for role, n in roles.items())
+        found = (f"{usable[lang]} of its {len(files[lang])} speaker(s) have "
+                 f"{per_speaker} or more files")  # fmt: skip
+        if cap is not None and cap < need:
+            found += f"; max_speakers = {cap} keeps at most {cap}"
+        if balance and fewest < min(usable[lang], cap or usable[lang]):
+            found += f"; balance = true keeps {fewest} in every language, as many as the fewest"
+        yield (
+            "",
+            (
+                f"{dataset}: language {lang!r} needs {need} speaker(s) with {per_speaker} clip(s) "
+                f"each ({detail}; roles never share a speaker): {found}"
+            ),
+        )
+    yield from probe_clips_problem(params.get("clips_per_speaker"), context)
+
+
+def probe_clips_problem(
+    clips_per_speaker: int | None, context: ValidationContext
+) -> Iterator[tuple[str, str]]:
+    """Whether the probe speakers' clips can give ``splits.probe_clips_per_language``."""
+    wanted, speakers = context.probe_clips, context.probe_speakers
+    if clips_per_speaker is None or wanted is None or not speakers:
+        return
+    most = clips_per_speaker * speakers
+    if most < wanted:
+        yield (
+            "clips_per_speaker",
+            (
+                f"{clips_per_speaker} clip(s) from each of {speakers} probe speakers give {most} "
+                f"clips per probe language, fewer than splits.probe_clips_per_language = {wanted}"
+            ),
+        )
+
+
+def missing_languages(
+    dataset: str, root: Path, wanted: Sequence[str], available: Sequence[str], unit: str
+) -> Iterator[tuple[str, str]]:
+    """A problem for each language with no ``unit`` under ``root``, listing what there is."""
+    listing = ", ".join(sorted(available)) or "none"
+    for lang in wanted:
+        if lang not in available:
+            yield "root", (f"{dataset}: no {unit} for language {lang!r} in {root}; "
+                           f"available: {listing}")  # fmt: skip
+
+
+def missing_root(dataset: str, root: Path) -> str | None:
+    """Why ``root`` cannot hold a dataset, or None."""
+    if root.is_dir():
+        return None
+    what = "is not a folder" if root.exists() else "does not exist"
+    return f"{dataset}: the dataset folder {root} {what}"
 
 
 def equal_speakers(dataset: str, clips: Sequence[Clip]) -> list[Clip]:
@@ -158,5 +282,5 @@ class RecordingsDataset:
                 sample_rate=request.sample_rate,
                 skips=self.skips,
             )
-        require_languages(self.name, request.languages, {c.language for c in clips})
+        require_languages(self.skips, request.languages, {c.language for c in clips})
         return equal_speakers(self.name, clips) if self.balance else clips

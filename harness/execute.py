@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.audio import data_quality, recorded_skips
 from harness.batches import segment_all
 from harness.components import Metric
 from harness.contracts import (
@@ -69,7 +70,8 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
 
     phases = _Phases()
     with phases("data"):
-        clips = load_clips(spec, registry)
+        skipped_files: list[dict[str, str]] = []
+        clips = load_clips(spec, registry, skipped_files)
         language = spec.condition.language
         pretrain_languages = [language] if language and spec.condition.pretrains else []
         roles = assign_roles(clips, spec.splits, spec.target.language, pretrain_languages)
@@ -119,7 +121,11 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "probes": probes,
         "probe_details": details,
         "extractors_skipped": skipped,
-        "data": {"counts": roles.counts(), "probe_clips": roles.probe_index()},
+        "data": {
+            "counts": roles.counts(),
+            "probe_clips": roles.probe_index(),
+            **data_quality(clips, skipped_files),
+        },
         "artifacts": dict(ARTIFACTS),
         "environment": {**environment(), "device": outcome.device},
         "started": started,
@@ -151,12 +157,15 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 #: the last dataset load of this process: workers run many runs of one suite,
-#: and every run of a suite reads the same corpus
-_LAST_LOAD: tuple[str, list[Clip]] | None = None
+#: and every run of a suite reads the same corpus (with the files it skipped)
+_LAST_LOAD: tuple[str, list[Clip], list[dict[str, str]]] | None = None
 
 
-def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
+def load_clips(
+    spec: RunSpec, registry: Registry, skipped: list[dict[str, str]] | None = None
+) -> list[Clip]:
     """The dataset's clips, checked against the contract; read once per process.
+    The files it skipped (:func:`harness.audio.recorded_skips`) go into ``skipped``.
 
     The audio arrays are made read-only, so a plugin that would change a shared
     clip in place fails loudly instead of corrupting later runs.
@@ -179,15 +188,18 @@ def load_clips(spec: RunSpec, registry: Registry) -> list[Clip]:
         }
     )
     if _LAST_LOAD is not None and _LAST_LOAD[0] == key:
+        (skipped if skipped is not None else []).extend(_LAST_LOAD[2])
         return _LAST_LOAD[1]
     dataset = registry.create(spec.dataset)
-    clips = dataset.load(request)
+    with recorded_skips() as rows:
+        clips = dataset.load(request)
+    (skipped if skipped is not None else []).extend(rows)
     if not clips:
         raise DataError(f"dataset {spec.dataset.plugin!r} returned no clips")
     for clip in clips:
         check_clip(spec.dataset.plugin, clip, spec.features.sample_rate)
         clip.audio.setflags(write=False)
-    _LAST_LOAD = (key, clips)
+    _LAST_LOAD = (key, clips, rows)
     return clips
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from harness.atomic import atomic_path
 from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
+from harness.tables import data_quality_table
 
 
 def write_tables(
@@ -34,6 +35,7 @@ def write_analysis(results: Results, analysis: Analysis) -> list[Path]:
         out / "runs.csv": results.runs,
         out / "curves.csv": results.curves,
         out / "probes.csv": results.probes,
+        out / "data_quality.csv": data_quality_table(results.records.values()),
     }
     frames.update({out / "stats" / f"{name}.csv": f for name, f in analysis.tables().items()})
     for path, frame in frames.items():

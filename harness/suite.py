@@ -100,14 +100,8 @@ class Suite:
 
     def speakers_needed(self) -> dict[str, int]:
         """Per language, the speakers its roles need (roles never share a speaker)."""
-        s = self.splits
-        need = dict.fromkeys(self.languages(), 0)
-        for lang in {c.language for c in self.conditions if c.language and c.pretrains}:
-            need[lang] += s.pretrain_speakers
-        need[self.target.language] += s.train_speakers + s.heldout_speakers
-        for lang in s.probe_languages:
-            need[lang] += s.probe_speakers
-        return need
+        roles = roles_needed(self.target, self.splits, self.conditions)
+        return {lang: sum(roles[lang].values()) for lang in self.languages()}
 
     def condition(self, name: str) -> Condition:
         return next(c for c in self.conditions if c.name == name)
@@ -117,6 +111,20 @@ def _languages(target: TargetConfig, splits: SplitConfig,
                conditions: Iterable[Condition]) -> tuple[str, ...]:  # fmt: skip
     langs = [target.language, *(c.language for c in conditions if c.language)]
     return tuple(dict.fromkeys(langs + list(splits.probe_languages)))
+
+
+def roles_needed(target: TargetConfig, splits: SplitConfig,
+                 conditions: Iterable[Condition]) -> dict[str, dict[str, int]]:  # fmt: skip
+    """Per language, the speakers each role needs (harness/splits.py deals them out)."""
+    conditions = list(conditions)
+    need: dict[str, dict[str, int]] = {lang: {} for lang in _languages(target, splits, conditions)}
+    for lang in splits.probe_languages:
+        need[lang]["probe"] = splits.probe_speakers
+    need[target.language]["heldout"] = splits.heldout_speakers
+    need[target.language]["train"] = splits.train_speakers
+    for lang in {c.language for c in conditions if c.language and c.pretrains}:
+        need[lang]["pretrain"] = splits.pretrain_speakers
+    return need
 
 
 def default_cache_dir(configured: str = "") -> Path:
@@ -148,14 +156,29 @@ def load_suite(
     """Read and validate a suite file; raise :class:`SuiteError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise SuiteError(path, [(str(path), f"cannot read suite file: {exc.strerror}")]) from exc
+    text = _decode(path, raw)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(path, [_toml_error(path, text, exc)]) from exc
     return _Validator(path, data, registry or load_registry()).build(output)
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """The suite file as text; a binary or non-UTF-8 file is one located problem."""
+    if b"\0" in raw:
+        where = f"byte {raw.index(bytes(1))}"
+        raise SuiteError(path, [(str(path), f"not a text file (a NUL byte at {where}); a suite "
+                                 "file is TOML text, such as suites/quick.toml")])  # fmt: skip
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SuiteError(path, [(f"{path}:{line}", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} "
+                                 f"at offset {exc.start}); save the suite file as UTF-8")]) from exc  # fmt: skip
 
 
 class _Validator:
@@ -255,6 +278,14 @@ class _Validator:
         seeds = top.get("seeds") or []
         if isinstance(seeds, list) and len(set(seeds)) != len(seeds):
             self.problem("seeds", f"seeds must be distinct, got {seeds}")
+        if top.get("seeds") == []:
+            self.problem("seeds", "expected at least one seed, got []; write a count such as "
+                         "seeds = 3 or a list such as seeds = [0, 1, 2]")  # fmt: skip
+        negative = (
+            [s for s in seeds if isinstance(s, int) and s < 0] if isinstance(seeds, list) else []
+        )
+        if negative:
+            self.problem("seeds", f"expected seeds >= 0, got {negative[0]} in {seeds}")
 
         configs: dict[str, Any] = {}
         for key, cls in SECTIONS.items():
@@ -270,7 +301,7 @@ class _Validator:
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         control = self.control(top.get("control", ""), conditions)
-        self.component_checks(configs, conditions)
+        self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))
 
         if self.problems:
             raise SuiteError(self.path, self.problems)
@@ -386,14 +417,24 @@ class _Validator:
             )
         return None
 
-    def component_checks(self, configs: dict[str, Any], conditions: list[Condition]) -> None:
+    def component_checks(
+        self, configs: dict[str, Any], conditions: list[Condition], cache_dir: Path
+    ) -> None:
         """Each component's own rules, once the sections they may read are valid."""
         if not {"features", "splits", "target"} <= configs.keys():
             return
         target, splits = configs["target"], configs["splits"]
         languages = _languages(target, splits, conditions)
-        context = ValidationContext(configs["features"].sample_rate, target.language, languages,
-                                    tuple(splits.probe_languages), splits.probe_speakers)  # fmt: skip
+        context = ValidationContext(
+            configs["features"].sample_rate,
+            target.language,
+            languages,
+            tuple(splits.probe_languages),
+            splits.probe_speakers,
+            roles=roles_needed(target, splits, conditions),
+            probe_clips=splits.probe_clips_per_language,
+            cache_dir=cache_dir,
+        )
         for check, params, where in self.checks:
             for key, message in check(params, context):
                 self.problem(f"{where}.{key}" if key else where, message)

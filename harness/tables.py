@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.audio import FILE_REASONS, SKIP_REASONS
+
 #: Statuses a run record can have (docs/architecture.md).
 STATUSES = ("reached", "censored", "diverged", "failed")
 
@@ -359,3 +361,58 @@ def speakers_table(record: Mapping[str, Any]) -> pd.DataFrame:
     languages = [str(x) for x in clips.get("language", [])]
     frame = pd.DataFrame({"speaker": speakers, "language": languages})
     return frame.drop_duplicates("speaker").sort_values("speaker").reset_index(drop=True)
+
+
+#: per language, the roles whose speakers and clips data_quality.csv counts
+_ROLES = ("pretrain", "train", "heldout", "probe")
+#: reasons in the order of data_quality.csv's skipped_* columns
+SKIP_COLUMNS = SKIP_REASONS
+DATA_QUALITY_COLUMNS = (
+    "dataset", "language", "files_read", "files_skipped",
+    *(f"skipped_{reason}" for reason in SKIP_COLUMNS),
+    "speakers_loaded", "clips_loaded",
+    *(f"{role}_{unit}" for role in _ROLES for unit in ("speakers", "clips")),
+)  # fmt: skip
+
+
+def skipped_files(records: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Every file a suite's dataset skipped, once (runs of a suite read the same data)."""
+    seen: dict[tuple[str, ...], dict[str, str]] = {}
+    for record in records:
+        for row in _get(record, "data", "skipped", default=None) or []:
+            key = tuple(str(row.get(k, "")) for k in ("dataset", "language", "file", "reason"))
+            seen.setdefault(key, dict(row))
+    return sorted(seen.values(), key=lambda r: (r.get("language", ""), r.get("file", "")))
+
+
+def data_quality_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per dataset and language: files read and skipped (by reason), speakers
+    and clips the dataset delivered, and the most any run kept in each role."""
+    records = list(records)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row(dataset: str, language: str) -> dict[str, Any]:
+        return rows.setdefault((dataset, language), dict.fromkeys(DATA_QUALITY_COLUMNS[2:], 0))
+
+    for record in records:
+        dataset = str(_get(record, "spec", "dataset", "plugin", default="") or "")
+        for language, n in (_get(record, "data", "loaded", default=None) or {}).items():
+            entry = row(dataset, language)
+            entry["speakers_loaded"] = max(entry["speakers_loaded"], n.get("speakers", 0))
+            entry["clips_loaded"] = max(entry["clips_loaded"], n.get("clips", 0))
+        for role, per in (_get(record, "data", "counts", default=None) or {}).items():
+            for language, n in per.items():
+                if role in _ROLES:
+                    entry = row(dataset, language)
+                    for unit in ("speakers", "clips"):
+                        column = f"{role}_{unit}"
+                        entry[column] = max(entry[column], n.get(unit, 0))
+    for skip in skipped_files(records):
+        reason = skip.get("reason", "other")
+        entry = row(skip.get("dataset", ""), skip.get("language", ""))
+        entry[f"skipped_{reason if reason in SKIP_COLUMNS else 'other'}"] += 1
+    for entry in rows.values():
+        entry["files_skipped"] = sum(entry[f"skipped_{r}"] for r in FILE_REASONS)
+        entry["files_read"] = entry["clips_loaded"] + entry["files_skipped"]
+    table = [{"dataset": d, "language": lang, **entry} for (d, lang), entry in sorted(rows.items())]
+    return pd.DataFrame(table, columns=list(DATA_QUALITY_COLUMNS))

@@ -162,18 +162,22 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_failed_runs_exit_1_and_are_recorded(tmp_path):
-    """Too few speakers: every run fails with a data error; the command says so and exits 1."""
+    """Files that validate (listed, enough speakers) but none decodes: every run fails
+    with a data error that states the problem; the command says so and exits 1."""
+    for lang in ("es", "it"):
+        for k in range(6):
+            speaker = tmp_path / "data" / lang / f"s{k}"
+            speaker.mkdir(parents=True)
+            (speaker / "a.wav").write_bytes(b"not audio at all")
     suite = tmp_path / "few.toml"
     suite.write_text(
         textwrap.dedent(
-            """\
+            f"""\
             name = "few"
             seeds = 1
             [dataset]
-            plugin = "espeak"
-            speakers = 3
-            clips_per_speaker = 2
-            clip_seconds = 1.0
+            plugin = "folder"
+            root = "{tmp_path / "data"}"
             [splits]
             probe_languages = ["es", "it"]
             [target]
@@ -189,11 +193,13 @@ def test_failed_runs_exit_1_and_are_recorded(tmp_path):
             """
         )
     )
+    assert run_cli("validate", suite).returncode == 0
     result = run_cli("run", suite, "--output", tmp_path / "out", "--no-report")
     assert result.returncode == 1, result.stderr
     text = result.stdout + result.stderr
     assert "1 failed" in text
-    assert "language 'es' has 3 speaker(s) but the splits need 6" in text
+    assert "folder: no usable clips for language(s) es, it: es: 6 undecodable" in text
+    assert "see the warnings above" not in text
     records = list((tmp_path / "out" / "runs").glob("*/record.json"))
     assert len(records) == 1
 

@@ -229,7 +229,10 @@ def test_commonvoice_balanced_selection_and_bad_files(cv_root, tmp_path) -> None
     with pytest.warns(DataWarning) as caught:
         clips = dataset.load(_request(["es", "it"], tmp_path / "cache", rate=8000))
     messages = "\n".join(str(w.message) for w in caught)
-    assert "cv_es_f0.mp3: cannot decode" in messages
+    assert "cv_es_f0.mp3: undecodable" in messages
+    reasons = {Path(w.message.file).name: w.message.reason for w in caught}
+    assert reasons["cv_es_f0.mp3"] == "undecodable" and reasons["cv_es_gone.mp3"] == "missing"
+    assert reasons["cv_es_quiet.mp3"] == "silent"
     assert "speaker es/client-f: too few usable clips (1 of 2 needed)" in messages
     assert "cv_es_gone.mp3: listed in validated.tsv but missing" in messages
     counts = _by_speaker(clips)
@@ -294,7 +297,7 @@ def test_folder_reads_every_format_and_skips_bad_files(folder_root, tmp_path) ->
     with pytest.warns(DataWarning) as caught:
         clips = dataset.load(_request(["en", "de"], tmp_path, rate=16000))
     messages = "\n".join(str(w.message) for w in caught)
-    assert "nan.wav: contains NaN" in messages
+    assert "nan.wav: undecodable: contains NaN" in messages
     assert "empty.wav" in messages
     counts = _by_speaker(clips)
     assert counts == {f"en/s{i}": 3 for i in range(1, 5)} | {f"de/t{i}": 3 for i in range(1, 4)}

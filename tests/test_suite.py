@@ -219,7 +219,10 @@ def test_component_check_sees_the_suite_and_reports_under_the_key_path(tmp_path)
         "models[3].high": "expected integer >= 0, got 'x'",  # no check on unresolved params
     }
     context = CheckedModel.seen[0]
-    assert context == ValidationContext(16000, "es", ("es", "ja"), ("es", "ja"), 3)
+    roles = {"es": {"probe": 3, "heldout": 1, "train": 2}, "ja": {"probe": 3, "pretrain": 2}}
+    assert context == ValidationContext(16000, "es", ("es", "ja"), ("es", "ja"), 3, roles=roles,
+                                        cache_dir=context.cache_dir)  # fmt: skip
+    assert context.speakers_needed("es") == 6 and context.cache_dir is not None
     assert len(CheckedModel.seen) == 2
 
 

@@ -12,7 +12,14 @@ import pytest
 from harness.export import write_tables
 from harness.results import load_results
 from harness.stats import cka, convergence, sensitivity, separability, survival
-from harness.tables import CURVE_COLUMNS, PROBE_COLUMNS, RUN_COLUMNS, probes_table, runs_table
+from harness.tables import (
+    CURVE_COLUMNS,
+    DATA_QUALITY_COLUMNS,
+    PROBE_COLUMNS,
+    RUN_COLUMNS,
+    probes_table,
+    runs_table,
+)
 
 from helpers.fake_results import FakeSuite, write_fake_results
 
@@ -186,6 +193,7 @@ def test_every_csv_column_is_documented():
         "runs.csv": RUN_COLUMNS,
         "curves.csv": CURVE_COLUMNS,
         "probes.csv": PROBE_COLUMNS,
+        "data_quality.csv": DATA_QUALITY_COLUMNS,
         "stats/survival_summary.csv": survival.SUMMARY_COLUMNS,
         "stats/km_curves.csv": survival.KM_COLUMNS,
         "stats/convergence_vs_control.csv": convergence.VS_CONTROL_COLUMNS,

@@ -21,6 +21,7 @@ from harness.atomic import write_text
 from harness.export import write_analysis
 from harness.report import figures, methods, sentences, separation
 from harness.report.markup import (
+    Cell,
     ci_cell,
     esc,
     figure,
@@ -34,6 +35,7 @@ from harness.report.markup import (
 from harness.report.numbers import ALPHA, MEASURE_NAMES, fmt_score
 from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
+from harness.tables import SKIP_COLUMNS, data_quality_table, skipped_files
 
 REPORT = "report.html"
 
@@ -66,6 +68,7 @@ def render(results: Results, analysis: Analysis) -> str:
         _sensitivity(results, analysis),
         _separability(results, analysis),
         _problems(results),
+        _data(results),
         methods.section(results, analysis),
     ]
     template = string.Template(
@@ -407,6 +410,45 @@ def _problems(results: Results) -> str:
                       + (f": {listing}." if names else ".")))  # fmt: skip
     for problem in results.problems:
         out.append(para(problem, "warning"))
+    out.append("</section>")
+    return "".join(out)
+
+
+#: skipped files listed one by one in the report; the rest are in the run records
+_SKIPS_SHOWN = 50
+
+
+def _data(results: Results) -> str:
+    """What the dataset gave: files read and skipped by reason, speakers and clips
+    per language and role (data_quality.csv), and the skipped files themselves."""
+    quality = data_quality_table(results.records.values())
+    if quality.empty:
+        return ""
+    out = ['<section id="data"><h2>Data</h2>']
+    skipped = skipped_files(results.records.values())
+    counts = quality[[f"skipped_{r}" for r in SKIP_COLUMNS]].sum()
+    reasons = ", ".join(f"{int(n)} {r.replace('_', ' ')}" for r, n in
+                        zip(SKIP_COLUMNS, counts, strict=True) if n)  # fmt: skip
+    out.append(para(f"The dataset skipped {len(skipped)} file(s) or speaker(s): {reasons}."
+                    if skipped else "The dataset skipped no file.",
+                    "warning" if skipped else ""))  # fmt: skip
+    columns: list[tuple[str, Cell]] = [("dataset", "dataset"), ("language", "language"), ("files read", "files_read"),
+               ("skipped", "files_skipped"),
+               *((f"skipped: {r.replace('_', ' ')}", f"skipped_{r}") for r in SKIP_COLUMNS
+                 if counts[f"skipped_{r}"]),
+               ("speakers", "speakers_loaded"), ("clips", "clips_loaded"),
+               *((f"{role}: speakers / clips",
+                  lambda row, role=role: f"{row[role + '_speakers']} / {row[role + '_clips']}")
+                 for role in ("pretrain", "train", "heldout", "probe"))]  # fmt: skip
+    out.append(table(quality, columns))
+    if skipped:
+        rows = "".join(f"<li><code>{esc(s.get('file', ''))}</code> [{esc(s.get('language', ''))}]"
+                       f" {esc(s.get('reason', ''))}: {esc(s.get('detail', ''))}</li>"
+                       for s in skipped[:_SKIPS_SHOWN])  # fmt: skip
+        more = len(skipped) - _SKIPS_SHOWN
+        tail = para(f"and {more} more (every one is in each run's record.json, data.skipped)")
+        out.append(f"<details><summary>Skipped files</summary><ul>{rows}</ul>"
+                   f"{tail if more > 0 else ''}</details>")  # fmt: skip
     out.append("</section>")
     return "".join(out)
 

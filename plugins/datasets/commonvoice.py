@@ -9,9 +9,20 @@ columns ``client_id`` and ``path``) and ``<root>/<locale>/clips/<path>``
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
-from harness import REQUIRED, Component, Param, hookimpl
-from harness.corpus import Candidate, RecordingsDataset
+from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
+from harness.corpus import (
+    Candidate,
+    RecordingsDataset,
+    check_speakers,
+    missing_languages,
+    missing_root,
+    scan_cached,
+    stamp,
+)
 
 NEEDED_COLUMNS = ("client_id", "path")
 #: Common Voice sentences contain quotes and very long fields; read them raw.
@@ -37,7 +48,9 @@ class CommonVoiceDataset(RecordingsDataset):
         """Files listed for ``locale``, by speaker; problems are skipped with a warning."""
         table = self.root / locale / self.tsv
         if not table.is_file():
-            self.skips.skip(locale, table, "missing (expected a Common Voice validated.tsv)")
+            self.skips.skip(
+                locale, table, "missing (expected a Common Voice validated.tsv)", "missing"
+            )
             return {}
         by_speaker: dict[str, list[Candidate]] = {}
         try:
@@ -47,26 +60,82 @@ class CommonVoiceDataset(RecordingsDataset):
                 if missing:
                     found = ", ".join(reader.fieldnames or []) or "none"
                     self.skips.skip(
-                        locale, table, f"lacks column(s) {', '.join(missing)} (found: {found})"
+                        locale,
+                        table,
+                        f"lacks column(s) {', '.join(missing)} (found: {found})",
+                        "unreadable",
                     )
                     return {}
                 for line, row in enumerate(reader, start=2):
                     client, name = (row.get("client_id") or "").strip(), (row.get("path") or "")
                     name = name.strip()
                     if not client or not name:
-                        self.skips.skip(locale, f"{table}:{line}", "empty client_id or path")
+                        self.skips.skip(
+                            locale, f"{table}:{line}", "empty client_id or path", "other"
+                        )
                         continue
                     path = self.root / locale / "clips" / name
                     if not path.is_file():
-                        self.skips.skip(locale, path, f"listed in {table.name} but missing")
+                        self.skips.skip(
+                            locale, path, f"listed in {table.name} but missing", "missing"
+                        )
                         continue
                     speaker = f"{locale}/{client}"
                     clip_id = f"commonvoice/{locale}/{name}"
                     by_speaker.setdefault(speaker, []).append(Candidate(clip_id, path))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            self.skips.skip(locale, table, f"cannot read: {exc}")
+            self.skips.skip(locale, table, f"cannot read: {exc}", "unreadable")
             return {}
         return by_speaker
+
+
+def _header(table: Path) -> list[str]:
+    with open(table, encoding="utf-8", newline="") as handle:
+        return next(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), [])
+
+
+def _listed_files(table: Path) -> dict[str, int]:
+    """Rows per speaker whose clip file exists."""
+    clips = table.parent / "clips"
+    counts: dict[str, int] = {}
+    with open(table, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            client, name = (row.get("client_id") or "").strip(), (row.get("path") or "").strip()
+            if client and name and (clips / name).is_file():
+                speaker = f"{table.parent.name}/{client}"
+                counts[speaker] = counts.get(speaker, 0) + 1
+    return counts
+
+
+def check_download(
+    params: Mapping[str, Any], context: ValidationContext
+) -> Iterator[tuple[str, str]]:
+    """The root holds every locale's table, with the needed columns and enough speakers."""
+    root, tsv = Path(params["root"]).expanduser(), params["tsv"]
+    problem = missing_root("commonvoice", root)
+    if problem:
+        yield "root", problem
+        return
+    available = sorted(p.name for p in root.iterdir() if (p / tsv).is_file())
+    yield from missing_languages("commonvoice", root, context.languages, available, f"{tsv}")
+    files = {}
+    for locale in (lang for lang in context.languages if lang in available):
+        table = root / locale / tsv
+        try:
+            header = _header(table)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            yield "tsv", f"commonvoice: cannot read {table}: {exc}"
+            continue
+        missing = [c for c in NEEDED_COLUMNS if c not in header]
+        if missing:
+            yield "tsv", (f"commonvoice: {table} lacks column(s) {', '.join(missing)} "
+                          f"(found: {', '.join(header) or 'none'}); expected a Common Voice "
+                          "table with client_id and path")  # fmt: skip
+            continue
+        clips = table.parent / "clips"
+        key = [stamp(table), stamp(clips) if clips.is_dir() else None]
+        files[locale] = scan_cached(context, "commonvoice", key, lambda t=table: _listed_files(t))
+    yield from check_speakers("commonvoice", files, params, context)
 
 
 @hookimpl
@@ -96,5 +165,6 @@ def harness_datasets() -> list[Component]:
                     "keep as many speakers in every language as the language with the fewest",
                 ),
             ],
+            check=check_download,
         )
     ]

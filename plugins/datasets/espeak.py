@@ -20,19 +20,21 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness import Component, Param, hookimpl
+from harness import Component, Param, ValidationContext, hookimpl
 from harness.audio import BadAudio, SkipLog, check_clip, fit_length, require_languages, resample
 from harness.contracts import Clip, DataError, DataRequest
+from harness.corpus import probe_clips_problem
 from harness.hashing import content_hash
 from harness_plugins.datasets import espeak_synth
-from harness_plugins.datasets.espeak_synth import NATIVE_RATE, speaker_file
+from harness_plugins.datasets.espeak_synth import NATIVE_RATE, speaker_file, voice_for
 
 #: Bump when generation changes in a way the parameters do not show.
 GENERATOR_VERSION = 1
@@ -92,7 +94,7 @@ class EspeakDataset:
         clips: list[Clip] = []
         for lang in request.languages:
             clips.extend(self._read_language(root, lang, n, request.sample_rate))
-        require_languages("espeak", request.languages, {c.language for c in clips})
+        require_languages(self.skips, request.languages, {c.language for c in clips})
         return clips
 
     def generate(self, root: Path, languages: Sequence[str], n_speakers: int) -> None:
@@ -134,7 +136,7 @@ class EspeakDataset:
             try:
                 native = np.load(path, allow_pickle=False)
             except (OSError, ValueError) as exc:
-                self.skips.skip(lang, path, f"cannot read cached audio: {exc}")
+                self.skips.skip(lang, path, f"cannot read cached audio: {exc}", "unreadable")
                 continue
             speaker = f"{lang}/espeak-{k:02d}"
             for c, row in enumerate(native):
@@ -143,7 +145,7 @@ class EspeakDataset:
                 try:
                     check_clip(audio)
                 except BadAudio as exc:
-                    self.skips.skip(lang, f"{path} clip {c}", str(exc))
+                    self.skips.skip(lang, f"{path} clip {c}", str(exc), exc.reason)
                     continue
                 clips.append(Clip(f"{speaker}/{c:03d}#{tag}", lang, speaker, audio, rate))
         return clips
@@ -192,6 +194,37 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
+@lru_cache(maxsize=1)
+def voices() -> frozenset[str]:
+    """The language voices eSpeak NG ships (file names under its ``lang/`` folder), lower case."""
+    import espeakng_loader
+
+    folder = Path(espeakng_loader.get_data_path()) / "lang"
+    return frozenset(name.lower() for _, _, names in os.walk(folder) for name in names)
+
+
+def check_corpus(
+    params: Mapping[str, Any], context: ValidationContext
+) -> Iterator[tuple[str, str]]:
+    """eSpeak has a voice for every language; a fixed speaker count fills every role."""
+    have = voices()
+    for lang in context.languages:
+        if voice_for(lang).lower() not in have:
+            close = sorted(v for v in have if v.split("-")[0] == lang.lower().split("-")[0])
+            hint = f"; close: {', '.join(close)}" if close else f"; {len(have)} voices exist"
+            yield "", (f"espeak: eSpeak NG has no voice for language {lang!r}{hint} "
+                       "(list them with `espeak-ng --voices`)")  # fmt: skip
+    speakers = params.get("speakers")
+    for lang in context.languages if speakers is not None else ():
+        roles = context.roles.get(lang, {})
+        need = sum(roles.values())
+        if speakers < need:
+            detail = ", ".join(f"{role} {n}" for role, n in roles.items())
+            yield "speakers", (f"language {lang!r} needs {need} speakers ({detail}; roles never "
+                               f"share a speaker), got {speakers}; leave it out for just enough")  # fmt: skip
+    yield from probe_clips_problem(params["clips_per_speaker"], context)
+
+
 @hookimpl
 def harness_datasets() -> list[Component]:
     return [
@@ -221,5 +254,6 @@ def harness_datasets() -> list[Component]:
                     optional=True,
                 ),
             ],
+            check=check_corpus,
         )
     ]
