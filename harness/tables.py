@@ -367,12 +367,12 @@ def speakers_table(record: Mapping[str, Any]) -> pd.DataFrame:
 _ROLES = ("pretrain", "train", "heldout", "probe")
 #: reasons in the order of data_quality.csv's skipped_* columns
 SKIP_COLUMNS = SKIP_REASONS
-DATA_QUALITY_COLUMNS = (
+DATA_QUALITY_COLUMNS = [
     "dataset", "language", "files_read", "files_skipped",
     *(f"skipped_{reason}" for reason in SKIP_COLUMNS),
     "speakers_loaded", "clips_loaded",
     *(f"{role}_{unit}" for role in _ROLES for unit in ("speakers", "clips")),
-)  # fmt: skip
+]  # fmt: skip
 
 
 def skipped_files(records: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
