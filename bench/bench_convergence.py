@@ -44,8 +44,13 @@ def main() -> None:
     parser.add_argument("--suites", type=int, default=300)
     parser.add_argument("--sd", type=float, default=0.13, help="SD of log steps across seeds")
     parser.add_argument("--rho", type=float, default=0.8, help="within-seed correlation")
+    parser.add_argument(
+        "--censoring", type=float, default=0.2, help="share of control runs the budget censors"
+    )
     args = parser.parse_args()
-    base = TimeDesign(ratios=NULL, models=2, seeds=10, sd=args.sd, rho=args.rho)
+    base = TimeDesign(
+        ratios=NULL, models=2, seeds=10, sd=args.sd, rho=args.rho, censoring=args.censoring
+    )
     planted = replace(base, ratios=(0.8, 1.0, 1.0, 1.0))
     # the ratio the paired comparison reports as detectable at this design
     probe = rejection_rates(base, 30, seed=99)
@@ -71,7 +76,7 @@ def main() -> None:
         print(f"{name}:\n{rates.round(3).to_string()}\n", flush=True)
     table = pd.DataFrame(rows).T
     with pd.option_context("display.width", 220):
-        print(f"sd {args.sd}, rho {args.rho}, {args.suites} suites per scenario")
+        print(f"sd {args.sd}, rho {args.rho}, censoring {args.censoring}, {args.suites} suites")
         print(table.round(3).to_string())
 
 

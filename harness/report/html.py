@@ -125,9 +125,13 @@ def _answer(results: Results, analysis: Analysis) -> str:
         parts.append("<h3>In short (Holm-corrected tests at the 5% level)</h3><ul>")
         parts.extend(f"<li>{esc(text)}</li>" for text in headline)
         parts.append("</ul>")
-    parts.append("<h3>Learning speed (steps to the held-out threshold)</h3>")
-    for text in sentences.convergence_sentences(results, analysis) + sentences.overall_sentences(
-        results, analysis
+    parts.append(
+        "<h3>Learning speed (target steps to the held-out threshold; pretraining not counted)</h3>"
+    )
+    for text in (
+        sentences.convergence_sentences(results, analysis)
+        + sentences.overall_sentences(results, analysis)
+        + sentences.cost_sentences(results, analysis)
     ):
         parts.append(para(text))
     parts.append("<h3>Language separation in latent space</h3>")

@@ -210,6 +210,45 @@ def overall_sentences(results: Results, analysis: Analysis, measure: str = "step
     return out
 
 
+def cost_sentences(results: Results, analysis: Analysis) -> list[str]:
+    """Per model: does the head start survive counting the pretraining steps?"""
+    tests = analysis.convergence_vs_control
+    if tests.empty or "total_steps" not in set(tests["measure"]):
+        return []
+    out = []
+    for model in results.models:
+        total = tests[(tests["measure"] == "total_steps") & (tests["model"] == model)]
+        target = tests[(tests["measure"] == "steps") & (tests["model"] == model)]
+        faster = target[(target["p_holm"] < ALPHA) & (target["time_ratio"] < 1)]
+        if total.empty or faster.empty:
+            continue
+        kept = total[total["condition"].isin(faster["condition"])]
+        still = kept[(kept["p_holm"] < ALPHA) & (kept["time_ratio"] < 1)]
+        lost = kept[~kept.index.isin(still.index)]
+        if len(kept) == 1:
+            text = (
+                f"Counting the pretraining steps too, the {model}'s time ratio to the control "
+                f"with “{results.condition_label(kept['condition'].iloc[0])}” is "
+                f"{kept['time_ratio'].iloc[0]:.2f}"
+            )
+        else:
+            text = (
+                f"Counting the pretraining steps too, the {model}'s time ratios to the control "
+                f"are {fmt_range(kept['time_ratio'], 2)} for the {len(kept)} conditions that "
+                "sped it up"
+            )
+        if len(still) == len(kept):
+            text += (
+                f" (Holm-corrected p ≤ {kept['p_holm'].max():.2g}): the head start is worth "
+                "more than the pretraining it cost."
+            )
+        else:
+            labels = ", ".join(f"“{results.condition_label(c)}”" for c in lost["condition"])
+            text += f"; with {labels} the saving is not evidenced once pretraining is counted."
+        out.append(text)
+    return out
+
+
 def _the(models: Sequence[str]) -> str:
     """'the a', 'the a and the b', 'the a, the b and the c'."""
     names = [f"the {m}" for m in models]
@@ -250,6 +289,12 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
                         f"no evidence of a difference in learning speed for the {t['model']} "
                         f"({ratio}; only a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
                         "more was detectable)"
+                    )
+                elif t["detectable_ratio"] == 0:
+                    speed.append(
+                        f"no evidence of a difference in learning speed for the {t['model']} "
+                        f"({ratio}; too few informative seeds for a change of any size to be "
+                        "detectable)"
                     )
                 else:
                     speed.append(
