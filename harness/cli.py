@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="start over: keep nothing from earlier runs"
     )
     run.add_argument("--no-report", action="store_true", help="skip writing tables and report")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="use an output folder that is not empty although no `harness run` wrote it",
+    )
 
     validate = sub.add_parser(
         "validate",
@@ -152,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (UsageError, PluginError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RunNotStarted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -252,19 +260,28 @@ def executor_override(
     return Selection("executor", plugin, resolved, plugin)
 
 
+class RunNotStarted(Exception):
+    """The output folder cannot be used or the executor cannot start; exits 2."""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.runner import run_suite
+    from harness.runner import ExecutorError, run_suite
+    from harness.store import StoreError
 
     registry = load_registry()
     suite = load_suite(args.suite, registry, output=args.output)
     executor = executor_override(registry, suite, args.executor, args.executor_param)
-    outcome = run_suite(
-        suite,
-        executor=executor,
-        rerun_failed=args.rerun_failed,
-        fresh=args.fresh,
-        registry=registry,
-    )
+    try:
+        outcome = run_suite(
+            suite,
+            executor=executor,
+            rerun_failed=args.rerun_failed,
+            fresh=args.fresh,
+            registry=registry,
+            force=args.force,
+        )
+    except (StoreError, ExecutorError) as exc:
+        raise RunNotStarted(str(exc)) from exc
     if outcome.interrupted:
         return int(outcome.exit_code)  # 130: finished runs are kept; run again to finish
     if not args.no_report:

@@ -2,8 +2,11 @@
 
 Each run's id is a hash of everything that can change its numbers, written
 as canonical JSON, so the same suite gives the same ids on any machine and
-changing a parameter that affects a run changes its id. Where results go
-(output, cache, executor) is not part of the id.
+changing a parameter that affects a run changes its id. The code counts
+too: the provenance of the harness and of every component a run uses
+(distribution, version, and a source hash for unversioned or editable code;
+see :mod:`harness.provenance`), so changed plugin code runs again. Where
+results go (output, cache, executor) is not part of the id.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from typing import Any
 
 from harness.config import FeatureConfig, SplitConfig, TargetConfig, TrainingConfig
 from harness.hashing import content_hash
+from harness.provenance import Resolver
+from harness.registry import Registry, load_registry
 from harness.suite import Condition, Selection, Suite
 
 #: Bump when the meaning of a run changes in a way its parameters do not show.
 #: 2: a relative threshold is a fraction of the model's untrained held-out loss
 #: averaged over the suite's seeds, no longer of the run's own.
-PROTOCOL_VERSION = 2
+#: 3: the provenance of the code (harness and components) is part of a run's id.
+PROTOCOL_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,9 @@ class RunSpec:
     speakers_needed: Mapping[str, int]
     control: str
     cache_dir: str
+    #: "harness" and "<kind>/<component>" -> origin of the code (harness.provenance);
+    #: resolved once in the main process, so workers never recompute it
+    provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def content(self) -> dict[str, Any]:
         """What determines the run's numbers (the hashed part).
@@ -66,7 +75,15 @@ class RunSpec:
             "training": dataclasses.asdict(self.training),
             "extractors": [s.to_dict() for s in self.extractors],
             "probes": [s.to_dict() for s in self.probes],
+            "provenance": dict(self.provenance),
         }
+
+    def identity(self) -> dict[str, Any]:
+        """The hashed content without the code's provenance: two runs with equal
+        identities differ only in the code that ran them."""
+        content = self.content()
+        del content["provenance"]
+        return content
 
     @property
     def run_id(self) -> str:
@@ -88,8 +105,19 @@ class RunSpec:
         }
 
 
-def expand(suite: Suite) -> list[RunSpec]:
-    """All runs of a suite, in a stable order (condition, model, seed)."""
+def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
+    """All runs of a suite, in a stable order (condition, model, seed).
+
+    :param registry: where the suite's components come from, for their
+        provenance; default all installed plugins, as :func:`load_suite` uses.
+    """
+    registry = registry or load_registry()
+    resolver = Resolver()
+
+    def provenance(condition: Condition, model: Selection) -> dict[str, Any]:
+        chosen = [suite.dataset, condition.filter, model, *suite.extractors, *suite.probes]
+        return resolver.run((s.kind, registry.get(s.kind, s.plugin)) for s in chosen)
+
     shared = dict(
         suite=suite.name,
         dataset=suite.dataset,
@@ -112,6 +140,7 @@ def expand(suite: Suite) -> list[RunSpec]:
             seed=seed,
             reference_seeds=tuple(sorted(suite.seeds)),
             target=dataclasses.replace(suite.target, **model.target),
+            provenance=provenance(condition, model),
             **shared,  # type: ignore[arg-type]
         )
         for condition in suite.conditions

@@ -194,7 +194,7 @@ def load_results(output_dir: str | Path) -> Results:
 
     Runs still in progress are skipped (the store renames a run's folder into
     place only when its record is complete); an unreadable record is skipped
-    with a warning and listed in ``problems``.
+    with a warning and listed in ``problems`` as damaged.
     """
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
@@ -248,7 +248,10 @@ def _read_records(
         try:
             record = store.load_record(run_id)
         except (OSError, ValueError) as exc:
-            problems.append(f"{path}: unreadable run record ({exc})")
+            problems.append(
+                f"{path}: damaged run record ({type(exc).__name__}: {exc}); "
+                "`harness run` runs it again"
+            )
             continue
         if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
             problems.append(f"{path}: not a run record (no spec)")

@@ -12,19 +12,25 @@ Nothing here imports torch: workers import it when they execute a run.
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.expand import RunSpec, expand
+from harness.hashing import content_hash
 from harness.progress import Progress, format_seconds
+from harness.provenance import changes
 from harness.store import (
+    DAMAGED,
     DONE_STATUSES,
     FAILED,
     Store,
+    StoreError,
     check_record,
     error_info,
     failure_record,
@@ -38,6 +44,10 @@ if TYPE_CHECKING:
     from harness.suite import Selection, Suite
 
 ExecuteFn = Callable[[RunSpec, Path], Mapping[str, Any]]
+
+
+class ExecutorError(Exception):
+    """The executor plugin could not start, so no run started."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,11 @@ class SuiteOutcome:
     interrupted: bool = False
     seconds: float = 0.0
     moved_to: Path | None = None
+    #: why runs of an earlier version run again: "<what changed>" -> runs
+    #: (see :func:`code_changes`)
+    code_changes: Mapping[str, int] = field(default_factory=dict)
+    #: labels of runs whose record was damaged (unreadable); they run again
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -105,8 +120,7 @@ class SuiteOutcome:
         lines = []
         if self.moved_to is not None:
             lines.append(f"--fresh: the earlier results were moved to {self.moved_to}")
-        if self.stale:
-            lines.append(stale_notice(self.output, len(self.stale)))
+        lines += notices(self.output, self.stale, self.code_changes, self.damaged)
         counts = (
             f"{self.reached} reached, {self.censored} censored, "
             f"{self.diverged} diverged, {self.failed} failed"
@@ -130,6 +144,53 @@ class SuiteOutcome:
                 lines.append("  " + failure.traceback.rstrip().replace("\n", "\n  "))
                 shown += 1
         return "\n".join(lines)
+
+
+def notices(
+    output: Path, stale: list[str], code: Mapping[str, int], damaged: list[str]
+) -> list[str]:
+    """What a user should know about the folder before the counts."""
+    lines = [f"{n} run(s) run again: {why}" for why, n in code.items()]
+    if damaged:
+        shown = ", ".join(damaged[:10]) + (
+            f" and {len(damaged) - 10} more" if len(damaged) > 10 else ""
+        )
+        lines.append(
+            f"{len(damaged)} damaged run record(s) (record.json missing or unreadable) "
+            f"run again: {shown}"
+        )
+    if stale:
+        lines.append(stale_notice(output, len(stale)))
+    return lines
+
+
+def code_changes(store: Store, specs: Iterable[RunSpec], stale: Iterable[str]) -> dict[str, int]:
+    """Why runs of ``specs`` have no result although the folder holds runs of the
+    same settings: the code that would run them changed (a plugin's version or
+    source, the harness's). Returns ``{"plugin harness-extra 0.1.0 -> 0.2.0": 3}``.
+
+    A stale run matches a current one when everything its id hashes except the
+    provenance is equal (:meth:`RunSpec.identity`)."""
+    specs = list(specs)
+    if not specs:
+        return {}
+    keys = list(specs[0].identity())
+    current = {content_hash(s.identity()): s for s in specs}
+    counts: Counter[str] = Counter()
+    for run_id in stale:
+        try:
+            record = store.load_record(run_id)
+        except (OSError, ValueError):
+            continue
+        old = record.get("spec") if isinstance(record, dict) else None
+        if not isinstance(old, dict):
+            continue
+        spec = current.pop(content_hash({k: old.get(k) for k in keys}), None)
+        if spec is None:
+            continue
+        why = changes(old.get("provenance") or {}, spec.provenance)
+        counts["; ".join(why) or "the code changed"] += 1
+    return dict(counts)
 
 
 def stale_notice(output: Path, count: int) -> str:
@@ -187,6 +248,7 @@ def run_suite(
     progress: bool = True,
     registry: Registry | None = None,
     stream: TextIO | None = None,
+    force: bool = False,
 ) -> SuiteOutcome:
     """Run every run of ``suite`` that has no result yet; return how the suite stands.
 
@@ -200,33 +262,51 @@ def run_suite(
     :param progress: show progress, notices and the final summary on ``stream``
         (default stdout). With False nothing is printed; use
         :meth:`SuiteOutcome.summary`.
-    :param registry: where the executor plugin is looked up (default: all plugins).
+    :param registry: where the suite's components and the executor plugin are
+        looked up (default: all plugins).
+    :param force: use an output folder that is not empty although no `harness
+        run` wrote it (it has no manifest.json).
+    :raises StoreError: the output folder cannot be used (not a folder, not
+        writable, in use by another run, not a harness folder without ``force``).
+    :raises ExecutorError: the executor could not start; an output folder this
+        call created is removed again, so nothing is left behind.
     """
     out = stream if stream is not None else sys.stdout
     clock = time.perf_counter()
     output = suite.output.resolve()
     moved_to = None
+    Store(output).check_output(force)
     if fresh and output.exists():
         with Store(output).lock():
             moved_to = fresh_output(output)
     store = Store(output)
-    specs = expand(suite)
+    specs = expand(suite, registry)
     by_id = {s.run_id: s for s in specs}
+    created = not output.exists()
     with store.lock():
-        store.clean_partial()
-        store.write_suite(suite, specs)
+        try:
+            store.clean_partial()
+            store.write_suite(suite, specs)
+        except OSError as exc:
+            raise StoreError(f"cannot write to output folder {output}: {exc}") from exc
         before = store.statuses()
         stale = sorted(set(before) - set(by_id))
-        finished = {rid for rid, status in before.items() if status != FAILED and rid in by_id}
+        finished = {
+            rid for rid, status in before.items() if status in DONE_STATUSES and rid in by_id
+        }
         failed_before = {rid for rid, status in before.items() if status == FAILED and rid in by_id}
+        damaged = [
+            by_id[rid].label for rid, status in before.items() if status == DAMAGED and rid in by_id
+        ]
         todo = [s for s in specs
                 if s.run_id not in finished and (rerun_failed or s.run_id not in failed_before)]  # fmt: skip
+        changed = code_changes(store, todo, stale) if stale else {}
         bar = Progress(len(specs), len(specs) - len(todo), stream=out, enabled=progress)
         if progress:
             if moved_to is not None:
                 print(f"--fresh: the earlier results were moved to {moved_to}", file=out)
-            if stale:
-                print(stale_notice(output, len(stale)), file=out)
+            for line in notices(output, stale, changed, sorted(damaged)):
+                print(line, file=out)
         ran: set[str] = set()
         interrupted = False
         runner: Executor | None = None
@@ -234,7 +314,17 @@ def run_suite(
         try:
             if todo:
                 # inside the try: starting a cluster can take long enough to be interrupted
-                runner = make_executor(executor or suite.executor, registry)
+                chosen = executor or suite.executor
+                try:
+                    runner = make_executor(chosen, registry)
+                except Exception as exc:
+                    if created:  # nothing ran: leave no folder behind
+                        shutil.rmtree(output, ignore_errors=True)
+                    raise ExecutorError(
+                        f"executor plugin {chosen.plugin!r} could not start: "
+                        f"{type(exc).__name__}: {exc}; no run started"
+                        + (f" and {output} was not created" if created else "")
+                    ) from exc
                 fn = functools.partial(run_one, output=str(output), execute=execute)
                 for spec, result in runner.map(fn, todo):
                     summary = _settle(store, spec, result)
@@ -255,6 +345,8 @@ def run_suite(
     outcome.interrupted = interrupted
     outcome.seconds = time.perf_counter() - clock
     outcome.moved_to = moved_to
+    outcome.code_changes = changed
+    outcome.damaged = sorted(damaged)
     if progress:
         print(outcome.summary(), file=out)
     return outcome
@@ -297,7 +389,7 @@ def _outcome(
     missing = 0
     for spec in specs:
         status = statuses.get(spec.run_id)
-        if status is None:
+        if status is None or status == DAMAGED:
             missing += 1
             continue
         counts[status if status in counts else FAILED] += 1

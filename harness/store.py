@@ -6,6 +6,7 @@ Layout (docs/architecture.md)::
     <output>/manifest.json          suite name, fingerprint, the run ids of the suite
     <output>/runs/<run_id>/         record.json and the run's arrays (finished or failed)
     <output>/runs/<run_id>.partial-<token>/   a run in progress (never read)
+    <output>/.lock                  held by the one `harness run` using the folder
 
 A run works inside its partial folder; when it ends, ``record.json`` is written
 atomically there and the folder is renamed to ``runs/<run_id>/``. A folder named
@@ -21,6 +22,7 @@ import errno
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import socket
@@ -46,11 +48,20 @@ LOCK = ".lock"
 #: statuses a successful execute may return; "failed" is written by the harness only
 DONE_STATUSES = ("reached", "censored", "diverged")
 FAILED = "failed"
-_TEMP_MARKERS = (".partial-", ".replaced-")
+#: a run folder whose record.json is missing, truncated or not JSON (the status
+#: :meth:`Store.statuses` reports for it; such a run is run again)
+DAMAGED = "damaged"
+#: names the store gives run folders: a run id, and while a run works or its
+#: folder is replaced, the id with a marker and a token
+_RUN_ID = re.compile(r"^[0-9a-f]{8,64}$")
+_TEMP_NAME = re.compile(r"^[0-9a-f]{8,64}\.(partial|replaced)-[0-9a-f]{8}$")
+#: entries a folder the harness only started to use may hold (see Store.check_output)
+_STARTED = (LOCK,)
 
 
 class StoreError(Exception):
-    """The output folder cannot be used (locked by another run, unreadable manifest)."""
+    """The output folder cannot be used (locked by another run, not writable, not a
+    harness folder, unreadable manifest)."""
 
 
 class RecordError(Exception):
@@ -75,6 +86,7 @@ def check_record(spec: RunSpec, record: Any) -> dict[str, Any]:
         raise RecordError(f"record run_id {record['run_id']!r} is not the spec's {spec.run_id!r}")
     record.setdefault("label", spec.label)
     record.setdefault("spec", spec.to_dict())
+    record.setdefault("provenance", _provenance(spec))
     record.setdefault("error", None)
     return record
 
@@ -87,6 +99,10 @@ def error_info(exc: BaseException) -> dict[str, str]:
     }
 
 
+def _provenance(spec: RunSpec) -> dict[str, Any]:
+    return dict(spec.provenance)
+
+
 def failure_record(
     spec: RunSpec, error: Mapping[str, str], started: str, wall_seconds: float | None
 ) -> dict[str, Any]:
@@ -96,6 +112,7 @@ def failure_record(
         "label": spec.label,
         "status": FAILED,
         "spec": spec.to_dict(),
+        "provenance": _provenance(spec),
         "error": dict(error),
         "started": started,
         "wall_seconds": wall_seconds,
@@ -138,25 +155,36 @@ class Store:
         if not self.runs.is_dir():
             return
         for path in sorted(self.runs.iterdir()):
-            if path.is_dir() and not any(m in path.name for m in _TEMP_MARKERS):
+            if _RUN_ID.match(path.name) and path.is_dir():
                 yield path
 
     def statuses(self) -> dict[str, str]:
-        """run id -> status of every complete run folder (finished or failed)."""
+        """run id -> status of every run folder: finished, failed, or
+        :data:`DAMAGED` when its record is missing or unreadable."""
         out = {}
         for path in self._run_folders():
             try:
                 record = json.loads((path / RECORD).read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                continue  # not ours, or being replaced right now: treat as missing
+                if path.is_dir():  # else it was being replaced right now: not there
+                    out[path.name] = DAMAGED
+                continue
+            if not isinstance(record, dict):
+                out[path.name] = DAMAGED
+                continue
             out[path.name] = str(record.get("status", FAILED))
         return out
 
     def finished_ids(self) -> set[str]:
-        return {rid for rid, status in self.statuses().items() if status != FAILED}
+        return {rid for rid, status in self.statuses().items() if status in DONE_STATUSES}
 
     def failed_ids(self) -> set[str]:
         return {rid for rid, status in self.statuses().items() if status == FAILED}
+
+    def damaged_ids(self) -> set[str]:
+        """Run folders whose record.json is missing or unreadable (a disk filled
+        up, a copy was cut short): their runs are run again."""
+        return {rid for rid, status in self.statuses().items() if status == DAMAGED}
 
     def load_record(self, run_id: str) -> dict[str, Any]:
         return json.loads((self.run_dir(run_id) / RECORD).read_text(encoding="utf-8"))
@@ -171,7 +199,7 @@ class Store:
             manifest = self.manifest()
             run_ids = manifest.run_ids if manifest else self.statuses()
         present = self.statuses()
-        return [self.load_record(rid) for rid in run_ids if rid in present]
+        return [self.load_record(rid) for rid in run_ids if present.get(rid, DAMAGED) != DAMAGED]
 
     def manifest(self) -> Manifest | None:
         path = self.output / MANIFEST
@@ -274,25 +302,70 @@ class Store:
         raise StoreError(f"could not move {partial} to {final}: another process keeps writing it")
 
     def clean_partial(self) -> list[Path]:
-        """Remove folders of runs that never finished (the runner was killed)."""
+        """Remove folders of runs that never finished (the runner was killed).
+
+        Only folders named as :meth:`begin` and :meth:`commit` name them are
+        removed: nothing the harness did not create.
+        """
         removed = []
         if self.runs.is_dir():
             for path in self.runs.iterdir():
-                if any(m in path.name for m in _TEMP_MARKERS):
+                if _TEMP_NAME.match(path.name) and path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(path)
         return removed
 
+    def is_harness_folder(self) -> bool:
+        """Whether the output folder is new, empty, or written by the harness
+        (it has a manifest, or only what a start that stopped early leaves)."""
+        if not self.output.exists() or (self.output / MANIFEST).is_file():
+            return True
+        if not self.output.is_dir():
+            return False
+        for entry in self.output.iterdir():
+            if entry.name in _STARTED:
+                continue
+            if entry == self.runs and entry.is_dir() and not any(entry.iterdir()):
+                continue
+            return False
+        return True
+
+    def check_output(self, force: bool = False) -> None:
+        """Raise :class:`StoreError` unless the folder can hold this suite's results:
+        it must be a folder (or creatable as one), and a non-empty folder must be
+        a harness output folder (have a manifest.json) unless ``force``."""
+        output = self.output
+        for parent in [output, *output.parents]:
+            if parent.exists():
+                if not parent.is_dir():
+                    where = "is" if parent == output else f"is inside {parent}, which is"
+                    raise StoreError(
+                        f"output folder {output} {where} a file, not a folder; "
+                        "choose another --output"
+                    )
+                break
+        if not force and not self.is_harness_folder():
+            raise StoreError(
+                f"output folder {output} is not empty and has no {MANIFEST}, so no `harness run` "
+                "wrote it; the harness would add runs/, CSV tables and report.html there. "
+                "Choose a new or empty folder with --output, or pass --force to use this one"
+            )
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder for one runner; a second one fails instead of mixing runs."""
-        self.output.mkdir(parents=True, exist_ok=True)
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+            handle = open(self.output / LOCK, "a+")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise StoreError(_unwritable(self.output, exc)) from exc
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks; one runner at a time is on the user
-            yield
+            with handle:
+                yield
             return
-        with open(self.output / LOCK, "a+") as fh:
+        with handle as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -303,6 +376,15 @@ class Store:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _unwritable(output: Path, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(output) else ""
+    return (
+        f"cannot write to output folder {output}: {reason}{where}; make it writable or "
+        "choose another --output"
+    )
 
 
 def fresh_output(output: str | Path) -> Path | None:

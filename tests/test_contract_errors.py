@@ -197,7 +197,7 @@ def spec(tmp_path, registry):
 
     def make(**overrides) -> RunSpec:
         path = write_tiny_suite(tmp_path, **overrides)
-        return expand(load_suite(path, registry))[0]
+        return expand(load_suite(path, registry), registry)[0]
 
     return make
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner import run_suite
+from harness.runner import ExecutorError, run_suite
 from harness.store import Store
 from harness.suite import Selection
 
@@ -119,6 +119,7 @@ def test_an_unreachable_scheduler_is_an_error_before_any_run(tmp_path):
     suite = h.make_suite(tmp_path, seeds=1)
     executor = dask_at(f"tcp://127.0.0.1:{free_port()}")
     executor = Selection("executor", "dask", {**executor.params, "timeout": 1.0}, "dask")
-    with pytest.raises(OSError):
+    with pytest.raises(ExecutorError, match="executor plugin 'dask' could not start: OSError"):
         run(suite, h.fake_execute, executor)
     assert Store(suite.output).statuses() == {}  # no run was recorded as failed
+    assert not suite.output.exists()  # nor a folder left behind

@@ -15,13 +15,13 @@ from helpers.toy_plugins import VALID
 def ids(tmp_path, registry, text, name="s.toml"):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
-    return [r.run_id for r in expand(load_suite(path, registry))]
+    return [r.run_id for r in expand(load_suite(path, registry), registry)]
 
 
 def test_conditions_x_models_x_seeds_in_stable_order(tmp_path, toy_registry):
     path = tmp_path / "s.toml"
     path.write_text(VALID + '[[models]]\nplugin = "cae"\n')
-    runs = expand(load_suite(path, toy_registry))
+    runs = expand(load_suite(path, toy_registry), toy_registry)
     assert len(runs) == 2 * 2 * 3
     assert [r.label for r in runs[:4]] == [
         "scratch/lstm/seed0",
@@ -39,8 +39,9 @@ def test_same_suite_same_ids_in_another_process_and_place(tmp_path, toy_registry
         "import sys; sys.path.insert(0, 'tests');"
         "from helpers import toy_plugins; from harness.registry import load_registry;"
         "from harness.suite import load_suite; from harness.expand import expand;"
-        f"s = load_suite({str(tmp_path / 'elsewhere' / 's.toml')!r}, load_registry([toy_plugins], autoload=False, builtins=False));"
-        "print(','.join(r.run_id for r in expand(s)))"
+        "r = load_registry([toy_plugins], autoload=False, builtins=False);"
+        f"s = load_suite({str(tmp_path / 'elsewhere' / 's.toml')!r}, r);"
+        "print(','.join(r.run_id for r in expand(s, r)))"
     )
     (tmp_path / "elsewhere" / "s.toml").write_text(
         textwrap.dedent(VALID).replace('name = "toy-suite"', 'name = "toy-suite"\noutput = "x"')

@@ -50,7 +50,7 @@ def test_a_suite_runs_every_run_once_and_a_rerun_skips_them_all(tmp_path, monkey
     monkeypatch.setenv("FAKE_LOG", str(log))
     suite = h.make_suite(tmp_path, seeds=3)
     outcome, text = run(suite, executor=TWO_WORKERS)
-    ids = {s.run_id for s in expand(suite)}
+    ids = {s.run_id for s in expand(suite, h.registry())}
     assert (outcome.total, outcome.executed, outcome.skipped, outcome.exit_code) == (6, 6, 0, 0)
     assert (outcome.reached, outcome.censored, outcome.diverged, outcome.failed) == (2, 2, 2, 0)
     assert sorted(executed(log)) == sorted(ids)
@@ -72,7 +72,7 @@ def test_only_missing_runs_run_when_the_suite_grows(tmp_path, monkeypatch):
     bigger = h.make_suite(tmp_path, seeds=3, mode="absolute")
     outcome, _ = run(bigger)
     assert (outcome.skipped, outcome.executed, outcome.total) == (4, 2, 6)
-    assert {s.seed for s in expand(bigger) if s.run_id in executed(log)[4:]} == {2}
+    assert {s.seed for s in expand(bigger, h.registry()) if s.run_id in executed(log)[4:]} == {2}
 
 
 def test_a_new_seed_reruns_every_run_of_a_relative_threshold_suite(tmp_path):

@@ -22,7 +22,7 @@ from helpers import runner as h
 
 @pytest.fixture
 def specs(tmp_path):
-    return expand(h.make_suite(tmp_path, seeds=2))
+    return expand(h.make_suite(tmp_path, seeds=2), h.registry())
 
 
 def commit_fake(store, spec, **extra):
@@ -98,22 +98,22 @@ def test_check_record_rejects_what_is_not_a_record(specs):
 def test_manifest_and_suite_copy_and_stale_runs(tmp_path):
     suite = h.make_suite(tmp_path, seeds=2, mode="absolute")
     store = Store(suite.output)
-    first = store.write_suite(suite, expand(suite))
+    first = store.write_suite(suite, expand(suite, h.registry()))
     assert (suite.output / "suite.toml").read_text() == suite.path.read_text()
     assert store.manifest() == first
-    for spec in expand(suite):
+    for spec in expand(suite, h.registry()):
         commit_fake(store, spec)
 
     # an absolute threshold: seeds 0, 1 keep their ids; seed 2 is new
     changed = h.make_suite(tmp_path, seeds=3, mode="absolute")
-    second = store.write_suite(changed, expand(changed))
+    second = store.write_suite(changed, expand(changed, h.registry()))
     assert second.fingerprint != first.fingerprint
     assert store.stale_ids(second.run_ids) == set()
     history = json.loads((suite.output / "manifest.json").read_text())["history"]
     assert [entry["fingerprint"] for entry in history] == [first.fingerprint]
 
     other = h.make_suite(tmp_path, seeds=2, sizes=(8,))  # every id changes
-    third = store.write_suite(other, expand(other))
+    third = store.write_suite(other, expand(other, h.registry()))
     assert store.stale_ids(third.run_ids) == set(first.run_ids)
     assert store.records() == []  # stale runs stay out of tables
     assert len(store.records(first.run_ids)) == 4

@@ -133,7 +133,9 @@ def test_models_may_override_threshold_and_budget(tmp_path, toy_registry):
     suite = load_suite(write(tmp_path, text), toy_registry)
     assert suite.models[1].target == {"threshold": 0.2, "max_steps": 50}
     assert suite.models[1].params == {"bottleneck": 32}
-    targets = {(r.model.label, r.target.threshold, r.target.max_steps) for r in expand(suite)}
+    targets = {
+        (r.model.label, r.target.threshold, r.target.max_steps) for r in expand(suite, toy_registry)
+    }
     assert targets == {("lstm", 0.5, 2000), ("cae", 0.2, 50)}
 
     bad = VALID + '[[models]]\nplugin = "cae"\nthreshold = "low"\n'

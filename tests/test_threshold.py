@@ -214,7 +214,7 @@ def suite_specs(tmp_path, registry, seeds: str, mode: str):
     ).replace("seeds = [0, 1]", f"seeds = {seeds}")
     path = tmp_path / f"{mode}-{len(seeds)}.toml"
     path.write_text(text)
-    return expand(load_suite(path, registry, output=tmp_path / "out"))
+    return expand(load_suite(path, registry, output=tmp_path / "out"), registry)
 
 
 def test_run_ids_follow_the_seeds_only_with_a_relative_threshold(tmp_path, tones_registry):

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 import harness
+from harness.provenance import HARNESS, describe
 from harness.report.markup import esc, para, table
 from harness.results import Results
 from harness.stats.analysis import Analysis
@@ -217,9 +218,31 @@ def _versions_frame(results: Results) -> pd.DataFrame:
         {"package": k, "where": "runs", "version": ", ".join(sorted(v))}
         for k, v in sorted(recorded.items())
     ]
+    rows += _provenance_rows(results)
     rows.append({"package": "harness", "where": "report", "version": harness.__version__})
     rows += [{"package": p, "where": "report", "version": _version(p)} for p in PACKAGES]
     return pd.DataFrame(rows)
+
+
+def _provenance_rows(results: Results) -> list[dict[str, str]]:
+    """Where the code of the runs came from (record "provenance"): the harness's
+    run code and each component, with distribution, version and source hash;
+    a component that ran from different code in different runs shows each."""
+    seen: dict[str, set[str]] = {}
+    for record in results.records.values():
+        provenance = record.get("provenance") or {}
+        for key, origin in provenance.items() if isinstance(provenance, dict) else ():
+            if isinstance(origin, dict):
+                seen.setdefault(str(key), set()).add(describe(origin))
+    order = sorted(seen, key=lambda k: (k != HARNESS, k))
+    return [
+        {
+            "package": "harness (run code)" if key == HARNESS else f"plugin {key}",
+            "where": "runs",
+            "version": "; ".join(sorted(seen[key])),
+        }
+        for key in order
+    ]
 
 
 def _version(package: str) -> str:

@@ -208,7 +208,7 @@ def specs(tmp_path: Path, registry: Registry, **given: object) -> list[RunSpec]:
     }
     path = tmp_path / "tiny.toml"
     path.write_text(SUITE.format(**{**values, **given}))
-    return expand(load_suite(path, registry, output=tmp_path / "out"))
+    return expand(load_suite(path, registry, output=tmp_path / "out"), registry)
 
 
 def run(spec: RunSpec, folder: Path, registry: Registry) -> dict:

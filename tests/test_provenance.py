@@ -1,0 +1,188 @@
+"""Provenance: the code a run used enters its id, its record and the report."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import Component, Param
+from harness.expand import expand
+from harness.provenance import changes, describe, source_files
+from harness.registry import Registry, load_registry
+from harness.report.methods import _versions_frame
+from harness.results import load_results
+from harness.runner import run_suite
+from harness.store import Store
+from harness.suite import Selection, load_suite
+
+from helpers import runner as h
+
+IN_PROCESS = Selection("executor", "local", {"workers": 1, "threads": 1, "in_process": True}, "")
+SUITES = Path(__file__).parent.parent / "suites"
+
+PLUGIN = """\
+def make(**params):
+    return params
+"""
+
+
+def install(site: Path, version: str | None, module: str = "harness_extra") -> None:
+    """A package ``module`` in ``site``; with a version, the dist-info of
+    distribution harness-extra as pip writes it for a regular (not editable) install."""
+    package = site / module
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "plugin.py").write_text(PLUGIN)
+    for old in site.glob("harness_extra-*.dist-info"):
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    if version is not None:
+        info = site / f"harness_extra-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: harness-extra\nVersion: {version}\n"
+        )
+        (info / "top_level.txt").write_text(f"{module}\n")
+
+
+def registry_with(module: str) -> Registry:
+    """The runner tests' fake registry whose model comes from ``module``."""
+    plugin = importlib.import_module(f"{module}.plugin")
+    base = h.registry()
+    families = {kind: dict(family) for kind, family in base.components.items()}
+    families["model"] = {
+        "fake": Component("fake", plugin.make, "fake", [Param("size", int, 4, "size")])
+    }
+    return Registry(families)
+
+
+def run(tmp_path: Path, registry: Registry):
+    path = tmp_path / "suite.toml"
+    path.write_text(h.suite_text(seeds=2))
+    suite = load_suite(path, registry, output=tmp_path / "out")
+    stream = io.StringIO()
+    outcome = run_suite(
+        suite, execute=h.fake_execute, executor=IN_PROCESS, registry=registry, stream=stream
+    )
+    return outcome, stream.getvalue()
+
+
+def test_a_plugin_version_bump_reruns_its_runs_and_says_why(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    install(site, "0.1.0")
+    monkeypatch.syspath_prepend(str(site))
+    first, _ = run(tmp_path, registry_with("harness_extra"))
+    assert (first.executed, first.exit_code) == (4, 0)
+    again, _ = run(tmp_path, registry_with("harness_extra"))
+    assert (again.executed, again.skipped) == (0, 4)  # same version: reused
+
+    install(site, "0.2.0")
+    bumped, text = run(tmp_path, registry_with("harness_extra"))
+    assert (bumped.executed, bumped.skipped, len(bumped.stale)) == (4, 0, 4)
+    assert "4 run(s) run again: plugin harness-extra 0.1.0 -> 0.2.0" in text
+    assert bumped.code_changes == {"plugin harness-extra 0.1.0 -> 0.2.0": 4}
+
+    record = Store(tmp_path / "out").records()[0]  # the current suite's, not the stale ones
+    model = {k: v for k, v in record["provenance"]["model/fake"].items() if k != "module"}
+    assert model == {"distribution": "harness-extra", "version": "0.2.0", "editable": False}
+    assert record["provenance"]["harness"]["distribution"] == "speech-pretrain-harness"
+    assert record["spec"]["provenance"] == record["provenance"]
+
+    with pytest.warns(UserWarning, match="another version of the suite"):
+        results = load_results(tmp_path / "out")
+    versions = _versions_frame(results).set_index("package")["version"]
+    assert versions["plugin model/fake"] == "harness-extra 0.2.0"
+    assert versions["harness (run code)"].startswith(
+        f"speech-pretrain-harness {harness.__version__}"
+    )
+
+
+def test_changed_code_of_an_unversioned_plugin_reruns_identical_code_does_not(
+    tmp_path, monkeypatch
+):
+    site = tmp_path / "site"
+    install(site, None, module="extra_unversioned")
+    monkeypatch.syspath_prepend(str(site))
+    first, _ = run(tmp_path, registry_with("extra_unversioned"))
+    same, _ = run(tmp_path, registry_with("extra_unversioned"))
+    assert (first.executed, same.executed, same.skipped) == (4, 0, 4)
+
+    helper = site / "extra_unversioned" / "scale.py"
+    helper.write_text("FACTOR = 1\n")
+    plugin = site / "extra_unversioned" / "plugin.py"
+    plugin.write_text(PLUGIN + "from extra_unversioned.scale import FACTOR\n")
+    changed, text = run(tmp_path, registry_with("extra_unversioned"))
+    assert (changed.executed, changed.skipped) == (4, 0)
+    assert "4 run(s) run again: plugin extra_unversioned.plugin source changed (" in text
+
+    helper.write_text("FACTOR = 2\n")  # a module the plugin imports counts too
+    again, _ = run(tmp_path, registry_with("extra_unversioned"))
+    assert again.executed == 4
+
+
+def test_builtins_are_the_harness_distribution_hashed_when_editable():
+    import importlib.metadata as md
+
+    suite = load_suite(SUITES / "quick.toml")
+    provenance = expand(suite, load_registry())[0].provenance
+    direct = json.loads(
+        md.distribution("speech-pretrain-harness").read_text("direct_url.json") or "{}"
+    )
+    editable = bool((direct.get("dir_info") or {}).get("editable"))
+    assert {"harness", "dataset/espeak", "model/lstm", "probe/linear_svc"} <= set(provenance)
+    for key, origin in provenance.items():
+        assert origin["distribution"] == "speech-pretrain-harness", key
+        assert origin["version"] == harness.__version__
+        assert origin["editable"] is editable
+        assert ("source" in origin) is editable
+    assert provenance["model/lstm"]["module"] == "harness_plugins.models.lstm"
+
+
+def test_the_harness_hash_covers_the_run_code_not_the_report():
+    files = source_files("harness.execute")
+    assert {"harness.execute", "harness.training", "harness.features", "harness.audio"} <= set(
+        files
+    )
+    assert not {"harness.runner", "harness.report", "harness.cli", "harness.results"} & set(files)
+    ridge = source_files("harness_plugins.probes.ridge")
+    assert set(ridge) == {"harness_plugins.probes.ridge", "harness_plugins.probes.linear_svc"}
+
+
+def test_resolving_provenance_imports_nothing(tmp_path):
+    # the runner resolves provenance in the main process, which must not import torch
+    code = textwrap.dedent("""\
+        import sys
+        from harness.provenance import source_hash
+        assert source_hash("harness.execute")
+        assert "torch" not in sys.modules and "harness.execute" not in sys.modules
+    """)
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_changes_name_what_changed():
+    old = {
+        "harness": {"distribution": "speech-pretrain-harness", "version": "0.1.0"},
+        "model/gru": {"distribution": "harness-extra", "version": "0.1.0"},
+        "probe/knn": {"module": "mine.probes", "distribution": None, "version": None, "source": "aaaaaaaa11"},
+    }  # fmt: skip
+    new = {
+        "harness": {"distribution": "speech-pretrain-harness", "version": "0.2.0"},
+        "model/gru": {"distribution": "harness-extra", "version": "0.1.0"},
+        "probe/knn": {"module": "mine.probes", "distribution": None, "version": None, "source": "bbbbbbbb22"},
+    }  # fmt: skip
+    assert changes(old, new) == [
+        "harness 0.1.0 -> 0.2.0",
+        "plugin mine.probes source changed (aaaaaaaa -> bbbbbbbb)",
+    ]
+    assert changes(old, old) == []
+    assert describe(new["probe/knn"]) == "mine.probes (no distribution, source bbbbbbbb)"
