@@ -187,6 +187,7 @@ def run_suite(
     progress: bool = True,
     registry: Registry | None = None,
     stream: TextIO | None = None,
+    started: Executor | None = None,
 ) -> SuiteOutcome:
     """Run every run of ``suite`` that has no result yet; return how the suite stands.
 
@@ -201,6 +202,9 @@ def run_suite(
         (default stdout). With False nothing is printed; use
         :meth:`SuiteOutcome.summary`.
     :param registry: where the executor plugin is looked up (default: all plugins).
+    :param started: an executor already built, used instead of ``executor`` and
+        closed at the end (the CLI builds it before the output folder exists,
+        so one that cannot start leaves no folder behind).
     """
     out = stream if stream is not None else sys.stdout
     clock = time.perf_counter()
@@ -229,12 +233,12 @@ def run_suite(
                 print(stale_notice(output, len(stale)), file=out)
         ran: set[str] = set()
         interrupted = False
-        runner: Executor | None = None
+        runner: Executor | None = started
         bar.start(_header(len(specs), len(todo), len(finished), len(failed_before), rerun_failed))
         try:
             if todo:
                 # inside the try: starting a cluster can take long enough to be interrupted
-                runner = make_executor(executor or suite.executor, registry)
+                runner = runner or make_executor(executor or suite.executor, registry)
                 fn = functools.partial(run_one, output=str(output), execute=execute)
                 for spec, result in runner.map(fn, todo):
                     summary = _settle(store, spec, result)
