@@ -85,6 +85,20 @@ def test_a_raising_probe_keeps_the_training_and_harness_probe_reruns_only_it(
     assert "Probe faults" in report and "the flaky probe fell over" in report
     assert f"harness probe {out}" in report
 
+    # still broken: exit 1, naming each pair that failed again
+    assert main(["probe", str(out), "--no-report"]) == 1
+    said = capsys.readouterr().out
+    assert f"{len(errors)} still fail:" in said
+    assert "none/lstm/seed0 flaky on feature_stats/" in said and "the flaky probe fell over" in said
+
+    # the probe's plugin is not there at all: exit 2, naming it
+    monkeypatch.setenv(DISABLE_ENV, "flaky")
+    _default_registry.cache_clear()
+    assert main(["probe", str(out), "--no-report"]) == 2
+    assert "a run's probe cannot be built: unknown probe plugin 'flaky'" in capsys.readouterr().err
+    monkeypatch.delenv(DISABLE_ENV)
+    _default_registry.cache_clear()
+
     # the probe is fixed: only its pairs run, from the stored latents
     monkeypatch.delenv("FLAKY_PROBE_RAISES")
     weights = (out / "runs" / run_id / "weights.pt").stat().st_mtime_ns
