@@ -194,7 +194,7 @@ def declared(**fields):
                 "params": [Param("folds", int, 5, "folds")],
             },
             "requires depth, which no Param declares",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_declaration_mistakes_are_reported_when_the_manager_is_built(fields, message):
