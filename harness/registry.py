@@ -240,12 +240,14 @@ def _load_entrypoints(pm: HarnessPluginManager, builtins_only: bool) -> None:
             seen.add(ep.name)
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
                 continue
+            stage = "import"
             try:
                 module = ep.load()
+                stage = "registration"
                 pm.register(module, name=ep.name)
             except Exception as exc:
                 pm.broken.append(
-                    BrokenPlugin(ep.name, ep.value, source, "import", _one_line(exc),
+                    BrokenPlugin(ep.name, ep.value, source, stage, _one_line(exc),
                                  traceback.format_exc())
                 )  # fmt: skip
                 continue
