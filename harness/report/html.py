@@ -377,6 +377,19 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
     return "".join(out)
 
 
+def _probe_faults(results: Results) -> pd.DataFrame:
+    """One row per recorded probe error or NaN metric, from the run records."""
+    rows = []
+    for run_id, record in results.records.items():
+        label = record.get("label", run_id)
+        for error in record.get("probe_errors") or []:
+            rows.append({**error, "label": label, "fault": error.get("type", "error")})
+        for warning in record.get("probe_warnings") or []:
+            rows.append({**warning, "label": label, "fault": "NaN"})
+    columns = ["label", "probe", "plugin", "latent_space", "fault", "message"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _problems(results: Results) -> str:
     runs = results.runs
     bad = runs[runs["status"].isin(["failed", "diverged"])]
@@ -424,19 +437,6 @@ def _problems(results: Results) -> str:
         ]))  # fmt: skip
     out.append("</section>")
     return "".join(out)
-
-
-def _probe_faults(results: Results) -> pd.DataFrame:
-    """One row per recorded probe error or NaN metric, from the run records."""
-    rows = []
-    for run_id, record in results.records.items():
-        label = record.get("label", run_id)
-        for error in record.get("probe_errors") or []:
-            rows.append({**error, "label": label, "fault": error.get("type", "error")})
-        for warning in record.get("probe_warnings") or []:
-            rows.append({**warning, "label": label, "fault": "NaN"})
-    columns = ["label", "probe", "plugin", "latent_space", "fault", "message"]
-    return pd.DataFrame(rows, columns=columns)
 
 
 def iter_images(text: str) -> Iterable[str]:
