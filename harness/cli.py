@@ -1,11 +1,13 @@
 """The ``harness`` command.
 
-Exit codes: 0 success, 1 some runs failed, 2 usage or suite errors, 130 interrupted.
+Exit codes: 0 success, 1 some runs (or re-run probes) failed, 2 usage or suite
+errors, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 import tomllib
@@ -15,11 +17,19 @@ from typing import Any
 
 from harness import __version__
 from harness.components import KINDS, Component, resolve_params
-from harness.registry import PluginError, Registry, UnknownComponent, load_registry
+from harness.registry import (
+    DISABLE_ENV,
+    PluginError,
+    Registry,
+    UnknownComponent,
+    disabled_plugins,
+    entry_point_names,
+    load_registry,
+)
 from harness.suite import Selection, Suite, SuiteError, load_suite
 
 # run exit codes (0 ok, 1 failed or missing runs, 130 interrupted) come from SuiteOutcome
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 DESCRIPTION = """\
 Does pretraining a model on condition X (say, one epoch of Japanese low-passed
@@ -35,9 +45,13 @@ first steps:
   harness validate suites/quick.toml   check a suite file without running anything
   harness run suites/quick.toml        run it (a few minutes); open reports/quick/report.html
   harness report reports/quick         rebuild tables and report from finished runs
+  harness probe reports/quick          run again the probes that failed, from stored latents
 
 exit codes: 0 success, 1 some runs failed or are missing (the others are kept),
             2 usage or suite errors, 130 interrupted (run the same command again to finish)
+
+a broken plugin: `harness --disable-plugin NAME ...` or HARNESS_DISABLE_PLUGINS=NAME,...
+skips the plugin entry points of those names (`harness plugins` lists the broken ones)
 """
 
 
@@ -53,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument(
+        "--disable-plugin",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"do not load the plugin entry point NAME (repeatable; adds to ${DISABLE_ENV})",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -109,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("directory", type=Path, help="results folder written by `harness run`")
 
+    probe = sub.add_parser(
+        "probe",
+        help="run again the probes that failed in finished runs, from their stored latents",
+        description="For every finished run in DIR, run the (probe, latent space) pairs that "
+        "have no results (their probe raised; see the report's problems section) on the run's "
+        "stored latents, update its record, then rebuild the tables and report. Nothing is "
+        "trained again.",
+    )
+    probe.add_argument("directory", type=Path, help="results folder written by `harness run`")
+    probe.add_argument("--no-report", action="store_true", help="skip writing tables and report")
+
     power = sub.add_parser(
         "power",
         help="how many seeds a planned speed-up needs, from a pilot suite's runs",
@@ -144,12 +176,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        disable_plugins(args.disable_plugin)
+        if args.command in ("plugins", "validate", "run", "probe"):
+            warn_broken(load_registry())
         if args.command == "plugins":
             return cmd_plugins(args.kind)
         if args.command == "validate":
             return cmd_validate(args.suite)
         if args.command == "report":
             return cmd_report(args.directory)
+        if args.command == "probe":
+            return cmd_probe(args.directory, args.no_report)
         if args.command == "power":
             return cmd_power(args)
         return cmd_run(args)
@@ -162,6 +199,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunNotStarted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def disable_plugins(names: Sequence[str]) -> None:
+    """``--disable-plugin``: add ``names`` to ``$HARNESS_DISABLE_PLUGINS``, which
+    worker processes inherit, so they skip the same plugins."""
+    if not names:
+        return
+    known = entry_point_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(
+            f"--disable-plugin {unknown[0]!r}: no plugin entry point has that name; installed: "
+            + ", ".join(sorted(known))
+        )
+    os.environ[DISABLE_ENV] = ",".join(sorted(disabled_plugins() | set(names)))
+
+
+def warn_broken(registry: Registry) -> None:
+    """One warning per broken plugin on stderr; the other plugins keep working."""
+    for broken in registry.broken:
+        print(f"warning: {broken.describe()}; {broken.hint()}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- plugins
@@ -197,6 +258,12 @@ def cmd_plugins(kind: str | None) -> int:
         for _, component in components:
             print(format_component(family, component))
         print()
+    if registry.broken:
+        print("broken (their components are not available):")
+        for broken in registry.broken:
+            print(f"  {broken.name}  [{broken.value} from {broken.distribution}]")
+            print(f"      {broken.stage} failed: {broken.error}")
+            print(f"      {broken.hint()}")
     return EXIT_OK
 
 
@@ -285,23 +352,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     if outcome.interrupted:
         return int(outcome.exit_code)  # 130: finished runs are kept; run again to finish
     if not args.no_report:
-        from harness.report import build_report
-
-        path = build_report(outcome.output)
-        print(f"report: {path}")
+        reported = write_report(outcome.output)
+        if reported != EXIT_OK:
+            return reported
     return int(outcome.exit_code)
 
 
-def cmd_report(directory: Path) -> int:
+def write_report(output: Path) -> int:
+    """Tables and report.html; Ctrl-C here keeps every run (exit 130)."""
     from harness.report import build_report
+
+    try:
+        path = build_report(output)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted while writing the report: the runs in {output} are kept; "
+            f"`harness report {output}` rebuilds the tables and report",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_report(directory: Path) -> int:
+    if not (directory / "runs").is_dir():
+        raise UsageError(
+            f"{directory} holds no runs/ folder; is it an output folder of `harness run`?"
+        )
+    return write_report(directory)
+
+
+def cmd_probe(directory: Path, no_report: bool) -> int:
+    from harness.reprobe import reprobe_folder
+    from harness.store import StoreError
 
     if not (directory / "runs").is_dir():
         raise UsageError(
             f"{directory} holds no runs/ folder; is it an output folder of `harness run`?"
         )
-    path = build_report(directory)
-    print(f"report: {path}")
-    return EXIT_OK
+    try:
+        summary = reprobe_folder(directory)
+    except UnknownComponent as exc:
+        raise UsageError(f"{directory}: a run's probe cannot be built: {exc.message}") from exc
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    print(summary.describe(directory))
+    if summary.runs and not no_report:
+        reported = write_report(directory)
+        if reported != EXIT_OK:
+            return reported
+    return EXIT_FAILED if summary.still_failing else EXIT_OK
 
 
 def cmd_power(args: argparse.Namespace) -> int:

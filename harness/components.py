@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,9 +171,12 @@ class Metric:
 
 
 def check_metrics(metrics: Sequence[Metric]) -> list[str]:
-    """Problems with a probe's metric declarations as a whole: duplicate names,
-    a ``chance`` that names no declared ``reference`` metric."""
+    """Problems with a probe's metric declarations as a whole: empty or
+    duplicate names, a ``chance`` that names no declared ``reference`` metric."""
     problems = []
+    unnamed = [m for m in metrics if not isinstance(m.name, str) or not m.name]
+    if unnamed:
+        problems.append(f"a metric has an empty name ({unnamed[0].doc!r}); name each metric")
     by_name = {m.name: m for m in metrics}
     if len(by_name) != len(metrics):
         names = [m.name for m in metrics]
@@ -276,6 +280,64 @@ class Component:
     def create(self, **params: Any) -> Any:
         """Build the component's object from resolved parameters."""
         return self.factory(**params)
+
+
+def check_declaration(kind: str, component: Component) -> list[str]:
+    """What is wrong with a component as declared, before any suite uses it:
+    its name, each parameter's default against the parameter's own type and
+    range, its metrics (a probe must declare some), and whether its factory
+    accepts every declared parameter and needs no undeclared one."""
+    problems = []
+    if not isinstance(component.name, str) or not component.name:
+        problems.append("the component has an empty name")
+    names = [p.name for p in component.params]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        problems.append(f"parameters declared twice: {twice}")
+    for p in component.params:
+        if p.required:
+            continue
+        _, problem = p.check(p.default)
+        if problem:
+            problems.append(f"parameter {p.name!r}: its default does not fit it ({problem})")
+    problems += check_metrics(component.metrics)
+    if kind == "probe" and not component.metrics:
+        problems.append("a probe must declare the metrics it reports in Component.metrics")
+    problems += _factory_problems(component.factory, names)
+    return problems
+
+
+def _factory_problems(factory: Callable[..., Any], declared: Sequence[str]) -> list[str]:
+    """Declared parameters the factory cannot take, and factory arguments no
+    parameter declares (every run would end in a bare TypeError)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to compare
+        return []
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = {n for n, p in signature.parameters.items() if p.kind in named}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    problems = []
+    refused = [n for n in declared if n not in accepted]
+    if refused and not takes_any:
+        problems.append(
+            f"its factory {_name_of(factory)} does not accept the declared parameter(s) "
+            f"{', '.join(refused)} (it takes: {', '.join(sorted(accepted)) or 'nothing'})"
+        )
+    needed = [
+        n
+        for n, p in signature.parameters.items()
+        if p.kind in named and p.default is inspect.Parameter.empty and n not in declared
+    ]
+    if needed:
+        problems.append(
+            f"its factory {_name_of(factory)} requires {', '.join(needed)}, which no Param declares"
+        )
+    return problems
+
+
+def _name_of(factory: Callable[..., Any]) -> str:
+    return getattr(factory, "__qualname__", None) or type(factory).__name__
 
 
 def resolve_params(

@@ -3,7 +3,10 @@ latents, probes; returns the run record (docs/architecture.md).
 
 Everything that can fail raises; the runner turns an exception into a
 "failed" record. A run whose loss went non-finite is not a failure: it is
-recorded as "diverged", with its model-free latents and probes.
+recorded as "diverged", with its model-free latents and probes. A probe that
+raises (or breaks its contract) does not fail the run either: its training and
+latents stay, the fault is recorded in ``probe_errors``, and ``harness probe``
+runs the missing probes again from the stored latents.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import functools
 import hashlib
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import traceback
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,7 @@ from harness.features import FeatureExtractor, fit_normalizer
 from harness.hashing import canonical_json
 from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
+from harness.selection import Selection
 from harness.splits import Roles, assign_roles
 from harness.training import Reference, TrainingData, train, untrained_reference
 
@@ -104,8 +109,8 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         arrays = {name: space.values for name, space in latents.items()}
         save_arrays(run_dir / ARTIFACTS["latents"], arrays)
     with phases("probes"):
-        probes, details, artifacts = run_probes(spec, registry, latents, roles.probe)
-        save_arrays(run_dir / ARTIFACTS["probe_artifacts"], artifacts)
+        probed = run_probes(spec, registry, latents, roles.probe)
+        save_arrays(run_dir / ARTIFACTS["probe_artifacts"], probed.arrays)
 
     return {
         "run_id": spec.run_id,
@@ -118,8 +123,10 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
             name: {"extractor": space.extractor, "needs_model": space.needs_model}
             for name, space in latents.items()
         },
-        "probes": probes,
-        "probe_details": details,
+        "probes": probed.rows,
+        "probe_details": probed.details,
+        "probe_errors": probed.errors,
+        "probe_warnings": probed.warnings,
         "extractors_skipped": skipped,
         "data": {
             "counts": roles.counts(),
@@ -379,46 +386,109 @@ def probe_rows(
     return rows, details
 
 
+@dataclass
+class ProbeOutcome:
+    """What the probes gave: metric rows, detail rows and artifact arrays of the
+    (probe, latent space) pairs that ran, and the faults of the others.
+
+    ``errors``: one row per pair whose probe raised or broke its contract
+    (extractor, latent_space, probe, plugin, type, message, traceback);
+    ``warnings``: one row per NaN metric (extractor, latent_space, probe,
+    plugin, metric, message), recorded as missing in ``rows``.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
 def run_probes(
     spec: RunSpec, registry: Registry, latents: Mapping[str, LatentSpace], clips: Sequence[Clip]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, np.ndarray]]:
-    """Every probe on every latent space: metric rows, detail rows, artifact arrays."""
-    labels = np.array([c.language for c in clips])
-    groups = np.array([c.speaker for c in clips])
-    rows: list[dict[str, Any]] = []
-    details: list[dict[str, Any]] = []
-    arrays: dict[str, np.ndarray] = {}
-    for selection in spec.probes:
+) -> ProbeOutcome:
+    """Every probe of the run on every latent space (see :func:`probe_latents`)."""
+    return probe_latents(
+        spec.probes,
+        registry,
+        latents,
+        labels=np.array([c.language for c in clips]),
+        groups=np.array([c.speaker for c in clips]),
+        target=spec.target.language,
+        seed=spec.seed,
+        cache_dir=Path(spec.cache_dir),
+    )
+
+
+def probe_latents(
+    probes: Sequence[Selection],
+    registry: Registry,
+    latents: Mapping[str, LatentSpace],
+    *,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    target: str,
+    seed: int,
+    cache_dir: Path | None,
+    only: Collection[tuple[str, str]] | None = None,
+) -> ProbeOutcome:
+    """Each probe on each latent space, one (probe, space) pair at a time.
+
+    A pair whose probe raises or breaks its contract is recorded in ``errors``
+    and the others go on. Results on model-free latents are reused from
+    ``cache_dir`` (None: always computed).
+
+    :param only: (probe label, latent space) pairs to run; default all.
+    """
+    out = ProbeOutcome()
+    for selection in probes:
         component = registry.get("probe", selection.plugin)
-        probe = registry.create(selection)
         metrics = {m.name: m for m in component.metrics}
+        probe: Any = None
         for space, latent in latents.items():
-            answer_now = functools.partial(
-                probe.run, latent.values, labels, groups, spec.target.language, spec.seed
-            )
-            if latent.needs_model:
-                answer = answer_now()
-            else:
-                identity = {**selection.to_dict(), "source": component.source}
-                key = probe_key(
-                    latent.values, labels, groups, spec.target.language, spec.seed, identity
+            if only is not None and (selection.label, space) not in only:
+                continue
+            where = {"extractor": latent.extractor, "latent_space": space,
+                     "probe": selection.label}  # fmt: skip
+            try:
+                if probe is None:
+                    probe = registry.create(selection)
+                answer_now = functools.partial(
+                    probe.run, latent.values, labels, groups, target, seed
                 )
-                answer = cached_probe(Path(spec.cache_dir), key, answer_now)
-            result = check_probe_result(selection.plugin, metrics, answer)
-            where = {
-                "extractor": latent.extractor,
-                "latent_space": space,
-                "probe": selection.label,
-            }
-            metric_rows, detail_rows = probe_rows(result, metrics, where)
-            rows += metric_rows
-            details += detail_rows
-            for name, array in result.artifacts.items():
-                value = np.asarray(array)
-                if value.dtype == object:
-                    # object arrays need pickle to load, and records load with allow_pickle=False
-                    raise ContractError(
-                        "probe", selection.plugin, f"artifact {name!r} is an object array"
-                    )
-                arrays[f"{space}/{selection.label}/{name}"] = value
-    return rows, details, arrays
+                if latent.needs_model or cache_dir is None:
+                    answer = answer_now()
+                else:
+                    identity = {**selection.to_dict(), "source": component.source}
+                    key = probe_key(latent.values, labels, groups, target, seed, identity)
+                    answer = cached_probe(cache_dir, key, answer_now)
+                result = check_probe_result(selection.plugin, metrics, answer)
+                arrays = probe_arrays(selection, space, result)
+                metric_rows, detail_rows = probe_rows(result, metrics, where)
+            except Exception as exc:
+                out.errors.append(
+                    {**where, "plugin": selection.plugin, "type": type(exc).__name__,
+                     "message": str(exc), "traceback": traceback.format_exc()}
+                )  # fmt: skip
+                continue
+            out.rows += metric_rows
+            out.details += detail_rows
+            out.arrays.update(arrays)
+            out.warnings += [
+                {**where, "plugin": selection.plugin, "metric": row["metric"],
+                 "message": f"probe plugin {selection.plugin!r} reported {row['metric']} as NaN"}
+                for row in metric_rows if row["value"] is None
+            ]  # fmt: skip
+    return out
+
+
+def probe_arrays(selection: Selection, space: str, result: ProbeResult) -> dict[str, np.ndarray]:
+    """A probe result's artifacts, named ``<space>/<probe label>/<name>``."""
+    arrays = {}
+    for name, array in result.artifacts.items():
+        value = np.asarray(array)
+        if value.dtype == object:
+            # object arrays need pickle to load, and records load with allow_pickle=False
+            raise ContractError("probe", selection.plugin, f"artifact {name!r} is an object array")
+        arrays[f"{space}/{selection.label}/{name}"] = value
+    return arrays

@@ -28,6 +28,11 @@ Hooks are called with keyword arguments only, so a spec may gain an argument
 later without breaking plugins that do not take it. No hook is
 ``firstresult``: every plugin's answer is collected, and two components with
 the same name in one family is an error naming both sources.
+
+An installed plugin whose hook raises, or returns a declaration that fails
+:func:`harness.components.check_declaration`, is set aside whole
+(:class:`harness.registry.BrokenPlugin`, shown by ``harness plugins``); the
+other plugins keep working.
 """
 
 from __future__ import annotations

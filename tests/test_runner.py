@@ -149,8 +149,19 @@ def driver(folder: Path, execute: str, log: Path, sleep: float) -> subprocess.Po
     env = {**os.environ, "PYTHONPATH": str(HERE), "FAKE_LOG": str(log), "FAKE_SLEEP": str(sleep)}
     code = f"from helpers import runner; runner.drive({str(folder)!r}, {execute!r})"
     return subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # a runner started under nohup (or a CI shell) inherits SIGINT as ignored,
+        # and Python then never raises KeyboardInterrupt: the driver gets the
+        # default disposition whatever started the tests
+        preexec_fn=default_sigint,
     )
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_runs(folder: Path, count: int, process: subprocess.Popen) -> None:

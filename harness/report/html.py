@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import harness
 from harness.atomic import write_text
@@ -383,11 +384,25 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
     return "".join(out)
 
 
+def _probe_faults(results: Results) -> pd.DataFrame:
+    """One row per recorded probe error or NaN metric, from the run records."""
+    rows = []
+    for run_id, record in results.records.items():
+        label = record.get("label", run_id)
+        for error in record.get("probe_errors") or []:
+            rows.append({**error, "label": label, "fault": error.get("type", "error")})
+        for warning in record.get("probe_warnings") or []:
+            rows.append({**warning, "label": label, "fault": "NaN"})
+    columns = ["label", "probe", "plugin", "latent_space", "fault", "message"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _problems(results: Results) -> str:
     runs = results.runs
     bad = runs[runs["status"].isin(["failed", "diverged"])]
+    faults = _probe_faults(results)
     out = ['<section id="problems"><h2>Failed, diverged and missing runs</h2>']
-    if bad.empty and not results.n_missing and not results.problems:
+    if bad.empty and not results.n_missing and not results.problems and faults.empty:
         out.append(para("Every expected run finished; none failed or diverged."))
     if not bad.empty:
         out.append(para(
@@ -414,6 +429,19 @@ def _problems(results: Results) -> str:
                       + (f": {listing}." if names else ".")))  # fmt: skip
     for problem in results.problems:
         out.append(para(problem, "warning"))
+    if not faults.empty:
+        out.append(para(
+            "Probe faults: these probes raised, broke their contract or reported NaN on a latent "
+            "space. The runs keep their training and their other probe results; a faulty pair has "
+            "no score (NaN), so it is missing from the separability statistics. Once the probe is "
+            f"fixed, `harness probe {results.output_dir}` runs exactly the failed pairs again from "
+            "the stored latents, without training.",
+            "warning",
+        ))  # fmt: skip
+        out.append(table(faults, [
+            ("run", "label"), ("probe", "probe"), ("plugin", "plugin"),
+            ("latent space", "latent_space"), ("fault", "fault"), ("message", "message"),
+        ]))  # fmt: skip
     out.append("</section>")
     return "".join(out)
 
