@@ -19,7 +19,7 @@ seeds, each condition is compared with the control within seed:
 * the **RMST difference** with a bootstrap CI that resamples seed pairs;
 * the **detectable ratio**: the smallest change the comparison had 80% power to
   detect at its Holm level, from the observed spread of the informative
-  (non-zero) log ratios and their number, with the exact test's power
+  log ratios (pairs not censored on both sides) and their number, with the exact test's power
   simulated (:func:`power`).
 
 Designs whose conditions do not share seeds (a suite assembled from separate
@@ -198,9 +198,11 @@ def _compare(
             pairs["time_c"].to_numpy(float), pairs["event__c"].to_numpy(bool),
             tau, km_resamples, seed, paired=True,
         )  # fmt: skip
-        # a zero (both censored, or crossing at the same evaluation) moves no
-        # sign-flip statistic: the test's power rests on the other pairs
-        informative = d[d != 0]
+        # a pair censored on both sides says nothing under any effect that
+        # leaves it censored; a tie at the same evaluation is noise that an
+        # effect would break, so it counts
+        both_censored = ~pairs["event_"].to_numpy(bool) & ~pairs["event__c"].to_numpy(bool)
+        informative = d[~both_censored]
         sd = float(np.std(informative, ddof=1)) if informative.size > 1 else math.nan
         row.update(
             design="paired",
