@@ -2,11 +2,11 @@
 
 Each component a run uses, and the harness itself, is resolved to the
 installed distribution that provides its module (``importlib.metadata``) and
-that distribution's version. Code whose version says nothing about its
-content, because it belongs to no distribution or is installed editable
-(``direct_url.json`` says ``dir_info.editable``), is identified by a hash of
-its source instead: the module that defines the component's factory and the
-modules of the same top-level package it imports, transitively. The harness
+that distribution's version, and identified by a hash of its source: the
+module that defines the component's factory and the modules of the same
+top-level package it imports, transitively. A version alone would miss an
+editable install or a working tree changing under the same number; the hash
+is the same wherever identical code is imported from. The harness
 itself is hashed from :mod:`harness.execute` and the harness modules it
 imports: the code that computes a run, not the report.
 
@@ -21,7 +21,6 @@ import functools
 import hashlib
 import importlib.metadata as md
 import inspect
-import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -67,17 +66,6 @@ def distribution_of(module: str) -> str | None:
     top = module.partition(".")[0]
     names = _distributions_by_package(_path_state()).get(top, [])
     return names[0] if len(names) == 1 else None
-
-
-def _editable(dist: md.Distribution) -> bool:
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return False
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return False
-    return bool((info.get("dir_info") or {}).get("editable"))
 
 
 # ---------------------------------------------------------------- source hashes
@@ -187,13 +175,17 @@ def source_hash(module: str) -> str | None:
 
 
 def module_origin(module: str, hash_from: str | None = None) -> dict[str, Any]:
-    """Distribution, version and (for unversioned or editable code) source hash.
+    """Distribution, version and source hash of ``module``.
+
+    The source hash is always taken: it is what the code is, wherever it was
+    imported from (a working tree, an editable install, a wheel in
+    site-packages), so the same code gives the same identity in every process.
+    The version says which release it claims to be, for the reader.
 
     :param hash_from: the module the source hash starts from (default ``module``).
     """
     origin: dict[str, Any] = {"module": module, "distribution": None, "version": None}
     name = distribution_of(module)
-    editable = True
     if name is not None:
         try:
             dist = md.distribution(name)
@@ -202,10 +194,7 @@ def module_origin(module: str, hash_from: str | None = None) -> dict[str, Any]:
         if dist is not None:
             origin["distribution"] = dist.metadata["Name"] or name
             origin["version"] = dist.version
-            editable = _editable(dist)
-            origin["editable"] = editable
-    if editable:
-        origin["source"] = source_hash(hash_from or module)
+    origin["source"] = source_hash(hash_from or module)
     return origin
 
 
@@ -221,7 +210,7 @@ def factory_module(component: Component) -> str:
 
 
 def harness_origin() -> dict[str, Any]:
-    """The harness itself: its distribution and, when editable, the run code's hash."""
+    """The harness itself: its distribution and the hash of the code that computes a run."""
     origin = module_origin(HARNESS, hash_from=RUN_MODULE)
     origin["module"] = HARNESS
     return origin
@@ -256,12 +245,10 @@ class Resolver:
 
 
 def describe(origin: Mapping[str, Any]) -> str:
-    """One origin as a reader writes it: ``dist 0.2.0 (editable, source 1a2b3c4d)``."""
+    """One origin as a reader writes it: ``dist 0.2.0 (source 1a2b3c4d)``."""
     notes = []
     if origin.get("distribution"):
         text = f"{origin['distribution']} {origin.get('version')}"
-        if origin.get("editable"):
-            notes.append("editable")
     else:
         text = str(origin.get("module"))
         notes.append("no distribution")

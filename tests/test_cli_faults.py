@@ -47,7 +47,6 @@ def test_ctrl_c_in_the_report_phase_of_harness_run_exits_130(tmp_path, monkeypat
     out = tmp_path / "out"
 
     def finished(*args, **kwargs):
-        kwargs["started"].close()
         return SuiteOutcome("tiny", out, 2, 0, 2, 2, 0, 0, 0, 0)
 
     monkeypatch.setattr(harness.runner, "run_suite", finished)

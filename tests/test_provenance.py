@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import sys
 import textwrap
 from pathlib import Path
@@ -76,7 +75,7 @@ def run(tmp_path: Path, registry: Registry):
 
 
 def test_a_plugin_version_bump_reruns_its_runs_and_says_why(tmp_path, monkeypatch):
-    site = tmp_path / "site"
+    site = tmp_path / "lib" / "site-packages"  # where an installer puts it
     install(site, "0.1.0")
     monkeypatch.syspath_prepend(str(site))
     first, _ = run(tmp_path, registry_with("harness_extra"))
@@ -92,14 +91,15 @@ def test_a_plugin_version_bump_reruns_its_runs_and_says_why(tmp_path, monkeypatc
 
     record = Store(tmp_path / "out").records()[0]  # the current suite's, not the stale ones
     model = {k: v for k, v in record["provenance"]["model/fake"].items() if k != "module"}
-    assert model == {"distribution": "harness-extra", "version": "0.2.0", "editable": False}
+    assert model["distribution"] == "harness-extra" and model["version"] == "0.2.0"
+    assert len(model["source"]) == 16  # the code itself, whatever its version says
     assert record["provenance"]["harness"]["distribution"] == "speech-pretrain-harness"
     assert record["spec"]["provenance"] == record["provenance"]
 
     with pytest.warns(UserWarning, match="another version of the suite"):
         results = load_results(tmp_path / "out")
     versions = _versions_frame(results).set_index("package")["version"]
-    assert versions["plugin model/fake"] == "harness-extra 0.2.0"
+    assert versions["plugin model/fake"].startswith("harness-extra 0.2.0 (source ")
     assert versions["harness (run code)"].startswith(
         f"speech-pretrain-harness {harness.__version__}"
     )
@@ -108,7 +108,7 @@ def test_a_plugin_version_bump_reruns_its_runs_and_says_why(tmp_path, monkeypatc
 def test_changed_code_of_an_unversioned_plugin_reruns_identical_code_does_not(
     tmp_path, monkeypatch
 ):
-    site = tmp_path / "site"
+    site = tmp_path / "lib" / "site-packages"  # where an installer puts it
     install(site, None, module="extra_unversioned")
     monkeypatch.syspath_prepend(str(site))
     first, _ = run(tmp_path, registry_with("extra_unversioned"))
@@ -128,21 +128,14 @@ def test_changed_code_of_an_unversioned_plugin_reruns_identical_code_does_not(
     assert again.executed == 4
 
 
-def test_builtins_are_the_harness_distribution_hashed_when_editable():
-    import importlib.metadata as md
-
+def test_builtins_are_the_harness_distribution_and_their_source():
     suite = load_suite(SUITES / "quick.toml")
     provenance = expand(suite, load_registry())[0].provenance
-    direct = json.loads(
-        md.distribution("speech-pretrain-harness").read_text("direct_url.json") or "{}"
-    )
-    editable = bool((direct.get("dir_info") or {}).get("editable"))
     assert {"harness", "dataset/espeak", "model/lstm", "probe/linear_svc"} <= set(provenance)
     for key, origin in provenance.items():
         assert origin["distribution"] == "speech-pretrain-harness", key
         assert origin["version"] == harness.__version__
-        assert origin["editable"] is editable
-        assert ("source" in origin) is editable
+        assert len(origin["source"]) == 16
     assert provenance["model/lstm"]["module"] == "harness_plugins.models.lstm"
 
 
