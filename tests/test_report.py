@@ -126,7 +126,7 @@ def test_answer_sentences_follow_the_statistics(built):
                  & (tests["condition"] == "ja_full")].iloc[0]  # fmt: skip
     if same["detectable_ratio"] > 0:
         detectable = f"{(1 - same['detectable_ratio']) * 100:.0f}% fewer steps"
-        expected = f"this design had 80% power only for a change of {detectable}"
+        expected = f"at best this design could detect a change of {detectable}"
     else:  # a failed run left 7 pairs: 2/128 cannot reach Holm's 0.05/4
         expected = "with this many seeds no difference of any size could reach significance"
     assert f"no evidence of a difference; {expected}" in text

@@ -139,8 +139,9 @@ def detectable_phrase(t: pd.Series, measure: str) -> str:
             "Holm level (an exact test needs more seeds)"
         )
     return (
-        f"this design had 80% power only for a change of {change_phrase(r)} {unit(measure)} or "
-        f"{change_phrase(1 / r)} (time ratio {_ratio(r)} or {_ratio(1 / r)}, at its Holm level)"
+        f"at best this design could detect a change of {change_phrase(r)} {unit(measure)} or "
+        f"{change_phrase(1 / r)} (time ratio {_ratio(r)} or {_ratio(1 / r)}: 80% power at its "
+        "Holm level for continuous times, less with ties on the evaluation grid)"
     )
 
 
