@@ -288,7 +288,7 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
                 elif np.isfinite(t["detectable_ratio"]) and t["detectable_ratio"] > 0:
                     speed.append(
                         f"no evidence of a difference in learning speed for the {t['model']} "
-                        f"({ratio}; only a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
+                        f"({ratio}; at best a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
                         "more was detectable)"
                     )
                 elif t["detectable_ratio"] == 0:
