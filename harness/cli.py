@@ -351,11 +351,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise RunNotStarted(str(exc)) from exc
     if outcome.interrupted:
         return int(outcome.exit_code)  # 130: finished runs are kept; run again to finish
+    note = data_note(outcome.output)
+    if note:
+        print(note, file=sys.stderr)
     if not args.no_report:
         reported = write_report(outcome.output)
         if reported != EXIT_OK:
             return reported
     return int(outcome.exit_code)
+
+
+def data_note(output: Path) -> str | None:
+    """Once per suite: the files its dataset skipped, by reason (every run of a
+    suite reads the same data, so each file is counted once)."""
+    from harness.store import Store
+    from harness.tables import skipped_files
+
+    skipped = skipped_files(Store(output).records())
+    if not skipped:
+        return None
+    reasons: dict[str, int] = {}
+    for row in skipped:
+        reason = str(row.get("reason") or "other")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    counts = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    return (
+        f"data: {len(skipped)} file(s) skipped ({counts}); each is listed with its reason in "
+        f"{output / 'data_quality.csv'} and the report's Data section"
+    )
 
 
 def write_report(output: Path) -> int:

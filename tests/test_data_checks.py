@@ -245,3 +245,26 @@ def test_data_quality_table_counts_skips_once_per_suite():
     row = table.iloc[0]
     assert (row["files_read"], row["files_skipped"]) == (10, 2)
     assert (row["skipped_silent"], row["skipped_missing"], row["train_clips"]) == (1, 1, 4)
+
+
+def test_harness_run_prints_the_skipped_files_once_per_suite(tmp_path):
+    import json
+
+    from harness.cli import data_note
+
+    skipped = [
+        {"dataset": "folder", "language": "es", "file": "a.wav", "reason": "silent", "detail": ""},
+        {"dataset": "folder", "language": "es", "file": "b.wav", "reason": "missing", "detail": ""},
+    ]
+    for run_id in ("a" * 16, "b" * 16):  # two runs of one suite read the same data
+        folder = tmp_path / "runs" / run_id
+        folder.mkdir(parents=True)
+        record = {"run_id": run_id, "status": "reached", "data": {"skipped": skipped}}
+        (folder / "record.json").write_text(json.dumps(record))
+    assert data_note(tmp_path) == (
+        "data: 2 file(s) skipped (1 missing, 1 silent); each is listed with its reason in "
+        f"{tmp_path / 'data_quality.csv'} and the report's Data section"
+    )
+    for run_id in ("a" * 16, "b" * 16):
+        (tmp_path / "runs" / run_id / "record.json").write_text(json.dumps({"run_id": run_id}))
+    assert data_note(tmp_path) is None
