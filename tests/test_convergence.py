@@ -215,9 +215,10 @@ def test_an_a_a_suite_makes_no_claim(tmp_path_factory):
     analysis = analyse(results, n_resamples=499, km_resamples=99)
     steps = analysis.convergence_vs_control.query("measure == 'steps'").iloc[0]
     assert steps["design"] == "paired" and steps["time_ratio"] == 1.0
-    assert (
-        steps["p_value"] == 1.0 and steps["time_ratio_ci_low"] == steps["time_ratio_ci_high"] == 1.0
-    )
+    assert steps["p_value"] == 1.0
+    # every per-seed ratio is 1: the exact CI shrinks onto it (to the bisection's precision)
+    assert steps["time_ratio_ci_low"] == pytest.approx(1.0, abs=1e-6)
+    assert steps["time_ratio_ci_high"] == pytest.approx(1.0, abs=1e-6)
     text = " ".join(sentences.headline_sentences(results, analysis))
     assert "no evidence of a difference in learning speed" in text
     assert "sooner" not in text and "later" not in text
