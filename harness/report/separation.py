@@ -133,7 +133,10 @@ def _chance_baseline_sentence(
             f"Holm-corrected p < {ALPHA}) in {len(above)} of {plural(len(ctrl_rows), 'latent space')}"
         )
     else:
-        text += " has no chance level reported"
+        text += (
+            " has no chance level: its probe declared none, or reported it as NaN (the problems "
+            "section names the probe)"
+        )
     base = ctrl_rows.dropna(subset=["baseline_mean"])
     if len(base):
         significant = base["p_vs_baseline_holm"] < ALPHA
