@@ -459,9 +459,11 @@ def format_plan(table: Any, power: float) -> str:
     if table.empty or table["log_ratio_sd"].isna().all():
         return "no condition shares its seeds with the control: no paired spread to plan from"
     first = table.iloc[0]
-    m = round(0.05 / first["alpha"])
+    from harness.stats.convergence import ALPHA
+
+    m = round(ALPHA / first["alpha"])
     lines = [
-        f"paired sign-flip test, {power:.0%} power, Holm's first-step level 0.05/{m} = "
+        f"paired sign-flip test, {power:.0%} power, Holm's first-step level {ALPHA:g}/{m} = "
         f"{first['alpha']:.4g} ({first['measure']})"
     ]
     for model, rows in table.groupby("model", sort=False):

@@ -134,6 +134,27 @@ def _standard_detectable(n: int, alpha: float, paired: bool, target: float) -> f
     return high
 
 
+def detectable_ratio(
+    sd: float, n: int, alpha: float = ALPHA, paired: bool = True, target: float = POWER
+) -> float:
+    """:func:`detectable_log_ratio` as a time ratio below 1, ``exp(-delta)``:
+    0 when no effect of any size is detectable, NaN when the spread is unknown."""
+    delta = detectable_log_ratio(sd, n, alpha, paired, target)
+    if math.isnan(delta):
+        return math.nan
+    return 0.0 if math.isinf(delta) else math.exp(-delta)
+
+
+def paired_log_ratios(group: pd.DataFrame, control: pd.DataFrame) -> pd.DataFrame:
+    """The runs of one condition joined to the control's by seed (control
+    columns suffixed ``_c``), with ``d``: each seed's log time ratio."""
+    logs = log_times(pd.concat([group, control]))
+    pairs = group.assign(log=logs.loc[group.index]).merge(
+        control.assign(log=logs.loc[control.index]), on="seed", suffixes=("", "_c")
+    )
+    return pairs.assign(d=pairs["log"] - pairs["log_c"])
+
+
 def seeds_needed(
     sd: float,
     log_ratio: float,
@@ -167,7 +188,6 @@ def _compare(
     km_b = kaplan_meier(ctrl["time"], ctrl["event_"])
     tau = rmst_tau(measure, group, ctrl)
     paired = is_paired(group["seed"].tolist(), ctrl["seed"].tolist())
-    logs = log_times(pd.concat([group, ctrl]))
     row: dict[str, object] = {
         "measure": measure,
         "model": model,
@@ -187,10 +207,8 @@ def _compare(
         "rmst_tau": tau,
     }
     if paired:
-        pairs = group.assign(log=logs.loc[group.index]).merge(
-            ctrl.assign(log=logs.loc[ctrl.index]), on="seed", suffixes=("", "_c")
-        )
-        d = (pairs["log"] - pairs["log_c"]).to_numpy()
+        pairs = paired_log_ratios(group, ctrl)
+        d = pairs["d"].to_numpy()
         test = sign_flip(d, n_resamples, seed)
         low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
         diff = rmst_difference(
@@ -215,6 +233,7 @@ def _compare(
             log_ratio_sd=sd,
         )
     else:
+        logs = log_times(pd.concat([group, ctrl]))
         a, b = logs.loc[group.index].to_numpy(), logs.loc[ctrl.index].to_numpy()
         times = np.r_[group["time"], ctrl["time"]]
         events = np.r_[group["event_"], ctrl["event_"]].astype(bool)
@@ -260,8 +279,7 @@ def _detectable(frame: pd.DataFrame) -> pd.Series:
     def one(row: pd.Series) -> float:
         paired = row["design"] == "paired"
         n = int(row["n_informative"]) if paired else int(min(row["n"], row["n_control"]))
-        delta = detectable_log_ratio(row["log_ratio_sd"], n, alpha, paired)
-        return math.exp(-delta) if math.isfinite(delta) else (0.0 if delta > 0 else math.nan)
+        return detectable_ratio(row["log_ratio_sd"], n, alpha, paired)
 
     return frame.apply(one, axis=1)
 

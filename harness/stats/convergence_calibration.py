@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.stats.convergence import overall, vs_control
+from harness.stats.convergence import ALPHA, overall, vs_control
 
-ALPHA = 0.05
 CONTROL = "control"
 
 

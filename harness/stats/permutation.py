@@ -54,9 +54,17 @@ def _p(null: np.ndarray, observed: float, exact: bool) -> float:
 
 def _signs(n: int, n_resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
     if 2**n <= EXACT_LIMIT:
-        grid = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
-        return grid.reshape(-1, n), True
+        return _sign_grid(n), True
     return rng.choice((-1.0, 1.0), size=(n_resamples, n)), False
+
+
+@functools.lru_cache(maxsize=32)
+def _sign_grid(n: int) -> np.ndarray:
+    """All ``2**n`` sign vectors, built once per ``n`` (the test, its CI and
+    the power simulation of one comparison share it); read-only."""
+    grid = np.array(list(itertools.product((1.0, -1.0), repeat=n))).reshape(-1, n)
+    grid.setflags(write=False)
+    return grid
 
 
 def sign_flip(differences: ArrayLike, n_resamples: int = 9999, seed: int = 0) -> PermutationTest:

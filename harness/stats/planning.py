@@ -19,9 +19,9 @@ import pandas as pd
 from harness.stats.convergence import (
     ALPHA,
     POWER,
-    detectable_log_ratio,
+    detectable_ratio,
     is_paired,
-    log_times,
+    paired_log_ratios,
     seeds_needed,
 )
 from harness.stats.survival import analysable
@@ -37,14 +37,12 @@ def pilot_spread(runs: pd.DataFrame, control: str, measure: str = "steps") -> pd
     data = analysable(runs, measure)
     rows = []
     for model, group in data.groupby("model", sort=False):
-        group = group.assign(log=log_times(group))
         ctrl = group[group["condition"] == control]
         squares, df, pairs, conditions = 0.0, 0, [], 0
         for condition, runs_of in group.groupby("condition", sort=False):
             if condition == control or not is_paired(runs_of["seed"], ctrl["seed"]):
                 continue
-            both = runs_of.merge(ctrl, on="seed", suffixes=("", "_c"))
-            d = (both["log"] - both["log_c"]).to_numpy()
+            d = paired_log_ratios(runs_of, ctrl)["d"].to_numpy()
             if d.size < 2:
                 continue
             squares += float(((d - d.mean()) ** 2).sum())
@@ -86,25 +84,17 @@ def plan(
     alpha = ALPHA / comparisons
     rows = []
     for _, s in spread.iterrows():
-        now = detectable_log_ratio(s["log_ratio_sd"], int(s["pairs"]), alpha, target=power)
+        now = detectable_ratio(s["log_ratio_sd"], int(s["pairs"]), alpha, target=power)
         for effect in effects:
             ratio = 1 - effect
             rows.append(
                 {
                     **s.to_dict(),
                     "alpha": alpha,
-                    "detectable_ratio": _as_ratio(now),
+                    "detectable_ratio": now,
                     "effect": effect,
                     "ratio": ratio,
                     "seeds_needed": seeds_needed(s["log_ratio_sd"], math.log(ratio), alpha, power),
                 }
             )
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
-
-
-def _as_ratio(log_ratio: float) -> float:
-    """exp(-delta); 0 when no effect of any size is detectable (delta = inf),
-    NaN when there was no spread to judge by."""
-    if math.isnan(log_ratio):
-        return math.nan
-    return 0.0 if math.isinf(log_ratio) else math.exp(-log_ratio)
