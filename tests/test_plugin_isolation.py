@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from harness import Component, Metric, Param, hookimpl
 from harness.cli import main
 from harness.registry import DISABLE_ENV, PluginError, _default_registry, load_registry
 from harness.testing import write_tiny_suite
+
+from helpers.distributions import write_distribution
 
 GOOD = """
 from harness import Component, Param, hookimpl
@@ -56,12 +56,7 @@ def install(tmp_path, monkeypatch):
     _default_registry.cache_clear()
 
     def make(name: str, source: str) -> None:
-        module = f"{name}_iso_plugin"
-        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        info = tmp_path / f"{name}_dist-1.2.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}-dist\nVersion: 1.2\n")
-        (info / "entry_points.txt").write_text(f"[harness]\n{name} = {module}\n")
+        write_distribution(tmp_path, f"{name}_iso_plugin", source, f"{name}-dist", "1.2", name)
 
     yield make
     _default_registry.cache_clear()

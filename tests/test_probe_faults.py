@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
@@ -11,6 +10,8 @@ from harness.cli import main
 from harness.registry import DISABLE_ENV, _default_registry
 from harness.report import build_report
 from harness.testing import run_tiny_suite
+
+from helpers.distributions import write_distribution
 
 FLAKY = """
 import math
@@ -46,12 +47,7 @@ def harness_probes():
 def flaky(tmp_path, monkeypatch):
     """The flaky probe, installed as a third-party distribution (so `harness probe` finds it)."""
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "flaky_probe_plugin.py").write_text(textwrap.dedent(FLAKY))
-    info = site / "flaky_probe-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flaky-probe\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[harness]\nflaky = flaky_probe_plugin\n")
+    write_distribution(site, "flaky_probe_plugin", FLAKY, "flaky-probe", "0.1", "flaky")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("HARNESS_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     monkeypatch.delenv(DISABLE_ENV, raising=False)

@@ -15,6 +15,8 @@ from harness.registry import (
 )
 from harness.selection import Selection
 
+from helpers.distributions import write_distribution
+
 THIRD_PARTY = """
 from harness import Component, Param, hookimpl
 
@@ -32,11 +34,7 @@ def harness_models():
 @pytest.fixture
 def third_party(tmp_path, monkeypatch):
     """An installed-looking distribution: a module plus dist-info with an entry point."""
-    (tmp_path / "gru_plugin_test.py").write_text(textwrap.dedent(THIRD_PARTY))
-    info = tmp_path / "gru_plugin_test-0.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gru-plugin-test\nVersion: 0.3\n")
-    (info / "entry_points.txt").write_text("[harness]\ngru = gru_plugin_test\n")
+    write_distribution(tmp_path, "gru_plugin_test", THIRD_PARTY, "gru-plugin-test", "0.3", "gru")
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
