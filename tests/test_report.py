@@ -189,3 +189,12 @@ def test_the_answer_weighs_the_head_start_against_the_pretraining_it_cost(built)
         "evidenced once pretraining is counted."
     ) in text
     assert "pretraining not counted" in text
+
+
+def test_a_time_ratio_without_a_bounded_interval_says_so():
+    from harness.report import sentences
+
+    few = pd.Series({"time_ratio_ci_low": 0.0, "time_ratio_ci_high": float("inf")})
+    assert sentences._ratio_ci(few) == "[no bounded 95% CI with this many seeds]"
+    enough = pd.Series({"time_ratio_ci_low": 0.708, "time_ratio_ci_high": 0.839})
+    assert sentences._ratio_ci(enough) == "[95% CI 0.71, 0.84]"

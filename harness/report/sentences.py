@@ -145,8 +145,17 @@ def detectable_phrase(t: pd.Series, measure: str) -> str:
     )
 
 
+def _ratio_ci(t: pd.Series) -> str:
+    """The time ratio's exact CI; with too few seeds the test rejects no ratio
+    at all, and the interval is unbounded."""
+    low, high = t["time_ratio_ci_low"], t["time_ratio_ci_high"]
+    if not (low > 0 and np.isfinite(high)):
+        return "[no bounded 95% CI with this many seeds]"
+    return f"[95% CI {_ratio(low)}, {_ratio(high)}]"
+
+
 def _ratio_phrase(t: pd.Series) -> str:
-    ci = f"[95% CI {_ratio(t['time_ratio_ci_low'])}, {_ratio(t['time_ratio_ci_high'])}]"
+    ci = _ratio_ci(t)
     if t["design"] == "paired":
         return (
             f"paired over {plural(int(t['n_pairs']), 'seed')}, time ratio {_ratio(t['time_ratio'])} "
@@ -277,8 +286,7 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
             speed = []
             for _, t in mine.iterrows():
                 ratio = (
-                    f"time ratio {_ratio(t['time_ratio'])} [95% CI {_ratio(t['time_ratio_ci_low'])}, "
-                    f"{_ratio(t['time_ratio_ci_high'])}]"
+                    f"time ratio {_ratio(t['time_ratio'])} {_ratio_ci(t)}"
                     if t["design"] == "paired"
                     else f"ratio {_ratio(t['time_ratio'])}"
                 )
