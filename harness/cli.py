@@ -459,6 +459,7 @@ def format_plan(table: Any, power: float) -> str:
     if table.empty or table["log_ratio_sd"].isna().all():
         return "no condition shares its seeds with the control: no paired spread to plan from"
     first = table.iloc[0]
+    from harness.report.numbers import plural
     from harness.stats.convergence import ALPHA
 
     m = round(ALPHA / first["alpha"])
@@ -475,7 +476,8 @@ def format_plan(table: Any, power: float) -> str:
         )  # fmt: skip
         lines.append(
             f"{model}: SD of per-seed log ratios {head['log_ratio_sd']:.3f} "
-            f"({head['df']} df, {head['conditions']} conditions); with {head['pairs']} seeds it "
+            f"({head['df']} df, {plural(int(head['conditions']), 'condition')}); with "
+            f"{head['pairs']} seeds it "
             f"could detect {seen}"
         )
         for _, row in rows.iterrows():

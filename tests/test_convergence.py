@@ -169,7 +169,10 @@ def test_detectable_and_seeds_needed_agree():
     needed = convergence.seeds_needed(sd, delta)
     assert needed in (n, n + 1)  # the t approximation and the noncentral t agree
     assert convergence.seeds_needed(sd, delta / 2) > 3 * n
-    assert convergence.seeds_needed(0.0, 0.1) is None
+    # no spread: every seed shows the effect, and only the exact test's floor
+    # 2 / 2**n <= 0.05 decides (6 seeds); no effect needs no seeds at all
+    assert convergence.seeds_needed(0.0, 0.1) == 6
+    assert convergence.seeds_needed(0.2, 0.0) is None
 
 
 def test_plan_matches_the_detectable_ratio_and_more_seeds_see_smaller_effects():

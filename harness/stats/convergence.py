@@ -92,8 +92,10 @@ def power(shift: float, sd: float, n: int, alpha: float = ALPHA, paired: bool = 
     """Power of the paired comparison (exact sign-flip test) to detect a mean
     log ratio ``shift`` with ``n`` seeds whose log ratios have SD ``sd``;
     unpaired, ``n`` per group and ``sd`` the pooled SD (t approximation)."""
-    if n < 2 or not (math.isfinite(sd) and sd > 0):
+    if n < 2 or not (math.isfinite(sd) and sd >= 0):
         return math.nan
+    if sd == 0:  # every seed shows the shift exactly: only the test's floor limits it
+        return float(shift != 0 and (not paired or 2 / 2**n <= alpha))
     if paired and n <= SIMULATED_PAIRS:
         return sign_flip_power(abs(shift), sd, n, alpha)
     df, scale = (n - 1, 1 / math.sqrt(n)) if paired else (2 * n - 2, math.sqrt(2 / n))
@@ -165,7 +167,7 @@ def seeds_needed(
 ) -> int | None:
     """Seeds (per condition) a design needs to detect a mean log ratio
     ``log_ratio`` with ``target`` power at ``alpha``; ``None`` over ``limit``."""
-    if not (math.isfinite(sd) and sd > 0 and log_ratio != 0):
+    if not (math.isfinite(sd) and sd >= 0 and log_ratio != 0):
         return None
     for n in range(2, limit + 1):
         if power(log_ratio, sd, n, alpha, paired) >= target:
