@@ -28,7 +28,8 @@ class _Required:
 #: Default value marking a parameter the suite must give.
 REQUIRED: Any = _Required()
 
-_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list"}
+_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
+               dict: "table"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,14 @@ class Param:
     """One typed parameter of a component (or of a core suite section).
 
     :param name: key in the suite file.
-    :param type: ``bool``, ``int``, ``float``, ``str`` or ``list`` (see ``item``).
+    :param type: ``bool``, ``int``, ``float``, ``str``, ``list`` or ``dict`` (a
+        TOML table with string keys; see ``item`` for both).
     :param default: value used when the suite omits the key; ``REQUIRED`` if it must be given.
     :param doc: one line shown by ``harness plugins`` and in the docs.
     :param choices: allowed values, if the set is closed.
     :param min: inclusive lower bound for numbers (or for list length, never).
     :param max: inclusive upper bound for numbers.
-    :param item: element type when ``type`` is ``list``.
+    :param item: element type when ``type`` is ``list``, value type when ``dict``.
     :param optional: ``None`` is an allowed value (written by omitting the key).
     """
 
@@ -64,6 +66,8 @@ class Param:
         name = _TYPE_NAMES.get(self.type, self.type.__name__)
         if self.type is list and self.item is not None:
             name = f"list of {_TYPE_NAMES.get(self.item, self.item.__name__)}"
+        if self.type is dict and self.item is not None:
+            name = f"table of {_TYPE_NAMES.get(self.item, self.item.__name__)}s"
         return name
 
     def describe(self) -> str:
@@ -83,6 +87,17 @@ class Param:
         """Coerce ``value`` to this parameter's type; return (value, problem or None)."""
         if value is None and self.optional:
             return None, None
+        if self.type is dict:
+            if not isinstance(value, dict):
+                return value, f"expected {self.describe()}, got {value!r}"
+            table = {}
+            for key, element in value.items():
+                coerced, problem = _check_scalar(self.item or str, element)
+                too_low = self.min is not None and not problem and coerced < self.min
+                if problem or too_low:
+                    return value, f"expected {self.describe()}, got {key} = {element!r}"
+                table[key] = coerced
+            return table, None
         if self.type is list:
             if not isinstance(value, list):
                 return value, f"expected {self.describe()}, got {value!r}"
@@ -213,6 +228,9 @@ class ValidationContext:
         or None for as many as the smallest language has.
     :param cache_dir: the suite's cache root; a check that scans data may keep its
         answer there (under ``validation/``), keyed so that changed data is scanned again.
+    :param task: the target task (``target.task``), or None for each model's own objective.
+    :param label: the label a ``classify`` task predicts (``target.label``).
+    :param silence: what the features do with silent frames (``features.silence``).
     """
 
     sample_rate: int
@@ -223,6 +241,9 @@ class ValidationContext:
     roles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     probe_clips: int | None = None
     cache_dir: Path | None = None
+    task: str | None = None
+    label: str = "language"
+    silence: str = "keep"
 
     def speakers_needed(self, language: str) -> int:
         """Speakers ``language`` must provide, over all its roles."""
@@ -254,6 +275,14 @@ class Component:
         each ``(parameter name, message)`` it yields is reported under that
         parameter's key path. The factory stays the last line of defence: share
         the rule with it rather than writing it twice.
+    :param labels: for datasets, the labels its clips carry beside language and
+        speaker (``Clip.labels``), such as ``("emotion", "gender")``; or a
+        function of the resolved parameters returning them, for a dataset whose
+        labels depend on its settings. A suite may classify or probe only these.
+    :param tasks: for models, the target tasks it can learn (``[target] task``),
+        its own objective first: ``"next_frame"``, ``"reconstruct"`` (the model's
+        ``loss`` is the objective) or ``"classify"`` (the model returns logits and
+        the core computes the cross-entropy); see docs/training.md.
     """
 
     name: str
@@ -264,6 +293,13 @@ class Component:
     source: str = field(default="", compare=False)
     default: bool = False
     check: Check | None = None
+    labels: Sequence[str] | Callable[[Mapping[str, Any]], Sequence[str]] = ()
+    tasks: Sequence[str] = ()
+
+    def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """Every label a dataset's clips carry with ``params``, language and speaker first."""
+        extra = self.labels(params) if callable(self.labels) else self.labels
+        return ("language", "speaker", *extra)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -301,6 +337,19 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         if problem:
             problems.append(f"parameter {p.name!r}: its default does not fit it ({problem})")
     problems += check_metrics(component.metrics)
+    if component.labels and kind != "dataset":
+        problems.append("only a dataset declares labels")
+    if component.tasks and kind != "model":
+        problems.append("only a model declares tasks")
+    if not callable(component.labels) and any(
+        not isinstance(x, str) or not x or x in ("language", "speaker") for x in component.labels
+    ):
+        problems.append(
+            f"labels must be non-empty names other than language and speaker, got "
+            f"{list(component.labels)!r}"
+        )
+    if any(not isinstance(t, str) or not t for t in component.tasks):
+        problems.append(f"tasks must be non-empty names, got {list(component.tasks)!r}")
     if kind == "probe" and not component.metrics:
         problems.append("a probe must declare the metrics it reports in Component.metrics")
     problems += _factory_problems(component.factory, names)

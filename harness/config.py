@@ -78,6 +78,8 @@ def option(
         return dataclasses.field(metadata=metadata)
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -119,6 +121,8 @@ def _unpack(hint: Any) -> tuple[type, type | None, bool]:
     origin = typing.get_origin(hint)
     if origin in (list, tuple):
         return list, args[0] if args else str, optional
+    if origin is dict:
+        return dict, args[1] if args else str, optional
     return hint, None, optional
 
 
@@ -163,6 +167,18 @@ class FeatureConfig(Section):
     )
     trim_db: float | None = option(
         None, "trim leading and trailing silence quieter than this many dB below the peak", min=1.0
+    )
+    silence: str = option(
+        "keep",
+        "silent frames (quieter than silence_db below the clip's loudest frame): keep them, "
+        "remove them before segmenting, mask them out of a classify task's loss and metrics, "
+        "or label them as a class of their own ('silence')",
+        choices=("keep", "remove", "mask", "label"),
+    )
+    silence_db: float = option(
+        40.0,
+        "a frame whose energy is this many dB below the clip's loudest frame is silent",
+        min=1.0,
     )
 
     @property
@@ -215,6 +231,12 @@ class SplitConfig(Section):
         "with C chosen by inner CV needs at least 3",
         min=2,
     )
+    train_speakers_by_language: dict[str, int] = option(
+        {},
+        "train_speakers for some target languages only, such as {ja = 1}: imbalanced "
+        "classes for a classify task",
+        min=1,
+    )
     probe_clips_per_language: int | None = option(
         None, "probe clips per language; default: as many as the smallest language has", min=2
     )
@@ -230,28 +252,119 @@ class SplitConfig(Section):
             )
 
 
+#: held-out metrics a task can be thresholded on, and whether higher is better
+TARGET_METRICS = {"loss": False, "accuracy": True, "balanced_accuracy": True}
+#: the task whose loss the core computes (cross-entropy of the model's logits)
+CLASSIFY = "classify"
+
+
 @dataclass(frozen=True)
 class TargetConfig(Section):
-    """[target]: the language learnt, and what counts as learnt."""
+    """[target]: what the model learns after pretraining, and what counts as learnt."""
 
     language: str = option(REQUIRED, "the language the model learns after pretraining")
     threshold: float = option(
         REQUIRED,
-        "held-out loss that counts as learnt: a loss value (absolute) or a fraction of the "
-        "model's untrained held-out loss averaged over the suite's seeds (relative)",
+        "value of `metric` that counts as learnt: for the loss, a loss value (absolute) or "
+        "a fraction of the model's untrained held-out loss averaged over the suite's seeds "
+        "(relative); for an accuracy, the accuracy to reach",
         min=0.0,
     )
-    threshold_mode: str = option(
-        "relative",
+    task: str | None = option(
+        None,
+        "what the model learns: 'next_frame', 'reconstruct' (a model's own objective) or "
+        "'classify' (predict `label` of each clip); default: each model's own objective",
+    )
+    label: str = option(
+        "language",
+        "classify: the clip label predicted, such as 'language', 'keyword' or 'emotion' "
+        "(one the dataset declares)",
+    )
+    languages: list[str] = option(
+        [],
+        "classify: every language whose speakers are trained on and held out (language ID "
+        "needs several); default: [language]",
+    )
+    metric: str = option(
+        "loss",
+        "held-out measure the threshold applies to: the loss (lower is better) or, for "
+        "classify, accuracy or balanced accuracy (higher is better)",
+        choices=tuple(TARGET_METRICS),
+    )
+    threshold_mode: str | None = option(
+        None,
         "'relative': one threshold per model, a fraction of its untrained held-out loss "
         "averaged over the seeds, so a suite keeps its meaning when features change; "
-        "'absolute' compares raw losses",
+        "'absolute' compares raw values; default: relative for the loss, absolute for "
+        "an accuracy",
         choices=("relative", "absolute"),
     )
     max_steps: int = option(
         2000, "training budget; runs that have not crossed by then are censored", min=1
     )
     eval_every: int = option(25, "optimizer steps between held-out evaluations", min=1)
+    class_weights: str = option(
+        "none",
+        "classify: weigh the cross-entropy per class: not at all, by inverse class "
+        "frequency in the training segments ('balanced', as scikit-learn), or by `weights`",
+        choices=("none", "balanced", "explicit"),
+    )
+    weights: dict[str, float] = option(
+        {}, "classify, class_weights = 'explicit': weight of each class, such as {es = 1, ja = 4}"
+    )
+    sampler: str = option(
+        "shuffle",
+        "classify: batches drawn from a shuffled pass over the training segments, or "
+        "'balanced': every class equally often (seeded)",
+        choices=("shuffle", "balanced"),
+    )
+
+    def __post_init__(self) -> None:
+        if self.threshold_mode is None:
+            mode = "relative" if self.metric == "loss" else "absolute"
+            object.__setattr__(self, "threshold_mode", mode)
+
+    @property
+    def classify(self) -> bool:
+        return self.task == CLASSIFY
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction of :attr:`metric`: a run has learnt once it is at or beyond the threshold."""
+        return TARGET_METRICS[self.metric]
+
+    @property
+    def target_languages(self) -> tuple[str, ...]:
+        """The languages whose speakers train and are held out, ``language`` first."""
+        return tuple(dict.fromkeys([self.language, *self.languages]))
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.metric != "loss" and not self.classify:
+            yield "metric", (f"expected 'loss': the task {self.task or 'of each model'} reports "
+                             f"no {self.metric}; accuracies come with task = 'classify'")  # fmt: skip
+        if self.metric != "loss" and self.threshold_mode == "relative":
+            yield "threshold_mode", (f"expected 'absolute': a relative threshold is a fraction "
+                                     f"of the untrained loss, not of an {self.metric}")  # fmt: skip
+        if self.metric != "loss" and self.threshold > 1:
+            yield "threshold", f"expected an {self.metric} in [0, 1], got {self.threshold}"
+        if not self.classify:
+            task = repr(self.task) if self.task else "each model's own objective"
+            for key, default in (("class_weights", "none"), ("sampler", "shuffle"),
+                                 ("label", "language")):  # fmt: skip
+                if getattr(self, key) != default:
+                    yield key, f"applies to task = 'classify' only (the task is {task})"
+            if self.languages:
+                yield "languages", "applies to task = 'classify' only; a model learns one language"
+        if self.class_weights == "explicit" and not self.weights:
+            yield (
+                "weights",
+                "class_weights = 'explicit' needs a weight per class, such as {es = 1, ja = 4}",
+            )
+        if self.weights and self.class_weights != "explicit":
+            yield "weights", "applies with class_weights = 'explicit' only"
+        bad = {k: v for k, v in self.weights.items() if v <= 0}
+        if bad:
+            yield "weights", f"expected positive weights, got {bad}"
 
 
 @dataclass(frozen=True)

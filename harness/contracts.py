@@ -57,7 +57,12 @@ class Clip:
     """One utterance: mono float32 audio with its labels.
 
     ``clip_id`` is stable across machines (it names the clip in caches and in
-    the per-run records); ``speaker`` is unique across languages.
+    the per-run records); ``speaker`` is unique across languages. ``labels``
+    holds every other label the dataset gives (``{"emotion": "angry",
+    "gender": "female"}``): the names a dataset component declares in
+    ``Component.labels``, each a string. :meth:`label` reads any of them,
+    language and speaker included, so a task or probe names a label the same
+    way whichever it is.
     """
 
     clip_id: str
@@ -65,6 +70,22 @@ class Clip:
     speaker: str
     audio: np.ndarray = field(repr=False, compare=False)
     sample_rate: int
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def label(self, name: str) -> str:
+        """The clip's value of label ``name`` (``language``, ``speaker`` or one of ``labels``).
+
+        :raises KeyError: naming the clip, the label and the labels it has.
+        """
+        if name == "language":
+            return self.language
+        if name == "speaker":
+            return self.speaker
+        try:
+            return self.labels[name]
+        except KeyError:
+            have = ", ".join(["language", "speaker", *sorted(self.labels)])
+            raise KeyError(f"clip {self.clip_id!r} has no label {name!r}; it has: {have}") from None
 
 
 @dataclass(frozen=True)
@@ -273,6 +294,18 @@ def check_clip(component: str, clip: Any, sample_rate: int) -> Clip:
             "dataset",
             component,
             f"{where} has sample rate {clip.sample_rate}, requested {sample_rate}",
+        )
+    bad = {k: v for k, v in clip.labels.items() if not (isinstance(k, str) and isinstance(v, str))}
+    if bad:
+        raise ContractError(
+            "dataset", component, f"{where} has labels that are not strings: {bad!r}"
+        )
+    clashes = sorted({"language", "speaker"} & set(clip.labels))
+    if clashes:
+        raise ContractError(
+            "dataset",
+            component,
+            f"{where} repeats {clashes} in labels; language and speaker are Clip fields",
         )
     return clip
 

@@ -434,6 +434,9 @@ class _Validator:
             roles=roles_needed(target, splits, conditions),
             probe_clips=splits.probe_clips_per_language,
             cache_dir=cache_dir,
+            task=target.task,
+            label=target.label,
+            silence=configs["features"].silence,
         )
         for check, params, where in self.checks:
             for key, message in check(params, context):
