@@ -8,9 +8,59 @@ gathers into it, so a step moves no data between host and device.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
+
+#: the frame target of a frame that does not count (masked silence, padding)
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Segments:
+    """Training or held-out segments with their targets, on one device.
+
+    :param x: (n, frames, n_features) features.
+    :param y: (n,) class index of each segment (its clip's label); classify only.
+    :param frame_y: (n, frames) class index of each frame, :data:`IGNORE` for
+        frames that do not count; classify only.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    frame_y: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.x.shape
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def __getitem__(self, index: torch.Tensor | slice) -> Segments:
+        """The segments at ``index`` (a gather or a view on the device), as for a tensor."""
+        return Segments(
+            self.x[index],
+            None if self.y is None else self.y[index],
+            None if self.frame_y is None else self.frame_y[index],
+        )
+
+    def to(self, device: torch.device) -> Segments:
+        return Segments(
+            self.x.to(device),
+            None if self.y is None else self.y.to(device),
+            None if self.frame_y is None else self.frame_y.to(device),
+        )
+
+
+#: a tensor or :class:`Segments`: what batches and chunks are cut from
+Data = TypeVar("Data", torch.Tensor, Segments)
 
 
 def segment(features: np.ndarray, segment_frames: int) -> np.ndarray:
@@ -63,15 +113,15 @@ def generator(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
 
 
-class BatchStream:
+class BatchStream(Generic[Data]):
     """Endless batches of exactly ``batch_size`` segments.
 
     Each pass is a fresh permutation; a batch may span two passes, so every
     step sees the same number of examples and ``epochs`` is exact.
     """
 
-    def __init__(self, data: torch.Tensor, batch_size: int, rng: torch.Generator) -> None:
-        self.data = data
+    def __init__(self, data: Data, batch_size: int, rng: torch.Generator) -> None:
+        self.data: Data = data
         self.batch_size = batch_size
         self.rng = rng
         self.order = torch.empty(0, dtype=torch.long, device=data.device)
@@ -83,7 +133,7 @@ class BatchStream:
     def _permutation(self) -> torch.Tensor:
         return torch.randperm(len(self), generator=self.rng).to(self.data.device)
 
-    def next(self) -> torch.Tensor:
+    def next(self) -> Data:
         end = self.position + self.batch_size
         if end > self.order.shape[0]:
             pieces = [self.order[self.position :]]
@@ -98,16 +148,78 @@ class BatchStream:
         return self.data[index]
 
 
-def epoch_batches(
-    data: torch.Tensor, batch_size: int, rng: torch.Generator
-) -> Iterator[torch.Tensor]:
+class BalancedStream:
+    """Endless batches of ``batch_size`` segments in which every class is
+    equally likely: each draw picks a segment with probability inversely
+    proportional to its class's count (with replacement; seeded), as a
+    weighted random sampler does."""
+
+    def __init__(self, data: Segments, batch_size: int, rng: torch.Generator) -> None:
+        if data.y is None:
+            raise ValueError("a balanced sampler needs class labels")
+        self.data = data
+        self.batch_size = batch_size
+        self.rng = rng
+        labels = data.y.cpu()
+        self.weights = (1.0 / torch.bincount(labels).double())[labels]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def next(self) -> Segments:
+        index = torch.multinomial(self.weights, self.batch_size, True, generator=self.rng)
+        return self.data[index.to(self.data.device)]
+
+
+def segment_labelled(
+    features: Sequence[np.ndarray],
+    labels: Sequence[int],
+    frame_labels: Sequence[np.ndarray] | None,
+    segment_frames: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of labelled clips: ``(x, y, frame_y)``.
+
+    Like :func:`segment_all`, but a clip shorter than a segment is padded (by
+    repeating its last frame) instead of dropped, since a short clip is a
+    whole example of its class (a spoken keyword); padded frames get the frame
+    target :data:`IGNORE`. ``y`` is each segment's clip label; ``frame_y`` is
+    ``frame_labels`` (per clip, one target per frame) cut the same way, or the
+    clip label on every real frame.
+    """
+    xs, ys, frame_ys = [], [], []
+    for i, (clip, label) in enumerate(zip(features, labels, strict=True)):
+        frames = (
+            np.asarray(frame_labels[i], dtype=np.int64)
+            if frame_labels is not None
+            else np.full(clip.shape[0], label, dtype=np.int64)
+        )
+        if frames.shape != clip.shape[:1]:
+            raise ValueError(f"clip {i}: {frames.shape[0]} frame labels for {clip.shape[0]} frames")
+        if clip.shape[0] < segment_frames:
+            missing = segment_frames - clip.shape[0]
+            frames = np.concatenate([frames, np.full(missing, IGNORE, dtype=np.int64)])
+            clip = pad_to(clip, segment_frames)
+        cut = segment(clip, segment_frames)
+        xs.append(cut)
+        ys.append(np.full(cut.shape[0], label, dtype=np.int64))
+        frame_ys.append(frames[: cut.shape[0] * segment_frames].reshape(cut.shape[0], -1))
+    if not xs:
+        raise ValueError("no clips to segment")
+    return (
+        np.ascontiguousarray(np.concatenate(xs), dtype=np.float32),
+        np.concatenate(ys),
+        np.concatenate(frame_ys),
+    )
+
+
+def epoch_batches(data: Data, batch_size: int, rng: torch.Generator) -> Iterator[Data]:
     """One pass over ``data`` in random order; the last batch may be smaller."""
     order = torch.randperm(data.shape[0], generator=rng).to(data.device)
     for start in range(0, data.shape[0], batch_size):
         yield data[order[start : start + batch_size]]
 
 
-def chunks(data: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
+def chunks(data: Data, size: int) -> Iterator[Data]:
     """Consecutive slices of at most ``size`` rows (for evaluation)."""
     for start in range(0, data.shape[0], size):
         yield data[start : start + size]

@@ -242,6 +242,10 @@ class SplitConfig(Section):
     )
     seed: int = option(0, "seed of the speaker assignment (fixed across run seeds)", min=0)
 
+    def train_speakers_of(self, language: str) -> int:
+        """Training speakers of one target language (``train_speakers_by_language`` first)."""
+        return self.train_speakers_by_language.get(language, self.train_speakers)
+
     def problems(self) -> Iterator[tuple[str, str]]:
         distinct = list(dict.fromkeys(self.probe_languages))
         if len(distinct) < 2:

@@ -137,6 +137,28 @@ class Model(Protocol):
         ...
 
 
+class Classifier(Protocol):
+    """A model of the ``classify`` task (its component declares ``tasks=("classify",)``).
+
+    The core computes the cross-entropy, the class weights, masked frames and
+    every held-out measure; the model only scores the classes.
+    """
+
+    def build(self, n_features: int, segment_frames: int, n_classes: int) -> torch.nn.Module:
+        """Return a fresh module for ``n_classes`` classes; the core has seeded torch."""
+        ...
+
+    def logits(self, module: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """Unnormalised class scores for ``batch`` (batch, frames, n_features): per
+        segment (batch, n_classes) or per frame (batch, frames, n_classes).
+
+        A per-frame module may also offer streaming, ``module.step(frame, state)
+        -> (logits (batch, n_classes), state)`` with ``state=None`` starting a
+        sequence; the core then records its accuracy after the first k frames.
+        """
+        ...
+
+
 # ---------------------------------------------------------------- extractors
 
 

@@ -27,7 +27,8 @@ ROLES = ("pretrain", "train", "heldout", "probe")
 
 @dataclass(frozen=True)
 class Roles:
-    """The clips of each role. ``train`` and ``heldout`` are target-language clips."""
+    """The clips of each role. ``train`` and ``heldout`` are clips of the target
+    language(s), ``target`` is the first of them."""
 
     pretrain: dict[str, list[Clip]]
     train: list[Clip]
@@ -71,19 +72,21 @@ class Roles:
 def assign_roles(
     clips: Sequence[Clip],
     splits: SplitConfig,
-    target: str,
+    target: str | Sequence[str],
     pretrain_languages: Iterable[str],
 ) -> Roles:
     """Deal each language's speakers out to the roles the suite needs.
 
     :param clips: what the dataset returned (any order; speaker ids unique across languages).
     :param splits: the suite's [splits] section (speaker counts, probe clips, seed).
-    :param target: the language learnt after pretraining.
+    :param target: the language learnt after pretraining, or the languages (a
+        classify task's): each gives held-out and training speakers.
     :param pretrain_languages: languages pretrained on (by this run or every run of
         the suite: the other roles do not depend on it).
     :raises DataError: before any training, naming every language and role that
         lacks speakers or clips, with what it has and what it needs.
     """
+    targets = [target] if isinstance(target, str) else list(dict.fromkeys(target))
     pretrain_languages = list(dict.fromkeys(pretrain_languages))
     probe_languages = list(dict.fromkeys(splits.probe_languages))
     by_language = _group(clips)
@@ -93,7 +96,11 @@ def assign_roles(
     wants: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for lang in probe_languages:
         wants[lang].append(("probe", splits.probe_speakers))
-    wants[target] += [("heldout", splits.heldout_speakers), ("train", splits.train_speakers)]
+    for lang in targets:
+        wants[lang] += [
+            ("heldout", splits.heldout_speakers),
+            ("train", splits.train_speakers_of(lang)),
+        ]
     for lang in pretrain_languages:
         wants[lang].append(("pretrain", splits.pretrain_speakers))
 
@@ -125,10 +132,10 @@ def assign_roles(
 
     return Roles(
         pretrain={lang: clips_of(lang, "pretrain") for lang in pretrain_languages},
-        train=clips_of(target, "train"),
-        heldout=clips_of(target, "heldout"),
+        train=[c for lang in targets for c in clips_of(lang, "train")],
+        heldout=[c for lang in targets for c in clips_of(lang, "heldout")],
         probe=probe,
-        target=target,
+        target=targets[0],
         probe_languages=tuple(probe_languages),
     )
 

@@ -109,7 +109,7 @@ class Suite:
 
 def _languages(target: TargetConfig, splits: SplitConfig,
                conditions: Iterable[Condition]) -> tuple[str, ...]:  # fmt: skip
-    langs = [target.language, *(c.language for c in conditions if c.language)]
+    langs = [*target.target_languages, *(c.language for c in conditions if c.language)]
     return tuple(dict.fromkeys(langs + list(splits.probe_languages)))
 
 
@@ -120,8 +120,9 @@ def roles_needed(target: TargetConfig, splits: SplitConfig,
     need: dict[str, dict[str, int]] = {lang: {} for lang in _languages(target, splits, conditions)}
     for lang in splits.probe_languages:
         need[lang]["probe"] = splits.probe_speakers
-    need[target.language]["heldout"] = splits.heldout_speakers
-    need[target.language]["train"] = splits.train_speakers
+    for lang in target.target_languages:
+        need[lang]["heldout"] = splits.heldout_speakers
+        need[lang]["train"] = splits.train_speakers_of(lang)
     for lang in {c.language for c in conditions if c.language and c.pretrains}:
         need[lang]["pretrain"] = splits.pretrain_speakers
     return need

@@ -22,30 +22,73 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from harness.atomic import finite_or_none
-from harness.batches import BatchStream, chunks, epoch_batches, generator
+from harness.batches import BalancedStream, BatchStream, Segments, epoch_batches, generator
 from harness.config import TargetConfig, TrainingConfig
-from harness.contracts import ContractError, Model, check_loss
+from harness.contracts import Classifier, ContractError, Model, check_loss
+from harness.objectives import Classification, Objective, OwnLoss
 
 #: random streams of one run (see :func:`harness.batches.generator`)
 PRETRAIN_STREAM, TARGET_STREAM = 1, 2
-#: segments per forward pass when measuring the held-out loss
-EVAL_BATCH = 256
+#: a classifier's streaming accuracy is measured after these fractions of a segment
+STREAMING_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Targets of a classify task's segments (see :class:`harness.batches.Segments`)."""
+
+    y: np.ndarray
+    frame_y: np.ndarray
 
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Segments (n, segment_frames, n_features) of each role, float32."""
+    """Segments (n, segment_frames, n_features) of each role, float32.
+
+    A ``classify`` task also gives the targets of the training and held-out
+    segments, the class names (index i is class i) and the training loss's
+    class weights (None: unweighted).
+    """
 
     train: np.ndarray
     heldout: np.ndarray
     pretrain: np.ndarray | None = None
+    train_labels: Labels | None = None
+    heldout_labels: Labels | None = None
+    pretrain_labels: Labels | None = None
+    classes: tuple[str, ...] = ()
+    class_weights: tuple[float, ...] | None = None
+
+    @property
+    def n_classes(self) -> int | None:
+        """Classes of a classify task; None for a model's own objective."""
+        return len(self.classes) or None
+
+    def segments(self, role: str, device: torch.device) -> Segments:
+        """The segments of ``role`` (train, heldout, pretrain) with their targets, on ``device``.
+
+        A classify task pretrains on the same task: the pretraining clips
+        (filtered) with their own labels.
+        """
+        x = torch.from_numpy(getattr(self, role))
+        labels: Labels | None = getattr(self, f"{role}_labels")
+        if labels is None:
+            return Segments(x.to(device))
+        y, frame_y = torch.from_numpy(labels.y), torch.from_numpy(labels.frame_y)
+        return Segments(x, y, frame_y).to(device)
+
+    def objective(self, model: Model, name: str) -> Objective:
+        """What training optimises: the classes' cross-entropy, or the model's own loss."""
+        if self.classes:
+            return Classification(model, self.classes, self.class_weights, name)
+        return OwnLoss(model, name)
 
 
 @dataclass
@@ -61,12 +104,24 @@ class Curve:
     train_loss: list[float | None] = field(default_factory=list)
     heldout_loss: list[float | None] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    #: a classifier's other held-out measures (``accuracy``, ``balanced_accuracy``)
+    heldout: dict[str, list[float | None]] = field(default_factory=dict)
 
-    def add(self, step: int, train: float | None, heldout: float, seconds: float) -> None:
+    def add(
+        self,
+        step: int,
+        train: float | None,
+        heldout: float,
+        seconds: float,
+        measures: dict[str, Any] | None = None,
+    ) -> None:
         self.step.append(step)
         self.train_loss.append(finite_or_none(train))
         self.heldout_loss.append(finite_or_none(heldout))
         self.seconds.append(seconds)
+        for name, value in (measures or {}).items():
+            if name != "loss":
+                self.heldout.setdefault(name, []).append(finite_or_none(value))
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {
@@ -74,6 +129,7 @@ class Curve:
             "train_loss": list(self.train_loss),
             "heldout_loss": list(self.heldout_loss),
             "seconds": list(self.seconds),
+            **{f"heldout_{name}": list(values) for name, values in self.heldout.items()},
         }
 
 
@@ -119,6 +175,13 @@ class TrainingOutcome:
     #: what a relative threshold was a fraction of; None for an absolute one
     reference: Reference | None = None
     curve: Curve = field(default_factory=Curve)
+    #: the held-out measure the threshold applies to, and its direction
+    metric: str = "loss"
+    higher_is_better: bool = False
+    #: the metric's value at the end (the loss's is final_heldout_loss)
+    final_metric: float | None = None
+    #: a classifier's held-out scores at the end (ClassScores.to_dict, with "streaming")
+    classification: dict[str, Any] | None = None
 
     @property
     def reached(self) -> bool:
@@ -137,6 +200,9 @@ class TrainingOutcome:
                 if self.reference is not None
                 else None
             ),
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "final_metric": finite_or_none(self.final_metric),
             "steps": self.steps,
             "examples": self.examples,
             "epochs": self.epochs,
@@ -190,13 +256,13 @@ class _Stepper:
 
     def __init__(
         self,
-        model: Model,
+        objective: Objective,
         module: nn.Module,
         config: TrainingConfig,
         steps: int | None,
         name: str,
     ) -> None:
-        self.model = model
+        self.objective = objective
         self.module = module
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, config)
@@ -205,8 +271,8 @@ class _Stepper:
         self.name = name
         self.checked = False
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        loss = self.model.loss(self.module, batch)
+    def __call__(self, batch: Segments) -> torch.Tensor:
+        loss = self.objective.loss(self.module, batch)
         if not self.checked:
             check_loss(self.name, loss)
             self.checked = True
@@ -218,18 +284,6 @@ class _Stepper:
         if self.schedule is not None:
             self.schedule.step()
         return loss.detach()
-
-
-def heldout_loss(model: Model, module: nn.Module, data: torch.Tensor, name: str = "model") -> float:
-    """Mean loss over the held-out segments (weighted by chunk size); one host sync."""
-    module.eval()
-    with torch.no_grad():
-        total = torch.zeros((), device=data.device)
-        for chunk in chunks(data, EVAL_BATCH):
-            loss = check_loss(name, model.loss(module, chunk))
-            total = total + loss.float() * chunk.shape[0]
-    module.train()
-    return float(total) / data.shape[0]
 
 
 def _first_bad(window: torch.Tensor) -> int:
@@ -246,11 +300,20 @@ def _timed(device: torch.device) -> float:
 
 
 def build_module(
-    model: Model, n_features: int, segment_frames: int, seed: int, name: str = "model"
+    model: Model,
+    n_features: int,
+    segment_frames: int,
+    seed: int,
+    name: str = "model",
+    n_classes: int | None = None,
 ) -> nn.Module:
-    """Seed everything, then build: the same seed gives the same initial weights."""
+    """Seed everything, then build: the same seed gives the same initial weights.
+    A classifier (``n_classes``) is built with its number of classes."""
     seed_everything(seed)
-    module = model.build(n_features, segment_frames)
+    if n_classes is None:
+        module = model.build(n_features, segment_frames)
+    else:
+        module = cast(Classifier, model).build(n_features, segment_frames, n_classes=n_classes)
     if not isinstance(module, nn.Module):
         raise ContractError(
             "model", name, f"build() must return a torch.nn.Module, got {type(module).__name__}"
@@ -261,7 +324,7 @@ def build_module(
 def untrained_reference(
     model: Model,
     n_features: int,
-    heldout: np.ndarray,
+    heldout: np.ndarray | TrainingData,
     *,
     segment_frames: int,
     seeds: Iterable[int],
@@ -271,6 +334,8 @@ def untrained_reference(
     """The held-out loss of the untrained model built from each seed (as :func:`train`
     builds it), on ``device`` (a ``[training] device`` value).
 
+    ``heldout`` is the held-out segments of a model's own objective, or the
+    run's :class:`TrainingData` (any task: a classifier's loss needs its targets).
     It depends on the model, its seeds and the held-out segments only, not on
     the condition, so every run of a model in a suite gets the same reference.
 
@@ -280,14 +345,16 @@ def untrained_reference(
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("a relative threshold needs at least one reference seed")
+    data = heldout if isinstance(heldout, TrainingData) else TrainingData(heldout, heldout)
     where = resolve_device(device)
-    data = torch.from_numpy(heldout).to(where)
-    if data.shape[0] == 0:
+    segments = data.segments("heldout", where)
+    if len(segments) == 0:
         raise ValueError("training needs at least one training and one held-out segment")
     losses = []
     for seed in seeds:
-        module = build_module(model, n_features, segment_frames, seed, name).to(where)
-        loss = heldout_loss(model, module, data, name)
+        objective = data.objective(model, name)
+        module = build_module(model, n_features, segment_frames, seed, name, data.n_classes)
+        loss = objective.evaluate(module.to(where), segments)["loss"]
         if not math.isfinite(loss):
             raise ValueError(
                 f"model plugin {name!r}: the untrained model of seed {seed} has a non-finite "
@@ -298,6 +365,10 @@ def untrained_reference(
         losses.append(loss)
         del module
     return Reference(seeds, tuple(losses))
+
+
+def _crossed(value: float, threshold: float, higher_is_better: bool) -> bool:
+    return value >= threshold if higher_is_better else value <= threshold
 
 
 def train(
@@ -327,42 +398,58 @@ def train(
         reference = untrained_reference(
             model,
             n_features,
-            data.heldout,
+            data,
             segment_frames=training.segment_frames,
             seeds=(seed,),
             device=training.device,
             name=name,
         )
     device = resolve_device(training.device)
-    module = build_module(model, n_features, training.segment_frames, seed, name).to(device)
+    objective = data.objective(model, name)
+    module = build_module(
+        model, n_features, training.segment_frames, seed, name, data.n_classes
+    ).to(device)
     module.train()
-    heldout = torch.from_numpy(data.heldout).to(device)
-    train_set = torch.from_numpy(data.train).to(device)
-    if heldout.shape[0] == 0 or train_set.shape[0] == 0:
+    heldout = data.segments("heldout", device)
+    train_set = data.segments("train", device)
+    if len(heldout) == 0 or len(train_set) == 0:
         raise ValueError("training needs at least one training and one held-out segment")
 
-    initial = heldout_loss(model, module, heldout, name)
+    initial = objective.evaluate(module, heldout)
     threshold = target.threshold if reference is None else target.threshold * reference.mean
     outcome = TrainingOutcome(
-        "censored", threshold, initial, device=str(device), reference=reference
+        "censored",
+        threshold,
+        initial["loss"],
+        device=str(device),
+        reference=reference,
+        metric=target.metric,
+        higher_is_better=target.higher_is_better,
     )
-    if not math.isfinite(initial):
+    if not math.isfinite(initial["loss"]):
         outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "init"
         return module, outcome
 
     if data.pretrain is not None and pretrain_epochs > 0 and len(data.pretrain):
-        pretrain = torch.from_numpy(data.pretrain).to(device)
-        if not _pretrain(model, module, pretrain, pretrain_epochs, training, seed, outcome, name):
+        pretrain = data.segments("pretrain", device)
+        if not _pretrain(
+            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name
+        ):
             return module, outcome
 
-    _train_target(model, module, train_set, heldout, target, training, seed, outcome, name)
+    _train_target(objective, module, train_set, heldout, target, training, seed, outcome, name)
+    if isinstance(objective, Classification) and outcome.status != "diverged":
+        outcome.classification = {
+            **objective.scores(module, heldout).to_dict(),
+            "streaming": objective.streaming(module, heldout, STREAMING_FRACTIONS),
+        }
     return module, outcome
 
 
 def _pretrain(
-    model: Model,
+    objective: Objective,
     module: nn.Module,
-    data: torch.Tensor,
+    data: Segments,
     epochs: int,
     training: TrainingConfig,
     seed: int,
@@ -373,7 +460,7 @@ def _pretrain(
     device = data.device
     rng = generator(seed, PRETRAIN_STREAM)
     # constant rate: the schedule belongs to the target budget
-    step = _Stepper(model, module, training, None, name)
+    step = _Stepper(objective, module, training, None, name)
     start = _timed(device)
     for _ in range(epochs):
         window = torch.stack(
@@ -383,7 +470,7 @@ def _pretrain(
         if bad >= 0:
             outcome.pretrain_steps += bad + 1
             # every batch but an epoch's last holds batch_size segments
-            outcome.pretrain_examples += min((bad + 1) * training.batch_size, data.shape[0])
+            outcome.pretrain_examples += min((bad + 1) * training.batch_size, len(data))
             outcome.pretrain_seconds = _timed(device) - start
             outcome.status, outcome.diverged_step, outcome.diverged_phase = (
                 "diverged",
@@ -392,7 +479,7 @@ def _pretrain(
             )
             return False
         outcome.pretrain_steps += window.shape[0]
-        outcome.pretrain_examples += data.shape[0]
+        outcome.pretrain_examples += len(data)
     outcome.pretrain_seconds = _timed(device) - start
     return True
 
@@ -403,36 +490,45 @@ def _eval_points(max_steps: int, every: int) -> Iterator[int]:
 
 
 def _train_target(
-    model: Model,
+    objective: Objective,
     module: nn.Module,
-    train_set: torch.Tensor,
-    heldout: torch.Tensor,
+    train_set: Segments,
+    heldout: Segments,
     target: TargetConfig,
     training: TrainingConfig,
     seed: int,
     outcome: TrainingOutcome,
     name: str,
 ) -> None:
-    stream = BatchStream(train_set, training.batch_size, generator(seed, TARGET_STREAM))
-    step = _Stepper(model, module, training, target.max_steps, name)
+    rng = generator(seed, TARGET_STREAM)
+    stream: BatchStream[Segments] | BalancedStream = (
+        BalancedStream(train_set, training.batch_size, rng)
+        if target.sampler == "balanced"
+        else BatchStream(train_set, training.batch_size, rng)
+    )
+    step = _Stepper(objective, module, training, target.max_steps, name)
     device = train_set.device
     threshold = outcome.threshold
     curve = outcome.curve
+    metric, higher = target.metric, target.higher_is_better
 
-    def finish(status: str, steps: int, train_loss: float | None, held: float | None) -> None:
+    def finish(
+        status: str, steps: int, train_loss: float | None, held: dict[str, Any] | None
+    ) -> None:
         outcome.status = status
         outcome.steps = steps
         outcome.examples = steps * training.batch_size
         outcome.epochs = outcome.examples / len(stream)
         outcome.final_train_loss = finite_or_none(train_loss)
-        outcome.final_heldout_loss = finite_or_none(held)
+        outcome.final_heldout_loss = finite_or_none(held["loss"]) if held else None
+        outcome.final_metric = finite_or_none(held[metric]) if held else None
 
-    held = heldout_loss(model, module, heldout, name)
-    curve.add(0, None, held, 0.0)
-    if not math.isfinite(held):
+    held = objective.evaluate(module, heldout)
+    curve.add(0, None, held["loss"], 0.0, held)
+    if not math.isfinite(held["loss"]):
         outcome.diverged_step, outcome.diverged_phase = 0, "target"
         return finish("diverged", 0, None, None)
-    if held <= threshold:
+    if _crossed(held[metric], threshold, higher):
         return finish("reached", 0, None, held)
 
     done = 0
@@ -448,11 +544,11 @@ def _train_target(
             outcome.diverged_step, outcome.diverged_phase = done + bad + 1, "target"
             return finish("diverged", done + bad + 1, None, None)
         done = point
-        held = heldout_loss(model, module, heldout, name)
-        curve.add(done, train_loss, held, outcome.train_seconds)
-        if not math.isfinite(held):
+        held = objective.evaluate(module, heldout)
+        curve.add(done, train_loss, held["loss"], outcome.train_seconds, held)
+        if not math.isfinite(held["loss"]):
             outcome.diverged_step, outcome.diverged_phase = done, "target"
-            return finish("diverged", done, train_loss, None)
-        if held <= threshold:
+            return finish("diverged", done, train_loss, {"loss": None, metric: None})
+        if _crossed(held[metric], threshold, higher):
             return finish("reached", done, train_loss, held)
     finish("censored", done, train_loss, held)
