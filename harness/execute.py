@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from harness.audio import data_quality, recorded_skips
-from harness.batches import segment_all
+from harness.batches import segment_all, segment_labelled
 from harness.components import Metric
 from harness.contracts import (
     Clip,
@@ -45,11 +45,12 @@ from harness.environment import environment
 from harness.expand import RunSpec
 from harness.features import FeatureExtractor, fit_normalizer
 from harness.hashing import canonical_json
+from harness.objectives import SILENCE
 from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.selection import Selection
 from harness.splits import Roles, assign_roles
-from harness.training import Reference, TrainingData, train, untrained_reference
+from harness.training import Labels, Reference, TrainingData, train, untrained_reference
 
 #: file names inside the run folder (the record's ``artifacts``)
 ARTIFACTS = {
@@ -79,10 +80,16 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         clips = load_clips(spec, registry, skipped_files)
         language = spec.condition.language
         pretrain_languages = [language] if language and spec.condition.pretrains else []
-        roles = assign_roles(clips, spec.splits, spec.target.language, pretrain_languages)
+        targets = spec.target.target_languages if spec.target.classify else spec.target.language
+        roles = assign_roles(clips, spec.splits, targets, pretrain_languages)
+        classes = class_names(spec, roles) if spec.target.classify else ()
     with phases("features"):
         features = compute_features(spec, registry, roles)
-        data = features.training_data(spec.training.segment_frames)
+        data = (
+            labelled_data(spec, roles, features, classes)
+            if classes
+            else features.training_data(spec.training.segment_frames)
+        )
 
     with phases("training"):
         model = registry.create(spec.model)
@@ -118,6 +125,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "status": outcome.status,
         "spec": spec.to_dict(),
         "convergence": outcome.convergence(),
+        "classification": outcome.classification,
         "curve": outcome.curve.to_dict(),
         "latent_spaces": {
             name: {"extractor": space.extractor, "needs_model": space.needs_model}
@@ -229,6 +237,7 @@ def model_reference(
     """
     seeds = spec.reference_seeds
     heldout = np.ascontiguousarray(data.heldout)
+    targets = data.heldout_labels
     key = canonical_json(
         {
             "model": spec.model.to_dict(),
@@ -240,6 +249,10 @@ def model_reference(
             "seeds": list(seeds),
             "heldout": [list(heldout.shape), str(heldout.dtype)],
             "heldout_sha256": hashlib.sha256(heldout.tobytes()).hexdigest(),
+            "classes": list(data.classes),
+            "targets_sha256": None
+            if targets is None
+            else hashlib.sha256(targets.y.tobytes() + targets.frame_y.tobytes()).hexdigest(),
         }
     )
     if key not in _REFERENCES:
@@ -248,7 +261,7 @@ def model_reference(
         _REFERENCES[key] = untrained_reference(
             model,
             n_features,
-            heldout,
+            data,
             segment_frames=spec.training.segment_frames,
             seeds=seeds,
             device=spec.training.device,
@@ -316,6 +329,111 @@ def compute_features(spec: RunSpec, registry: Registry, roles: Roles) -> RunFeat
         train=normalize(train_raw),
         heldout=normalize(extract([c.audio for c in roles.heldout])),
         probe=normalize(extract([c.audio for c in roles.probe])),
+    )
+
+
+def class_names(spec: RunSpec, roles: Roles) -> tuple[str, ...]:
+    """The classes of a classify task, sorted (with ``silence`` last when silent
+    frames are labelled).
+
+    :raises DataError: when a class lacks training or held-out speakers (the
+        held-out measures would be about other classes), or a pretraining clip
+        has a label that is no class (pretraining would have nothing to learn
+        from it), naming the class and what each role has.
+    """
+    label = spec.target.label
+    speakers: dict[str, dict[str, set[str]]] = {}
+    for role in ("train", "heldout"):
+        for clip in roles.role_clips(role):
+            speakers.setdefault(clip.label(label), {"train": set(), "heldout": set()})[role].add(
+                clip.speaker
+            )
+    lacking = [
+        f"{label} {name!r}: {len(have['train'])} training and {len(have['heldout'])} held-out "
+        "speaker(s)"
+        for name, have in sorted(speakers.items())
+        if not have["train"] or not have["heldout"]
+    ]
+    if len(speakers) < 2:
+        lacking.append(f"only {len(speakers)} value(s) of {label!r} ({sorted(speakers)})")
+    classes = sorted(speakers)
+    strangers = sorted({c.label(label) for c in roles.role_clips("pretrain")} - set(classes))
+    if strangers:
+        lacking.append(
+            f"pretraining clips are labelled {strangers}, which are not classes of the target "
+            f"task ({classes}); a classify task pretrains on the same classes"
+        )
+    if lacking:
+        raise DataError(
+            f"the classify task on {label!r} needs every class in both training and held-out "
+            "speakers (splits are speaker-disjoint):\n  " + "\n  ".join(lacking)
+        )
+    if spec.features.silence == "label":
+        classes.append(SILENCE)
+    return tuple(classes)
+
+
+def class_weights(spec: RunSpec, classes: Sequence[str], y: np.ndarray) -> tuple[float, ...] | None:
+    """The training loss's class weights of ``[target] class_weights``.
+
+    ``balanced`` weighs class c by n / (k * n_c) over the training segments, as
+    scikit-learn's ``compute_class_weight("balanced")``; ``explicit`` reads
+    ``[target] weights``, which must name every class.
+    """
+    mode = spec.target.class_weights
+    if mode == "none":
+        return None
+    if mode == "balanced":
+        counts = np.bincount(y, minlength=len(classes)).astype(float)
+        present = counts > 0
+        weights = np.ones(len(classes))
+        weights[present] = counts.sum() / (present.sum() * counts[present])
+        return tuple(float(w) for w in weights)
+    given = spec.target.weights
+    missing = [c for c in classes if c not in given]
+    unknown = sorted(set(given) - set(classes))
+    if missing or unknown:
+        raise DataError(
+            f"target.weights must give a weight to every class {list(classes)}: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing {missing}" if missing else "",
+                    f"no class named {unknown}" if unknown else "",
+                )
+                if part
+            )
+        )
+    return tuple(float(given[c]) for c in classes)
+
+
+def labelled_data(
+    spec: RunSpec, roles: Roles, features: RunFeatures, classes: Sequence[str]
+) -> TrainingData:
+    """The classify task's segments with their targets, class names and weights."""
+    index = {name: i for i, name in enumerate(classes)}
+    frames = spec.training.segment_frames
+
+    def role(clips: Sequence[Clip], arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, Labels]:
+        labels = [index[c.label(spec.target.label)] for c in clips]
+        x, y, frame_y = segment_labelled(arrays, labels, None, frames)
+        return x, Labels(y, frame_y)
+
+    train, train_labels = role(roles.train, features.train)
+    heldout, heldout_labels = role(roles.heldout, features.heldout)
+    pretrain_clips = roles.pretrain.get(spec.condition.language or "", [])
+    pretrain, pretrain_labels = (
+        role(pretrain_clips, features.pretrain) if features.pretrain else (None, None)
+    )
+    return TrainingData(
+        train=train,
+        heldout=heldout,
+        pretrain=pretrain,
+        train_labels=train_labels,
+        heldout_labels=heldout_labels,
+        pretrain_labels=pretrain_labels,
+        classes=tuple(classes),
+        class_weights=class_weights(spec, classes, train_labels.y),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from harness.components import Check, ValidationContext, did_you_mean, resolve_params
 from harness.config import (
     CACHE_ENV,
+    CLASSIFY,
     CONDITION_PARAMS,
     SECTIONS,
     TOP_PARAMS,
@@ -302,6 +303,7 @@ class _Validator:
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         control = self.control(top.get("control", ""), conditions)
+        self.task_checks(configs, models, conditions)
         self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))
 
         if self.problems:
@@ -417,6 +419,45 @@ class _Validator:
                 ),
             )
         return None
+
+    def task_checks(
+        self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]
+    ) -> None:
+        """The target task against what each model can learn, and the settings
+        that only a classify task reads."""
+        if not {"features", "splits", "target"} <= configs.keys():
+            return
+        target, splits = configs["target"], configs["splits"]
+        for i, model in enumerate(self.array("models")):
+            selection = next((m for m in models if m.plugin == model.get("plugin")), None)
+            if selection is None:
+                continue
+            tasks = list(self.registry.get("model", selection.plugin).tasks)
+            where = f"models[{i}].plugin"
+            if target.task is None and tasks and tasks[0] == CLASSIFY:
+                self.problem(where, f"{selection.plugin!r} learns the task 'classify' only: "
+                             "set [target] task = 'classify' (and its label)")  # fmt: skip
+            elif target.task is not None and target.task not in tasks:
+                can = (
+                    ", ".join(repr(t) for t in tasks)
+                    or "its own objective only (no tasks declared)"
+                )
+                self.problem(where, f"{selection.plugin!r} cannot learn the task {target.task!r} "
+                             f"(target.task); it learns: {can}")  # fmt: skip
+        unknown = sorted(set(splits.train_speakers_by_language) - set(target.target_languages))
+        if unknown:
+            self.problem("splits.train_speakers_by_language", f"{unknown} are not target "
+                         f"languages; the target languages are {list(target.target_languages)}")  # fmt: skip
+        if configs["features"].silence in ("mask", "label") and not target.classify:
+            self.problem("features.silence", f"{configs['features'].silence!r} acts on a "
+                         "classify task's loss; with a model's own objective use 'keep' or 'remove'")  # fmt: skip
+        if target.classify and target.label == "language":
+            for i, condition in enumerate(conditions):
+                if condition.pretrains and condition.language not in target.target_languages:
+                    self.problem(f"conditions[{i}].language", (
+                        f"{condition.language!r} is not one of the classes (target.languages "
+                        f"{list(target.target_languages)}): a classify task pretrains on the same "
+                        "task, so pretraining clips must be labelled with a class"))  # fmt: skip
 
     def component_checks(
         self, configs: dict[str, Any], conditions: list[Condition], cache_dir: Path

@@ -119,6 +119,7 @@ def harness_models() -> list[Component]:
         Component(
             name="conv_autoencoder",
             factory=ConvAutoencoderModel,
+            tasks=("reconstruct",),
             doc="2-D convolutional autoencoder reconstructing mel patches (MSE)",
             params=[
                 Param(

@@ -80,6 +80,7 @@ def harness_models() -> list[Component]:
         Component(
             name="lstm",
             factory=LSTMModel,
+            tasks=("next_frame",),
             doc="LSTM predicting the next feature frame (MSE), as the original study",
             params=[
                 Param("hidden_size", int, 128, "LSTM units per layer (the study: 250)", min=1),

@@ -140,8 +140,11 @@ class FakePlugins:
 
 
 def registry() -> Registry:
-    """The fakes above next to the real lstm and conv_autoencoder models and extractors."""
-    plugins = [FakePlugins(), lstm, conv_autoencoder, extractors]
+    """The fakes above next to the real lstm and conv_autoencoder models and
+    extractors, and the toy classifier (tests/helpers/classifiers.py)."""
+    from helpers import classifiers
+
+    plugins = [FakePlugins(), lstm, conv_autoencoder, extractors, classifiers]
     return collect(build_plugin_manager(plugins, autoload=False, builtins=False))
 
 
