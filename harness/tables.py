@@ -28,6 +28,9 @@ TIME_MEASURES = ("steps", "examples", "epochs", "seconds", "total_steps", "total
 _TOTALS = {"total_steps": ("pretrain_steps", "steps"),
            "total_examples": ("pretrain_examples", "examples")}  # fmt: skip
 
+#: a classifier's held-out measures besides the loss (the curves' extra columns)
+CLASSIFY_METRICS = ("accuracy", "balanced_accuracy")
+
 RUN_COLUMNS = [
     "run_id",
     "label",
@@ -49,6 +52,11 @@ RUN_COLUMNS = [
     "max_steps",
     "threshold",
     "threshold_mode",
+    "metric",
+    "higher_is_better",
+    "final_metric",
+    "final_accuracy",
+    "final_balanced_accuracy",
     "initial_heldout_loss",
     "reference_heldout_loss",
     "final_train_loss",
@@ -66,7 +74,8 @@ RUN_COLUMNS = [
 _NON_FLOAT_RUN_COLUMNS = {
     "run_id", "label", "condition", "condition_label", "is_control", "pretrain_language",
     "pretrain_filter", "pretrain_epochs", "model", "model_plugin", "seed", "status", "event",
-    "diverged_phase", "threshold_mode", "started", "error_type", "error_message",
+    "diverged_phase", "threshold_mode", "metric", "higher_is_better", "started", "error_type",
+    "error_message",
 }  # fmt: skip
 CURVE_COLUMNS = [
     "run_id",
@@ -78,6 +87,9 @@ CURVE_COLUMNS = [
     "train_loss",
     "heldout_loss",
     "seconds",
+    "metric",
+    "heldout_metric",
+    *(f"heldout_{name}" for name in CLASSIFY_METRICS),
 ]
 PROBE_COLUMNS = [
     "run_id",
@@ -153,6 +165,11 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             max_steps=_get(spec, "target", "max_steps"),
             threshold=conv.get("threshold"),
             threshold_mode=_get(spec, "target", "threshold_mode"),
+            metric=conv.get("metric") or "loss",
+            higher_is_better=bool(conv.get("higher_is_better")),
+            final_metric=conv.get("final_metric", conv.get("final_heldout_loss")),
+            final_accuracy=_get(record, "classification", "accuracy"),
+            final_balanced_accuracy=_get(record, "classification", "balanced_accuracy"),
             initial_heldout_loss=conv.get("initial_heldout_loss"),
             reference_heldout_loss=conv.get("reference_heldout_loss"),
             final_train_loss=conv.get("final_train_loss"),
@@ -175,6 +192,7 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     runs["seed"] = pd.to_numeric(runs["seed"], errors="coerce").astype("Int64")
     runs["event"] = runs["event"].astype("boolean")
     runs["is_control"] = runs["is_control"].astype(bool)
+    runs["higher_is_better"] = runs["higher_is_better"].astype(bool)
     _censor_diverged(runs)
     return runs.sort_values(["model", "condition", "seed"], kind="stable").reset_index(drop=True)
 
@@ -226,19 +244,22 @@ def curves_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         steps = curve.get("step") or []
         if not steps:
             continue
-        frame = pd.DataFrame(
-            {
-                k: _column(curve.get(k), len(steps))
-                for k in ("step", "train_loss", "heldout_loss", "seconds")
-            }
-        )
+        columns = ("step", "train_loss", "heldout_loss", "seconds",
+                   *(f"heldout_{name}" for name in CLASSIFY_METRICS))  # fmt: skip
+        frame = pd.DataFrame({k: _column(curve.get(k), len(steps)) for k in columns})
+        metric = _get(record, "convergence", "metric", default="loss")
+        frame["metric"] = metric
+        # the measure the threshold applies to, whichever it is
+        frame["heldout_metric"] = frame[f"heldout_{metric}"]
         for key, value in _identity(record).items():
             frame[key] = value
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     curves = pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
-    for column in ("train_loss", "heldout_loss", "seconds"):
+    numbers = ("train_loss", "heldout_loss", "seconds", "heldout_metric",
+               *(f"heldout_{name}" for name in CLASSIFY_METRICS))  # fmt: skip
+    for column in numbers:
         values = pd.to_numeric(curves[column], errors="coerce").astype(float)
         curves[column] = values.where(np.isfinite(values))
     curves["seed"] = pd.to_numeric(curves["seed"], errors="coerce").astype("Int64")

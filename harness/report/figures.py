@@ -151,7 +151,8 @@ def kaplan_meier_figure(
 
 
 def learning_curve_figure(results: Results, analysis: Analysis) -> bytes | None:
-    """Mean held-out loss per evaluation with its 95% band across seeds."""
+    """Mean held-out loss (or the accuracy a classifier's threshold applies to)
+    per evaluation with its 95% band across seeds."""
     lc = analysis.learning_curves
     if lc.empty:
         return None
@@ -177,7 +178,9 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> bytes | None:
                            label="threshold" + (" (mean)" if thresholds.nunique() > 1 else ""))  # fmt: skip
             ax.set_title(str(model))
             ax.set_xlabel("optimizer steps of target training")
-            ax.set_ylabel("held-out loss")
+            metric = runs.loc[runs["model"] == model, "metric"].dropna()
+            name = str(metric.iloc[0]) if len(metric) else "loss"
+            ax.set_ylabel("held-out " + name.replace("_", " "))
         _legend(fig, axes)
         return png(fig)
 

@@ -56,8 +56,15 @@ def section(results: Results, analysis: Analysis) -> str:
     spec = _first_spec(results)
     target = spec.get("target") or {}
     if target:
+        metric = str(target.get("metric") or "loss").replace("_", " ")
+        learns = target.get("language", "?")
+        if target.get("task") == "classify":
+            languages = ", ".join(
+                dict.fromkeys([target.get("language", "?"), *target.get("languages", [])])
+            )
+            learns = f"the {target.get('label', 'language')} of {languages} clips"
         out.append(para(
-            f"Each run trains a model on {target.get('language', '?')} until its held-out loss "
+            f"Each run trains a model on {learns} until its held-out {metric} "
             f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
             f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
         ))  # fmt: skip

@@ -1,7 +1,7 @@
 """Steps to threshold at easier thresholds, read off the stored held-out curves.
 
-A run stops training when its held-out loss first crosses the suite's
-threshold, and its record keeps the held-out curve (one evaluation every
+A run stops training when its held-out loss (or a classifier's accuracy, the
+measure its threshold applies to) first crosses the suite's threshold, and its record keeps the held-out curve (one evaluation every
 ``eval_every`` steps) up to that point. For any threshold at or *above* the
 suite's (an easier one) the first evaluation at or below it is therefore known
 exactly from the curve, without retraining; below the suite's threshold the
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.stats.survival import kaplan_meier
+from harness.stats.survival import heldout_measure, kaplan_meier
 
 #: Thresholds per model, as multiples of the suite threshold: ``N_THRESHOLDS``
 #: geometric steps from 1 (the suite's own) to ``CEILING`` (50% easier).
@@ -44,16 +44,21 @@ def threshold_grid(n_thresholds: int = N_THRESHOLDS, ceiling: float = CEILING) -
     return grid
 
 
-def _first_crossings(curves: pd.DataFrame, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+def _first_crossings(
+    curves: pd.DataFrame, thresholds: np.ndarray, higher_is_better: bool = False
+) -> dict[str, np.ndarray]:
     """run id -> for each threshold, the first evaluated step whose held-out
-    loss is at or below it (``inf`` when none is)."""
+    measure (``heldout_metric``) is at or beyond it (``inf`` when none is)."""
     out: dict[str, np.ndarray] = {}
-    data = curves.dropna(subset=["heldout_loss"]).sort_values(["run_id", "step"], kind="stable")
+    measure = heldout_measure(curves)
+    data = curves.dropna(subset=[measure]).sort_values(["run_id", "step"], kind="stable")
+    # a higher-is-better measure is a lower-is-better one negated
+    sign = -1.0 if higher_is_better else 1.0
     for run_id, curve in data.groupby("run_id", sort=False):
         steps = curve["step"].to_numpy(dtype=float)
-        # the lowest loss so far: its first value at or below t is the first crossing of t
-        best = np.minimum.accumulate(curve["heldout_loss"].to_numpy(dtype=float))
-        idx = np.searchsorted(-best, -thresholds, side="left")
+        # the best value so far: its first value at or beyond t is the first crossing of t
+        best = np.minimum.accumulate(sign * curve[measure].to_numpy(dtype=float))
+        idx = np.searchsorted(-best, -sign * thresholds, side="left")
         out[str(run_id)] = np.where(
             idx < steps.size, steps[np.clip(idx, 0, steps.size - 1)], np.inf
         )
@@ -95,12 +100,19 @@ def threshold_sensitivity(
     data = runs.loc[ok]
     rows = []
     for model, by_model in data.groupby("model", sort=False):
-        suite_threshold = float(by_model["threshold"].max())
+        higher = (
+            bool(by_model["higher_is_better"].any()) if "higher_is_better" in by_model else False
+        )
+        # easier thresholds are higher losses, or lower accuracies
+        suite_threshold = float(
+            by_model["threshold"].min() if higher else by_model["threshold"].max()
+        )
         if not (np.isfinite(suite_threshold) and suite_threshold > 0):
             continue
-        thresholds = suite_threshold * grid
+        relatives = 1.0 / grid if higher else grid
+        thresholds = suite_threshold * relatives
         mine = curves[curves["run_id"].isin(set(by_model["run_id"]))]
-        crossings = _first_crossings(mine, thresholds)
+        crossings = _first_crossings(mine, thresholds, higher)
         for condition, group in by_model.groupby("condition", sort=False):
             recorded = group["steps_to_threshold"].to_numpy(dtype=float)
             reached = group["event"].fillna(False).to_numpy(dtype=bool)
@@ -114,7 +126,7 @@ def threshold_sensitivity(
             budget = group["max_steps"]
             # the horizon of survival_summary: the step budget, else the longest time
             tau = float(budget.min()) if budget.notna().any() else float(recorded.max())
-            for j, (threshold, relative) in enumerate(zip(thresholds, grid, strict=True)):
+            for j, (threshold, relative) in enumerate(zip(thresholds, relatives, strict=True)):
                 km = kaplan_meier(time[:, j], event[:, j])
                 low, high = km.median_ci
                 rows.append(

@@ -285,15 +285,24 @@ def km_curves(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.Data
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KM_COLUMNS)
 
 
+def heldout_measure(curves: pd.DataFrame) -> str:
+    """The curves column the threshold applies to: ``heldout_metric`` as
+    :func:`harness.tables.curves_table` writes it, or the loss of a curves
+    table built without it."""
+    return "heldout_metric" if "heldout_metric" in curves else "heldout_loss"
+
+
 def learning_curves(curves: pd.DataFrame) -> pd.DataFrame:
-    """Mean held-out loss per model, condition and step, with a 95% t-interval
+    """Mean held-out measure (the one the threshold applies to: the loss, or a
+    classifier's accuracy) per model, condition and step, with a 95% t-interval
     across seeds. Only runs still training at a step count there: runs stop
     when they cross, so late steps average the slower runs (see ``n``)."""
     columns = CURVE_COLUMNS
-    data = curves.dropna(subset=["heldout_loss"])
+    measure = heldout_measure(curves)
+    data = curves.dropna(subset=[measure])
     if data.empty:
         return pd.DataFrame(columns=columns)
-    grouped = data.groupby(["model", "condition", "step"], sort=False)["heldout_loss"]
+    grouped = data.groupby(["model", "condition", "step"], sort=False)[measure]
     out = grouped.agg(n="count", mean="mean", sd="std").reset_index()
     half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(out["n"] - 1, 1)) * out["sd"]
     half = half / np.sqrt(out["n"])
