@@ -1,4 +1,5 @@
-"""Writing an output folder's tables: runs.csv, curves.csv, probes.csv and the
+"""Writing an output folder's tables: runs.csv, curves.csv, probes.csv,
+data_quality.csv, a classify task's confusion.csv and streaming.csv, and the
 statistics under stats/, each file written atomically."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pandas as pd
 from harness.atomic import atomic_path
 from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
-from harness.tables import data_quality_table
+from harness.tables import confusion_table, data_quality_table, streaming_table
 
 
 def write_tables(
@@ -36,6 +37,8 @@ def write_analysis(results: Results, analysis: Analysis) -> list[Path]:
         out / "curves.csv": results.curves,
         out / "probes.csv": results.probes,
         out / "data_quality.csv": data_quality_table(results.records.values()),
+        out / "confusion.csv": confusion_table(results.records.values()),
+        out / "streaming.csv": streaming_table(results.records.values()),
     }
     frames.update({out / "stats" / f"{name}.csv": f for name, f in analysis.tables().items()})
     for path, frame in frames.items():

@@ -437,3 +437,49 @@ def data_quality_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         entry["files_read"] = entry["clips_loaded"] + entry["files_skipped"]
     table = [{"dataset": d, "language": lang, **entry} for (d, lang), entry in sorted(rows.items())]
     return pd.DataFrame(table, columns=list(DATA_QUALITY_COLUMNS))
+
+
+CONFUSION_COLUMNS = ["run_id", "condition", "model", "seed", "status", "source", "true",
+                     "predicted", "count"]  # fmt: skip
+STREAMING_COLUMNS = ["run_id", "condition", "model", "seed", "status", "frames", "accuracy"]
+
+
+def _confusion_rows(
+    identity: dict[str, Any], scores: Mapping[str, Any], source: str
+) -> list[dict[str, Any]]:
+    classes = [str(c) for c in scores.get("classes") or []]
+    matrix = scores.get("confusion") or []
+    return [
+        {**identity, "source": source, "true": truth, "predicted": decided, "count": int(count)}
+        for truth, row in zip(classes, matrix, strict=False)
+        for decided, count in zip(classes, row, strict=False)
+    ]
+
+
+def confusion_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per classify run x true class x decided class: held-out segments
+    counted at the end of training (``source`` "model"), and the classical
+    baseline's held-out clips on the same split (``source`` "baseline")."""
+    rows = []
+    for record in records:
+        identity = _identity(record)
+        rows += _confusion_rows(identity, record.get("classification") or {}, "model")
+        rows += _confusion_rows(identity, record.get("baseline") or {}, "baseline")
+    frame = pd.DataFrame(rows, columns=CONFUSION_COLUMNS)
+    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    return frame
+
+
+def streaming_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per streaming classify run x prefix length: the held-out
+    accuracy of the decision after its first ``frames`` frames, fed one at a time."""
+    rows = []
+    for record in records:
+        streaming = _get(record, "classification", "streaming", default=None) or {}
+        identity = _identity(record)
+        for frames, accuracy in zip(streaming.get("frames") or [], streaming.get("accuracy") or [],
+                                    strict=False):  # fmt: skip
+            rows.append({**identity, "frames": frames, "accuracy": _finite_or_nan(accuracy)})
+    frame = pd.DataFrame(rows, columns=STREAMING_COLUMNS)
+    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    return frame

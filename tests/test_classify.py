@@ -276,3 +276,29 @@ def test_pretraining_on_a_language_that_is_no_class_is_refused(tmp_path, tones_r
 def test_per_language_speakers_must_name_a_target_language(tmp_path, tones_registry):
     found = problems(tmp_path, tones_registry, splits="train_speakers_by_language = { zz = 3 }")
     assert "['zz'] are not target languages" in found["splits.train_speakers_by_language"]
+
+
+def test_report_describes_the_final_scores_and_tables_hold_them(tmp_path, tones_registry):
+    from harness.report import classification
+    from harness.report.html import iter_images
+    from harness.results import Results
+    from harness.tables import confusion_table, streaming_table
+
+    records = [
+        tones.run(spec, tmp_path / f"run{i}", tones_registry)
+        for i, spec in enumerate(specs(tmp_path, tones_registry, per_frame="true"))
+    ]
+    results = Results.from_records(records)
+    confusion = confusion_table(records)
+    # 4 runs x 3 true x 3 decided classes, each run counting its 144 held-out segments
+    assert len(confusion) == 36
+    assert confusion.groupby("run_id")["count"].sum().tolist() == [144] * 4
+    assert len(streaming_table(records)) == 4 * 4
+    html = classification.section(results)
+    assert "Held-out classification at the end of training" in html
+    assert "training randomness only" in html
+    assert "bb-smooth" in html and "control" in html
+    assert len(list(iter_images(html))) == 1  # one model: one confusion figure
+    assert "Streaming: accuracy after the first frames" in html
+    mean = results.runs.groupby("condition")["final_balanced_accuracy"].mean()
+    assert f"{mean['control']:.2f}" in html

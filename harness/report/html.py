@@ -20,7 +20,7 @@ import pandas as pd
 import harness
 from harness.atomic import write_text
 from harness.export import write_analysis
-from harness.report import figures, methods, sentences, separation
+from harness.report import classification, figures, methods, sentences, separation
 from harness.report.markup import (
     Cell,
     ci_cell,
@@ -67,6 +67,7 @@ def render(results: Results, analysis: Analysis) -> str:
         _answer(results, analysis),
         _convergence(results, analysis),
         _sensitivity(results, analysis),
+        classification.section(results),
         _separability(results, analysis),
         _problems(results),
         _data(results),
