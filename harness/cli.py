@@ -7,6 +7,7 @@ errors, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import textwrap
@@ -26,7 +27,7 @@ from harness.registry import (
     entry_point_names,
     load_registry,
 )
-from harness.suite import Selection, Suite, SuiteError, load_suite
+from harness.suite import Condition, Selection, Suite, SuiteError, load_suite
 
 # run exit codes (0 ok, 1 failed or missing runs, 130 interrupted) come from SuiteOutcome
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -276,7 +277,7 @@ def describe_suite(suite: Suite, n_runs: int) -> str:
         f"  {len(suite.conditions)} conditions x {len(suite.models)} models x "
         f"{len(suite.seeds)} seeds = {n_runs} runs",
         f"  control: {suite.control}",
-        "  conditions: " + ", ".join(c.name for c in suite.conditions),
+        "  conditions: " + ", ".join(map(_condition_text, suite.conditions)),
         "  models: " + ", ".join(m.label for m in suite.models),
         "  extractors: " + ", ".join(e.label for e in suite.extractors),
         "  probes: " + ", ".join(p.label for p in suite.probes),
@@ -284,6 +285,14 @@ def describe_suite(suite: Suite, n_runs: int) -> str:
         f"  output: {suite.output}",
     ]
     return "\n".join(lines)
+
+
+def _condition_text(condition: Condition) -> str:
+    """``16k (features.sample_rate=16000, training.lr=0.001)``: a name and its overrides."""
+    settings = [f"{section}.{key}={json.dumps(value)}"
+                for section, values in condition.overrides().items()
+                for key, value in values.items()]  # fmt: skip
+    return f"{condition.name} ({', '.join(settings)})" if settings else condition.name
 
 
 def cmd_validate(path: Path) -> int:

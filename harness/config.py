@@ -61,7 +61,39 @@ CONDITION_PARAMS = (
         "default: the one `harness plugins` marks as default",
     ),
     Param("epochs", int, 1, "passes over the pretraining clips", min=0),
+    Param(
+        "features",
+        dict,
+        {},
+        "[features] keys this condition sets otherwise, such as {sample_rate = 8000}",
+    ),
+    Param(
+        "training", dict, {}, "[training] keys this condition sets otherwise, such as {lr = 0.01}"
+    ),
+    Param(
+        "target",
+        dict,
+        {},
+        "[target] keys this condition sets otherwise, such as {class_weights = 'balanced'}; "
+        "not threshold, threshold_mode, metric, max_steps or eval_every",
+    ),
 )
+#: Sections a condition may override (its ``features``, ``training`` and
+#: ``target`` tables), each with the keys it may not: conditions are compared
+#: within a model by the time each takes to the same event, so what counts as
+#: learnt (threshold, its mode and metric), the budget a censored run enters
+#: the paired test at and the grid of evaluations times are read on are the
+#: same in every condition (a model's own threshold and budget go in [[models]]).
+CONDITION_SECTIONS: dict[str, tuple[str, ...]] = {
+    "features": (),
+    "training": (),
+    "target": ("threshold", "threshold_mode", "metric", "max_steps", "eval_every"),
+}
+#: Suite tables no condition may override, and why.
+FIXED_SECTIONS = {
+    "splits": "probes must see the same speakers in every condition",
+    "dataset": "every condition must read the same corpus (the same speakers)",
+}
 
 
 def option(

@@ -15,9 +15,12 @@ its resolved spec.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from harness.config import CONDITION_SECTIONS
 
 if TYPE_CHECKING:
     from harness.suite import Suite
@@ -34,6 +37,9 @@ class ConditionInfo:
     epochs: int = 0
     #: False for a condition that hears nothing before the target
     pretrains: bool = False
+    #: ``{section: {key: value}}``: the [features], [training] and [target]
+    #: settings this condition overrides (the suite's for every other key)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ class Design:
     conditions: tuple[ConditionInfo, ...] = ()
     models: tuple[ModelInfo, ...] = ()
     seeds: tuple[int, ...] = ()
+    #: ``{section: {key: value}}``: the suite's own value of each setting some
+    #: condition overrides and another keeps (what that other one runs with)
+    overridden: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: True when read from a manifest; False when pieced together from records
     from_manifest: bool = field(default=True, compare=False)
 
@@ -82,8 +91,25 @@ class Design:
     def condition(self, name: str) -> ConditionInfo | None:
         return next((c for c in self.conditions if c.name == name), None)
 
-    def model(self, label: str) -> ModelInfo | None:
-        return next((m for m in self.models if m.label == label), None)
+    def differences(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(section, key, {condition: value})`` for each setting the conditions
+        do not all share, conditions in :attr:`condition_names` order; empty when
+        they differ only in what they hear first."""
+        keys = {(section, key) for section, values in self.overridden.items() for key in values}
+        keys |= {
+            (s, k) for c in self.conditions for s, values in c.overrides.items() for k in values
+        }
+        out = []
+        for section, key in sorted(keys):
+            default = self.overridden.get(section, {}).get(key)
+            values = {
+                name: info.overrides.get(section, {}).get(key, default)
+                for name in self.condition_names
+                if (info := self.condition(name)) is not None
+            }
+            if len({json.dumps(v, sort_keys=True) for v in values.values()}) > 1:
+                out.append((section, key, values))
+        return out
 
     # ------------------------------------------------------------ building
 
@@ -110,9 +136,17 @@ class Design:
                 filter=c.filter.plugin,
                 epochs=c.epochs,
                 pretrains=c.pretrains,
+                overrides=c.overrides(),
             )
             for c in suite.conditions
         )
+        sections = {"features": suite.features, "training": suite.training, "target": suite.target}
+        overridden: dict[str, dict[str, Any]] = {}
+        for c in conditions:
+            for section, keys in c.overrides.items():
+                for key in keys:
+                    if any(key not in other.overrides.get(section, {}) for other in conditions):
+                        overridden.setdefault(section, {})[key] = getattr(sections[section], key)
         return cls(
             name=suite.name,
             description=suite.description,
@@ -122,6 +156,7 @@ class Design:
             conditions=conditions,
             models=tuple(models),
             seeds=tuple(suite.seeds),
+            overridden=overridden,
         )
 
     @classmethod
@@ -131,6 +166,8 @@ class Design:
         conditions: dict[str, ConditionInfo] = {}
         models: dict[str, ModelInfo] = {}
         seeds: dict[int, None] = {}
+        overridden: dict[str, dict[str, Any]] = {}
+        suite_values: dict[tuple[str, str], Any] = {}
         control = target_language = None
         for record in records:
             spec = record.get("spec") or {}
@@ -148,7 +185,12 @@ class Design:
                     filter=(c.get("filter") or {}).get("plugin"),
                     epochs=epochs,
                     pretrains=bool(c.get("language")) and epochs > 0,
+                    overrides={k: dict(c[k]) for k in CONDITION_SECTIONS if c.get(k)},
                 )
+            for section in CONDITION_SECTIONS:  # the suite's value: where a condition keeps it
+                for key, value in (spec.get(section) or {}).items():
+                    if key not in (c.get(section) or {}):
+                        suite_values.setdefault((section, key), value)
             m = spec.get("model") or {}
             label = m.get("label") or m.get("plugin")
             if label and label not in models:
@@ -161,6 +203,11 @@ class Design:
                 )
             if isinstance(spec.get("seed"), int):
                 seeds[spec["seed"]] = None
+        for c in conditions.values():
+            for section, values in c.overrides.items():
+                for key in values:
+                    if (section, key) in suite_values:
+                        overridden.setdefault(section, {})[key] = suite_values[section, key]
         return cls(
             name=name,
             target_language=target_language,
@@ -168,6 +215,7 @@ class Design:
             conditions=tuple(conditions.values()),
             models=tuple(models.values()),
             seeds=tuple(sorted(seeds)),
+            overridden=overridden,
             from_manifest=False,
         )
 
@@ -190,4 +238,5 @@ class Design:
             conditions=tuple(ConditionInfo(**c) for c in data["conditions"]),
             models=tuple(ModelInfo(**m) for m in data["models"]),
             seeds=tuple(int(s) for s in data["seeds"]),
+            overridden={k: dict(v) for k, v in (data.get("overridden") or {}).items()},
         )

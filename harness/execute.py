@@ -12,6 +12,7 @@ runs the missing probes again from the stored latents.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -50,6 +51,7 @@ from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.selection import Selection
 from harness.splits import Roles, assign_roles
+from harness.suite import MODEL_TARGET_KEYS
 from harness.training import Labels, Reference, TrainingData, train, untrained_reference
 
 #: file names inside the run folder (the record's ``artifacts``)
@@ -127,6 +129,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "convergence": outcome.convergence(),
         "classification": outcome.classification,
         "curve": outcome.curve.to_dict(),
+        "n_features": features.n_features,
         "latent_spaces": {
             name: {"extractor": space.extractor, "needs_model": space.needs_model}
             for name, space in latents.items()
@@ -231,13 +234,19 @@ def model_reference(
     held-out loss averaged over the suite's seeds (``spec.reference_seeds``).
 
     It depends on the model, those seeds, the held-out segments and the device,
-    never on the condition (the held-out speakers and the normaliser come from
-    the target language only), so every run of a model in a suite gets the
-    same value. Cached per process, keyed by all of these.
+    never on what a condition pretrains on (the held-out speakers and the
+    normaliser come from the target language only), so every run of a model
+    in a suite gets the same value, except where a condition changes the
+    settings (features change the held-out segments, training their length
+    and the device, target the task): those runs get their own. Cached per
+    process, keyed by all of these.
     """
     seeds = spec.reference_seeds
     heldout = np.ascontiguousarray(data.heldout)
     targets = data.heldout_labels
+    # what the untrained loss is a loss of (a condition may change it); not the threshold
+    # or the budget, which differ per model but leave that loss as it is
+    task = {k: v for k, v in dataclasses.asdict(spec.target).items() if k not in MODEL_TARGET_KEYS}
     key = canonical_json(
         {
             "model": spec.model.to_dict(),
@@ -246,6 +255,7 @@ def model_reference(
             "n_features": n_features,
             "segment_frames": spec.training.segment_frames,
             "device": spec.training.device,
+            "target": task,
             "seeds": list(seeds),
             "heldout": [list(heldout.shape), str(heldout.dtype)],
             "heldout_sha256": hashlib.sha256(heldout.tobytes()).hexdigest(),

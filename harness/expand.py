@@ -106,7 +106,8 @@ class RunSpec:
 
 
 def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
-    """All runs of a suite, in a stable order (condition, model, seed).
+    """All runs of a suite, in a stable order (condition, model, seed), each
+    with the settings its condition resolves (:meth:`Suite.features_for`...).
 
     :param registry: where the suite's components come from, for their
         provenance; default all installed plugins, as :func:`load_suite` uses.
@@ -121,10 +122,7 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
     shared = dict(
         suite=suite.name,
         dataset=suite.dataset,
-        features=suite.features,
         splits=suite.splits,
-        target=suite.target,
-        training=suite.training,
         extractors=suite.extractors,
         probes=suite.probes,
         languages=suite.languages(),
@@ -132,14 +130,17 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
         control=suite.control,
         cache_dir=str(suite.cache_dir),
     )
-    shared.pop("target")
     return [
         RunSpec(
             condition=condition,
             model=model,
             seed=seed,
             reference_seeds=tuple(sorted(suite.seeds)),
-            target=dataclasses.replace(suite.target, **model.target),
+            features=suite.features_for(condition),
+            training=suite.training_for(condition),
+            # the suite's [target], the condition's overrides, then the model's threshold
+            # and budget (keys no condition may set: see harness.config.CONDITION_SECTIONS)
+            target=dataclasses.replace(suite.target_for(condition), **model.target),
             provenance=provenance(condition, model),
             **shared,  # type: ignore[arg-type]
         )

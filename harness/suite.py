@@ -7,16 +7,18 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.components import Check, ValidationContext, did_you_mean, resolve_params
 from harness.config import (
     CACHE_ENV,
     CLASSIFY,
     CONDITION_PARAMS,
+    CONDITION_SECTIONS,
+    FIXED_SECTIONS,
     SECTIONS,
     TOP_PARAMS,
     FeatureConfig,
@@ -35,6 +37,9 @@ ARRAYS = ("conditions", "models", "extractors", "probes")
 #: [target] keys a [[models]] entry may override: models learn at different
 #: rates and loss scales, and conditions are compared within a model.
 MODEL_TARGET_KEYS = ("threshold", "max_steps")
+#: what a condition's override table of each section looks like, for messages
+_EXAMPLES = {"features": "{sample_rate = 8000}", "training": "{lr = 0.01}",
+             "target": "{class_weights = 'balanced'}"}  # fmt: skip
 SECTION_KINDS = {"dataset": "dataset", "executor": "executor", "models": "model",
                  "extractors": "latent_extractor", "probes": "probe"}  # fmt: skip
 
@@ -52,26 +57,46 @@ class SuiteError(Exception):
 
 @dataclass(frozen=True)
 class Condition:
-    """What a model hears before the target language (or nothing)."""
+    """What a model hears before the target language (or nothing), and the
+    settings it changes: ``features``, ``training`` and ``target`` hold the keys
+    of those sections this condition overrides (validated; never mutated)."""
 
     name: str
     label: str
     language: str | None
     filter: Selection
     epochs: int
+    features: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    target: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def pretrains(self) -> bool:
         return self.language is not None and self.epochs > 0
 
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """``{section: {key: value}}`` of the sections this condition overrides."""
+        given = {name: dict(getattr(self, name)) for name in CONDITION_SECTIONS}
+        return {name: values for name, values in given.items() if values}
+
     def to_dict(self) -> dict[str, Any]:
+        # a condition without overrides keeps the dict (so the run ids) it always had
         return {
             "name": self.name,
             "label": self.label,
             "language": self.language,
             "filter": self.filter.to_dict(),
             "epochs": self.epochs,
+            **self.overrides(),
         }
+
+
+S = TypeVar("S", FeatureConfig, TrainingConfig, TargetConfig)
+
+
+def resolved(section: S, overrides: Mapping[str, Any]) -> S:
+    """``section`` (the suite's) with a condition's ``overrides`` of it."""
+    return replace(section, **overrides) if overrides else section
 
 
 @dataclass(frozen=True)
@@ -97,15 +122,55 @@ class Suite:
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""
-        return _languages(self.target, self.splits, self.conditions)
+        return suite_languages(self.target, self.splits, self.conditions)
 
     def speakers_needed(self) -> dict[str, int]:
         """Per language, the speakers its roles need (roles never share a speaker)."""
-        roles = roles_needed(self.target, self.splits, self.conditions)
+        roles = suite_roles(self.target, self.splits, self.conditions)
         return {lang: sum(roles[lang].values()) for lang in self.languages()}
 
     def condition(self, name: str) -> Condition:
         return next(c for c in self.conditions if c.name == name)
+
+    def features_for(self, condition: Condition) -> FeatureConfig:
+        """[features] as ``condition`` resolves it (the suite's, with its overrides)."""
+        return resolved(self.features, condition.features)
+
+    def training_for(self, condition: Condition) -> TrainingConfig:
+        """[training] as ``condition`` resolves it."""
+        return resolved(self.training, condition.training)
+
+    def target_for(self, condition: Condition) -> TargetConfig:
+        """[target] as ``condition`` resolves it; a model's threshold and
+        max_steps go on top (:data:`MODEL_TARGET_KEYS`, never a condition's)."""
+        return resolved(self.target, condition.target)
+
+
+def suite_languages(target: TargetConfig, splits: SplitConfig,
+                    conditions: Iterable[Condition]) -> tuple[str, ...]:  # fmt: skip
+    """Every language of every condition (with the target it resolves), the
+    first condition's target first: one corpus serves every condition."""
+    conditions = list(conditions)
+    targets = _targets(target, conditions)
+    return tuple(dict.fromkeys(x for t in targets for x in _languages(t, splits, conditions)))
+
+
+def _targets(target: TargetConfig, conditions: list[Condition]) -> list[TargetConfig]:
+    return [resolved(target, c.target) for c in conditions] or [target]
+
+
+def suite_roles(target: TargetConfig, splits: SplitConfig,
+                conditions: Iterable[Condition]) -> dict[str, dict[str, int]]:  # fmt: skip
+    """:func:`roles_needed` over every condition's resolved target, each role
+    with the most speakers any condition needs: one corpus (the same speakers,
+    so the same probe clips) serves every condition."""
+    conditions = list(conditions)
+    need: dict[str, dict[str, int]] = {}
+    for each in _targets(target, conditions):
+        for lang, roles in roles_needed(each, splits, conditions).items():
+            for role, n in roles.items():
+                need.setdefault(lang, {})[role] = max(n, need.get(lang, {}).get(role, 0))
+    return need
 
 
 def _languages(target: TargetConfig, splits: SplitConfig,
@@ -191,6 +256,8 @@ class _Validator:
         self.problems: list[tuple[str, str]] = []
         #: component checks to run once the context is known: (check, params, key path)
         self.checks: list[tuple[Check, Mapping[str, Any], str]] = []
+        #: a condition's filter (key path) -> the condition, whose settings its check sees
+        self.filter_of: dict[str, Condition] = {}
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append((where, message))
@@ -298,7 +365,7 @@ class _Validator:
                 self.problems += [(f"{key}.{k}", m) for k, m in configs[key].problems()]
         dataset = self.select("dataset", self.table("dataset"), "dataset")
         executor = self.select("executor", self.table("executor"), "executor", default=True)
-        conditions = self.conditions()
+        conditions = self.conditions(configs)
         models = self.selections("models", required=True)
         extractors = self.selections("extractors")
         probes = self.selections("probes")
@@ -368,7 +435,8 @@ class _Validator:
             out.append(Selection(kind, name, component.defaults(), name))
         return out
 
-    def conditions(self) -> list[Condition]:
+    def conditions(self, configs: Mapping[str, Any]) -> list[Condition]:
+        """The [[conditions]]; ``configs``: the suite's sections that are valid."""
         out = []
         tables = self.array("conditions")
         if not tables:
@@ -377,7 +445,16 @@ class _Validator:
             )
         for i, table in enumerate(tables):
             where = f"conditions[{i}]"
-            given = {k: v for k, v in table.items() if k != "filter"}
+            for key in FIXED_SECTIONS.keys() & table.keys():
+                self.problem(f"{where}.{key}", f"a condition cannot override [{key}]: "
+                             f"{FIXED_SECTIONS[key]}; set it once for the suite")  # fmt: skip
+            overrides = {
+                section: self.overrides(section, table[section], configs, f"{where}.{section}")
+                for section in CONDITION_SECTIONS
+                if section in table
+            }
+            skip = {"filter", *CONDITION_SECTIONS, *FIXED_SECTIONS}
+            given = {k: v for k, v in table.items() if k not in skip}
             values, problems = resolve_params(CONDITION_PARAMS, given, where)
             self.problems += problems
             flt = self.select("pretrain_filter", table.get("filter", {}), f"{where}.filter", True)
@@ -392,10 +469,47 @@ class _Validator:
             if language is None and not self.registry.get(flt.kind, flt.plugin).default:
                 self.problem(f"{where}.filter", "a condition without 'language' pretrains on "
                              "nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
-            out.append(Condition(name, values["label"] or name, language, flt, values["epochs"]))
+            condition = Condition(
+                name, values["label"] or name, language, flt, values["epochs"], **overrides
+            )
+            self.filter_of[f"{where}.filter"] = condition
+            out.append(condition)
         names = [c.name for c in out]
         for dup in {n for n in names if names.count(n) > 1}:
             self.problem("conditions", f"two conditions are named {dup!r}")
+        return out
+
+    def overrides(
+        self, section: str, given: Any, configs: Mapping[str, Any], where: str
+    ) -> dict[str, Any]:
+        """A condition's table of ``section`` keys, each checked as [section]
+        checks it, then the section's rules on the suite's section with them
+        (the suite's own problems are reported at the section already)."""
+        if not isinstance(given, dict):
+            self.problem(where, f"expected a table of [{section}] keys, such as "
+                         f"{_EXAMPLES[section]}, got {given!r}")  # fmt: skip
+            return {}
+        fixed = CONDITION_SECTIONS[section]
+        for key in fixed:
+            if key in given:
+                self.problem(f"{where}.{key}", "cannot differ between conditions: conditions are "
+                             "compared by the time to one event on one budget and evaluation "
+                             "grid; set it in [target] (threshold and max_steps also per model "
+                             "in [[models]])")  # fmt: skip
+        # required keys of the section are given by it: none is missing here
+        params = [replace(p, default=None) for p in section_params(SECTIONS[section])
+                  if p.name not in fixed]  # fmt: skip
+        rest = {k: v for k, v in given.items() if k not in fixed}
+        values, problems = resolve_params(params, rest, where)
+        self.problems += problems
+        bad = {path.rsplit(".", 1)[-1] for path, _ in problems}
+        out = {k: values[k] for k in rest if k in values and k not in bad}
+        if section in configs and not problems and len(out) == len(given):
+            base = configs[section]
+            already = set(base.problems())
+            for key, message in resolved(base, out).problems():
+                if (key, message) not in already:
+                    self.problem(f"{where}.{key}", message)
         return out
 
     def control(self, given: str, conditions: list[Condition]) -> str | None:
@@ -411,7 +525,8 @@ class _Validator:
         if conditions:
             self.problem(
                 "control",
-                "give 'control' (the condition others are compared with): "
+                f"give 'control', the condition the others are compared with, such as "
+                f'control = "{(plain or names)[0]}": '
                 + (
                     "no condition is without pretraining"
                     if not plain
@@ -424,10 +539,32 @@ class _Validator:
         self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]
     ) -> None:
         """The target task against what each model can learn, and the settings
-        that only a classify task reads."""
+        that only a classify task reads, for each condition's resolved settings
+        (a problem every condition shares is reported once)."""
         if not {"features", "splits", "target"} <= configs.keys():
             return
-        target, splits = configs["target"], configs["splits"]
+        found: list[tuple[str, str]] = []
+        each: list[Condition | None] = [*conditions] or [None]
+        for condition in each:
+            target, features = configs["target"], configs["features"]
+            if condition is not None:
+                target = resolved(target, condition.target)
+                features = resolved(features, condition.features)
+            for problem in self._task_problems(
+                target, features, configs["splits"], models, conditions
+            ):
+                if problem not in found:
+                    found.append(problem)
+        self.problems += found
+
+    def _task_problems(
+        self,
+        target: TargetConfig,
+        features: FeatureConfig,
+        splits: SplitConfig,
+        models: list[Selection],
+        conditions: list[Condition],
+    ) -> Iterator[tuple[str, str]]:
         for i, model in enumerate(self.array("models")):
             selection = next((m for m in models if m.plugin == model.get("plugin")), None)
             if selection is None:
@@ -435,51 +572,77 @@ class _Validator:
             tasks = list(self.registry.get("model", selection.plugin).tasks)
             where = f"models[{i}].plugin"
             if target.task is None and tasks and tasks[0] == CLASSIFY:
-                self.problem(where, f"{selection.plugin!r} learns the task 'classify' only: "
-                             "set [target] task = 'classify' (and its label)")  # fmt: skip
+                yield where, (f"{selection.plugin!r} learns the task 'classify' only: "
+                              "set [target] task = 'classify' (and its label)")  # fmt: skip
             elif target.task is not None and target.task not in tasks:
                 can = (
                     ", ".join(repr(t) for t in tasks)
                     or "its own objective only (no tasks declared)"
                 )
-                self.problem(where, f"{selection.plugin!r} cannot learn the task {target.task!r} "
-                             f"(target.task); it learns: {can}")  # fmt: skip
+                yield where, (f"{selection.plugin!r} cannot learn the task {target.task!r} "
+                              f"(target.task); it learns: {can}")  # fmt: skip
         unknown = sorted(set(splits.train_speakers_by_language) - set(target.target_languages))
         if unknown:
-            self.problem("splits.train_speakers_by_language", f"{unknown} are not target "
-                         f"languages; the target languages are {list(target.target_languages)}")  # fmt: skip
-        if configs["features"].silence in ("mask", "label") and not target.classify:
-            self.problem("features.silence", f"{configs['features'].silence!r} acts on a "
-                         "classify task's loss; with a model's own objective use 'keep' or 'remove'")  # fmt: skip
+            yield "splits.train_speakers_by_language", (f"{unknown} are not target languages; the "
+                                                        f"target languages are {list(target.target_languages)}")  # fmt: skip
+        if features.silence in ("mask", "label") and not target.classify:
+            yield "features.silence", (f"{features.silence!r} acts on a classify task's loss; with "
+                                       "a model's own objective use 'keep' or 'remove'")  # fmt: skip
         if target.classify and target.label == "language":
             for i, condition in enumerate(conditions):
                 if condition.pretrains and condition.language not in target.target_languages:
-                    self.problem(f"conditions[{i}].language", (
+                    yield f"conditions[{i}].language", (
                         f"{condition.language!r} is not one of the classes (target.languages "
                         f"{list(target.target_languages)}): a classify task pretrains on the same "
-                        "task, so pretraining clips must be labelled with a class"))  # fmt: skip
+                        "task, so pretraining clips must be labelled with a class")  # fmt: skip
 
     def component_checks(
         self, configs: dict[str, Any], conditions: list[Condition], cache_dir: Path
     ) -> None:
-        """Each component's own rules, once the sections they may read are valid."""
+        """Each component's own rules, once the sections they may read are valid.
+
+        A check sees the settings of each condition (its sample rate, target
+        task and language...): a condition's filter its own condition's, every
+        other component each distinct context once. A problem that only some
+        conditions' settings raise names them.
+        """
         if not {"features", "splits", "target"} <= configs.keys():
             return
         target, splits = configs["target"], configs["splits"]
-        languages = _languages(target, splits, conditions)
-        context = ValidationContext(
+        suite_wide = ValidationContext(
             configs["features"].sample_rate,
             target.language,
-            languages,
+            suite_languages(target, splits, conditions),
             tuple(splits.probe_languages),
             splits.probe_speakers,
-            roles=roles_needed(target, splits, conditions),
+            roles=suite_roles(target, splits, conditions),
             probe_clips=splits.probe_clips_per_language,
             cache_dir=cache_dir,
             task=target.task,
             label=target.label,
             silence=configs["features"].silence,
         )
+
+        def context(condition: Condition) -> ValidationContext:
+            features = resolved(configs["features"], condition.features)
+            aim = resolved(target, condition.target)
+            return replace(suite_wide, sample_rate=features.sample_rate, target_language=aim.language,
+                           task=aim.task, label=aim.label, silence=features.silence)  # fmt: skip
+
+        contexts = {c.name: context(c) for c in conditions}
+        distinct: list[ValidationContext] = []
+        for each in contexts.values() or [suite_wide]:
+            if each not in distinct:  # contexts hold dicts: compared, not hashed
+                distinct.append(each)
         for check, params, where in self.checks:
-            for key, message in check(params, context):
+            owner = self.filter_of.get(where)
+            found: dict[tuple[str, str], list[ValidationContext]] = {}
+            for each in [contexts[owner.name]] if owner else distinct:
+                for key, message in check(params, each):
+                    found.setdefault((key, message), []).append(each)
+            for (key, message), raised_in in found.items():
+                if owner is None and len(raised_in) < len(distinct):
+                    names = [name for name, c in contexts.items() if c in raised_in]
+                    message += f" (in {'condition' if len(names) == 1 else 'conditions'} "
+                    message += f"{', '.join(names)})"
                 self.problem(f"{where}.{key}" if key else where, message)

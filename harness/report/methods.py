@@ -20,10 +20,31 @@ PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")
 
 
 def _first_spec(results: Results) -> dict[str, Any]:
-    for record in results.records.values():
-        if record.get("spec"):
-            return dict(record["spec"])
-    return {}
+    """A run's spec, the control's first: conditions may differ in settings."""
+    specs = [dict(r["spec"]) for r in results.records.values() if r.get("spec")]
+    control = [s for s in specs if (s.get("condition") or {}).get("name") == results.control]
+    return (control or specs or [{}])[0]
+
+
+#: how the Methods name a setting conditions differ in, and its unit
+_SETTING_NAMES = {"sample_rate": ("sample rate", " Hz"), "lr": ("learning rate", ""),
+                  "language": ("target language", ""), "fmin": ("fmin", " Hz"),
+                  "fmax": ("fmax", " Hz"), "win_ms": ("window", " ms"),
+                  "hop_ms": ("hop", " ms")}  # fmt: skip
+
+
+def differences_sentence(results: Results) -> str:
+    """The sentence "Conditions differ in: sample rate 8000 Hz (8k) vs 16000 Hz (16k)."
+    from the design, or "" when conditions differ only in what they hear first."""
+    parts = []
+    for _, key, values in results.design.differences():
+        name, unit = _SETTING_NAMES.get(key, (key, ""))
+        groups: dict[str, list[str]] = {}
+        for condition, value in values.items():
+            text = value if isinstance(value, str) else _setting(value)
+            groups.setdefault(f"{text}{unit}", []).append(condition)
+        parts.append(f"{name} " + " vs ".join(f"{v} ({', '.join(c)})" for v, c in groups.items()))
+    return f"Conditions differ in: {'; '.join(parts)}." if parts else ""
 
 
 def _thresholds(results: Results) -> str:
@@ -68,6 +89,9 @@ def section(results: Results, analysis: Analysis) -> str:
             f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
             f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
         ))  # fmt: skip
+    differences = differences_sentence(results)
+    if differences:
+        out.append(para(differences + " The settings below are the control's."))
     out.append(_statistics_methods(analysis))
     out.append("<h3>Conditions</h3>")
     out.append(table(_conditions_frame(results), [
