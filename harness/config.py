@@ -251,7 +251,9 @@ class FeatureConfig(Section):
 class SplitConfig(Section):
     """[splits]: speaker-disjoint roles, per language."""
 
-    probe_languages: list[str] = option(REQUIRED, "languages the probes separate")
+    probe_languages: list[str] = option(
+        REQUIRED, "languages the probes separate; [] in a suite without probes (probes = [])"
+    )
     pretrain_speakers: int = option(2, "speakers per pretraining language", min=1)
     train_speakers: int = option(2, "target-language speakers the model trains on", min=1)
     heldout_speakers: int = option(
@@ -280,7 +282,7 @@ class SplitConfig(Section):
 
     def problems(self) -> Iterator[tuple[str, str]]:
         distinct = list(dict.fromkeys(self.probe_languages))
-        if len(distinct) < 2:
+        if len(distinct) == 1:
             yield (
                 "probe_languages",
                 f"expected at least two distinct languages (the probes separate languages), "

@@ -114,7 +114,12 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
 
     with phases("latents"):
         usable = module if outcome.status != "diverged" else None
-        latents, skipped = extract_latents(spec, registry, usable, features.probe, outcome.device)
+        latents: dict[str, LatentSpace] = {}
+        skipped: list[dict[str, str]] = []
+        if spec.probes and roles.probe:  # a suite without probes (probes = []) needs no latents
+            latents, skipped = extract_latents(
+                spec, registry, usable, features.probe, outcome.device
+            )
         arrays = {name: space.values for name, space in latents.items()}
         save_arrays(run_dir / ARTIFACTS["latents"], arrays)
     with phases("probes"):

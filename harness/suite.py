@@ -369,6 +369,7 @@ class _Validator:
         models = self.selections("models", required=True)
         extractors = self.selections("extractors")
         probes = self.selections("probes")
+        self.probing_checks(configs, extractors, probes)
         control = self.control(top.get("control", ""), conditions)
         self.task_checks(configs, models, conditions)
         self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))
@@ -401,6 +402,8 @@ class _Validator:
 
     def selections(self, key: str, required: bool = False) -> list[Selection]:
         tables = self.array(key)
+        if not tables and not required and key in self.data:  # `probes = []`: none at all
+            return []
         if not tables and not required:  # left out: every installed one, with its defaults
             return self.default_all(SECTION_KINDS[key], key)
         if required and not tables and key not in self.data:
@@ -425,6 +428,20 @@ class _Validator:
         for label in {x for x in labels if labels.count(x) > 1}:
             self.problem(key, f"two entries are labelled {label!r}; give each a distinct 'label'")
         return out
+
+    def probing_checks(
+        self, configs: dict[str, Any], extractors: list[Selection], probes: list[Selection]
+    ) -> None:
+        """Probes need probe languages; a suite without probes needs none (``probes = []``)."""
+        splits = configs.get("splits")
+        if splits is None:
+            return
+        if probes and not splits.probe_languages:
+            self.problem("splits.probe_languages", "expected at least two languages for the probes "
+                         "to separate; a suite that probes nothing says probes = []")  # fmt: skip
+        if not probes and "probes" in self.data and extractors and "extractors" in self.data:
+            self.problem("extractors", "latents are extracted for the probes, and probes = [] "
+                         "asks for none: remove [[extractors]] or add [[probes]]")  # fmt: skip
 
     def default_all(self, kind: str, key: str) -> list[Selection]:
         out = []

@@ -302,3 +302,32 @@ def test_report_describes_the_final_scores_and_tables_hold_them(tmp_path, tones_
     assert "Streaming: accuracy after the first frames" in html
     mean = results.runs.groupby("condition")["final_balanced_accuracy"].mean()
     assert f"{mean['control']:.2f}" in html
+
+
+def test_a_suite_may_probe_nothing(tmp_path, tones_registry):
+    """RAVDESS has one language: a suite may ask only how fast a task is learnt."""
+    from harness.report.html import render
+    from harness.results import Results
+    from harness.stats.analysis import analyse
+
+    text = write(tmp_path).read_text()
+    text = text.replace('probe_languages = ["aa", "bb"]', "probe_languages = []")
+    text = text.replace('[[extractors]]\nplugin = "feature_stats"\n[[probes]]\nplugin = "centroid"\n',
+                        "probes = []\n")  # fmt: skip
+    text = "probes = []\n" + text.replace("probes = []\n", "")
+    path = tmp_path / "noprobe.toml"
+    path.write_text(text)
+    suite = load_suite(path, tones_registry, output=tmp_path / "out")
+    assert suite.probes == ()
+    spec = expand(suite, tones_registry)[0]
+    record = tones.run(spec, tmp_path / "run", tones_registry)
+    assert record["latent_spaces"] == {} and record["probes"] == []
+    assert record["data"]["counts"]["probe"] == {}
+    results = Results.from_records([record])
+    html = render(results, analyse(results, n_resamples=99, km_resamples=19))
+    assert "Held-out classification at the end of training" in html
+    # and probes without languages to separate is refused, saying how to probe nothing
+    path.write_text(text.replace("probes = []\n", "", 1) + '[[probes]]\nplugin = "centroid"\n')
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path, tones_registry)
+    assert "probes = []" in dict(caught.value.problems)["splits.probe_languages"]

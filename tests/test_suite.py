@@ -300,5 +300,7 @@ def test_builtin_model_and_probe_checks(tmp_path):
     assert "splits.probe_languages (it, ja) lacks it" in problems["probes[0].task"]
     # left out, [[probes]] means every probe with its defaults: checked too
     path = write_tiny_suite(tmp_path, splits={"probe_languages": ["it", "ja"]}, probes=[])
+    # `probes = []` asks for no probes at all: leave the key out instead
+    path.write_text(path.read_text().replace("probes = []\n", ""))
     problems, _ = problems_of(path, load_registry(autoload=False))
     assert "target language 'es'" in problems["probes (linear_svc).task"]
