@@ -54,3 +54,25 @@ def test_suite_reference_names_the_declared_defaults():
     assert f"the filter `{registry.default('pretrain_filter')}`" in text
     assert f"the executor `{registry.default('executor')}`" in text
     assert f'| the default filter, `"{registry.default("pretrain_filter")}"` |' in text
+
+
+def test_every_complete_suite_in_the_docs_validates(tmp_path):
+    """A TOML block that is a whole suite (it starts with ``name = ``) loads with
+    the built-in plugins, so an example a reader copies works."""
+    import tomllib
+
+    from harness.registry import load_registry
+    from harness.suite import load_suite
+
+    registry = load_registry(autoload=False)
+    found = 0
+    for doc in sorted((Path(__file__).parent.parent / "docs").glob("*.md")):
+        for i, block in enumerate(re.findall(r"```toml\n(.*?)```", doc.read_text(), re.S)):
+            if not re.match(r"(#.*\n)*name = ", block):
+                tomllib.loads(block)  # a fragment must still be TOML
+                continue
+            path = tmp_path / f"{doc.stem}-{i}.toml"
+            path.write_text(block)
+            load_suite(path, registry)
+            found += 1
+    assert found >= 1
