@@ -142,6 +142,8 @@ CHANGES = {
     "top_db": 60.0,
     "normalize": "clip_zscore",
     "trim_db": 40.0,
+    "silence": "remove",
+    "silence_db": 30.0,
 }
 
 
