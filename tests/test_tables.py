@@ -13,10 +13,12 @@ from harness.export import write_tables
 from harness.results import load_results
 from harness.stats import cka, convergence, sensitivity, separability, survival
 from harness.tables import (
+    CONFUSION_COLUMNS,
     CURVE_COLUMNS,
     DATA_QUALITY_COLUMNS,
     PROBE_COLUMNS,
     RUN_COLUMNS,
+    STREAMING_COLUMNS,
     probes_table,
     runs_table,
 )
@@ -194,6 +196,8 @@ def test_every_csv_column_is_documented():
         "curves.csv": CURVE_COLUMNS,
         "probes.csv": PROBE_COLUMNS,
         "data_quality.csv": DATA_QUALITY_COLUMNS,
+        "confusion.csv": CONFUSION_COLUMNS,
+        "streaming.csv": STREAMING_COLUMNS,
         "stats/survival_summary.csv": survival.SUMMARY_COLUMNS,
         "stats/km_curves.csv": survival.KM_COLUMNS,
         "stats/convergence_vs_control.csv": convergence.VS_CONTROL_COLUMNS,
