@@ -234,6 +234,14 @@ def format_component(kind: str, component: Component) -> str:
     marker = " (default)" if component.default else ""
     lines = [f"  {component.name}{marker}  [{component.source}]"]
     lines += textwrap.wrap(component.doc, 88, initial_indent="      ", subsequent_indent="      ")
+    if kind == "dataset":
+        labels = ", ".join(component.provided_labels(component.defaults()))
+        settings = (
+            " (with its default settings; more with others)" if callable(component.labels) else ""
+        )
+        lines.append(f"      labels: {labels}{settings}")
+    if component.tasks:
+        lines.append(f"      tasks: {', '.join(component.tasks)}")
     for p in component.params:
         default = "required" if p.required else f"default {p.default!r}"
         lines.append(f"      {p.name} ({p.describe()}; {default})")
