@@ -165,6 +165,9 @@ class Metric:
     :param headline: the score the report's answer leads with (a probe marks
         one per task, such as its balanced accuracy); without any, the report
         leads with the scores that have a chance level.
+    :param label: a short name for readers (report headings, axes, prose),
+        such as "balanced accuracy (all languages)"; empty: the report
+        humanises ``name`` (see :mod:`harness.names`).
     """
 
     name: str
@@ -173,6 +176,7 @@ class Metric:
     role: str = "score"
     chance: str | None = None
     headline: bool = False
+    label: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in METRIC_ROLES:
@@ -283,6 +287,10 @@ class Component:
         its own objective first: ``"next_frame"``, ``"reconstruct"`` (the model's
         ``loss`` is the objective) or ``"classify"`` (the model returns logits and
         the core computes the cross-entropy); see docs/training.md.
+    :param title: the name readers see in the report (legends, headings,
+        prose), such as "convolutional autoencoder"; empty: ``name`` humanised.
+    :param loss: for models, what the loss it returns measures, as an axis
+        label, such as "MSE of the next frame"; empty: "loss".
     """
 
     name: str
@@ -295,6 +303,8 @@ class Component:
     check: Check | None = None
     labels: Sequence[str] | Callable[[Mapping[str, Any]], Sequence[str]] = ()
     tasks: Sequence[str] = ()
+    title: str = ""
+    loss: str = ""
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""

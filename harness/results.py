@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.design import Design
+from harness.names import component_title, metric_label
 from harness.store import RECORD, SUITE_COPY, Store, StoreError
 from harness.tables import (
     STATUSES,
@@ -126,6 +127,24 @@ class Results:
         if len(rows):
             return str(rows.iloc[0])
         raise KeyError(f"no condition named {name!r}; conditions: {', '.join(self.conditions)}")
+
+    def model_plugin(self, label: str) -> str | None:
+        """The plugin behind the model ``label``, as the design or the runs give it."""
+        for model in self.design.models:
+            if model.label == label:
+                return model.plugin
+        rows = self.runs.loc[self.runs["model"] == label, "model_plugin"].dropna()
+        return str(rows.iloc[0]) if len(rows) else None
+
+    def model_label(self, label: str) -> str:
+        """The name readers see for a model: the suite's own label where it gave
+        one, else (the label is the plugin's name) the plugin's declared title."""
+        plugin = self.model_plugin(label)
+        return component_title("model", plugin) if plugin == label else str(label)
+
+    def metric_label(self, name: str) -> str:
+        """The name readers see for a probe metric (its declared label)."""
+        return metric_label(name)
 
     @property
     def expected_count(self) -> int | None:

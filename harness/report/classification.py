@@ -116,6 +116,7 @@ def section(results: Results) -> str:
         "randomness only, not how the scores would vary with other speakers; it is a "
         "description, not a test. The claims about learning speed are in Convergence."
     ))  # fmt: skip
+    scores = scores.assign(model=scores["model"].map(results.model_label))
     out.append(table(scores, [
         ("model", "model"), ("condition", "condition"), ("runs", "runs"),
         ("accuracy (mean)", lambda r: score(r["accuracy"])),
@@ -140,8 +141,8 @@ def section(results: Results) -> str:
     for model in results.models:
         out.append(figure(
             confusion_figure(results, model),
-            f"Confusion matrices of {model}",
-            f"{model}: held-out segments by true class (rows) and decided class (columns), "
+            f"Confusion matrices of {results.model_label(model)}",
+            f"{results.model_label(model)}: held-out segments by true class (rows) and decided class (columns), "
             "summed over seeds, each row as shares.",
         ))  # fmt: skip
     streaming = streaming_table(results.records.values())
@@ -149,6 +150,7 @@ def section(results: Results) -> str:
         mean = streaming.groupby(["model", "condition", "frames"], sort=False)["accuracy"].mean()
         wide = mean.unstack("frames").reset_index()
         wide["condition"] = wide["condition"].map(lambda c: results.condition_label(str(c)))
+        wide["model"] = wide["model"].map(lambda m: results.model_label(str(m)))
         frames = [c for c in wide.columns if c not in ("model", "condition")]
         out.append("<h3>Streaming: accuracy after the first frames</h3>")
         for k in frames:

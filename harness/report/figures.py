@@ -17,15 +17,34 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from harness.names import humanise, model_loss
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
 DPI = 100
-#: colour-blind-safe (Okabe-Ito) colours for conditions; the control is grey
-PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
-CONTROL_COLOUR = "#555555"
-LANGUAGE_PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+#: Paul Tol's "muted" qualitative scheme (https://personal.sron.nl/~pault/,
+#: "Colour schemes and templates", 2021): nine colours that stay distinct for
+#: the common forms of colour blindness, ordered so the first few differ most.
+#: A suite of up to ten conditions (the control and nine others) gets ten
+#: distinct colours; more cycle, with the legend and panel titles to tell them apart.
+PALETTE = (
+    "#332288",  # indigo
+    "#CC6677",  # rose
+    "#44AA99",  # teal
+    "#DDCC77",  # sand
+    "#882255",  # wine
+    "#88CCEE",  # cyan
+    "#117733",  # green
+    "#AA4499",  # purple
+    "#999933",  # olive
+)
+#: the control is always this neutral grey, in every figure
+CONTROL_COLOUR = "#5F5F5F"
+#: languages in the 2-D probe plots (a different thing from conditions, so a
+#: different scheme: Paul Tol's "bright", from the same source)
+LANGUAGE_PALETTE = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
 
 
 @contextmanager
@@ -46,7 +65,8 @@ def _style() -> Iterator[None]:
 
 def png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    with _style():
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -54,15 +74,46 @@ def data_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def colours(results: Results) -> dict[str, str]:
+def condition_colours(conditions: Sequence[str], control: str | None) -> dict[str, str]:
+    """condition -> colour, from the design's condition order: the control grey,
+    the others through :data:`PALETTE` in order. Every figure colours a
+    condition through this one mapping, so a condition looks the same everywhere."""
     out, k = {}, 0
-    for condition in results.conditions:
-        if condition == results.control:
+    for condition in conditions:
+        if condition == control:
             out[condition] = CONTROL_COLOUR
         else:
             out[condition] = PALETTE[k % len(PALETTE)]
             k += 1
     return out
+
+
+def colours(results: Results) -> dict[str, str]:
+    """:func:`condition_colours` of this suite's conditions."""
+    return condition_colours(results.conditions, results.control)
+
+
+#: a condition label longer than this is abbreviated on crowded axes (heatmaps)
+SHORT_LABEL = 18
+
+
+def short_labels(results: Results) -> dict[str, str]:
+    """condition -> a label short enough for a heatmap's axis: the label itself
+    when short, else the suite's condition name when that is shorter (the
+    figure's caption gives the key, see :func:`label_key`)."""
+    out = {}
+    for condition in results.conditions:
+        label = results.condition_label(condition)
+        short = label if len(label) <= SHORT_LABEL or len(condition) >= len(label) else condition
+        out[condition] = short
+    return out
+
+
+def label_key(results: Results) -> str:
+    """ "name = label" for every abbreviated condition, for a caption; empty if none."""
+    pairs = [(short, results.condition_label(c)) for c, short in short_labels(results).items()
+             if short != results.condition_label(c)]  # fmt: skip
+    return "; ".join(f"{short} = {label}" for short, label in pairs)
 
 
 def _wrap(text: str, width: int = 28) -> str:
@@ -108,51 +159,117 @@ def _curves(
                 yield ax, model, condition, curve
 
 
+def _km_curve(ax: Any, curve: Any, group: Any, measure: str, colour: str, label: str,
+              fill: float) -> None:  # fmt: skip
+    t, s = curve["time"].to_numpy(), curve["survival"].to_numpy()
+    ax.step(t, s, where="post", color=colour, lw=1.8, label=label)
+    ax.fill_between(t, curve["ci_low"], curve["ci_high"], step="post", color=colour, alpha=fill,
+                    lw=0)  # fmt: skip
+    # censored runs: a tick where each left the risk set
+    cens = group[~group["event"].astype(bool)][f"{measure}_to_threshold"].to_numpy()
+    if cens.size:
+        idx = np.searchsorted(t, cens, side="right") - 1
+        ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=colour, ms=10, mew=1.6)
+
+
 def kaplan_meier_figure(
     results: Results, analysis: Analysis, measure: str = "steps"
-) -> bytes | None:
-    """P(not yet at threshold) against time, per model, one curve per condition."""
+) -> Figure | None:
+    """P(not yet at threshold) against time: one row of small panels per model,
+    one panel per condition against the control (two bands per panel, so no
+    band hides another); a single panel per model when there is no control."""
     km = analysis.km_curves
     if km.empty or not (km["measure"] == measure).any():
         return None
     km = km[km["measure"] == measure]
     models = [m for m in results.models if m in set(km["model"])]
     col = colours(results)
+    control = results.control if results.control in set(km["condition"]) else None
+    others = [c for c in results.conditions if c != control and c in set(km["condition"])]
+    facets = [[c] for c in others] if control is not None else [others]
     runs = results.runs
+    runs = runs[runs["status"] != "failed"]
+    per_row = min(len(facets), 3)
+    rows_per_model = int(np.ceil(len(facets) / per_row))
     with _style():
-        fig, axes = _grid(len(models))
-        for ax, model, condition, curve in _curves(results, km, axes, models):
-            c = col[condition]
-            group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
-            group = group[group["status"] != "failed"]
-            label = results.condition_label(condition)
-            t, s = curve["time"].to_numpy(), curve["survival"].to_numpy()
-            ax.step(t, s, where="post", color=c, lw=1.8, label=label)
-            ax.fill_between(
-                t, curve["ci_low"], curve["ci_high"], step="post", color=c, alpha=0.12, lw=0
-            )
-            # censored runs: a tick where each left the risk set
-            cens = group[~group["event"].astype(bool)][f"{measure}_to_threshold"].to_numpy()
-            if cens.size:
-                idx = np.searchsorted(t, cens, side="right") - 1
-                ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=c, ms=10, mew=1.6)
-        for ax, model in zip(axes, models, strict=True):
-            ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_title(str(model))
-            ax.set_xlabel(
-                "optimizer steps of target training"
-                if measure == "steps"
-                else "seconds of target training"
-            )
-            ax.set_ylabel("fraction of runs not yet at threshold")
-        _legend(fig, axes)
-        return png(fig)
+        fig = Figure(figsize=(10.0, 2.7 * rows_per_model * len(models) + 0.5),
+                     layout="constrained")  # fmt: skip
+        grid = fig.subplots(rows_per_model * len(models), per_row, squeeze=False,
+                            sharex=True, sharey=True)  # fmt: skip
+        for i, model in enumerate(models):
+            panels = grid[i * rows_per_model : (i + 1) * rows_per_model].ravel()
+            for ax in panels[len(facets) :]:
+                ax.set_visible(False)
+            for ax, shown in zip(panels, facets, strict=False):
+                drawn = ([control] if control is not None else []) + shown
+                for condition in drawn:
+                    curve = km[(km["model"] == model) & (km["condition"] == condition)]
+                    if curve.empty:
+                        continue
+                    group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
+                    _km_curve(ax, curve, group, measure, col[condition],
+                              results.condition_label(condition),
+                              0.18 if len(drawn) <= 2 else 0.07)  # fmt: skip
+                ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
+                ax.set_ylim(-0.02, 1.02)
+                title = results.model_label(model)
+                if control is not None:
+                    title += ": " + results.condition_label(shown[0])
+                ax.set_title(_wrap(title, 44), fontsize=9)
+                ax.tick_params(labelbottom=True)
+                if ax in grid[:, 0]:
+                    ax.set_ylabel("runs not yet at threshold")
+                if ax in grid[-1] or ax is panels[min(len(facets), len(panels)) - 1]:
+                    ax.set_xlabel(
+                        "optimizer steps of target training"
+                        if measure == "steps"
+                        else "seconds of target training"
+                    )
+        _legend(fig, grid.ravel().tolist())
+        return fig
 
 
-def learning_curve_figure(results: Results, analysis: Analysis) -> bytes | None:
-    """Mean held-out loss (or the accuracy a classifier's threshold applies to)
-    per evaluation with its 95% band across seeds."""
+def heldout_label(results: Results, model: str) -> str:
+    """What the learning curves of ``model`` show: its declared loss (a
+    regression model) or the classifier metric the threshold applies to."""
+    metric = results.runs.loc[results.runs["model"] == model, "metric"].dropna()
+    name = str(metric.iloc[0]) if len(metric) else "loss"
+    if name == "loss":
+        return "held-out " + model_loss(results.model_plugin(model) or "")
+    return "held-out " + humanise(name)
+
+
+def bounded_band(mean: np.ndarray, low: np.ndarray, high: np.ndarray,
+                 bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A symmetric interval ``mean ± h`` (``h`` from ``low``/``high``) redrawn
+    on a scale where it cannot leave ``bounds``: on the log scale for a measure
+    bounded below by 0 (``mean * exp(±h / mean)``, the delta method), on the
+    logit scale for one within [0, 1]. The mean is kept; only the band moves."""
+    mean = np.asarray(mean, dtype=float)
+    half = (np.asarray(high, dtype=float) - np.asarray(low, dtype=float)) / 2
+    lo_bound, hi_bound = bounds
+    if hi_bound == 1.0 and lo_bound == 0.0:
+        m = np.clip(mean, 1e-6, 1 - 1e-6)
+        centre, spread = np.log(m / (1 - m)), half / (m * (1 - m))
+        return 1 / (1 + np.exp(-(centre - spread))), 1 / (1 + np.exp(-(centre + spread)))
+    m = np.maximum(mean, 1e-12)
+    return m * np.exp(-half / m), m * np.exp(half / m)
+
+
+def _measure_bounds(results: Results, model: str, curve_means: np.ndarray) -> tuple[float, float]:
+    metric = results.runs.loc[results.runs["model"] == model, "metric"].dropna()
+    name = str(metric.iloc[0]) if len(metric) else "loss"
+    if name != "loss":
+        return (0.0, 1.0)  # the classifier metrics (tables.CLASSIFY_METRICS) are fractions
+    # a loss is drawn on the log scale only when every mean is positive (an MSE
+    # always is); a model whose loss can be negative keeps the linear band
+    return (0.0, np.inf) if np.all(curve_means > 0) else (-np.inf, np.inf)
+
+
+def learning_curve_figure(results: Results, analysis: Analysis) -> Figure | None:
+    """Mean held-out measure (the model's declared loss, or the accuracy a
+    classifier's threshold applies to) per evaluation with its 95% band across
+    seeds, the band kept within the measure's range (see :func:`bounded_band`)."""
     lc = analysis.learning_curves
     if lc.empty:
         return None
@@ -161,31 +278,55 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> bytes | None:
     runs = results.runs
     with _style():
         fig, axes = _grid(len(models))
-        for ax, _, condition, curve in _curves(results, lc, axes, models):
-            # runs stop at their crossing: past the point where half have
-            # stopped, the mean describes the slow runs only, so stop drawing
-            curve = curve[curve["n"] >= max(2, np.ceil(curve["n"].max() / 2))]
-            c = col[condition]
-            ax.plot(curve["step"], curve["mean"], color=c, lw=1.6,
-                    label=results.condition_label(condition))  # fmt: skip
-            ax.fill_between(
-                curve["step"], curve["ci_low"], curve["ci_high"], color=c, alpha=0.15, lw=0
-            )
         for ax, model in zip(axes, models, strict=True):
+            mine = lc[lc["model"] == model]
+            bounds = _measure_bounds(results, model, mine["mean"].to_numpy(dtype=float))
+            for condition in results.conditions:
+                curve = mine[mine["condition"] == condition]
+                if curve.empty:
+                    continue
+                # runs stop at their crossing: past the point where half have
+                # stopped, the mean describes the slow runs only, so stop drawing
+                curve = curve[curve["n"] >= max(2, np.ceil(curve["n"].max() / 2))]
+                c = col[condition]
+                mean = curve["mean"].to_numpy(dtype=float)
+                low, high = (
+                    curve["ci_low"].to_numpy(dtype=float),
+                    curve["ci_high"].to_numpy(dtype=float),
+                )
+                if np.isfinite(bounds[0]):
+                    low, high = bounded_band(mean, low, high, bounds)
+                ax.plot(curve["step"], mean, color=c, lw=1.6,
+                        label=results.condition_label(condition))  # fmt: skip
+                ax.fill_between(
+                    curve["step"],
+                    low,
+                    high,
+                    color=c,
+                    lw=0,
+                    alpha=0.15 if len(results.conditions) <= 3 else 0.08,
+                )
             thresholds = runs.loc[runs["model"] == model, "threshold"].dropna()
             if len(thresholds):
                 ax.axhline(float(thresholds.mean()), color="#999999", lw=1, ls="--",
                            label="threshold" + (" (mean)" if thresholds.nunique() > 1 else ""))  # fmt: skip
-            ax.set_title(str(model))
+            if bounds == (0.0, np.inf):
+                ax.set_yscale("log")
+                # plain numbers on the log axis: mathtext ("10^0") is off for labels
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            elif bounds == (0.0, 1.0):
+                ax.set_ylim(max(0.0, ax.get_ylim()[0]), min(1.0, ax.get_ylim()[1]))
+            ax.set_title(results.model_label(model))
             ax.set_xlabel("optimizer steps of target training")
-            metric = runs.loc[runs["model"] == model, "metric"].dropna()
-            name = str(metric.iloc[0]) if len(metric) else "loss"
-            ax.set_ylabel("held-out " + name.replace("_", " "))
+            ax.set_ylabel(_wrap(heldout_label(results, model), 40)
+                          + (" (log scale)" if bounds == (0.0, np.inf) else ""))  # fmt: skip
         _legend(fig, axes)
-        return png(fig)
+        return fig
 
 
-def threshold_sensitivity_figure(results: Results, analysis: Analysis) -> bytes | None:
+def threshold_sensitivity_figure(results: Results, analysis: Analysis) -> Figure | None:
     """Median steps to threshold (with its 95% CI as a light band) against the
     threshold as a multiple of the suite's, per model, one line per condition.
     Only thresholds at or above the suite's: runs stop training there."""
@@ -217,11 +358,12 @@ def threshold_sensitivity_figure(results: Results, analysis: Analysis) -> bytes 
             if np.isfinite(budget):
                 ax.axhline(budget, color="#999999", lw=0.8, ls=":", label="step budget")
             ax.set_ylim(bottom=0)
-            ax.set_title(f"{model} (suite threshold {suite:.3g})")
-            ax.set_xlabel("held-out loss threshold, multiple of the suite threshold")
+            ax.set_title(f"{results.model_label(model)} (suite threshold {suite:.3g})")
+            ax.set_xlabel(_wrap(f"{heldout_label(results, model)} threshold, multiple of the "
+                                "suite threshold", 60))  # fmt: skip
             ax.set_ylabel("median steps to threshold")
         _legend(fig, axes)
-        return png(fig)
+        return fig
 
 
 # ---------------------------------------------------------------- separability
@@ -229,7 +371,7 @@ def threshold_sensitivity_figure(results: Results, analysis: Analysis) -> bytes 
 
 def separability_figure(
     results: Results, analysis: Analysis, probe: str, metric: str
-) -> bytes | None:
+) -> Figure | None:
     """Mean over seeds with 95% CI per latent space and condition; chance dashed;
     the raw-feature baseline is the grey band."""
     sep = analysis.separability
@@ -267,10 +409,10 @@ def separability_figure(
                             capsize=3, ms=5, label=results.condition_label(condition))  # fmt: skip
             ax.set_xticks(np.arange(len(spaces)), [_wrap(s, 18) for s in spaces])
             ax.set_xlim(-0.6, len(spaces) - 0.4)
-            ax.set_title(str(model))
-            ax.set_ylabel(_wrap(f"{metric} ({probe})", 40))
+            ax.set_title(results.model_label(model))
+            ax.set_ylabel(_wrap(f"{results.metric_label(metric)} ({probe})", 40))
         _legend(fig, axes)
-        return png(fig)
+        return fig
 
 
 def _coordinates(results: Results, run_id: str) -> dict[str, np.ndarray]:
@@ -311,7 +453,7 @@ def _tsne_runs(results: Results, model: str) -> dict[str, tuple[str, int, dict[s
     return chosen
 
 
-def tsne_figures(results: Results) -> list[tuple[str, list[int], bytes]]:
+def tsne_figures(results: Results) -> list[tuple[str, list[int], Figure]]:
     """Per model: the 2-D probe coordinates of one seed per condition (columns)
     and latent space (rows), coloured by language. Returns (model, seeds, png)."""
     out = []
@@ -370,18 +512,23 @@ def tsne_figures(results: Results) -> list[tuple[str, list[int], bytes]]:
                 for lang in languages
             ]
             fig.legend(handles=handles, loc="outside right upper", title="language")
-            out.append((model, sorted({chosen[c][1] for c in conditions}), png(fig)))
+            out.append((model, sorted({chosen[c][1] for c in conditions}), fig))
     return out
 
 
-def cka_figure(results: Results, analysis: Analysis) -> bytes | None:
-    """Heatmaps of mean linear CKA between conditions, per model and latent space."""
+def cka_figure(results: Results, analysis: Analysis) -> Figure | None:
+    """Heatmaps of mean linear CKA between conditions, per model and latent
+    space, two panels a row so the axis labels (short, see
+    :func:`short_labels`) have room at a laptop's width."""
     cka = analysis.cka
     if cka.empty:
         return None
     panels = list(dict.fromkeys(zip(cka["model"], cka["latent_space"], strict=True)))
+    short = short_labels(results)
+    n = len(results.conditions)
     with _style():
-        fig, axes = _grid(len(panels), per_row=3, width=11.0, height=3.6)
+        side = 2.6 + 0.42 * n
+        fig, axes = _grid(len(panels), per_row=2, width=min(10.0, 2 * side + 1.2), height=side)
         image = None
         for ax, (model, space) in zip(axes, panels, strict=True):
             rows = cka[(cka["model"] == model) & (cka["latent_space"] == space)]
@@ -394,14 +541,16 @@ def cka_figure(results: Results, analysis: Analysis) -> bytes | None:
             image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
             for (i, j), v in np.ndenumerate(matrix):
                 if np.isfinite(v):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center",
+                            fontsize=8 if len(conditions) <= 6 else 6.5,
                             color="white" if v < 0.6 else "black")  # fmt: skip
-            names = [_wrap(results.condition_label(c), 16) for c in conditions]
-            ax.set_xticks(range(len(conditions)), names, rotation=30, ha="right")
+            names = [_wrap(short[c], SHORT_LABEL) for c in conditions]
+            ax.set_xticks(range(len(conditions)), names, rotation=45, ha="right",
+                          rotation_mode="anchor")  # fmt: skip
             ax.set_yticks(range(len(conditions)), names)
-            ax.set_title(f"{model}: {space}")
+            ax.set_title(_wrap(f"{results.model_label(model)}: {space}", 40))
             for spine in ax.spines.values():
                 spine.set_visible(False)
         if image is not None:
             fig.colorbar(image, ax=axes, shrink=0.8, label="linear CKA (1 = same geometry)")
-        return png(fig)
+        return fig

@@ -26,6 +26,7 @@ from harness.report.markup import (
     ci_cell,
     esc,
     figure,
+    merge_repeats,
     num_cell,
     p_cell,
     para,
@@ -155,20 +156,26 @@ def _convergence(results: Results, analysis: Analysis) -> str:
         "Kaplan-Meier curves of steps to threshold",
         "Kaplan-Meier estimate of the fraction of runs that have not yet reached the held-out "
         "threshold, against optimizer steps of target training, with pointwise 95% bands "
-        "(log-log). Ticks: runs censored there (no crossing within the budget; diverged runs at "
-        "the longest time observed). Where a curve crosses the dotted line is its median.",
+        "(log-log); one row per model, one panel per condition beside the control (grey). "
+        "Ticks: runs censored there (no crossing within the budget; diverged runs at the longest "
+        "time observed). Where a curve crosses the dotted line is its median.",
     ))  # fmt: skip
     out.append(figure(
         figures.learning_curve_figure(results, analysis),
         "Learning curves",
-        "Mean held-out loss across seeds with a 95% t-interval, drawn while at least half of a "
-        "condition's runs are still training: runs stop when they cross the threshold, so later "
-        "points would average only the slower runs (stats/learning_curves.csv has every step).",
+        "Mean across seeds of the held-out measure the threshold applies to (each axis names it: "
+        "the model's own loss on the held-out clips, or a classifier's held-out accuracy), drawn "
+        "while at least half of a condition's runs are still training: runs stop when they cross "
+        "the threshold, so later points would average only the slower runs. The 95% band is the "
+        "t-interval of stats/learning_curves.csv (which has every step) redrawn on the log scale "
+        "for a loss (log axis) and on the logit scale for an accuracy, so it never leaves the "
+        "measure's range.",
     ))  # fmt: skip
     label = results.condition_label
     summary = analysis.survival_summary.copy()
     if not summary.empty:
         summary["condition"] = summary["condition"].map(label)
+        summary["model"] = summary["model"].map(results.model_label)
         for measure in [m for m in MEASURE_NAMES if m in set(summary["measure"])]:
             rows = summary[summary["measure"] == measure]
             t = time_fmt(measure)
@@ -184,6 +191,7 @@ def _convergence(results: Results, analysis: Analysis) -> str:
     ratio = lambda x: f"{x:.2f}" if np.isfinite(x) else "–"  # noqa: E731
     if not tests.empty:
         tests["condition"] = tests["condition"].map(label)
+        tests["model"] = tests["model"].map(results.model_label)
         for measure in [m for m in MEASURE_NAMES if m in set(tests["measure"])]:
             rows = tests[tests["measure"] == measure].reset_index(drop=True)
             t = time_fmt(measure)
@@ -210,8 +218,9 @@ def _convergence(results: Results, analysis: Analysis) -> str:
                       "Detectable ratio: the ratio the comparison had 80% power to detect at its "
                       "Holm level (its inverse for slower). Highlighted rows: Holm-corrected "
                       "p < 0.05.", "note"))  # fmt: skip
-    overall = analysis.convergence_overall
+    overall = analysis.convergence_overall.copy()
     if not overall.empty:
+        overall["model"] = overall["model"].map(results.model_label)
         out.append("<h3>All conditions at once</h3>")
         out.append(table(overall, [
             ("time", "measure"), ("model", "model"), ("design", "design"), ("test", "test"),
@@ -252,6 +261,7 @@ def _sensitivity(results: Results, analysis: Analysis) -> str:
         index=["model", "condition"], columns="relative_to_suite", values="median", sort=False
     ).reset_index()
     wide["condition"] = wide["condition"].map(results.condition_label)
+    wide["model"] = wide["model"].map(results.model_label)
     out.append("<h3>Median steps to threshold, by threshold (multiple of the suite's)</h3>")
     out.append(table(wide, [
         ("model", "model"), ("condition", "condition"),
@@ -287,7 +297,8 @@ def _sensitivity_sentences(results: Results, analysis: Analysis) -> list[str]:
             equal = len(both) - lower - higher
             first, last = both.min(), both.max()
             out.append(
-                f"With “{results.condition_label(condition)}” the {model} has a median of "
+                f"With “{results.condition_label(condition)}” the {results.model_label(model)} "
+                "has a median of "
                 f"{steps(a[first])} steps against {steps(b[first])} for the control at the suite "
                 f"threshold, and {steps(a[last])} against {steps(b[last])} at {last:.3g} times it; "
                 f"its median is below the control's at {lower}, equal at {equal} and above at "
@@ -302,20 +313,21 @@ def _separability(results: Results, analysis: Analysis) -> str:
     if not main:
         out.append(para("No probe results yet.", "muted"))
     for probe, metric in main:
-        out.append(f"<h3>{esc(metric)} ({esc(probe)})</h3>")
+        shown = results.metric_label(metric)
+        out.append(f"<h3>{esc(shown)} ({esc(probe)})</h3>")
         out.append(figure(
             figures.separability_figure(results, analysis, probe, metric),
-            f"{metric} per latent space and condition",
+            f"{shown} per latent space and condition",
             "Mean over seeds with its 95% CI (seeds and probe speakers counted as sampled) per latent space and condition. Dashed: the "
             "probe's chance level. Grey line and band: the raw-feature baseline (features of the "
             "same clips, no model).",
         ))  # fmt: skip
         out.append(_separability_tables(results, analysis, probe, metric))
     for model, seeds, data in figures.tsne_figures(results):
-        out.append(f"<h3>Probe clips in two dimensions: {esc(model)}</h3>")
+        out.append(f"<h3>Probe clips in two dimensions: {esc(results.model_label(model))}</h3>")
         out.append(figure(
             data,
-            f"2-D probe coordinates for {model}",
+            f"2-D probe coordinates for {results.model_label(model)}",
             f"The held-out probe clips in the 2-D coordinates a probe saved (such as t-SNE), one "
             f"seed per condition (seed {', '.join(map(str, seeds))}), coloured by language. Distances "
             "in t-SNE are not comparable across panels; the probe scores above are the measure.",
@@ -327,7 +339,8 @@ def _separability(results: Results, analysis: Analysis) -> str:
         "Mean linear CKA between the latent spaces of two conditions on the same held-out clips, "
         "over all pairs of seeds (diagonal: pairs of different seeds of one condition, the "
         "yardstick). 1 means the same geometry up to rotation and scale. stats/cka.csv has the "
-        "standard deviations and pair counts.",
+        "standard deviations and pair counts." + (f" Axis labels: {figures.label_key(results)}."
+                                                  if figures.label_key(results) else ""),
     ))  # fmt: skip
     out.append(para("Every probe metric, including those not shown here, is in "
                   "stats/separability.csv and stats/separability_vs_control.csv.", "note"))  # fmt: skip
@@ -343,6 +356,7 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
     if not vs.empty:
         rows = vs[(vs["probe"] == probe) & (vs["metric"] == metric)].reset_index(drop=True)
         rows["condition"] = rows["condition"].map(label)
+        rows["model"] = rows["model"].map(results.model_label)
         out.append(table(rows, [
             ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
             ("seed pairs", "n_pairs"), ("speakers", "n_speakers"), ("mean", num_cell("mean", score)),
@@ -361,7 +375,8 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
     if not sep.empty:
         rows = sep[(sep["probe"] == probe) & (sep["metric"] == metric)].reset_index(drop=True)
         rows["condition"] = rows["condition"].map(label)
-        out.append(table(rows, [
+        rows["model"] = rows["model"].map(results.model_label)
+        columns: list[tuple[str, Cell]] = [
             ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
             ("seeds", "n"), ("seed SD", num_cell("seed_sd", lambda x: f"{x:.3f}")),
             ("mean [95% CI]", ci_cell("mean", "ci_low", "ci_high", score)),
@@ -371,7 +386,12 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
             ("minus baseline [95% CI]", ci_cell("diff_vs_baseline", "diff_vs_baseline_ci_low",
                                                  "diff_vs_baseline_ci_high", signed)),
             ("p (Holm)", p_cell("p_vs_baseline_holm")),
-        ]))  # fmt: skip
+        ]  # fmt: skip
+        # the model-free baseline scores the same clips' features under every
+        # condition and model: one row where they agree, not one per condition
+        rows = merge_repeats(rows, columns, [("model", "model"), ("condition", "condition")],
+                             rows["is_baseline"].astype(bool))  # fmt: skip
+        out.append(table(rows, columns))
         chance = rows["chance"].dropna()
         level = f"chance level {fmt_score(float(chance.mean()))}; " if len(chance) else ""
         out.append(para(f"Against chance ({level}a permutation test: languages relabelled across "

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from harness.report import figures
 from harness.report.numbers import fmt_num, fmt_p, fmt_time
@@ -27,9 +28,12 @@ def para(text: str, cls: str = "") -> str:
     return f"<p{attr}>{esc(text)}</p>"
 
 
-def figure(data: bytes | None, alt: str, caption: str) -> str:
+def figure(data: Figure | bytes | None, alt: str, caption: str) -> str:
+    """A figure (drawn here into PNG, or PNG bytes) with its caption."""
     if data is None:
         return para(f"No data for this figure yet ({alt}).", "muted")
+    if isinstance(data, Figure):
+        data = figures.png(data)
     return (
         f'<figure><img src="{figures.data_uri(data)}" alt="{esc(alt)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
@@ -37,6 +41,20 @@ def figure(data: bytes | None, alt: str, caption: str) -> str:
 
 
 Cell = str | Callable[[pd.Series], str]
+
+
+def _shown(row: pd.Series, cell: Cell) -> tuple[str, bool]:
+    """A cell's text and whether it is a number."""
+    if callable(cell):
+        return cell(row), True
+    value = row.get(cell, np.nan)
+    numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return (fmt_num(value) if numeric else plain(value)), numeric
+
+
+#: columns whose cells are names (models, conditions, latent spaces): they get a
+#: minimum width so a long label wraps to a few lines, not to one word a line
+LABEL_COLUMNS = {"model", "condition", "latent_space", "label"}
 
 
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, Cell]],
@@ -50,13 +68,8 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, Cell]],
     for i, (_, row) in enumerate(frame.iterrows()):
         cells = []
         for _, cell in columns:
-            if callable(cell):
-                shown, numeric = cell(row), True
-            else:
-                value = row.get(cell, np.nan)
-                numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-                shown = fmt_num(value) if numeric else plain(value)
-            cls = ' class="num"' if numeric else ""
+            shown, numeric = _shown(row, cell)
+            cls = ' class="num"' if numeric else (' class="label"' if cell in LABEL_COLUMNS else "")
             cells.append(f"<td{cls}>{esc(shown)}</td>")
         cls = ' class="sig"' if highlight is not None and bool(highlight.iloc[i]) else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
@@ -64,6 +77,43 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, Cell]],
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def merge_repeats(
+    frame: pd.DataFrame,
+    columns: Sequence[tuple[str, Cell]],
+    over: Sequence[tuple[str, str]],
+    where: pd.Series,
+) -> pd.DataFrame:
+    """``frame`` with the rows selected by ``where`` that would show the same
+    cells except in the ``over`` columns merged into one row (the first), whose
+    ``over`` cells name what they cover: "every <noun>" when every value of that
+    column in ``frame`` is covered, else the values joined. ``over`` pairs a
+    column with its noun, such as ``("condition", "condition")``. For rows
+    repeated once per condition or model, such as a model-free baseline."""
+    if frame.empty:
+        return frame
+    names = {column for column, _ in over}
+    shown = [cell for _, cell in columns if not (isinstance(cell, str) and cell in names)]
+    keys = [
+        tuple(_shown(row, cell)[0] for cell in shown) if bool(where.iloc[i]) else ("row", i)
+        for i, (_, row) in enumerate(frame.iterrows())
+    ]
+    out = frame.reset_index(drop=True).astype({column: object for column, _ in over})
+    groups: dict[Any, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    keep = []
+    for members in groups.values():
+        first = members[0]
+        keep.append(first)
+        if len(members) == 1:
+            continue
+        for column, noun in over:
+            values = list(dict.fromkeys(str(v) for v in out.loc[members, column]))
+            every = len(values) > 1 and set(values) == {str(v) for v in out[column]}
+            out.at[first, column] = f"every {noun}" if every else ", ".join(values)
+    return out.loc[sorted(keep)].reset_index(drop=True)
 
 
 def plain(value: Any) -> str:

@@ -61,7 +61,7 @@ def _thresholds(results: Results) -> str:
         else:
             what = f"{m.threshold_mode or '?'} threshold {value}"
         steps = m.max_steps if m.max_steps is not None else "?"
-        parts.append(f"{m.label}: {what}, at most {steps} optimizer steps")
+        parts.append(f"{results.model_label(m.label)}: {what}, at most {steps} optimizer steps")
     return "; ".join(parts) or "as recorded"
 
 

@@ -92,7 +92,7 @@ def convergence_sentences(
         ctrl_row = _summary_row(analysis, measure, model, control)
         if ctrl_row is None:
             out.append(
-                f"The {model} has no finished runs of the control condition “{ctrl_label}”, so nothing is compared for it."
+                f"The {results.model_label(model)} has no finished runs of the control condition “{ctrl_label}”, so nothing is compared for it."
             )
             continue
         for condition in results.conditions:
@@ -101,16 +101,17 @@ def convergence_sentences(
             row = _summary_row(analysis, measure, model, condition)
             label = results.condition_label(condition)
             if row is None:
-                out.append(f"The {model} has no finished runs with “{label}”.")
+                out.append(f"The {results.model_label(model)} has no finished runs with “{label}”.")
                 continue
             test = tests[(tests["measure"] == measure) & (tests["model"] == model)
                          & (tests["condition"] == condition)] if not tests.empty else tests  # fmt: skip
             text = (
-                f"With “{label}” the {model} {_median_phrase(row, measure)}; under the control "
+                f"With “{label}” the {results.model_label(model)} {_median_phrase(row, measure)}; "
+                "under the control "
                 f"“{ctrl_label}” it {_median_phrase(ctrl_row, measure)}."
             )
             if len(test):
-                text += " " + _verdict(test.iloc[0], model, measure)
+                text += " " + _verdict(test.iloc[0], results.model_label(model), measure)
             out.append(text)
     return out
 
@@ -237,13 +238,15 @@ def cost_sentences(results: Results, analysis: Analysis) -> list[str]:
         lost = kept[~kept.index.isin(still.index)]
         if len(kept) == 1:
             text = (
-                f"Counting the pretraining steps too, the {model}'s time ratio to the control "
+                f"Counting the pretraining steps too, the {results.model_label(model)}'s time ratio "
+                "to the control "
                 f"with “{results.condition_label(kept['condition'].iloc[0])}” is "
                 f"{kept['time_ratio'].iloc[0]:.2f}"
             )
         else:
             text = (
-                f"Counting the pretraining steps too, the {model}'s time ratios to the control "
+                f"Counting the pretraining steps too, the {results.model_label(model)}'s time "
+                "ratios to the control "
                 f"are {fmt_range(kept['time_ratio'], 2)} for the {len(kept)} conditions that "
                 "sped it up"
             )
@@ -276,6 +279,7 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
     metrics = main_metrics(analysis)
     if metrics and not vs.empty:
         vs = vs[(vs["probe"] == metrics[0][0]) & (vs["metric"] == metrics[0][1])]
+    name = results.model_label
     out = []
     for condition in results.conditions:
         if condition == control:
@@ -292,22 +296,22 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
                 )
                 if t["p_holm"] < ALPHA:
                     way = "sooner" if t["time_ratio"] < 1 else "later"
-                    speed.append(f"the {t['model']} reached the threshold {way} ({ratio})")
+                    speed.append(f"the {name(t['model'])} reached the threshold {way} ({ratio})")
                 elif np.isfinite(t["detectable_ratio"]) and t["detectable_ratio"] > 0:
                     speed.append(
-                        f"no evidence of a difference in learning speed for the {t['model']} "
+                        f"no evidence of a difference in learning speed for the {name(t['model'])} "
                         f"({ratio}; at best a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
                         "more was detectable)"
                     )
                 elif t["detectable_ratio"] == 0:
                     speed.append(
-                        f"no evidence of a difference in learning speed for the {t['model']} "
+                        f"no evidence of a difference in learning speed for the {name(t['model'])} "
                         f"({ratio}; too few informative seeds for a change of any size to be "
                         "detectable)"
                     )
                 else:
                     speed.append(
-                        f"no evidence of a difference in learning speed for the {t['model']}"
+                        f"no evidence of a difference in learning speed for the {name(t['model'])}"
                     )
             parts.append("; ".join(speed))
         mine = vs[vs["condition"] == condition] if not vs.empty else vs
@@ -315,7 +319,7 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
             sig = mine[mine["p_holm"] < ALPHA]
             sign = sig["difference"] * np.where(sig["higher_is_better"], 1, -1)
             better, worse = int((sign > 0).sum()), int((sign < 0).sum())
-            metric = metrics[0][1]
+            metric = results.metric_label(metrics[0][1])
             if better or worse:
                 parts.append(
                     f"languages separated better in {better} and worse in {worse} of "

@@ -52,7 +52,16 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
         rows = sep[(sep["model"] == model) & (sep["probe"] == probe) & (sep["metric"] == metric)]
         if rows.empty:
             continue
-        out.append(_chance_baseline_sentence(rows, model, probe, metric, control, ctrl_label))
+        out.append(
+            _chance_baseline_sentence(
+                rows,
+                results.model_label(model),
+                probe,
+                results.metric_label(metric),
+                control,
+                ctrl_label,
+            )
+        )
         if vs.empty or control is None:
             continue
         mine = vs[(vs["model"] == model) & (vs["probe"] == probe) & (vs["metric"] == metric)]
@@ -87,7 +96,8 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
                     )
                 )
             out.append(
-                f"With “{label}”, the {model}'s {metric} ({probe}) against the control “{ctrl_label}”: "
+                f"With “{label}”, the {results.model_label(model)}'s {results.metric_label(metric)} "
+                f"({probe}) against the control “{ctrl_label}”: "
                 + "; ".join(parts)
                 + f". Tests counting seeds and probe speakers as sampled: {verdict}."
             )
@@ -170,7 +180,8 @@ def cka_sentences(results: Results, analysis: Analysis) -> list[str]:
             for _, r in others.iterrows()
         )
         out.append(
-            f"Linear CKA in the {model}'s {space} (1 = same geometry; mean over pairs of seeds): "
+            f"Linear CKA in the {results.model_label(model)}'s {space} (1 = same geometry; mean "
+            "over pairs of seeds): "
             f"control against {pairs}; two seeds of the control against each other "
             f"{same['mean_cka'].iloc[0]:.2f}, the yardstick for how much seeds alone differ."
         )

@@ -118,6 +118,8 @@ def harness_models() -> list[Component]:
     return [
         Component(
             name="conv_autoencoder",
+            title="convolutional autoencoder",
+            loss="reconstruction MSE",
             factory=ConvAutoencoderModel,
             tasks=("reconstruct",),
             doc="2-D convolutional autoencoder reconstructing mel patches (MSE)",

@@ -79,6 +79,8 @@ def harness_models() -> list[Component]:
     return [
         Component(
             name="lstm",
+            title="LSTM",
+            loss="MSE of the next frame",
             factory=LSTMModel,
             tasks=("next_frame",),
             doc="LSTM predicting the next feature frame (MSE), as the original study",

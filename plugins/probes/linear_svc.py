@@ -44,47 +44,56 @@ TASK_DOCS = {
     "target": "target language vs the other probe languages pooled",
     "multiclass": "every probe language against every other",
 }
+#: The same, short, for metric labels in the report (shared with the ridge probe).
+TASK_LABELS = {"target": "target language vs rest", "multiclass": "all languages"}
 
 
 def _metrics_of(task: str) -> list[Metric]:
-    what = TASK_DOCS[task]
+    what, short = TASK_DOCS[task], TASK_LABELS[task]
     return [
         Metric(
             f"balanced_accuracy_{task}",
             f"balanced accuracy, {what}; mean over speaker-grouped CV folds",
             chance=f"chance_{task}",
             headline=True,
+            label=f"balanced accuracy ({short})",
         ),
         Metric(
             f"accuracy_{task}",
             f"plain accuracy, {what}; compare with majority_rate_{task}, never with 0.5",
             chance=f"majority_rate_{task}",
+            label=f"accuracy ({short})",
         ),
         Metric(
             f"chance_{task}",
             "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
             role="reference",
+            label=f"chance level ({short})",
         ),
         Metric(
             f"majority_rate_{task}",
             "accuracy of always answering the most frequent class; a baseline",
             role="reference",
+            label=f"majority-class rate ({short})",
         ),
         Metric(
             f"p_value_{task}",
             "speaker-level permutation p-value of the balanced accuracy; NaN if n_permutations = 0",
             higher_is_better=False,
             role="p_value",
+            label=f"permutation p-value ({short})",
         ),
         Metric(
             f"control_balanced_accuracy_{task}",
             "mean balanced accuracy over control tasks (random speaker-to-label assignments "
             "keeping class sizes); near chance unless the probe exploits speakers",
             higher_is_better=False,
+            label=f"control-task balanced accuracy ({short})",
         ),
         Metric(
             f"selectivity_{task}",
             f"balanced_accuracy_{task} minus control_balanced_accuracy_{task}",
+            label=f"selectivity ({short})",
         ),
     ]
 

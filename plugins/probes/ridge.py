@@ -44,6 +44,7 @@ from harness.probing import (
 from harness_plugins.probes.linear_svc import (
     MAX_AUTO_SPLITS,
     TASK_DOCS,
+    TASK_LABELS,
     TASK_PARAM,
     TASKS,
     task_problems,
@@ -57,7 +58,7 @@ DEFAULT_ALPHAS = [0.1, 10.0, 1000.0]
 
 
 def _metrics_of(task: str) -> list[Metric]:
-    what = TASK_DOCS[task]
+    what, short = TASK_DOCS[task], TASK_LABELS[task]
     return [
         Metric(
             f"balanced_accuracy_{task}",
@@ -65,11 +66,13 @@ def _metrics_of(task: str) -> list[Metric]:
             "speaker-grouped CV",
             chance=f"chance_{task}",
             headline=True,
+            label=f"balanced accuracy ({short})",
         ),
         Metric(
             f"chance_{task}",
             "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
             role="reference",
+            label=f"chance level ({short})",
         ),
         Metric(
             f"p_value_{task}",
@@ -77,11 +80,13 @@ def _metrics_of(task: str) -> list[Metric]:
             "NaN if n_permutations = 0",
             higher_is_better=False,
             role="p_value",
+            label=f"permutation p-value ({short})",
         ),
         Metric(
             f"selectivity_{task}",
             f"balanced_accuracy_{task} minus the mean of its permutation null (the control "
             "task); NaN if n_permutations = 0",
+            label=f"selectivity ({short})",
         ),
     ]
 

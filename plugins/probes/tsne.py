@@ -26,22 +26,26 @@ METRICS = [
         "trustworthiness",
         "how well the 2-D neighbourhoods keep the latent-space neighbourhoods (1 = perfectly; "
         "sklearn.manifold.trustworthiness with n_neighbors)",
+        label="2-D trustworthiness",
     ),
     Metric(
         "neighbour_language_agreement",
         "in 2-D, fraction of each clip's n_neighbors nearest clips of OTHER speakers that "
         "share its language",
         chance="neighbour_language_agreement_chance",
+        label="same-language neighbours (2-D)",
     ),
     Metric(
         "neighbour_language_agreement_latent",
         "the same fraction in the standardised latent space, before t-SNE",
         chance="neighbour_language_agreement_chance",
+        label="same-language neighbours (latent space)",
     ),
     Metric(
         "neighbour_language_agreement_chance",
         "the fraction expected if neighbours were random clips of other speakers; a baseline",
         role="reference",
+        label="same-language neighbours by chance",
     ),
 ]
 
