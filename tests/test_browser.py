@@ -35,3 +35,45 @@ def test_report_renders_in_chromium_without_errors(report, tmp_path):
     image = Image.open(io.BytesIO(checked.screenshot_png))
     assert image.width == 1366 and image.height > 3000
     image.save(tmp_path / "report.png")
+
+
+@pytest.fixture(scope="module")
+def flagship_report(tmp_path_factory) -> Path:
+    from helpers.fake_results import flagship_suite, write_fake_results
+
+    folder = write_fake_results(tmp_path_factory.mktemp("flagship"), flagship_suite())
+    return build_report(folder, n_resamples=99, km_resamples=49)
+
+
+@pytest.mark.parametrize("width", [1400, 900])
+def test_no_text_overflows_and_every_figure_decodes(flagship_report, tmp_path, width):
+    """At a desktop's and a narrow window's width: every heading, paragraph,
+    caption and table cell holds its text, no name cell wraps past three lines,
+    nothing but a table's own scroll box is wider than the window, and every
+    figure decodes and is shown no wider than the page."""
+    checked = inspect_page(flagship_report, tmp_path / "profile", width=width)
+    page = checked.page
+    assert checked.errors == []
+    assert page["overflowing"] == []
+    assert page["tall_names"] == []
+    assert page["width"] <= width
+    assert len(page["images"]) >= 7
+    for complete, natural_width, natural_height, shown in page["images"]:
+        assert complete and natural_width > 0 and natural_height > 0
+        assert 0 < shown <= width
+
+
+def test_the_overflow_check_sees_text_that_does_not_fit(tmp_path):
+    """The check above can fail: a word wider than its cell and a paragraph
+    wider than the window are both reported."""
+    page = tmp_path / "crowded.html"
+    word = "conv_autoencoder_" * 12
+    page.write_text(
+        "<!DOCTYPE html><html><body>"
+        f'<table style="table-layout: fixed; width: 200px"><tr><td>{word}</td></tr></table>'
+        f'<p style="width: 1500px">{word}</p>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    found = inspect_page(page, tmp_path / "profile", width=900).page["overflowing"]
+    assert {tag for tag, *_ in found} == {"TD", "P"}

@@ -133,8 +133,35 @@ class PageCheck:
     screenshot_png: bytes
 
 
-def inspect_page(path: Path, profile: Path) -> PageCheck:
-    """Load ``path`` at laptop width and report errors, images and a screenshot."""
+#: what the page looks like to a reader, as JSON: every image's state, the
+#: title, whether the answer box is there, the page width, and the text boxes
+#: whose text does not fit (a block wider inside than its box, or a name cell
+#: wrapped to more than three lines)
+_PAGE_CHECK = """JSON.stringify({
+  images: Array.from(document.images).map(i =>
+    [i.complete, i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width]),
+  title: document.title,
+  answer: !!document.querySelector('#answer .answer'),
+  width: document.documentElement.scrollWidth,
+  overflowing: Array.from(document.querySelectorAll(
+      'h1, h2, h3, p, li, th, td, figcaption, summary, nav, figure'))
+    .filter(e => getComputedStyle(e).display !== 'inline' && !e.closest('pre'))
+    .filter(e => e.scrollWidth > e.clientWidth + 1
+              || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                 && !e.closest('.table-wrap'))
+    .map(e => [e.tagName, e.textContent.slice(0, 80), e.scrollWidth, e.clientWidth]),
+  tall_names: Array.from(document.querySelectorAll('td.label')).map(e => {
+      const text = document.createRange();
+      text.selectNodeContents(e);
+      return [e.textContent,
+              text.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)];
+    }).filter(([_, lines]) => lines > 3.5),
+})"""
+
+
+def inspect_page(path: Path, profile: Path, width: int = WIDTH) -> PageCheck:
+    """Load ``path`` at ``width`` CSS pixels and report errors, images, text
+    that overflows its box, and a screenshot."""
     browser = DevTools(profile)
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -145,20 +172,14 @@ def inspect_page(path: Path, profile: Path) -> PageCheck:
             browser.send(f"{domain}.enable", session=session)
         browser.send(
             "Emulation.setDeviceMetricsOverride",
-            {"width": WIDTH, "height": 768, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": 768, "deviceScaleFactor": 1, "mobile": False},
             session=session,
         )
         browser.send("Page.navigate", {"url": path.as_uri()}, session=session)
         browser.wait_for("Page.loadEventFired")
         check = browser.send(
             "Runtime.evaluate",
-            {
-                "expression": "JSON.stringify({images: Array.from(document.images).map("
-                "i => [i.complete, i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width]),"
-                " title: document.title, answer: !!document.querySelector('#answer .answer'),"
-                " width: document.documentElement.scrollWidth})",
-                "returnByValue": True,
-            },
+            {"expression": _PAGE_CHECK, "returnByValue": True},
             session=session,
         )
         page = json.loads(check["result"]["value"])

@@ -64,6 +64,35 @@ MODELS = (
     FakeModel("lstm", "lstm", 450.0, ("lstm_state/h", "lstm_state/c"), 0.04),
     FakeModel("conv_autoencoder", "conv_ae", 350.0, ("bottleneck/code",), 0.02),
 )
+#: six conditions shaped like the flagship's (suites/pretrain.toml), long labels included
+FLAGSHIP_CONDITIONS = (
+    FakeCondition("none", "no pretraining", None, "full", 1.0, 0.0),
+    FakeCondition("es-lp500", "Spanish, low-pass 500 Hz", "es", "lowpass", 0.6, 0.1),
+    FakeCondition("it-lp500", "Italian, low-pass 500 Hz", "it", "lowpass", 0.65, 0.08),
+    FakeCondition("ja-lp500", "Japanese, low-pass 500 Hz", "ja", "lowpass", 0.7, 0.06),
+    FakeCondition("es-full", "Spanish, full band", "es", "full", 1.0, 0.0),
+    FakeCondition(
+        "noise-lp500", "noise shaped like Spanish, low-pass 500 Hz", None, "noise", 0.62, 0.0
+    ),
+)
+#: the flagship's models, unlabelled (so the report names them by their plugins' titles)
+FLAGSHIP_MODELS = (
+    MODELS[0],
+    FakeModel("conv_autoencoder", "conv_autoencoder", 350.0, ("bottleneck/code",), 0.02),
+)
+
+
+def flagship_suite() -> FakeSuite:
+    """Six conditions, two unlabelled models, six seeds: the flagship's shape."""
+    return FakeSuite(
+        conditions=FLAGSHIP_CONDITIONS,
+        models=FLAGSHIP_MODELS,
+        seeds=tuple(range(6)),
+        diverged=(),
+        failed=(),
+    )
+
+
 BASELINE_SPACE = "feature_stats/mean_std"
 PROBE_LANGUAGES = ("es", "ja", "en")
 TARGET = "es"
