@@ -209,7 +209,8 @@ def overall_sentences(results: Results, analysis: Analysis, measure: str = "step
         if row["k"] < 3 or not np.isfinite(row["p_value"]):
             continue
         lead = (
-            f"Across all {row['k']} conditions, the {row['test']} for the {row['model']} "
+            f"Across all {row['k']} conditions, the {row['test']} for the "
+            f"{results.model_label(row['model'])} "
             f"gives {fmt_p(row['p_holm'])} (Holm over models)"
         )
         if row["p_holm"] < ALPHA:

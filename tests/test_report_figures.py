@@ -1,0 +1,240 @@
+"""The report's figures and names: one colour per condition everywhere, bands
+that stay within their measure's range, heatmap labels that do not collide,
+no repeated baseline row, and labels instead of identifiers."""
+
+import dataclasses
+import html
+import itertools
+import re
+
+import matplotlib.colors as mcolors
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.text import Text
+
+from harness.report import figures
+from harness.report.html import _separability_tables, render
+from harness.results import load_results
+from harness.stats.analysis import analyse
+
+from helpers.fake_results import BASELINE_SPACE, flagship_suite, write_fake_results
+
+
+@pytest.fixture(scope="module")
+def flagship(tmp_path_factory):
+    folder = write_fake_results(tmp_path_factory.mktemp("flagship"), flagship_suite())
+    results = load_results(folder)
+    return results, analyse(results, n_resamples=99, km_resamples=49)
+
+
+def _hex(colour) -> str:
+    return mcolors.to_hex(colour).lower()
+
+
+def test_ten_conditions_get_ten_distinct_colours_and_the_control_is_grey():
+    names = [f"c{i}" for i in range(10)]
+    mapping = figures.condition_colours(names, control="c3")
+    assert len(set(mapping.values())) == 10
+    assert mapping["c3"] == figures.CONTROL_COLOUR
+    # the same condition order gives the same colours; the control's never moves
+    assert figures.condition_colours(names, "c3") == mapping
+    assert figures.condition_colours(["c3", "x"], "c3")["c3"] == figures.CONTROL_COLOUR
+
+
+def _condition_figures(results, analysis):
+    yield "kaplan-meier", figures.kaplan_meier_figure(results, analysis)
+    yield "learning curves", figures.learning_curve_figure(results, analysis)
+    yield "threshold sensitivity", figures.threshold_sensitivity_figure(results, analysis)
+    yield (
+        "separability",
+        figures.separability_figure(
+            results, analysis, "linear_svc", "balanced_accuracy_multiclass"
+        ),
+    )
+
+
+def test_every_figure_colours_a_condition_through_the_one_mapping(flagship, monkeypatch):
+    results, analysis = flagship
+    # a mapping no figure could produce by itself: if a figure picked its own
+    # colours, a legend entry would not match it
+    odd = [f"#{k:02x}{255 - k:02x}{(k * 37) % 256:02x}" for k in range(1, 40, 6)]
+    mapping = dict(zip(results.conditions, odd, strict=False))
+    monkeypatch.setattr(figures, "colours", lambda _: mapping)
+    by_label = {results.condition_label(c): colour for c, colour in mapping.items()}
+    for name, fig in _condition_figures(results, analysis):
+        assert fig is not None, name
+        shown = {}
+        for legend in fig.legends:
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+                colour = (
+                    handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+                )
+                shown[text.get_text()] = _hex(colour)
+        assert {k: v for k, v in shown.items() if k in by_label} == by_label, name
+
+
+def test_kaplan_meier_gives_each_condition_a_panel_beside_the_control(flagship):
+    results, analysis = flagship
+    fig = figures.kaplan_meier_figure(results, analysis)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    others = len(results.conditions) - 1
+    assert len(panels) == len(results.models) * others
+    grey = _hex(figures.CONTROL_COLOUR)
+    for ax in panels:
+        bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        colours = {_hex(b.get_facecolor()[0]) for b in bands}
+        # two bands a panel: the control's and one condition's
+        assert len(bands) == 2 and grey in colours and len(colours) == 2
+
+
+def test_learning_curves_name_the_measure_and_keep_bands_above_zero(flagship):
+    results, analysis = flagship
+    lc = analysis.learning_curves.copy()
+    # a t-interval that reaches below zero, as an MSE near its floor can get
+    lc["ci_low"] = lc["mean"] - 2 * lc["mean"]
+    lc["ci_high"] = lc["mean"] + 2 * lc["mean"]
+    fig = figures.learning_curve_figure(results, dataclasses.replace(analysis, learning_curves=lc))
+    labels = {ax.get_title(): ax.get_ylabel().replace("\n", " ") for ax in fig.axes}
+    assert "MSE of the next frame" in labels["LSTM"]
+    assert "reconstruction MSE" in labels["convolutional autoencoder"]
+    for ax in fig.axes:
+        assert ax.get_yscale() == "log"
+        for band in ax.collections:
+            ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+            assert np.all(ys[np.isfinite(ys)] > 0)
+
+
+def test_an_accuracy_band_stays_within_zero_and_one():
+    mean = np.array([0.02, 0.5, 0.97])
+    low, high = figures.bounded_band(mean, mean - 0.3, mean + 0.3, (0.0, 1.0))
+    assert np.all(low > 0) and np.all(high < 1) and np.all(low < mean) and np.all(mean < high)
+    low, high = figures.bounded_band(mean, mean - 0.3, mean + 0.3, (0.0, np.inf))
+    assert np.all(low > 0) and np.all(low < mean) and np.all(mean < high)
+
+
+def test_a_classifier_curve_is_labelled_with_its_metric(flagship):
+    results, _ = flagship
+    runs = results.runs.copy()
+    runs["metric"] = "balanced_accuracy"
+    classify = dataclasses.replace(results, runs=runs)
+    assert figures.heldout_label(classify, "lstm") == "held-out balanced accuracy"
+
+
+def _corners(text, renderer) -> np.ndarray:
+    """The four corners of ``text``'s box as drawn, in pixels: the box it has
+    unrotated, turned about its anchor (exact for rotation_mode "anchor" and for
+    unrotated text, where an axis-aligned box would overstate a slanted label)."""
+    angle = text.get_rotation()
+    text.set_rotation(0)
+    box = text.get_window_extent(renderer)
+    text.set_rotation(angle)
+    anchor = text.get_transform().transform(text.get_position())
+    corners = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    if text.get_rotation_mode() != "anchor":
+        assert angle == 0, "a rotated label is checked only when rotated about its anchor"
+    theta = np.deg2rad(angle)
+    turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    return (corners - anchor) @ turn.T + anchor
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two convex polygons overlap (separating axis test; touching is not overlap)."""
+    for polygon in (a, b):
+        for i in range(len(polygon)):
+            edge = polygon[(i + 1) % len(polygon)] - polygon[i]
+            axis = np.array([-edge[1], edge[0]])
+            pa, pb = a @ axis, b @ axis
+            if pa.max() <= pb.min() + 1e-6 or pb.max() <= pa.min() + 1e-6:
+                return False
+    return True
+
+
+def _overlaps(texts, renderer):
+    boxes = [(t.get_text(), _corners(t, renderer)) for t in texts]
+    return [(a, b) for (a, pa), (b, pb) in itertools.combinations(boxes, 2) if _intersect(pa, pb)]
+
+
+def test_the_overlap_check_sees_colliding_labels():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    long = "noise shaped like Spanish, low-pass 500 Hz"
+    ax.set_xticks(range(3), [long] * 3)  # unrotated long labels collide
+    fig.draw_without_rendering()
+    assert _overlaps(ax.get_xticklabels(), fig._get_renderer())
+    ax.set_xticks(range(3), ["a", "b", "c"], rotation=45, ha="right", rotation_mode="anchor")
+    fig.draw_without_rendering()
+    assert _overlaps(ax.get_xticklabels(), fig._get_renderer()) == []
+
+
+def test_heatmap_labels_do_not_overlap(flagship):
+    results, analysis = flagship
+    fig = figures.cka_figure(results, analysis)
+    # shown on a 900 px window, the page is about 840 px wide: the figure is
+    # drawn no wider than 10 inches (1000 px), so its 9-point labels stay legible
+    assert fig.get_figwidth() <= 10
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()
+    # every piece of text but the numbers inside the cells
+    cells = {id(t) for ax in fig.axes for t in ax.texts}
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+             and id(t) not in cells]  # fmt: skip
+    assert len(texts) > 3 * 2 * len(results.conditions)
+    assert _overlaps(texts, renderer) == []
+    assert all(len(t.get_text().split("\n")) <= 2 for ax in fig.axes for t in ax.get_xticklabels())
+    key = figures.label_key(results)
+    assert "noise-lp500 = noise shaped like Spanish, low-pass 500 Hz" in key
+
+
+def test_the_model_free_baseline_row_appears_once(flagship):
+    results, analysis = flagship
+    sep = analysis.separability.copy()
+    base = sep["is_baseline"].astype(bool)
+    # the baseline scores the same clips' features under every condition and model
+    numbers = [c for c in sep.columns if sep[c].dtype.kind == "f"]
+    for _, group in sep[base].groupby(["probe", "metric"]):
+        sep.loc[group.index, numbers] = group[numbers].iloc[0].to_numpy()
+    page = _separability_tables(
+        results,
+        dataclasses.replace(analysis, separability=sep),
+        "linear_svc",
+        "balanced_accuracy_multiclass",
+    )
+    separability_table = page.split("<table>")[2]
+    rows = [r for r in separability_table.split("<tr") if BASELINE_SPACE in r]
+    assert len(rows) == 1
+    assert "every model" in rows[0] and "every condition" in rows[0]
+    # model rows stay one per model and condition
+    assert separability_table.count("lstm_state/h") == len(results.conditions)
+
+
+def test_prose_and_legends_use_labels_not_identifiers(flagship):
+    results, analysis = flagship
+    page = render(results, analysis)
+    # the resolved settings quote the suite as run; everything before them is for readers
+    readers = page[: page.index('id="methods"')]
+    text = html.unescape(re.sub(r"<[^>]+>", " ", readers))
+    for identifier in ("conv_autoencoder", "balanced_accuracy_multiclass", "balanced_accuracy_target",
+                       "the lstm"):  # fmt: skip
+        assert identifier not in text
+    assert "convolutional autoencoder" in text and "balanced accuracy (all languages)" in text
+    for fig in (figures.separability_figure(results, analysis, "linear_svc",
+                                            "balanced_accuracy_multiclass"),
+                figures.kaplan_meier_figure(results, analysis)):  # fmt: skip
+        drawn = " ".join(t.get_text() for t in fig.findobj(Text))
+        assert "conv_autoencoder" not in drawn and "balanced_accuracy" not in drawn
+
+
+def test_names_fall_back_to_the_identifier_humanised(flagship):
+    from harness.names import component_title, humanise, metric_label
+
+    results, _ = flagship
+    assert humanise("some_new_metric") == "some new metric"
+    assert metric_label("some_new_metric") == "some new metric"
+    assert component_title("model", "not_installed") == "not installed"
+    assert results.model_label("lstm") == "LSTM"
+    assert results.metric_label("balanced_accuracy_target") == (
+        "balanced accuracy (target language vs rest)"
+    )
