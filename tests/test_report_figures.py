@@ -238,3 +238,13 @@ def test_names_fall_back_to_the_identifier_humanised(flagship):
     assert results.metric_label("balanced_accuracy_target") == (
         "balanced accuracy (target language vs rest)"
     )
+
+
+def test_a_suite_of_the_control_alone_gets_one_kaplan_meier_panel_per_model(tmp_path):
+    from helpers.fake_results import CONDITIONS, FakeSuite
+
+    suite = FakeSuite(conditions=CONDITIONS[:1], seeds=(0, 1, 2), diverged=(), failed=())
+    results = load_results(write_fake_results(tmp_path / "alone", suite))
+    analysis = analyse(results, n_resamples=49, km_resamples=19)
+    fig = figures.kaplan_meier_figure(results, analysis)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == len(results.models)

@@ -186,7 +186,8 @@ def kaplan_meier_figure(
     col = colours(results)
     control = results.control if results.control in set(km["condition"]) else None
     others = [c for c in results.conditions if c != control and c in set(km["condition"])]
-    facets = [[c] for c in others] if control is not None else [others]
+    # a suite of the control alone gets one panel per model
+    facets = [[c] for c in others] if control is not None and others else [others]
     runs = results.runs
     runs = runs[runs["status"] != "failed"]
     per_row = min(len(facets), 3)
@@ -213,7 +214,7 @@ def kaplan_meier_figure(
                 ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
                 ax.set_ylim(-0.02, 1.02)
                 title = results.model_label(model)
-                if control is not None:
+                if control is not None and len(shown) == 1:
                     title += ": " + results.condition_label(shown[0])
                 ax.set_title(_wrap(title, 44), fontsize=9)
                 ax.tick_params(labelbottom=True)
