@@ -238,7 +238,7 @@ def test_the_report_shows_the_sensitivity_after_the_convergence(report):
     median = rows.set_index("condition")["median"]
     label = results.condition_label("ja_lowpass")
     assert (
-        f"With “{label}” the lstm has a median of {median['ja_lowpass']:.0f} steps against "
+        f"With “{label}” the {results.model_label('lstm')} has a median of {median['ja_lowpass']:.0f} steps against "
         f"{median['none']:.0f} for the control at the suite threshold"
     ) in text
 
