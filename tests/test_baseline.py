@@ -194,3 +194,20 @@ def test_feature_config_is_the_suites_front_end_as_mfcc() -> None:
     assert baseline_feature_config(FeatureConfig(n_mels=13)).n_mfcc == 13
     assert baseline_feature_config(FeatureConfig()).silence == "keep"
     assert not list(config.problems())
+
+
+def test_the_documented_example_prints_what_the_docs_say() -> None:
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).parent.parent / "docs" / "training.md"
+    section = doc.read_text().split("### The classical baseline", 1)[1].split("\n### ", 1)[0]
+    code, expected = re.search(
+        r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```", section, re.S
+    ).groups()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, str(doc), "exec"), {})
+    assert out.getvalue() == expected
