@@ -225,8 +225,10 @@ class FeatureExtractor:
             return np.arange(start, end)
         if silent is None:
             silent = self.silent(audio)
-        energy = frame_rms(audio, hop=self.hop_length, win=self.win_length)
-        keep = at_least_one(~silent[start:end], energy[start:end])
+        keep = ~silent[start:end]
+        if not keep.any():  # a wholly silent clip keeps its loudest frame
+            energy = frame_rms(audio, hop=self.hop_length, win=self.win_length)
+            keep = at_least_one(keep, energy[start:end])
         return start + np.flatnonzero(keep)
 
     def _batches(self, audios: Sequence[np.ndarray]) -> list[list[int]]:
