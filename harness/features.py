@@ -6,11 +6,17 @@ filterbank; dB as ``librosa.power_to_db``; MFCC as a DCT-II with orthonormal
 scaling of the dB mel, as ``librosa.feature.mfcc``) but runs the STFT and
 the filterbank product with torch on a whole batch at once.
 
+Silent frames (:mod:`harness.silence`) are dropped here with
+``silence = "remove"``; the modes ``mask`` and ``label`` leave the features
+as they are and read :meth:`FeatureExtractor.silence` instead.
+
 Each clip's result is cached under
 ``<cache_dir>/features/<parameter key>/<audio hash>.npy``: the key covers
-every :class:`~harness.config.FeatureConfig` field, so changing any of them
-computes afresh, and the audio hash covers the samples, so a filtered
-pretraining clip never reuses the unfiltered clip's features.
+every :class:`~harness.config.FeatureConfig` field that changes the
+features, so changing any of them computes afresh (``silence`` and
+``silence_db`` only with ``silence = "remove"``: ``keep``, ``mask`` and
+``label`` share one entry), and the audio hash covers the samples, so a
+filtered pretraining clip never reuses the unfiltered clip's features.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import numpy as np
 from harness.audio import atomic_save
 from harness.config import FeatureConfig
 from harness.hashing import content_hash
+from harness.silence import at_least_one, detector_settings, frame_rms, silent_frames
 
 #: Bump when the computation changes in a way FeatureConfig does not show.
 FEATURE_VERSION = 1
@@ -75,6 +82,7 @@ class FeatureExtractor:
                 "version": FEATURE_VERSION,
                 "librosa_mel": _mel_version(),
                 **dataclasses.asdict(config),
+                **_silence_key(config),
             }
         )
         self.cache_dir = Path(cache_dir) / "features" / self.key if cache_dir is not None else None
@@ -132,15 +140,7 @@ class FeatureExtractor:
     def compute(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Features without the cache, batched by similar length."""
         results: list[np.ndarray | None] = [None] * len(audios)
-        order = sorted(range(len(audios)), key=lambda i: len(audios[i]))
-        batch: list[int] = []
-        for i in order:
-            # sorted by length, so the newest clip is the longest: the padded batch size
-            if batch and (len(batch) + 1) * len(audios[i]) > BATCH_SAMPLES:
-                self._run_batch(audios, batch, results)
-                batch = []
-            batch.append(i)
-        if batch:
+        for batch in self._batches(audios):
             self._run_batch(audios, batch, results)
         return [r for r in results if r is not None]
 
@@ -173,20 +173,91 @@ class FeatureExtractor:
         mel = torch.matmul(power.transpose(1, 2), self._mel)  # (batch, frames, n_mels)
         return [mel[row, : self.frames(len(a))].numpy() for row, a in enumerate(audios)]
 
+    def silent(self, audio: np.ndarray) -> np.ndarray:
+        """Which of the clip's frames (all ``frames(len(audio))``, before trimming)
+        are silent at this config's ``silence_db``."""
+        return silent_frames(
+            audio,
+            sample_rate=self.config.sample_rate,
+            hop=self.hop_length,
+            win=self.win_length,
+            silence_db=self.config.silence_db,
+        )
+
+    def silence(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Per clip, a bool array aligned with its features: True for a silent frame.
+
+        The masks follow the features frame for frame: after ``trim_db`` (which
+        needs the clip's mel power, so a trimming config computes it again) and,
+        with ``silence = "remove"``, after silent frames are dropped (then a mask
+        is all False, except for the one frame kept of a wholly silent clip).
+        """
+        arrays = [_check_audio(i, a) for i, a in enumerate(audios)]
+        masks: list[np.ndarray | None] = [None] * len(arrays)
+        if self.config.trim_db is None:
+            for i, audio in enumerate(arrays):
+                silent = self.silent(audio)
+                masks[i] = silent[self._selected(audio, None, silent)]
+            return [m for m in masks if m is not None]
+        for batch in self._batches(arrays):
+            mels = self.mel_power([arrays[i] for i in batch])
+            for i, mel in zip(batch, mels, strict=True):
+                silent = self.silent(arrays[i])
+                masks[i] = silent[self._selected(arrays[i], mel, silent)]
+        return [m for m in masks if m is not None]
+
+    def _selected(
+        self, audio: np.ndarray, mel: np.ndarray | None, silent: np.ndarray | None
+    ) -> np.ndarray:
+        """Indices of the frames a clip's features keep: trimming, then silence removal.
+
+        :param mel: the clip's mel power; needed only with ``trim_db``.
+        :param silent: the clip's silent frames; computed when None and needed.
+        """
+        c = self.config
+        n = self.frames(len(audio))
+        start, end = 0, n
+        if c.trim_db is not None:
+            if mel is None:
+                raise ValueError("trimming needs the clip's mel power")
+            start, end = _trim_bounds(mel, c.trim_db)
+        if c.silence != "remove":
+            return np.arange(start, end)
+        if silent is None:
+            silent = self.silent(audio)
+        keep = ~silent[start:end]
+        if not keep.any():  # a wholly silent clip keeps its loudest frame
+            energy = frame_rms(audio, hop=self.hop_length, win=self.win_length)
+            keep = at_least_one(keep, energy[start:end])
+        return start + np.flatnonzero(keep)
+
+    def _batches(self, audios: Sequence[np.ndarray]) -> list[list[int]]:
+        """Clip indices in batches of similar length, each within BATCH_SAMPLES when padded."""
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        for i in sorted(range(len(audios)), key=lambda i: len(audios[i])):
+            # sorted by length, so the newest clip is the longest: the padded batch size
+            if batch and (len(batch) + 1) * len(audios[i]) > BATCH_SAMPLES:
+                batches.append(batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            batches.append(batch)
+        return batches
+
     def _run_batch(
         self, audios: Sequence[np.ndarray], batch: list[int], results: list[np.ndarray | None]
     ) -> None:
         mels = self.mel_power([audios[i] for i in batch])
         for i, mel in zip(batch, mels, strict=True):
-            results[i] = self._finish(mel)
+            results[i] = self._finish(mel[self._selected(audios[i], mel, None)])
 
     def _finish(self, mel: np.ndarray) -> np.ndarray:
-        """Trim, compress, MFCC and per-clip normalisation of one clip's mel power."""
+        """Compress, MFCC and per-clip normalisation of one clip's mel power
+        (its kept frames: trimmed, and silence removed when asked)."""
         import torch
 
         c = self.config
-        if c.trim_db is not None:
-            mel = _trim(mel, c.trim_db)
         x = torch.from_numpy(np.ascontiguousarray(mel))
         if c.log == "db":
             x = 10.0 * torch.log10(torch.clamp(x, min=AMIN))
@@ -208,13 +279,23 @@ def _dct_matrix(n_in: int, n_out: int) -> np.ndarray:
     return basis.astype(np.float32)
 
 
-def _trim(mel: np.ndarray, trim_db: float) -> np.ndarray:
-    """Drop leading and trailing frames quieter than ``trim_db`` below the loudest frame."""
+def _trim_bounds(mel: np.ndarray, trim_db: float) -> tuple[int, int]:
+    """The frames ``[start, end)`` left after dropping leading and trailing frames
+    quieter than ``trim_db`` below the loudest frame."""
     energy = 10.0 * np.log10(np.maximum(mel.sum(axis=1, dtype=np.float64), AMIN))
     loud = np.flatnonzero(energy > energy.max() - trim_db)
     if len(loud) == 0:
-        return mel
-    return mel[loud[0] : loud[-1] + 1]
+        return 0, len(mel)
+    return int(loud[0]), int(loud[-1]) + 1
+
+
+def _silence_key(config: FeatureConfig) -> dict[str, Any]:
+    """The silence settings as the cache key sees them: only mode ``remove``
+    changes the features; the other modes share the ``keep`` entry."""
+    if config.silence == "remove":
+        return {"silence_detector": detector_settings()}
+    default = FeatureConfig()
+    return {"silence": default.silence, "silence_db": default.silence_db}
 
 
 def _normalize_clip(x: np.ndarray, how: str) -> np.ndarray:
