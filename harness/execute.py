@@ -28,7 +28,9 @@ import numpy as np
 import torch
 
 from harness.audio import data_quality, recorded_skips
-from harness.batches import segment_all, segment_labelled
+from harness.baseline import NAME as BASELINE_NAME
+from harness.baseline import baseline_feature_config, svm_baseline
+from harness.batches import IGNORE, segment_all, segment_labelled
 from harness.components import Metric
 from harness.contracts import (
     Clip,
@@ -112,6 +114,9 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
         torch.save(state, run_dir / ARTIFACTS["weights"])
 
+    with phases("baseline"):
+        baseline = classical_baseline(spec, roles) if classes else None
+
     with phases("latents"):
         usable = module if outcome.status != "diverged" else None
         latents: dict[str, LatentSpace] = {}
@@ -133,6 +138,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "spec": spec.to_dict(),
         "convergence": outcome.convergence(),
         "classification": outcome.classification,
+        "baseline": baseline,
         "curve": outcome.curve.to_dict(),
         "n_features": features.n_features,
         "latent_spaces": {
@@ -317,6 +323,9 @@ class RunFeatures:
     train: list[np.ndarray]
     heldout: list[np.ndarray]
     probe: list[np.ndarray]
+    #: per role (pretrain, train, heldout), each clip's silent frames aligned
+    #: with its features; only with ``[features] silence`` mask or label
+    silent: Mapping[str, list[np.ndarray]] = field(default_factory=dict)
 
     def training_data(self, segment_frames: int) -> TrainingData:
         return TrainingData(
@@ -338,12 +347,23 @@ def compute_features(spec: RunSpec, registry: Registry, roles: Roles) -> RunFeat
     audio = filter_pretraining(spec, registry, pretrain_clips) if spec.condition.pretrains else []
     train_raw = extract([c.audio for c in roles.train])
     normalize = fit_normalizer(train_raw, spec.features)
+    heldout_audio = [c.audio for c in roles.heldout]
+    silent = (
+        {
+            "pretrain": extract.silence(audio) if audio else [],
+            "train": extract.silence([c.audio for c in roles.train]),
+            "heldout": extract.silence(heldout_audio),
+        }
+        if spec.features.silence in ("mask", "label")
+        else {}
+    )
     return RunFeatures(
         n_features=extract.n_features,
         pretrain=normalize(extract(audio)) if audio else [],
         train=normalize(train_raw),
-        heldout=normalize(extract([c.audio for c in roles.heldout])),
+        heldout=normalize(extract(heldout_audio)),
         probe=normalize(extract([c.audio for c in roles.probe])),
+        silent=silent,
     )
 
 
@@ -425,20 +445,35 @@ def class_weights(spec: RunSpec, classes: Sequence[str], y: np.ndarray) -> tuple
 def labelled_data(
     spec: RunSpec, roles: Roles, features: RunFeatures, classes: Sequence[str]
 ) -> TrainingData:
-    """The classify task's segments with their targets, class names and weights."""
+    """The classify task's segments with their targets, class names and weights.
+
+    With ``[features] silence = "mask"`` a silent frame's target is
+    :data:`~harness.batches.IGNORE` (it adds nothing to the loss); with
+    ``"label"`` it is the :data:`~harness.objectives.SILENCE` class. A clip's
+    own label stays its class either way.
+    """
     index = {name: i for i, name in enumerate(classes)}
     frames = spec.training.segment_frames
+    silent_target = IGNORE if spec.features.silence == "mask" else index.get(SILENCE, IGNORE)
 
-    def role(clips: Sequence[Clip], arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, Labels]:
+    def role(
+        name: str, clips: Sequence[Clip], arrays: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, Labels]:
         labels = [index[c.label(spec.target.label)] for c in clips]
-        x, y, frame_y = segment_labelled(arrays, labels, None, frames)
+        frame_labels = None
+        if name in features.silent:
+            frame_labels = [
+                np.where(silent, silent_target, label)
+                for silent, label in zip(features.silent[name], labels, strict=True)
+            ]
+        x, y, frame_y = segment_labelled(arrays, labels, frame_labels, frames)
         return x, Labels(y, frame_y)
 
-    train, train_labels = role(roles.train, features.train)
-    heldout, heldout_labels = role(roles.heldout, features.heldout)
+    train, train_labels = role("train", roles.train, features.train)
+    heldout, heldout_labels = role("heldout", roles.heldout, features.heldout)
     pretrain_clips = roles.pretrain.get(spec.condition.language or "", [])
     pretrain, pretrain_labels = (
-        role(pretrain_clips, features.pretrain) if features.pretrain else (None, None)
+        role("pretrain", pretrain_clips, features.pretrain) if features.pretrain else (None, None)
     )
     return TrainingData(
         train=train,
@@ -450,6 +485,32 @@ def labelled_data(
         classes=tuple(classes),
         class_weights=class_weights(spec, classes, train_labels.y),
     )
+
+
+def classical_baseline(spec: RunSpec, roles: Roles) -> dict[str, Any]:
+    """The MFCC + SVM baseline (:mod:`harness.baseline`) on the run's split:
+    tuned on the training speakers' clips, scored on the held-out speakers'.
+
+    It hears no pretraining and has no seed of its own (its folds follow
+    ``[splits] seed``), so the runs that share a split and features share one
+    fit, from the cache. When the folds cannot be built (a class with fewer
+    than two training speakers) the record says why instead of failing the run.
+    """
+    extract = FeatureExtractor(baseline_feature_config(spec.features), Path(spec.cache_dir))
+    label = spec.target.label
+    try:
+        result = svm_baseline(
+            extract([c.audio for c in roles.train]),
+            [c.label(label) for c in roles.train],
+            [c.speaker for c in roles.train],
+            extract([c.audio for c in roles.heldout]),
+            [c.label(label) for c in roles.heldout],
+            seed=spec.splits.seed,
+            cache_dir=Path(spec.cache_dir),
+        )
+    except DataError as error:
+        return {"name": BASELINE_NAME, "skipped": str(error)}
+    return result.to_dict()
 
 
 def extract_latents(

@@ -13,6 +13,7 @@ Two objectives share the one training loop (:mod:`harness.training`):
 A per-frame model decides a segment by the mean log-probability over its
 frames that count (not masked, not padding, not labelled silence), with the
 silence class left out of the decision; its per-frame accuracy is kept too.
+A held-out segment that is silence throughout is not scored.
 
 The held-out loss of a classifier is the unweighted mean cross-entropy, so
 conditions that differ in class weights are measured alike; the weights act
@@ -196,6 +197,15 @@ class Classification:
             counts = torch.where(speech.any(1, keepdim=True), speech.float(), counts)
         return (log_p * counts.unsqueeze(-1)).sum(1).argmax(-1)
 
+    def counted(self, frame_y: torch.Tensor) -> torch.Tensor:
+        """Which segments are scored: those with at least one frame that counts.
+
+        A segment that is silence from end to end (masked or labelled silence)
+        holds nothing of its clip's class, so it is left out of the held-out
+        decisions; without silence handling every segment has real frames.
+        """
+        return ((frame_y != IGNORE) & (frame_y < self.decidable)).any(1)
+
     def scores(self, module: torch.nn.Module, data: Segments) -> ClassScores:
         """Loss, decisions and confusion matrix of ``data``; one host sync."""
         assert data.y is not None and data.frame_y is not None
@@ -226,7 +236,12 @@ class Classification:
                 loss_sum = loss_sum + torch.nan_to_num(loss) * count
                 loss_count = loss_count + count
                 decided = self.decide(logits, chunk.frame_y)
-                confusion += torch.bincount(chunk.y * n + decided, minlength=n * n)
+                # weights, not a boolean index: no host sync per chunk
+                confusion += torch.bincount(
+                    chunk.y * n + decided,
+                    weights=self.counted(chunk.frame_y).to(torch.float64),
+                    minlength=n * n,
+                ).long()
         module.train()
         numbers = torch.stack([loss_sum, loss_count, frames_right, frames_total]).tolist()
         matrix = confusion.view(n, n).tolist()
@@ -253,6 +268,7 @@ class Classification:
         frames = data.x.shape[1]
         ks = sorted({max(1, round(f * frames)) for f in fractions})
         right = torch.zeros(len(ks), device=data.x.device)
+        scored = torch.zeros((), device=data.x.device)
         module.eval()
         with torch.no_grad():
             for chunk in chunks(data, EVAL_BATCH):
@@ -263,9 +279,11 @@ class Classification:
                     logits, state = step(chunk.x[:, t], state)
                     steps.append(logits)
                 logits = torch.stack(steps, 1)
+                counted = self.counted(chunk.frame_y)  # the segments scores() decides
+                scored += counted.sum()
                 for i, k in enumerate(ks):
                     decided = self.decide(logits[:, :k], chunk.frame_y[:, :k])
-                    right[i] += (decided == chunk.y).sum()
+                    right[i] += ((decided == chunk.y) & counted).sum()
         module.train()
-        accuracy = (right / len(data)).tolist()
+        accuracy = (right / scored.clamp(min=1)).tolist()
         return {"frames": ks, "accuracy": accuracy}

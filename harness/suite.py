@@ -602,12 +602,6 @@ class _Validator:
         if unknown:
             yield "splits.train_speakers_by_language", (f"{unknown} are not target languages; the "
                                                         f"target languages are {list(target.target_languages)}")  # fmt: skip
-        if features.silence != "keep":
-            # the detector is on its way (branch `silence`); until it lands, refuse rather than ignore
-            yield (
-                "features.silence",
-                f"only 'keep' is implemented in this version, got {features.silence!r}",
-            )
         if features.silence in ("mask", "label") and not target.classify:
             yield "features.silence", (f"{features.silence!r} acts on a classify task's loss; with "
                                        "a model's own objective use 'keep' or 'remove'")  # fmt: skip

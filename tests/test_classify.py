@@ -108,6 +108,11 @@ def test_language_id_learns_and_records_held_out_scores(tmp_path, tones_registry
     assert conv["final_metric"] == record["curve"]["heldout_balanced_accuracy"][-1]
     assert len(record["curve"]["heldout_accuracy"]) == len(record["curve"]["step"])
     assert scores["streaming"] is None  # decides per segment: no streaming
+    # the MFCC + SVM baseline on the same split, beside the model's scores
+    baseline = record["baseline"]
+    assert baseline["classes"] == ["aa", "bb", "cc"] and baseline["n_heldout"] == 2 * 3 * 4
+    assert baseline["train_speakers"] == 2 * 3 and baseline["balanced_accuracy"] > 0.8
+    assert np.array(baseline["confusion"]).sum() == 2 * 3 * 4
 
 
 def test_threshold_on_a_metric_stops_at_the_first_evaluation_that_reaches_it(
@@ -291,8 +296,13 @@ def test_report_describes_the_final_scores_and_tables_hold_them(tmp_path, tones_
     results = Results.from_records(records)
     confusion = confusion_table(records)
     # 4 runs x 3 true x 3 decided classes, each run counting its 144 held-out segments
-    assert len(confusion) == 36
-    assert confusion.groupby("run_id")["count"].sum().tolist() == [144] * 4
+    model = confusion[confusion["source"] == "model"]
+    assert len(model) == 36
+    assert model.groupby("run_id")["count"].sum().tolist() == [144] * 4
+    # and the baseline's 24 held-out clips (one fit on the shared split, from the cache)
+    baseline = confusion[confusion["source"] == "baseline"]
+    assert baseline.groupby("run_id")["count"].sum().tolist() == [24] * 4
+    assert len({str(r["baseline"]) for r in records}) == 1
     assert len(streaming_table(records)) == 4 * 4
     html = classification.section(results)
     assert "Held-out classification at the end of training" in html
@@ -300,6 +310,8 @@ def test_report_describes_the_final_scores_and_tables_hold_them(tmp_path, tones_
     assert "bb-smooth" in html and "control" in html
     assert len(list(iter_images(html))) == 1  # one model: one confusion figure
     assert "Streaming: accuracy after the first frames" in html
+    assert "Classical baseline on the same split" in html
+    assert html.count("MFCC statistics + SVM") == 1  # one split, one feature setting: one row
     mean = results.runs.groupby("condition")["final_balanced_accuracy"].mean()
     assert f"{mean['control']:.2f}" in html
 
@@ -331,3 +343,52 @@ def test_a_suite_may_probe_nothing(tmp_path, tones_registry):
     with pytest.raises(SuiteError) as caught:
         load_suite(path, tones_registry)
     assert "probes = []" in dict(caught.value.problems)["splits.probe_languages"]
+
+
+def labelled(tmp_path, registry, mode):
+    """The training data of a classify run on chords followed by 0.3 s of silence."""
+    from harness import execute as ex
+    from harness.splits import assign_roles
+
+    path = write(tmp_path, features=f'silence = "{mode}"', per_frame="true")
+    path.write_text(path.read_text().replace("clips_per_speaker = 4", "clips_per_speaker = 4\npause = 0.3"))
+    spec = expand(load_suite(path, registry, output=tmp_path / "out"), registry)[0]
+    roles = assign_roles(ex.load_clips(spec, registry), spec.splits, spec.target.target_languages, [])
+    classes = ex.class_names(spec, roles)
+    return classes, ex.labelled_data(spec, roles, ex.compute_features(spec, registry, roles), classes)
+
+
+def test_silent_frames_are_masked_out_of_the_loss(tmp_path, tones_registry):
+    classes, data = labelled(tmp_path, tones_registry, "mask")
+    assert classes == ("aa", "bb", "cc")
+    frame_y = data.train_labels.frame_y
+    # 0.6 s of chord then 0.3 s of silence: about a third of the frames
+    # (the detector extends speech by 30 ms; segments drop the last partial one)
+    assert 0.2 < (frame_y == IGNORE).mean() < 0.4
+    # a segment's own label is still its clip's class, never ignored
+    assert set(np.unique(data.train_labels.y)) == {0, 1, 2}
+
+
+def test_silent_frames_labelled_as_their_own_class(tmp_path, tones_registry):
+    classes, data = labelled(tmp_path, tones_registry, "label")
+    assert classes == ("aa", "bb", "cc", "silence")
+    frame_y = data.train_labels.frame_y
+    assert 0.2 < (frame_y == 3).mean() < 0.4 and not (frame_y == IGNORE).any()
+    assert 3 not in set(np.unique(data.train_labels.y))
+    # held-out frames are labelled the same way
+    assert 0.2 < (data.heldout_labels.frame_y == 3).mean() < 0.4
+
+
+def test_a_run_with_silence_as_a_class_decides_among_the_real_classes(tmp_path, tones_registry):
+    path = write(tmp_path, features='silence = "label"', per_frame="true")
+    path.write_text(path.read_text().replace("clips_per_speaker = 4", "clips_per_speaker = 4\npause = 0.3"))
+    spec = expand(load_suite(path, tones_registry, output=tmp_path / "out"), tones_registry)[0]
+    record = tones.run(spec, tmp_path / "run", tones_registry)
+    scores = record["classification"]
+    assert record["status"] in ("reached", "censored")
+    assert scores["balanced_accuracy"] > 0.8
+    # segments that are silence throughout are not scored; none is decided as silence
+    matrix = np.array(scores["confusion"])
+    assert scores["classes"][-1] == "silence" and not matrix[:, -1].any() and not matrix[-1].any()
+    assert 0 < matrix.sum() < 2 * 3 * 4 * 9  # 9 segments of 10 frames per 0.9 s clip
+    assert record["baseline"]["classes"] == ["aa", "bb", "cc"]  # clip-level: no silence class

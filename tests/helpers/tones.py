@@ -26,10 +26,12 @@ LANGUAGE_HZ = {"aa": (300.0, 900.0), "bb": (500.0, 1400.0), "cc": (700.0, 2100.0
 
 
 class Tones:
-    """Clips of 0.6 s: a language's chord, shifted per speaker, plus noise."""
+    """Clips of 0.6 s: a language's chord, shifted per speaker, plus noise;
+    then ``pause`` seconds of digital silence (none by default)."""
 
-    def __init__(self, clips_per_speaker: int = 3) -> None:
+    def __init__(self, clips_per_speaker: int = 3, pause: float = 0.0) -> None:
         self.clips_per_speaker = clips_per_speaker
+        self.pause = pause
 
     def load(self, request):
         clips = []
@@ -44,6 +46,7 @@ class Tones:
                         for f in LANGUAGE_HZ[lang]
                     )
                     audio = 0.3 * audio + 0.05 * rng.standard_normal(t.size)
+                    audio = np.concatenate([audio, np.zeros(int(self.pause * request.sample_rate))])
                     clips.append(
                         Clip(
                             f"{lang}-{s}-{k}",
@@ -107,7 +110,10 @@ class FakePlugins:
                 "tones",
                 Tones,
                 "synthetic chords",
-                [Param("clips_per_speaker", int, 3, "clips", min=1)],
+                [
+                    Param("clips_per_speaker", int, 3, "clips", min=1),
+                    Param("pause", float, 0.0, "seconds of silence after each chord", min=0.0),
+                ],
             )
         ]
 
