@@ -21,7 +21,14 @@ from torch import nn
 
 from harness import Component, Param, ValidationContext, hookimpl
 
-POOLING = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+POOLING = ("max", "avg")
+
+
+def _pool(kind: str, kernel: tuple[int, int]) -> nn.Module:
+    # ceil_mode: an odd side keeps its last frame (or band) in a window of its own
+    if kind == "max":
+        return nn.MaxPool2d(kernel, ceil_mode=True)
+    return nn.AvgPool2d(kernel, ceil_mode=True)
 
 
 class MelCNN(nn.Module):
@@ -47,7 +54,7 @@ class MelCNN(nn.Module):
             blocks += [nn.Conv2d(previous, out, kernel_size, padding=kernel_size // 2), nn.ReLU()]
             # a side already down to one frame (or band) is left as it is
             kernel = (2 if height > 1 else 1, 2 if width > 1 else 1)
-            blocks += [POOLING[pooling](kernel, ceil_mode=True), nn.Dropout(dropout)]
+            blocks += [_pool(pooling, kernel), nn.Dropout(dropout)]
             height, width = -(-height // kernel[0]), -(-width // kernel[1])
             previous = out
         self.convolutions = nn.Sequential(*blocks)
@@ -161,7 +168,7 @@ def harness_models() -> list[Component]:
                     str,
                     "max",
                     "2x2 pooling after each convolution",
-                    choices=tuple(POOLING),
+                    choices=POOLING,
                 ),
                 Param(
                     "hidden_size",
