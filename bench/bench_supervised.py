@@ -1,0 +1,175 @@
+"""Benchmark: a training step of the built-in classify models, harness against bare torch.
+
+For ``mel_cnn`` and ``rnn_classifier`` (LSTM and GRU), times one optimiser
+step of :func:`harness.training.train` on the ``classify`` task and of a bare
+loop (random batch, logits, cross-entropy, ``zero_grad``, ``backward``,
+``Adam.step``) on the same module, shapes, optimiser and thread count, in one
+process, interleaved with the order alternating per repeat. The harness's
+whole call also builds the module and scores the held-out segments (for the
+recurrent models, streaming included), so its ratio bounds the overhead from
+above; CPU time is the reliable comparison on a shared machine.
+
+    python bench/bench_supervised.py                 # batch 32 x 100 frames x 40 mels, 10 classes
+    python bench/bench_supervised.py --json out.json --device cuda
+
+A benchmark, not a test: it asserts nothing and takes about a minute per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from harness.config import TargetConfig, TrainingConfig
+from harness.environment import environment
+from harness.training import Labels, TrainingData, resolve_device, train
+from harness_plugins.models.mel_cnn import MelCNNModel
+from harness_plugins.models.rnn_classifier import RNNClassifierModel
+
+#: the models timed: name -> the classifier with its built-in defaults
+MODELS = {
+    "mel_cnn": lambda: MelCNNModel(),
+    "rnn_classifier lstm": lambda: RNNClassifierModel(cell="lstm"),
+    "rnn_classifier gru": lambda: RNNClassifierModel(cell="gru"),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bare_loop(model: Any, data: torch.Tensor, y: torch.Tensor, frame_y: torch.Tensor,
+              args: argparse.Namespace, device: torch.device, seed: int) -> tuple[float, float]:  # fmt: skip
+    """Seconds per step of the plainest loop doing the same work: (wall, CPU)."""
+    torch.manual_seed(seed)
+    module = model.build(args.features, args.frames, args.classes).to(device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    _sync(device)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(args.steps):
+        index = torch.randint(0, data.shape[0], (args.batch,), device=device)
+        logits = model.logits(module, data[index])
+        if logits.dim() == 2:
+            loss = F.cross_entropy(logits, y[index])
+        else:
+            loss = F.cross_entropy(logits.reshape(-1, args.classes), frame_y[index].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    loss.item()
+    wall = time.perf_counter() - start
+    return wall / args.steps, (time.process_time() - cpu) / args.steps
+
+
+def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
+                 seed: int) -> tuple[float, float, float]:  # fmt: skip
+    """Seconds per step of ``train()``: (its step clock, whole call wall, whole call CPU)."""
+    target = TargetConfig(
+        language="x",
+        task="classify",
+        metric="loss",
+        threshold=0.0,  # a cross-entropy never reaches 0: censored after exactly args.steps
+        threshold_mode="absolute",
+        max_steps=args.steps,
+        eval_every=args.steps,
+    )
+    training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
+                              segment_frames=args.frames, device=args.device)  # fmt: skip
+    start, cpu = time.perf_counter(), time.process_time()
+    _, outcome = train(model, args.features, data, target=target, training=training,
+                       pretrain_epochs=0, seed=seed)  # fmt: skip
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert outcome.steps == args.steps and outcome.status == "censored"
+    return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
+
+
+def labels(rng: np.random.Generator, n: int, args: argparse.Namespace) -> Labels:
+    y = rng.integers(0, args.classes, n)
+    return Labels(y=y, frame_y=np.repeat(y[:, None], args.frames, 1))
+
+
+def bench(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    x = rng.random((args.segments, args.frames, args.features), dtype=np.float32)
+    held = rng.random((8, args.frames, args.features), dtype=np.float32)
+    data = TrainingData(train=x, heldout=held, train_labels=labels(rng, args.segments, args),
+                        heldout_labels=labels(rng, 8, args),
+                        classes=tuple(f"c{i}" for i in range(args.classes)))  # fmt: skip
+    assert data.train_labels is not None
+    on_device = torch.from_numpy(x).to(device)
+    y = torch.from_numpy(data.train_labels.y).to(device)
+    frame_y = torch.from_numpy(data.train_labels.frame_y).to(device)
+    model = MODELS[name]()
+    bare_loop(model, on_device, y, frame_y, args, device, seed=0)  # warm-up
+    harness_loop(model, data, args, seed=0)
+    keys = ("bare_wall", "bare_cpu", "harness_step", "harness_wall", "harness_cpu")
+    times: dict[str, list[float]] = {key: [] for key in keys}
+    for repeat in range(args.repeats):
+        if repeat % 2:
+            own = harness_loop(model, data, args, seed=repeat)
+            bare = bare_loop(model, on_device, y, frame_y, args, device, seed=repeat)
+        else:
+            bare = bare_loop(model, on_device, y, frame_y, args, device, seed=repeat)
+            own = harness_loop(model, data, args, seed=repeat)
+        for key, value in zip(keys, (*bare, *own), strict=True):
+            times[key].append(value)
+    best = {k: min(v) * 1e3 for k, v in times.items()}
+    median = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    return {
+        "ms_per_step": {k: {"min": best[k], "median": median[k]} for k in keys},
+        "ratio_cpu": {"min": best["harness_cpu"] / best["bare_cpu"],
+                      "median": median["harness_cpu"] / median["bare_cpu"]},
+        "ratio_step_clock": {"min": best["harness_step"] / best["bare_wall"],
+                             "median": median["harness_step"] / median["bare_wall"]},
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--segments", type=int, default=256, help="training segments")
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}; batch "
+          f"{args.batch} x {args.frames} frames x {args.features} features, {args.classes} "
+          f"classes, Adam; {args.repeats} repeats of {args.steps} steps")  # fmt: skip
+    print(f"{'model':22s} {'bare CPU ms':>12s} {'harness CPU ms':>15s} {'ratio':>14s}"
+          f" {'harness step ms':>16s}")  # fmt: skip
+    results: dict[str, Any] = {"config": vars(args), "device": str(device), "models": {}}
+    for name in args.models:
+        found = bench(name, args, device)
+        results["models"][name] = found
+        ms, ratio = found["ms_per_step"], found["ratio_cpu"]
+        print(f"{name:22s} {ms['bare_cpu']['min']:5.1f}/{ms['bare_cpu']['median']:6.1f}"
+              f" {ms['harness_cpu']['min']:7.1f}/{ms['harness_cpu']['median']:7.1f}"
+              f" {ratio['min']:6.3f}/{ratio['median']:6.3f}"
+              f" {ms['harness_step']['min']:7.1f}/{ms['harness_step']['median']:7.1f}"
+              "  (best/median)")  # fmt: skip
+    results["environment"] = environment()
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main()

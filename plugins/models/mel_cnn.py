@@ -1,0 +1,183 @@
+"""Mel-spectrogram CNN: the speech-commands keyword classifier.
+
+A training segment (frames, features) is read as a one-channel image. Each
+block is a 2-D convolution ("same" padding), ReLU, a 2 x 2 pooling (a side
+already down to 1 is not pooled) and dropout; the flattened result goes
+through a hidden linear layer (ReLU, dropout) to the clip logits
+(batch, n_classes): one decision per segment, for the ``classify`` task only.
+
+The hidden layer is the model's latent space: the module exposes ``encode``
+and ``segment_frames``, the protocol the ``bottleneck`` extractor reads, so
+the penultimate layer of a trained classifier can be probed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness import Component, Param, ValidationContext, hookimpl
+
+POOLING = ("max", "avg")
+
+
+def _pool(kind: str, kernel: tuple[int, int]) -> nn.Module:
+    # ceil_mode: an odd side keeps its last frame (or band) in a window of its own
+    if kind == "max":
+        return nn.MaxPool2d(kernel, ceil_mode=True)
+    return nn.AvgPool2d(kernel, ceil_mode=True)
+
+
+class MelCNN(nn.Module):
+    """Convolution blocks over the (frames x features) image, then a hidden layer and the logits."""
+
+    def __init__(
+        self,
+        n_features: int,
+        segment_frames: int,
+        n_classes: int,
+        channels: list[int],
+        kernel_size: int,
+        dropout: float,
+        pooling: str,
+        hidden_size: int,
+    ) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.segment_frames = segment_frames
+        blocks: list[nn.Module] = []
+        previous, height, width = 1, segment_frames, n_features
+        for out in channels:
+            blocks += [nn.Conv2d(previous, out, kernel_size, padding=kernel_size // 2), nn.ReLU()]
+            # a side already down to one frame (or band) is left as it is
+            kernel = (2 if height > 1 else 1, 2 if width > 1 else 1)
+            blocks += [_pool(pooling, kernel), nn.Dropout(dropout)]
+            height, width = -(-height // kernel[0]), -(-width // kernel[1])
+            previous = out
+        self.convolutions = nn.Sequential(*blocks)
+        self.hidden = nn.Sequential(
+            nn.Flatten(), nn.Linear(previous * height * width, hidden_size), nn.ReLU()
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, n_classes))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent-extractor protocol: the hidden layer (batch, hidden_size) of segments
+        (batch, segment_frames, n_features)."""
+        frames, features = x.shape[-2:]
+        if (frames, features) != (self.segment_frames, self.n_features):
+            raise ValueError(
+                f"expected segments of shape ({self.segment_frames}, {self.n_features}), "
+                f"got ({frames}, {features})"
+            )
+        return self.hidden(self.convolutions(x.unsqueeze(1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Clip logits (batch, n_classes) of segments (batch, frames, features)."""
+        return self.head(self.encode(x))
+
+
+class MelCNNModel:
+    """The classifier contract: builds a :class:`MelCNN`, returns its clip logits."""
+
+    def __init__(
+        self,
+        channels: list[int] | None = None,
+        kernel_size: int = 3,
+        dropout: float = 0.25,
+        pooling: str = "max",
+        hidden_size: int = 128,
+    ) -> None:
+        channels = [16, 32] if channels is None else list(channels)
+        for name, problem in _problems(channels, kernel_size):
+            raise ValueError(f"{name}: {problem}")
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.dropout = dropout
+        self.pooling = pooling
+        self.hidden_size = hidden_size
+
+    def build(self, n_features: int, segment_frames: int, n_classes: int) -> nn.Module:
+        return MelCNN(
+            n_features,
+            segment_frames,
+            n_classes,
+            self.channels,
+            self.kernel_size,
+            self.dropout,
+            self.pooling,
+            self.hidden_size,
+        )
+
+    def logits(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return module(batch)
+
+
+def _problems(channels: list[int], kernel_size: int) -> Iterator[tuple[str, str]]:
+    # the Param schema cannot bound a list's length or elements, nor ask for odd numbers
+    if not channels or min(channels) < 1:
+        yield "channels", f"expected a non-empty list of positive sizes, got {channels}"
+    if kernel_size % 2 == 0:
+        yield "kernel_size", (f"expected an odd size (the 'same' padding keeps the frames "
+                              f"aligned), got {kernel_size}")  # fmt: skip
+
+
+def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
+    yield from _problems(params["channels"], params["kernel_size"])
+    if context.task == "classify" and context.silence in ("mask", "label"):
+        yield (
+            "",
+            (
+                f"mel_cnn decides once per segment (clip logits), so features.silence = "
+                f"{context.silence!r} has no per-frame labels to act on; use 'keep' or 'remove', "
+                "or a per-frame model such as rnn_classifier"
+            ),
+        )
+
+
+@hookimpl
+def harness_models() -> list[Component]:
+    return [
+        Component(
+            name="mel_cnn",
+            factory=MelCNNModel,
+            tasks=("classify",),
+            doc="2-D CNN over the (frames x mel) image with dropout, then linear layers "
+            "to clip logits (the speech-commands classifier)",
+            params=[
+                Param(
+                    "channels",
+                    list,
+                    [16, 32],
+                    "output channels of each convolution block (conv, ReLU, 2x2 pool, dropout)",
+                    item=int,
+                ),
+                Param("kernel_size", int, 3, "side of the square convolution kernel (odd)", min=1),
+                Param(
+                    "dropout",
+                    float,
+                    0.25,
+                    "dropout after each block and before the output",
+                    min=0.0,
+                    max=0.9,
+                ),
+                Param(
+                    "pooling",
+                    str,
+                    "max",
+                    "2x2 pooling after each convolution",
+                    choices=POOLING,
+                ),
+                Param(
+                    "hidden_size",
+                    int,
+                    128,
+                    "units of the hidden linear layer (the latent space)",
+                    min=1,
+                ),
+            ],
+            check=_check,
+        )
+    ]
