@@ -114,8 +114,10 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
         torch.save(state, run_dir / ARTIFACTS["weights"])
 
-    with phases("baseline"):
-        baseline = classical_baseline(spec, roles) if classes else None
+    baseline = None
+    if classes:  # a phase of classify runs only
+        with phases("baseline"):
+            baseline = classical_baseline(spec, roles)
 
     with phases("latents"):
         usable = module if outcome.status != "diverged" else None
