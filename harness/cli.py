@@ -287,8 +287,9 @@ def describe_suite(suite: Suite, n_runs: int) -> str:
         f"  control: {suite.control}",
         "  conditions: " + ", ".join(map(_condition_text, suite.conditions)),
         "  models: " + ", ".join(m.label for m in suite.models),
-        "  extractors: " + ", ".join(e.label for e in suite.extractors),
-        "  probes: " + ", ".join(p.label for p in suite.probes),
+        "  extractors: "
+        + (", ".join(e.label for e in suite.extractors) if suite.probes else "none (no probes)"),
+        "  probes: " + (", ".join(p.label for p in suite.probes) or "none"),
         f"  dataset: {suite.dataset.plugin}; languages: {', '.join(suite.languages())}",
         f"  output: {suite.output}",
     ]
