@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from harness.audio import recorded_skips
+from harness.components import ValidationContext
 from harness.config import SplitConfig
 from harness.contracts import DataRequest, DataWarning
 from harness.registry import build_plugin_manager, collect
@@ -264,3 +265,62 @@ def test_espeak_keyword_mode_is_deterministic_labelled_and_fast(tmp_path) -> Non
     assert all(
         not c.labels for c in sentences.load(DataRequest(("en",), 16000, {"en": 1}, tmp_path))
     )
+
+
+def test_the_documented_label_error_is_what_validate_says(tmp_path) -> None:
+    from harness.testing import tiny_registry, write_tiny_suite
+
+    doc = (Path(__file__).parent.parent / "docs" / "data.md").read_text()
+    section = doc.split("### Labels a dataset provides", 1)[1]
+    documented = section.split("```text\n", 1)[1].split("\n```", 1)[0]
+    target = {"task": "classify", "label": "emotion", "metric": "balanced_accuracy",
+              "threshold": 0.9}  # fmt: skip
+    path = write_tiny_suite(tmp_path, target=target)
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path, tiny_registry())
+    assert documented in [f"{where}: {message}" for where, message in caught.value.problems]
+
+
+def _context(languages=("en",), need: int = 3) -> ValidationContext:
+    roles = {lang: {"train": need - 1, "heldout": 1} for lang in languages}
+    return ValidationContext(16000, languages[0], tuple(languages), (), roles=roles)
+
+
+def test_ravdess_check_names_what_is_wrong(ravdess_root, tmp_path) -> None:
+    params = {"root": str(ravdess_root), "modality": 3, "vocal_channel": 1, "emotions": None,
+              "clips_per_speaker": None, "max_speakers": None, "seed": 0}  # fmt: skip
+    assert list(ravdess.check_ravdess(params, _context(need=4))) == []
+    problems = dict(ravdess.check_ravdess(params, _context(need=5)))
+    assert "ravdess: language 'en' needs 5 speaker(s)" in problems[""]
+    problems = dict(ravdess.check_ravdess({**params, "emotions": ["joy"]}, _context(("en", "es"))))
+    assert problems["emotions"].startswith("ravdess: unknown emotion(s) ['joy']; valid: neutral")
+    assert "holds English ('en') only" in problems[""]
+    problems = dict(ravdess.check_ravdess({**params, "root": str(tmp_path / "no")}, _context()))
+    assert "does not exist" in problems["root"]
+
+
+def test_speech_commands_check_names_unknown_words_and_lists(commands_root) -> None:
+    params = {"root": str(commands_root), "words": None, "clips_per_speaker": 2,
+              "max_speakers": None, "seed": 0}  # fmt: skip
+    assert list(speech_commands.check_speech_commands(params, _context())) == []
+    problems = dict(speech_commands.check_speech_commands({**params, "words": ["go"]}, _context()))
+    assert problems["words"].endswith("available: no, up, yes")
+    (commands_root / "testing_list.txt").unlink()
+    problems = dict(speech_commands.check_speech_commands(params, _context()))
+    assert problems["root"].endswith("testing_list.txt is missing (part of the download)")
+
+
+def test_label_settings_are_checked(tmp_path) -> None:
+    root = tmp_path / "cv"
+    (root / "es" / "clips").mkdir(parents=True)
+    (root / "es" / "validated.tsv").write_text("client_id\tpath\tgender\n")
+    params = {"root": str(root), "tsv": "validated.tsv", "clips_per_speaker": 1,
+              "max_speakers": None, "balance": True}  # fmt: skip
+    problems = dict(commonvoice.check_download({**params, "labels": ["accent"]}, _context(("es",))))
+    assert problems["labels"].endswith("has no column(s) accent to read labels from; "
+                                       "its columns: client_id, path, gender")  # fmt: skip
+    params = {"root": str(root), "clips_per_speaker": None, "max_speakers": None, "balance": False}
+    problems = dict(
+        folder.check_folder({**params, "subfolder_label": "speaker"}, _context(("es",)))
+    )
+    assert "other than language and speaker" in problems["subfolder_label"]
