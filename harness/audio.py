@@ -34,12 +34,13 @@ SILENCE_PEAK = 1e-4
 #: ``missing`` (no such file), ``empty`` (0 bytes, or no samples), ``undecodable``
 #: (the decoder refused it, or it holds NaN or infinite samples), ``silent`` (peak
 #: below -80 dBFS), ``too_short``, ``unreadable`` (a table or folder of the dataset),
-#: ``speaker`` (a speaker dropped for too few usable clips), ``other`` (a plugin's
-#: warning that names no reason).
+#: ``speaker`` (a speaker dropped for too few usable clips), ``layout`` (a file whose
+#: name or place does not follow the dataset's layout, such as a RAVDESS name with a
+#: wrong field count), ``other`` (a plugin's warning that names no reason).
 SKIP_REASONS = ("missing", "empty", "undecodable", "silent", "too_short", "unreadable",
-                "speaker", "other")  # fmt: skip
+                "speaker", "layout", "other")  # fmt: skip
 #: the reasons that concern one audio file (the others: a table or folder, a speaker)
-FILE_REASONS = ("missing", "empty", "undecodable", "silent", "too_short")
+FILE_REASONS = ("missing", "empty", "undecodable", "silent", "too_short", "layout")
 
 
 class BadAudio(Exception):

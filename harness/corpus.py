@@ -13,7 +13,7 @@ import contextlib
 import json
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,11 @@ SpeakerFiles = dict[str, int]
 
 @dataclass(frozen=True)
 class Candidate:
-    """A file that may become a clip."""
+    """A file that may become a clip, with the labels its clip will carry (``Clip.labels``)."""
 
     clip_id: str
     path: Path
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 def select_balanced(
@@ -79,7 +80,16 @@ def select_balanced(
             except BadAudio as exc:
                 skips.skip(language, candidate.path, str(exc), exc.reason)
                 continue
-            picked.append(Clip(candidate.clip_id, language, speaker, audio, sample_rate))
+            picked.append(
+                Clip(
+                    candidate.clip_id,
+                    language,
+                    speaker,
+                    audio,
+                    sample_rate,
+                    labels=dict(candidate.labels),
+                )
+            )
         if clips_per_speaker is not None and len(picked) < clips_per_speaker:
             skips.skip(
                 language,

@@ -258,6 +258,8 @@ class _Validator:
         self.checks: list[tuple[Check, Mapping[str, Any], str]] = []
         #: a condition's filter (key path) -> the condition, whose settings its check sees
         self.filter_of: dict[str, Condition] = {}
+        #: the dataset selection, once read (its labels are checked against the target's)
+        self.dataset: Selection | None = None
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append((where, message))
@@ -371,6 +373,7 @@ class _Validator:
         probes = self.selections("probes")
         self.probing_checks(configs, extractors, probes)
         control = self.control(top.get("control", ""), conditions)
+        self.dataset = dataset
         self.task_checks(configs, models, conditions)
         self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))
 
@@ -562,17 +565,35 @@ class _Validator:
             return
         found: list[tuple[str, str]] = []
         each: list[Condition | None] = [*conditions] or [None]
-        for condition in each:
+        for i, condition in enumerate(each):
             target, features = configs["target"], configs["features"]
             if condition is not None:
                 target = resolved(target, condition.target)
                 features = resolved(features, condition.features)
-            for problem in self._task_problems(
-                target, features, configs["splits"], models, conditions
-            ):
+            problems = [
+                *self._task_problems(target, features, configs["splits"], models, conditions)
+            ]
+            for key, message in self.label_problems(target, self.dataset):
+                if condition is not None and "label" in condition.target:
+                    key = f"conditions[{i}].target.label"
+                problems.append((key, message))
+            for problem in problems:
                 if problem not in found:
                     found.append(problem)
         self.problems += found
+
+    def label_problems(
+        self, target: TargetConfig, dataset: Selection | None
+    ) -> Iterator[tuple[str, str]]:
+        """A classify target's label that the dataset's clips do not carry, naming the
+        labels the dataset declares (``Component.provided_labels`` with its settings)."""
+        if dataset is None or not target.classify:
+            return
+        component = self.registry.get("dataset", dataset.plugin)
+        provided = component.provided_labels(dataset.params)
+        if target.label not in provided:
+            yield "target.label", (f"the dataset {dataset.plugin!r} does not provide the label "
+                                   f"{target.label!r}; it provides: {', '.join(provided)}")  # fmt: skip
 
     def _task_problems(
         self,

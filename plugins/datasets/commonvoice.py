@@ -4,6 +4,10 @@ Layout: ``<root>/<locale>/validated.tsv`` (tab-separated, with at least the
 columns ``client_id`` and ``path``) and ``<root>/<locale>/clips/<path>``
 (MP3, decoded by soundfile with libsndfile >= 1.1). The speaker is the
 ``client_id``, prefixed with the locale so it stays unique across languages.
+
+``labels = ["gender", "age", "accents"]`` makes those columns of the table
+labels of each clip (``Clip.labels``), so a task can classify them; an empty
+cell becomes the label value ``unknown``. The columns must exist in the table.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from harness.corpus import (
 )
 
 NEEDED_COLUMNS = ("client_id", "path")
+#: the label value of an empty cell of a label column
+UNKNOWN = "unknown"
 #: Common Voice sentences contain quotes and very long fields; read them raw.
 csv.field_size_limit(1 << 24)
 
@@ -40,9 +46,11 @@ class CommonVoiceDataset(RecordingsDataset):
         seed: int = 0,
         tsv: str = "validated.tsv",
         balance: bool = True,
+        labels: list[str] | None = None,
     ) -> None:
         super().__init__(root, clips_per_speaker, max_speakers, seed, balance)
         self.tsv = tsv
+        self.labels = tuple(labels or ())
 
     def candidates(self, locale: str) -> dict[str, list[Candidate]]:
         """Files listed for ``locale``, by speaker; problems are skipped with a warning."""
@@ -56,7 +64,8 @@ class CommonVoiceDataset(RecordingsDataset):
         try:
             with open(table, encoding="utf-8", newline="") as handle:
                 reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-                missing = [c for c in NEEDED_COLUMNS if c not in (reader.fieldnames or [])]
+                needed = (*NEEDED_COLUMNS, *self.labels)
+                missing = [c for c in needed if c not in (reader.fieldnames or [])]
                 if missing:
                     found = ", ".join(reader.fieldnames or []) or "none"
                     self.skips.skip(
@@ -82,7 +91,8 @@ class CommonVoiceDataset(RecordingsDataset):
                         continue
                     speaker = f"{locale}/{client}"
                     clip_id = f"commonvoice/{locale}/{name}"
-                    by_speaker.setdefault(speaker, []).append(Candidate(clip_id, path))
+                    labels = {c: (row.get(c) or "").strip() or UNKNOWN for c in self.labels}
+                    by_speaker.setdefault(speaker, []).append(Candidate(clip_id, path, labels))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             self.skips.skip(locale, table, f"cannot read: {exc}", "unreadable")
             return {}
@@ -111,6 +121,10 @@ def check_download(
     params: Mapping[str, Any], context: ValidationContext
 ) -> Iterator[tuple[str, str]]:
     """The root holds every locale's table, with the needed columns and enough speakers."""
+    for name in params.get("labels") or ():
+        if name in ("language", "speaker", *NEEDED_COLUMNS):
+            yield "labels", (f"commonvoice: {name!r} cannot be a label column (language and "
+                             "speaker are every clip's already; client_id and path name them)")  # fmt: skip
     root, tsv = Path(params["root"]).expanduser(), params["tsv"]
     problem = missing_root("commonvoice", root)
     if problem:
@@ -126,6 +140,10 @@ def check_download(
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             yield "tsv", f"commonvoice: cannot read {table}: {exc}"
             continue
+        labels = [c for c in params.get("labels") or () if c not in header]
+        if labels:
+            yield "labels", (f"commonvoice: {table} has no column(s) {', '.join(labels)} to "
+                             f"read labels from; its columns: {', '.join(header)}")  # fmt: skip
         missing = [c for c in NEEDED_COLUMNS if c not in header]
         if missing:
             yield "tsv", (f"commonvoice: {table} lacks column(s) {', '.join(missing)} "
@@ -164,7 +182,16 @@ def harness_datasets() -> list[Component]:
                     True,
                     "keep as many speakers in every language as the language with the fewest",
                 ),
+                Param(
+                    "labels",
+                    list,
+                    None,
+                    "columns of the table read as clip labels, such as gender, age, accents",
+                    item=str,
+                    optional=True,
+                ),
             ],
+            labels=lambda params: tuple(params.get("labels") or ()),
             check=check_download,
         )
     ]

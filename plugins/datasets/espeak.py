@@ -11,6 +11,14 @@ processes (a few languages each), so the caller never loads eSpeak, which is
 not thread-safe, and a crash inside it cannot take the caller down. Audio is
 cached (int16 at eSpeak's native 22050 Hz) under
 ``<cache_dir>/espeak/<key>/<language>/``; later loads only read and resample.
+
+``mode = "keywords"`` makes each clip one spoken word from a fixed vocabulary
+per language: the ``keywords`` most frequent words of the language (wordfreq's
+list, kept to words eSpeak reads in that language), every speaker cycling
+through them in a seeded order. Each clip carries the label ``keyword``,
+written ``<language>:<word>`` (``en:the``) so words of different languages never
+fall in one class. ``mode = "sentences"`` (the default) is the phrase corpus
+above, unchanged.
 """
 
 from __future__ import annotations
@@ -62,9 +70,13 @@ class EspeakDataset:
         seed: int = 0,
         word_list_size: int = 5000,
         workers: int | None = None,
+        mode: str = "sentences",
+        keywords: int = 10,
     ) -> None:
         self.speakers = speakers
         self.params = CorpusParams(clips_per_speaker, clip_seconds, seed, word_list_size)
+        self.mode = mode
+        self.keywords = keywords
         self.workers = workers
         self.skips = SkipLog("espeak")
 
@@ -75,9 +87,15 @@ class EspeakDataset:
                 "espeak": _version("espeakng-loader"),
                 "wordfreq": _version("wordfreq"),
                 **asdict(self.params),
+                # the sentence corpus keeps the key it always had
+                **({"mode": self.mode, "keywords": self.keywords} if self.keyword_mode else {}),
             }
         )
         return Path(cache_dir) / "espeak" / key
+
+    @property
+    def keyword_mode(self) -> bool:
+        return self.mode == "keywords"
 
     def speaker_count(self, request: DataRequest) -> int:
         if self.speakers is not None:
@@ -108,6 +126,7 @@ class EspeakDataset:
             specs: list[dict[str, Any]] = [
                 {"language": lang, "speakers": n_speakers, "out": str(root / lang)}
                 | asdict(self.params)
+                | {"mode": self.mode, "keywords": self.keywords}
                 for lang in todo
             ]
             groups = [specs[i::workers] for i in range(workers)]
@@ -139,6 +158,14 @@ class EspeakDataset:
                 self.skips.skip(lang, path, f"cannot read cached audio: {exc}", "unreadable")
                 continue
             speaker = f"{lang}/espeak-{k:02d}"
+            words: list[str] = []
+            if self.keyword_mode:
+                try:
+                    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+                    words = [str(w) for w in meta["words"]]
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    self.skips.skip(lang, path, f"cannot read its words: {exc}", "unreadable")
+                    continue
             for c, row in enumerate(native):
                 audio = resample(row.astype(np.float32) / 32768.0, NATIVE_RATE, rate)
                 audio = fit_length(audio, length)
@@ -147,7 +174,10 @@ class EspeakDataset:
                 except BadAudio as exc:
                     self.skips.skip(lang, f"{path} clip {c}", str(exc), exc.reason)
                     continue
-                clips.append(Clip(f"{speaker}/{c:03d}#{tag}", lang, speaker, audio, rate))
+                labels = {"keyword": f"{lang}:{words[c]}"} if words else {}
+                clips.append(
+                    Clip(f"{speaker}/{c:03d}#{tag}", lang, speaker, audio, rate, labels=labels)
+                )
         return clips
 
 
@@ -246,6 +276,22 @@ def harness_datasets() -> list[Component]:
                 Param("seed", int, 0, "seed of voices, prosody and text", min=0),
                 Param("word_list_size", int, 5000, "most frequent words sampled from", min=100),
                 Param(
+                    "mode",
+                    str,
+                    "sentences",
+                    "sentences: phrases of frequent words; keywords: one word of a fixed "
+                    "vocabulary per clip, labelled keyword",
+                    choices=("sentences", "keywords"),
+                ),
+                Param(
+                    "keywords",
+                    int,
+                    10,
+                    "keywords mode: the vocabulary, the most frequent words of each language",
+                    min=2,
+                    max=1000,
+                ),
+                Param(
                     "workers",
                     int,
                     None,
@@ -254,6 +300,7 @@ def harness_datasets() -> list[Component]:
                     optional=True,
                 ),
             ],
+            labels=lambda params: ("keyword",) if params.get("mode") == "keywords" else (),
             check=check_corpus,
         )
     ]

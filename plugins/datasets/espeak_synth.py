@@ -197,12 +197,24 @@ def generate_language(spec: dict[str, Any]) -> None:
             engine.close()
 
 
+def vocabulary(language: str, keywords: int, engine: _Engine) -> list[str]:
+    """The keyword mode's fixed vocabulary: the ``keywords`` most frequent words of
+    ``language`` that eSpeak reads in that language (:func:`word_list`), most frequent first."""
+    words = word_list(language, max(4 * keywords, 100), engine)
+    if len(words) < keywords:
+        raise DataError(f"only {len(words)} {language!r} words can be spoken, {keywords} asked")
+    return words[:keywords]
+
+
 def _speak_language(engine: _Engine, spec: dict[str, Any]) -> None:
     language, n_speakers, out = spec["language"], spec["speakers"], Path(spec["out"])
     seed, clips, seconds = spec["seed"], spec["clips_per_speaker"], spec["clip_seconds"]
     voice = voice_for(language)
     if not engine.set_voice(voice):
         raise DataError(f"eSpeak NG has no voice for language {language!r}")
+    if spec.get("mode", "sentences") == "keywords":
+        _speak_keywords(engine, spec, vocabulary(language, spec["keywords"], engine))
+        return
     words = word_list(language, spec["word_list_size"], engine)
     # Zipf weights: frequent function words come up as often as in real text
     weights = 1.0 / np.arange(1, len(words) + 1)
@@ -250,6 +262,53 @@ def _speak_language(engine: _Engine, spec: dict[str, Any]) -> None:
         if not path.exists():  # an earlier run wrote the identical file
             (folder / f"speaker{k:03d}.json").write_text(json.dumps(meta, ensure_ascii=False))
             atomic_save(path, np.stack(rows).astype(np.int16))
+
+
+def _speaker_voice(engine: _Engine, spec: dict[str, Any], k: int) -> dict[str, Any]:
+    """Set speaker ``k``'s voice variant and prosody (as the sentence mode draws them)."""
+    language, seed, voice = spec["language"], spec["seed"], voice_for(spec["language"])
+    order = np.random.default_rng(stable_seed("espeak-variants", seed, language)).permutation(
+        len(VARIANTS)
+    )
+    rng = np.random.default_rng(stable_seed("espeak-speaker", seed, language, k))
+    variant = VARIANTS[order[k % len(VARIANTS)]]
+    prosody = {
+        "rate": int(rng.integers(*RATE_RANGE, endpoint=True)),
+        "pitch": int(rng.integers(*PITCH_RANGE, endpoint=True)),
+        "spread": int(rng.integers(*SPREAD_RANGE, endpoint=True)),
+    }
+    if not engine.set_voice(f"{voice}+{variant}"):
+        raise DataError(f"eSpeak NG cannot load voice {voice}+{variant}")
+    engine.set_prosody(**prosody)
+    return {"voice": f"{voice}+{variant}", **prosody}
+
+
+def _speak_keywords(engine: _Engine, spec: dict[str, Any], vocab: list[str]) -> None:
+    """Each clip one word of ``vocab``, speakers cycling through it in a seeded order
+    (every word about equally often), silence trimmed, padded to ``clip_seconds``."""
+    language, out, seed = spec["language"], Path(spec["out"]), spec["seed"]
+    need = round(spec["clip_seconds"] * NATIVE_RATE)
+    for k in range(spec["speakers"]):
+        path = speaker_file(out, k)
+        if path.exists():  # an earlier run wrote the identical file
+            continue
+        meta = _speaker_voice(engine, spec, k)
+        order = np.random.default_rng(stable_seed("espeak-keywords", seed, language, k))
+        turn = order.permutation(len(vocab))
+        rows, words = [], []
+        for c in range(spec["clips_per_speaker"]):
+            word = vocab[turn[c % len(vocab)]]
+            audio = engine.synth(word)
+            loud = np.flatnonzero(np.abs(audio) > 64)
+            audio = audio[loud[0] : loud[-1] + 1] if len(loud) else audio[:0]
+            row = np.zeros(need, np.int16)
+            row[: min(len(audio), need)] = audio[:need]
+            rows.append(row)
+            words.append(word)
+        out.mkdir(parents=True, exist_ok=True)
+        meta |= {"words": words}
+        (out / f"speaker{k:03d}.json").write_text(json.dumps(meta, ensure_ascii=False))
+        atomic_save(path, np.stack(rows).astype(np.int16))
 
 
 def _child_main(argv: Sequence[str]) -> int:

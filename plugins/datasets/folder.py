@@ -2,6 +2,12 @@
 
 The speaker is the folder name, prefixed with the language so it stays unique
 across languages; the clip id is the file's path below ``root``.
+
+With ``subfolder_label = "emotion"`` (any label name), each speaker folder holds
+one folder per value of that label instead of the files:
+``<root>/<language>/<speaker>/<value>/*.wav``, and each clip carries the label
+``emotion = <value>``. A file left directly in a speaker folder then has no
+value and is skipped with reason ``layout``.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ class FolderDataset(RecordingsDataset):
         max_speakers: int | None = None,
         seed: int = 0,
         balance: bool = False,
+        subfolder_label: str | None = None,
     ) -> None:
         super().__init__(root, clips_per_speaker, max_speakers, seed, balance)
+        self.subfolder_label = subfolder_label
 
     def candidates(self, language: str) -> dict[str, list[Candidate]]:
         folder = self.root / language
@@ -44,22 +52,42 @@ class FolderDataset(RecordingsDataset):
             return {}
         by_speaker: dict[str, list[Candidate]] = {}
         for speaker_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-            files = sorted(
-                p for p in speaker_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS
-            )
-            if files:
+            files = _audio_files(speaker_dir)
+            if self.subfolder_label is None:
+                labelled = [(p, {}) for p in files]
+            else:
+                for p in files:
+                    self.skips.skip(language, p, f"not in a {self.subfolder_label} folder "
+                                    f"(subfolder_label = {self.subfolder_label!r})", "layout")  # fmt: skip
+                labelled = [
+                    (p, {self.subfolder_label: value.name})
+                    for value in sorted(d for d in speaker_dir.iterdir() if d.is_dir())
+                    for p in _audio_files(value)
+                ]
+            if labelled:
                 by_speaker[f"{language}/{speaker_dir.name}"] = [
-                    Candidate(f"folder/{p.relative_to(self.root).as_posix()}", p) for p in files
+                    Candidate(f"folder/{p.relative_to(self.root).as_posix()}", p, labels)
+                    for p, labels in labelled
                 ]
         return by_speaker
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
 def _speaker_files(folder: Path) -> dict[str, int]:
     """Audio files per speaker folder of one language folder."""
     return {
-        f"{folder.name}/{d.name}": sum(
-            1 for p in d.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS
-        )
+        f"{folder.name}/{d.name}": len(_audio_files(d))
+        for d in sorted(p for p in folder.iterdir() if p.is_dir())
+    }
+
+
+def _labelled_speaker_files(folder: Path) -> dict[str, int]:
+    """Audio files per speaker folder, in its label folders (``subfolder_label``)."""
+    return {
+        f"{folder.name}/{d.name}": sum(len(_audio_files(v)) for v in d.iterdir() if v.is_dir())
         for d in sorted(p for p in folder.iterdir() if p.is_dir())
     }
 
@@ -68,6 +96,10 @@ def check_folder(
     params: Mapping[str, Any], context: ValidationContext
 ) -> Iterator[tuple[str, str]]:
     """The root exists, holds a folder for every language, with enough speakers and files."""
+    label = params.get("subfolder_label")
+    if label is not None and (not label.isidentifier() or label in ("language", "speaker")):
+        yield "subfolder_label", (f"folder: expected a label name (letters, digits, '_') other "
+                                  f"than language and speaker, got {label!r}")  # fmt: skip
     root = Path(params["root"]).expanduser()
     problem = missing_root("folder", root)
     if problem:
@@ -81,7 +113,17 @@ def check_folder(
         if lang in available:
             # a speaker folder's time changes when files are added or removed in it
             key = [stamp(folder), *(stamp(d) for d in sorted(folder.iterdir()) if d.is_dir())]
-            files[lang] = scan_cached(context, "folder", key, lambda f=folder: _speaker_files(f))
+            if label is not None:  # a label folder's time changes with its files
+                key += [stamp(v) for d in sorted(folder.iterdir()) if d.is_dir()
+                        for v in sorted(d.iterdir()) if v.is_dir()]  # fmt: skip
+            if label is None:
+                files[lang] = scan_cached(
+                    context, "folder", key, lambda f=folder: _speaker_files(f)
+                )
+            else:
+                files[lang] = scan_cached(
+                    context, "folder-labelled", key, lambda f=folder: _labelled_speaker_files(f)
+                )
     yield from check_speakers("folder", files, params, context)
 
 
@@ -117,7 +159,18 @@ def harness_datasets() -> list[Component]:
                     False,
                     "keep as many speakers in every language as the language with the fewest",
                 ),
+                Param(
+                    "subfolder_label",
+                    str,
+                    None,
+                    "a label read from folders inside each speaker folder: "
+                    "<root>/<language>/<speaker>/<value>/*.wav; default: none",
+                    optional=True,
+                ),
             ],
+            labels=lambda params: (
+                (params["subfolder_label"],) if params.get("subfolder_label") else ()
+            ),
             check=check_folder,
         )
     ]
