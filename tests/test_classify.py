@@ -338,6 +338,8 @@ def test_a_suite_may_probe_nothing(tmp_path, tones_registry):
     results = Results.from_records([record])
     html = render(results, analyse(results, n_resamples=99, km_resamples=19))
     assert "Held-out classification at the end of training" in html
+    # no empty "Language separation" section promising results that will never come
+    assert 'id="separability"' not in html and 'href="#separability"' not in html
     # and probes without languages to separate is refused, saying how to probe nothing
     path.write_text(text.replace("probes = []\n", "", 1) + '[[probes]]\nplugin = "centroid"\n')
     with pytest.raises(SuiteError) as caught:

@@ -96,6 +96,8 @@ def _header(results: Results, title: str) -> str:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     links = [("answer", "Answer"), ("convergence", "Convergence"), ("separability", "Separability"),
              ("problems", "Failed and diverged runs"), ("methods", "Methods")]  # fmt: skip
+    if probes_nothing(results):
+        links = [link for link in links if link[0] != "separability"]
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links)
     description = results.design.description
     return (
@@ -307,7 +309,16 @@ def _sensitivity_sentences(results: Results, analysis: Analysis) -> list[str]:
     return out
 
 
+def probes_nothing(results: Results) -> bool:
+    """True when the suite asked no latent-space question (``probes = []`` in
+    every run's spec): the report then has no separation section to fill."""
+    specs = [record.get("spec") or {} for record in results.records.values()]
+    return bool(specs) and all(spec.get("probes") == [] for spec in specs)
+
+
 def _separability(results: Results, analysis: Analysis) -> str:
+    if probes_nothing(results):
+        return ""
     out = ['<section id="separability"><h2>Language separation</h2>']
     main = separation.main_metrics(analysis)
     if not main:
