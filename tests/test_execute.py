@@ -24,8 +24,14 @@ torch.set_num_threads(1)
 
 def without_timings(record: dict) -> dict:
     record = json.loads(json.dumps(record))
-    for key in ("started", "wall_seconds", "phase_seconds", "environment", "cpu_seconds",
-                "load_average"):
+    for key in (
+        "started",
+        "wall_seconds",
+        "phase_seconds",
+        "environment",
+        "cpu_seconds",
+        "load_average",
+    ):
         record.pop(key)
     for key in ("seconds", "train_seconds", "pretrain_seconds"):
         record["convergence"].pop(key)
@@ -44,7 +50,7 @@ def test_tiny_suite_records_every_run(tmp_path, tones_registry):
         assert record["run_id"] == spec.run_id and record["status"] in {"reached", "censored"}
         assert record["error"] is None
         # what the wall seconds ran under: the process's CPU time and the machine's load
-        assert 0 < record["cpu_seconds"] and record["environment"]["cpu_count"] >= 1
+        assert record["cpu_seconds"] > 0 and record["environment"]["cpu_count"] >= 1
         for when in ("start", "end"):
             load = record["load_average"][when]
             assert len(load) == 3 and all(x >= 0 for x in load)

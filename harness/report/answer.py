@@ -381,7 +381,7 @@ def measure_sentence(results: Results, analysis: Analysis) -> Sentence | None:
 
 def paragraphs(results: Results, analysis: Analysis) -> list[Paragraph]:
     """One paragraph per model with anything to say, then the measure."""
-    out = []
+    out: list[Paragraph] = []
     if results.control is None:
         return out
     for model in results.models:
