@@ -295,3 +295,20 @@ def test_no_warning_where_seconds_and_steps_agree(built):
     assert warned == []
     flipped = [s for p in paragraphs(results, analysis) for s in p.sentences if s.warning]
     assert len(flipped) == 2
+
+
+def test_every_table_in_wall_seconds_names_the_load_it_ran_under(built):
+    folder, page = built
+    runs = _read(folder, "runs.csv")
+    loads = pd.concat([runs["load_start"], runs["load_end"]])
+    share = runs["cpu_seconds"].sum() / runs["wall_seconds"].sum()
+    note = (f"Wall seconds were measured at a 1-minute load average {loads.min():.2f} to "
+            f"{loads.max():.2f} on 4 CPUs, and each run&#x27;s process used {share:.2f} CPU "
+            "seconds per wall second on average")  # fmt: skip
+    headings = [
+        m.start() for m in re.finditer(r"<h3>[^<]*\(wall seconds of target training\)", page)
+    ]
+    assert len(headings) == 2  # the medians and the comparisons with the control
+    for start in headings:
+        section = page[start : page.index("<h3>", start + 4)]
+        assert note in section

@@ -97,6 +97,8 @@ def ratio(x: float) -> str:
 
 
 def ratio_ci(row: Mapping[str, object]) -> str:
+    if row["design"] != "paired":
+        return "unpaired runs, so no CI"
     low, high = float(row["time_ratio_ci_low"]), float(row["time_ratio_ci_high"])  # type: ignore[arg-type]
     if not (low > 0 and math.isfinite(high)):
         return "no bounded 95% CI with this many seeds"
@@ -354,24 +356,38 @@ def _wall_clock_sentences(results: Results, analysis: Analysis, model: str) -> l
     return out
 
 
+def cpu_share(runs: pd.DataFrame) -> str:
+    """ ", and each run's process used 0.94 CPU seconds per wall second on
+    average" (all runs pooled), or "" when the runs recorded no CPU time."""
+    cpu = runs["cpu_seconds"].astype(float)
+    wall = runs["wall_seconds"].astype(float)
+    ok = np.isfinite(cpu) & np.isfinite(wall) & (wall > 0)
+    if not ok.any():
+        return ""
+    return (
+        f", and each run's process used {cpu[ok].sum() / wall[ok].sum():.2f} CPU seconds per "
+        "wall second on average"
+    )
+
+
+def load_note(runs: pd.DataFrame) -> str:
+    """What wall seconds were measured under, for the tables in seconds."""
+    return (
+        f"Wall seconds were measured at a {_load(runs)}{cpu_share(runs)} (runs.csv: load_start, "
+        "load_end, cpu_seconds): they carry the machine's load, which steps do not."
+    )
+
+
 def measure_sentence(results: Results, analysis: Analysis) -> Sentence | None:
     """How learning speed is counted, and what the wall seconds ran under."""
     runs = results.runs
     if runs.empty:
         return None
-    cpu = runs["cpu_seconds"].astype(float)
-    wall = runs["wall_seconds"].astype(float)
-    ok = np.isfinite(cpu) & np.isfinite(wall) & (wall > 0)
-    share = (
-        f", and each run's process used {cpu[ok].sum() / wall[ok].sum():.2f} CPU seconds per wall "
-        "second on average"
-        if ok.any()
-        else ""
-    )
     return Sentence(
         "Learning speed is counted in optimizer steps of target training, which machine load "
         "cannot change. The wall seconds in the details were measured at a "
-        f"{_load(runs)}{share}; they compare conditions only as far as the load was alike.",
+        f"{_load(runs)}{cpu_share(runs)}; they compare conditions only as far as the load was "
+        "alike.",
         (source(RUNS),),
     )
 

@@ -230,6 +230,8 @@ def _convergence(results: Results, analysis: Analysis) -> str:
                 ("median [95% CI]", ci_cell("median", "median_ci_low", "median_ci_high", t)),
                 ("restricted mean", num_cell("rmst", t)), ("up to", num_cell("rmst_tau", t)),
             ]))  # fmt: skip
+            if measure == "seconds":
+                out.append(para(answer.load_note(results.runs), "note"))
     tests = analysis.convergence_vs_control.copy()
     ratio = lambda x: f"{x:.2f}" if np.isfinite(x) else "–"  # noqa: E731
     if not tests.empty:
@@ -252,6 +254,8 @@ def _convergence(results: Results, analysis: Analysis) -> str:
                 ("detectable ratio", num_cell("detectable_ratio", ratio)),
                 ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
             ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
+            if measure == "seconds":
+                out.append(para(answer.load_note(results.runs), "note"))
         out.append(para(f"Control: {label(str(tests['control'].iloc[0]))}. Time ratio: geometric "
                       "mean over seeds of each seed's time divided by the same seed's control time "
                       "(below 1: reached sooner; censored runs count at the budget), with an exact "
