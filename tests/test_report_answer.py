@@ -188,6 +188,15 @@ def test_the_answer_says_what_the_noise_control_implies(built):
     for cited, text in said:
         assert "condition_a=es-lp500, condition_b=noise-lp500" in cited
         assert "“noise shaped like Spanish, low-pass 500 Hz”, which carries no speech" in text
+    # the language pair: the same speed-up from Spanish and Italian
+    language = [t for _, c, t in _sentences(page) if "condition_b=it-lp500" in c]
+    assert all("does not depend on which language was heard" in t for t in language)
+    # the upper control differs from low-passed speech: the filter matters
+    full = steps[(steps["condition_a"] == "es-lp500") & (steps["condition_b"] == "es-full")]
+    assert (full["p_holm"] < 0.05).all()
+    matters = [t for _, c, t in _sentences(page) if "condition_b=es-full" in c
+               and "condition_a=es-lp500" in c]  # fmt: skip
+    assert len(matters) == 2 and all(t.endswith("so the filter matters.") for t in matters)
 
 
 def test_a_separability_sentence_per_model_from_speaker_level_tests(built):

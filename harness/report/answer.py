@@ -180,10 +180,14 @@ def _speed_sentences(results: Results, model: str, rows: dict[str, pd.Series]) -
     return out
 
 
+def _attribute_name(row: pd.Series) -> str:
+    return "the language heard" if row["differs_in"] == "language" else "the filter"
+
+
 def _attribute(row: pd.Series) -> str:
-    """What a pair differs in, in words."""
+    """What a pair differs in, in words, with the two filters' titles."""
     if row["differs_in"] == "language":
-        return "the language heard"
+        return _attribute_name(row)
     a = component_title("pretrain_filter", str(row["value_a"]))
     b = component_title("pretrain_filter", str(row["value_b"]))
     return f"the filter ({a} against {b})"
@@ -222,7 +226,9 @@ def _between_sentences(
         if not np.isfinite(row["p_value"]):
             continue
         a, b = str(row["condition_a"]), str(row["condition_b"])
-        faster = [c for c in (a, b) if significant(rows.get(c))]
+        # which of the two the tests against the control show changing the speed
+        changed = [c for c in (a, b) if significant(rows.get(c))]
+        sped = [c for c in changed if float(rows[c]["time_ratio"]) < 1]
         sources = (
             source(BETWEEN, measure=measure, model=model, condition_a=a, condition_b=b),
             *(_vs_source(rows[c]) for c in (a, b) if c in rows),
@@ -236,20 +242,26 @@ def _between_sentences(
             way = "fewer" if float(row["time_ratio"]) < 1 else "more"
             out.append(Sentence(
                 f"{pair} do not give the same speed: the {name} needed {way} steps after "
-                f"“{label(a)}” ({stats}), so {_attribute(row).split(' (')[0]} matters.",
+                f"“{label(a)}” ({stats}), so {_attribute_name(row)} matters.",
                 sources,
             ))  # fmt: skip
-        elif len(faster) == 2:
+        elif len(sped) == 2:
             out.append(Sentence(
                 f"{pair} cannot be told apart ({stats}; {detectable(row)}): "
                 f"{_meaning(results, row)}.",
                 sources,
             ))  # fmt: skip
-        elif len(faster) == 1:
+        elif len(changed) == 2:
+            out.append(Sentence(
+                f"{pair} cannot be told apart ({stats}; {detectable(row)}): what they do to "
+                f"the learning speed does not depend on {_attribute_name(row)}.",
+                sources,
+            ))  # fmt: skip
+        elif len(changed) == 1:
             out.append(Sentence(
                 f"{pair} cannot be told apart ({stats}; {detectable(row)}), but only "
-                f"“{label(faster[0])}” is evidenced as faster than the control, so whether "
-                f"{_attribute(row).split(' (')[0]} matters is open.",
+                f"“{label(changed[0])}” is evidenced to differ from the control, so whether "
+                f"{_attribute_name(row)} matters is open.",
                 sources,
             ))  # fmt: skip
     return out
