@@ -291,6 +291,10 @@ class Component:
         prose), such as "convolutional autoencoder"; empty: ``name`` humanised.
     :param loss: for models, what the loss it returns measures, as an axis
         label, such as "MSE of the next frame"; empty: "loss".
+    :param keeps_speech: for pretraining filters: False when what comes out no
+        longer carries the speech itself (its sounds and words), only something
+        matched to it, such as its spectrum. The report reads a condition with
+        such a filter as a control of whether the language matters at all.
     """
 
     name: str
@@ -305,6 +309,7 @@ class Component:
     tasks: Sequence[str] = ()
     title: str = ""
     loss: str = ""
+    keeps_speech: bool = True
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""

@@ -88,6 +88,15 @@ def _static() -> dict[str, Any]:
     }
 
 
+def load_average() -> list[float] | None:
+    """The machine's 1-, 5- and 15-minute load averages (runnable processes,
+    all users), or None where the system does not report them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def environment() -> dict[str, Any]:
     """JSON-ready description of this process's software and machine."""
     import torch

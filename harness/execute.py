@@ -44,7 +44,7 @@ from harness.contracts import (
     check_latents,
     check_probe_result,
 )
-from harness.environment import environment
+from harness.environment import environment, load_average
 from harness.expand import RunSpec
 from harness.features import FeatureExtractor, fit_normalizer
 from harness.hashing import canonical_json
@@ -73,7 +73,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
     :return: the run record, JSON-ready; its arrays are written into ``run_dir``.
     """
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    clock = time.perf_counter()
+    clock, cpu_clock, load_start = time.perf_counter(), time.process_time(), load_average()
     registry = registry or load_registry()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -161,6 +161,10 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "environment": {**environment(), "device": outcome.device},
         "started": started,
         "wall_seconds": time.perf_counter() - clock,
+        # what the wall seconds were measured under: this process's CPU time
+        # (every thread) and the machine's load average at the start and end
+        "cpu_seconds": time.process_time() - cpu_clock,
+        "load_average": {"start": load_start, "end": load_average()},
         "phase_seconds": phases.seconds,
         "error": None,
     }

@@ -36,6 +36,17 @@ def model_loss(plugin: str) -> str:
         return "loss"
 
 
+def filter_keeps_speech(plugin: str | None) -> bool | None:
+    """Whether the pretraining filter ``plugin`` declared that its output still
+    carries the speech (``Component.keeps_speech``); None when not installed."""
+    if not plugin:
+        return None
+    try:
+        return load_registry().get("pretrain_filter", plugin).keeps_speech
+    except UnknownComponent:
+        return None
+
+
 @cache
 def _metric_labels() -> dict[str, str]:
     labels: dict[str, str] = {}

@@ -66,6 +66,10 @@ RUN_COLUMNS = [
     "pretrain_seconds",
     "train_seconds",
     "wall_seconds",
+    "cpu_seconds",
+    "load_start",
+    "load_end",
+    "cpu_count",
     "started",
     "error_type",
     "error_message",
@@ -179,6 +183,10 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             pretrain_seconds=conv.get("pretrain_seconds"),
             train_seconds=conv.get("train_seconds"),
             wall_seconds=record.get("wall_seconds"),
+            cpu_seconds=record.get("cpu_seconds"),
+            load_start=_load(record, "start"),
+            load_end=_load(record, "end"),
+            cpu_count=_get(record, "environment", "cpu_count"),
             started=record.get("started"),
             error_type=error.get("type"),
             error_message=error.get("message"),
@@ -195,6 +203,12 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     runs["higher_is_better"] = runs["higher_is_better"].astype(bool)
     _censor_diverged(runs)
     return runs.sort_values(["model", "condition", "seed"], kind="stable").reset_index(drop=True)
+
+
+def _load(record: Mapping[str, Any], when: str) -> Any:
+    """The 1-minute load average a run recorded at its ``start`` or ``end``."""
+    values = _get(record, "load_average", when)
+    return values[0] if isinstance(values, list) and values else None
 
 
 def _pretrain_examples(conv: Mapping[str, Any]) -> Any:

@@ -113,13 +113,14 @@ def harness_pretrain_filters() -> list[Component]:
         "order", int, 4, "Butterworth order (applied forward and backward)", min=1, max=12
     )
     return [
-        Component("full", Full, "the unfiltered waveform", default=True),
+        Component("full", Full, "the unfiltered waveform", default=True, title="full band"),
         Component(
             "lowpass",
             Lowpass,
             "zero-phase Butterworth low-pass (scipy sosfiltfilt), as heard in the womb",
             params=[cutoff, order],
             check=check_cutoff,
+            title="low-pass",
         ),
         Component(
             "noise",
@@ -137,5 +138,7 @@ def harness_pretrain_filters() -> list[Component]:
                 order,
             ],
             check=check_cutoff,
+            title="spectrally matched noise",
+            keeps_speech=False,
         ),
     ]

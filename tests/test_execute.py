@@ -24,7 +24,14 @@ torch.set_num_threads(1)
 
 def without_timings(record: dict) -> dict:
     record = json.loads(json.dumps(record))
-    for key in ("started", "wall_seconds", "phase_seconds", "environment"):
+    for key in (
+        "started",
+        "wall_seconds",
+        "phase_seconds",
+        "environment",
+        "cpu_seconds",
+        "load_average",
+    ):
         record.pop(key)
     for key in ("seconds", "train_seconds", "pretrain_seconds"):
         record["convergence"].pop(key)
@@ -42,6 +49,11 @@ def test_tiny_suite_records_every_run(tmp_path, tones_registry):
         json.dumps(record, allow_nan=False)  # JSON-ready, no NaN
         assert record["run_id"] == spec.run_id and record["status"] in {"reached", "censored"}
         assert record["error"] is None
+        # what the wall seconds ran under: the process's CPU time and the machine's load
+        assert record["cpu_seconds"] > 0 and record["environment"]["cpu_count"] >= 1
+        for when in ("start", "end"):
+            load = record["load_average"][when]
+            assert len(load) == 3 and all(x >= 0 for x in load)
 
         conv = record["convergence"]
         assert conv["reached"] == (record["status"] == "reached")

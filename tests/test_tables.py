@@ -11,7 +11,7 @@ import pytest
 
 from harness.export import write_tables
 from harness.results import load_results
-from harness.stats import cka, convergence, sensitivity, separability, survival
+from harness.stats import between, cka, convergence, sensitivity, separability, survival
 from harness.tables import (
     CONFUSION_COLUMNS,
     CURVE_COLUMNS,
@@ -202,6 +202,7 @@ def test_every_csv_column_is_documented():
         "stats/km_curves.csv": survival.KM_COLUMNS,
         "stats/convergence_vs_control.csv": convergence.VS_CONTROL_COLUMNS,
         "stats/convergence_overall.csv": convergence.OVERALL_COLUMNS,
+        "stats/convergence_between.csv": between.BETWEEN_COLUMNS,
         "stats/learning_curves.csv": survival.CURVE_COLUMNS,
         "stats/threshold_sensitivity.csv": sensitivity.SENSITIVITY_COLUMNS,
         "stats/separability.csv": separability.SUMMARY_COLUMNS,

@@ -20,7 +20,7 @@ import pandas as pd
 import harness
 from harness.atomic import write_text
 from harness.export import write_analysis
-from harness.report import classification, figures, methods, sentences, separation
+from harness.report import answer, classification, figures, methods, sentences, separation
 from harness.report.markup import (
     Cell,
     ci_cell,
@@ -124,10 +124,13 @@ def _answer(results: Results, analysis: Analysis) -> str:
     parts.append(para(_question(results), "question"))
     status = sentences.status_sentence(results)
     parts.append(para(status, "warning" if results.n_missing or results.problems else ""))
+    parts.append(_synthesis(results, analysis))
+    parts.append(_key_figure(results, analysis))
+    parts.append("<h3>Details</h3>")
     parts.append('<div class="answer">')
     headline = sentences.headline_sentences(results, analysis)
     if headline:
-        parts.append("<h3>In short (Holm-corrected tests at the 5% level)</h3><ul>")
+        parts.append("<h3>Each condition in short (Holm-corrected tests at the 5% level)</h3><ul>")
         parts.extend(f"<li>{esc(text)}</li>" for text in headline)
         parts.append("</ul>")
     parts.append(
@@ -151,17 +154,57 @@ def _answer(results: Results, analysis: Analysis) -> str:
     return "".join(parts)
 
 
-def _convergence(results: Results, analysis: Analysis) -> str:
-    out = ['<section id="convergence"><h2>Convergence</h2>']
-    out.append(figure(
-        figures.kaplan_meier_figure(results, analysis, "steps"),
+def _synthesis(results: Results, analysis: Analysis) -> str:
+    """The answer paragraphs; each sentence names the CSV rows it comes from."""
+    paragraphs = answer.paragraphs(results, analysis)
+    if not paragraphs:
+        return ""
+    out = ['<div class="synthesis" id="synthesis">']
+    for paragraph in paragraphs:
+        spans = " ".join(
+            f'<span class="{"warning" if s.warning else "claim"}" data-source="{esc(s.cited)}" '
+            f'title="{esc(s.cited)}">{esc(s.text)}</span>'
+            for s in paragraph.sentences
+        )
+        lead = (
+            f"<strong>{esc(paragraph.title[:1].upper() + paragraph.title[1:])}.</strong> "
+            if paragraph.title
+            else ""
+        )
+        model = f' data-model="{esc(paragraph.model)}"' if paragraph.model else ""
+        out.append(f'<p class="answer-model"{model}>{lead}{spans}</p>')
+    out.append(
+        para(
+            "Each sentence names the rows of the output folder's CSV files its numbers come from "
+            "(hover over it, or read its data-source attribute). Time ratio: geometric mean over "
+            "seeds of each seed's steps divided by the same seed's steps under the other "
+            "condition (below 1: sooner), with an exact sign-flip CI; Holm-corrected within each "
+            "family of tests.",
+            "note",
+        )
+    )
+    out.append("</div>")
+    return "".join(out)
+
+
+def _key_figure(results: Results, analysis: Analysis) -> str:
+    """The figure the answer rests on: Kaplan-Meier curves of steps to threshold."""
+    return figure(
+        figures.kaplan_meier_figure(results, analysis, answer.ANSWER_MEASURE),
         "Kaplan-Meier curves of steps to threshold",
         "Kaplan-Meier estimate of the fraction of runs that have not yet reached the held-out "
         "threshold, against optimizer steps of target training, with pointwise 95% bands "
         "(log-log); one row per model, one panel per condition beside the control (grey). "
         "Ticks: runs censored there (no crossing within the budget; diverged runs at the longest "
         "time observed). Where a curve crosses the dotted line is its median.",
-    ))  # fmt: skip
+    )
+
+
+def _convergence(results: Results, analysis: Analysis) -> str:
+    out = ['<section id="convergence"><h2>Convergence</h2>']
+    out.append(
+        para("The Kaplan-Meier curves of steps to threshold are under the answer above.", "note")
+    )
     out.append(figure(
         figures.learning_curve_figure(results, analysis),
         "Learning curves",
@@ -189,6 +232,8 @@ def _convergence(results: Results, analysis: Analysis) -> str:
                 ("median [95% CI]", ci_cell("median", "median_ci_low", "median_ci_high", t)),
                 ("restricted mean", num_cell("rmst", t)), ("up to", num_cell("rmst_tau", t)),
             ]))  # fmt: skip
+            if measure == "seconds":
+                out.append(para(answer.load_note(results.runs), "note"))
     tests = analysis.convergence_vs_control.copy()
     ratio = lambda x: f"{x:.2f}" if np.isfinite(x) else "–"  # noqa: E731
     if not tests.empty:
@@ -211,6 +256,8 @@ def _convergence(results: Results, analysis: Analysis) -> str:
                 ("detectable ratio", num_cell("detectable_ratio", ratio)),
                 ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
             ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
+            if measure == "seconds":
+                out.append(para(answer.load_note(results.runs), "note"))
         out.append(para(f"Control: {label(str(tests['control'].iloc[0]))}. Time ratio: geometric "
                       "mean over seeds of each seed's time divided by the same seed's control time "
                       "(below 1: reached sooner; censored runs count at the budget), with an exact "

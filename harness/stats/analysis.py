@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.results import Results
-from harness.stats import convergence, separability, survival
+from harness.stats import between, convergence, separability, survival
 from harness.stats.cka import cka_table
 from harness.stats.sensitivity import threshold_sensitivity
 
@@ -26,6 +26,7 @@ class Analysis:
     km_curves: pd.DataFrame
     convergence_vs_control: pd.DataFrame
     convergence_overall: pd.DataFrame
+    convergence_between: pd.DataFrame
     learning_curves: pd.DataFrame
     threshold_sensitivity: pd.DataFrame
     separability: pd.DataFrame
@@ -39,6 +40,7 @@ class Analysis:
             "km_curves": self.km_curves,
             "convergence_vs_control": self.convergence_vs_control,
             "convergence_overall": self.convergence_overall,
+            "convergence_between": self.convergence_between,
             "learning_curves": self.learning_curves,
             "threshold_sensitivity": self.threshold_sensitivity,
             "separability": self.separability,
@@ -78,6 +80,9 @@ def analyse(
         km_curves=ordered(survival.km_curves(runs)),
         convergence_vs_control=ordered(vs_control),
         convergence_overall=ordered(convergence.overall(runs, n_resamples=n_resamples, seed=seed)),
+        convergence_between=ordered(
+            between.between_conditions(runs, results.design, n_resamples=n_resamples, seed=seed)
+        ),
         learning_curves=ordered(survival.learning_curves(results.curves)),
         threshold_sensitivity=ordered(threshold_sensitivity(runs, results.curves)),
         separability=ordered(separability.separability_summary(results)),

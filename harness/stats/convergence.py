@@ -175,7 +175,7 @@ def seeds_needed(
     return None
 
 
-def _compare(
+def compare(
     measure: str,
     model: str,
     condition: str,
@@ -186,6 +186,10 @@ def _compare(
     km_resamples: int,
     seed: int,
 ) -> dict[str, object]:
+    """One comparison of ``group`` (the runs of ``condition``) with ``ctrl``
+    (the runs of ``control``, or of any other condition): the row of
+    :data:`VS_CONTROL_COLUMNS` without ``p_holm`` and ``detectable_ratio``.
+    ``km_resamples=0`` skips the RMST bootstrap (no CI)."""
     km_a = kaplan_meier(group["time"], group["event_"])
     km_b = kaplan_meier(ctrl["time"], ctrl["event_"])
     tau = rmst_tau(measure, group, ctrl)
@@ -273,7 +277,7 @@ def _compare(
     return row
 
 
-def _detectable(frame: pd.DataFrame) -> pd.Series:
+def detectable_ratios(frame: pd.DataFrame) -> pd.Series:
     """exp(-delta): the time ratio (below 1: sooner) the comparison had 80%
     power to detect at Holm's first step (alpha / number of tests)."""
     alpha = ALPHA / max(int(frame["p_value"].notna().sum()), 1)
@@ -309,11 +313,11 @@ def vs_control(
                 if condition == control:
                     continue
                 args = (measure, str(model), str(condition), control, group, ctrl)
-                family.append(_compare(*args, n_resamples, km_resamples, seed))
+                family.append(compare(*args, n_resamples, km_resamples, seed))
         if family:
             frame = pd.DataFrame(family)
             frame["p_holm"] = holm(frame["p_value"])
-            frame["detectable_ratio"] = _detectable(frame)
+            frame["detectable_ratio"] = detectable_ratios(frame)
             frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=VS_CONTROL_COLUMNS)

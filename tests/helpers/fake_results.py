@@ -72,7 +72,7 @@ FLAGSHIP_CONDITIONS = (
     FakeCondition("ja-lp500", "Japanese, low-pass 500 Hz", "ja", "lowpass", 0.7, 0.06),
     FakeCondition("es-full", "Spanish, full band", "es", "full", 1.0, 0.0),
     FakeCondition(
-        "noise-lp500", "noise shaped like Spanish, low-pass 500 Hz", None, "noise", 0.62, 0.0
+        "noise-lp500", "noise shaped like Spanish, low-pass 500 Hz", "es", "noise", 0.62, 0.0
     ),
 )
 #: the flagship's models, unlabelled (so the report names them by their plugins' titles)
@@ -125,6 +125,9 @@ class FakeSuite:
     random_seed: int = 0
     extra_toml: str = ""
     run_ids: dict[str, str] = field(default_factory=dict)
+    #: condition name -> factor on its runs' wall seconds and on the 1-minute load
+    #: average they record (1.0 when absent): a condition run on a busy machine
+    slowdown: dict[str, float] = field(default_factory=dict)
 
 
 def _toml_string(value: str) -> str:
@@ -308,9 +311,15 @@ def _record(
             "sklearn": "1.7.0",
             "platform": "Linux-x86_64",
             "git_commit": "0123abc",
+            "cpu_count": 4,
         },
         "started": f"2025-01-01T00:{seed:02d}:00Z",
         "wall_seconds": 30.0 + seed,
+        "cpu_seconds": 28.0 + seed,
+        "load_average": {
+            "start": [fake.slowdown.get(c.name, 1.0), 1.0, 1.0],
+            "end": [fake.slowdown.get(c.name, 1.0) + 0.5, 1.0, 1.0],
+        },
         "error": None,
         "convergence": None,
         "curve": {"step": [], "train_loss": [], "heldout_loss": [], "seconds": []},
@@ -353,7 +362,9 @@ def _record(
     else:
         status, stop, reached = "censored", fake.max_steps, False
     curve = _curve(rng, fake, crossing if reached else None, stop, diverged)
-    seconds = stop * m.seconds_per_step * float(rng.uniform(0.9, 1.1))
+    slowdown = fake.slowdown.get(c.name, 1.0)
+    curve["seconds"] = [t * slowdown for t in curve["seconds"]]
+    seconds = stop * m.seconds_per_step * float(rng.uniform(0.9, 1.1)) * slowdown
     examples = stop * fake.batch_size
     record["status"] = status
     record["curve"] = curve

@@ -1,0 +1,428 @@
+"""The answer at the top of the report: a short paragraph per model.
+
+Each paragraph says which conditions changed the learning speed against the
+control and by how much (the paired time ratio with its CI), which did not
+(with the change the design could have detected), what the pairs of
+conditions that differ in one declared attribute imply (the language heard,
+or the filter: see :mod:`harness.stats.between`), and, where the probes give
+speaker-level tests, whether languages separate differently. Learning speed is
+counted in target steps (:data:`ANSWER_MEASURE`); wall seconds carry the
+machine load they ran under, and where they point the other way the answer
+says so, naming the load.
+
+Every :class:`Sentence` names the rows it was written from
+(:class:`Source`: a CSV of the output folder and the key columns of a row),
+which the HTML carries as a ``data-source`` attribute, so each number can be
+looked up; tests check that the numbers equal the CSV values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.names import component_title, filter_keeps_speech
+from harness.report.numbers import ALPHA, fmt_p, plural
+from harness.report.separation import main_metrics
+from harness.results import Results
+from harness.stats.analysis import Analysis
+
+#: the time measure the answer states learning speed in: optimizer steps of
+#: target training, which machine load cannot change
+ANSWER_MEASURE = "steps"
+
+VS_CONTROL = "stats/convergence_vs_control.csv"
+BETWEEN = "stats/convergence_between.csv"
+SEPARABILITY = "stats/separability_vs_control.csv"
+RUNS = "runs.csv"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One row of a table of the output folder: ``table`` and the values of its
+    key columns (``{}`` with ``table`` = runs.csv: every run)."""
+
+    table: str
+    key: tuple[tuple[str, str], ...]
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{k}={v}" for k, v in self.key)
+        return f"{self.table}: {where}" if where else self.table
+
+    def rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``frame`` (the table read back) this source names."""
+        mask = pd.Series(True, index=frame.index)
+        for column, value in self.key:
+            mask &= frame[column].astype(str) == value
+        return frame[mask]
+
+
+def source(table: str, **key: object) -> Source:
+    return Source(table, tuple((k, str(v)) for k, v in key.items()))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the answer and the rows its numbers come from."""
+
+    text: str
+    sources: tuple[Source, ...]
+    warning: bool = False
+
+    @property
+    def cited(self) -> str:
+        """The ``data-source`` attribute: the sources, ``" | "`` between them."""
+        return " | ".join(str(s) for s in self.sources)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """The answer for one model (``model`` empty: about the whole suite)."""
+
+    model: str
+    title: str
+    sentences: tuple[Sentence, ...]
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def ratio(x: float) -> str:
+    """A time ratio: two decimals."""
+    return f"{x:.2f}" if np.isfinite(x) else "–"
+
+
+def ratio_ci(row: Mapping[str, object]) -> str:
+    if row["design"] != "paired":
+        return "unpaired runs, so no CI"
+    low, high = float(row["time_ratio_ci_low"]), float(row["time_ratio_ci_high"])  # type: ignore[arg-type]
+    if not (low > 0 and math.isfinite(high)):
+        return "no bounded 95% CI with this many seeds"
+    return f"95% CI {ratio(low)} to {ratio(high)}"
+
+
+def percent_change(r: float) -> str:
+    """0.62 -> '38% fewer', 1.4 -> '40% more'."""
+    return f"{(1 - r) * 100:.0f}% fewer" if r <= 1 else f"{(r - 1) * 100:.0f}% more"
+
+
+def detectable(row: Mapping[str, object]) -> str:
+    r = float(row["detectable_ratio"])  # type: ignore[arg-type]
+    if not np.isfinite(r):
+        return "the change it could have detected is unknown (too few runs)"
+    if r == 0:
+        return "too few informative seeds for a change of any size to be detectable"
+    return f"a ratio of {ratio(r)} or {ratio(1 / r)} was detectable"
+
+
+def significant(row: Mapping[str, object] | None) -> bool:
+    return row is not None and bool(float(row["p_holm"]) < ALPHA)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- learning speed
+
+
+def _vs_rows(analysis: Analysis, model: str, measure: str) -> dict[str, pd.Series]:
+    vs = analysis.convergence_vs_control
+    if vs.empty:
+        return {}
+    mine = vs[(vs["measure"] == measure) & (vs["model"] == model)]
+    return {str(r["condition"]): r for _, r in mine.iterrows() if np.isfinite(r["p_value"])}
+
+
+def _vs_source(row: pd.Series) -> Source:
+    return source(
+        VS_CONTROL, measure=row["measure"], model=row["model"], condition=row["condition"]
+    )
+
+
+def _speed_sentences(results: Results, model: str, rows: dict[str, pd.Series]) -> list[Sentence]:
+    name, label = results.model_label(model), results.condition_label
+    control = label(str(results.control))
+    faster = [row for row in rows.values() if significant(row)]
+    quiet = [row for row in rows.values() if not significant(row)]
+    out = []
+    if faster:
+        parts = []
+        for i, row in enumerate(faster):
+            r = float(row["time_ratio"])
+            how = (
+                f"paired over {plural(int(row['n_pairs']), 'seed')}, "
+                if row["design"] == "paired"
+                else ""
+            )
+            tail = f" than with “{control}”" if i == 0 else ""
+            parts.append(
+                f"with “{label(str(row['condition']))}” in {percent_change(r)} target steps{tail} "
+                f"(time ratio {ratio(r)}, {ratio_ci(row)}; {how}Holm-corrected "
+                f"{fmt_p(float(row['p_holm']))})"
+            )
+        out.append(Sentence(
+            f"The {name} reached the threshold " + "; ".join(parts) + ".",
+            tuple(_vs_source(row) for row in faster),
+        ))  # fmt: skip
+    if quiet:
+        parts = [
+            f"“{label(str(row['condition']))}” (time ratio {ratio(float(row['time_ratio']))}, "
+            f"{ratio_ci(row)}; {detectable(row)})"
+            for row in quiet
+        ]
+        listing = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; nor with " + parts[-1]
+        out.append(Sentence(
+            f"There is no evidence that the {name} learnt faster or slower than with “{control}” "
+            f"with {listing}.",
+            tuple(_vs_source(row) for row in quiet),
+        ))  # fmt: skip
+    return out
+
+
+def _attribute_name(row: pd.Series) -> str:
+    return "the language heard" if row["differs_in"] == "language" else "the filter"
+
+
+def _attribute(row: pd.Series) -> str:
+    """What a pair differs in, in words, with the two filters' titles."""
+    if row["differs_in"] == "language":
+        return _attribute_name(row)
+    a = component_title("pretrain_filter", str(row["value_a"]))
+    b = component_title("pretrain_filter", str(row["value_b"]))
+    return f"the filter ({a} against {b})"
+
+
+def _meaning(results: Results, row: pd.Series) -> str:
+    """What two conditions with the same speed-up imply, from what they differ in."""
+    a, b = str(row["condition_a"]), str(row["condition_b"])
+    if row["differs_in"] == "language":
+        return "the speed-up does not depend on which language was heard"
+    speech = {
+        a: filter_keeps_speech(str(row["value_a"])),
+        b: filter_keeps_speech(str(row["value_b"])),
+    }
+    without = [c for c, keeps in speech.items() if keeps is False]
+    with_speech = [c for c, keeps in speech.items() if keeps is True]
+    if len(without) == 1 and len(with_speech) == 1:
+        return (
+            f"“{results.condition_label(without[0])}”, which carries no speech, gave the same "
+            f"speed-up as “{results.condition_label(with_speech[0])}”: the effect is not specific "
+            "to language"
+        )
+    return "which of the two filters was used made no detectable difference"
+
+
+def _between_sentences(
+    results: Results, analysis: Analysis, model: str, rows: dict[str, pd.Series], measure: str
+) -> list[Sentence]:
+    between = analysis.convergence_between
+    if between.empty:
+        return []
+    mine = between[(between["measure"] == measure) & (between["model"] == model)]
+    name, label = results.model_label(model), results.condition_label
+    out = []
+    for _, row in mine.iterrows():
+        if not np.isfinite(row["p_value"]):
+            continue
+        a, b = str(row["condition_a"]), str(row["condition_b"])
+        # which of the two the tests against the control show changing the speed
+        changed = [c for c in (a, b) if significant(rows.get(c))]
+        sped = [c for c in changed if float(rows[c]["time_ratio"]) < 1]
+        sources = (
+            source(BETWEEN, measure=measure, model=model, condition_a=a, condition_b=b),
+            *(_vs_source(rows[c]) for c in (a, b) if c in rows),
+        )
+        stats = (
+            f"time ratio {ratio(float(row['time_ratio']))}, {ratio_ci(row)}; "
+            f"Holm-corrected {fmt_p(float(row['p_holm']))}"
+        )
+        pair = f"“{label(a)}” and “{label(b)}”, which differ only in {_attribute(row)},"
+        if significant(row):
+            way = "fewer" if float(row["time_ratio"]) < 1 else "more"
+            out.append(Sentence(
+                f"{pair} do not give the same speed: the {name} needed {way} steps after "
+                f"“{label(a)}” ({stats}), so {_attribute_name(row)} matters.",
+                sources,
+            ))  # fmt: skip
+        elif len(sped) == 2:
+            out.append(Sentence(
+                f"{pair} cannot be told apart ({stats}; {detectable(row)}): "
+                f"{_meaning(results, row)}.",
+                sources,
+            ))  # fmt: skip
+        elif len(changed) == 2:
+            out.append(Sentence(
+                f"{pair} cannot be told apart ({stats}; {detectable(row)}): what they do to "
+                f"the learning speed does not depend on {_attribute_name(row)}.",
+                sources,
+            ))  # fmt: skip
+        elif len(changed) == 1:
+            out.append(Sentence(
+                f"{pair} cannot be told apart ({stats}; {detectable(row)}), but only "
+                f"“{label(changed[0])}” is evidenced to differ from the control, so whether "
+                f"{_attribute_name(row)} matters is open.",
+                sources,
+            ))  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- separability
+
+
+def _separability_sentence(results: Results, analysis: Analysis, model: str) -> list[Sentence]:
+    vs = analysis.separability_vs_control
+    metrics = main_metrics(analysis)
+    if vs.empty or not metrics:
+        return []
+    probe, metric = metrics[0]
+    rows = vs[(vs["model"] == model) & (vs["probe"] == probe) & (vs["metric"] == metric)]
+    # speaker-level tests only: a score without per-speaker results has no test
+    rows = rows[(rows["inference"] != "none") & np.isfinite(rows["p_holm"].astype(float))]
+    if rows.empty:
+        return []
+    name, shown = results.model_label(model), results.metric_label(metric)
+
+    def key(row: pd.Series) -> Source:
+        return source(SEPARABILITY, model=model, condition=row["condition"],
+                      latent_space=row["latent_space"], probe=probe, metric=metric)  # fmt: skip
+
+    sig = rows[rows["p_holm"] < ALPHA]
+    if sig.empty:
+        det = rows["detectable_difference"].astype(float)
+        det = det[np.isfinite(det)]
+        size = (
+            f"; differences of ±{det.min():.3f} to ±{det.max():.3f} were detectable"
+            if len(det) and det.min() != det.max()
+            else (f"; a difference of ±{det.min():.3f} was detectable" if len(det) else "")
+        )
+        return [Sentence(
+            f"No condition changed how well languages separate in the {name}'s latent spaces "
+            f"({shown}, {plural(len(rows), 'test')} over seeds and probe speakers, Holm-corrected"
+            f"{size}).",
+            tuple(key(r) for _, r in rows.iterrows()),
+        )]  # fmt: skip
+    parts = []
+    for _, r in sig.iterrows():
+        better = (float(r["difference"]) > 0) == bool(r["higher_is_better"])
+        parts.append(
+            f"{'better' if better else 'worse'} with “{results.condition_label(str(r['condition']))}” "
+            f"in {r['latent_space']} (difference {float(r['difference']):+.3f}, 95% CI "
+            f"{float(r['difference_ci_low']):+.3f} to {float(r['difference_ci_high']):+.3f}; "
+            f"Holm-corrected {fmt_p(float(r['p_holm']))})"
+        )
+    return [Sentence(
+        f"Against the control, languages separated ({shown}; tests over seeds and probe "
+        f"speakers) {'; '.join(parts)}; {len(rows) - len(sig)} of the {len(rows)} tests show no "
+        "evidence of a difference.",
+        tuple(key(r) for _, r in sig.iterrows()) + tuple(key(r) for _, r in rows.iterrows()
+                                                          if r["p_holm"] >= ALPHA),
+    )]  # fmt: skip
+
+
+# ---------------------------------------------------------------- wall clock
+
+
+def _load(runs: pd.DataFrame) -> str:
+    """The 1-minute load averages a set of runs recorded, as words."""
+    loads = pd.concat([runs["load_start"], runs["load_end"]]).astype(float).dropna()
+    if loads.empty:
+        return "no load average recorded"
+    cpus = runs["cpu_count"].astype(float).dropna()
+    on = f" on {int(cpus.max())} CPUs" if len(cpus) else ""
+    low, high = loads.min(), loads.max()
+    span = f"{low:.2f}" if low == high else f"{low:.2f} to {high:.2f}"
+    return f"1-minute load average {span}{on}"
+
+
+def _wall_clock_sentences(results: Results, analysis: Analysis, model: str) -> list[Sentence]:
+    """Where wall seconds and steps point in opposite directions against the
+    control (and at least one of them is evidence), a warning naming the load."""
+    steps, seconds = _vs_rows(analysis, model, ANSWER_MEASURE), _vs_rows(analysis, model, "seconds")
+    runs = results.runs
+    out = []
+    for condition, s in steps.items():
+        w = seconds.get(condition)
+        if w is None or not (significant(s) or significant(w)):
+            continue
+        if (float(s["time_ratio"]) < 1) == (float(w["time_ratio"]) < 1):
+            continue
+        mine = runs[(runs["model"] == model) & (runs["condition"] == condition)]
+        ctrl = runs[(runs["model"] == model) & (runs["condition"] == results.control)]
+
+        def way(row: pd.Series) -> str:
+            return "sooner" if float(row["time_ratio"]) < 1 else "later"
+
+        out.append(Sentence(
+            f"Warning: in wall seconds the {results.model_label(model)} with "
+            f"“{results.condition_label(condition)}” reached the threshold {way(w)} than the "
+            f"control (time ratio {ratio(float(w['time_ratio']))}), in target steps {way(s)} "
+            f"({ratio(float(s['time_ratio']))}). Wall seconds carry the machine's load: these "
+            f"runs ran at a {_load(mine)}, the control's at a {_load(ctrl)}. The answer counts "
+            "steps.",
+            (_vs_source(s), _vs_source(w),
+             source(RUNS, model=model, condition=condition),
+             source(RUNS, model=model, condition=results.control)),
+            warning=True,
+        ))  # fmt: skip
+    return out
+
+
+def cpu_share(runs: pd.DataFrame) -> str:
+    """ ", and each run's process used 0.94 CPU seconds per wall second on
+    average" (all runs pooled), or "" when the runs recorded no CPU time."""
+    cpu = runs["cpu_seconds"].astype(float)
+    wall = runs["wall_seconds"].astype(float)
+    ok = np.isfinite(cpu) & np.isfinite(wall) & (wall > 0)
+    if not ok.any():
+        return ""
+    return (
+        f", and each run's process used {cpu[ok].sum() / wall[ok].sum():.2f} CPU seconds per "
+        "wall second on average"
+    )
+
+
+def load_note(runs: pd.DataFrame) -> str:
+    """What wall seconds were measured under, for the tables in seconds."""
+    return (
+        f"Wall seconds were measured at a {_load(runs)}{cpu_share(runs)} (runs.csv: load_start, "
+        "load_end, cpu_seconds): they carry the machine's load, which steps do not."
+    )
+
+
+def measure_sentence(results: Results, analysis: Analysis) -> Sentence | None:
+    """How learning speed is counted, and what the wall seconds ran under."""
+    runs = results.runs
+    if runs.empty:
+        return None
+    return Sentence(
+        "Learning speed is counted in optimizer steps of target training, which machine load "
+        "cannot change. The wall seconds in the details were measured at a "
+        f"{_load(runs)}{cpu_share(runs)}; they compare conditions only as far as the load was "
+        "alike.",
+        (source(RUNS),),
+    )
+
+
+# ---------------------------------------------------------------- the answer
+
+
+def paragraphs(results: Results, analysis: Analysis) -> list[Paragraph]:
+    """One paragraph per model with anything to say, then the measure."""
+    out: list[Paragraph] = []
+    if results.control is None:
+        return out
+    for model in results.models:
+        rows = _vs_rows(analysis, model, ANSWER_MEASURE)
+        sentences = [
+            *_speed_sentences(results, model, rows),
+            *_between_sentences(results, analysis, model, rows, ANSWER_MEASURE),
+            *_separability_sentence(results, analysis, model),
+            *_wall_clock_sentences(results, analysis, model),
+        ]
+        if sentences:
+            out.append(Paragraph(model, results.model_label(model), tuple(sentences)))
+    measure = measure_sentence(results, analysis)
+    if out and measure is not None:
+        out.append(Paragraph("", "", (measure,)))
+    return out

@@ -1,0 +1,323 @@
+"""The synthesized answer at the top of the report: one paragraph per model,
+every sentence traceable to CSV rows whose numbers it repeats; comparisons
+between conditions chosen from the declared design; wall seconds that carry
+their machine load, and a warning where they contradict the steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.design import ConditionInfo, Design
+from harness.report import build_report
+from harness.report.answer import ANSWER_MEASURE, Source, paragraphs
+from harness.results import load_results
+from harness.stats.analysis import analyse
+from harness.stats.between import between_conditions, contrast_pairs
+from harness.stats.convergence import paired_log_ratios
+from harness.stats.multiple import holm
+from harness.stats.permutation import sign_flip
+from harness.stats.survival import analysable
+
+from helpers.fake_results import FLAGSHIP_CONDITIONS, flagship_suite, write_fake_results
+
+#: the flagship's control, speech, language, upper and noise controls; 10 seeds
+#: as the flagship has, so an exact test can pass Holm over the comparisons
+SHOWN = ("none", "es-lp500", "it-lp500", "es-full", "noise-lp500")
+#: the runs of this condition ran on a machine four times as loaded
+BUSY = "es-lp500"
+
+
+def _suite(**changes):
+    conditions = tuple(c for c in FLAGSHIP_CONDITIONS if c.name in SHOWN)
+    return dataclasses.replace(
+        flagship_suite(), conditions=conditions, seeds=tuple(range(10)), tsne=False, **changes
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = write_fake_results(tmp_path_factory.mktemp("answer"), _suite(slowdown={BUSY: 4.0}))
+    path = build_report(folder, n_resamples=999, km_resamples=99)
+    return folder, path.read_text(encoding="utf-8")
+
+
+def _sentences(page: str) -> list[tuple[str, str, str]]:
+    """(class, data-source, text) of every sentence of the answer."""
+    start = page.index('id="synthesis"')
+    block = page[start : page.index("</div>", start)]
+    spans = re.findall(r'<span class="(\w+)" data-source="([^"]*)"[^>]*>(.*?)</span>', block)
+    return [(kind, html.unescape(src), html.unescape(text)) for kind, src, text in spans]
+
+
+def _parse(cited: str) -> list[Source]:
+    out = []
+    for entry in cited.split(" | "):
+        table, _, keys = entry.partition(": ")
+        pairs = tuple(tuple(k.split("=", 1)) for k in keys.split(", ")) if keys else ()
+        out.append(Source(table, pairs))  # type: ignore[arg-type]
+    return out
+
+
+def _read(folder, table: str) -> pd.DataFrame:
+    return pd.read_csv(folder / table, keep_default_na=True)
+
+
+# ---------------------------------------------------------------- layout
+
+
+def test_the_answer_and_its_figure_come_before_any_table_or_other_figure(built):
+    _, page = built
+    body = page[page.index('<section id="answer"') :]
+    answer = body.index('id="synthesis"')
+    first_figure = body.index("<figure")
+    assert answer < first_figure < body.index("<table")
+    # the key figure comes directly after the answer, before the details
+    assert "Kaplan-Meier" in body[first_figure : body.index("</figure>", first_figure)]
+    assert first_figure < body.index("<h3>Details</h3>") < body.index("Each condition in short")
+    # one paragraph per model, named by its label, then the measure paragraph
+    models = re.findall(r'<p class="answer-model" data-model="([^"]+)"><strong>([^<]+)</strong>',
+                        page)  # fmt: skip
+    assert [m for m, _ in models] == ["lstm", "conv_autoencoder"]
+    assert [t for _, t in models] == ["LSTM.", "Convolutional autoencoder."]
+    assert "conv_autoencoder" not in " ".join(text for _, _, text in _sentences(page))
+
+
+# ---------------------------------------------------------------- traceability
+
+
+def _allowed(rows: pd.DataFrame) -> set[str]:
+    """Every way the answer may print a number of these rows."""
+    out: set[str] = set()
+    for value in rows.select_dtypes("number").to_numpy(float).ravel():
+        if not math.isfinite(value):
+            continue
+        out |= {f"{value:.2f}", f"{value:.3f}", f"{abs(value):.3f}", f"{value:.0f}"}
+        if value > 0:
+            out |= {f"{1 / value:.2f}", f"{abs(1 - value) * 100:.0f}"}
+    return out
+
+
+def _numbers(text: str) -> list[str]:
+    # condition labels (“...”) are names, not numbers; "95%" CIs and the
+    # "1-minute" load average are the wording's own
+    text = re.sub(r"“[^”]*”", "", text).replace("95% CI", "").replace("1-minute", "")
+    return [n.lstrip("+-±") for n in re.findall(r"[+\-±]?\d+(?:\.\d+)?", text)]
+
+
+def test_every_sentence_names_rows_that_exist(built):
+    folder, page = built
+    sentences = _sentences(page)
+    assert len(sentences) >= 6
+    for _, cited, text in sentences:
+        for src in _parse(cited):
+            rows = src.rows(_read(folder, src.table))
+            if src.table == "runs.csv":
+                assert len(rows) >= 1, (cited, text)
+            else:
+                assert len(rows) == 1, (str(src), text)
+
+
+def test_the_numbers_of_every_sentence_are_the_csv_values(built):
+    folder, page = built
+    for _, cited, text in _sentences(page):
+        frames = [src.rows(_read(folder, src.table)) for src in _parse(cited)]
+        allowed = set().union(*(_allowed(f) for f in frames))
+        runs = [f for f, s in zip(frames, _parse(cited), strict=True) if s.table == "runs.csv"]
+        for rows in runs:  # what the load and CPU phrases aggregate
+            loads = pd.concat([rows["load_start"], rows["load_end"]])
+            allowed |= {f"{loads.min():.2f}", f"{loads.max():.2f}"}
+            allowed.add(f"{rows['cpu_seconds'].sum() / rows['wall_seconds'].sum():.2f}")
+        allowed |= {"0.001"}  # "p < 0.001"
+        cited_rows = pd.concat(frames)  # counts of the cited tests: all, and without evidence
+        allowed |= {str(len(cited_rows))}
+        if "p_holm" in cited_rows:
+            allowed.add(str(int((cited_rows["p_holm"] >= 0.05).sum())))
+        stray = [n for n in _numbers(text) if n not in allowed]
+        assert not stray, (stray, text)
+
+
+def test_a_comparison_with_the_control_states_its_ratio_ci_and_holm_p(built):
+    folder, page = built
+    vs = _read(folder, "stats/convergence_vs_control.csv")
+    checked = 0
+    for kind, cited, text in _sentences(page):
+        sources = _parse(cited)
+        # the sentences about the control comparisons themselves (between-pair
+        # sentences cite them for which of the pair sped learning up)
+        if kind == "warning" or any(s.table != "stats/convergence_vs_control.csv" for s in sources):
+            continue
+        for src in sources:
+            row = src.rows(vs).iloc[0]
+            checked += 1
+            label = re.escape(f"time ratio {row['time_ratio']:.2f}, 95% CI "
+                              f"{row['time_ratio_ci_low']:.2f} to {row['time_ratio_ci_high']:.2f}")  # fmt: skip
+            assert re.search(label, text), (row.to_dict(), text)
+            if row["p_holm"] < 0.05:
+                assert "Holm-corrected p" in text
+            else:
+                assert "no evidence" in text
+                if row["detectable_ratio"] == 0:
+                    assert "too few informative seeds for a change of any size" in text
+                    continue
+                assert (f"a ratio of {row['detectable_ratio']:.2f} or "
+                        f"{1 / row['detectable_ratio']:.2f} was detectable") in text  # fmt: skip
+    assert checked >= 8  # four conditions, two models
+
+
+def test_the_answer_says_what_the_noise_control_implies(built):
+    """Low-passed noise speeds learning up as much as low-passed speech: the
+    answer says so, from the between-condition test, for both models."""
+    folder, page = built
+    between = _read(folder, "stats/convergence_between.csv")
+    steps = between[(between["measure"] == "steps")]
+    noise = steps[(steps["condition_a"] == "es-lp500") & (steps["condition_b"] == "noise-lp500")]
+    assert len(noise) == 2 and (noise["p_holm"] >= 0.05).all()
+    said = [
+        (cited, text)
+        for _, cited, text in _sentences(page)
+        if "the effect is not specific to language" in text
+    ]
+    assert len(said) == 2
+    for cited, text in said:
+        assert "condition_a=es-lp500, condition_b=noise-lp500" in cited
+        assert "“noise shaped like Spanish, low-pass 500 Hz”, which carries no speech" in text
+    # the language pair: the same speed-up from Spanish and Italian
+    language = [t for _, c, t in _sentences(page) if "condition_b=it-lp500" in c]
+    assert all("does not depend on which language was heard" in t for t in language)
+    # the upper control differs from low-passed speech: the filter matters
+    full = steps[(steps["condition_a"] == "es-lp500") & (steps["condition_b"] == "es-full")]
+    assert (full["p_holm"] < 0.05).all()
+    matters = [t for _, c, t in _sentences(page) if "condition_b=es-full" in c
+               and "condition_a=es-lp500" in c]  # fmt: skip
+    assert len(matters) == 2 and all(t.endswith("so the filter matters.") for t in matters)
+
+
+def test_a_separability_sentence_per_model_from_speaker_level_tests(built):
+    folder, page = built
+    sep = _read(folder, "stats/separability_vs_control.csv")
+    for model in ("lstm", "conv_autoencoder"):
+        block = page[page.index(f'data-model="{model}"') :]
+        block = block[: block.index("</p>")]
+        assert block.count("stats/separability_vs_control.csv") >= 1
+        mine = sep[(sep["model"] == model) & (sep["inference"] != "none")]
+        assert len(mine)
+
+
+# ---------------------------------------------------------------- between conditions
+
+
+def test_contrast_pairs_come_from_the_declared_language_and_filter_not_names():
+    def info(name, language, filter_):
+        return ConditionInfo(name, name.upper(), language, filter_, 1, True)
+
+    design = Design(
+        name="d",
+        control="c0",
+        conditions=(
+            ConditionInfo("c0", "C0", None, "full"),
+            info("q1", "es", "lowpass"),
+            info("q2", "it", "lowpass"),  # language only
+            info("q3", "es", "noise"),  # filter only (against q1)
+            info("q4", "it", "noise"),  # language against q3, filter against q2
+            ConditionInfo("q5", "Q5", "es", "lowpass", 3, True),  # more epochs: no pair
+        ),
+    )
+    assert contrast_pairs(design) == [
+        ("q1", "q2", "language"),
+        ("q1", "q3", "filter"),
+        ("q2", "q4", "filter"),
+        ("q3", "q4", "language"),
+    ]
+
+
+def test_between_conditions_is_the_exact_paired_sign_flip_over_seed_pairs(built):
+    folder, _ = built
+    results = load_results(folder)
+    table = between_conditions(results.runs, results.design, n_resamples=999)
+    steps = table[table["measure"] == "steps"].reset_index(drop=True)
+    # four stated pairs per model: es/it (language), es/full, es/noise, full/noise (filter)
+    assert len(steps) == 8 and set(steps["differs_in"]) == {"language", "filter"}
+    assert np.allclose(steps["p_holm"], holm(steps["p_value"]))
+    data = analysable(results.runs, "steps")
+    for _, row in steps.iterrows():
+        mine = data[data["model"] == row["model"]]
+        a = mine[mine["condition"] == row["condition_a"]]
+        b = mine[mine["condition"] == row["condition_b"]]
+        d = paired_log_ratios(a, b)["d"].to_numpy()
+        assert row["design"] == "paired" and row["n_pairs"] == d.size == 10
+        assert row["time_ratio"] == pytest.approx(math.exp(d.mean()))
+        assert row["p_value"] == pytest.approx(sign_flip(d).p_value)
+        assert row["time_ratio_ci_low"] < row["time_ratio"] < row["time_ratio_ci_high"]
+
+
+# ---------------------------------------------------------------- wall clock
+
+
+def test_runs_carry_the_load_and_cpu_time_their_seconds_ran_under(built):
+    folder, page = built
+    runs = _read(folder, "runs.csv")
+    busy = runs[runs["condition"] == BUSY]
+    assert (busy["load_start"] == 4.0).all() and (busy["load_end"] == 4.5).all()
+    assert (runs.loc[runs["condition"] == "none", "load_start"] == 1.0).all()
+    assert runs["cpu_seconds"].notna().all() and (runs["cpu_count"] == 4).all()
+    measure = [t for _, c, t in _sentences(page) if c == "runs.csv"]
+    assert len(measure) == 1 and "optimizer steps of target training" in measure[0]
+    assert "1-minute load average 1.00 to 4.50 on 4 CPUs" in measure[0]
+
+
+def test_seconds_against_steps_in_the_other_direction_are_flagged_with_the_load(built):
+    folder, page = built
+    warnings = [(c, t) for kind, c, t in _sentences(page) if kind == "warning"]
+    assert len(warnings) == 2  # the busy condition, under each model
+    vs = _read(folder, "stats/convergence_vs_control.csv")
+    for cited, text in warnings:
+        assert f"“{'Spanish, low-pass 500 Hz'}”" in text
+        assert "these runs ran at a 1-minute load average 4.00 to 4.50 on 4 CPUs" in text
+        assert "the control's at a 1-minute load average 1.00 to 1.50" in text
+        rows = [s.rows(vs) for s in _parse(cited) if s.table.endswith("vs_control.csv")]
+        steps, seconds = (r.iloc[0] for r in rows)
+        assert steps["measure"] == "steps" and seconds["measure"] == "seconds"
+        assert steps["time_ratio"] < 1 < seconds["time_ratio"]
+        assert "later than the control" in text and "in target steps sooner" in text
+
+
+def test_no_warning_where_seconds_and_steps_agree(built):
+    folder, _ = built
+    results = load_results(folder)
+    analysis = analyse(results, n_resamples=199, km_resamples=0)
+    vs = analysis.convergence_vs_control.copy()
+    steps = vs[vs["measure"] == ANSWER_MEASURE].set_index(["model", "condition"])["time_ratio"]
+    seconds = vs["measure"] == "seconds"
+    vs.loc[seconds, "time_ratio"] = [
+        steps[(m, c)] for m, c in zip(vs.loc[seconds, "model"], vs.loc[seconds, "condition"],
+                                      strict=True)
+    ]  # fmt: skip
+    agreeing = dataclasses.replace(analysis, convergence_vs_control=vs)
+    warned = [s for p in paragraphs(results, agreeing) for s in p.sentences if s.warning]
+    assert warned == []
+    flipped = [s for p in paragraphs(results, analysis) for s in p.sentences if s.warning]
+    assert len(flipped) == 2
+
+
+def test_every_table_in_wall_seconds_names_the_load_it_ran_under(built):
+    folder, page = built
+    runs = _read(folder, "runs.csv")
+    loads = pd.concat([runs["load_start"], runs["load_end"]])
+    share = runs["cpu_seconds"].sum() / runs["wall_seconds"].sum()
+    note = (f"Wall seconds were measured at a 1-minute load average {loads.min():.2f} to "
+            f"{loads.max():.2f} on 4 CPUs, and each run&#x27;s process used {share:.2f} CPU "
+            "seconds per wall second on average")  # fmt: skip
+    headings = [
+        m.start() for m in re.finditer(r"<h3>[^<]*\(wall seconds of target training\)", page)
+    ]
+    assert len(headings) == 2  # the medians and the comparisons with the control
+    for start in headings:
+        section = page[start : page.index("<h3>", start + 4)]
+        assert note in section
