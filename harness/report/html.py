@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -36,10 +36,18 @@ from harness.report.markup import (
 )
 from harness.report.numbers import ALPHA, MEASURE_NAMES, fmt_score
 from harness.results import Results, load_results
+from harness.stats.analysis import STEPS as ANALYSIS_STEPS
 from harness.stats.analysis import Analysis, analyse
 from harness.tables import SKIP_COLUMNS, data_quality_table, skipped_files
 
 REPORT = "report.html"
+#: what :func:`build_report`'s ``on_step`` hears, in order
+REPORT_STEPS = (
+    "reading the runs",
+    *ANALYSIS_STEPS,
+    "writing the tables",
+    "figures and report.html",
+)
 
 
 def build_report(
@@ -48,12 +56,20 @@ def build_report(
     n_resamples: int = 9999,
     km_resamples: int = 999,
     seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
 ) -> Path:
     """Write runs.csv, curves.csv, probes.csv, stats/*.csv and report.html
-    into ``output_dir``; return the report's path."""
+    into ``output_dir``; return the report's path. ``on_step`` hears each step
+    as it starts (:data:`REPORT_STEPS`), to show progress; it changes nothing."""
+    step = on_step or (lambda name: None)
+    step(REPORT_STEPS[0])
     results = load_results(output_dir)
-    analysis = analyse(results, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed)
+    analysis = analyse(
+        results, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed, on_step=step
+    )
+    step(REPORT_STEPS[-2])
     write_analysis(results, analysis)
+    step(REPORT_STEPS[-1])
     text = render(results, analysis)
     path = results.output_dir / REPORT
     write_text(path, text)
