@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = (time.perf_counter(), _cpu_seconds())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -213,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_power(args)
         if args.command == "compare":
             return cmd_compare(args.directories, args.output, args.measure)
-        return cmd_run(args)
+        return cmd_run(args, started)
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -371,12 +372,19 @@ class RunNotStarted(Exception):
     """The output folder cannot be used or the executor cannot start; exits 2."""
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _cpu_seconds() -> float:
+    from harness.progress import cpu_seconds
+
+    return cpu_seconds()
+
+
+def cmd_run(args: argparse.Namespace, started: tuple[float, float] | None = None) -> int:
+    """``started``: (wall, CPU) clock when the command started, for the closing total."""
     from harness.progress import cpu_seconds, total_line
     from harness.runner import ExecutorError, run_suite
     from harness.store import StoreError
 
-    wall, cpu = time.perf_counter(), cpu_seconds()
+    wall, cpu = started or (time.perf_counter(), cpu_seconds())
     registry = load_registry()
     suite = load_suite(args.suite, registry, output=args.output)
     executor = executor_override(registry, suite, args.executor, args.executor_param)

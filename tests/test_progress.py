@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_total_line_says_wall_cpu_and_cores_busy():
 class _Preparing:
     """A dataset that prepares its data in four steps."""
 
-    prepared: list[DataRequest] = []
+    prepared: ClassVar[list[DataRequest]] = []
 
     def __init__(self, **params):
         self.params = params
