@@ -440,7 +440,9 @@ def write_report(output: Path) -> int:
     step = Step("report")
 
     def show(name: str) -> None:
-        step.advance(REPORT_STEPS.index(name), len(REPORT_STEPS), "steps", name)
+        # a figure placed (not one of REPORT_STEPS) is a detail of the last step
+        done = REPORT_STEPS.index(name) if name in REPORT_STEPS else len(REPORT_STEPS) - 1
+        step.advance(done, len(REPORT_STEPS), "steps", name)
 
     try:
         path = build_report(output, on_step=show)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -223,6 +224,8 @@ class Step:
         return f"{line}  {self.detail}" if self.detail else line
 
     def _draw(self, line: str) -> None:
+        # a line wider than the terminal wraps, and "\r" would no longer redraw it
+        line = line[: max(20, shutil.get_terminal_size((100, 24)).columns - 1)]
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._width = len(line)

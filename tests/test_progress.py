@@ -15,7 +15,7 @@ from harness.contracts import DataRequest
 from harness.expand import expand
 from harness.progress import Progress, Step, format_seconds, total_line
 from harness.registry import Registry
-from harness.report import REPORT_STEPS
+from harness.report import REPORT_STEPS, build_report
 from harness.runner import prepare
 
 from helpers import runner as h
@@ -194,3 +194,26 @@ def test_running_md_shows_what_the_progress_prints():
     for line in shown:
         assert line in printed, f"docs/running.md shows {line!r}; the harness prints {printed}"
     assert len(shown) >= 5
+
+
+def test_the_report_names_each_step_and_figure_and_shows_the_same_numbers(tmp_path):
+    from harness.report.html import FIGURE_STEP
+    from harness.report.markup import FIGURE_DONE
+
+    from helpers.fake_results import write_fake_results
+
+    folder = write_fake_results(tmp_path / "fake")
+    quiet = (build_report(folder, n_resamples=99, km_resamples=49)).read_text(encoding="utf-8")
+    stats = {p.name: p.read_bytes() for p in (folder / "stats").glob("*.csv")}
+    heard: list[str] = []
+    path = build_report(folder, n_resamples=99, km_resamples=49, on_step=heard.append)
+    steps = [name for name in heard if name in REPORT_STEPS]
+    assert steps == list(REPORT_STEPS)
+    figures = heard[len(REPORT_STEPS) :]
+    assert len(figures) >= 4 and all(f.startswith(f"{FIGURE_STEP} ") for f in figures)
+    assert figures[0].startswith(f"{FIGURE_STEP} 1: ") and FIGURE_DONE.get() is None
+    # progress changes nothing: the same statistics, the same page but its date
+    assert {p.name: p.read_bytes() for p in (folder / "stats").glob("*.csv")} == stats
+    stamp = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    shown = path.read_text(encoding="utf-8")
+    assert stamp.sub("", shown) == stamp.sub("", quiet)

@@ -22,6 +22,7 @@ from harness.atomic import write_text
 from harness.export import write_analysis
 from harness.report import classification, figures, methods, sentences, separation
 from harness.report.markup import (
+    FIGURE_DONE,
     Cell,
     ci_cell,
     esc,
@@ -41,7 +42,8 @@ from harness.stats.analysis import Analysis, analyse
 from harness.tables import SKIP_COLUMNS, data_quality_table, skipped_files
 
 REPORT = "report.html"
-#: what :func:`build_report`'s ``on_step`` hears, in order
+#: what :func:`build_report`'s ``on_step`` hears, in order (and FIGURE_STEP lines in the last)
+FIGURE_STEP = "figure"
 REPORT_STEPS = (
     "reading the runs",
     *ANALYSIS_STEPS,
@@ -60,7 +62,8 @@ def build_report(
 ) -> Path:
     """Write runs.csv, curves.csv, probes.csv, stats/*.csv and report.html
     into ``output_dir``; return the report's path. ``on_step`` hears each step
-    as it starts (:data:`REPORT_STEPS`), to show progress; it changes nothing."""
+    as it starts (:data:`REPORT_STEPS`) and, during the last, each figure as it
+    is placed (``"figure 3: <its alt text>"``), to show progress; it changes nothing."""
     step = on_step or (lambda name: None)
     step(REPORT_STEPS[0])
     results = load_results(output_dir)
@@ -70,7 +73,18 @@ def build_report(
     step(REPORT_STEPS[-2])
     write_analysis(results, analysis)
     step(REPORT_STEPS[-1])
-    text = render(results, analysis)
+    drawn = 0
+
+    def placed(alt: str) -> None:
+        nonlocal drawn
+        drawn += 1
+        step(f"{FIGURE_STEP} {drawn}: {alt}")
+
+    token = FIGURE_DONE.set(placed)
+    try:
+        text = render(results, analysis)
+    finally:
+        FIGURE_DONE.reset(token)
     path = results.output_dir / REPORT
     write_text(path, text)
     return path
