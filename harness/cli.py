@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import textwrap
+import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,6 +48,7 @@ first steps:
   harness run suites/quick.toml        run it (a few minutes); open reports/quick/report.html
   harness report reports/quick         rebuild tables and report from finished runs
   harness probe reports/quick          run again the probes that failed, from stored latents
+  harness compare reports/a reports/b  the answers of several results folders side by side
 
 exit codes: 0 success, 1 some runs failed or are missing (the others are kept),
             2 usage or suite errors, 130 interrupted (run the same command again to finish)
@@ -167,10 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
         "default the pilot's",
     )
     power.add_argument("--measure", choices=("steps", "total_steps", "seconds"), default="steps")
+
+    compare = sub.add_parser(
+        "compare",
+        help="put the answers of several results folders side by side",
+        description="For each results folder (say, the same study on the embedded corpus and "
+        "on Common Voice): its suite and dataset, and per model and condition the paired time "
+        "ratio to the control with its CI and the difference from the control in the headline "
+        "probe score, from the folder's stats/*.csv; rows aligned by model and condition name. "
+        "Prints a table; --output also writes it as CSV or self-contained HTML.",
+    )
+    compare.add_argument("directories", type=Path, nargs="+", metavar="DIR",
+                         help="results folders written by `harness run`")  # fmt: skip
+    compare.add_argument(
+        "--output", "-o", type=Path, help="also write the comparison: a .csv or .html file"
+    )
+    compare.add_argument(
+        "--measure", choices=("steps", "total_steps", "seconds"), default="steps",
+        help="time measure of the time ratios (default steps)",
+    )  # fmt: skip
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = (time.perf_counter(), _cpu_seconds())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -190,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_probe(args.directory, args.no_report)
         if args.command == "power":
             return cmd_power(args)
-        return cmd_run(args)
+        if args.command == "compare":
+            return cmd_compare(args.directories, args.output, args.measure)
+        return cmd_run(args, started)
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -349,10 +373,19 @@ class RunNotStarted(Exception):
     """The output folder cannot be used or the executor cannot start; exits 2."""
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _cpu_seconds() -> float:
+    from harness.progress import cpu_seconds
+
+    return cpu_seconds()
+
+
+def cmd_run(args: argparse.Namespace, started: tuple[float, float] | None = None) -> int:
+    """``started``: (wall, CPU) clock when the command started, for the closing total."""
+    from harness.progress import cpu_seconds, total_line
     from harness.runner import ExecutorError, run_suite
     from harness.store import StoreError
 
+    wall, cpu = started or (time.perf_counter(), cpu_seconds())
     registry = load_registry()
     suite = load_suite(args.suite, registry, output=args.output)
     executor = executor_override(registry, suite, args.executor, args.executor_param)
@@ -376,6 +409,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         reported = write_report(outcome.output)
         if reported != EXIT_OK:
             return reported
+    print(total_line(time.perf_counter() - wall, cpu_seconds() - cpu), file=sys.stderr)
     return int(outcome.exit_code)
 
 
@@ -401,10 +435,20 @@ def data_note(output: Path) -> str | None:
 
 def write_report(output: Path) -> int:
     """Tables and report.html; Ctrl-C here keeps every run (exit 130)."""
-    from harness.report import build_report
+    from harness.progress import Step
+    from harness.report import REPORT_STEPS, build_report
+
+    step = Step("report")
+
+    def show(name: str) -> None:
+        # a figure placed (not one of REPORT_STEPS) is a detail of the last step
+        done = REPORT_STEPS.index(name) if name in REPORT_STEPS else len(REPORT_STEPS) - 1
+        step.advance(done, len(REPORT_STEPS), "steps", name)
 
     try:
-        path = build_report(output)
+        path = build_report(output, on_step=show)
+        step.advance(len(REPORT_STEPS), len(REPORT_STEPS), "steps")
+        step.end()
     except KeyboardInterrupt:
         print(
             f"interrupted while writing the report: the runs in {output} are kept; "
@@ -444,6 +488,28 @@ def cmd_probe(directory: Path, no_report: bool) -> int:
         if reported != EXIT_OK:
             return reported
     return EXIT_FAILED if summary.still_failing else EXIT_OK
+
+
+def cmd_compare(directories: list[Path], output: Path | None, measure: str) -> int:
+    from harness.report.compare import OUTPUT_SUFFIXES, CompareError, compare
+
+    if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(
+            f"--output {output}: write a {' or '.join(OUTPUT_SUFFIXES)} file, "
+            f"not {output.suffix or 'one without a suffix'}"
+        )
+    try:
+        comparison = compare(directories, measure)
+    except CompareError as exc:
+        raise UsageError(str(exc)) from exc
+    print(comparison.text())
+    if output is not None:
+        try:
+            comparison.write(output)
+        except OSError as exc:
+            raise UsageError(f"--output {output}: cannot write it: {exc}") from exc
+        print(f"comparison: {output}")
+    return EXIT_OK
 
 
 def cmd_power(args: argparse.Namespace) -> int:

@@ -97,15 +97,38 @@ class DataRequest:
     :param speakers_needed: per language, the fewest speakers the splits need;
         a dataset that generates data may use it to generate enough.
     :param cache_dir: a folder the dataset may keep generated or decoded audio in.
+    :param on_progress: where :meth:`progress` reports to; the core sets it
+        when it shows progress (``harness run`` before the runs start), else None.
     """
 
     languages: tuple[str, ...]
     sample_rate: int
     speakers_needed: Mapping[str, int]
     cache_dir: Path
+    on_progress: ProgressCallback | None = field(default=None, compare=False, repr=False)
+
+    def progress(self, what: str, done: int, total: int, unit: str) -> None:
+        """Report how far a long step got, e.g. ``("generating the eSpeak corpus",
+        120, 480, "clips")``; the core shows it (a dataset never prints). Does
+        nothing when nobody listens."""
+        if self.on_progress is not None:
+            self.on_progress(what, done, total, unit)
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, what: str, done: int, total: int, unit: str) -> None: ...
 
 
 class Dataset(Protocol):
+    """What a dataset component builds.
+
+    A dataset that generates or caches data on first use may also define
+    ``prepare(request) -> None``: the runner calls it once, in its own process,
+    before any run starts, with ``request.on_progress`` set, so the user sees
+    the step (:meth:`DataRequest.progress`) instead of runs that seem to hang;
+    ``load`` then only reads. Without it, ``load`` does everything in the runs.
+    """
+
     def load(self, request: DataRequest) -> list[Clip]:
         """Return the clips of the requested languages.
 
@@ -221,6 +244,10 @@ R = TypeVar("R")
 
 @runtime_checkable
 class Executor(Protocol):
+    """Runs a suite's runs. An executor that knows how many runs it runs at
+    once may say so in an int attribute ``workers``; the runner's estimate of
+    the time left divides the finished runs' mean wall time by it."""
+
     def map(
         self, fn: Callable[[T], R], items: Iterable[T]
     ) -> Iterator[tuple[T, R | BaseException]]:

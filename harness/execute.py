@@ -36,7 +36,6 @@ from harness.contracts import (
     Clip,
     ContractError,
     DataError,
-    DataRequest,
     Model,
     ProbeResult,
     check_clip,
@@ -49,6 +48,7 @@ from harness.expand import RunSpec
 from harness.features import FeatureExtractor, fit_normalizer
 from harness.hashing import canonical_json
 from harness.objectives import SILENCE
+from harness.preparation import data_request, request_key
 from harness.probe_cache import cached_probe, probe_key
 from harness.registry import Registry, load_registry
 from harness.selection import Selection
@@ -206,22 +206,8 @@ def load_clips(
     clip in place fails loudly instead of corrupting later runs.
     """
     global _LAST_LOAD
-    request = DataRequest(
-        languages=tuple(spec.languages),
-        sample_rate=spec.features.sample_rate,
-        speakers_needed=dict(spec.speakers_needed),
-        cache_dir=Path(spec.cache_dir) / "datasets" / spec.dataset.plugin,
-    )
-    key = canonical_json(
-        {
-            "dataset": spec.dataset.to_dict(),
-            "source": registry.get("dataset", spec.dataset.plugin).source,
-            "languages": request.languages,
-            "sample_rate": request.sample_rate,
-            "speakers": request.speakers_needed,
-            "cache": str(request.cache_dir),
-        }
-    )
+    request = data_request(spec)
+    key = request_key(spec, registry)
     if _LAST_LOAD is not None and _LAST_LOAD[0] == key:
         (skipped if skipped is not None else []).extend(_LAST_LOAD[2])
         return _LAST_LOAD[1]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.expand import RunSpec, expand
 from harness.hashing import content_hash
-from harness.progress import Progress, format_seconds
+from harness.progress import Progress, Step, format_seconds
 from harness.provenance import changes
 from harness.store import (
     DAMAGED,
@@ -249,19 +249,24 @@ def run_suite(
     registry: Registry | None = None,
     stream: TextIO | None = None,
     force: bool = False,
+    progress_stream: TextIO | None = None,
 ) -> SuiteOutcome:
     """Run every run of ``suite`` that has no result yet; return how the suite stands.
 
     :param execute: the per-run function ``(spec, run_dir) -> record``; default
         :func:`harness.execute.execute`. It must be importable by the workers
         (a module-level function), since it travels to them by reference.
+        With the default, datasets that can prepare their data do so first
+        (:mod:`harness.preparation`); another function may not read them.
     :param executor: overrides the suite's ``[executor]``.
     :param rerun_failed: also retry runs whose record says "failed".
     :param fresh: move an existing output folder to ``<output>.old-<timestamp>``
         and start over.
-    :param progress: show progress, notices and the final summary on ``stream``
-        (default stdout). With False nothing is printed; use
-        :meth:`SuiteOutcome.summary`.
+    :param progress: show notices and the final summary on ``stream`` (default
+        stdout), and the progress of the runs and of the data preparation
+        before them on ``progress_stream`` (default ``stream`` when given,
+        else stderr). With False nothing
+        is printed; use :meth:`SuiteOutcome.summary`.
     :param registry: where the suite's components and the executor plugin are
         looked up (default: all plugins).
     :param force: use an output folder that is not empty although no `harness
@@ -272,6 +277,7 @@ def run_suite(
         call created is removed again, so nothing is left behind.
     """
     out = stream if stream is not None else sys.stdout
+    shown = progress_stream or stream or sys.stderr
     clock = time.perf_counter()
     output = suite.output.resolve()
     moved_to = None
@@ -301,7 +307,6 @@ def run_suite(
         todo = [s for s in specs
                 if s.run_id not in finished and (rerun_failed or s.run_id not in failed_before)]  # fmt: skip
         changed = code_changes(store, todo, stale) if stale else {}
-        bar = Progress(len(specs), len(specs) - len(todo), stream=out, enabled=progress)
         if progress:
             if moved_to is not None:
                 print(f"--fresh: the earlier results were moved to {moved_to}", file=out)
@@ -310,8 +315,13 @@ def run_suite(
         ran: set[str] = set()
         interrupted = False
         runner: Executor | None = None
-        bar.start(_header(len(specs), len(todo), len(finished), len(failed_before), rerun_failed))
+        bar = Progress(len(specs), len(specs) - len(todo), stream=shown, enabled=progress)
         try:
+            if todo and execute is None:  # another run function may not read the dataset
+                prepare(todo, registry, shown, progress)
+            bar.start(
+                _header(len(specs), len(todo), len(finished), len(failed_before), rerun_failed)
+            )
             if todo:
                 # inside the try: starting a cluster can take long enough to be interrupted
                 chosen = executor or suite.executor
@@ -325,6 +335,8 @@ def run_suite(
                         f"{type(exc).__name__}: {exc}; no run started"
                         + (f" and {output} was not created" if created else "")
                     ) from exc
+                workers = getattr(runner, "workers", None)
+                bar.running(workers if isinstance(workers, int) else None)
                 fn = functools.partial(run_one, output=str(output), execute=execute)
                 for spec, result in runner.map(fn, todo):
                     summary = _settle(store, spec, result)
@@ -350,6 +362,37 @@ def run_suite(
     if progress:
         print(outcome.summary(), file=out)
     return outcome
+
+
+def prepare(todo: list[RunSpec], registry: Registry | None, stream: TextIO, show: bool) -> None:
+    """Let the datasets of ``todo`` prepare their data (:mod:`harness.preparation`)
+    before the runs start, showing each step. A failure is reported and the
+    runs go ahead: each then meets the error itself and records it."""
+    from harness.preparation import prepare_data
+    from harness.registry import load_registry
+
+    steps: dict[str, Step] = {}
+
+    def report(what: str, done: int, total: int, unit: str) -> None:
+        step = steps.get(what)
+        if step is None:
+            step = steps[what] = Step(what, stream=stream, enabled=show)
+        step.advance(done, total, unit)
+
+    try:
+        prepare_data(todo, registry or load_registry(), report)
+    except Exception as exc:
+        for step in steps.values():
+            step.end("stopped")
+        if show:
+            print(
+                f"preparing the data failed: {type(exc).__name__}: {exc}; the runs try "
+                "again and record the error",
+                file=stream,
+            )
+        return
+    for step in steps.values():
+        step.end()
 
 
 def _header(total: int, todo: int, finished: int, failed: int, rerun_failed: bool) -> str:

@@ -3,6 +3,7 @@ corpus, then the CSV tables, a resume that retrains nothing, and the report in
 headless Chromium."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -68,6 +69,13 @@ def test_quick_suite_writes_tidy_tables(finished):
     assert list((out / "stats").glob("*.csv"))
     assert (out / "report.html").stat().st_size > 50_000
     assert "report:" in result.stdout
+    # progress on stderr, one line per phase off a terminal: the corpus generated
+    # before the runs, the report's steps, the totals
+    err = result.stderr
+    assert re.search(r"^generating the eSpeak corpus: \d+ clips in ", err, re.M), err[-2000:]
+    assert re.search(r"^report: \d+ steps in ", err, re.M)
+    assert re.search(r"^total: \S+ wall, \S+ CPU", err, re.M)
+    assert "generating the eSpeak corpus" not in result.stdout
 
 
 def test_running_again_resumes_without_retraining(finished):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from harness.atomic import write_text
 from harness.export import write_analysis
 from harness.report import answer, classification, figures, methods, sentences, separation
 from harness.report.markup import (
+    FIGURE_DONE,
     Cell,
     ci_cell,
     esc,
@@ -36,10 +37,19 @@ from harness.report.markup import (
 )
 from harness.report.numbers import ALPHA, MEASURE_NAMES, fmt_score
 from harness.results import Results, load_results
+from harness.stats.analysis import STEPS as ANALYSIS_STEPS
 from harness.stats.analysis import Analysis, analyse
 from harness.tables import SKIP_COLUMNS, data_quality_table, skipped_files
 
 REPORT = "report.html"
+#: what :func:`build_report`'s ``on_step`` hears, in order (and FIGURE_STEP lines in the last)
+FIGURE_STEP = "figure"
+REPORT_STEPS = (
+    "reading the runs",
+    *ANALYSIS_STEPS,
+    "writing the tables",
+    "figures and report.html",
+)
 
 
 def build_report(
@@ -48,13 +58,33 @@ def build_report(
     n_resamples: int = 9999,
     km_resamples: int = 999,
     seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
 ) -> Path:
     """Write runs.csv, curves.csv, probes.csv, stats/*.csv and report.html
-    into ``output_dir``; return the report's path."""
+    into ``output_dir``; return the report's path. ``on_step`` hears each step
+    as it starts (:data:`REPORT_STEPS`) and, during the last, each figure as it
+    is placed (``"figure 3: <its alt text>"``), to show progress; it changes nothing."""
+    step = on_step or (lambda name: None)
+    step(REPORT_STEPS[0])
     results = load_results(output_dir)
-    analysis = analyse(results, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed)
+    analysis = analyse(
+        results, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed, on_step=step
+    )
+    step(REPORT_STEPS[-2])
     write_analysis(results, analysis)
-    text = render(results, analysis)
+    step(REPORT_STEPS[-1])
+    drawn = 0
+
+    def placed(alt: str) -> None:
+        nonlocal drawn
+        drawn += 1
+        step(f"{FIGURE_STEP} {drawn}: {alt}")
+
+    token = FIGURE_DONE.set(placed)
+    try:
+        text = render(results, analysis)
+    finally:
+        FIGURE_DONE.reset(token)
     path = results.output_dir / REPORT
     write_text(path, text)
     return path

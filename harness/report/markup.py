@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,20 @@ def para(text: str, cls: str = "") -> str:
     return f"<p{attr}>{esc(text)}</p>"
 
 
+#: who hears each figure placed on the page (its alt text), to show progress;
+#: :func:`harness.report.html.build_report` sets it while it renders
+FIGURE_DONE: ContextVar[Callable[[str], None] | None] = ContextVar("figure_done", default=None)
+
+
 def figure(data: Figure | bytes | None, alt: str, caption: str) -> str:
     """A figure (drawn here into PNG, or PNG bytes) with its caption."""
     if data is None:
         return para(f"No data for this figure yet ({alt}).", "muted")
     if isinstance(data, Figure):
         data = figures.png(data)
+    done = FIGURE_DONE.get()
+    if done is not None:
+        done(alt)
     return (
         f'<figure><img src="{figures.data_uri(data)}" alt="{esc(alt)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"

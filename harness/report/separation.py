@@ -22,7 +22,11 @@ def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:
     declared as headline that have a chance level (else any score with one,
     else every higher-is-better score), the hardest task (lowest chance, most
     languages) first."""
-    sep = analysis.separability
+    return headline_metrics(analysis.separability)
+
+
+def headline_metrics(sep: pd.DataFrame) -> list[tuple[str, str]]:
+    """:func:`main_metrics` of a separability table (``stats/separability.csv``)."""
     if sep.empty:
         return []
     with_chance = sep[sep["chance"].notna()]

@@ -7,6 +7,7 @@ the report is always a number in a CSV.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -49,15 +50,43 @@ class Analysis:
         }
 
 
+#: the statistics :func:`analyse` computes, in order: what its ``on_step`` hears
+STEPS = (
+    "convergence vs control",
+    "separability vs control",
+    "survival summary",
+    "Kaplan-Meier curves",
+    "overall convergence test",
+    "pairs of conditions",
+    "learning curves",
+    "threshold sensitivity",
+    "separability",
+    "CKA",
+)
+
+
 def analyse(
-    results: Results, n_resamples: int = 9999, km_resamples: int = 999, seed: int = 0
+    results: Results,
+    n_resamples: int = 9999,
+    km_resamples: int = 999,
+    seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
 ) -> Analysis:
     """All statistics. ``n_resamples`` sizes the permutation tests (exact
     enumeration replaces it where the arrangements are fewer);
     ``km_resamples`` the bootstrap of the RMST difference, which refits two
     Kaplan-Meier curves per resample; ``seed`` makes every resampling
-    reproducible."""
+    reproducible. ``on_step`` hears the name of each statistic (:data:`STEPS`)
+    as it starts, to show progress; it changes nothing."""
     runs, control = results.runs, results.control
+    steps = iter(STEPS)
+
+    def step() -> None:
+        name = next(steps)
+        if on_step is not None:
+            on_step(name)
+
+    step()
     vs_control = (
         convergence.vs_control(
             runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed
@@ -65,6 +94,7 @@ def analyse(
         if control is not None
         else pd.DataFrame(columns=convergence.VS_CONTROL_COLUMNS)
     )
+    step()
     sep_vs_control = (
         separability.separability_vs_control(results, control)
         if control is not None
@@ -74,20 +104,36 @@ def analyse(
     def ordered(frame: pd.DataFrame) -> pd.DataFrame:
         return _suite_order(frame, results)
 
+    step()
+    summary = ordered(survival.survival_summary(runs))
+    step()
+    km = ordered(survival.km_curves(runs))
+    step()
+    overall = ordered(convergence.overall(runs, n_resamples=n_resamples, seed=seed))
+    step()
+    between_table = ordered(
+        between.between_conditions(runs, results.design, n_resamples=n_resamples, seed=seed)
+    )
+    step()
+    curves = ordered(survival.learning_curves(results.curves))
+    step()
+    sensitivity = ordered(threshold_sensitivity(runs, results.curves))
+    step()
+    sep = ordered(separability.separability_summary(results))
+    step()
+    cka = ordered(cka_table(results))
     return Analysis(
         control=control,
-        survival_summary=ordered(survival.survival_summary(runs)),
-        km_curves=ordered(survival.km_curves(runs)),
+        survival_summary=summary,
+        km_curves=km,
         convergence_vs_control=ordered(vs_control),
-        convergence_overall=ordered(convergence.overall(runs, n_resamples=n_resamples, seed=seed)),
-        convergence_between=ordered(
-            between.between_conditions(runs, results.design, n_resamples=n_resamples, seed=seed)
-        ),
-        learning_curves=ordered(survival.learning_curves(results.curves)),
-        threshold_sensitivity=ordered(threshold_sensitivity(runs, results.curves)),
-        separability=ordered(separability.separability_summary(results)),
+        convergence_overall=overall,
+        convergence_between=between_table,
+        learning_curves=curves,
+        threshold_sensitivity=sensitivity,
+        separability=sep,
         separability_vs_control=ordered(sep_vs_control),
-        cka=ordered(cka_table(results)),
+        cka=cka,
     )
 
 

@@ -28,7 +28,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,6 +46,8 @@ from harness_plugins.datasets.espeak_synth import NATIVE_RATE, speaker_file, voi
 
 #: Bump when generation changes in a way the parameters do not show.
 GENERATOR_VERSION = 1
+#: the step :meth:`EspeakDataset.prepare` reports
+GENERATING = "generating the eSpeak corpus"
 
 
 @dataclass(frozen=True)
@@ -103,20 +105,36 @@ class EspeakDataset:
         # every language gets the same count: enough for the most demanding one
         return max([request.speakers_needed.get(lang, 0) for lang in request.languages] + [1])
 
+    def prepare(self, request: DataRequest) -> None:
+        """Generate what is missing, reporting the clips written (called by the
+        runner once, before the runs; :meth:`load` then only reads)."""
+        root = self.corpus_dir(request.cache_dir)
+        n = self.speaker_count(request)
+        missing = [lang for lang in request.languages if not _complete(root / lang, n)]
+        if missing:
+            self.generate(root, missing, n, request)
+
     def load(self, request: DataRequest) -> list[Clip]:
         root = self.corpus_dir(request.cache_dir)
         n = self.speaker_count(request)
         missing = [lang for lang in request.languages if not _complete(root / lang, n)]
         if missing:
-            self.generate(root, missing, n)
+            self.generate(root, missing, n, request)
         clips: list[Clip] = []
         for lang in request.languages:
             clips.extend(self._read_language(root, lang, n, request.sample_rate))
         require_languages(self.skips, request.languages, {c.language for c in clips})
         return clips
 
-    def generate(self, root: Path, languages: Sequence[str], n_speakers: int) -> None:
-        """Generate missing languages in child processes, a share of the languages each."""
+    def generate(
+        self,
+        root: Path,
+        languages: Sequence[str],
+        n_speakers: int,
+        request: DataRequest | None = None,
+    ) -> None:
+        """Generate missing languages in child processes, a share of the languages each;
+        ``request.progress`` hears how many clips are written (counted per speaker file)."""
         # one lock per corpus: another process loading the same corpus waits, then reads
         with _locked(root / ".lock"):
             todo = [lang for lang in languages if not _complete(root / lang, n_speakers)]
@@ -131,9 +149,18 @@ class EspeakDataset:
             ]
             groups = [specs[i::workers] for i in range(workers)]
             children = [_spawn(group) for group in groups]
+            per_file = self.params.clips_per_speaker
+            total = len(todo) * n_speakers * per_file
+
+            def report() -> None:
+                if request is not None:
+                    files = sum(_written(root / lang, n_speakers) for lang in todo)
+                    request.progress(GENERATING, files * per_file, total, "clips")
+
+            report()
             errors = []
             for group, child in zip(groups, children, strict=True):
-                _, stderr = child.communicate()
+                stderr = _wait(child, report)
                 if child.returncode != 0:
                     langs = [str(spec["language"]) for spec in group]
                     lines = stderr.strip().splitlines()
@@ -183,6 +210,22 @@ class EspeakDataset:
 
 def _complete(folder: Path, n: int) -> bool:
     return all(speaker_file(folder, k).exists() for k in range(n))
+
+
+def _written(folder: Path, n: int) -> int:
+    return sum(speaker_file(folder, k).exists() for k in range(n))
+
+
+def _wait(child: subprocess.Popen[str], tick: Callable[[], None], every: float = 0.5) -> str:
+    """The child's stderr once it exits, calling ``tick`` every ``every`` seconds meanwhile."""
+    while True:
+        try:
+            _, stderr = child.communicate(timeout=every)
+        except subprocess.TimeoutExpired:  # retrying communicate loses no output
+            tick()
+            continue
+        tick()
+        return stderr
 
 
 @contextlib.contextmanager

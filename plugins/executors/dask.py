@@ -80,6 +80,10 @@ class DaskExecutor:
                 self.cluster.close()
             raise
         self._futures: list[Any] = []
+        #: runs at once: the cluster's threads when it started (the runner's ETA divides by it)
+        self.workers: int | None = None
+        with contextlib.suppress(Exception):
+            self.workers = sum(self._threads_by_host().values()) or None
 
     def _threads_by_host(self) -> dict[str, int]:
         hosts: dict[str, int] = {}

@@ -73,8 +73,9 @@ class LocalExecutor:
     """Runs items in ``workers`` processes; see the module docstring."""
 
     def __init__(self, workers: int = 0, threads: int = 0, in_process: bool = False) -> None:
-        self.workers = workers or cpu_cores()
-        self.threads = threads or max(1, cpu_cores() // self.workers)
+        self.threads = threads or max(1, cpu_cores() // (workers or cpu_cores()))
+        #: runs at once (the runner's ETA divides by it)
+        self.workers = 1 if in_process else workers or cpu_cores()
         self.in_process = in_process
         self._pool: ProcessPoolExecutor | None = None
 
