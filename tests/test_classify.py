@@ -353,11 +353,17 @@ def labelled(tmp_path, registry, mode):
     from harness.splits import assign_roles
 
     path = write(tmp_path, features=f'silence = "{mode}"', per_frame="true")
-    path.write_text(path.read_text().replace("clips_per_speaker = 4", "clips_per_speaker = 4\npause = 0.3"))
+    path.write_text(
+        path.read_text().replace("clips_per_speaker = 4", "clips_per_speaker = 4\npause = 0.3")
+    )
     spec = expand(load_suite(path, registry, output=tmp_path / "out"), registry)[0]
-    roles = assign_roles(ex.load_clips(spec, registry), spec.splits, spec.target.target_languages, [])
+    roles = assign_roles(
+        ex.load_clips(spec, registry), spec.splits, spec.target.target_languages, []
+    )
     classes = ex.class_names(spec, roles)
-    return classes, ex.labelled_data(spec, roles, ex.compute_features(spec, registry, roles), classes)
+    return classes, ex.labelled_data(
+        spec, roles, ex.compute_features(spec, registry, roles), classes
+    )
 
 
 def test_silent_frames_are_masked_out_of_the_loss(tmp_path, tones_registry):
@@ -383,7 +389,9 @@ def test_silent_frames_labelled_as_their_own_class(tmp_path, tones_registry):
 
 def test_a_run_with_silence_as_a_class_decides_among_the_real_classes(tmp_path, tones_registry):
     path = write(tmp_path, features='silence = "label"', per_frame="true")
-    path.write_text(path.read_text().replace("clips_per_speaker = 4", "clips_per_speaker = 4\npause = 0.3"))
+    path.write_text(
+        path.read_text().replace("clips_per_speaker = 4", "clips_per_speaker = 4\npause = 0.3")
+    )
     spec = expand(load_suite(path, tones_registry, output=tmp_path / "out"), tones_registry)[0]
     record = tones.run(spec, tmp_path / "run", tones_registry)
     scores = record["classification"]

@@ -7,13 +7,15 @@ import pytest
 from harness.expand import expand
 from harness.suite import load_suite
 
+from helpers.layouts import ravdess_download
+
 SUITES = sorted((Path(__file__).parent.parent / "suites").glob("*.toml"))
 
 
 @pytest.fixture(autouse=True)
-def _commonvoice_download(tmp_path, monkeypatch):
-    """The Common Voice suite reads data/commonvoice, relative to where harness runs:
-    validation checks the download, so give it one (tables and empty clip files)."""
+def _downloads(tmp_path, monkeypatch):
+    """The Common Voice and RAVDESS suites read data/..., relative to where harness
+    runs: validation checks the downloads, so give it them (in their layouts)."""
     monkeypatch.chdir(tmp_path)
     for locale in ("es", "it", "ja", "en"):
         clips = tmp_path / "data" / "commonvoice" / locale / "clips"
@@ -24,6 +26,7 @@ def _commonvoice_download(tmp_path, monkeypatch):
                 (clips / f"{speaker}-{clip}.mp3").touch()
                 rows.append(f"c{speaker}\t{speaker}-{clip}.mp3")
         (clips.parent / "validated.tsv").write_text("\n".join(rows) + "\n")
+    ravdess_download(tmp_path / "data" / "ravdess")  # and suites/ravdess.toml its download
 
 
 @pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
