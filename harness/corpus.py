@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.atomic import write_json
 from harness.audio import BadAudio, SkipLog, cached_clip, require_languages
-from harness.components import ValidationContext
+from harness.components import Param, ValidationContext
 from harness.contracts import Clip, DataRequest, DataWarning
 from harness.hashing import content_hash, stable_seed
 
@@ -294,3 +294,31 @@ class RecordingsDataset:
             )
         require_languages(self.skips, request.languages, {c.language for c in clips})
         return equal_speakers(self.name, clips) if self.balance else clips
+
+
+def selection_params(unit: str = "speaker", max_speakers_doc: str = "") -> list[Param]:
+    """The clip-selection parameters a recordings dataset shares with the others:
+    ``clips_per_speaker``, ``max_speakers`` and ``seed`` (see :func:`select_balanced`).
+
+    :param unit: what a speaker is called in this dataset ("actor"), for the docs.
+    :param max_speakers_doc: the doc of ``max_speakers`` when it is not "<unit>s kept".
+    """
+    return [
+        Param(
+            "clips_per_speaker",
+            int,
+            None,
+            f"clips taken from every {unit}; default: all",
+            min=1,
+            optional=True,
+        ),
+        Param(
+            "max_speakers",
+            int,
+            None,
+            max_speakers_doc or f"{unit}s kept; default: all",
+            min=1,
+            optional=True,
+        ),
+        Param("seed", int, 0, f"seed of the {unit} and clip choice", min=0),
+    ]

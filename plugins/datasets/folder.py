@@ -24,6 +24,7 @@ from harness.corpus import (
     missing_languages,
     missing_root,
     scan_cached,
+    selection_params,
     stamp,
 )
 
@@ -136,23 +137,7 @@ def harness_datasets() -> list[Component]:
             doc="recordings laid out as <root>/<language>/<speaker>/*.wav|flac|mp3|ogg",
             params=[
                 Param("root", str, REQUIRED, "folder holding one folder per language"),
-                Param(
-                    "clips_per_speaker",
-                    int,
-                    None,
-                    "clips taken from every speaker; default: all",
-                    min=1,
-                    optional=True,
-                ),
-                Param(
-                    "max_speakers",
-                    int,
-                    None,
-                    "speakers per language; default: all",
-                    min=1,
-                    optional=True,
-                ),
-                Param("seed", int, 0, "seed of the speaker and clip choice", min=0),
+                *selection_params(max_speakers_doc="speakers per language; default: all"),
                 Param(
                     "balance",
                     bool,

@@ -23,7 +23,13 @@ from typing import Any
 
 from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
 from harness.audio import SkipLog
-from harness.corpus import Candidate, RecordingsDataset, check_speakers, missing_root
+from harness.corpus import (
+    Candidate,
+    RecordingsDataset,
+    check_speakers,
+    missing_root,
+    selection_params,
+)
 
 LANGUAGE = "en"
 LABELS = ("keyword", "split")
@@ -155,18 +161,7 @@ def harness_datasets() -> list[Component]:
                     item=str,
                     optional=True,
                 ),
-                Param(
-                    "clips_per_speaker",
-                    int,
-                    None,
-                    "clips taken from every speaker; default: all",
-                    min=1,
-                    optional=True,
-                ),
-                Param(
-                    "max_speakers", int, None, "speakers kept; default: all", min=1, optional=True
-                ),
-                Param("seed", int, 0, "seed of the speaker and clip choice", min=0),
+                *selection_params(),
             ],
             labels=LABELS,
             check=check_speech_commands,
