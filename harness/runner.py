@@ -306,6 +306,10 @@ def run_suite(
         ]
         todo = [s for s in specs
                 if s.run_id not in finished and (rerun_failed or s.run_id not in failed_before)]  # fmt: skip
+        # seed by seed (conditions and models in suite order within a seed): the
+        # runs a paired comparison pairs run close together, under the same load,
+        # so their wall seconds compare as fairly as the machine allows
+        todo.sort(key=lambda s: s.seed)
         changed = code_changes(store, todo, stale) if stale else {}
         if progress:
             if moved_to is not None:
