@@ -382,3 +382,71 @@ def test_every_table_in_wall_seconds_names_the_load_it_ran_under(built):
     for start in headings:
         section = page[start : page.index("<h3>", start + 4)]
         assert note in section
+
+
+# ---------------------------------------------------------------- concision
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture(scope="module")
+def flagship(tmp_path_factory):
+    """All six flagship conditions at ten seeds, through the real analysis."""
+    suite = dataclasses.replace(flagship_suite(), seeds=tuple(range(10)), tsne=False)
+    folder = write_fake_results(tmp_path_factory.mktemp("flagship"), suite)
+    results = load_results(folder)
+    return results, paragraphs(results, analyse(results, n_resamples=999, km_resamples=0))
+
+
+def test_the_flagship_answer_is_short_per_model(flagship):
+    """At most six sentences a model; about 120 words besides the condition
+    labels (which the suite names, and the answer must repeat): 163 and 126 with
+    the fake flagship when this was written."""
+    _, answer = flagship
+    models = [p for p in answer if p.model]
+    assert [p.model for p in models] == ["lstm", "conv_autoencoder"]
+    for p in models:
+        text = " ".join(s.text for s in p.sentences)
+        assert len(p.sentences) <= 6, text
+        assert _words(re.sub(r"“[^”]*”", "X", text)) <= 130, text
+        assert _words(text) <= 180, text
+        # nothing is lost: the details carry a sentence per comparison
+        assert len(p.details) > len(p.sentences)
+
+
+def test_the_flagship_answer_groups_by_verdict_and_concludes_on_the_noise_control(flagship):
+    _, answer = flagship
+    for p in (p for p in answer if p.model):
+        texts = [s.text for s in p.sentences]
+        sooner = [t for t in texts if "reached the threshold sooner" in t]
+        assert len(sooner) == 1  # every sped-up condition in one sentence
+        # the four low-passed conditions cannot be told apart: one group
+        assert "fewer steps after “Spanish, low-pass 500 Hz”, “Italian, low-pass 500 Hz”, " \
+            "“Japanese, low-pass 500 Hz” and “noise shaped like Spanish, low-pass 500 Hz”" \
+            in sooner[0]  # fmt: skip
+        assert sum("the effect is not specific to language" in t for t in texts) == 1
+        assert sum("showed no evidence of a change" in t for t in texts) == 1
+        # full band against the low-passed pairs it is declared against: one sentence
+        differ = [t for t in texts if t.startswith("“Spanish, full band” needed more steps")]
+        assert len(differ) == 1 and differ[0].endswith("the filter matters.")
+
+
+def test_a_suite_of_one_condition_and_the_control_reads_naturally(tmp_path):
+    suite = dataclasses.replace(
+        flagship_suite(),
+        conditions=tuple(c for c in FLAGSHIP_CONDITIONS if c.name in ("none", "es-lp500")),
+        seeds=tuple(range(10)),
+        tsne=False,
+    )
+    results = load_results(write_fake_results(tmp_path, suite))
+    answer = paragraphs(results, analyse(results, n_resamples=999, km_resamples=0))
+    for p in (p for p in answer if p.model):
+        first = p.sentences[0].text
+        assert first.startswith(f"The {results.model_label(p.model)} reached the threshold sooner "
+                                "than with “no pretraining” (Holm-corrected p")  # fmt: skip
+        assert "every" not in first and "all" not in first.split() and "These" not in first
+        assert re.search(r"\): \d+% fewer steps after “Spanish, low-pass 500 Hz” \(time ratio "
+                         r"\d\.\d\d, 95% CI \d\.\d\d to \d\.\d\d\)\.$", first), first  # fmt: skip
+        assert not any("cannot be told apart" in s.text for s in p.sentences)

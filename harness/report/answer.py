@@ -298,19 +298,20 @@ def _names(results: Results, conditions: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def _holm(rows: list[pd.Series]) -> str:
+def _holm(rows: list[pd.Series], word: str = "Holm-corrected") -> str:
     """The Holm-corrected p of a set of tests: one value, or the largest."""
     shown = {fmt_p(float(r["p_holm"])) for r in rows}
     if len(shown) == 1:
-        return ("all " if len(rows) > 1 else "") + f"Holm-corrected {shown.pop()}"
-    return f"Holm-corrected p ≤ {max(float(r['p_holm']) for r in rows):.2f}"
+        return ("all " if len(rows) > 1 else "") + f"{word} {shown.pop()}"
+    return f"{word} p ≤ {max(float(r['p_holm']) for r in rows):.2f}"
 
 
 def _smallest_holm(rows: list[pd.Series]) -> str:
+    """The Holm-corrected p of tests without evidence: one value, or the smallest."""
     shown = {fmt_p(float(r["p_holm"])) for r in rows}
     if len(shown) == 1:
-        return f"Holm-corrected {shown.pop()}"
-    return f"Holm-corrected p ≥ {min(float(r['p_holm']) for r in rows):.2f}"
+        return f"Holm {shown.pop()}"
+    return f"Holm p ≥ {min(float(r['p_holm']) for r in rows):.2f}"
 
 
 def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
@@ -376,7 +377,7 @@ def _speed_sentences(
             if len(group) == 1:
                 stats = f"time ratio {ratio(ratios[0])}, {ci}"
             else:
-                stats = f"time ratios {_span(ratios)}; the largest change's {ci}"
+                stats = f"ratios {_span(ratios)}; {ci} for the largest"
             parts.append(f"{change}% {way} steps after {_names(results, group)} ({stats})")
         every = len(changed) == len(rows) and len(rows) > 1
         after = " after every pretraining condition" if every else ""
@@ -442,7 +443,7 @@ def _alike_sentence(
     many = len(pairs) > 1
     return Sentence(
         f"{'These' if these else _names(results, group)} cannot be told apart "
-        f"({'pairwise ' if many else ''}time ratio{'s' if many else ''} {_span(ratios)}, "
+        f"({'pairwise ' if many else ''}ratio{'s' if many else ''} {_span(ratios)}, "
         f"{_smallest_holm(pairs)}): {_group_meaning(results, group, pairs)}.",
         tuple(_between_source(r) for r in pairs),
     )
@@ -488,8 +489,8 @@ def _between_sentences(
             out.append(Sentence(
                 f"“{results.condition_label(hub)}” needed {'fewer' if faster else 'more'} steps "
                 f"than {_names(results, others)} "
-                f"(time ratio{'s' if len(these) > 1 else ''} {_span([x for _, x in these])}, "
-                f"{_holm([r for r, _ in these])}): {matters} "
+                f"(ratio{'s' if len(these) > 1 else ''} {_span([x for _, x in these])}, "
+                f"{_holm([r for r, _ in these], 'Holm')}): {matters} "
                 f"{'matter' if len(attrs) > 1 else 'matters'}.",
                 tuple(_between_source(r) for r, _ in these),
             ))  # fmt: skip
@@ -550,12 +551,11 @@ def _separability_sentence(
             parts.append(
                 f"{'better' if better else 'worse'} after {_names(results, conditions)} "
                 f"(difference{'s' if len(diffs) > 1 else ''} {span}, "
-                f"{_holm([r for _, r in these.iterrows()])})"
+                f"{_holm([r for _, r in these.iterrows()], 'Holm')})"
             )
         return [Sentence(
-            f"Against the control, languages separated in the {name}'s latent spaces ({shown}) "
-            f"{' and '.join(parts)}; {len(rows) - len(sig)} of the {len(rows)} speaker-level "
-            "tests show no evidence of a difference.",
+            f"Against the control, languages separated ({shown}) {' and '.join(parts)}; "
+            f"{len(rows) - len(sig)} of {len(rows)} speaker-level tests show no evidence.",
             tuple(key(r) for _, r in sig.iterrows()) + tuple(key(r) for _, r in rows.iterrows()
                                                               if r["p_holm"] >= ALPHA),
         )]  # fmt: skip
