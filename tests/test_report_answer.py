@@ -48,10 +48,14 @@ def built(tmp_path_factory):
     return folder, path.read_text(encoding="utf-8")
 
 
-def _sentences(page: str) -> list[tuple[str, str, str]]:
-    """(class, data-source, text) of every sentence of the answer."""
+def _sentences(page: str, part: str = "") -> list[tuple[str, str, str]]:
+    """(class, data-source, text) of every sentence of the answer: of its
+    paragraphs (``part`` "answer-model"), of the collapsed details under them
+    ("answer-detail"), or both ("")."""
     start = page.index('id="synthesis"')
     block = page[start : page.index("</div>", start)]
+    if part:
+        block = " ".join(re.findall(rf'<p class="{part}".*?</p>', block))
     spans = re.findall(r'<span class="(\w+)" data-source="([^"]*)"[^>]*>(.*?)</span>', block)
     return [(kind, html.unescape(src), html.unescape(text)) for kind, src, text in spans]
 
@@ -143,11 +147,51 @@ def test_the_numbers_of_every_sentence_are_the_csv_values(built):
         assert not stray, (stray, text)
 
 
-def test_a_comparison_with_the_control_states_its_ratio_ci_and_holm_p(built):
+def test_the_answer_groups_conditions_by_verdict_with_the_range_and_the_extreme_ci(built):
+    """One sentence per verdict (sooner, no evidence) citing all its conditions:
+    the range of their ratios, and the CI of the one furthest from 1."""
+    folder, page = built
+    vs = _read(folder, "stats/convergence_vs_control.csv")
+    vs = vs[vs["measure"] == "steps"]
+    for model in ("lstm", "conv_autoencoder"):
+        mine = vs[(vs["model"] == model) & (vs["condition"] != "none")]
+        verdicts = [
+            set(mine.loc[(mine["p_holm"] < 0.05) & (mine["time_ratio"] < 1), "condition"]),
+            set(mine.loc[(mine["p_holm"] < 0.05) & (mine["time_ratio"] > 1), "condition"]),
+            set(mine.loc[mine["p_holm"] >= 0.05, "condition"]),
+        ]
+        grouped = []
+        for kind, cited, text in _sentences(page, "answer-model"):
+            sources = _parse(cited)
+            if kind == "warning" or any(s.table != "stats/convergence_vs_control.csv"
+                                        for s in sources):  # fmt: skip
+                continue
+            if dict(sources[0].key)["model"] != model:
+                continue
+            rows = pd.concat([s.rows(vs) for s in sources])
+            grouped.append(set(rows["condition"]))
+            ratios = rows["time_ratio"]
+            if len(rows) == 1:
+                assert f"time ratio {ratios.iloc[0]:.2f}" in text
+            else:
+                assert f"{ratios.min():.2f}–{ratios.max():.2f}" in text or (
+                    f"{ratios.min():.2f}" == f"{ratios.max():.2f}"
+                ), text
+            if (rows["p_holm"] < 0.05).all():
+                extreme = rows.loc[np.log(rows["time_ratio"]).abs().idxmax()]
+                assert (f"95% CI {extreme['time_ratio_ci_low']:.2f} to "
+                        f"{extreme['time_ratio_ci_high']:.2f}") in text  # fmt: skip
+                assert "Holm-corrected p" in text
+            else:
+                assert (rows["p_holm"] >= 0.05).all() and "no evidence" in text
+        assert sorted(map(sorted, grouped)) == sorted(sorted(v) for v in verdicts if v)
+
+
+def test_the_details_state_every_comparisons_ratio_ci_and_holm_p(built):
     folder, page = built
     vs = _read(folder, "stats/convergence_vs_control.csv")
     checked = 0
-    for kind, cited, text in _sentences(page):
+    for kind, cited, text in _sentences(page, "answer-detail"):
         sources = _parse(cited)
         # the sentences about the control comparisons themselves (between-pair
         # sentences cite them for which of the pair sped learning up)
@@ -179,9 +223,20 @@ def test_the_answer_says_what_the_noise_control_implies(built):
     steps = between[(between["measure"] == "steps")]
     noise = steps[(steps["condition_a"] == "es-lp500") & (steps["condition_b"] == "noise-lp500")]
     assert len(noise) == 2 and (noise["p_holm"] >= 0.05).all()
+    # the answer: once per model, the low-passed conditions as one group
     said = [
         (cited, text)
-        for _, cited, text in _sentences(page)
+        for _, cited, text in _sentences(page, "answer-model")
+        if "the effect is not specific to language" in text
+    ]
+    assert len(said) == 2
+    for cited, text in said:
+        assert "condition_a=es-lp500, condition_b=noise-lp500" in cited
+        assert "cannot be told apart" in text
+    # the details: the pair itself
+    said = [
+        (cited, text)
+        for _, cited, text in _sentences(page, "answer-detail")
         if "the effect is not specific to language" in text
     ]
     assert len(said) == 2
@@ -189,14 +244,20 @@ def test_the_answer_says_what_the_noise_control_implies(built):
         assert "condition_a=es-lp500, condition_b=noise-lp500" in cited
         assert "“noise shaped like Spanish, low-pass 500 Hz”, which carries no speech" in text
     # the language pair: the same speed-up from Spanish and Italian
-    language = [t for _, c, t in _sentences(page) if "condition_b=it-lp500" in c]
+    language = [t for _, c, t in _sentences(page, "answer-detail") if "condition_b=it-lp500" in c]
     assert all("does not depend on which language was heard" in t for t in language)
     # the upper control differs from low-passed speech: the filter matters
     full = steps[(steps["condition_a"] == "es-lp500") & (steps["condition_b"] == "es-full")]
     assert (full["p_holm"] < 0.05).all()
-    matters = [t for _, c, t in _sentences(page) if "condition_b=es-full" in c
+    matters = [t for _, c, t in _sentences(page, "answer-detail") if "condition_b=es-full" in c
                and "condition_a=es-lp500" in c]  # fmt: skip
     assert len(matters) == 2 and all(t.endswith("so the filter matters.") for t in matters)
+    concluded = [t for _, c, t in _sentences(page, "answer-model") if "condition_b=es-full" in c
+                 and "condition_a=es-lp500" in c]  # fmt: skip
+    assert len(concluded) == 2
+    for text in concluded:
+        assert text.startswith("“Spanish, full band” needed more steps than")
+        assert text.endswith("the filter matters.")
 
 
 def test_a_separability_sentence_per_model_from_speaker_level_tests(built):
@@ -321,3 +382,71 @@ def test_every_table_in_wall_seconds_names_the_load_it_ran_under(built):
     for start in headings:
         section = page[start : page.index("<h3>", start + 4)]
         assert note in section
+
+
+# ---------------------------------------------------------------- concision
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+@pytest.fixture(scope="module")
+def flagship(tmp_path_factory):
+    """All six flagship conditions at ten seeds, through the real analysis."""
+    suite = dataclasses.replace(flagship_suite(), seeds=tuple(range(10)), tsne=False)
+    folder = write_fake_results(tmp_path_factory.mktemp("flagship"), suite)
+    results = load_results(folder)
+    return results, paragraphs(results, analyse(results, n_resamples=999, km_resamples=0))
+
+
+def test_the_flagship_answer_is_short_per_model(flagship):
+    """At most six sentences a model; about 120 words besides the condition
+    labels (which the suite names, and the answer must repeat): 164-166 and 126-128 with
+    the fake flagship when this was written."""
+    _, answer = flagship
+    models = [p for p in answer if p.model]
+    assert [p.model for p in models] == ["lstm", "conv_autoencoder"]
+    for p in models:
+        text = " ".join(s.text for s in p.sentences)
+        assert len(p.sentences) <= 6, text
+        assert _words(re.sub(r"“[^”]*”", "X", text)) <= 130, text
+        assert _words(text) <= 180, text
+        # nothing is lost: the details carry a sentence per comparison
+        assert len(p.details) > len(p.sentences)
+
+
+def test_the_flagship_answer_groups_by_verdict_and_concludes_on_the_noise_control(flagship):
+    _, answer = flagship
+    for p in (p for p in answer if p.model):
+        texts = [s.text for s in p.sentences]
+        sooner = [t for t in texts if "reached the threshold sooner" in t]
+        assert len(sooner) == 1  # every sped-up condition in one sentence
+        # the four low-passed conditions cannot be told apart: one group
+        assert "fewer steps after “Spanish, low-pass 500 Hz”, “Italian, low-pass 500 Hz”, " \
+            "“Japanese, low-pass 500 Hz” and “noise shaped like Spanish, low-pass 500 Hz”" \
+            in sooner[0]  # fmt: skip
+        assert sum("the effect is not specific to language" in t for t in texts) == 1
+        assert sum("showed no evidence of a change" in t for t in texts) == 1
+        # full band against the low-passed pairs it is declared against: one sentence
+        differ = [t for t in texts if t.startswith("“Spanish, full band” needed more steps")]
+        assert len(differ) == 1 and differ[0].endswith("the filter matters.")
+
+
+def test_a_suite_of_one_condition_and_the_control_reads_naturally(tmp_path):
+    suite = dataclasses.replace(
+        flagship_suite(),
+        conditions=tuple(c for c in FLAGSHIP_CONDITIONS if c.name in ("none", "es-lp500")),
+        seeds=tuple(range(10)),
+        tsne=False,
+    )
+    results = load_results(write_fake_results(tmp_path, suite))
+    answer = paragraphs(results, analyse(results, n_resamples=999, km_resamples=0))
+    for p in (p for p in answer if p.model):
+        first = p.sentences[0].text
+        assert first.startswith(f"The {results.model_label(p.model)} reached the threshold sooner "
+                                "than with “no pretraining” (Holm-corrected p")  # fmt: skip
+        assert "every" not in first and "all" not in first.split() and "These" not in first
+        assert re.search(r"\): \d+% fewer steps after “Spanish, low-pass 500 Hz” \(time ratio "
+                         r"\d\.\d\d, 95% CI \d\.\d\d to \d\.\d\d\)\.$", first), first  # fmt: skip
+        assert not any("cannot be told apart" in s.text for s in p.sentences)

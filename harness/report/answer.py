@@ -86,6 +86,9 @@ class Paragraph:
     model: str
     title: str
     sentences: tuple[Sentence, ...]
+    #: every comparison the sentences summarise, one sentence each, for a
+    #: collapsed block under the answer
+    details: tuple[Sentence, ...] = ()
 
 
 # ---------------------------------------------------------------- numbers
@@ -140,7 +143,7 @@ def _vs_source(row: pd.Series) -> Source:
     )
 
 
-def _speed_sentences(results: Results, model: str, rows: dict[str, pd.Series]) -> list[Sentence]:
+def _speed_details(results: Results, model: str, rows: dict[str, pd.Series]) -> list[Sentence]:
     name, label = results.model_label(model), results.condition_label
     control = label(str(results.control))
     faster = [row for row in rows.values() if significant(row)]
@@ -213,7 +216,7 @@ def _meaning(results: Results, row: pd.Series) -> str:
     return "which of the two filters was used made no detectable difference"
 
 
-def _between_sentences(
+def _between_details(
     results: Results, analysis: Analysis, model: str, rows: dict[str, pd.Series], measure: str
 ) -> list[Sentence]:
     between = analysis.convergence_between
@@ -267,10 +270,241 @@ def _between_sentences(
     return out
 
 
+# ---------------------------------------------------------------- the concise answer
+
+
+def _between_rows(analysis: Analysis, model: str, measure: str) -> list[pd.Series]:
+    between = analysis.convergence_between
+    if between.empty:
+        return []
+    mine = between[(between["measure"] == measure) & (between["model"] == model)]
+    return [r for _, r in mine.iterrows() if np.isfinite(r["p_value"])]
+
+
+def _between_source(row: pd.Series) -> Source:
+    return source(BETWEEN, measure=row["measure"], model=row["model"],
+                  condition_a=row["condition_a"], condition_b=row["condition_b"])  # fmt: skip
+
+
+def _span(values: list[float], show=ratio, sep: str = "–") -> str:
+    """``'0.76–0.78'``, or one value where they print alike."""
+    low, high = show(min(values)), show(max(values))
+    return low if low == high else f"{low}{sep}{high}"
+
+
+def _names(results: Results, conditions: list[str]) -> str:
+    """“A”, “B” and “C”."""
+    quoted = [f"“{results.condition_label(c)}”" for c in conditions]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _holm(rows: list[pd.Series], word: str = "Holm-corrected") -> str:
+    """The Holm-corrected p of a set of tests: one value, or the largest."""
+    shown = {fmt_p(float(r["p_holm"])) for r in rows}
+    if len(shown) == 1:
+        return ("all " if len(rows) > 1 else "") + f"{word} {shown.pop()}"
+    return f"{word} p ≤ {max(float(r['p_holm']) for r in rows):.2f}"
+
+
+def _smallest_holm(rows: list[pd.Series]) -> str:
+    """The Holm-corrected p of tests without evidence: one value, or the smallest."""
+    shown = {fmt_p(float(r["p_holm"])) for r in rows}
+    if len(shown) == 1:
+        return f"Holm {shown.pop()}"
+    return f"Holm p ≥ {min(float(r['p_holm']) for r in rows):.2f}"
+
+
+def _components(nodes: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
+    """Connected components of ``nodes`` over ``edges``, in the order of ``nodes``."""
+    group = {n: n for n in nodes}
+
+    def root(n: str) -> str:
+        while group[n] != n:
+            n = group[n]
+        return n
+
+    for a, b in edges:
+        if a in group and b in group:
+            group[root(a)] = root(b)
+    out: dict[str, list[str]] = {}
+    for n in nodes:
+        out.setdefault(root(n), []).append(n)
+    return list(out.values())
+
+
+def _alike(rows: dict[str, pd.Series], between: list[pd.Series]) -> list[pd.Series]:
+    """Pairs that cannot be told apart though both changed the speed the same way."""
+    out = []
+    for row in between:
+        a, b = str(row["condition_a"]), str(row["condition_b"])
+        ra, rb = rows.get(a), rows.get(b)
+        if significant(row) or not (significant(ra) and significant(rb)):
+            continue
+        assert ra is not None and rb is not None
+        if (float(ra["time_ratio"]) < 1) == (float(rb["time_ratio"]) < 1):
+            out.append(row)
+    return out
+
+
+def _speed_sentences(
+    results: Results, model: str, rows: dict[str, pd.Series], between: list[pd.Series]
+) -> list[Sentence]:
+    """Conditions grouped by verdict: sooner, later, no evidence; within a
+    verdict, conditions no test tells apart share one range of ratios."""
+    name, control = results.model_label(model), results.condition_label(str(results.control))
+    alike_rows = _alike(rows, between)
+    alike = [(str(r["condition_a"]), str(r["condition_b"])) for r in alike_rows]
+    out = []
+    for sooner in (True, False):
+        changed = [
+            c for c, r in rows.items() if significant(r) and (float(r["time_ratio"]) < 1) == sooner
+        ]
+        if not changed:
+            continue
+        mine = [rows[c] for c in changed]
+        groups = sorted(
+            _components(changed, alike),
+            key=lambda g: min(abs(math.log(float(rows[c]["time_ratio"]))) for c in g),
+            reverse=True,
+        )
+        parts = []
+        for group in groups:
+            ratios = [float(rows[c]["time_ratio"]) for c in group]
+            extreme = group[int(np.argmax([abs(math.log(r)) for r in ratios]))]
+            change = _span([abs(1 - r) * 100 for r in ratios], lambda x: f"{x:.0f}")
+            way = "fewer" if sooner else "more"
+            ci = ratio_ci(rows[extreme])
+            if len(group) == 1:
+                stats = f"time ratio {ratio(ratios[0])}, {ci}"
+            else:
+                stats = f"ratios {_span(ratios)}; {ci} for the largest"
+            parts.append(f"{change}% {way} steps after {_names(results, group)} ({stats})")
+        every = len(changed) == len(rows) and len(rows) > 1
+        after = " after every pretraining condition" if every else ""
+        paired = {int(r["n_pairs"]) for r in mine if r["design"] == "paired"}
+        pairs = f", {plural(paired.pop(), 'seed pair')}" if len(paired) == 1 else ""
+        body = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+        out.append(Sentence(
+            f"The {name} reached the threshold {'sooner' if sooner else 'later'} than with "
+            f"“{control}”{after} ({_holm(mine)}{pairs}): {body}.",
+            tuple(_vs_source(r) for r in mine),
+        ))  # fmt: skip
+        several = [g for g in groups if len(g) > 1]
+        for group in several:
+            out.append(_alike_sentence(results, group, alike_rows, len(several) == 1))
+    quiet = [r for r in rows.values() if not significant(r)]
+    if len(quiet) == 1:
+        row = quiet[0]
+        out.append(Sentence(
+            f"“{results.condition_label(str(row['condition']))}” showed no evidence of a "
+            f"change (time ratio {ratio(float(row['time_ratio']))}, "
+            f"{ratio_ci(row)}; {detectable(row)}).",
+            (_vs_source(row),),
+        ))  # fmt: skip
+    elif quiet:
+        det = [float(r["detectable_ratio"]) for r in quiet]
+        det = [d for d in det if np.isfinite(d) and d > 0]
+        size = (
+            f"; ratios of {_span(det)} or {_span([1 / d for d in det])} were detectable"
+            if det
+            else "; too few informative seeds for a change of any size to be detectable"
+        )
+        out.append(Sentence(
+            f"{_names(results, [str(r['condition']) for r in quiet])} showed no evidence of a "
+            f"change (time ratios "
+            f"{_span([float(r['time_ratio']) for r in quiet])}{size}).",
+            tuple(_vs_source(r) for r in quiet),
+        ))  # fmt: skip
+    return out
+
+
+def _group_meaning(results: Results, group: list[str], pairs: list[pd.Series]) -> str:
+    """What conditions with the same speed-up imply, from what their pairs differ in."""
+    speech: dict[str, bool | None] = {}
+    for row in pairs:
+        if row["differs_in"] == "filter":
+            speech[str(row["condition_a"])] = filter_keeps_speech(str(row["value_a"]))
+            speech[str(row["condition_b"])] = filter_keeps_speech(str(row["value_b"]))
+    if False in speech.values() and True in speech.values():
+        return "the effect is not specific to language"
+    if all(row["differs_in"] == "language" for row in pairs):
+        return "it does not depend on which language was heard"
+    if all(row["differs_in"] == "filter" for row in pairs):
+        return "which filter was used made no detectable difference"
+    return "neither the language heard nor the filter made a detectable difference"
+
+
+def _alike_sentence(
+    results: Results, group: list[str], alike: list[pd.Series], these: bool
+) -> Sentence:
+    """A group of conditions no pair test tells apart, and what that implies."""
+    pairs = [r for r in alike if str(r["condition_a"]) in group]
+    ratios = [float(r["time_ratio"]) for r in pairs]
+    many = len(pairs) > 1
+    return Sentence(
+        f"{'These' if these else _names(results, group)} cannot be told apart "
+        f"({'pairwise ' if many else ''}ratio{'s' if many else ''} {_span(ratios)}, "
+        f"{_smallest_holm(pairs)}): {_group_meaning(results, group, pairs)}.",
+        tuple(_between_source(r) for r in pairs),
+    )
+
+
+def _between_sentences(
+    results: Results, model: str, rows: dict[str, pd.Series], between: list[pd.Series]
+) -> list[Sentence]:
+    """The conclusions of the pairs of conditions: which sets cannot be told
+    apart though they changed the speed, and which differ."""
+    out = []
+    differ = [r for r in between if significant(r)]
+    while differ:
+        count: dict[str, int] = {}
+        for r in differ:
+            for c in (str(r["condition_a"]), str(r["condition_b"])):
+                count[c] = count.get(c, 0) + 1
+        hub = max(count, key=lambda c: count[c])
+        mine = [r for r in differ if hub in (str(r["condition_a"]), str(r["condition_b"]))]
+        differ = [r for r in differ if not any(r is m for m in mine)]
+        # the hub's time ratio against each other condition: below 1, the hub was faster
+        oriented = [
+            (
+                r,
+                float(r["time_ratio"])
+                if str(r["condition_a"]) == hub
+                else 1 / float(r["time_ratio"]),
+            )
+            for r in mine
+        ]
+        for faster in (True, False):
+            these = [(r, x) for r, x in oriented if (x < 1) == faster]
+            if not these:
+                continue
+            others = [
+                str(r["condition_b"]) if str(r["condition_a"]) == hub else str(r["condition_a"])
+                for r, _ in these
+            ]
+            attrs = {str(r["differs_in"]) for r, _ in these}
+            matters = " and ".join(
+                "the language heard" if a == "language" else "the filter" for a in sorted(attrs)
+            )
+            out.append(Sentence(
+                f"“{results.condition_label(hub)}” needed {'fewer' if faster else 'more'} steps "
+                f"than {_names(results, others)} "
+                f"(ratio{'s' if len(these) > 1 else ''} {_span([x for _, x in these])}, "
+                f"{_holm([r for r, _ in these], 'Holm')}): {matters} "
+                f"{'matter' if len(attrs) > 1 else 'matters'}.",
+                tuple(_between_source(r) for r, _ in these),
+            ))  # fmt: skip
+    return out
+
+
 # ---------------------------------------------------------------- separability
 
 
-def _separability_sentence(results: Results, analysis: Analysis, model: str) -> list[Sentence]:
+def _separability_sentence(
+    results: Results, analysis: Analysis, model: str, detail: bool = False
+) -> list[Sentence]:
+    """Whether languages separate differently against the control: grouped by
+    direction, or (``detail``) every test with evidence, with its CI."""
     vs = analysis.separability_vs_control
     metrics = main_metrics(analysis)
     if vs.empty or not metrics:
@@ -301,6 +535,29 @@ def _separability_sentence(results: Results, analysis: Analysis, model: str) -> 
             f"({shown}, {plural(len(rows), 'test')} over seeds and probe speakers, Holm-corrected"
             f"{size}).",
             tuple(key(r) for _, r in rows.iterrows()),
+        )]  # fmt: skip
+    if not detail:
+        parts = []
+        for better in (True, False):
+            these = sig[((sig["difference"].astype(float) > 0) == sig["higher_is_better"])
+                        == better]  # fmt: skip
+            if these.empty:
+                continue
+            conditions = list(dict.fromkeys(str(c) for c in these["condition"]))
+            diffs = [f"{float(d):+.3f}" for d in these["difference"]]
+            shown_diffs = sorted(set(diffs), key=float)
+            span = (shown_diffs[0] if len(shown_diffs) == 1
+                    else f"{shown_diffs[0]} to {shown_diffs[-1]}")  # fmt: skip
+            parts.append(
+                f"{'better' if better else 'worse'} after {_names(results, conditions)} "
+                f"(difference{'s' if len(diffs) > 1 else ''} {span}, "
+                f"{_holm([r for _, r in these.iterrows()], 'Holm')})"
+            )
+        return [Sentence(
+            f"Against the control, languages separated ({shown}) {' and '.join(parts)}; "
+            f"{len(rows) - len(sig)} of {len(rows)} speaker-level tests show no evidence.",
+            tuple(key(r) for _, r in sig.iterrows()) + tuple(key(r) for _, r in rows.iterrows()
+                                                              if r["p_holm"] >= ALPHA),
         )]  # fmt: skip
     parts = []
     for _, r in sig.iterrows():
@@ -414,14 +671,22 @@ def paragraphs(results: Results, analysis: Analysis) -> list[Paragraph]:
         return out
     for model in results.models:
         rows = _vs_rows(analysis, model, ANSWER_MEASURE)
+        between = _between_rows(analysis, model, ANSWER_MEASURE)
         sentences = [
-            *_speed_sentences(results, model, rows),
-            *_between_sentences(results, analysis, model, rows, ANSWER_MEASURE),
+            *_speed_sentences(results, model, rows, between),
+            *_between_sentences(results, model, rows, between),
             *_separability_sentence(results, analysis, model),
             *_wall_clock_sentences(results, analysis, model),
         ]
+        details = [
+            *_speed_details(results, model, rows),
+            *_between_details(results, analysis, model, rows, ANSWER_MEASURE),
+            *_separability_sentence(results, analysis, model, detail=True),
+        ]
         if sentences:
-            out.append(Paragraph(model, results.model_label(model), tuple(sentences)))
+            out.append(
+                Paragraph(model, results.model_label(model), tuple(sentences), tuple(details))
+            )
     measure = measure_sentence(results, analysis)
     if out and measure is not None:
         out.append(Paragraph("", "", (measure,)))

@@ -203,6 +203,24 @@ def _synthesis(results: Results, analysis: Analysis) -> str:
         )
         model = f' data-model="{esc(paragraph.model)}"' if paragraph.model else ""
         out.append(f'<p class="answer-model"{model}>{lead}{spans}</p>')
+    details = [p for p in paragraphs if p.details]
+    if details:
+        out.append(
+            '<details class="answer-details"><summary>Every comparison behind these '
+            "sentences</summary>"
+        )
+        for paragraph in details:
+            spans = " ".join(
+                f'<span class="claim" data-source="{esc(s.cited)}" title="{esc(s.cited)}">'
+                f"{esc(s.text)}</span>"
+                for s in paragraph.details
+            )
+            title = esc(paragraph.title[:1].upper() + paragraph.title[1:])
+            out.append(
+                f'<p class="answer-detail" data-model="{esc(paragraph.model)}">'
+                f"<strong>{title}.</strong> {spans}</p>"
+            )
+        out.append("</details>")
     out.append(
         para(
             "Each sentence names the rows of the output folder's CSV files its numbers come from "
