@@ -221,20 +221,8 @@ def _speak_language(engine: _Engine, spec: dict[str, Any]) -> None:
     weights /= weights.sum()
     joiner, stop = ("", "。") if language in UNSPACED else (" ", ". ")
     need = round(seconds * NATIVE_RATE)
-    order = np.random.default_rng(stable_seed("espeak-variants", seed, language)).permutation(
-        len(VARIANTS)
-    )
     for k in range(n_speakers):
-        rng = np.random.default_rng(stable_seed("espeak-speaker", seed, language, k))
-        variant = VARIANTS[order[k % len(VARIANTS)]]
-        prosody = {
-            "rate": int(rng.integers(*RATE_RANGE, endpoint=True)),
-            "pitch": int(rng.integers(*PITCH_RANGE, endpoint=True)),
-            "spread": int(rng.integers(*SPREAD_RANGE, endpoint=True)),
-        }
-        if not engine.set_voice(f"{voice}+{variant}"):
-            raise DataError(f"eSpeak NG cannot load voice {voice}+{variant}")
-        engine.set_prosody(**prosody)
+        speaker = _speaker_voice(engine, spec, k)
         rows, texts = [], []
         for c in range(clips):
             text_rng = np.random.default_rng(stable_seed("espeak-text", seed, language, k, c))
@@ -255,7 +243,7 @@ def _speak_language(engine: _Engine, spec: dict[str, Any]) -> None:
                 total += len(audio)
             rows.append(np.concatenate(parts)[:need])
             texts.append("".join(spoken))
-        meta = {"voice": f"{voice}+{variant}", **prosody, "texts": texts}
+        meta = {**speaker, "texts": texts}
         folder = out
         folder.mkdir(parents=True, exist_ok=True)
         path = speaker_file(folder, k)
@@ -265,7 +253,7 @@ def _speak_language(engine: _Engine, spec: dict[str, Any]) -> None:
 
 
 def _speaker_voice(engine: _Engine, spec: dict[str, Any], k: int) -> dict[str, Any]:
-    """Set speaker ``k``'s voice variant and prosody (as the sentence mode draws them)."""
+    """Set speaker ``k``'s voice variant and prosody (the same draws in both modes)."""
     language, seed, voice = spec["language"], spec["seed"], voice_for(spec["language"])
     order = np.random.default_rng(stable_seed("espeak-variants", seed, language)).permutation(
         len(VARIANTS)
