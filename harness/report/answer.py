@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from harness.names import component_title, filter_keeps_speech
-from harness.report.numbers import ALPHA, fmt_p, plural
+from harness.report.numbers import ALPHA, fmt_p, plural, series
 from harness.report.separation import main_metrics
 from harness.results import Results
 from harness.stats.analysis import Analysis
@@ -174,7 +174,7 @@ def _speed_details(results: Results, model: str, rows: dict[str, pd.Series]) -> 
             f"{ratio_ci(row)}; {detectable(row)})"
             for row in quiet
         ]
-        listing = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; nor with " + parts[-1]
+        listing = series(parts, "; ", "; nor with ")
         out.append(Sentence(
             f"There is no evidence that the {name} learnt faster or slower than with “{control}” "
             f"with {listing}.",
@@ -295,7 +295,7 @@ def _span(values: list[float], show=ratio, sep: str = "–") -> str:
 def _names(results: Results, conditions: list[str]) -> str:
     """“A”, “B” and “C”."""
     quoted = [f"“{results.condition_label(c)}”" for c in conditions]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return series(quoted)
 
 
 def _holm(rows: list[pd.Series], word: str = "Holm-corrected") -> str:
@@ -383,7 +383,7 @@ def _speed_sentences(
         after = " after every pretraining condition" if every else ""
         paired = {int(r["n_pairs"]) for r in mine if r["design"] == "paired"}
         pairs = f", {plural(paired.pop(), 'seed pair')}" if len(paired) == 1 else ""
-        body = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+        body = series(parts, "; ", "; and ")
         out.append(Sentence(
             f"The {name} reached the threshold {'sooner' if sooner else 'later'} than with "
             f"“{control}”{after} ({_holm(mine)}{pairs}): {body}.",

@@ -27,6 +27,13 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
+def series(items: Sequence[str], sep: str = ", ", last: str = " and ") -> str:
+    """``'a'``, ``'a and b'``, ``'a, b and c'``; ``sep`` and ``last`` join the
+    items (``"; "`` and ``"; nor with "`` for a list of clauses)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else sep.join(items[:-1]) + last + items[-1]
+
+
 def fmt_num(x: float, digits: int = 3) -> str:
     """A number with ``digits`` significant figures; '–' for missing."""
     if x is None or (isinstance(x, float) and math.isnan(x)):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural
+from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural, series
 from harness.report.separation import main_metrics
 from harness.results import Results
 from harness.stats.analysis import Analysis
@@ -41,7 +41,7 @@ def status_sentence(results: Results) -> str:
         f"{int(counts.get('failed', 0))} failed",
     ]
     head = f"Of {expected} expected runs, " if expected is not None else ""
-    text = head + ", ".join(parts[:-1]) + f" and {parts[-1]}."
+    text = head + series(parts) + "."
     missing = results.n_missing
     if missing:
         text += (
@@ -266,7 +266,7 @@ def cost_sentences(results: Results, analysis: Analysis) -> list[str]:
 def _the(models: Sequence[str]) -> str:
     """'the a', 'the a and the b', 'the a, the b and the c'."""
     names = [f"the {m}" for m in models]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return series(names)
 
 
 def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
