@@ -277,6 +277,7 @@ def format_component(kind: str, component: Component) -> str:
         declared = [m.role.replace("_", "-")]
         declared += [f"chance level: {m.chance}"] if m.chance else []
         declared += ["headline"] if m.headline else []
+        declared += [f"range {m.bounds[0]:g} to {m.bounds[1]:g}"] if m.bounds else []
         lines.append(f"      metric {m.name} ({direction}) [{'; '.join(declared)}]: {m.doc}")
     return "\n".join(lines)
 

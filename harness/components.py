@@ -168,6 +168,11 @@ class Metric:
     :param label: a short name for readers (report headings, axes, prose),
         such as "balanced accuracy (all languages)"; empty: the report
         humanises ``name`` (see :mod:`harness.names`).
+    :param bounds: the smallest and largest value the metric can take, such as
+        ``(0.0, 1.0)`` for an accuracy; the statistics keep a score's
+        confidence interval inside them and a difference's within their
+        width, and say when no difference inside the range was detectable.
+        None: unbounded.
     """
 
     name: str
@@ -177,6 +182,7 @@ class Metric:
     chance: str | None = None
     headline: bool = False
     label: str = ""
+    bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.role not in METRIC_ROLES:
@@ -187,6 +193,13 @@ class Metric:
             raise ValueError(
                 f"metric {self.name!r}: only a score has a chance level or is a headline"
             )
+        if self.bounds is not None:
+            low, high = (float(b) for b in self.bounds)
+            if not low < high:
+                raise ValueError(
+                    f"metric {self.name!r}: bounds must be (low, high) with low < high, "
+                    f"got {self.bounds!r}"
+                )
 
 
 def check_metrics(metrics: Sequence[Metric]) -> list[str]:

@@ -561,6 +561,7 @@ def probe_rows(
                 "role": declared.role,
                 "chance": declared.chance,
                 "headline": declared.headline,
+                "bounds": list(declared.bounds) if declared.bounds is not None else None,
             }
         )
     details = []

@@ -112,7 +112,16 @@ PROBE_COLUMNS = [
     "headline",
     "chance_metric",
     "chance",
+    "bound_low",
+    "bound_high",
 ]
+
+
+def _bounds(value: Any) -> dict[str, float]:
+    """The declared range of a metric row (NaN ends: unbounded or not recorded)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return {"bound_low": float(value[0]), "bound_high": float(value[1])}
+    return {"bound_low": np.nan, "bound_high": np.nan}
 
 
 def _get(mapping: Mapping[str, Any] | None, *keys: str, default: Any = None) -> Any:
@@ -317,6 +326,7 @@ def probes_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                     "role": row.get("role") or "score",
                     "chance_metric": row.get("chance"),
                     "headline": bool(row.get("headline", False)),
+                    **_bounds(row.get("bounds")),
                 }
             )
     if not rows:

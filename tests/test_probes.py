@@ -255,6 +255,9 @@ def test_registered_metrics_pass_the_contract_and_all_are_reported() -> None:
     assert set(result.metrics) == set(declared)
     assert all(np.isfinite(v) for v in result.metrics.values())
     assert all(0.001 <= c <= 1.0 for c in result.details["C_target_folds"])
+    for metric in component.metrics:  # every value inside the range the probe declared
+        low, high = metric.bounds or (-np.inf, np.inf)
+        assert low <= result.metrics[metric.name] <= high, metric.name
 
 
 def test_task_selects_metric_names() -> None:

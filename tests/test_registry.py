@@ -131,6 +131,9 @@ def test_metric_roles_are_checked_when_declared():
     with pytest.raises(ValueError, match="only a score"):
         Metric("x", "doc", role="reference", chance="y")
     assert Metric("x", "doc").role == "score"
+    with pytest.raises(ValueError, match="low < high"):
+        Metric("x", "doc", bounds=(1.0, 0.0))
+    assert Metric("x", "doc").bounds is None
 
 
 def test_builtin_probes_declare_chance_levels_and_headlines():

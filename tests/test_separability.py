@@ -73,6 +73,33 @@ def test_crossed_ci_and_detectable_difference():
     assert np.isnan(spk.crossed(x[:, ::10], STRATA[::10]).se)  # one speaker per language
 
 
+def test_intervals_and_detectable_differences_stay_inside_the_declared_range():
+    # a tiny design: the t-interval runs past a balanced accuracy's [0, 1]
+    wide = spk.Crossed(estimate=0.7, se=0.15, df=2)
+    assert wide.ci()[1] > 1 and wide.ci()[0] > 0
+    blind = spk.Crossed(estimate=0.0, se=0.3, df=2)
+    assert blind.detectable() > 1
+    bounded = sep._Range(0.0, 1.0)
+    assert bounded.score_ci(wide) == (pytest.approx(wide.ci()[0]), 1.0)
+    low, high = bounded.difference_ci(spk.Crossed(estimate=0.1, se=0.6, df=2))
+    assert (low, high) == (-1.0, 1.0)
+    assert bounded.detectable(blind) == np.inf  # no difference inside [0, 1] was detectable
+    narrow = spk.Crossed(estimate=0.05, se=0.01, df=30)
+    assert bounded.detectable(narrow) == pytest.approx(narrow.detectable())
+    assert bounded.score_ci(narrow) == pytest.approx(narrow.ci())
+    # an undeclared range leaves the interval as the test gives it
+    assert sep._Range().score_ci(wide) == pytest.approx(wide.ci())
+
+
+def test_summary_reads_the_declared_range_from_the_records(results):
+    assert (
+        results.probes.query("metric == 'balanced_accuracy_multiclass'")["bound_high"] == 1
+    ).all()
+    summary = sep.separability_summary(results)
+    scored = summary[summary["inference"] != "none"]
+    assert scored["ci_low"].ge(0).all() and scored["ci_high"].le(1).all()
+
+
 def test_summary_against_chance_and_baseline(results):
     summary = sep.separability_summary(results)
     key = ["model", "condition", "latent_space", "metric"]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from harness.names import component_title, filter_keeps_speech
-from harness.report.numbers import ALPHA, fmt_p, plural, series
+from harness.report.numbers import ALPHA, detectable_clause, fmt_p, plural, series
 from harness.report.separation import main_metrics
 from harness.results import Results
 from harness.stats.analysis import Analysis
@@ -523,13 +523,8 @@ def _separability_sentence(
 
     sig = rows[rows["p_holm"] < ALPHA]
     if sig.empty:
-        det = rows["detectable_difference"].astype(float)
-        det = det[np.isfinite(det)]
-        size = (
-            f"; differences of ±{det.min():.3f} to ±{det.max():.3f} were detectable"
-            if len(det) and det.min() != det.max()
-            else (f"; a difference of ±{det.min():.3f} was detectable" if len(det) else "")
-        )
+        clause = detectable_clause(rows["detectable_difference"].astype(float))
+        size = f"; {clause}" if clause else ""
         return [Sentence(
             f"No condition changed how well languages separate in the {name}'s latent spaces "
             f"({shown}, {plural(len(rows), 'test')} over seeds and probe speakers, Holm-corrected"

@@ -35,7 +35,7 @@ from harness.report.markup import (
     table,
     time_fmt,
 )
-from harness.report.numbers import ALPHA, MEASURE_NAMES, fmt_score
+from harness.report.numbers import ALPHA, MEASURE_NAMES, fmt_detectable, fmt_score
 from harness.results import Results, load_results
 from harness.stats.analysis import STEPS as ANALYSIS_STEPS
 from harness.stats.analysis import Analysis, analyse
@@ -468,7 +468,7 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
             ("seed pairs", "n_pairs"), ("speakers", "n_speakers"), ("mean", num_cell("mean", score)),
             ("control", num_cell("mean_control", score)),
             ("difference [95% CI]", ci_cell("difference", "difference_ci_low", "difference_ci_high", signed)),
-            ("detectable (80% power)", num_cell("detectable_difference", lambda x: f"±{x:.3f}")),
+            ("detectable (80% power)", num_cell("detectable_difference", fmt_detectable)),
             ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
         ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
         out.append(para("Each condition against the control: seed i against seed i of the control, "

@@ -76,6 +76,35 @@ def fmt_ci(low: float, high: float, fmt: str = "num", measure: str = "steps") ->
     return f"[95% CI {one(low)}, {one(high)}]"
 
 
+def detectable_clause(values: Sequence[float] | np.ndarray) -> str:
+    """What differences a set of tests could detect (80% power), as a clause:
+    ``'differences of ±0.020 to ±0.070 were detectable'``. An infinite value is
+    a test that could detect no difference inside the score's declared range;
+    NaN (no test) is left out. Empty when nothing is known."""
+    known = np.asarray(values, dtype=float)
+    known = known[~np.isnan(known)]
+    finite = known[np.isfinite(known)]
+    blind = int(known.size - finite.size)
+    if finite.size == 0:
+        return "no difference within the score's range was detectable" if blind else ""
+    shown = f"±{fmt_range(finite, 3).replace(' to ', ' to ±')}"
+    clause = (
+        f"a difference of {shown} was detectable"
+        if finite.min() == finite.max() and finite.size == 1
+        else f"differences of {shown} were detectable"
+    )
+    if blind:
+        clause += f"; {plural(blind, 'test')} could detect none within the score's range"
+    return clause
+
+
+def fmt_detectable(value: float) -> str:
+    """One detectable difference for a table cell."""
+    if np.isnan(value):
+        return "–"
+    return "none in range" if np.isinf(value) else f"±{value:.3f}"
+
+
 def fmt_range(values: Sequence[float] | np.ndarray, digits: int | None = None) -> str:
     """``'3'`` or ``'3 to 5'``: whole numbers, or ``digits`` decimals when given."""
     lo, hi = (

@@ -12,7 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_score, plural
+from harness.report.numbers import (
+    ALPHA,
+    detectable_clause,
+    fmt_ci,
+    fmt_p,
+    fmt_score,
+    plural,
+)
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
@@ -89,15 +96,10 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
                     f"({n_better} better, {n_worse} worse separated than under the control)"
                 )
             else:
-                detectable = cond["detectable_difference"].dropna()
+                clause = detectable_clause(cond["detectable_difference"].astype(float))
                 verdict = (
                     f"no evidence of a difference in any of {plural(len(cond), 'latent space')}"
-                    + (
-                        f"; differences smaller than {fmt_range(detectable, 3)} "
-                        "could not have been detected reliably (80% power)"
-                        if len(detectable)
-                        else ""
-                    )
+                    + (f"; {clause} (80% power)" if clause else "")
                 )
             out.append(
                 f"With “{label}”, the {results.model_label(model)}'s {results.metric_label(metric)} "

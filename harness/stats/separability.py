@@ -16,6 +16,7 @@ model, probe and metric, across conditions and latent spaces.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,46 @@ VS_CONTROL_COLUMNS = ["model", "condition", "control", "latent_space", "probe", 
 
 _KEY = ["model", "condition", "latent_space", "probe", "metric"]
 _FAMILY = ["model", "probe", "metric"]
+
+
+@dataclass(frozen=True)
+class _Range:
+    """A score's declared range (``Metric.bounds``; infinite ends: unbounded).
+
+    A t-interval knows nothing of it: with few seeds and speakers it can run
+    past what the score can be (a balanced accuracy of 1.29). Intervals are
+    cut at the range, differences at its width, and a detectable difference
+    wider than the range is infinite: no difference the score can show was
+    detectable.
+    """
+
+    low: float = -np.inf
+    high: float = np.inf
+
+    @classmethod
+    def of(cls, group: pd.DataFrame) -> _Range:
+        low, high = (group[c].astype(float) for c in ("bound_low", "bound_high"))
+        if low.notna().all() and high.notna().all():
+            return cls(float(low.min()), float(high.max()))
+        return cls()
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    def score_ci(self, test: spk.Crossed) -> tuple[float, float]:
+        low, high = test.ci()
+        return float(np.clip(low, self.low, self.high)), float(np.clip(high, self.low, self.high))
+
+    def difference_ci(self, test: spk.Crossed) -> tuple[float, float]:
+        low, high = test.ci()
+        return float(np.clip(low, -self.width, self.width)), float(
+            np.clip(high, -self.width, self.width)
+        )
+
+    def detectable(self, test: spk.Crossed) -> float:
+        value = test.detectable()
+        return np.inf if value > self.width else value
 
 
 def _scores(probes: pd.DataFrame) -> pd.DataFrame:
@@ -143,8 +184,9 @@ def separability_summary(results: Results) -> pd.DataFrame:
         )
         runs = list(group["run_id"])
         mine = details.scores(runs, [space] * len(runs), probe, metric)
+        bounds = _Range.of(group)
         if mine is not None:
-            low, high = spk.crossed(mine.contributions, mine.strata).ci()
+            low, high = bounds.score_ci(spk.crossed(mine.contributions, mine.strata))
             row.update(inference=_inference(len(runs)), n_speakers=mine.speakers.size,
                        ci_low=low, ci_high=high)  # fmt: skip
             if np.isfinite(row["chance"]):
@@ -164,11 +206,11 @@ def separability_summary(results: Results) -> pd.DataFrame:
                 )
                 if base is not None:
                     test = spk.crossed(*_aligned(mine, base))
-                    low, high = test.ci()
+                    low, high = bounds.difference_ci(test)
                     row.update(baseline_mean=float(base.scores.mean()),
                                diff_vs_baseline=test.estimate, diff_vs_baseline_ci_low=low,
                                diff_vs_baseline_ci_high=high,
-                               detectable_vs_baseline=test.detectable(),
+                               detectable_vs_baseline=bounds.detectable(test),
                                p_vs_baseline=test.p_value())  # fmt: skip
         rows.append(row)
     # rows without a test lack those keys: reindex adds them as NaN
@@ -222,11 +264,13 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
             if pairs and mine is not None and theirs is not None:
                 differences, strata = _aligned(mine, theirs)
                 test = spk.crossed(differences, strata)
-                low, high = test.ci()
+                bounds = _Range.of(cond)
+                low, high = bounds.difference_ci(test)
                 row.update(inference=_inference(len(pairs)), n_pairs=len(pairs),
                            n_speakers=strata.size, difference=test.estimate,
                            difference_ci_low=low, difference_ci_high=high,
-                           detectable_difference=test.detectable(), p_value=test.p_value())  # fmt: skip
+                           detectable_difference=bounds.detectable(test),
+                           p_value=test.p_value())  # fmt: skip
             rows.append(row)
     if not rows:
         return pd.DataFrame(columns=VS_CONTROL_COLUMNS)

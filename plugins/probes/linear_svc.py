@@ -57,24 +57,28 @@ def _metrics_of(task: str) -> list[Metric]:
             chance=f"chance_{task}",
             headline=True,
             label=f"balanced accuracy ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"accuracy_{task}",
             f"plain accuracy, {what}; compare with majority_rate_{task}, never with 0.5",
             chance=f"majority_rate_{task}",
             label=f"accuracy ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"chance_{task}",
             "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
             role="reference",
             label=f"chance level ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"majority_rate_{task}",
             "accuracy of always answering the most frequent class; a baseline",
             role="reference",
             label=f"majority-class rate ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"p_value_{task}",
@@ -82,6 +86,7 @@ def _metrics_of(task: str) -> list[Metric]:
             higher_is_better=False,
             role="p_value",
             label=f"permutation p-value ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"control_balanced_accuracy_{task}",
@@ -89,11 +94,13 @@ def _metrics_of(task: str) -> list[Metric]:
             "keeping class sizes); near chance unless the probe exploits speakers",
             higher_is_better=False,
             label=f"control-task balanced accuracy ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"selectivity_{task}",
             f"balanced_accuracy_{task} minus control_balanced_accuracy_{task}",
             label=f"selectivity ({short})",
+            bounds=(-1.0, 1.0),
         ),
     ]
 

@@ -67,12 +67,14 @@ def _metrics_of(task: str) -> list[Metric]:
             chance=f"chance_{task}",
             headline=True,
             label=f"balanced accuracy ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"chance_{task}",
             "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
             role="reference",
             label=f"chance level ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"p_value_{task}",
@@ -81,12 +83,14 @@ def _metrics_of(task: str) -> list[Metric]:
             higher_is_better=False,
             role="p_value",
             label=f"permutation p-value ({short})",
+            bounds=(0.0, 1.0),
         ),
         Metric(
             f"selectivity_{task}",
             f"balanced_accuracy_{task} minus the mean of its permutation null (the control "
             "task); NaN if n_permutations = 0",
             label=f"selectivity ({short})",
+            bounds=(-1.0, 1.0),
         ),
     ]
 

@@ -27,6 +27,7 @@ METRICS = [
         "how well the 2-D neighbourhoods keep the latent-space neighbourhoods (1 = perfectly; "
         "sklearn.manifold.trustworthiness with n_neighbors)",
         label="2-D trustworthiness",
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "neighbour_language_agreement",
@@ -34,18 +35,21 @@ METRICS = [
         "share its language",
         chance="neighbour_language_agreement_chance",
         label="same-language neighbours (2-D)",
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "neighbour_language_agreement_latent",
         "the same fraction in the standardised latent space, before t-SNE",
         chance="neighbour_language_agreement_chance",
         label="same-language neighbours (latent space)",
+        bounds=(0.0, 1.0),
     ),
     Metric(
         "neighbour_language_agreement_chance",
         "the fraction expected if neighbours were random clips of other speakers; a baseline",
         role="reference",
         label="same-language neighbours by chance",
+        bounds=(0.0, 1.0),
     ),
 ]
 

@@ -504,6 +504,7 @@ def _probe_row(
         "role": declared.role,
         "chance": declared.chance,
         "headline": declared.headline,
+        "bounds": list(declared.bounds) if declared.bounds is not None else None,
     }
 
 
