@@ -32,6 +32,8 @@ def test_no_claims_without_language(registry):
     assert rates["model_vs_chance"] <= MAX_RATE
     assert rates["baseline_vs_chance"] <= MAX_RATE
     assert rates["condition_vs_control"] <= MAX_RATE
+    # the report compares with the baseline only where the baseline shows language
+    assert rates["model_vs_baseline_stated"] <= rates["baseline_vs_chance"]
 
 
 def test_no_condition_effect_claimed_when_there_is_none(registry):

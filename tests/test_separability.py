@@ -191,3 +191,19 @@ def test_cka_aligns_clips_by_id(tmp_path, folder):
     after = load_results(out)
     b = cka_table(after).set_index(["model", "latent_space", "condition_a", "condition_b"])
     np.testing.assert_allclose(a["mean_cka"], b.loc[a.index, "mean_cka"])
+
+
+def test_the_report_compares_with_a_baseline_only_where_it_shows_language(results):
+    from harness.report.separation import _chance_baseline_sentence
+
+    summary = sep.separability_summary(results)
+    rows = summary[(summary["model"] == "lstm") & (summary["probe"] == "linear_svc")
+                   & (summary["metric"] == "balanced_accuracy_multiclass")].copy()  # fmt: skip
+    model = ~rows["is_baseline"].astype(bool)
+    assert rows.loc[model, "baseline_above_chance"].all()
+    said = _chance_baseline_sentence(rows, "LSTM", "linear SVC", "accuracy", "none", "none")
+    assert "beat the raw-feature baseline" in said
+    rows["baseline_above_chance"] = False  # a baseline at chance: no comparison is stated
+    said = _chance_baseline_sentence(rows, "LSTM", "linear SVC", "accuracy", "none", "none")
+    assert "beat the raw-feature baseline" not in said
+    assert "is not compared with the raw-feature baseline" in said

@@ -116,7 +116,7 @@ def _sensitivity_sentence(rows: pd.DataFrame) -> str:
     base = rows[rows["is_baseline"].astype(bool) & (rows["inference"] != "none")]
     if base.empty or base["chance"].isna().all():
         return ""
-    if (base["p_vs_chance_holm"] < ALPHA).all() and (base["diff_vs_chance_ci_low"] > 0).all():
+    if base["above_chance"].astype(bool).all():
         return ""
     return (
         f"Sensitivity check failed: the raw-feature baseline ({fmt_score(float(base['mean'].mean()))} "
@@ -153,7 +153,13 @@ def _chance_baseline_sentence(
             " has no chance level: its probe declared none, or reported it as NaN (the problems "
             "section names the probe)"
         )
-    base = ctrl_rows.dropna(subset=["baseline_mean"])
+    compared = ctrl_rows.dropna(subset=["baseline_mean"])
+    base = compared[compared["baseline_above_chance"].astype(bool)]
+    if len(compared) and base.empty:
+        text += (
+            ", and is not compared with the raw-feature baseline, which is not clearly above "
+            "chance on these probe speakers (see the sensitivity check)"
+        )
     if len(base):
         significant = base["p_vs_baseline_holm"] < ALPHA
         beats = base[significant & (base["diff_vs_baseline"] > 0)]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness.stats import speakers as spk
+from harness.stats.convergence import ALPHA
 from harness.stats.multiple import holm
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ SUMMARY_COLUMNS = ["model", "condition", "latent_space", "probe", "metric", "is_
                    "higher_is_better", "headline", "inference", "n", "n_speakers", "mean",
                    "seed_sd", "ci_low", "ci_high", "chance", "diff_vs_chance",
                    "diff_vs_chance_ci_low", "diff_vs_chance_ci_high", "p_vs_chance",
-                   "p_vs_chance_holm", "baseline_mean", "diff_vs_baseline",
+                   "p_vs_chance_holm", "above_chance", "baseline_above_chance", "baseline_mean", "diff_vs_baseline",
                    "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high",
                    "detectable_vs_baseline", "p_vs_baseline", "p_vs_baseline_holm"]  # fmt: skip
 VS_CONTROL_COLUMNS = ["model", "condition", "control", "latent_space", "probe", "metric",
@@ -217,6 +218,17 @@ def separability_summary(results: Results) -> pd.DataFrame:
     out = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
     for column in ("p_vs_chance", "p_vs_baseline"):
         out[f"{column}_holm"] = _holm_within(out, column)
+    out["above_chance"] = (out["p_vs_chance_holm"] < ALPHA) & (out["diff_vs_chance_ci_low"] > 0)
+    # a model space is compared with the baseline only where the baseline shows
+    # language: two spaces at chance give coarse per-speaker results that the
+    # variance components do not model (the test is liberal there, docs/report.md)
+    base = out[out["is_baseline"].astype(bool)]
+    informative = base.groupby(["model", "condition", "probe", "metric"])["above_chance"].all()
+    keys = pd.MultiIndex.from_frame(out[["model", "condition", "probe", "metric"]])
+    out["baseline_above_chance"] = (
+        informative.reindex(keys).fillna(False).astype(bool).to_numpy()
+        & ~out["is_baseline"].astype(bool).to_numpy()
+    )
     return out
 
 
