@@ -22,6 +22,11 @@ from harness.components import REQUIRED, Param
 CACHE_ENV = "HARNESS_CACHE"
 
 #: The top-level keys of a suite file.
+#: The time measures a suite's learning speed is analysed in: target steps
+#: (hardware-independent), steps including pretraining (what a head start
+#: cost) and wall seconds of target training (carry the machine's load).
+TIME_MEASURES = ("steps", "total_steps", "seconds")
+
 TOP_PARAMS = (
     Param("name", str, REQUIRED, "short name, used in file names and the report title"),
     Param("description", str, "", "what the suite is for, shown in the report"),
@@ -44,6 +49,15 @@ TOP_PARAMS = (
         str,
         "",
         "the condition others are compared with; default the one without pretraining",
+    ),
+    Param(
+        "answer_measure",
+        str,
+        "steps",
+        "the time measure the report's answer states learning speed in: target steps, "
+        "total_steps (pretraining counted) or seconds (wall seconds, which carry the machine's "
+        "load); every measure is analysed and tabulated whichever is chosen",
+        choices=TIME_MEASURES,
     ),
 )
 #: The keys of a [[conditions]] entry; its ``filter`` is a plugin selection.

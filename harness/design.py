@@ -60,6 +60,9 @@ class Design:
     name: str
     description: str = ""
     question: str = ""
+    #: the time measure the report's answer states learning speed in (``[top]
+    #: answer_measure``; steps for folders written before it existed)
+    answer_measure: str = "steps"
     target_language: str | None = None
     control: str | None = None
     conditions: tuple[ConditionInfo, ...] = ()
@@ -151,6 +154,7 @@ class Design:
             name=suite.name,
             description=suite.description,
             question=suite.question,
+            answer_measure=suite.answer_measure,
             target_language=suite.target.language,
             control=suite.control,
             conditions=conditions,
@@ -233,6 +237,7 @@ class Design:
             name=str(data["name"]),
             description=str(data.get("description") or ""),
             question=str(data.get("question") or ""),
+            answer_measure=str(data.get("answer_measure") or "steps"),
             target_language=data.get("target_language"),
             control=data.get("control"),
             conditions=tuple(ConditionInfo(**c) for c in data["conditions"]),

@@ -106,6 +106,8 @@ class Suite:
     description: str
     question: str
     seeds: tuple[int, ...]
+    #: the time measure the report's answer states learning speed in
+    answer_measure: str
     output: Path
     cache_dir: Path
     control: str
@@ -388,6 +390,7 @@ class _Validator:
             description=top["description"],
             question=top["question"],
             seeds=tuple(seeds),
+            answer_measure=top["answer_measure"],
             output=out,
             cache_dir=default_cache_dir(top["cache"]),
             control=control,

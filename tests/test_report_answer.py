@@ -9,6 +9,7 @@ import dataclasses
 import html
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -256,7 +257,7 @@ def test_the_answer_says_what_the_noise_control_implies(built):
                  and "condition_a=es-lp500" in c]  # fmt: skip
     assert len(concluded) == 2
     for text in concluded:
-        assert text.startswith("“Spanish, full band” needed more steps than")
+        assert text.startswith("“Spanish, full band” needed more target steps than")
         assert text.endswith("the filter matters.")
 
 
@@ -367,6 +368,36 @@ def test_no_warning_where_seconds_and_steps_agree(built):
     assert len(flipped) == 2
 
 
+def test_a_suite_may_state_its_answer_in_another_measure(built):
+    folder, _ = built
+    results = load_results(folder)
+    analysis = analyse(results, n_resamples=199, km_resamples=0)
+    assert results.design.answer_measure == "steps"
+    results.design = dataclasses.replace(results.design, answer_measure="seconds")
+    said = [s for p in paragraphs(results, analysis) for s in p.sentences]
+    text = " ".join(s.text for s in said)
+    assert "wall time" in text and "target steps" not in text.split("Warning")[0]
+    assert "Learning speed is counted in wall seconds of target training" in text
+    # each cited comparison is now the seconds row; the warning cites steps beside it
+    cited = [src for s in said if not s.warning for src in s.sources]
+    vs_rows = [src for src in cited if src.table == "stats/convergence_vs_control.csv"]
+    assert vs_rows and all(dict(src.key)["measure"] == "seconds" for src in vs_rows)
+    warned = [s for s in said if s.warning]
+    assert len(warned) == 2 and all("The answer counts wall time." in s.text for s in warned)
+
+
+def test_answer_measure_is_a_checked_suite_key(tmp_path):
+    from harness.suite import SuiteError, load_suite
+
+    path = tmp_path / "suite.toml"
+    text = (Path(__file__).parent.parent / "suites" / "quick.toml").read_text(encoding="utf-8")
+    path.write_text('answer_measure = "minutes"\n' + text, encoding="utf-8")
+    with pytest.raises(SuiteError, match=r"answer_measure.*'steps', 'total_steps', 'seconds'"):
+        load_suite(path)
+    path.write_text('answer_measure = "total_steps"\n' + text, encoding="utf-8")
+    assert Design.from_suite(load_suite(path)).answer_measure == "total_steps"
+
+
 def test_every_table_in_wall_seconds_names_the_load_it_ran_under(built):
     folder, page = built
     runs = _read(folder, "runs.csv")
@@ -423,13 +454,13 @@ def test_the_flagship_answer_groups_by_verdict_and_concludes_on_the_noise_contro
         sooner = [t for t in texts if "reached the threshold sooner" in t]
         assert len(sooner) == 1  # every sped-up condition in one sentence
         # the four low-passed conditions cannot be told apart: one group
-        assert "fewer steps after “Spanish, low-pass 500 Hz”, “Italian, low-pass 500 Hz”, " \
+        assert "fewer target steps after “Spanish, low-pass 500 Hz”, “Italian, low-pass 500 Hz”, " \
             "“Japanese, low-pass 500 Hz” and “noise shaped like Spanish, low-pass 500 Hz”" \
             in sooner[0]  # fmt: skip
         assert sum("the effect is not specific to language" in t for t in texts) == 1
         assert sum("showed no evidence of a change" in t for t in texts) == 1
         # full band against the low-passed pairs it is declared against: one sentence
-        differ = [t for t in texts if t.startswith("“Spanish, full band” needed more steps")]
+        differ = [t for t in texts if t.startswith("“Spanish, full band” needed more target steps")]
         assert len(differ) == 1 and differ[0].endswith("the filter matters.")
 
 
@@ -447,6 +478,6 @@ def test_a_suite_of_one_condition_and_the_control_reads_naturally(tmp_path):
         assert first.startswith(f"The {results.model_label(p.model)} reached the threshold sooner "
                                 "than with “no pretraining” (Holm-corrected p")  # fmt: skip
         assert "every" not in first and "all" not in first.split() and "These" not in first
-        assert re.search(r"\): \d+% fewer steps after “Spanish, low-pass 500 Hz” \(time ratio "
+        assert re.search(r"\): \d+% fewer target steps after “Spanish, low-pass 500 Hz” \(time ratio "
                          r"\d\.\d\d, 95% CI \d\.\d\d to \d\.\d\d\)\.$", first), first  # fmt: skip
         assert not any("cannot be told apart" in s.text for s in p.sentences)

@@ -95,14 +95,36 @@ def test_learning_curves_name_the_measure_and_keep_bands_above_zero(flagship):
     lc["ci_low"] = lc["mean"] - 2 * lc["mean"]
     lc["ci_high"] = lc["mean"] + 2 * lc["mean"]
     fig = figures.learning_curve_figure(results, dataclasses.replace(analysis, learning_curves=lc))
-    labels = {ax.get_title(): ax.get_ylabel().replace("\n", " ") for ax in fig.axes}
+    labels = {
+        ax.get_title().split(":")[0]: ax.get_ylabel().replace("\n", " ")
+        for ax in fig.axes
+        if ax.get_visible() and ax.get_ylabel()
+    }
     assert "MSE of the next frame" in labels["LSTM"]
     assert "reconstruction MSE" in labels["convolutional autoencoder"]
-    for ax in fig.axes:
+    for ax in (ax for ax in fig.axes if ax.get_visible()):
         assert ax.get_yscale() == "log"
         for band in ax.collections:
             ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
             assert np.all(ys[np.isfinite(ys)] > 0)
+
+
+def test_learning_curves_give_each_condition_a_panel_beside_the_control(flagship):
+    results, analysis = flagship
+    fig = figures.learning_curve_figure(results, analysis)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == len(results.models) * (len(results.conditions) - 1)
+    grey = _hex(figures.CONTROL_COLOUR)
+    for ax in panels:
+        bands = {
+            _hex(b.get_facecolor()[0]) for b in ax.collections if isinstance(b, PolyCollection)
+        }
+        assert len(bands) == 2 and grey in bands
+    # a model's panels share one y axis (one loss); the two models' do not
+    lstm = [ax for ax in panels if ax.get_title().startswith("LSTM")]
+    other = [ax for ax in panels if not ax.get_title().startswith("LSTM")]
+    assert len({ax.get_ylim() for ax in lstm}) == 1
+    assert lstm[0].get_ylim() != other[0].get_ylim()
 
 
 def test_an_accuracy_band_stays_within_zero_and_one():

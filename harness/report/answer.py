@@ -6,9 +6,10 @@ control and by how much (the paired time ratio with its CI), which did not
 conditions that differ in one declared attribute imply (the language heard,
 or the filter: see :mod:`harness.stats.between`), and, where the probes give
 speaker-level tests, whether languages separate differently. Learning speed is
-counted in target steps (:data:`ANSWER_MEASURE`); wall seconds carry the
-machine load they ran under, and where they point the other way the answer
-says so, naming the load.
+counted in the suite's ``answer_measure`` (target steps unless it says
+otherwise: :func:`answer_measure`); wall seconds carry the machine load they
+ran under, and where they point the other way from steps the answer says so,
+naming the load.
 
 Every :class:`Sentence` names the rows it was written from
 (:class:`Source`: a CSV of the output folder and the key columns of a row),
@@ -31,9 +32,16 @@ from harness.report.separation import main_metrics
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
-#: the time measure the answer states learning speed in: optimizer steps of
-#: target training, which machine load cannot change
+#: the time measure the answer states learning speed in unless the suite
+#: chooses another: optimizer steps of target training, which machine load
+#: cannot change
 ANSWER_MEASURE = "steps"
+#: how the answer words an amount of each measure: (the unit, fewer, more)
+MEASURE_WORDS = {
+    "steps": ("target steps", "fewer", "more"),
+    "total_steps": ("steps, pretraining included", "fewer", "more"),
+    "seconds": ("wall time", "less", "more"),
+}
 
 VS_CONTROL = "stats/convergence_vs_control.csv"
 BETWEEN = "stats/convergence_between.csv"
@@ -108,9 +116,21 @@ def ratio_ci(row: Mapping[str, object]) -> str:
     return f"95% CI {ratio(low)} to {ratio(high)}"
 
 
-def percent_change(r: float) -> str:
-    """0.62 -> '38% fewer', 1.4 -> '40% more'."""
-    return f"{(1 - r) * 100:.0f}% fewer" if r <= 1 else f"{(r - 1) * 100:.0f}% more"
+def answer_measure(results: Results) -> str:
+    """The time measure the suite's answer is stated in (``answer_measure``)."""
+    return results.design.answer_measure
+
+
+def amount(measure: str, sooner: bool) -> str:
+    """'fewer target steps', 'more wall time', ..."""
+    unit, fewer, more = MEASURE_WORDS[measure]
+    return f"{fewer if sooner else more} {unit}"
+
+
+def percent_change(r: float, measure: str = ANSWER_MEASURE) -> str:
+    """0.62 -> '38% fewer target steps', 1.4 -> '40% more target steps'."""
+    change = (1 - r) * 100 if r <= 1 else (r - 1) * 100
+    return f"{change:.0f}% {amount(measure, r <= 1)}"
 
 
 def detectable(row: Mapping[str, object]) -> str:
@@ -160,7 +180,8 @@ def _speed_details(results: Results, model: str, rows: dict[str, pd.Series]) -> 
             )
             tail = f" than with “{control}”" if i == 0 else ""
             parts.append(
-                f"with “{label(str(row['condition']))}” in {percent_change(r)} target steps{tail} "
+                f"with “{label(str(row['condition']))}” in "
+                f"{percent_change(r, answer_measure(results))}{tail} "
                 f"(time ratio {ratio(r)}, {ratio_ci(row)}; {how}Holm-corrected "
                 f"{fmt_p(float(row['p_holm']))})"
             )
@@ -242,9 +263,9 @@ def _between_details(
         )
         pair = f"“{label(a)}” and “{label(b)}”, which differ only in {_attribute(row)},"
         if significant(row):
-            way = "fewer" if float(row["time_ratio"]) < 1 else "more"
+            way = amount(measure, float(row["time_ratio"]) < 1)
             out.append(Sentence(
-                f"{pair} do not give the same speed: the {name} needed {way} steps after "
+                f"{pair} do not give the same speed: the {name} needed {way} after "
                 f"“{label(a)}” ({stats}), so {_attribute_name(row)} matters.",
                 sources,
             ))  # fmt: skip
@@ -372,13 +393,13 @@ def _speed_sentences(
             ratios = [float(rows[c]["time_ratio"]) for c in group]
             extreme = group[int(np.argmax([abs(math.log(r)) for r in ratios]))]
             change = _span([abs(1 - r) * 100 for r in ratios], lambda x: f"{x:.0f}")
-            way = "fewer" if sooner else "more"
+            way = amount(answer_measure(results), sooner)
             ci = ratio_ci(rows[extreme])
             if len(group) == 1:
                 stats = f"time ratio {ratio(ratios[0])}, {ci}"
             else:
                 stats = f"ratios {_span(ratios)}; {ci} for the largest"
-            parts.append(f"{change}% {way} steps after {_names(results, group)} ({stats})")
+            parts.append(f"{change}% {way} after {_names(results, group)} ({stats})")
         every = len(changed) == len(rows) and len(rows) > 1
         after = " after every pretraining condition" if every else ""
         paired = {int(r["n_pairs"]) for r in mine if r["design"] == "paired"}
@@ -487,7 +508,7 @@ def _between_sentences(
                 "the language heard" if a == "language" else "the filter" for a in sorted(attrs)
             )
             out.append(Sentence(
-                f"“{results.condition_label(hub)}” needed {'fewer' if faster else 'more'} steps "
+                f"“{results.condition_label(hub)}” needed {amount(answer_measure(results), faster)} "
                 f"than {_names(results, others)} "
                 f"(ratio{'s' if len(these) > 1 else ''} {_span([x for _, x in these])}, "
                 f"{_holm([r for r, _ in these], 'Holm')}): {matters} "
@@ -590,7 +611,9 @@ def _load(runs: pd.DataFrame) -> str:
 def _wall_clock_sentences(results: Results, analysis: Analysis, model: str) -> list[Sentence]:
     """Where wall seconds and steps point in opposite directions against the
     control (and at least one of them is evidence), a warning naming the load."""
-    steps, seconds = _vs_rows(analysis, model, ANSWER_MEASURE), _vs_rows(analysis, model, "seconds")
+    measure = answer_measure(results)
+    counted = "steps" if measure == "seconds" else measure
+    steps, seconds = _vs_rows(analysis, model, counted), _vs_rows(analysis, model, "seconds")
     runs = results.runs
     out = []
     for condition, s in steps.items():
@@ -608,10 +631,10 @@ def _wall_clock_sentences(results: Results, analysis: Analysis, model: str) -> l
         out.append(Sentence(
             f"Warning: in wall seconds the {results.model_label(model)} with "
             f"“{results.condition_label(condition)}” reached the threshold {way(w)} than the "
-            f"control (time ratio {ratio(float(w['time_ratio']))}), in target steps {way(s)} "
-            f"({ratio(float(s['time_ratio']))}). Wall seconds carry the machine's load: these "
-            f"runs ran at a {_load(mine)}, the control's at a {_load(ctrl)}. The answer counts "
-            "steps.",
+            f"control (time ratio {ratio(float(w['time_ratio']))}), in "
+            f"{MEASURE_WORDS[counted][0]} {way(s)} ({ratio(float(s['time_ratio']))}). Wall seconds "
+            f"carry the machine's load: these runs ran at a {_load(mine)}, the control's at a "
+            f"{_load(ctrl)}. The answer counts {MEASURE_WORDS[measure][0]}.",
             (_vs_source(s), _vs_source(w),
              source(RUNS, model=model, condition=condition),
              source(RUNS, model=model, condition=results.control)),
@@ -647,9 +670,14 @@ def measure_sentence(results: Results, analysis: Analysis) -> Sentence | None:
     runs = results.runs
     if runs.empty:
         return None
+    counted = {
+        "steps": "optimizer steps of target training, which machine load cannot change",
+        "total_steps": "optimizer steps of pretraining and target training together, which "
+        "machine load cannot change",
+        "seconds": "wall seconds of target training, as the suite chose (answer_measure)",
+    }[answer_measure(results)]
     return Sentence(
-        "Learning speed is counted in optimizer steps of target training, which machine load "
-        "cannot change. The wall seconds in the details were measured at a "
+        f"Learning speed is counted in {counted}. The wall seconds were measured at a "
         f"{_load(runs)}{cpu_share(runs)}; they compare conditions only as far as the load was "
         "alike.",
         (source(RUNS),),
@@ -665,8 +693,9 @@ def paragraphs(results: Results, analysis: Analysis) -> list[Paragraph]:
     if results.control is None:
         return out
     for model in results.models:
-        rows = _vs_rows(analysis, model, ANSWER_MEASURE)
-        between = _between_rows(analysis, model, ANSWER_MEASURE)
+        measure = answer_measure(results)
+        rows = _vs_rows(analysis, model, measure)
+        between = _between_rows(analysis, model, measure)
         sentences = [
             *_speed_sentences(results, model, rows, between),
             *_between_sentences(results, model, rows, between),
@@ -675,14 +704,14 @@ def paragraphs(results: Results, analysis: Analysis) -> list[Paragraph]:
         ]
         details = [
             *_speed_details(results, model, rows),
-            *_between_details(results, analysis, model, rows, ANSWER_MEASURE),
+            *_between_details(results, analysis, model, rows, measure),
             *_separability_sentence(results, analysis, model, detail=True),
         ]
         if sentences:
             out.append(
                 Paragraph(model, results.model_label(model), tuple(sentences), tuple(details))
             )
-    measure = measure_sentence(results, analysis)
-    if out and measure is not None:
-        out.append(Paragraph("", "", (measure,)))
+    counted = measure_sentence(results, analysis)
+    if out and counted is not None:
+        out.append(Paragraph("", "", (counted,)))
     return out

@@ -172,6 +172,62 @@ def _km_curve(ax: Any, curve: Any, group: Any, measure: str, colour: str, label:
         ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=colour, ms=10, mew=1.6)
 
 
+#: the x axis of a time measure
+MEASURE_AXES = {
+    "steps": "optimizer steps of target training",
+    "total_steps": "optimizer steps, pretraining included",
+    "seconds": "wall seconds of target training",
+}
+
+
+def _facets(
+    results: Results, models: Sequence[str], present: set[str], panel_height: float,
+    share_y: str = "all",
+) -> tuple[Figure, list[tuple[Any, str, list[str], str]], Any]:  # fmt: skip
+    """Small panels for figures that compare conditions with the control: one
+    row of panels per model (wrapped at three), one panel per condition with
+    the control drawn beside it, so no band hides another; a single panel per
+    model when there is no control or nothing else. Returns the figure, the
+    (panel, model, conditions to draw, title) of each panel in use and the grid.
+    ``share_y``: "all" panels share the y axis, or "model" only a model's own."""
+    control = results.control if results.control in present else None
+    others = [c for c in results.conditions if c != control and c in present]
+    facets = [[c] for c in others] if control is not None and others else [others]
+    per_row = min(len(facets), 3)
+    rows_per_model = int(np.ceil(len(facets) / per_row))
+    fig = Figure(figsize=(10.0, panel_height * rows_per_model * len(models) + 0.5),
+                 layout="constrained")  # fmt: skip
+    grid = fig.subplots(rows_per_model * len(models), per_row, squeeze=False, sharex=True,
+                        sharey=share_y == "all")  # fmt: skip
+    panels = []
+    for i, model in enumerate(models):
+        mine = grid[i * rows_per_model : (i + 1) * rows_per_model].ravel()
+        for ax in mine[len(facets) :]:
+            ax.set_visible(False)
+        for k, (ax, shown) in enumerate(zip(mine, facets, strict=False)):
+            if share_y == "model" and k:
+                ax.sharey(mine[0])
+            title = results.model_label(model)
+            if control is not None and len(shown) == 1:
+                title += ": " + results.condition_label(shown[0])
+            ax.set_title(_wrap(title, 44), fontsize=9)
+            ax.tick_params(labelbottom=True)
+            panels.append((ax, model, ([control] if control is not None else []) + shown, title))
+    return fig, panels, grid
+
+
+def _label_axes(grid: Any, panels: Sequence[tuple[Any, str, list[str], str]], xlabel: str,
+                ylabel: Any) -> None:  # fmt: skip
+    """x label under each model's last panels, y label (a text, or a function
+    of the model) on the first column."""
+    last = {model: ax for ax, model, _, _ in panels}
+    for ax, model, _, _ in panels:
+        if ax in grid[:, 0]:
+            ax.set_ylabel(ylabel(model) if callable(ylabel) else ylabel)
+        if ax in grid[-1] or ax is last[model]:
+            ax.set_xlabel(xlabel)
+
+
 def kaplan_meier_figure(
     results: Results, analysis: Analysis, measure: str = "steps"
 ) -> Figure | None:
@@ -184,48 +240,22 @@ def kaplan_meier_figure(
     km = km[km["measure"] == measure]
     models = [m for m in results.models if m in set(km["model"])]
     col = colours(results)
-    control = results.control if results.control in set(km["condition"]) else None
-    others = [c for c in results.conditions if c != control and c in set(km["condition"])]
-    # a suite of the control alone gets one panel per model
-    facets = [[c] for c in others] if control is not None and others else [others]
     runs = results.runs
     runs = runs[runs["status"] != "failed"]
-    per_row = min(len(facets), 3)
-    rows_per_model = int(np.ceil(len(facets) / per_row))
     with _style():
-        fig = Figure(figsize=(10.0, 2.7 * rows_per_model * len(models) + 0.5),
-                     layout="constrained")  # fmt: skip
-        grid = fig.subplots(rows_per_model * len(models), per_row, squeeze=False,
-                            sharex=True, sharey=True)  # fmt: skip
-        for i, model in enumerate(models):
-            panels = grid[i * rows_per_model : (i + 1) * rows_per_model].ravel()
-            for ax in panels[len(facets) :]:
-                ax.set_visible(False)
-            for ax, shown in zip(panels, facets, strict=False):
-                drawn = ([control] if control is not None else []) + shown
-                for condition in drawn:
-                    curve = km[(km["model"] == model) & (km["condition"] == condition)]
-                    if curve.empty:
-                        continue
-                    group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
-                    _km_curve(ax, curve, group, measure, col[condition],
-                              results.condition_label(condition),
-                              0.18 if len(drawn) <= 2 else 0.07)  # fmt: skip
-                ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
-                ax.set_ylim(-0.02, 1.02)
-                title = results.model_label(model)
-                if control is not None and len(shown) == 1:
-                    title += ": " + results.condition_label(shown[0])
-                ax.set_title(_wrap(title, 44), fontsize=9)
-                ax.tick_params(labelbottom=True)
-                if ax in grid[:, 0]:
-                    ax.set_ylabel("runs not yet at threshold")
-                if ax in grid[-1] or ax is panels[min(len(facets), len(panels)) - 1]:
-                    ax.set_xlabel(
-                        "optimizer steps of target training"
-                        if measure == "steps"
-                        else "seconds of target training"
-                    )
+        fig, panels, grid = _facets(results, models, set(km["condition"]), 2.7)
+        for ax, model, drawn, _ in panels:
+            for condition in drawn:
+                curve = km[(km["model"] == model) & (km["condition"] == condition)]
+                if curve.empty:
+                    continue
+                group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
+                _km_curve(ax, curve, group, measure, col[condition],
+                          results.condition_label(condition),
+                          0.18 if len(drawn) <= 2 else 0.07)  # fmt: skip
+            ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
+            ax.set_ylim(-0.02, 1.02)
+        _label_axes(grid, panels, MEASURE_AXES[measure], "runs not yet at threshold")
         _legend(fig, grid.ravel().tolist())
         return fig
 
@@ -270,60 +300,59 @@ def _measure_bounds(results: Results, model: str, curve_means: np.ndarray) -> tu
 def learning_curve_figure(results: Results, analysis: Analysis) -> Figure | None:
     """Mean held-out measure (the model's declared loss, or the accuracy a
     classifier's threshold applies to) per evaluation with its 95% band across
-    seeds, the band kept within the measure's range (see :func:`bounded_band`)."""
+    seeds, the band kept within the measure's range (see :func:`bounded_band`);
+    panels as in :func:`kaplan_meier_figure` (each condition beside the
+    control), a model's panels on one y axis."""
     lc = analysis.learning_curves
     if lc.empty:
         return None
     models = [m for m in results.models if m in set(lc["model"])]
     col = colours(results)
     runs = results.runs
+    bounds = {
+        m: _measure_bounds(results, m, lc.loc[lc["model"] == m, "mean"].to_numpy(dtype=float))
+        for m in models
+    }
     with _style():
-        fig, axes = _grid(len(models))
-        for ax, model in zip(axes, models, strict=True):
+        fig, panels, grid = _facets(results, models, set(lc["condition"]), 2.6, share_y="model")
+        for ax, model, drawn, _ in panels:
             mine = lc[lc["model"] == model]
-            bounds = _measure_bounds(results, model, mine["mean"].to_numpy(dtype=float))
-            for condition in results.conditions:
+            for condition in drawn:
                 curve = mine[mine["condition"] == condition]
                 if curve.empty:
                     continue
                 # runs stop at their crossing: past the point where half have
                 # stopped, the mean describes the slow runs only, so stop drawing
                 curve = curve[curve["n"] >= max(2, np.ceil(curve["n"].max() / 2))]
-                c = col[condition]
                 mean = curve["mean"].to_numpy(dtype=float)
-                low, high = (
-                    curve["ci_low"].to_numpy(dtype=float),
-                    curve["ci_high"].to_numpy(dtype=float),
-                )
-                if np.isfinite(bounds[0]):
-                    low, high = bounded_band(mean, low, high, bounds)
+                low = curve["ci_low"].to_numpy(dtype=float)
+                high = curve["ci_high"].to_numpy(dtype=float)
+                if np.isfinite(bounds[model][0]):
+                    low, high = bounded_band(mean, low, high, bounds[model])
+                c = col[condition]
                 ax.plot(curve["step"], mean, color=c, lw=1.6,
                         label=results.condition_label(condition))  # fmt: skip
-                ax.fill_between(
-                    curve["step"],
-                    low,
-                    high,
-                    color=c,
-                    lw=0,
-                    alpha=0.15 if len(results.conditions) <= 3 else 0.08,
-                )
+                ax.fill_between(curve["step"], low, high, color=c, lw=0,
+                                alpha=0.18 if len(drawn) <= 2 else 0.08)  # fmt: skip
             thresholds = runs.loc[runs["model"] == model, "threshold"].dropna()
             if len(thresholds):
                 ax.axhline(float(thresholds.mean()), color="#999999", lw=1, ls="--",
                            label="threshold" + (" (mean)" if thresholds.nunique() > 1 else ""))  # fmt: skip
-            if bounds == (0.0, np.inf):
+            if bounds[model] == (0.0, np.inf):
                 ax.set_yscale("log")
                 # plain numbers on the log axis: mathtext ("10^0") is off for labels
                 ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
                 ax.yaxis.set_minor_formatter(NullFormatter())
-            elif bounds == (0.0, 1.0):
+            elif bounds[model] == (0.0, 1.0):
                 ax.set_ylim(max(0.0, ax.get_ylim()[0]), min(1.0, ax.get_ylim()[1]))
-            ax.set_title(results.model_label(model))
-            ax.set_xlabel("optimizer steps of target training")
-            ax.set_ylabel(_wrap(heldout_label(results, model), 40)
-                          + (" (log scale)" if bounds == (0.0, np.inf) else ""))  # fmt: skip
-        _legend(fig, axes)
+
+        def ylabel(model: str) -> str:
+            log = " (log scale)" if bounds[model] == (0.0, np.inf) else ""
+            return _wrap(heldout_label(results, model) + log, 30)
+
+        _label_axes(grid, panels, MEASURE_AXES["steps"], ylabel)
+        _legend(fig, grid.ravel().tolist())
         return fig
 
 

@@ -238,7 +238,7 @@ def _synthesis(results: Results, analysis: Analysis) -> str:
 def _key_figure(results: Results, analysis: Analysis) -> str:
     """The figure the answer rests on: Kaplan-Meier curves of steps to threshold."""
     return figure(
-        figures.kaplan_meier_figure(results, analysis, answer.ANSWER_MEASURE),
+        figures.kaplan_meier_figure(results, analysis, answer.answer_measure(results)),
         "Kaplan-Meier curves of steps to threshold",
         "Kaplan-Meier estimate of the fraction of runs that have not yet reached the held-out "
         "threshold, against optimizer steps of target training, with pointwise 95% bands "
@@ -507,7 +507,9 @@ def _separability_tables(results: Results, analysis: Analysis, probe: str, metri
                       "sampled). CIs count seeds and speakers as sampled; 'seed SD' is the "
                       "seed-to-seed spread, shown for information and never the basis of a claim. "
                       "Holm-corrected within the metric. Scores without per-speaker results from "
-                      "their probe have no CI and no test.", "note"))  # fmt: skip
+                      "their probe have no CI and no test. The text states a comparison with the "
+                      "baseline only where the baseline itself is clearly above chance: between two "
+                      "spaces at chance the test is liberal (docs/report.md).", "note"))  # fmt: skip
     return "".join(out)
 
 

@@ -27,11 +27,13 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
+from harness.config import TIME_MEASURES
+
 #: The time measures analysed: target steps (primary, hardware-independent),
 #: steps including pretraining (what the speed-up cost), and wall seconds of
 #: target training. Examples and epochs are multiples of steps and would
 #: repeat them.
-MEASURES = ("steps", "total_steps", "seconds")
+MEASURES = TIME_MEASURES
 
 CONFIDENCE = 0.95
 
