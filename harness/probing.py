@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from harness.hashing import content_hash
+
 Fold = tuple[np.ndarray, np.ndarray]
 
 
@@ -128,15 +130,31 @@ def speaker_grouped_folds(
 
     Uses ``StratifiedGroupKFold`` (shuffled with ``seed``), then checks the
     folds, so a change in scikit-learn's heuristic cannot silently break the
-    guarantee.
+    guarantee. The folds depend on nothing but the arguments, and every latent
+    space of a run (and every run of a suite) probes the same clips, so they
+    are kept per process for the same labels, speakers, ``n_splits`` and
+    ``seed`` (each call gets its own copies): scikit-learn's search costs as
+    much as a ridge probe's fit.
     """
     check_grouped_cv(labels, groups, n_splits, what, names)
     labels = np.asarray(labels)
     groups = np.asarray(groups)
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    folds = [(train, test) for train, test in cv.split(np.zeros((len(labels), 1)), labels, groups)]
-    check_folds(folds, labels, groups)
-    return folds
+    key = (content_hash([labels.tolist(), groups.tolist()]), n_splits, seed)
+    folds = _FOLDS.get(key)
+    if folds is None:
+        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        split = cv.split(np.zeros((len(labels), 1)), labels, groups)
+        folds = list(split)
+        check_folds(folds, labels, groups)
+        if len(_FOLDS) >= _FOLDS_KEPT:
+            _FOLDS.pop(next(iter(_FOLDS)))
+        _FOLDS[key] = folds
+    return [(train.copy(), test.copy()) for train, test in folds]
+
+
+#: folds computed in this process, by content (oldest dropped first)
+_FOLDS: dict[tuple[str, int, int], list[Fold]] = {}
+_FOLDS_KEPT = 64
 
 
 def check_folds(folds: Sequence[Fold], labels: np.ndarray, groups: np.ndarray) -> None:

@@ -223,3 +223,36 @@ def test_validate_refuses_what_every_run_would_fail_on(tmp_path):
     assert problems["probes[0].alphas"].startswith("alphas must be a non-empty list of values > 0")
     # quick.toml probes 3 speakers per language: 5 speaker-grouped folds cannot be made
     assert problems["probes[0].n_splits"].startswith("expected at most splits.probe_speakers = 3")
+
+
+@pytest.mark.parametrize("decision", ["balanced", "argmax"])
+def test_a_two_class_task_as_one_column_decides_as_its_two_one_hot_columns(decision):
+    from harness_plugins.probes import ridge
+
+    rng = np.random.default_rng(5)
+    n_speakers, clips = 12, 4
+    speaker = np.repeat(np.arange(n_speakers), clips)
+    x = torch.as_tensor(rng.normal(size=(n_speakers * clips, 6)))
+    train, test = np.flatnonzero(speaker < 9), np.flatnonzero(speaker >= 9)
+    fold = FoldRidge.fit(x, train, test, speaker)
+    codes = rng.integers(0, 2, size=(50, 9))  # 50 relabellings of the 9 training speakers
+    grams = torch.stack([fold.press_gram(a) for a in (10.0, 1.0)])
+    device = torch.device("cpu")
+    hot, one = (t.columns(codes, 2, device) for t in (ridge._OneHot, ridge._Binary))
+    assert torch.allclose(ridge._Binary.press(grams, one, 2), ridge._OneHot.press(grams, hot, 2))
+    operator = fold.test_operator(1.0, intercept=decision == "argmax")
+    which = np.arange(0, 50, 3)
+    np.testing.assert_array_equal(
+        ridge._Binary.decide(operator, one, which, 2), ridge._OneHot.decide(operator, hot, which, 2)
+    )
+
+
+def test_folds_are_kept_per_process_and_each_caller_gets_its_own():
+    labels = np.repeat(["a", "b"], 12)
+    groups = np.repeat(np.arange(8), 3)
+    first = speaker_grouped_folds(labels, groups, 3, seed=4)
+    first[0][0][:] = -1  # a caller writing into its folds does not change anyone else's
+    again = speaker_grouped_folds(labels, groups, 3, seed=4)
+    assert (again[0][0] >= 0).all()
+    other = speaker_grouped_folds(labels, groups, 3, seed=5)
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(again, other, strict=True))

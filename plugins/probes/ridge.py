@@ -184,8 +184,9 @@ def _blocks(speaker: np.ndarray, n_speakers: int, device: torch.device) -> torch
 
 def one_hot_columns(codes: np.ndarray, n_classes: int, device: torch.device) -> torch.Tensor:
     """(relabellings, speakers) class codes -> (speakers, relabellings * classes) one-hot."""
-    hot = np.eye(n_classes)[codes]  # (R, S, C)
-    return torch.as_tensor(hot.transpose(1, 0, 2).reshape(codes.shape[1], -1), device=device)
+    index = torch.as_tensor(np.ascontiguousarray(codes.T), device=device)  # (S, R)
+    hot = torch.nn.functional.one_hot(index, n_classes)  # (S, R, C)
+    return hot.reshape(codes.shape[1], -1).to(torch.float64)
 
 
 def ridge_out_of_fold(
@@ -218,25 +219,64 @@ def ridge_out_of_fold(
         local = np.full(len(table.speakers), -1)
         local[speakers] = np.arange(len(speakers))
         ridge = FoldRidge.fit(xt, train, test, local[table.inverse])
-        ys = [one_hot_columns(codes[:, speakers], c, device) for codes, c in tasks]
         if len(alphas) > 1:
             grams = torch.stack([ridge.press_gram(a) for a in alphas])
-        for (codes, n_classes), y, (predicted, chosen) in zip(tasks, ys, out, strict=True):
-            relabellings = codes.shape[0]
+        for (codes, n_classes), (predicted, chosen) in zip(tasks, out, strict=True):
+            task = _Binary if n_classes == 2 else _OneHot
+            y = task.columns(codes[:, speakers], n_classes, device)
             if len(alphas) > 1:
-                press = (y * (grams @ y)).sum(1)  # (alphas, columns)
                 # argmin takes the first minimum: the largest alpha among ties
-                best = press.reshape(len(alphas), relabellings, n_classes).sum(-1).argmin(0)
-                chosen[f] = best.cpu().numpy()
+                chosen[f] = task.press(grams, y, n_classes).argmin(0).cpu().numpy()
             for a in np.unique(chosen[f]):
                 which = np.flatnonzero(chosen[f] == a)
-                cols = torch.as_tensor(
-                    (which[:, None] * n_classes + np.arange(n_classes)).ravel(), device=device
-                )
-                scores = ridge.test_operator(alphas[a], not balanced) @ y[:, cols]
-                best_class = scores.reshape(len(test), len(which), n_classes).argmax(-1)
-                predicted[np.ix_(test, which)] = best_class.cpu().numpy()
+                operator = ridge.test_operator(alphas[a], not balanced)
+                predicted[np.ix_(test, which)] = task.decide(operator, y, which, n_classes)
     return out
+
+
+class _OneHot:
+    """A task's labels as one-hot columns, ``n_classes`` per relabelling."""
+
+    @staticmethod
+    def columns(codes: np.ndarray, n_classes: int, device: torch.device) -> torch.Tensor:
+        return one_hot_columns(codes, n_classes, device)
+
+    @staticmethod
+    def press(grams: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+        """(alphas, relabellings): leave-one-speaker-out squared error summed over classes."""
+        press = (y * (grams @ y)).sum(1)  # (alphas, columns)
+        return press.reshape(grams.shape[0], -1, n_classes).sum(-1)
+
+    @staticmethod
+    def decide(operator: torch.Tensor, y: torch.Tensor, which: np.ndarray, n_classes: int):
+        cols = (which[:, None] * n_classes + np.arange(n_classes)).ravel()
+        scores = operator @ y[:, torch.as_tensor(cols, device=y.device)]
+        return scores.reshape(operator.shape[0], len(which), n_classes).argmax(-1).cpu().numpy()
+
+
+class _Binary:
+    """A two-class task as one column per relabelling, ``y`` = class 1, the other
+    class being ``1 - y``: half the products of its two one-hot columns, with
+    the same criterion and decisions. The error of ``1 - y`` is
+    ``1'G1 - 2 1'Gy + y'Gy``, so both classes' together are
+    ``1'G1 - 2 1'Gy + 2 y'Gy``; the scores are ``Ty`` and ``T1 - Ty``."""
+
+    @staticmethod
+    def columns(codes: np.ndarray, n_classes: int, device: torch.device) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(codes.T == 1), device=device).to(torch.float64)
+
+    @staticmethod
+    def press(grams: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+        gy = grams @ y  # (alphas, speakers, relabellings)
+        total = grams.sum((1, 2))[:, None]
+        return total - 2 * gy.sum(1) + 2 * (y * gy).sum(1)
+
+    @staticmethod
+    def decide(operator: torch.Tensor, y: torch.Tensor, which: np.ndarray, n_classes: int):
+        one = operator @ y[:, torch.as_tensor(which, device=y.device)]
+        other = operator.sum(1, keepdim=True) - one
+        # argmax over (other, one) takes the first maximum: class 0 on a tie
+        return (one > other).to(torch.int64).cpu().numpy()
 
 
 def pooled_balanced_accuracy(
