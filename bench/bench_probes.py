@@ -20,6 +20,7 @@ local executor gives each worker), so ratios are comparable within one run.
 
     python bench/bench_probes.py
     python bench/bench_probes.py --sizes 96 640 --skip-svc-above 96
+    python bench/bench_probes.py --sizes 96 640 --svc-solver liblinear
 
 A benchmark, not a test: it asserts nothing; minutes on an idle machine.
 """
@@ -104,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DESIGNS))
     parser.add_argument("--skip-svc-above", type=int, default=2000)
+    parser.add_argument("--svc-solver", choices=("libsvm", "liblinear"), default="libsvm")
     parser.add_argument("--reference-permutations", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -123,9 +125,9 @@ def main() -> None:
                     wall, cpu, _ = timed(lambda: probe.run(x, labels, groups, "ja", 0))  # noqa: B023
                     show(f"ridge, {k} permutations", wall, cpu)
                 if n <= args.skip_svc_above:
-                    svc = LinearSVCProbe(n_permutations=30)
+                    svc = LinearSVCProbe(n_permutations=30, solver=args.svc_solver)
                     wall, cpu, _ = timed(lambda: svc.run(x, labels, groups, "ja", 0))  # noqa: B023
-                    show("linear_svc, 30 permutations", wall, cpu)
+                    show(f"linear_svc ({args.svc_solver}), 30 permutations", wall, cpu)
                     scale = 1001 / 31
                     show("linear_svc, 1000 (extrapolated)", wall * scale, cpu * scale)
                 # the reference against ridge with the same single alpha, one task

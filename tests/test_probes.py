@@ -327,3 +327,23 @@ def test_tsne_runs_only_for_the_seeds_asked_for() -> None:
     drawn = probe.run(x, labels, groups, "en", seed=0)
     assert drawn.artifacts["coords"].shape == (len(x), 2)
     assert np.isfinite(drawn.metrics["trustworthiness"])
+
+
+def test_liblinear_solver_fits_linear_svc_models_and_finds_the_language() -> None:
+    from sklearn.svm import LinearSVC
+
+    x, labels, groups = make_latents(THREE, clips=4)
+    _, libsvm = create("linear_svc", n_permutations=9, n_splits=3)
+    _, liblinear = create("linear_svc", n_permutations=9, n_splits=3, solver="liblinear")
+    assert isinstance(linear_svc_module._svc(1.0, {}, "liblinear"), LinearSVC)
+    assert isinstance(linear_svc_module._svc(1.0, {}, "libsvm"), SVC)
+    for probe in (libsvm, liblinear):
+        result = probe.run(x, labels, groups, "ja", seed=0)
+        assert result.metrics["balanced_accuracy_multiclass"] > 0.7  # chance: 1/3
+        assert result.metrics["p_value_multiclass"] == pytest.approx(0.1)  # 1 / (1 + 9)
+    # no language in the latents: both stay near chance
+    x0, labels0, groups0 = make_latents(THREE, clips=4, language_scale=0.0)
+    score = liblinear.run(x0, labels0, groups0, "ja", seed=0).metrics[
+        "balanced_accuracy_multiclass"
+    ]
+    assert score < 0.5
