@@ -194,17 +194,20 @@ def _read_torch(path: Path, data: bytes, where: str) -> dict[str, torch.Tensor]:
         value = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         message = str(exc)
-        if "weights only" in message.lower() or "weights_only" in message:
-            first = next((line for line in message.splitlines() if "nsupported" in line), "")
+        refused = next((line for line in message.splitlines() if "nsupported" in line), "")
+        refused = refused.split(" Please use")[0]  # torch's advice is to allow the global
+        if "GLOBAL" in refused:  # a global is a callable the pickle would call
             raise CheckpointError(
                 where,
                 f"{path} needs code execution to load: it pickles objects other than tensors "
-                f"({first.strip() or 'refused by torch.load(weights_only=True)'}), and the "
-                "harness never runs code from a checkpoint. Save the module's state_dict() "
+                f"({refused.strip()}), and the harness never runs code from a checkpoint "
+                "(torch.load(weights_only=True) refused it). Save the module's state_dict() "
                 f"with torch.save, or as safetensors; expected {ACCEPTED}",
             ) from exc
         raise CheckpointError(
-            where, f"{path} is not a torch file ({message}); expected {ACCEPTED}"
+            where,
+            f"{path} is neither a torch file nor a safetensors file (torch.load(weights_only="
+            f"True) refused it: {(refused or message).strip()}); expected {ACCEPTED}",
         ) from exc
     except Exception as exc:  # torch raises what its parser met: KeyError, RuntimeError...
         raise CheckpointError(
