@@ -458,3 +458,18 @@ def test_the_documented_snippets_run_as_documented(earlier, tmp_path, monkeypatc
     problems = dict(info.value.problems)
     prefix = text.split("(...)")[0].replace("/data/evil.pt", str(evil))
     assert problems[where].startswith(prefix)
+
+
+def test_validate_shows_where_each_model_starts(tmp_path, capsys):
+    from harness.cli import main
+
+    weights = tmp_path / "a.pt"
+    torch.save(tensors(), weights)
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    models = [{"plugin": "lstm", "hidden_size": 8, "checkpoint": str(weights)}]
+    conditions = [{"name": "none"}, {"name": "b", "checkpoint": {"lstm": str(weights)}}]
+    path = write_tiny_suite(tmp_path, models=models, conditions=conditions, control="none")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"b (checkpoint.lstm={weights} [sha256 {sha}])" in out
+    assert f"models: lstm (checkpoint={weights} [sha256 {sha}])" in out
