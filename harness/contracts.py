@@ -194,9 +194,9 @@ class LoadsCheckpoint(Protocol):
     ) -> Mapping[str, Sequence[str]]:
         """Load ``state`` (tensor name -> CPU tensor, read without running code)
         into ``module``, just built and seeded, before any training; return the
-        tensor names ``loaded`` (of the checkpoint), ``missing`` (the module's,
-        left at their initial values) and ``unexpected`` (the checkpoint's,
-        unused). Raise ``ValueError`` naming the tensors when it does not fit.
+        tensor names ``loaded``, ``missing`` (the module's, left at their
+        initial values) and ``unexpected`` (the checkpoint's, unused). Raise
+        ``ValueError`` naming the tensors when it does not fit.
         """
         ...
 

@@ -621,6 +621,7 @@ class _Validator:
                 f'control = "{(plain or names)[0]}": '
                 + (
                     "no condition is without pretraining"
+                    + (" and a checkpoint" if any(c.checkpoint for c in conditions) else "")
                     if not plain
                     else f"several are without pretraining: {', '.join(plain)}"
                 ),

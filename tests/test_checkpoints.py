@@ -30,6 +30,10 @@ from harness.expand import expand
 from harness.suite import SuiteError, load_suite
 from harness.testing import run_tiny_suite, tiny_registry, write_tiny_suite
 
+DOC = Path(__file__).parent.parent / "docs" / "suites.md"
+#: the run folder the docs' snippets name, replaced by a real one
+DOC_RUN = "reports/italian/runs/5edca51add127369"
+
 
 def tensors(scale: float = 1.0) -> dict[str, torch.Tensor]:
     return {
@@ -235,6 +239,19 @@ def test_a_model_hook_loads_what_the_default_would_refuse():
     torch.testing.assert_close(net.body.bias.detach(), torch.ones(2))
 
 
+def test_the_documented_hook_loads_a_prefixed_checkpoint():
+    doc = (DOC.with_name("plugins.md")).read_text().split("**Starting from a checkpoint**", 1)[1]
+    [code] = re.findall(r"```python\n(.*?)```", doc.split("**Expose your latents**")[0], re.S)
+    namespace: dict = {}
+    exec(compile(code, "plugins.md", "exec"), namespace)
+    state = {k.replace("body.", "encoder."): v for k, v in tensors().items()}
+    net = Net()
+    report = apply_checkpoint(namespace["EncoderModel"](), net, state, "encoder")
+    assert report["loaded"] == ["body.bias", "body.weight"]
+    assert report["missing"] == ["head.bias", "head.weight"]
+    torch.testing.assert_close(net.body.weight.detach(), tensors()["body.weight"])
+
+
 def test_a_hook_answer_that_breaks_the_contract_is_named():
     class Broken:
         def load_checkpoint(self, module, state):
@@ -417,10 +434,6 @@ def test_a_checkpoint_of_another_shape_fails_the_run_naming_the_tensors(earlier,
 
 # ---------------------------------------------------------------- the docs
 
-DOC = Path(__file__).parent.parent / "docs" / "suites.md"
-#: the run folder the docs' snippets name, replaced by a real one
-DOC_RUN = "reports/italian/runs/5edca51add127369"
-
 
 def doc_section() -> str:
     return DOC.read_text().split("## Starting from a checkpoint\n", 1)[1].split("\n## ", 1)[0]
@@ -473,3 +486,15 @@ def test_validate_shows_where_each_model_starts(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"b (checkpoint.lstm={weights} [sha256 {sha}])" in out
     assert f"models: lstm (checkpoint={weights} [sha256 {sha}])" in out
+
+
+def test_without_a_scratch_condition_the_control_must_be_named(tmp_path):
+    weights = tmp_path / "a.pt"
+    torch.save(tensors(), weights)
+    conditions = [{"name": "a", "checkpoint": str(weights)}, {"name": "b", "language": "it"}]
+    with pytest.raises(SuiteError) as info:
+        suite_with(tmp_path / "s", conditions=conditions)
+    assert (
+        "no condition is without pretraining and a checkpoint"
+        in dict(info.value.problems)["control"]
+    )
