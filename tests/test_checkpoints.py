@@ -13,6 +13,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -384,7 +385,7 @@ def start_from(tmp_path, cache, checkpoints):
     ]
     results = run_tiny_suite(tmp_path, cache_dir=cache, conditions=conditions, control="none",
                              **TINY)  # fmt: skip
-    return {r["label"].split("/")[0]: r for r in results.records.values()}
+    return {r["label"].split("/")[0]: r for r in results.records.values()}, results.runs
 
 
 def test_an_lstm_starts_where_the_earlier_run_ended(earlier, tmp_path, tmp_path_factory):
@@ -392,7 +393,7 @@ def test_an_lstm_starts_where_the_earlier_run_ended(earlier, tmp_path, tmp_path_
     cache = tmp_path_factory.getbasetemp() / "harness-cache"
     as_safetensors = tmp_path / "earlier.safetensors"
     save_file(torch.load(folder / "weights.pt", weights_only=True), str(as_safetensors))
-    records = start_from(tmp_path / "a", cache, {"run": folder, "st": as_safetensors})
+    records, runs = start_from(tmp_path / "a", cache, {"run": folder, "st": as_safetensors})
     scratch = records["none"]["convergence"]
     ended = before["convergence"]["final_heldout_loss"]
     for name in ("run", "st"):
@@ -410,8 +411,13 @@ def test_an_lstm_starts_where_the_earlier_run_ended(earlier, tmp_path, tmp_path_
     assert records["run"]["checkpoint"]["run_id"] == before["run_id"]
     assert records["st"]["checkpoint"]["format"] == "safetensors"
     assert records["none"]["checkpoint"] is None
+    # runs.csv says which runs started from which weights
+    by_condition = dict(zip(runs["condition"], runs["checkpoint"], strict=True))
+    assert by_condition["run"] == records["run"]["checkpoint"]["sha256"]
+    assert by_condition["st"] == hashlib.sha256(as_safetensors.read_bytes()).hexdigest()
+    assert pd.isna(by_condition["none"])
     # the same checkpoint and seed give the same numbers
-    again = start_from(tmp_path / "b", cache, {"run": folder})
+    again, _ = start_from(tmp_path / "b", cache, {"run": folder})
     assert again["run"]["run_id"] == records["run"]["run_id"]
     assert again["run"]["curve"]["heldout_loss"] == records["run"]["curve"]["heldout_loss"]
     assert again["run"]["curve"]["train_loss"] == records["run"]["curve"]["train_loss"]
