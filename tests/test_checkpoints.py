@@ -504,3 +504,21 @@ def test_without_a_scratch_condition_the_control_must_be_named(tmp_path):
         "no condition is without pretraining and a checkpoint"
         in dict(info.value.problems)["control"]
     )
+
+
+def test_a_model_checkpoint_is_the_start_of_the_untrained_reference(earlier, tmp_path,
+                                                                    tmp_path_factory):  # fmt: skip
+    folder, before = earlier
+    cache = tmp_path_factory.getbasetemp() / "harness-cache"
+    results = run_tiny_suite(tmp_path, cache_dir=cache, conditions=[{"name": "none"}],
+                             models=[{"plugin": "lstm", "hidden_size": 8,
+                                      "checkpoint": str(folder)}], **TINY)  # fmt: skip
+    [record] = results.records.values()
+    ended = before["convergence"]["final_heldout_loss"]
+    convergence = record["convergence"]
+    assert convergence["initial_heldout_loss"] == pytest.approx(ended, rel=1e-6)
+    # every tensor came from the checkpoint, so the reference is the loss it starts at
+    assert convergence["reference_heldout_loss"] == pytest.approx(ended, rel=1e-6)
+    assert convergence["threshold"] == pytest.approx(0.9 * ended, rel=1e-6)
+    assert record["checkpoint"]["where"] == "models[0].checkpoint"
+    assert record["spec"]["reference_checkpoint"] == record["checkpoint"]["sha256"]
