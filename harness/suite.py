@@ -503,6 +503,9 @@ class _Validator:
             values, problems = resolve_params(CONDITION_PARAMS, given, where)
             self.problems += problems
             flt = self.select("pretrain_filter", table.get("filter", {}), f"{where}.filter", True)
+            checkpoint = self.condition_checkpoint(
+                table.get("checkpoint", ""), f"{where}.checkpoint"
+            )
             name = values.get("name")
             if isinstance(name, str) and not _NAME_RE.match(name):
                 self.problem(
@@ -514,9 +517,6 @@ class _Validator:
             if language is None and not self.registry.get(flt.kind, flt.plugin).default:
                 self.problem(f"{where}.filter", "a condition without 'language' pretrains on "
                              "nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
-            checkpoint = self.condition_checkpoint(
-                table.get("checkpoint", ""), f"{where}.checkpoint"
-            )
             condition = Condition(
                 name,
                 values["label"] or name,

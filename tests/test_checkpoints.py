@@ -333,7 +333,7 @@ def test_validation_locates_every_bad_checkpoint(tmp_path, capsys):
         {"name": "a", "checkpoint": str(tmp_path / "missing.safetensors")},
         {"name": "b", "checkpoint": {"lstm": str(evil), "gru": str(evil)}},
         {"name": "c", "checkpoint": str(tmp_path / "nothing")},
-        {"name": "d", "checkpoint": 3},
+        {"name": "d", "checkpoint": 3, "filter": "no-such-filter"},
     ]
     models = [{"plugin": "lstm", "hidden_size": 8, "checkpoint": str(tmp_path / "gone.pt")}]
     path = write_tiny_suite(tmp_path, conditions=conditions, models=models, control="none")
