@@ -166,7 +166,11 @@ def _sha256(contents: list[tuple[Path, bytes]]) -> str:
     (shards), of their names and digests, one ``name:digest`` line each."""
     if len(contents) == 1:
         return hashlib.sha256(contents[0][1]).hexdigest()
-    lines = "".join(f"{p.name}:{hashlib.sha256(b).hexdigest()}\n" for p, b in contents)
+    return _combined([(p.name, hashlib.sha256(b).hexdigest()) for p, b in contents])
+
+
+def _combined(digests: list[tuple[str, str]]) -> str:
+    lines = "".join(f"{name}:{digest}\n" for name, digest in digests)
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
@@ -258,6 +262,33 @@ def _read(located: _Located, where: str) -> tuple[str, dict[str, torch.Tensor]]:
     return _sha256(contents), state
 
 
+def _check(located: _Located, where: str) -> str:
+    """The SHA-256 of ``located``, its files checked as :func:`_read` reads them;
+    a safetensors file by its header only, so validation does not hold the
+    tensors of a large model in memory."""
+    if not all(f.suffix in SAFETENSORS_SUFFIXES for f in located.files):
+        return _read(located, where)[0]
+    from safetensors import SafetensorError, safe_open
+
+    contents = []
+    for file in located.files:
+        try:
+            with safe_open(str(file), framework="pt") as opened:
+                keys = list(opened.keys())
+            with file.open("rb") as stream:
+                digest = hashlib.file_digest(stream, "sha256")
+        except (SafetensorError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(where, f"{file} is not a safetensors file: {exc}") from exc
+        except OSError as exc:
+            raise CheckpointError(where, f"cannot read {file}: {exc.strerror}") from exc
+        if not keys:
+            raise CheckpointError(where, f"{file} holds no tensors")
+        contents.append((file, digest.hexdigest()))
+    if len(contents) == 1:
+        return contents[0][1]
+    return _combined([(p.name, d) for p, d in contents])
+
+
 #: checkpoints already inspected in this process, by path, size and modification time
 _INSPECTED: dict[tuple[str, tuple[tuple[int, int], ...]], Checkpoint] = {}
 
@@ -273,7 +304,7 @@ def inspect_checkpoint(path: str | Path, where: str = "") -> Checkpoint:
     stamp = tuple((s.st_size, s.st_mtime_ns) for s in (f.stat() for f in located.files))
     key = (str(resolved), stamp)
     if key not in _INSPECTED:
-        sha256, _ = _read(located, where)
+        sha256 = _check(located, where)
         _INSPECTED[key] = Checkpoint(str(resolved), sha256, located.format, where, located.run_id)
     cached = _INSPECTED[key]
     return (
