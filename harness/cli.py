@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.checkpoints import Checkpoint
 from harness.components import KINDS, Component, resolve_params
 from harness.registry import (
     DISABLE_ENV,
@@ -28,7 +29,7 @@ from harness.registry import (
     entry_point_names,
     load_registry,
 )
-from harness.suite import Condition, Selection, Suite, SuiteError, load_suite
+from harness.suite import EVERY_MODEL, Condition, Selection, Suite, SuiteError, load_suite
 
 # run exit codes (0 ok, 1 failed or missing runs, 130 interrupted) come from SuiteOutcome
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -311,7 +312,7 @@ def describe_suite(suite: Suite, n_runs: int) -> str:
         f"{len(suite.seeds)} seeds = {n_runs} runs",
         f"  control: {suite.control}",
         "  conditions: " + ", ".join(map(_condition_text, suite.conditions)),
-        "  models: " + ", ".join(m.label for m in suite.models),
+        "  models: " + ", ".join(map(_model_text, suite.models)),
         "  extractors: "
         + (", ".join(e.label for e in suite.extractors) if suite.probes else "none (no probes)"),
         "  probes: " + (", ".join(p.label for p in suite.probes) or "none"),
@@ -326,7 +327,23 @@ def _condition_text(condition: Condition) -> str:
     settings = [f"{section}.{key}={json.dumps(value)}"
                 for section, values in condition.overrides().items()
                 for key, value in values.items()]  # fmt: skip
+    settings += [
+        f"checkpoint{'' if label == EVERY_MODEL else '.' + label}={_checkpoint_text(c)}"
+        for label, c in condition.checkpoint.items()
+    ]
     return f"{condition.name} ({', '.join(settings)})" if settings else condition.name
+
+
+def _model_text(model: Selection) -> str:
+    """``lstm (checkpoint=...)``: a model's label and the weights it starts from."""
+    if model.checkpoint is None:
+        return model.label
+    return f"{model.label} (checkpoint={_checkpoint_text(model.checkpoint)})"
+
+
+def _checkpoint_text(checkpoint: Checkpoint) -> str:
+    """A checkpoint's path and the start of its SHA-256, which the run ids hold."""
+    return f"{checkpoint.path} [sha256 {checkpoint.sha256[:12]}]"
 
 
 def cmd_validate(path: Path) -> int:

@@ -76,6 +76,13 @@ CONDITION_PARAMS = (
     ),
     Param("epochs", int, 1, "passes over the pretraining clips", min=0),
     Param(
+        "checkpoint",
+        str,
+        "",
+        "weights this condition's models start from (a path, or a table of model label -> "
+        "path); default: the model's own checkpoint, else none",
+    ),
+    Param(
         "features",
         dict,
         {},

@@ -182,6 +182,25 @@ class Classifier(Protocol):
         ...
 
 
+class LoadsCheckpoint(Protocol):
+    """A model (:class:`Model` or :class:`Classifier`) that loads a checkpoint
+    itself, such as one whose tensor names differ from its module's (a Hugging
+    Face checkpoint under another prefix). Optional: without it the core loads
+    the tensors whose names and shapes match (harness.checkpoints.load_matching).
+    """
+
+    def load_checkpoint(
+        self, module: torch.nn.Module, state: dict[str, torch.Tensor]
+    ) -> Mapping[str, Sequence[str]]:
+        """Load ``state`` (tensor name -> CPU tensor, read without running code)
+        into ``module``, just built and seeded, before any training; return the
+        tensor names ``loaded``, ``missing`` (the module's, left at their
+        initial values) and ``unexpected`` (the checkpoint's, unused). Raise
+        ``ValueError`` naming the tensors when it does not fit.
+        """
+        ...
+
+
 # ---------------------------------------------------------------- extractors
 
 
@@ -371,6 +390,30 @@ def check_filtered(component: str, before: np.ndarray, after: Any) -> np.ndarray
     if not np.isfinite(array).all():
         raise ContractError("pretrain_filter", component, "returned non-finite samples")
     return array.astype(np.float32, copy=False)
+
+
+#: the keys of a model's ``load_checkpoint`` answer
+CHECKPOINT_REPORT_KEYS = ("loaded", "missing", "unexpected")
+
+
+def check_checkpoint_report(component: str, value: Any) -> dict[str, list[str]]:
+    """A model's ``load_checkpoint`` answer: ``loaded``, ``missing`` and
+    ``unexpected``, each a list of tensor names, at least one loaded."""
+    if not isinstance(value, Mapping) or set(value) != set(CHECKPOINT_REPORT_KEYS):
+        got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+        raise ContractError("model", component, "load_checkpoint() must return a mapping with "
+                            f"the keys {list(CHECKPOINT_REPORT_KEYS)}, got {got}")  # fmt: skip
+    out = {}
+    for key in CHECKPOINT_REPORT_KEYS:
+        names = value[key]
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ContractError("model", component, f"load_checkpoint()[{key!r}] must be a list "
+                                f"of tensor names, got {names!r}")  # fmt: skip
+        out[key] = sorted(names)
+    if not out["loaded"]:
+        raise ContractError("model", component, "load_checkpoint() loaded no tensor; raise "
+                            "ValueError naming what does not fit instead")  # fmt: skip
+    return out
 
 
 def check_loss(component: str, value: Any) -> torch.Tensor:

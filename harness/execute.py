@@ -31,6 +31,7 @@ from harness.audio import data_quality, recorded_skips
 from harness.baseline import NAME as BASELINE_NAME
 from harness.baseline import baseline_feature_config, svm_baseline
 from harness.batches import IGNORE, segment_all, segment_labelled
+from harness.checkpoints import StartingWeights
 from harness.components import Metric
 from harness.contracts import (
     Clip,
@@ -97,6 +98,9 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
 
     with phases("training"):
         model = registry.create(spec.model)
+        start = (
+            StartingWeights(spec.checkpoint, model, spec.model.plugin) if spec.checkpoint else None
+        )
         reference = None
         if spec.target.threshold_mode == "relative":
             reference = model_reference(spec, registry, model, features.n_features, data)
@@ -110,6 +114,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
             seed=spec.seed,
             name=spec.model.plugin,
             reference=reference,
+            initialise=start,
         )
         state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
         torch.save(state, run_dir / ARTIFACTS["weights"])
@@ -141,6 +146,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "convergence": outcome.convergence(),
         "classification": outcome.classification,
         "baseline": baseline,
+        "checkpoint": start.record() if start is not None else None,
         "curve": outcome.curve.to_dict(),
         "n_features": features.n_features,
         "latent_spaces": {
@@ -241,8 +247,10 @@ def model_reference(
     normaliser come from the target language only), so every run of a model
     in a suite gets the same value, except where a condition changes the
     settings (features change the held-out segments, training their length
-    and the device, target the task): those runs get their own. Cached per
-    process, keyed by all of these.
+    and the device, target the task): those runs get their own. The modules
+    start from the model's own checkpoint (``[[models]] checkpoint``, the same
+    in every condition), never from a condition's. Cached per process, keyed by
+    all of these.
     """
     seeds = spec.reference_seeds
     heldout = np.ascontiguousarray(data.heldout)
@@ -253,6 +261,7 @@ def model_reference(
     key = canonical_json(
         {
             "model": spec.model.to_dict(),
+            "checkpoint": spec.reference_checkpoint.sha256 if spec.reference_checkpoint else None,
             "source": registry.get("model", spec.model.plugin).source,
             "class": f"{type(model).__module__}.{type(model).__qualname__}",
             "n_features": n_features,
@@ -279,6 +288,11 @@ def model_reference(
             seeds=seeds,
             device=spec.training.device,
             name=spec.model.plugin,
+            initialise=(
+                StartingWeights(spec.reference_checkpoint, model, spec.model.plugin)
+                if spec.reference_checkpoint
+                else None
+            ),
         )
     return _REFERENCES[key]
 

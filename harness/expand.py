@@ -6,7 +6,9 @@ changing a parameter that affects a run changes its id. The code counts
 too: the provenance of the harness and of every component a run uses
 (distribution, version, and a source hash for unversioned or editable code;
 see :mod:`harness.provenance`), so changed plugin code runs again. Where
-results go (output, cache, executor) is not part of the id.
+results go (output, cache, executor) is not part of the id, nor is the path
+of a checkpoint a run starts from: its content hash is (moving the file keeps
+the ids, changing it runs again).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.checkpoints import Checkpoint
 from harness.config import FeatureConfig, SplitConfig, TargetConfig, TrainingConfig
 from harness.hashing import content_hash
 from harness.provenance import Resolver
@@ -54,6 +57,11 @@ class RunSpec:
     #: "harness" and "<kind>/<component>" -> origin of the code (harness.provenance);
     #: resolved once in the main process, so workers never recompute it
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: the weights the run's model starts from (its condition's, else its model's), or None
+    checkpoint: Checkpoint | None = None
+    #: the weights the untrained reference of a relative threshold starts from:
+    #: the model's own (``[[models]] checkpoint``), the same in every condition
+    reference_checkpoint: Checkpoint | None = None
 
     def content(self) -> dict[str, Any]:
         """What determines the run's numbers (the hashed part).
@@ -62,6 +70,10 @@ class RunSpec:
         to such a suite changes every run's threshold, hence its id.
         """
         relative = self.target.threshold_mode == "relative"
+        # keys only where a checkpoint is given, so other runs keep their ids
+        starts = {"checkpoint": self.checkpoint.sha256} if self.checkpoint else {}
+        if relative and self.reference_checkpoint:
+            starts["reference_checkpoint"] = self.reference_checkpoint.sha256
         return {
             "protocol": PROTOCOL_VERSION,
             "condition": self.condition.to_dict(),
@@ -76,6 +88,7 @@ class RunSpec:
             "extractors": [s.to_dict() for s in self.extractors],
             "probes": [s.to_dict() for s in self.probes],
             "provenance": dict(self.provenance),
+            **starts,
         }
 
     def identity(self) -> dict[str, Any]:
@@ -142,6 +155,8 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
             # and budget (keys no condition may set: see harness.config.CONDITION_SECTIONS)
             target=dataclasses.replace(suite.target_for(condition), **model.target),
             provenance=provenance(condition, model),
+            checkpoint=condition.checkpoint_for(model),
+            reference_checkpoint=model.checkpoint,
             **shared,  # type: ignore[arg-type]
         )
         for condition in suite.conditions

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.checkpoints import Checkpoint
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -21,6 +23,9 @@ class Selection:
     label: str
     #: [target] keys this entry overrides (models only: threshold, max_steps)
     target: Mapping[str, Any] = field(default_factory=dict)
+    #: (models only) the weights every condition's runs of this model start from;
+    #: its hash, not its path, is part of a run's id (harness.expand.RunSpec)
+    checkpoint: Checkpoint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {"plugin": self.plugin, "label": self.label, "params": dict(self.params)}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.checkpoints import Checkpoint, CheckpointError, inspect_checkpoint
 from harness.components import Check, ValidationContext, did_you_mean, resolve_params
 from harness.config import (
     CACHE_ENV,
@@ -37,6 +38,8 @@ ARRAYS = ("conditions", "models", "extractors", "probes")
 #: [target] keys a [[models]] entry may override: models learn at different
 #: rates and loss scales, and conditions are compared within a model.
 MODEL_TARGET_KEYS = ("threshold", "max_steps")
+#: a condition's ``checkpoint`` key for the checkpoint of every model
+EVERY_MODEL = "*"
 #: what a condition's override table of each section looks like, for messages
 _EXAMPLES = {"features": "{sample_rate = 8000}", "training": "{lr = 0.01}",
              "target": "{class_weights = 'balanced'}"}  # fmt: skip
@@ -69,10 +72,20 @@ class Condition:
     features: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
     target: Mapping[str, Any] = field(default_factory=dict)
+    #: the weights its runs start from, by model label (:data:`EVERY_MODEL`: every
+    #: model); not in :meth:`to_dict`: a run's id holds the checkpoint's hash
+    #: (harness.expand.RunSpec), never its path
+    checkpoint: Mapping[str, Checkpoint] = field(default_factory=dict)
 
     @property
     def pretrains(self) -> bool:
         return self.language is not None and self.epochs > 0
+
+    def checkpoint_for(self, model: Selection) -> Checkpoint | None:
+        """The weights this condition's runs of ``model`` start from: its own for
+        the model, else the model's (``[[models]] checkpoint``), else None."""
+        own = self.checkpoint.get(model.label, self.checkpoint.get(EVERY_MODEL))
+        return own or model.checkpoint
 
     def overrides(self) -> dict[str, dict[str, Any]]:
         """``{section: {key: value}}`` of the sections this condition overrides."""
@@ -262,6 +275,8 @@ class _Validator:
         self.filter_of: dict[str, Condition] = {}
         #: the dataset selection, once read (its labels are checked against the target's)
         self.dataset: Selection | None = None
+        #: a condition's checkpoint table (key path) -> the model labels it names
+        self.checkpoint_tables: dict[str, list[str]] = {}
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append((where, message))
@@ -371,6 +386,7 @@ class _Validator:
         executor = self.select("executor", self.table("executor"), "executor", default=True)
         conditions = self.conditions(configs)
         models = self.selections("models", required=True)
+        self.checkpoint_labels(models)
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         self.probing_checks(configs, extractors, probes)
@@ -421,8 +437,17 @@ class _Validator:
             overrides = (
                 {k: table[k] for k in MODEL_TARGET_KEYS if k in table} if key == "models" else {}
             )
-            rest = {k: v for k, v in table.items() if k not in overrides}
+            own = key == "models" and "checkpoint" in table
+            rest = {
+                k: v
+                for k, v in table.items()
+                if k not in overrides and not (own and k == "checkpoint")
+            }
             selection = self.select(SECTION_KINDS[key], rest, where)
+            if own:
+                checkpoint = self.checkpoint(table["checkpoint"], f"{where}.checkpoint")
+                if selection is not None and checkpoint is not None:
+                    selection = replace(selection, checkpoint=checkpoint)
             if selection is not None and overrides:
                 params = [p for p in section_params(TargetConfig) if p.name in MODEL_TARGET_KEYS]
                 resolved, problems = resolve_params(params, overrides, where)
@@ -476,11 +501,14 @@ class _Validator:
                 for section in CONDITION_SECTIONS
                 if section in table
             }
-            skip = {"filter", *CONDITION_SECTIONS, *FIXED_SECTIONS}
+            skip = {"filter", "checkpoint", *CONDITION_SECTIONS, *FIXED_SECTIONS}
             given = {k: v for k, v in table.items() if k not in skip}
             values, problems = resolve_params(CONDITION_PARAMS, given, where)
             self.problems += problems
             flt = self.select("pretrain_filter", table.get("filter", {}), f"{where}.filter", True)
+            checkpoint = self.condition_checkpoint(
+                table.get("checkpoint", ""), f"{where}.checkpoint"
+            )
             name = values.get("name")
             if isinstance(name, str) and not _NAME_RE.match(name):
                 self.problem(
@@ -493,7 +521,13 @@ class _Validator:
                 self.problem(f"{where}.filter", "a condition without 'language' pretrains on "
                              "nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
             condition = Condition(
-                name, values["label"] or name, language, flt, values["epochs"], **overrides
+                name,
+                values["label"] or name,
+                language,
+                flt,
+                values["epochs"],
+                checkpoint=checkpoint,
+                **overrides,
             )
             self.filter_of[f"{where}.filter"] = condition
             out.append(condition)
@@ -501,6 +535,43 @@ class _Validator:
         for dup in {n for n in names if names.count(n) > 1}:
             self.problem("conditions", f"two conditions are named {dup!r}")
         return out
+
+    def checkpoint(self, given: Any, where: str) -> Checkpoint | None:
+        """The checkpoint at path ``given`` ("": none), located and hashed."""
+        if not isinstance(given, str):
+            self.problem(where, f"expected the path of a checkpoint (a string), got {given!r}")
+            return None
+        if not given:
+            return None
+        try:
+            return inspect_checkpoint(given, where)
+        except CheckpointError as exc:
+            self.problem(where, exc.message)
+            return None
+
+    def condition_checkpoint(self, given: Any, where: str) -> dict[str, Checkpoint]:
+        """A condition's ``checkpoint``: a path for every model, or a table of
+        model label -> path (checked against the model labels in :meth:`build`)."""
+        if isinstance(given, dict):
+            out = {}
+            for label, path in given.items():
+                found = self.checkpoint(path, f"{where}.{label}")
+                if found is not None:
+                    out[label] = found
+            self.checkpoint_tables[where] = list(given)
+            return out
+        found = self.checkpoint(given, where)
+        return {EVERY_MODEL: found} if found is not None else {}
+
+    def checkpoint_labels(self, models: list[Selection]) -> None:
+        """A condition's table of checkpoints names models the suite has."""
+        labels = [m.label for m in models]
+        for where, named in self.checkpoint_tables.items():
+            for label in named:
+                if label not in labels:
+                    self.problem(f"{where}.{label}", f"no model is labelled {label!r}"
+                                 f"{did_you_mean(label, labels)}; the models: {', '.join(labels)} "
+                                 "(a path without a table applies to every model)")  # fmt: skip
 
     def overrides(
         self, section: str, given: Any, configs: Mapping[str, Any], where: str
@@ -542,7 +613,8 @@ class _Validator:
                 self.problem("control", f"no condition named {given!r}{did_you_mean(given, names)}; "
                              f"conditions: {', '.join(names)}")  # fmt: skip
             return given
-        plain = [c.name for c in conditions if not c.pretrains]
+        # a condition that starts from its own checkpoint is not the scratch control
+        plain = [c.name for c in conditions if not c.pretrains and not c.checkpoint]
         if len(plain) == 1:
             return plain[0]
         if conditions:
@@ -552,6 +624,7 @@ class _Validator:
                 f'control = "{(plain or names)[0]}": '
                 + (
                     "no condition is without pretraining"
+                    + (" and a checkpoint" if any(c.checkpoint for c in conditions) else "")
                     if not plain
                     else f"several are without pretraining: {', '.join(plain)}"
                 ),

@@ -40,6 +40,7 @@ RUN_COLUMNS = [
     "pretrain_language",
     "pretrain_filter",
     "pretrain_epochs",
+    "checkpoint",
     "model",
     "model_plugin",
     "seed",
@@ -77,8 +78,8 @@ RUN_COLUMNS = [
 #: runs.csv columns that are not float numbers (the rest are)
 _NON_FLOAT_RUN_COLUMNS = {
     "run_id", "label", "condition", "condition_label", "is_control", "pretrain_language",
-    "pretrain_filter", "pretrain_epochs", "model", "model_plugin", "seed", "status", "event",
-    "diverged_phase", "threshold_mode", "metric", "higher_is_better", "started", "error_type",
+    "pretrain_filter", "pretrain_epochs", "checkpoint", "model", "model_plugin", "seed", "status",
+    "event", "diverged_phase", "threshold_mode", "metric", "higher_is_better", "started", "error_type",
     "error_message",
 }  # fmt: skip
 CURVE_COLUMNS = [
@@ -170,6 +171,7 @@ def runs_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             pretrain_language=condition.get("language"),
             pretrain_filter=_get(condition, "filter", "plugin"),
             pretrain_epochs=condition.get("epochs"),
+            checkpoint=spec.get("checkpoint"),
             model_plugin=_get(spec, "model", "plugin"),
             event={"reached": True, "censored": False, "diverged": False}.get(str(status)),
             recorded_steps=conv.get("steps"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -306,9 +306,11 @@ def build_module(
     seed: int,
     name: str = "model",
     n_classes: int | None = None,
+    initialise: Callable[[nn.Module], object] | None = None,
 ) -> nn.Module:
     """Seed everything, then build: the same seed gives the same initial weights.
-    A classifier (``n_classes``) is built with its number of classes."""
+    A classifier (``n_classes``) is built with its number of classes;
+    ``initialise`` then loads the starting weights (a checkpoint) into the module."""
     seed_everything(seed)
     if n_classes is None:
         module = model.build(n_features, segment_frames)
@@ -318,6 +320,8 @@ def build_module(
         raise ContractError(
             "model", name, f"build() must return a torch.nn.Module, got {type(module).__name__}"
         )
+    if initialise is not None:
+        initialise(module)
     return module
 
 
@@ -330,6 +334,7 @@ def untrained_reference(
     seeds: Iterable[int],
     device: str,
     name: str = "model",
+    initialise: Callable[[nn.Module], object] | None = None,
 ) -> Reference:
     """The held-out loss of the untrained model built from each seed (as :func:`train`
     builds it), on ``device`` (a ``[training] device`` value).
@@ -338,6 +343,8 @@ def untrained_reference(
     run's :class:`TrainingData` (any task: a classifier's loss needs its targets).
     It depends on the model, its seeds and the held-out segments only, not on
     the condition, so every run of a model in a suite gets the same reference.
+    ``initialise`` is the model's own starting weights (``[[models]] checkpoint``),
+    never a condition's.
 
     :raises ValueError: when a seed's untrained loss is not finite: the
         reference, and every relative threshold of the model, would be too.
@@ -353,7 +360,9 @@ def untrained_reference(
     losses = []
     for seed in seeds:
         objective = data.objective(model, name)
-        module = build_module(model, n_features, segment_frames, seed, name, data.n_classes)
+        module = build_module(
+            model, n_features, segment_frames, seed, name, data.n_classes, initialise
+        )
         loss = objective.evaluate(module.to(where), segments)["loss"]
         if not math.isfinite(loss):
             raise ValueError(
@@ -382,6 +391,7 @@ def train(
     seed: int,
     name: str = "model",
     reference: Reference | None = None,
+    initialise: Callable[[nn.Module], object] | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
 
@@ -389,7 +399,8 @@ def train(
     ``reference`` is what a relative threshold is a fraction of: the caller
     computes it once per model and suite with :func:`untrained_reference` over
     the suite's seeds; default, this run's seed alone. An absolute threshold
-    ignores it.
+    ignores it. ``initialise`` loads the run's starting weights (a checkpoint)
+    into the built module, before its untrained loss and pretraining.
     """
     # before the run's own build: building the reference's modules reseeds everything
     if target.threshold_mode == "absolute":
@@ -403,11 +414,12 @@ def train(
             seeds=(seed,),
             device=training.device,
             name=name,
+            initialise=initialise,
         )
     device = resolve_device(training.device)
     objective = data.objective(model, name)
     module = build_module(
-        model, n_features, training.segment_frames, seed, name, data.n_classes
+        model, n_features, training.segment_frames, seed, name, data.n_classes, initialise
     ).to(device)
     module.train()
     heldout = data.segments("heldout", device)
