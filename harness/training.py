@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -33,6 +33,14 @@ from harness.batches import BalancedStream, BatchStream, Segments, epoch_batches
 from harness.config import TargetConfig, TrainingConfig
 from harness.contracts import Classifier, ContractError, Model, check_loss
 from harness.objectives import Classification, Objective, OwnLoss
+from harness.param_groups import (
+    Groups,
+    frozen_params,
+    model_groups,
+    optimizer_params,
+    set_trainable,
+)
+from harness.schedules import make_schedule
 
 #: random streams of one run (see :func:`harness.batches.generator`)
 PRETRAIN_STREAM, TARGET_STREAM = 1, 2
@@ -234,44 +242,51 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(params: Iterable[nn.Parameter], config: TrainingConfig) -> torch.optim.Optimizer:
-    """The optimiser of ``[training]`` (plain SGD has no momentum)."""
+def make_optimizer(
+    params: Iterable[nn.Parameter] | Iterable[dict[str, Any]], config: TrainingConfig
+) -> torch.optim.Optimizer:
+    """The optimiser of ``[training]`` (plain SGD has no momentum); ``params`` may be
+    torch parameter groups with their own ``lr`` (:func:`harness.param_groups.optimizer_params`)."""
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     return kinds[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def make_schedule(
-    optimizer: torch.optim.Optimizer, schedule: str, steps: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """None for a constant rate, so the loop skips the scheduler call altogether."""
-    if schedule == "constant":
-        return None
-    if schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    raise ValueError(f"unknown schedule {schedule!r}")
-
-
 class _Stepper:
-    """One optimiser step; shared by pretraining and target training."""
+    """One optimiser step; shared by pretraining and target training.
+
+    ``steps`` is the phase's length, which its learning-rate schedule spans
+    (:mod:`harness.schedules`). ``frozen`` parameters get no gradient until
+    ``unfreeze_at`` steps are done (None: throughout).
+    """
 
     def __init__(
         self,
         objective: Objective,
         module: nn.Module,
         config: TrainingConfig,
-        steps: int | None,
+        steps: int,
         name: str,
+        groups: Groups | None = None,
+        frozen: list[nn.Parameter] | None = None,
+        unfreeze_at: int | None = None,
     ) -> None:
         self.objective = objective
         self.module = module
         self.params = [p for p in module.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(self.params, config)
-        self.schedule = make_schedule(self.optimizer, config.schedule, steps) if steps else None
+        self.optimizer = make_optimizer(optimizer_params(module, groups, config), config)
+        self.schedule = make_schedule(self.optimizer, config, steps)
         self.clip = config.grad_clip
         self.name = name
         self.checked = False
+        self.frozen = frozen or []
+        self.unfreeze_at = unfreeze_at if self.frozen else None
+        self.done = 0
+        set_trainable(self.frozen, False)
 
     def __call__(self, batch: Segments) -> torch.Tensor:
+        if self.done == self.unfreeze_at:
+            set_trainable(self.frozen, True)
+        self.done += 1
         loss = self.objective.loss(self.module, batch)
         if not self.checked:
             check_loss(self.name, loss)
@@ -382,10 +397,13 @@ def train(
     seed: int,
     name: str = "model",
     reference: Reference | None = None,
+    groups: Sequence[str] | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
 
-    ``name`` is the model component's name, used in contract errors.
+    ``name`` is the model component's name, used in contract errors; ``groups``
+    its declared parameter groups (``Component.groups``), which the model's
+    ``parameter_groups`` must return when ``[training]`` names groups.
     ``reference`` is what a relative threshold is a fraction of: the caller
     computes it once per model and suite with :func:`untrained_reference` over
     the suite's seeds; default, this run's seed alone. An absolute threshold
@@ -410,6 +428,7 @@ def train(
         model, n_features, training.segment_frames, seed, name, data.n_classes
     ).to(device)
     module.train()
+    grouped = model_groups(model, module, training, name, groups)
     heldout = data.segments("heldout", device)
     train_set = data.segments("train", device)
     if len(heldout) == 0 or len(train_set) == 0:
@@ -433,11 +452,18 @@ def train(
     if data.pretrain is not None and pretrain_epochs > 0 and len(data.pretrain):
         pretrain = data.segments("pretrain", device)
         if not _pretrain(
-            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name
+            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name, grouped
         ):
             return module, outcome
 
-    _train_target(objective, module, train_set, heldout, target, training, seed, outcome, name)
+    frozen = frozen_params(module, grouped, training, name)
+    try:
+        _train_target(
+            objective, module, train_set, heldout, target, training, seed, outcome, name,
+            grouped, frozen,
+        )  # fmt: skip
+    finally:
+        set_trainable(frozen, True)  # the trained module keeps no frozen flags
     if isinstance(objective, Classification) and outcome.status != "diverged":
         outcome.classification = {
             **objective.scores(module, heldout).to_dict(),
@@ -455,12 +481,15 @@ def _pretrain(
     seed: int,
     outcome: TrainingOutcome,
     name: str,
+    groups: Groups | None = None,
 ) -> bool:
-    """Pretrain in place; False when a loss went non-finite (the run diverged)."""
+    """Pretrain in place; False when a loss went non-finite (the run diverged).
+    The learning-rate schedule spans the pretraining steps (every epoch's batches);
+    nothing is frozen."""
     device = data.device
     rng = generator(seed, PRETRAIN_STREAM)
-    # constant rate: the schedule belongs to the target budget
-    step = _Stepper(objective, module, training, None, name)
+    steps = epochs * math.ceil(len(data) / training.batch_size)
+    step = _Stepper(objective, module, training, steps, name, groups)
     start = _timed(device)
     for _ in range(epochs):
         window = torch.stack(
@@ -499,14 +528,20 @@ def _train_target(
     seed: int,
     outcome: TrainingOutcome,
     name: str,
+    groups: Groups | None = None,
+    frozen: list[nn.Parameter] | None = None,
 ) -> None:
+    """Train on the target until the threshold or the budget; the schedule spans
+    ``max_steps`` and the ``frozen`` parameters sit out (``freeze_steps``)."""
     rng = generator(seed, TARGET_STREAM)
     stream: BatchStream[Segments] | BalancedStream = (
         BalancedStream(train_set, training.batch_size, rng)
         if target.sampler == "balanced"
         else BatchStream(train_set, training.batch_size, rng)
     )
-    step = _Stepper(objective, module, training, target.max_steps, name)
+    step = _Stepper(
+        objective, module, training, target.max_steps, name, groups, frozen, training.freeze_steps
+    )
     device = train_set.device
     threshold = outcome.threshold
     curve = outcome.curve
