@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -170,7 +173,6 @@ threshold = 0.99
 max_steps = 20
 eval_every = 10
 [training]
-lr = 0.01
 batch_size = 8
 segment_frames = 10
 device = "cpu"
@@ -180,14 +182,20 @@ name = "control"
 {conditions}
 [[models]]
 plugin = "{model}"
-hidden_size = 16
+{model_params}
 """
 
 
-def tones_suite(tmp_path, model: str, training: str = "", conditions: str = ""):
-    """A language-ID suite on the tones corpus with ``training`` lines added to [training]."""
+def tones_suite(
+    tmp_path, model: str, training: str = "", conditions: str = "", params="hidden_size = 16"
+):
+    """A language-ID suite on the tones corpus with ``training`` lines added to
+    [training] (``lr = 0.01`` unless they set it)."""
+    if not re.search(r"^lr = ", training, re.M):
+        training = f"lr = 0.01\n{training}"
     path = tmp_path / "groups.toml"
-    path.write_text(TONES.format(model=model, training=training, conditions=conditions))
+    text = TONES.format(model=model, training=training, conditions=conditions, model_params=params)
+    path.write_text(text)
     return path
 
 
@@ -240,3 +248,70 @@ def test_harness_plugins_lists_a_models_groups(registry):
     listed = format_component("model", registry.get("model", "mel_cnn"))
     assert "      parameter groups: backbone, head" in listed.splitlines()
     assert "parameter groups" not in format_component("model", registry.get("model", "lstm"))
+
+
+SUITES_DOC = Path(__file__).parent.parent / "docs" / "suites.md"
+
+
+def test_the_fine_tuning_snippets_of_the_docs_hold(tmp_path, registry):
+    """docs/suites.md, "Fine-tuning options": the [training] example validates and
+    trains with a frozen backbone (freeze_steps beyond the budget); the error shown
+    is the one validation gives."""
+    from harness.expand import expand
+    from harness.schedules import Schedule
+
+    section = SUITES_DOC.read_text().split("## Fine-tuning options", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```toml\n\[training\]\n(.*?)```", section, re.S).group(1)
+    suite = load_suite(tones_suite(tmp_path, "rnn_classifier", block), registry)
+    assert suite.training.lr_groups == {"head": 1e-3} and suite.training.freeze_steps == 100
+    # warm-up over 10% of 100 steps, hold, linear decay after 70 to a tenth
+    factor = Schedule.of(suite.training, 100)
+    assert [factor(k) for k in (0, 9, 69)] == pytest.approx([0.1, 1.0, 1.0])
+    assert factor(85) == pytest.approx(1 - 0.9 * 15 / 30)
+    spec = expand(suite, registry)[0]
+    tones.run(spec, tmp_path / "run", registry)
+    weights = torch.load(tmp_path / "run" / "weights.pt", weights_only=True)
+    start = build_module(RNNClassifierModel(hidden_size=16), 12, 10, seed=0, n_classes=3)
+    for key, value in start.state_dict().items():
+        assert torch.equal(weights[key], value) == key.startswith("rnn."), key
+
+    expected = re.search(r"```text\n(.*?)\n```", section, re.S).group(1)
+    bad = tones_suite(tmp_path, "rnn_classifier", "lr_groups = {encoder = 1e-4}")
+    assert [f"{k}: {m}" for k, m in problems_list(bad, registry)] == [expected]
+
+
+def problems_list(path, registry) -> list[tuple[str, str]]:
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path, registry)
+    return caught.value.problems
+
+
+PLUGINS_DOC = SUITES_DOC.with_name("plugins.md")
+
+
+def test_the_parameter_groups_snippet_of_the_plugin_docs_works(tmp_path):
+    """docs/plugins.md, "Parameter groups": the snippet's model trains its encoder at
+    the rate the suite gives it, and validation names its groups."""
+    import types
+
+    from harness.expand import expand
+
+    section = PLUGINS_DOC.read_text().split("### Parameter groups", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    plugin = types.ModuleType("tagger_snippet")
+    exec(compile(code, str(PLUGINS_DOC), "exec"), plugin.__dict__)
+    registry = collect(build_plugin_manager([tones.FakePlugins(), plugin], autoload=False,
+                                            builtins=False))  # fmt: skip
+    assert check_declaration("model", registry.get("model", "tagger")) == []
+    path = tones_suite(tmp_path, "tagger", "lr_groups = {encoder = 0.0}", params="")
+    spec = expand(load_suite(path, registry), registry)[0]
+    tones.run(spec, tmp_path / "run", registry)
+    weights = torch.load(tmp_path / "run" / "weights.pt", weights_only=True)
+    start = build_module(plugin.TaggerModel(), 12, 10, seed=0, n_classes=3)
+    for key, value in start.state_dict().items():
+        assert torch.equal(weights[key], value) == key.startswith("encoder."), key
+    bad = tones_suite(tmp_path, "tagger", 'freeze = ["backbone"]', params="")
+    assert problems(bad, registry) == {
+        "training.freeze": "the model 'tagger' (models[0]) has no parameter group 'backbone'; "
+        "its groups: encoder, head"
+    }
