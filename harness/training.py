@@ -114,6 +114,9 @@ class Curve:
     seconds: list[float] = field(default_factory=list)
     #: a classifier's other held-out measures (``accuracy``, ``balanced_accuracy``)
     heldout: dict[str, list[float | None]] = field(default_factory=dict)
+    #: with gradient clipping, the gradient norm before clipping since the previous
+    #: evaluation: ``grad_norm`` (mean) and ``grad_norm_max`` (None at step 0)
+    gradients: dict[str, list[float | None]] = field(default_factory=dict)
 
     def add(
         self,
@@ -122,6 +125,7 @@ class Curve:
         heldout: float,
         seconds: float,
         measures: dict[str, Any] | None = None,
+        gradients: dict[str, float | None] | None = None,
     ) -> None:
         self.step.append(step)
         self.train_loss.append(finite_or_none(train))
@@ -130,6 +134,8 @@ class Curve:
         for name, value in (measures or {}).items():
             if name != "loss":
                 self.heldout.setdefault(name, []).append(finite_or_none(value))
+        for name, value in (gradients or {}).items():
+            self.gradients.setdefault(name, []).append(finite_or_none(value))
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {
@@ -138,6 +144,7 @@ class Curve:
             "heldout_loss": list(self.heldout_loss),
             "seconds": list(self.seconds),
             **{f"heldout_{name}": list(values) for name, values in self.heldout.items()},
+            **{name: list(values) for name, values in self.gradients.items()},
         }
 
 
@@ -256,7 +263,9 @@ class _Stepper:
 
     ``steps`` is the phase's length, which its learning-rate schedule spans
     (:mod:`harness.schedules`). ``frozen`` parameters get no gradient until
-    ``unfreeze_at`` steps are done (None: throughout).
+    ``unfreeze_at`` steps are done (None: throughout). With clipping and
+    ``record_norms``, the gradient norms before clipping are kept for
+    :meth:`gradient_norms`.
     """
 
     def __init__(
@@ -269,6 +278,7 @@ class _Stepper:
         groups: Groups | None = None,
         frozen: list[nn.Parameter] | None = None,
         unfreeze_at: int | None = None,
+        record_norms: bool = False,
     ) -> None:
         self.objective = objective
         self.module = module
@@ -281,7 +291,22 @@ class _Stepper:
         self.frozen = frozen or []
         self.unfreeze_at = unfreeze_at if self.frozen else None
         self.done = 0
+        #: gradient norms before clipping since :meth:`gradient_norms` last read them;
+        #: None: not recorded (pretraining)
+        self.norms: list[torch.Tensor] | None = [] if record_norms else None
         set_trainable(self.frozen, False)
+
+    def gradient_norms(self) -> dict[str, float | None]:
+        """Mean and largest gradient norm (before clipping) of the steps since the
+        last call (None before any); empty without clipping (the norm is a
+        by-product of clipping)."""
+        if self.clip is None or self.norms is None:
+            return {}
+        if not self.norms:
+            return {"grad_norm": None, "grad_norm_max": None}
+        norms = torch.stack(self.norms)
+        self.norms = []
+        return {"grad_norm": float(norms.mean()), "grad_norm_max": float(norms.max())}
 
     def __call__(self, batch: Segments) -> torch.Tensor:
         if self.done == self.unfreeze_at:
@@ -294,7 +319,9 @@ class _Stepper:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.clip is not None:
-            nn.utils.clip_grad_norm_(self.params, self.clip)
+            norm = nn.utils.clip_grad_norm_(self.params, self.clip)
+            if self.norms is not None:
+                self.norms.append(norm)
         self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
@@ -540,7 +567,15 @@ def _train_target(
         else BatchStream(train_set, training.batch_size, rng)
     )
     step = _Stepper(
-        objective, module, training, target.max_steps, name, groups, frozen, training.freeze_steps
+        objective,
+        module,
+        training,
+        target.max_steps,
+        name,
+        groups,
+        frozen,
+        training.freeze_steps,
+        record_norms=True,
     )
     device = train_set.device
     threshold = outcome.threshold
@@ -559,7 +594,7 @@ def _train_target(
         outcome.final_metric = finite_or_none(held[metric]) if held else None
 
     held = objective.evaluate(module, heldout)
-    curve.add(0, None, held["loss"], 0.0, held)
+    curve.add(0, None, held["loss"], 0.0, held, step.gradient_norms())
     if not math.isfinite(held["loss"]):
         outcome.diverged_step, outcome.diverged_phase = 0, "target"
         return finish("diverged", 0, None, None)
@@ -580,7 +615,9 @@ def _train_target(
             return finish("diverged", done + bad + 1, None, None)
         done = point
         held = objective.evaluate(module, heldout)
-        curve.add(done, train_loss, held["loss"], outcome.train_seconds, held)
+        curve.add(
+            done, train_loss, held["loss"], outcome.train_seconds, held, step.gradient_norms()
+        )
         if not math.isfinite(held["loss"]):
             outcome.diverged_step, outcome.diverged_phase = done, "target"
             return finish("diverged", done, train_loss, {"loss": None, metric: None})

@@ -139,3 +139,34 @@ def test_a_condition_may_warm_up_otherwise(tmp_path):
         "the schedule is 'constant'"
         in dict(caught.value.problems)["conditions[1].training.decay_start"]
     )
+
+
+def test_clipping_records_the_gradient_norm_before_clipping():
+    from harness.batches import BatchStream, generator
+    from harness.training import TARGET_STREAM, build_module
+
+    from helpers.sines import FEATURES, FRAMES, GroupedLSTM, data
+
+    one = target(max_steps=1, eval_every=1)
+    _, tight = run(config=training(grad_clip=1e-6), tgt=one)
+    _, loose = run(config=training(grad_clip=1e6), tgt=one)
+    # the same first step from the same weights and batch, by hand
+    model = GroupedLSTM()
+    module = build_module(model, FEATURES, FRAMES, seed=0)
+    train_set = data().segments("train", torch.device("cpu"))
+    batch = BatchStream(train_set, 8, generator(0, TARGET_STREAM)).next()
+    model.loss(module, batch.x).backward()
+    norm = float(torch.cat([p.grad.flatten() for p in module.parameters()]).norm())
+    for outcome in (tight, loose):
+        curve = outcome.curve.to_dict()
+        assert curve["grad_norm"][0] is None and curve["grad_norm_max"][0] is None
+        assert curve["grad_norm"][1] == pytest.approx(norm, rel=1e-5)
+        assert curve["grad_norm_max"][1] == curve["grad_norm"][1]
+    _, longer = run(config=training(grad_clip=1.0), tgt=target(max_steps=10, eval_every=5))
+    curve = longer.curve.to_dict()
+    assert len(curve["grad_norm"]) == len(curve["step"]) == 3
+    pairs = zip(curve["grad_norm"][1:], curve["grad_norm_max"][1:], strict=True)
+    assert all(largest >= mean > 0 for mean, largest in pairs)
+    # without clipping nothing is recorded (the norm is a by-product of clipping)
+    _, plain = run(tgt=one)
+    assert "grad_norm" not in plain.curve.to_dict()
