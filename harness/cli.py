@@ -267,6 +267,8 @@ def format_component(kind: str, component: Component) -> str:
         lines.append(f"      labels: {labels}{settings}")
     if component.tasks:
         lines.append(f"      tasks: {', '.join(component.tasks)}")
+    if component.groups:  # what [training] lr_groups and freeze may name
+        lines.append(f"      parameter groups: {', '.join(component.groups)}")
     for p in component.params:
         default = "required" if p.required else f"default {p.default!r}"
         lines.append(f"      {p.name} ({p.describe()}; {default})")

@@ -308,6 +308,10 @@ class Component:
         longer carries the speech itself (its sounds and words), only something
         matched to it, such as its spectrum. The report reads a condition with
         such a filter as a control of whether the language matters at all.
+    :param groups: for models, the names of the parameter groups its object's
+        ``parameter_groups(module)`` returns, such as ``("backbone", "head")``
+        (:class:`harness.contracts.GroupedModel`): what ``[training] lr_groups``
+        and ``freeze`` may name.
     """
 
     name: str
@@ -323,6 +327,7 @@ class Component:
     title: str = ""
     loss: str = ""
     keeps_speech: bool = True
+    groups: Sequence[str] = ()
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
@@ -378,6 +383,16 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         )
     if any(not isinstance(t, str) or not t for t in component.tasks):
         problems.append(f"tasks must be non-empty names, got {list(component.tasks)!r}")
+    if component.groups and kind != "model":
+        problems.append("only a model declares parameter groups")
+    if any(not isinstance(g, str) or not g for g in component.groups) or len(
+        set(component.groups)
+    ) != len(component.groups):
+        problems.append(f"groups must be distinct non-empty names, got {list(component.groups)!r}")
+    factory = component.factory
+    if component.groups and inspect.isclass(factory) and not hasattr(factory, "parameter_groups"):
+        problems.append(f"it declares parameter groups but {_name_of(factory)} has no "
+                        "parameter_groups(module) method")  # fmt: skip
     if kind == "probe" and not component.metrics:
         problems.append("a probe must declare the metrics it reports in Component.metrics")
     problems += _factory_problems(component.factory, names)

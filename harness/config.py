@@ -311,6 +311,8 @@ class SplitConfig(Section):
             )
 
 
+#: learning-rate decays of ``[training] schedule`` (harness.schedules)
+SCHEDULES = ("constant", "linear", "cosine")
 #: held-out metrics a task can be thresholded on, and whether higher is better
 TARGET_METRICS = {"loss": False, "accuracy": True, "balanced_accuracy": True}
 #: the task whose loss the core computes (cross-entropy of the model's logits)
@@ -428,20 +430,96 @@ class TargetConfig(Section):
 
 @dataclass(frozen=True)
 class TrainingConfig(Section):
-    """[training]: the optimiser and batches, shared by pretraining and target training."""
+    """[training]: the optimiser and batches, shared by pretraining and target training.
+
+    The learning-rate schedule (:mod:`harness.schedules`) restarts in each
+    phase over that phase's own steps: pretraining over its epochs' batches,
+    target training over ``target.max_steps``. Parameter groups
+    (``lr_groups``, ``freeze``) are the names the model component declares
+    (``Component.groups``).
+    """
 
     optimizer: str = option("adam", "optimiser", choices=("adam", "adamw", "sgd"))
     lr: float = option(1e-3, "learning rate", min=0.0)
     weight_decay: float = option(0.0, "weight decay", min=0.0)
     schedule: str = option(
-        "constant", "learning-rate schedule over the target budget", choices=("constant", "cosine")
+        "constant",
+        "learning-rate decay over each phase's steps (after the warm-up, from decay_start on): "
+        "none, linear or cosine to final_lr_fraction * lr",
+        choices=SCHEDULES,
+    )
+    warmup_steps: int = option(
+        0,
+        "steps at the start of each phase over which the rate rises linearly to lr "
+        "(step i of n: i / n of it); not with warmup_fraction",
+        min=0,
+    )
+    warmup_fraction: float = option(
+        0.0, "warm-up as a fraction of each phase's steps; not with warmup_steps", min=0.0, max=1.0
+    )
+    decay_start: float = option(
+        0.0,
+        "fraction of each phase's steps before the decay begins (0.7: decay after 70% of "
+        "the steps; the rate holds until then); linear and cosine only",
+        min=0.0,
+        max=1.0,
+    )
+    final_lr_fraction: float = option(
+        0.0,
+        "the rate the decay ends at, a fraction of lr; linear and cosine only",
+        min=0.0,
+        max=1.0,
+    )
+    lr_groups: dict[str, float] = option(
+        {},
+        "learning rate of parameter groups the model declares, such as "
+        "{head = 1e-3, backbone = 1e-4}; other parameters train at lr",
+        min=0.0,
+    )
+    freeze: list[str] = option(
+        [],
+        "parameter groups the model declares that target training leaves untrained, "
+        "such as ['backbone'] (pretraining trains them)",
+    )
+    freeze_steps: int | None = option(
+        None,
+        "train the frozen groups too after this many target steps; default: frozen throughout",
+        min=1,
     )
     batch_size: int = option(16, "segments per optimiser step", min=1)
     segment_frames: int = option(100, "frames per training segment", min=2)
-    grad_clip: float | None = option(None, "clip the gradient norm to this value", min=0.0)
+    grad_clip: float | None = option(
+        None,
+        "max_grad_norm: scale each step's gradient down to this L2 norm over all trained "
+        "parameters; default: no clipping",
+        min=0.0,
+    )
     device: str = option(
         "auto", "where to train: auto picks cuda when available", choices=("auto", "cpu", "cuda")
     )
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The parameter groups the section names (``lr_groups``, then ``freeze``)."""
+        return tuple(dict.fromkeys([*self.lr_groups, *self.freeze]))
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.warmup_steps and self.warmup_fraction:
+            yield "warmup_fraction", (f"give the warm-up once: warmup_steps = {self.warmup_steps} "
+                                      f"or warmup_fraction = {self.warmup_fraction}")  # fmt: skip
+        if self.schedule == "constant":
+            for key in ("decay_start", "final_lr_fraction"):
+                if getattr(self, key):
+                    yield key, ("applies to a decaying schedule only (schedule = 'linear' or "
+                                "'cosine'); the schedule is 'constant'")  # fmt: skip
+        if self.decay_start == 1.0 and self.schedule != "constant":
+            yield "decay_start", ("expected below 1: the decay would start after the last "
+                                  "step; use schedule = 'constant'")  # fmt: skip
+        if self.freeze_steps is not None and not self.freeze:
+            yield "freeze_steps", "applies with freeze only (the groups to unfreeze)"
+        twice = sorted({g for g in self.freeze if self.freeze.count(g) > 1})
+        if twice:
+            yield "freeze", f"names {twice} more than once"
 
 
 SECTIONS: dict[str, type[Section]] = {

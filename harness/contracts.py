@@ -201,6 +201,23 @@ class LoadsCheckpoint(Protocol):
         ...
 
 
+class GroupedModel(Protocol):
+    """A model whose parameters fall into named groups, which ``[training]``
+    may give their own learning rates (``lr_groups``) or freeze (``freeze``).
+
+    Its component declares the names in ``Component.groups``, so a suite is
+    checked before any run; ``parameter_groups`` returns exactly those names.
+    """
+
+    def parameter_groups(
+        self, module: torch.nn.Module
+    ) -> Mapping[str, Iterable[torch.nn.Parameter]]:
+        """The parameters of ``module`` (as :meth:`build` returned it) in each group,
+        such as ``{"backbone": module.rnn.parameters(), "head": module.head.parameters()}``;
+        no parameter in two groups. Parameters in no group train at ``[training] lr``."""
+        ...
+
+
 # ---------------------------------------------------------------- extractors
 
 
@@ -424,3 +441,32 @@ def check_loss(component: str, value: Any) -> torch.Tensor:
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
         raise ContractError("model", component, f"loss() must return a scalar tensor, got {shape}")
     return value
+
+
+def check_parameter_groups(
+    component: str, value: Any, module: torch.nn.Module, declared: Sequence[str]
+) -> dict[str, list[torch.nn.Parameter]]:
+    """A model's parameter groups: the declared names (``Component.groups``) exactly,
+    each a collection of the module's own parameters, no parameter in two groups."""
+    if not isinstance(value, Mapping):
+        raise ContractError("model", component, "parameter_groups() must return a mapping of "
+                            f"group name to parameters, got {type(value).__name__}")  # fmt: skip
+    if set(value) != set(declared):
+        raise ContractError("model", component, f"parameter_groups() returned the groups "
+                            f"{sorted(value)}; the component declares {sorted(declared)}")  # fmt: skip
+    own = {id(p) for p in module.parameters()}
+    seen: dict[int, str] = {}
+    groups: dict[str, list[torch.nn.Parameter]] = {}
+    for name, params in value.items():
+        groups[name] = []
+        for p in params:
+            if id(p) not in own:
+                raise ContractError("model", component, f"parameter group {name!r} holds a "
+                                    "tensor that is not a parameter of the built module")  # fmt: skip
+            if id(p) in seen and seen[id(p)] != name:
+                raise ContractError("model", component, f"a parameter is in both groups "
+                                    f"{seen[id(p)]!r} and {name!r}")  # fmt: skip
+            if id(p) not in seen:
+                groups[name].append(p)
+                seen[id(p)] = name
+    return groups

@@ -115,6 +115,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
             name=spec.model.plugin,
             reference=reference,
             initialise=start,
+            groups=registry.get("model", spec.model.plugin).groups,
         )
         state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
         torch.save(state, run_dir / ARTIFACTS["weights"])

@@ -393,6 +393,7 @@ class _Validator:
         control = self.control(top.get("control", ""), conditions)
         self.dataset = dataset
         self.task_checks(configs, models, conditions)
+        self.group_checks(configs, models, conditions)
         self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))
 
         if self.problems:
@@ -657,6 +658,40 @@ class _Validator:
                 if problem not in found:
                     found.append(problem)
         self.problems += found
+
+    def group_checks(
+        self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]
+    ) -> None:
+        """The parameter groups ``[training]`` names (``lr_groups``, ``freeze``) against
+        those each model declares (``Component.groups``), at the suite's keys and at
+        each condition's ``training`` table that sets them."""
+        if "training" not in configs:
+            return
+        given = [("training", configs["training"])]
+        index = {table.get("name"): i for i, table in enumerate(self.array("conditions"))}
+        for condition in conditions:
+            # a condition's valid overrides only (conditions() reported the others)
+            if {"lr_groups", "freeze"} & condition.training.keys():
+                where = f"conditions[{index[condition.name]}].training"
+                given.append((where, resolved(configs["training"], condition.training)))
+        for where, training in given:
+            for key in ("lr_groups", "freeze"):
+                names = list(getattr(training, key))
+                inherited = where != "training" and names == list(getattr(configs["training"], key))
+                if not names or inherited:  # the suite's own value is checked at its key
+                    continue
+                for j, model in enumerate(self.array("models")):
+                    selection = next((m for m in models if m.plugin == model.get("plugin")), None)
+                    if selection is None:
+                        continue
+                    declared = list(self.registry.get("model", selection.plugin).groups)
+                    unknown = [n for n in names if n not in declared]
+                    if not unknown:
+                        continue
+                    has = (f"its groups: {', '.join(declared)}" if declared
+                           else "it declares no parameter groups")  # fmt: skip
+                    self.problem(f"{where}.{key}", f"the model {selection.plugin!r} "
+                                 f"(models[{j}]) has no parameter group {unknown[0]!r}; {has}")  # fmt: skip
 
     def label_problems(
         self, target: TargetConfig, dataset: Selection | None

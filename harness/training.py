@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -33,6 +33,14 @@ from harness.batches import BalancedStream, BatchStream, Segments, epoch_batches
 from harness.config import TargetConfig, TrainingConfig
 from harness.contracts import Classifier, ContractError, Model, check_loss
 from harness.objectives import Classification, Objective, OwnLoss
+from harness.param_groups import (
+    Groups,
+    frozen_params,
+    model_groups,
+    optimizer_params,
+    set_trainable,
+)
+from harness.schedules import make_schedule
 
 #: random streams of one run (see :func:`harness.batches.generator`)
 PRETRAIN_STREAM, TARGET_STREAM = 1, 2
@@ -106,6 +114,9 @@ class Curve:
     seconds: list[float] = field(default_factory=list)
     #: a classifier's other held-out measures (``accuracy``, ``balanced_accuracy``)
     heldout: dict[str, list[float | None]] = field(default_factory=dict)
+    #: with gradient clipping, the gradient norm before clipping since the previous
+    #: evaluation: ``grad_norm`` (mean) and ``grad_norm_max`` (None at step 0)
+    gradients: dict[str, list[float | None]] = field(default_factory=dict)
 
     def add(
         self,
@@ -114,6 +125,7 @@ class Curve:
         heldout: float,
         seconds: float,
         measures: dict[str, Any] | None = None,
+        gradients: dict[str, float | None] | None = None,
     ) -> None:
         self.step.append(step)
         self.train_loss.append(finite_or_none(train))
@@ -122,6 +134,8 @@ class Curve:
         for name, value in (measures or {}).items():
             if name != "loss":
                 self.heldout.setdefault(name, []).append(finite_or_none(value))
+        for name, value in (gradients or {}).items():
+            self.gradients.setdefault(name, []).append(finite_or_none(value))
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {
@@ -130,6 +144,7 @@ class Curve:
             "heldout_loss": list(self.heldout_loss),
             "seconds": list(self.seconds),
             **{f"heldout_{name}": list(values) for name, values in self.heldout.items()},
+            **{name: list(values) for name, values in self.gradients.items()},
         }
 
 
@@ -234,44 +249,69 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(params: Iterable[nn.Parameter], config: TrainingConfig) -> torch.optim.Optimizer:
-    """The optimiser of ``[training]`` (plain SGD has no momentum)."""
+def make_optimizer(
+    params: Iterable[nn.Parameter] | Iterable[dict[str, Any]], config: TrainingConfig
+) -> torch.optim.Optimizer:
+    """The optimiser of ``[training]`` (plain SGD has no momentum); ``params`` may be
+    torch parameter groups with their own ``lr`` (:func:`harness.param_groups.optimizer_params`)."""
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     return kinds[config.optimizer](params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def make_schedule(
-    optimizer: torch.optim.Optimizer, schedule: str, steps: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """None for a constant rate, so the loop skips the scheduler call altogether."""
-    if schedule == "constant":
-        return None
-    if schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    raise ValueError(f"unknown schedule {schedule!r}")
-
-
 class _Stepper:
-    """One optimiser step; shared by pretraining and target training."""
+    """One optimiser step; shared by pretraining and target training.
+
+    ``steps`` is the phase's length, which its learning-rate schedule spans
+    (:mod:`harness.schedules`). ``frozen`` parameters get no gradient until
+    ``unfreeze_at`` steps are done (None: throughout). With clipping and
+    ``record_norms``, the gradient norms before clipping are kept for
+    :meth:`gradient_norms`.
+    """
 
     def __init__(
         self,
         objective: Objective,
         module: nn.Module,
         config: TrainingConfig,
-        steps: int | None,
+        steps: int,
         name: str,
+        groups: Groups | None = None,
+        frozen: list[nn.Parameter] | None = None,
+        unfreeze_at: int | None = None,
+        record_norms: bool = False,
     ) -> None:
         self.objective = objective
         self.module = module
         self.params = [p for p in module.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(self.params, config)
-        self.schedule = make_schedule(self.optimizer, config.schedule, steps) if steps else None
+        self.optimizer = make_optimizer(optimizer_params(module, groups, config), config)
+        self.schedule = make_schedule(self.optimizer, config, steps)
         self.clip = config.grad_clip
         self.name = name
         self.checked = False
+        self.frozen = frozen or []
+        self.unfreeze_at = unfreeze_at if self.frozen else None
+        self.done = 0
+        #: gradient norms before clipping since :meth:`gradient_norms` last read them;
+        #: None: not recorded (pretraining)
+        self.norms: list[torch.Tensor] | None = [] if record_norms else None
+        set_trainable(self.frozen, False)
+
+    def gradient_norms(self) -> dict[str, float | None]:
+        """Mean and largest gradient norm (before clipping) of the steps since the
+        last call (None before any); empty without clipping (the norm is a
+        by-product of clipping)."""
+        if self.clip is None or self.norms is None:
+            return {}
+        if not self.norms:
+            return {"grad_norm": None, "grad_norm_max": None}
+        norms = torch.stack(self.norms)
+        self.norms = []
+        return {"grad_norm": float(norms.mean()), "grad_norm_max": float(norms.max())}
 
     def __call__(self, batch: Segments) -> torch.Tensor:
+        if self.done == self.unfreeze_at:
+            set_trainable(self.frozen, True)
+        self.done += 1
         loss = self.objective.loss(self.module, batch)
         if not self.checked:
             check_loss(self.name, loss)
@@ -279,7 +319,9 @@ class _Stepper:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.clip is not None:
-            nn.utils.clip_grad_norm_(self.params, self.clip)
+            norm = nn.utils.clip_grad_norm_(self.params, self.clip)
+            if self.norms is not None:
+                self.norms.append(norm)
         self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
@@ -392,10 +434,13 @@ def train(
     name: str = "model",
     reference: Reference | None = None,
     initialise: Callable[[nn.Module], object] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
 
-    ``name`` is the model component's name, used in contract errors.
+    ``name`` is the model component's name, used in contract errors; ``groups``
+    its declared parameter groups (``Component.groups``), which the model's
+    ``parameter_groups`` must return when ``[training]`` names groups.
     ``reference`` is what a relative threshold is a fraction of: the caller
     computes it once per model and suite with :func:`untrained_reference` over
     the suite's seeds; default, this run's seed alone. An absolute threshold
@@ -422,6 +467,7 @@ def train(
         model, n_features, training.segment_frames, seed, name, data.n_classes, initialise
     ).to(device)
     module.train()
+    grouped = model_groups(model, module, training, name, groups)
     heldout = data.segments("heldout", device)
     train_set = data.segments("train", device)
     if len(heldout) == 0 or len(train_set) == 0:
@@ -445,11 +491,18 @@ def train(
     if data.pretrain is not None and pretrain_epochs > 0 and len(data.pretrain):
         pretrain = data.segments("pretrain", device)
         if not _pretrain(
-            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name
+            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name, grouped
         ):
             return module, outcome
 
-    _train_target(objective, module, train_set, heldout, target, training, seed, outcome, name)
+    frozen = frozen_params(module, grouped, training, name)
+    try:
+        _train_target(
+            objective, module, train_set, heldout, target, training, seed, outcome, name,
+            grouped, frozen,
+        )  # fmt: skip
+    finally:
+        set_trainable(frozen, True)  # the trained module keeps no frozen flags
     if isinstance(objective, Classification) and outcome.status != "diverged":
         outcome.classification = {
             **objective.scores(module, heldout).to_dict(),
@@ -467,12 +520,15 @@ def _pretrain(
     seed: int,
     outcome: TrainingOutcome,
     name: str,
+    groups: Groups | None = None,
 ) -> bool:
-    """Pretrain in place; False when a loss went non-finite (the run diverged)."""
+    """Pretrain in place; False when a loss went non-finite (the run diverged).
+    The learning-rate schedule spans the pretraining steps (every epoch's batches);
+    nothing is frozen."""
     device = data.device
     rng = generator(seed, PRETRAIN_STREAM)
-    # constant rate: the schedule belongs to the target budget
-    step = _Stepper(objective, module, training, None, name)
+    steps = epochs * math.ceil(len(data) / training.batch_size)
+    step = _Stepper(objective, module, training, steps, name, groups)
     start = _timed(device)
     for _ in range(epochs):
         window = torch.stack(
@@ -511,14 +567,28 @@ def _train_target(
     seed: int,
     outcome: TrainingOutcome,
     name: str,
+    groups: Groups | None = None,
+    frozen: list[nn.Parameter] | None = None,
 ) -> None:
+    """Train on the target until the threshold or the budget; the schedule spans
+    ``max_steps`` and the ``frozen`` parameters sit out (``freeze_steps``)."""
     rng = generator(seed, TARGET_STREAM)
     stream: BatchStream[Segments] | BalancedStream = (
         BalancedStream(train_set, training.batch_size, rng)
         if target.sampler == "balanced"
         else BatchStream(train_set, training.batch_size, rng)
     )
-    step = _Stepper(objective, module, training, target.max_steps, name)
+    step = _Stepper(
+        objective,
+        module,
+        training,
+        target.max_steps,
+        name,
+        groups,
+        frozen,
+        training.freeze_steps,
+        record_norms=True,
+    )
     device = train_set.device
     threshold = outcome.threshold
     curve = outcome.curve
@@ -536,7 +606,7 @@ def _train_target(
         outcome.final_metric = finite_or_none(held[metric]) if held else None
 
     held = objective.evaluate(module, heldout)
-    curve.add(0, None, held["loss"], 0.0, held)
+    curve.add(0, None, held["loss"], 0.0, held, step.gradient_norms())
     if not math.isfinite(held["loss"]):
         outcome.diverged_step, outcome.diverged_phase = 0, "target"
         return finish("diverged", 0, None, None)
@@ -557,7 +627,9 @@ def _train_target(
             return finish("diverged", done + bad + 1, None, None)
         done = point
         held = objective.evaluate(module, heldout)
-        curve.add(done, train_loss, held["loss"], outcome.train_seconds, held)
+        curve.add(
+            done, train_loss, held["loss"], outcome.train_seconds, held, step.gradient_norms()
+        )
         if not math.isfinite(held["loss"]):
             outcome.diverged_step, outcome.diverged_phase = done, "target"
             return finish("diverged", done, train_loss, {"loss": None, metric: None})

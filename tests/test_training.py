@@ -243,14 +243,14 @@ def test_gradient_clipping_bounds_each_update():
 
 def test_cosine_schedule_decays_to_zero_over_the_budget():
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
-    schedule = make_schedule(optimizer, "cosine", 10)
+    schedule = make_schedule(optimizer, cfg(schedule="cosine"), 10)
     rates = []
     for _ in range(10):
         optimizer.step()
         schedule.step()
         rates.append(optimizer.param_groups[0]["lr"])
     assert rates[4] == pytest.approx(0.05) and rates[-1] == pytest.approx(0.0, abs=1e-12)
-    assert make_schedule(optimizer, "constant", 10) is None
+    assert make_schedule(optimizer, cfg(), 10) is None
 
 
 def test_a_loss_that_is_not_a_scalar_breaks_the_contract():

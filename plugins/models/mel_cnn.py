@@ -9,11 +9,14 @@ through a hidden linear layer (ReLU, dropout) to the clip logits
 The hidden layer is the model's latent space: the module exposes ``encode``
 and ``segment_frames``, the protocol the ``bottleneck`` extractor reads, so
 the penultimate layer of a trained classifier can be probed.
+
+Parameter groups (``[training] lr_groups``, ``freeze``): ``backbone`` is the
+convolution blocks and the hidden layer, ``head`` the linear output layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -22,6 +25,8 @@ from torch import nn
 from harness import Component, Param, ValidationContext, hookimpl
 
 POOLING = ("max", "avg")
+#: parameter groups, as parameter_groups returns them
+GROUPS = ("backbone", "head")
 
 
 def _pool(kind: str, kernel: tuple[int, int]) -> nn.Module:
@@ -114,6 +119,11 @@ class MelCNNModel:
     def logits(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return module(batch)
 
+    def parameter_groups(self, module: nn.Module) -> Mapping[str, Iterable[nn.Parameter]]:
+        """``backbone``: the convolutions and the hidden layer; ``head``: the output layer."""
+        backbone = [*module.convolutions.parameters(), *module.hidden.parameters()]
+        return {"backbone": backbone, "head": module.head.parameters()}
+
 
 def _problems(channels: list[int], kernel_size: int) -> Iterator[tuple[str, str]]:
     # the Param schema cannot bound a list's length or elements, nor ask for odd numbers
@@ -144,6 +154,7 @@ def harness_models() -> list[Component]:
             name="mel_cnn",
             factory=MelCNNModel,
             tasks=("classify",),
+            groups=GROUPS,
             doc="2-D CNN over the (frames x mel) image with dropout, then linear layers "
             "to clip logits (the speech-commands classifier)",
             params=[

@@ -14,10 +14,14 @@ accuracy for it.
 ``final_state`` exposes every layer's state after a clip (``h`` and, for an
 LSTM, ``c`` of the last layer, ``layer<i>.h`` / ``layer<i>.c`` below it), the
 protocol the ``lstm_state`` extractor reads, so each layer is a latent space.
+
+Parameter groups (``[training] lr_groups``, ``freeze``): ``backbone`` is the
+recurrent layers, ``head`` the linear read-out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -26,6 +30,8 @@ from torch import nn
 from harness import Component, Param, hookimpl
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+#: parameter groups, as parameter_groups returns them
+GROUPS = ("backbone", "head")
 
 
 class RNNClassifier(nn.Module):
@@ -125,6 +131,10 @@ class RNNClassifierModel:
     def logits(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return module(batch)[0]
 
+    def parameter_groups(self, module: nn.Module) -> Mapping[str, Iterable[nn.Parameter]]:
+        """``backbone``: the recurrent layers; ``head``: the linear read-out."""
+        return {"backbone": module.rnn.parameters(), "head": module.head.parameters()}
+
 
 @hookimpl
 def harness_models() -> list[Component]:
@@ -133,6 +143,7 @@ def harness_models() -> list[Component]:
             name="rnn_classifier",
             factory=RNNClassifierModel,
             tasks=("classify",),
+            groups=GROUPS,
             doc="LSTM or GRU over MFCC or log-mel frames with per-frame logits; "
             "streams one frame at a time",
             params=[
