@@ -10,7 +10,7 @@ component and what was expected, not deep inside numpy.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -238,6 +238,10 @@ class LatentExtractor(Protocol):
         """
         ...
 
+    # Optional: ``layers(spaces) -> {stack: {space: depth}}``, given the names
+    # extract() returned, declares which of them form an ordered stack of layers
+    # (the report plots a probe score against depth); see :func:`check_layers`.
+
 
 # ---------------------------------------------------------------- probes
 
@@ -319,6 +323,42 @@ def check_latents(component: str, space: str, value: Any, n_rows: int) -> np.nda
             "latent_extractor", component, f"space {space!r} has non-finite or non-numeric values"
         )
     return array.astype(np.float32, copy=False)
+
+
+def check_layers(component: str, value: Any, spaces: Collection[str]) -> dict[str, dict[str, int]]:
+    """An extractor's ``layers(spaces)`` declaration: ``{stack: {space: depth}}``,
+    each stack a non-empty name, each space one the extractor returned and in
+    at most one stack, depths distinct non-negative integers within a stack."""
+
+    def broken(message: str) -> ContractError:
+        return ContractError("latent_extractor", component, f"layers(): {message}")
+
+    if not isinstance(value, Mapping):
+        raise broken(f"must return a dict {{stack: {{space: depth}}}}, got {type(value).__name__}")
+    out: dict[str, dict[str, int]] = {}
+    placed: dict[str, str] = {}
+    for stack, members in value.items():
+        if not isinstance(stack, str) or not stack or "/" in stack:
+            raise broken(f"stack names must be non-empty strings without '/', got {stack!r}")
+        if not isinstance(members, Mapping) or not members:
+            raise broken(f"stack {stack!r} must map its spaces to depths, got {members!r}")
+        depths: dict[str, int] = {}
+        for space, depth in members.items():
+            if space not in spaces:
+                raise broken(
+                    f"stack {stack!r} names space {space!r}, which extract() did not return "
+                    f"(it returned {', '.join(sorted(map(str, spaces)))})"
+                )
+            if space in placed:
+                raise broken(f"space {space!r} is in two stacks, {placed[space]!r} and {stack!r}")
+            if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+                raise broken(f"depth of {space!r} in {stack!r} must be an int >= 0, got {depth!r}")
+            depths[str(space)] = int(depth)
+            placed[space] = stack
+        if len(set(depths.values())) != len(depths):
+            raise broken(f"stack {stack!r} gives two spaces the same depth: {depths}")
+        out[stack] = depths
+    return out
 
 
 def check_probe_result(component: str, declared: Iterable[str], value: Any) -> ProbeResult:

@@ -42,6 +42,7 @@ from harness.contracts import (
     check_clip,
     check_filtered,
     check_latents,
+    check_layers,
     check_probe_result,
 )
 from harness.environment import environment, load_average
@@ -151,7 +152,12 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "curve": outcome.curve.to_dict(),
         "n_features": features.n_features,
         "latent_spaces": {
-            name: {"extractor": space.extractor, "needs_model": space.needs_model}
+            name: {
+                "extractor": space.extractor,
+                "needs_model": space.needs_model,
+                "stack": space.stack,
+                "depth": space.depth,
+            }
             for name, space in latents.items()
         },
         "probes": probed.rows,
@@ -319,6 +325,10 @@ class LatentSpace:
     values: np.ndarray
     #: False for model-free spaces (the raw-feature baseline), whose probe results are reused
     needs_model: bool = True
+    #: the ordered stack of layers the extractor declared this space part of
+    #: (``<extractor label>/<stack>``) and its depth there; None outside any stack
+    stack: str | None = None
+    depth: int | None = None
 
 
 @dataclass(frozen=True)
@@ -551,10 +561,19 @@ def extract_latents(
                 selection.plugin,
                 "extract() must return a non-empty dict of latent spaces",
             )
+        declare = getattr(extractor, "layers", None)
+        stacks = (
+            check_layers(selection.plugin, declare(list(spaces)), spaces)
+            if callable(declare)
+            else {}
+        )
+        where = {space: (f"{selection.label}/{stack}", depth)
+                 for stack, members in stacks.items() for space, depth in members.items()}  # fmt: skip
         for space, value in spaces.items():
             name = f"{selection.label}/{space}"
             checked = check_latents(selection.plugin, space, value, len(probe_features))
-            latents[name] = LatentSpace(selection.label, checked, needs_model)
+            stack, depth = where.get(space, (None, None))
+            latents[name] = LatentSpace(selection.label, checked, needs_model, stack, depth)
     return latents, skipped
 
 

@@ -351,6 +351,29 @@ def _model_free_spaces(record: Mapping[str, Any]) -> set[str]:
     }
 
 
+#: columns of :func:`layers_table` (not written as CSV: stats/layers.csv holds them per model)
+LAYER_COLUMNS = ["run_id", "condition", "model", "seed", "status", "latent_space", "stack", "depth"]
+
+
+def layers_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run and latent space its extractor declared part of an
+    ordered stack of layers (``stack``, ``depth`` under the record's
+    ``latent_spaces``); spaces outside any stack have no row."""
+    rows = []
+    for record in records:
+        identity = _identity(record)
+        for name, info in (record.get("latent_spaces") or {}).items():
+            if not isinstance(info, Mapping):
+                continue
+            stack, depth = info.get("stack"), info.get("depth")
+            if isinstance(stack, str) and isinstance(depth, int) and not isinstance(depth, bool):
+                rows.append({**identity, "latent_space": str(name), "stack": stack, "depth": depth})
+    frame = pd.DataFrame(rows, columns=LAYER_COLUMNS)
+    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    frame["depth"] = pd.to_numeric(frame["depth"], errors="coerce").astype("Int64")
+    return frame
+
+
 def _chance_column(probes: pd.DataFrame) -> pd.Series:
     """For each score, the value of the reference metric its probe declared as
     its chance level, reported on the same run, latent space and probe."""

@@ -5,8 +5,10 @@ class, so a third-party model gets these extractors by implementing it:
 
 ``final_state(x) -> dict[str, Tensor]``
     Read ``x`` (batch, frames, n_features) to the end; return named states,
-    each (batch, dim). The built-in LSTM returns the last layer's ``h`` and ``c``.
-    Used by ``lstm_state``; every returned name becomes a latent space.
+    each (batch, dim): the last layer's as ``<state>`` (the built-in LSTM: ``h``
+    and ``c``) and, for stacked layers, layer i's (1 = the first) as
+    ``layer<i>.<state>``. Used by ``lstm_state``; every returned name becomes a
+    latent space, and each state's layers form an ordered stack (``layers``).
 
 ``encode(x) -> Tensor`` and ``segment_frames: int``
     Codes (batch, dim) of segments (batch, segment_frames, n_features).
@@ -15,6 +17,7 @@ class, so a third-party model gets these extractors by implementing it:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
@@ -85,6 +88,33 @@ class LSTMState:
                     spaces[name][indices] = value.float().cpu().numpy()
         return spaces
 
+    def layers(self, spaces: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Each state's layers as an ordered stack, by the ``final_state``
+        protocol's names: ``layer<i>.<state>`` at depth i, and ``<state>`` (the
+        last layer) one deeper than the deepest of them. The stacks of ``h`` and
+        ``c`` are called ``hidden`` and ``cell``; other states keep their name."""
+        below: dict[str, dict[str, int]] = defaultdict(dict)
+        for name in spaces:
+            match = _LOWER_LAYER.fullmatch(name)
+            if match and match["state"] in spaces:
+                below[match["state"]][name] = int(match["depth"])
+        stacks = {}
+        for state in spaces:
+            if _LOWER_LAYER.fullmatch(state):
+                continue
+            members = below.get(state, {})
+            stacks[_STACK_NAMES.get(state, state)] = {
+                **dict(sorted(members.items(), key=lambda item: item[1])),
+                state: max(members.values(), default=0) + 1,
+            }
+        return stacks
+
+
+#: the ``final_state`` protocol's name of a state below the last layer
+_LOWER_LAYER = re.compile(r"layer(?P<depth>[1-9][0-9]*)\.(?P<state>[^/]+)")
+#: readable stack names of the recurrent states
+_STACK_NAMES = {"h": "hidden", "c": "cell"}
+
 
 class Bottleneck:
     """Autoencoder code of each probe clip: the mean of its segments' codes.
@@ -145,7 +175,8 @@ def harness_latent_extractors() -> list[Component]:
         Component(
             name="lstm_state",
             factory=LSTMState,
-            doc="final hidden (h) and cell (c) state of the last recurrent layer per clip; "
+            doc="final hidden (h) and cell (c) state of the last recurrent layer per clip, and "
+            "of each layer below it (layer<i>.h, layer<i>.c; ordered stacks hidden and cell); "
             "models with final_state(x)",
         ),
         Component(

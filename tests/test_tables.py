@@ -11,7 +11,7 @@ import pytest
 
 from harness.export import write_tables
 from harness.results import load_results
-from harness.stats import between, cka, convergence, sensitivity, separability, survival
+from harness.stats import between, cka, convergence, layers, sensitivity, separability, survival
 from harness.tables import (
     CONFUSION_COLUMNS,
     CURVE_COLUMNS,
@@ -208,6 +208,8 @@ def test_every_csv_column_is_documented():
         "stats/separability.csv": separability.SUMMARY_COLUMNS,
         "stats/separability_vs_control.csv": separability.VS_CONTROL_COLUMNS,
         "stats/cka.csv": cka.CKA_COLUMNS,
+        "stats/layers.csv": layers.LAYER_COLUMNS,
+        "stats/cka_layers.csv": layers.CKA_LAYER_COLUMNS,
     }
     assert _documented_columns() == actual
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -483,9 +483,55 @@ def _tsne_runs(results: Results, model: str) -> dict[str, tuple[str, int, dict[s
     return chosen
 
 
-def tsne_figures(results: Results) -> list[tuple[str, list[int], Figure]]:
+def _scatter_grid(
+    results: Results,
+    chosen: dict[str, tuple[str, int, dict[str, np.ndarray]]],
+    rows: Sequence[tuple[str, str]],
+) -> Figure:
+    """Panels of 2-D probe coordinates: a column per condition of ``chosen``
+    (run id, seed, coordinates), a row per (latent space, row label) of
+    ``rows``; points coloured by the probe clips' language."""
+    conditions = [c for c in results.conditions if c in chosen]
+    labels = {
+        c: np.asarray(results.probe_clips(chosen[c][0]).get("language", [])) for c in conditions
+    }
+    languages = sorted({str(x) for v in labels.values() for x in v})
+    colour = {lang: LANGUAGE_PALETTE[i % len(LANGUAGE_PALETTE)] for i, lang in enumerate(languages)}
+    with _style():
+        fig = Figure(figsize=(2.6 * len(conditions) + 1.2, 2.5 * len(rows)), layout="constrained")
+        axes = fig.subplots(len(rows), len(conditions), squeeze=False)
+        for j, condition in enumerate(conditions):
+            _, seed, coords = chosen[condition]
+            axes[0, j].set_title(f"{_wrap(results.condition_label(condition), 30)}\nseed {seed}")
+            for i, (space, row_label) in enumerate(rows):
+                ax = axes[i, j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if j == 0:
+                    ax.set_ylabel(row_label)
+                xy = coords.get(space)
+                if xy is None:
+                    ax.text(0.5, 0.5, "no coordinates", ha="center", va="center",
+                            transform=ax.transAxes)  # fmt: skip
+                    continue
+                for lang in languages:
+                    mask = labels[condition] == lang
+                    ax.scatter(xy[mask, 0], xy[mask, 1], s=9, color=colour[lang], alpha=0.8, lw=0)
+        handles = [
+            mpl.lines.Line2D([], [], marker="o", ls="", color=colour[lang], label=lang)
+            for lang in languages
+        ]
+        fig.legend(handles=handles, loc="outside right upper", title="language")
+    return fig
+
+
+def tsne_figures(
+    results: Results, shown_by_layer: Collection[tuple[str, str]] = ()
+) -> list[tuple[str, list[int], Figure]]:
     """Per model: the 2-D probe coordinates of one seed per condition (columns)
-    and latent space (rows), coloured by language. Returns (model, seeds, png)."""
+    and latent space (rows), coloured by language. Returns (model, seeds, png).
+    The (model, latent space) pairs of ``shown_by_layer`` are left out: the
+    layer-by-layer figures (:func:`layer_tsne_figures`) show them."""
     out = []
     # model latent spaces in the order the probes reported them, the baseline last
     ordered = results.probes.drop_duplicates("latent_space").sort_values(
@@ -497,52 +543,12 @@ def tsne_figures(results: Results) -> list[tuple[str, list[int], Figure]]:
             continue
         found = {s for _, _, coords in chosen.values() for s in coords}
         spaces = [s for s in ordered["latent_space"] if s in found]
-        conditions = [c for c in results.conditions if c in chosen]
-        labels = {
-            c: np.asarray(results.probe_clips(chosen[c][0]).get("language", [])) for c in conditions
-        }
-        languages = sorted({str(x) for v in labels.values() for x in v})
-        colour = {
-            lang: LANGUAGE_PALETTE[i % len(LANGUAGE_PALETTE)] for i, lang in enumerate(languages)
-        }
-        with _style():
-            fig = Figure(
-                figsize=(2.6 * len(conditions) + 1.2, 2.5 * len(spaces)), layout="constrained"
-            )
-            axes = fig.subplots(len(spaces), len(conditions), squeeze=False)
-            for j, condition in enumerate(conditions):
-                _, seed, coords = chosen[condition]
-                axes[0, j].set_title(
-                    f"{_wrap(results.condition_label(condition), 30)}\nseed {seed}"
-                )
-                for i, space in enumerate(spaces):
-                    ax = axes[i, j]
-                    ax.set_xticks([])
-                    ax.set_yticks([])
-                    if j == 0:
-                        ax.set_ylabel(space.replace("/", "/\n"))
-                    xy = coords.get(space)
-                    if xy is None:
-                        ax.text(
-                            0.5,
-                            0.5,
-                            "no coordinates",
-                            ha="center",
-                            va="center",
-                            transform=ax.transAxes,
-                        )
-                        continue
-                    for lang in languages:
-                        mask = labels[condition] == lang
-                        ax.scatter(
-                            xy[mask, 0], xy[mask, 1], s=9, color=colour[lang], alpha=0.8, lw=0
-                        )
-            handles = [
-                mpl.lines.Line2D([], [], marker="o", ls="", color=colour[lang], label=lang)
-                for lang in languages
-            ]
-            fig.legend(handles=handles, loc="outside right upper", title="language")
-            out.append((model, sorted({chosen[c][1] for c in conditions}), fig))
+        spaces = [s for s in spaces if (model, s) not in set(shown_by_layer)]
+        if not spaces:
+            continue
+        rows = [(s, s.replace("/", "/\n")) for s in spaces]
+        seeds = sorted({seed for _, seed, _ in chosen.values()})
+        out.append((model, seeds, _scatter_grid(results, chosen, rows)))
     return out
 
 
@@ -584,3 +590,125 @@ def cka_figure(results: Results, analysis: Analysis) -> Figure | None:
         if image is not None:
             fig.colorbar(image, ax=axes, shrink=0.8, label="linear CKA (1 = same geometry)")
         return fig
+
+
+# ---------------------------------------------------------------- layer by layer
+
+
+def layer_stacks(analysis: Analysis) -> list[tuple[str, str]]:
+    """(model, stack) of every stack of at least two layers, in table order."""
+    table = analysis.layers
+    return list(dict.fromkeys(zip(table["model"], table["stack"], strict=True)))
+
+
+def _depth_axis(ax: Any, rows: Any) -> None:
+    """Integer depths on the x axis, each with the latent space of that layer."""
+    names = rows.drop_duplicates("depth").sort_values("depth")
+    ticks = names["depth"].astype(int).to_list()
+    spaces = [str(s).rpartition("/")[2] for s in names["latent_space"]]
+    ax.set_xticks(ticks, [f"{d}\n{_wrap(s, 12)}" for d, s in zip(ticks, spaces, strict=True)])
+    ax.set_xlim(min(ticks) - 0.3, max(ticks) + 0.3)
+    ax.set_xlabel("layer (depth the extractor declared; larger is further from the input)")
+
+
+def _stack_title(results: Results, model: str, stack: str) -> str:
+    return _wrap(f"{results.model_label(model)}: {stack}", 44)
+
+
+def layer_figure(results: Results, analysis: Analysis, probe: str, metric: str) -> Figure | None:
+    """Probe score against layer: a panel per model and stack of layers, a line
+    per condition (the seed mean) with its 95% CI band (seeds and probe
+    speakers as sampled), the probe's chance level dashed."""
+    table = analysis.layers
+    table = table[(table["probe"] == probe) & (table["metric"] == metric)]
+    panels = [p for p in layer_stacks(analysis)
+              if ((table["model"] == p[0]) & (table["stack"] == p[1])).any()]  # fmt: skip
+    if not panels:
+        return None
+    col = colours(results)
+    with _style():
+        fig, axes = _grid(len(panels), height=3.4)
+        for ax, (model, stack) in zip(axes, panels, strict=True):
+            rows = table[(table["model"] == model) & (table["stack"] == stack)]
+            for condition in results.conditions:
+                line = rows[rows["condition"] == condition].sort_values("depth")
+                if line.empty:
+                    continue
+                x = line["depth"].astype(float).to_numpy()
+                c = col[condition]
+                ax.plot(x, line["mean"].astype(float), color=c, lw=1.6, marker="o", ms=4,
+                        label=results.condition_label(condition))  # fmt: skip
+                ax.fill_between(x, line["ci_low"].astype(float), line["ci_high"].astype(float),
+                                color=c, lw=0, alpha=0.15 if len(results.conditions) <= 3 else 0.08)  # fmt: skip
+            chance = rows["chance"].dropna()
+            if len(chance):
+                ax.axhline(float(chance.mean()), color="black", lw=1, ls="--", label="chance")
+            _depth_axis(ax, rows)
+            ax.set_title(_stack_title(results, model, stack))
+            ax.set_ylabel(_wrap(f"{results.metric_label(metric)} ({probe})", 40))
+        _legend(fig, axes)
+        return fig
+
+
+def cka_layer_figure(results: Results, analysis: Analysis) -> Figure | None:
+    """Linear CKA with the control against layer: a panel per model and stack,
+    a line per condition (seed i against the control's seed i, mean with its
+    95% interval over seeds), and the control's own seed-to-seed CKA (grey,
+    dashed): the yardstick for how much seeds alone change the geometry."""
+    table = analysis.cka_layers
+    if table.empty:
+        return None
+    panels = list(dict.fromkeys(zip(table["model"], table["stack"], strict=True)))
+    col = colours(results)
+    control = analysis.control
+    with _style():
+        fig, axes = _grid(len(panels), height=3.4)
+        for ax, (model, stack) in zip(axes, panels, strict=True):
+            rows = table[(table["model"] == model) & (table["stack"] == stack)]
+            for condition in results.conditions:
+                line = rows[rows["condition"] == condition].sort_values("depth")
+                if line.empty:
+                    continue
+                x = line["depth"].astype(float).to_numpy()
+                if condition == control:
+                    ax.plot(x, line["mean_cka"].astype(float), color=CONTROL_COLOUR, lw=1.2,
+                            ls="--", marker="o", ms=3,
+                            label=f"{results.condition_label(condition)}: two seeds (yardstick)")  # fmt: skip
+                    continue
+                c = col[condition]
+                ax.plot(x, line["mean_cka"].astype(float), color=c, lw=1.6, marker="o", ms=4,
+                        label=results.condition_label(condition))  # fmt: skip
+                ax.fill_between(x, line["ci_low"].astype(float), line["ci_high"].astype(float),
+                                color=c, lw=0, alpha=0.15)  # fmt: skip
+            ax.set_ylim(0, 1.02)
+            _depth_axis(ax, rows)
+            ax.set_title(_stack_title(results, model, stack))
+            ax.set_ylabel("linear CKA with the control")
+        _legend(fig, axes)
+        return fig
+
+
+def layer_tsne_figures(
+    results: Results, analysis: Analysis
+) -> list[tuple[str, str, list[int], Figure]]:
+    """Per model and stack of layers whose spaces have 2-D probe coordinates:
+    one seed per condition (columns), a row per layer from the input up,
+    coloured by language. Returns (model, stack, seeds, figure); none when no
+    probe saved coordinates for the layers."""
+    out = []
+    table = analysis.layers
+    for model, stack in layer_stacks(analysis):
+        chosen = _tsne_runs(results, model)
+        layers = (
+            table[(table["model"] == model) & (table["stack"] == stack)]
+            .drop_duplicates("depth")
+            .sort_values("depth")
+        )
+        found = {s for _, _, coords in chosen.values() for s in coords}
+        rows = [(str(r["latent_space"]), f"depth {int(r['depth'])}\n{r['latent_space']}")
+                for _, r in layers.iterrows() if r["latent_space"] in found]  # fmt: skip
+        if not rows:
+            continue
+        seeds = sorted({seed for _, seed, _ in chosen.values()})
+        out.append((model, stack, seeds, _scatter_grid(results, chosen, rows)))
+    return out

@@ -20,7 +20,15 @@ import pandas as pd
 import harness
 from harness.atomic import write_text
 from harness.export import write_analysis
-from harness.report import answer, classification, figures, methods, sentences, separation
+from harness.report import (
+    answer,
+    classification,
+    figures,
+    layers,
+    methods,
+    sentences,
+    separation,
+)
 from harness.report.markup import (
     FIGURE_DONE,
     Cell,
@@ -177,11 +185,20 @@ def _answer(results: Results, analysis: Analysis) -> str:
         results, analysis
     ):
         parts.append(para(text))
+    parts.extend(_claim(s) for s in layers.best_layer_sentences(results, analysis))
     parts.append("</div>")
     for text in sentences.caveats(results, analysis):
         parts.append(para(text, "note"))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _claim(sentence: answer.Sentence) -> str:
+    """A paragraph of one sentence that names the CSV rows it comes from."""
+    return (
+        f'<p><span class="claim" data-source="{esc(sentence.cited)}" '
+        f'title="{esc(sentence.cited)}">{esc(sentence.text)}</span></p>'
+    )
 
 
 def _synthesis(results: Results, analysis: Analysis) -> str:
@@ -429,7 +446,9 @@ def _separability(results: Results, analysis: Analysis) -> str:
             "same clips, no model).",
         ))  # fmt: skip
         out.append(_separability_tables(results, analysis, probe, metric))
-    for model, seeds, data in figures.tsne_figures(results):
+    by_layer = {(m, space) for m, space in zip(analysis.layers["model"],
+                                                analysis.layers["latent_space"], strict=True)}  # fmt: skip
+    for model, seeds, data in figures.tsne_figures(results, by_layer):
         out.append(f"<h3>Probe clips in two dimensions: {esc(results.model_label(model))}</h3>")
         out.append(figure(
             data,
@@ -448,9 +467,48 @@ def _separability(results: Results, analysis: Analysis) -> str:
         "standard deviations and pair counts." + (f" Axis labels: {figures.label_key(results)}."
                                                   if figures.label_key(results) else ""),
     ))  # fmt: skip
+    out.append(_layers(results, analysis))
     out.append(para("Every probe metric, including those not shown here, is in "
                   "stats/separability.csv and stats/separability_vs_control.csv.", "note"))  # fmt: skip
     out.append("</section>")
+    return "".join(out)
+
+
+def _layers(results: Results, analysis: Analysis) -> str:
+    """Layer by layer, for the stacks of two or more layers extractors declared;
+    nothing when there are none."""
+    if analysis.layers.empty:
+        return ""
+    out = ['<h3 id="layers">Layer by layer</h3>']
+    for probe, metric in separation.main_metrics(analysis):
+        shown = results.metric_label(metric)
+        data = figures.layer_figure(results, analysis, probe, metric)
+        if data is None:
+            continue
+        out.append(figure(
+            data,
+            f"{shown} against layer per condition",
+            f"{shown} ({probe}) at each layer of the stacks the extractors declared, one line per "
+            "condition: the mean over seeds with its 95% CI band (seeds and probe speakers counted "
+            "as sampled). Dashed: the probe's chance level. stats/layers.csv has every row; the answer "
+            "above names the best-separating layer of each condition.",
+        ))  # fmt: skip
+    out.append(figure(
+        figures.cka_layer_figure(results, analysis),
+        "Linear CKA with the control against layer",
+        "Linear CKA between each condition's latent space and the control's at each layer, seed i "
+        "against seed i on the same probe clips: the mean over seeds with its 95% interval (seeds "
+        "as sampled). Grey, dashed: two different seeds of the control, the yardstick for how much "
+        "seeds alone change the geometry. stats/cka_layers.csv has every row.",
+    ))  # fmt: skip
+    for model, stack, seeds, data in figures.layer_tsne_figures(results, analysis):
+        out.append(figure(
+            data,
+            f"2-D probe coordinates per layer for {results.model_label(model)}, {stack}",
+            f"The probe clips in the 2-D coordinates a probe saved (such as t-SNE) at each layer of "
+            f"{stack}, from the input up, one seed per condition (seed {', '.join(map(str, seeds))}), "
+            "coloured by language. Distances are not comparable across panels.",
+        ))  # fmt: skip
     return "".join(out)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.results import Results
-from harness.stats import between, convergence, separability, survival
+from harness.stats import between, convergence, layers, separability, survival
 from harness.stats.cka import cka_table
 from harness.stats.sensitivity import threshold_sensitivity
 
@@ -33,6 +33,9 @@ class Analysis:
     separability: pd.DataFrame
     separability_vs_control: pd.DataFrame
     cka: pd.DataFrame
+    #: probe scores and CKA against the control per layer of declared stacks
+    layers: pd.DataFrame
+    cka_layers: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """name -> table, written as ``stats/<name>.csv``."""
@@ -47,6 +50,8 @@ class Analysis:
             "separability": self.separability,
             "separability_vs_control": self.separability_vs_control,
             "cka": self.cka,
+            "layers": self.layers,
+            "cka_layers": self.cka_layers,
         }
 
 
@@ -120,8 +125,10 @@ def analyse(
     sensitivity = ordered(threshold_sensitivity(runs, results.curves))
     step()
     sep = ordered(separability.separability_summary(results))
+    by_layer = ordered(layers.layer_scores(results, sep))
     step()
     cka = ordered(cka_table(results))
+    cka_by_layer = ordered(layers.cka_layers(results, control))
     return Analysis(
         control=control,
         survival_summary=summary,
@@ -134,6 +141,8 @@ def analyse(
         separability=sep,
         separability_vs_control=ordered(sep_vs_control),
         cka=cka,
+        layers=by_layer,
+        cka_layers=cka_by_layer,
     )
 
 

@@ -11,10 +11,12 @@ of examples.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 if TYPE_CHECKING:
     from harness.results import Results
@@ -125,3 +127,83 @@ def cka_table(results: Results) -> pd.DataFrame:
                         }
                     )
     return pd.DataFrame(rows, columns=CKA_COLUMNS)
+
+
+# ---------------------------------------------------------------- against the control, by seed
+
+CKA_VS_CONTROL_COLUMNS = ["model", "latent_space", "condition", "control", "pairing", "n_pairs",
+                          "mean_cka", "sd_cka", "ci_low", "ci_high"]  # fmt: skip
+#: the ``pairing`` of a condition's row: seed i against seed i of the control
+SAME_SEED = "same seed"
+#: the ``pairing`` of the control's own row: two different seeds of the control
+DISTINCT_SEEDS = "distinct seeds"
+
+
+def _pair_cka(
+    latents: dict[str, dict[str, np.ndarray]],
+    clip_ids: dict[str, list[str]],
+    space: str,
+    ra: str,
+    rb: str,
+) -> float | None:
+    """CKA of ``space`` between runs ``ra`` and ``rb`` on the clips both probed
+    (None with fewer than two)."""
+    xa, xb = _aligned(latents[ra][space], clip_ids[ra], latents[rb][space], clip_ids[rb])
+    return float(linear_cka(xa, xb)) if len(xa) >= 2 else None
+
+
+def cka_vs_control(
+    results: Results, control: str, spaces: Collection[tuple[str, str]] | None = None
+) -> pd.DataFrame:
+    """Linear CKA of each condition against the control, per model and latent
+    space (``spaces``: the (model, latent space) pairs to compare; every model
+    space when None), on the clips both runs probed. A condition's run of seed i
+    is compared with the control's run of seed i, and the mean over seeds gets a
+    t interval with seeds as the sampled unit (the probe clips fixed), clipped
+    to [0, 1]. The control's own row (``pairing`` = distinct seeds) averages all
+    pairs of its different seeds: the yardstick, with no interval (its pairs
+    share runs, so they are not independent)."""
+    runs = results.runs[results.runs["status"].isin(["reached", "censored"])]
+    baseline_spaces = set(
+        results.probes.loc[results.probes["is_baseline"].astype(bool), "latent_space"]
+    )
+    rows = []
+    for model, by_model in runs.groupby("model", sort=False):
+        run_ids = list(by_model["run_id"])
+        latents = {r: results.latents(r) for r in run_ids}
+        clip_ids = {r: list(results.probe_clips(r).get("clip_id", [])) for r in run_ids}
+        found = sorted({s for v in latents.values() for s in v} - baseline_spaces)
+        wanted = [s for s in found if spaces is None or (model, s) in spaces]
+
+        for space in wanted:
+            have = by_model[[space in latents[r] for r in run_ids]]
+            ctrl = have[have["condition"] == control]
+            if ctrl.empty:
+                continue
+            ctrl_by_seed = dict(zip(ctrl["seed"], ctrl["run_id"], strict=True))
+            pairs_by_condition: dict[str, list[tuple[str, str]]] = {
+                control: list(itertools.combinations(ctrl["run_id"], 2))
+            }
+            for condition, cond in have.groupby("condition", sort=False):
+                if condition != control:
+                    pairs_by_condition[str(condition)] = [
+                        (ctrl_by_seed[s], r)
+                        for s, r in zip(cond["seed"], cond["run_id"], strict=True)
+                        if s in ctrl_by_seed
+                    ]
+            for condition, pairs in pairs_by_condition.items():
+                values = [x for ra, rb in pairs
+                          if (x := _pair_cka(latents, clip_ids, space, ra, rb)) is not None]  # fmt: skip
+                if not values:
+                    continue
+                v = np.asarray(values)
+                row = {"model": model, "latent_space": space, "condition": condition,
+                       "control": control, "n_pairs": v.size, "mean_cka": float(v.mean()),
+                       "sd_cka": float(v.std(ddof=1)) if v.size > 1 else np.nan,
+                       "pairing": DISTINCT_SEEDS if condition == control else SAME_SEED}  # fmt: skip
+                if condition != control and v.size > 1:
+                    half = float(stats.t.ppf(0.975, v.size - 1)) * row["sd_cka"] / np.sqrt(v.size)
+                    row["ci_low"] = max(0.0, row["mean_cka"] - half)
+                    row["ci_high"] = min(1.0, row["mean_cka"] + half)
+                rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=CKA_VS_CONTROL_COLUMNS)

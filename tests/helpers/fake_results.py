@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,11 @@ class FakeModel:
     #: latent spaces this model exposes, besides the raw-feature baseline
     spaces: tuple[str, ...]
     seconds_per_step: float
+    #: space -> (stack, depth) as its extractor would declare it (``layers()``)
+    layers: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    #: condition name -> space -> added to the probe's balanced accuracy there
+    #: (a planted layer effect)
+    layer_gain: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 CONDITIONS = (
@@ -394,13 +399,19 @@ def _record(
         spaces[space] = _latents(rng, languages, 16, 0.7 + 4.0 * c.separation)
     np.savez(run_dir / "latents.npz", **spaces)
     record["latent_spaces"] = {
-        space: {"extractor": space.split("/")[0], "needs_model": space != BASELINE_SPACE}
+        space: {
+            "extractor": space.split("/")[0],
+            "needs_model": space != BASELINE_SPACE,
+            "stack": m.layers[space][0] if space in m.layers else None,
+            "depth": m.layers[space][1] if space in m.layers else None,
+        }
         for space in spaces
     }
     artifacts = {}
     for space in spaces:
         extractor = space.split("/")[0]
         gain = 0.0 if space == BASELINE_SPACE else c.separation
+        gain += m.layer_gain.get(c.name, {}).get(space, 0.0)
         for task, chance, majority in (("target", 0.5, 2 / 3), ("multiclass", 1 / 3, 1 / 3)):
             base = (0.58 if space == BASELINE_SPACE else 0.62) if task == "target" else 0.5
             bal = float(np.clip(base + gain + rng.normal(0.0, 0.03), 0.0, 1.0))
