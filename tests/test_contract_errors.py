@@ -135,6 +135,21 @@ def extractor(name: str, value) -> Component:
     return Component(name, lambda: Returns(value), "broken on purpose")
 
 
+class DeclaresLayers(Returns):
+    """Two spaces, h and c, and the stacks ``declared``."""
+
+    def __init__(self, declared) -> None:
+        super().__init__(lambda n: {"h": np.zeros((n, 3)), "c": np.ones((n, 3))})
+        self.declared = declared
+
+    def layers(self, spaces):
+        return self.declared
+
+
+def layered(name: str, declared) -> Component:
+    return Component(name, lambda: DeclaresLayers(declared), "broken on purpose")
+
+
 class Broken:
     @hookimpl
     def harness_datasets(self):
@@ -164,6 +179,9 @@ class Broken:
             extractor("text_latents", lambda n: {"h": np.full((n, 3), "x")}),
             extractor("not_dict", lambda n: np.zeros((n, 3))),
             extractor("empty", lambda n: {}),
+            layered("same_depth", {"hidden": {"h": 1, "c": 1}}),
+            layered("unknown_layer", {"hidden": {"x": 0}}),
+            layered("layers_list", ["h", "c"]),
         ]
 
     @hookimpl
@@ -298,6 +316,18 @@ FEATURES = [np.zeros((30, N_FEATURES), np.float32) for _ in range(6)]
         ("text_latents", "space 'h' has non-finite or non-numeric values"),
         ("not_dict", "must return a non-empty dict of latent spaces"),
         ("empty", "must return a non-empty dict of latent spaces"),
+        ("same_depth", re.escape("layers(): stack 'hidden' gives two spaces the same depth")),
+        (
+            "unknown_layer",
+            re.escape(
+                "layers(): stack 'hidden' names space 'x', which extract() "
+                "did not return (it returned c, h)"
+            ),
+        ),  # fmt: skip
+        (
+            "layers_list",
+            re.escape("layers(): must return a dict {stack: {space: depth}}, got list"),
+        ),
     ],
 )
 def test_extractor_breaking_its_contract(spec, registry, name, expected):

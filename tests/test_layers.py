@@ -282,3 +282,70 @@ def test_the_report_shows_the_layers_and_cites_stats_layers_csv(layered, tmp_pat
     assert list(table.columns) == layers.LAYER_COLUMNS and table["best"].sum() > 0
     assert not pd.read_csv(out / "stats" / "cka_layers.csv").empty
     assert Path(out / "report.html").is_file()
+
+
+# ---------------------------------------------------------------- a real run
+
+
+@pytest.fixture(scope="module")
+def three_layers(tmp_path_factory):
+    """The tiny suite with a three-layer LSTM, two seeds, a speaker-level probe
+    and t-SNE (about 15 s on two cores)."""
+    from harness.testing import run_tiny_suite
+
+    return run_tiny_suite(
+        tmp_path_factory.mktemp("three-layers"),
+        models=[{"plugin": "lstm", "hidden_size": 8, "num_layers": 3}],
+        probes=[{"plugin": "ridge", "n_permutations": 19}, {"plugin": "tsne", "max_iter": 250}],
+        seeds=[0, 1],
+    )
+
+
+def test_a_three_layer_lstm_records_its_stacks_and_the_report_draws_them(three_layers):
+    from harness.report import build_report
+
+    results = three_layers
+    for record in results.records.values():
+        spaces = record["latent_spaces"]
+        assert {n: (s["stack"], s["depth"]) for n, s in spaces.items() if s["stack"]} == {
+            "lstm_state/layer1.h": ("lstm_state/hidden", 1),
+            "lstm_state/layer2.h": ("lstm_state/hidden", 2),
+            "lstm_state/h": ("lstm_state/hidden", 3),
+            "lstm_state/layer1.c": ("lstm_state/cell", 1),
+            "lstm_state/layer2.c": ("lstm_state/cell", 2),
+            "lstm_state/c": ("lstm_state/cell", 3),
+        }
+        assert spaces["feature_stats/mean_std"]["stack"] is None
+    analysis = analyse(results, n_resamples=99, km_resamples=19)
+    table = analysis.layers
+    assert set(table["stack"]) == {"lstm_state/hidden", "lstm_state/cell"}
+    ridge = table[table["probe"] == "ridge"]
+    assert (ridge["inference"] == "seeds x speakers").any()
+    assert ridge["ci_low"].notna().any()
+    cka = analysis.cka_layers
+    assert (
+        set(cka["depth"]) == {1, 2, 3}
+        and (cka.loc[cka["pairing"] == SAME_SEED, "n_pairs"] == 2).all()
+    )
+    assert len(figures.layer_tsne_figures(results, analysis)) == 2
+    html = build_report(results.output_dir, n_resamples=99, km_resamples=19).read_text("utf-8")
+    assert 'id="layers"' in html and "2-D probe coordinates per layer" in html
+    assert 'data-source="stats/layers.csv: model=lstm' in html
+
+
+def test_layers_are_the_same_numbers_on_a_second_run(three_layers, tmp_path):
+    """Determinism: the same suite again gives the same latents at every layer."""
+    from harness.testing import run_tiny_suite
+
+    again = run_tiny_suite(
+        tmp_path,
+        models=[{"plugin": "lstm", "hidden_size": 8, "num_layers": 3}],
+        probes=[{"plugin": "ridge", "n_permutations": 19}],
+        seeds=[0],
+    )
+    (run_id,) = again.runs.loc[again.runs["condition"] == "none", "run_id"]
+    first = three_layers.runs
+    (before,) = first.loc[(first["condition"] == "none") & (first["seed"] == 0), "run_id"]
+    a, b = three_layers.latents(before), again.latents(run_id)
+    for space in ("lstm_state/layer1.h", "lstm_state/layer2.h", "lstm_state/h"):
+        np.testing.assert_array_equal(a[space], b[space])
