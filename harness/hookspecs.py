@@ -99,7 +99,8 @@ def harness_latent_extractors() -> list[Component]:
         :class:`harness.contracts.LatentExtractor`: ``supports(module) -> bool``
         and ``extract(module, clips) -> dict[space name, array (n_clips, dim)]``.
         ``module`` is ``None`` for model-free extractors (``needs_model = False``),
-        such as the raw-feature baseline.
+        such as the raw-feature baseline. Optionally ``layers(spaces) -> {stack:
+        {space: depth}}`` declares which spaces form an ordered stack of layers.
     """
 
 

@@ -323,7 +323,7 @@ FEATURES = [np.zeros((30, N_FEATURES), np.float32) for _ in range(6)]
                 "layers(): stack 'hidden' names space 'x', which extract() "
                 "did not return (it returned c, h)"
             ),
-        ),  # fmt: skip
+        ),
         (
             "layers_list",
             re.escape("layers(): must return a dict {stack: {space: depth}}, got list"),

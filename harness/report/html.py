@@ -499,7 +499,9 @@ def _layers(results: Results, analysis: Analysis) -> str:
         "Linear CKA between each condition's latent space and the control's at each layer, seed i "
         "against seed i on the same probe clips: the mean over seeds with its 95% interval (seeds "
         "as sampled). Grey, dashed: two different seeds of the control, the yardstick for how much "
-        "seeds alone change the geometry. stats/cka_layers.csv has every row.",
+        "seeds alone change the geometry. A condition and the control of the same seed start "
+        "from the same weights, so their CKA can lie above that yardstick. stats/cka_layers.csv "
+        "has every row.",
     ))  # fmt: skip
     for model, stack, seeds, data in figures.layer_tsne_figures(results, analysis):
         out.append(figure(

@@ -61,7 +61,21 @@ def declared_layers(results: Results) -> pd.DataFrame:
         declared = declared[~declared.duplicated(key, keep=False)]
     declared = declared.assign(n_layers=declared.groupby(_STACK)["depth"].transform("nunique"))
     declared = declared[declared["n_layers"] >= MIN_LAYERS]
-    return declared.sort_values([*_STACK, "depth"], kind="stable").reset_index(drop=True)
+    # stacks in the order the extractors returned them (lstm_state: hidden, then cell)
+    return _sorted(declared, ["model", "condition"], _first_seen(table["stack"]), ["depth"])
+
+
+def _first_seen(values: pd.Series) -> dict[str, int]:
+    return {v: i for i, v in enumerate(dict.fromkeys(values))}
+
+
+def _sorted(
+    frame: pd.DataFrame, before: list[str], stacks: dict[str, int], after: list[str]
+) -> pd.DataFrame:
+    """Rows by ``before``, then stacks in the ``stacks`` rank, then ``after``."""
+    ranked = frame.assign(stack_rank=frame["stack"].map(stacks))
+    ranked = ranked.sort_values([*before, "stack_rank", *after], kind="stable")
+    return ranked.drop(columns="stack_rank").reset_index(drop=True)
 
 
 def layer_scores(results: Results, separability: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +89,8 @@ def layer_scores(results: Results, separability: pd.DataFrame) -> pd.DataFrame:
     rows = separability.merge(declared, on=["model", "condition", "latent_space"], how="inner")
     if rows.empty:
         return pd.DataFrame(columns=LAYER_COLUMNS)
-    rows = rows.sort_values([*_STACK, "probe", "metric", "depth"], kind="stable")
+    rows = _sorted(rows, ["model", "condition"], _first_seen(declared["stack"]),
+                   ["probe", "metric", "depth"])  # fmt: skip
     # the best layer: the highest mean where higher is better, else the lowest
     signed = rows["mean"].astype(float) * np.where(rows["higher_is_better"].astype(bool), 1, -1)
     scored = rows.assign(signed=signed).dropna(subset=["signed"])
@@ -98,5 +113,5 @@ def cka_layers(results: Results, control: str | None) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=CKA_LAYER_COLUMNS)
     out = table.merge(ctrl, on=["model", "latent_space"], how="inner")
-    out = out.sort_values(["model", "stack", "depth"], kind="stable")
+    out = _sorted(out, ["model"], _first_seen(ctrl["stack"]), ["depth"])
     return out.reindex(columns=CKA_LAYER_COLUMNS).reset_index(drop=True)
