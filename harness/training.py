@@ -382,8 +382,18 @@ def train(
     seed: int,
     name: str = "model",
     reference: Reference | None = None,
+    pretrain_steps: int = 0,
+    pretrain_objective: str = "task",
+    input_length: int | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
+
+    Pretraining runs ``pretrain_steps`` optimiser steps when given, else
+    ``pretrain_epochs`` passes; ``pretrain_objective`` "self_supervised"
+    pretrains on the model's own loss (:class:`OwnLoss`) whatever the target
+    task, "task" on the target task's objective. ``input_length`` is what the
+    module is built for: frames per segment (default ``training.segment_frames``)
+    or, for a waveform model, samples per crop.
 
     ``name`` is the model component's name, used in contract errors.
     ``reference`` is what a relative threshold is a fraction of: the caller
@@ -391,6 +401,7 @@ def train(
     the suite's seeds; default, this run's seed alone. An absolute threshold
     ignores it.
     """
+    length = training.segment_frames if input_length is None else input_length
     # before the run's own build: building the reference's modules reseeds everything
     if target.threshold_mode == "absolute":
         reference = None
@@ -399,16 +410,14 @@ def train(
             model,
             n_features,
             data,
-            segment_frames=training.segment_frames,
+            segment_frames=length,
             seeds=(seed,),
             device=training.device,
             name=name,
         )
     device = resolve_device(training.device)
     objective = data.objective(model, name)
-    module = build_module(
-        model, n_features, training.segment_frames, seed, name, data.n_classes
-    ).to(device)
+    module = build_module(model, n_features, length, seed, name, data.n_classes).to(device)
     module.train()
     heldout = data.segments("heldout", device)
     train_set = data.segments("train", device)
@@ -430,11 +439,19 @@ def train(
         outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "init"
         return module, outcome
 
-    if data.pretrain is not None and pretrain_epochs > 0 and len(data.pretrain):
+    pretrains = pretrain_epochs > 0 or pretrain_steps > 0
+    if data.pretrain is not None and pretrains and len(data.pretrain):
         pretrain = data.segments("pretrain", device)
-        if not _pretrain(
-            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name
-        ):
+        before = OwnLoss(model, name) if pretrain_objective == "self_supervised" else objective
+        if pretrain_steps > 0:
+            done = _pretrain_steps(
+                before, module, pretrain, pretrain_steps, training, seed, outcome, name
+            )
+        else:
+            done = _pretrain(
+                before, module, pretrain, pretrain_epochs, training, seed, outcome, name
+            )
+        if not done:
             return module, outcome
 
     _train_target(objective, module, train_set, heldout, target, training, seed, outcome, name)
@@ -481,6 +498,34 @@ def _pretrain(
         outcome.pretrain_steps += window.shape[0]
         outcome.pretrain_examples += len(data)
     outcome.pretrain_seconds = _timed(device) - start
+    return True
+
+
+def _pretrain_steps(
+    objective: Objective,
+    module: nn.Module,
+    data: Segments,
+    steps: int,
+    training: TrainingConfig,
+    seed: int,
+    outcome: TrainingOutcome,
+    name: str,
+) -> bool:
+    """Pretrain in place for ``steps`` batches of ``batch_size`` (passes drawn as
+    in target training); False when a loss went non-finite (the run diverged)."""
+    device = data.device
+    stream = BatchStream(data, training.batch_size, generator(seed, PRETRAIN_STREAM))
+    step = _Stepper(objective, module, training, None, name)
+    start = _timed(device)
+    window = torch.stack([step(stream.next()) for _ in range(steps)])
+    bad = _first_bad(window)
+    done = steps if bad < 0 else bad + 1
+    outcome.pretrain_steps += done
+    outcome.pretrain_examples += done * training.batch_size
+    outcome.pretrain_seconds = _timed(device) - start
+    if bad >= 0:
+        outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "pretrain"
+        return False
     return True
 
 
