@@ -56,9 +56,13 @@ INSTALL = f"pip install 'speech-pretrain-harness[{EXTRA}]'"
 EVAL_SEED = 20_200_611
 
 
+def transformers_installed() -> bool:
+    return importlib.util.find_spec("transformers") is not None
+
+
 def require_transformers() -> Any:
     """The ``transformers`` package, or an ImportError naming the extra to install."""
-    if importlib.util.find_spec("transformers") is None:
+    if not transformers_installed():
         raise ImportError(
             f"the wav2vec2 model needs Hugging Face transformers, the [{EXTRA}] extra: {INSTALL}"
         )
@@ -316,7 +320,7 @@ def _problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
-    if importlib.util.find_spec("transformers") is None:
+    if not transformers_installed():
         yield "", (f"needs Hugging Face transformers, which is not installed: install the "
                    f"[{EXTRA}] extra ({INSTALL})")  # fmt: skip
     yield from _problems(params)
