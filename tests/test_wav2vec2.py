@@ -2,6 +2,9 @@
 offline mode, the missing extra, self-supervised pretraining as a condition,
 every layer a latent space, and non-speech audio through the folder dataset."""
 
+import contextlib
+import io
+import re
 import subprocess
 import sys
 import textwrap
@@ -264,3 +267,19 @@ def test_the_shipped_suite_pretrains_self_supervised_then_fine_tunes():
     assert all(c.self_supervised and c.pretrain_steps > 0 for c in suite.conditions if c.pretrains)
     assert suite.target.classify and [m.plugin for m in suite.models] == ["wav2vec2"]
     assert wav2vec2.EXTRA == "wav2vec2"
+
+
+def test_the_waveform_model_snippet_runs_as_documented():
+    """docs/plugins.md, "Writing a waveform model": the HuBERT classifier runs,
+    prints what the docs say, and declares a valid waveform component."""
+    section = (ROOT / "docs" / "plugins.md").read_text().split("## Writing a waveform model", 1)[1]
+    code, expected = re.search(
+        r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```", section.split("\n## ", 1)[0], re.S
+    ).groups()
+    namespace: dict = {}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "docs/plugins.md", "exec"), namespace)
+    assert out.getvalue() == expected
+    (component,) = namespace["harness_models"]()
+    assert component.input == "waveform" and check_declaration("model", component) == []
