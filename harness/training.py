@@ -182,6 +182,9 @@ class TrainingOutcome:
     final_metric: float | None = None
     #: a classifier's held-out scores at the end (ClassScores.to_dict, with "streaming")
     classification: dict[str, Any] | None = None
+    #: after self-supervised pretraining: the model's own measures on the held-out
+    #: crops or segments (its loss, and such as wav2vec2's codebook perplexity)
+    pretrain_heldout: dict[str, float] | None = None
 
     @property
     def reached(self) -> bool:
@@ -215,6 +218,7 @@ class TrainingOutcome:
             "final_heldout_loss": finite_or_none(self.final_heldout_loss),
             "diverged_step": self.diverged_step,
             "diverged_phase": self.diverged_phase,
+            **({"pretrain_heldout": self.pretrain_heldout} if self.pretrain_heldout else {}),
         }
 
 
@@ -453,6 +457,10 @@ def train(
             )
         if not done:
             return module, outcome
+        if pretrain_objective == "self_supervised":
+            outcome.pretrain_heldout = {
+                k: float(v) for k, v in before.evaluate(module, Segments(heldout.x)).items()
+            }
 
     _train_target(objective, module, train_set, heldout, target, training, seed, outcome, name)
     if isinstance(objective, Classification) and outcome.status != "diverged":

@@ -227,6 +227,9 @@ def test_wav2vec2_learns_from_non_speech_through_the_folder_dataset(tmp_path):
     assert records["bb"]["classification"]["classes"] == ["down", "up"]
     assert records["bb"]["n_features"] == 1  # a waveform model reads one channel
     assert records["bb"]["spec"]["condition"]["pretrain_objective"] == "self_supervised"
+    after = records["bb"]["convergence"]["pretrain_heldout"]  # the codebook after pretraining
+    assert set(after) == {"loss", "codebook_perplexity"} and 1 <= after["codebook_perplexity"] <= 16
+    assert "pretrain_heldout" not in records["none"]["convergence"]
     # the frozen encoder: fine-tuning leaves the control's feature encoder as built,
     # while self-supervised pretraining changed the other condition's
     seed_everything(0)
