@@ -286,3 +286,11 @@ def test_the_waveform_model_snippet_runs_as_documented():
     assert out.getvalue() == expected
     (component,) = namespace["harness_models"]()
     assert component.input == "waveform" and check_declaration("model", component) == []
+
+
+def test_the_report_says_how_a_condition_pretrains():
+    from harness.report.methods import _pretraining_amount
+
+    assert _pretraining_amount({"epochs": 1}) == 1  # a condition as before
+    steps = {"epochs": 1, "pretrain_steps": 40, "pretrain_objective": "self_supervised"}
+    assert _pretraining_amount(steps) == "40 steps (self-supervised)"
