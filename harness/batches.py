@@ -103,6 +103,55 @@ def pad_to(features: np.ndarray, frames: int) -> np.ndarray:
     return np.pad(features, ((0, missing), (0, 0)), mode="edge")
 
 
+def crop_all(audio: Sequence[np.ndarray], crop_samples: int) -> np.ndarray:
+    """Waveform crops of every clip, stacked as float32 (n_crops, crop_samples).
+
+    The waveform counterpart of :func:`segment_all`: each clip is cut into
+    non-overlapping crops from its start, the samples after the last whole
+    crop dropped, so the crops are the same in every run and only the batch
+    order is drawn from the run's seed. Raises ValueError when no clip holds
+    a whole crop.
+    """
+    if not audio:
+        raise ValueError("no clips to crop")
+    parts = [
+        np.asarray(a)[: (len(a) // crop_samples) * crop_samples].reshape(-1, crop_samples)
+        for a in audio
+    ]
+    stacked = np.concatenate(parts)
+    if stacked.shape[0] == 0:
+        longest = max(len(a) for a in audio)
+        raise ValueError(
+            f"no clip is as long as a waveform crop ({crop_samples} samples; the longest has "
+            f"{longest}); lower training.crop_seconds"
+        )
+    return np.ascontiguousarray(stacked, dtype=np.float32)
+
+
+def crop_labelled(
+    audio: Sequence[np.ndarray], labels: Sequence[int], crop_samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crops of labelled clips: ``(x, y, frame_y)`` as :func:`segment_labelled`
+    gives for features.
+
+    A clip shorter than a crop is padded with zeros (silence) to one crop, as
+    it is a whole example of its class. A waveform model decides once per
+    crop, so ``frame_y`` is each crop's label in a single column (n, 1).
+    """
+    xs, ys = [], []
+    for clip, label in zip(audio, labels, strict=True):
+        clip = np.asarray(clip, dtype=np.float32)
+        if len(clip) < crop_samples:
+            clip = np.pad(clip, (0, crop_samples - len(clip)))
+        count = len(clip) // crop_samples
+        xs.append(clip[: count * crop_samples].reshape(count, crop_samples))
+        ys.append(np.full(count, label, dtype=np.int64))
+    if not xs:
+        raise ValueError("no clips to crop")
+    y = np.concatenate(ys)
+    return np.ascontiguousarray(np.concatenate(xs), dtype=np.float32), y, y[:, None].copy()
+
+
 def generator(seed: int, stream: int) -> torch.Generator:
     """An independent random stream per (run seed, purpose).
 

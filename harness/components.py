@@ -18,6 +18,9 @@ from typing import Any
 
 #: The plugin families, in the order data flows through a run.
 KINDS = ("dataset", "pretrain_filter", "model", "latent_extractor", "probe", "executor")
+#: What a model may take as input (``Component.input``): feature frames
+#: (log-mel / MFCC segments) or fixed-length waveform crops.
+INPUTS = ("features", "waveform")
 
 
 class _Required:
@@ -328,6 +331,7 @@ class Component:
     loss: str = ""
     keeps_speech: bool = True
     groups: Sequence[str] = ()
+    input: str = "features"
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
@@ -381,6 +385,10 @@ def check_declaration(kind: str, component: Component) -> list[str]:
             f"labels must be non-empty names other than language and speaker, got "
             f"{list(component.labels)!r}"
         )
+    if component.input not in INPUTS:
+        problems.append(f"input must be one of {list(INPUTS)}, got {component.input!r}")
+    elif component.input != "features" and kind != "model":
+        problems.append("only a model declares its input")
     if any(not isinstance(t, str) or not t for t in component.tasks):
         problems.append(f"tasks must be non-empty names, got {list(component.tasks)!r}")
     if component.groups and kind != "model":

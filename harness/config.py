@@ -83,6 +83,23 @@ CONDITION_PARAMS = (
         "path); default: the model's own checkpoint, else none",
     ),
     Param(
+        "pretrain_steps",
+        int,
+        0,
+        "pretrain for this many optimiser steps (batches of training.batch_size) instead "
+        "of `epochs` passes; 0: use epochs",
+        min=0,
+    ),
+    Param(
+        "pretrain_objective",
+        str,
+        "task",
+        "what pretraining optimises: the target task itself ('task'; a classify task "
+        "pretrains on the pretraining clips' own labels), or the model's own "
+        "self-supervised loss ('self_supervised'), then fine-tune on the target task",
+        choices=("task", "self_supervised"),
+    ),
+    Param(
         "features",
         dict,
         {},
@@ -497,6 +514,16 @@ class TrainingConfig(Section):
     device: str = option(
         "auto", "where to train: auto picks cuda when available", choices=("auto", "cpu", "cuda")
     )
+    crop_seconds: float = option(
+        1.0,
+        "waveform models: seconds of audio per training and held-out crop (feature models "
+        "read segment_frames instead)",
+        min=0.01,
+    )
+
+    def crop_samples(self, sample_rate: int) -> int:
+        """Samples per waveform crop at ``sample_rate``."""
+        return max(1, round(self.crop_seconds * sample_rate))
 
     @property
     def groups(self) -> tuple[str, ...]:

@@ -188,7 +188,8 @@ class Design:
                     language=c.get("language"),
                     filter=(c.get("filter") or {}).get("plugin"),
                     epochs=epochs,
-                    pretrains=bool(c.get("language")) and epochs > 0,
+                    pretrains=bool(c.get("language"))
+                    and (epochs > 0 or int(c.get("pretrain_steps") or 0) > 0),
                     overrides={k: dict(c[k]) for k in CONDITION_SECTIONS if c.get(k)},
                 )
             for section in CONDITION_SECTIONS:  # the suite's value: where a condition keeps it

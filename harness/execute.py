@@ -30,7 +30,7 @@ import torch
 from harness.audio import data_quality, recorded_skips
 from harness.baseline import NAME as BASELINE_NAME
 from harness.baseline import baseline_feature_config, svm_baseline
-from harness.batches import IGNORE, segment_all, segment_labelled
+from harness.batches import IGNORE, crop_all, crop_labelled, segment_all, segment_labelled
 from harness.checkpoints import StartingWeights
 from harness.components import Metric
 from harness.contracts import (
@@ -89,13 +89,23 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         targets = spec.target.target_languages if spec.target.classify else spec.target.language
         roles = assign_roles(clips, spec.splits, targets, pretrain_languages)
         classes = class_names(spec, roles) if spec.target.classify else ()
+    waveform = model_input(spec, registry) == "waveform"
     with phases("features"):
-        features = compute_features(spec, registry, roles)
-        data = (
-            labelled_data(spec, roles, features, classes)
-            if classes
-            else features.training_data(spec.training.segment_frames)
-        )
+        if waveform:
+            features = waveform_inputs(spec, registry, roles)
+            data = waveform_data(spec, roles, features, classes)
+        else:
+            features = compute_features(spec, registry, roles)
+            data = (
+                labelled_data(spec, roles, features, classes)
+                if classes
+                else features.training_data(spec.training.segment_frames)
+            )
+    length = (
+        spec.training.crop_samples(spec.features.sample_rate)
+        if waveform
+        else spec.training.segment_frames
+    )
 
     with phases("training"):
         model = registry.create(spec.model)
@@ -104,7 +114,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         )
         reference = None
         if spec.target.threshold_mode == "relative":
-            reference = model_reference(spec, registry, model, features.n_features, data)
+            reference = model_reference(spec, registry, model, features.n_features, data, length)
         module, outcome = train(
             model,
             features.n_features,
@@ -117,6 +127,9 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
             reference=reference,
             initialise=start,
             groups=registry.get("model", spec.model.plugin).groups,
+            pretrain_steps=spec.condition.pretrain_steps,
+            pretrain_objective=spec.condition.pretrain_objective,
+            input_length=length,
         )
         state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
         torch.save(state, run_dir / ARTIFACTS["weights"])
@@ -132,7 +145,12 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         skipped: list[dict[str, str]] = []
         if spec.probes and roles.probe:  # a suite without probes (probes = []) needs no latents
             latents, skipped = extract_latents(
-                spec, registry, usable, features.probe, outcome.device
+                spec,
+                registry,
+                usable,
+                features.probe_frames if waveform else features.probe,
+                outcome.device,
+                model_inputs=features.probe if waveform else None,
             )
         arrays = {name: space.values for name, space in latents.items()}
         save_arrays(run_dir / ARTIFACTS["latents"], arrays)
@@ -244,7 +262,12 @@ _MAX_REFERENCES = 64
 
 
 def model_reference(
-    spec: RunSpec, registry: Registry, model: Model, n_features: int, data: TrainingData
+    spec: RunSpec,
+    registry: Registry,
+    model: Model,
+    n_features: int,
+    data: TrainingData,
+    length: int | None = None,
 ) -> Reference:
     """What the run's relative threshold is a fraction of: the model's untrained
     held-out loss averaged over the suite's seeds (``spec.reference_seeds``).
@@ -260,6 +283,7 @@ def model_reference(
     all of these.
     """
     seeds = spec.reference_seeds
+    length = spec.training.segment_frames if length is None else length
     heldout = np.ascontiguousarray(data.heldout)
     targets = data.heldout_labels
     # what the untrained loss is a loss of (a condition may change it); not the threshold
@@ -272,7 +296,7 @@ def model_reference(
             "source": registry.get("model", spec.model.plugin).source,
             "class": f"{type(model).__module__}.{type(model).__qualname__}",
             "n_features": n_features,
-            "segment_frames": spec.training.segment_frames,
+            "segment_frames": length,
             "device": spec.training.device,
             "target": task,
             "seeds": list(seeds),
@@ -291,7 +315,7 @@ def model_reference(
             model,
             n_features,
             data,
-            segment_frames=spec.training.segment_frames,
+            segment_frames=length,
             seeds=seeds,
             device=spec.training.device,
             name=spec.model.plugin,
@@ -343,6 +367,9 @@ class RunFeatures:
     #: per role (pretrain, train, heldout), each clip's silent frames aligned
     #: with its features; only with ``[features] silence`` mask or label
     silent: Mapping[str, list[np.ndarray]] = field(default_factory=dict)
+    #: a waveform model's run (where the roles hold waveforms): the probe
+    #: clips' normalised feature frames, for the model-free extractors
+    probe_frames: list[np.ndarray] = field(default_factory=list)
 
     def training_data(self, segment_frames: int) -> TrainingData:
         return TrainingData(
@@ -384,6 +411,75 @@ def compute_features(spec: RunSpec, registry: Registry, roles: Roles) -> RunFeat
     )
 
 
+def model_input(spec: RunSpec, registry: Registry) -> str:
+    """What the run's model takes: ``features`` or ``waveform`` (``Component.input``)."""
+    return registry.get("model", spec.model.plugin).input
+
+
+def waveform_inputs(spec: RunSpec, registry: Registry, roles: Roles) -> RunFeatures:
+    """A waveform model's inputs: each role's audio (the pretraining audio after
+    the condition's filter, as feature models hear it), ``n_features`` 1.
+
+    The probe clips also get their feature frames (normalised as in a feature
+    model's run), which the model-free extractors read, so the raw-feature
+    baseline means the same in every run of a suite.
+    """
+    pretrain_clips = roles.pretrain.get(spec.condition.language or "", [])
+    audio = filter_pretraining(spec, registry, pretrain_clips) if spec.condition.pretrains else []
+    probe_frames: list[np.ndarray] = []
+    if spec.probes and roles.probe:
+        extract = FeatureExtractor(spec.features, Path(spec.cache_dir))
+        normalize = fit_normalizer(extract([c.audio for c in roles.train]), spec.features)
+        probe_frames = normalize(extract([c.audio for c in roles.probe]))
+    return RunFeatures(
+        n_features=1,
+        pretrain=list(audio),
+        train=[c.audio for c in roles.train],
+        heldout=[c.audio for c in roles.heldout],
+        probe=[c.audio for c in roles.probe],
+        probe_frames=probe_frames,
+    )
+
+
+def waveform_data(
+    spec: RunSpec, roles: Roles, inputs: RunFeatures, classes: Sequence[str]
+) -> TrainingData:
+    """Fixed-length crops (n, crop_samples) of each role (:func:`crop_all`), with a
+    classify task's targets (:func:`crop_labelled`); a self-supervised
+    pretraining condition's crops carry no labels."""
+    crop = spec.training.crop_samples(spec.features.sample_rate)
+    pretrain = crop_all(inputs.pretrain, crop) if inputs.pretrain else None
+    if not classes:
+        return TrainingData(
+            train=crop_all(inputs.train, crop), heldout=crop_all(inputs.heldout, crop),
+            pretrain=pretrain,
+        )  # fmt: skip
+    index = {name: i for i, name in enumerate(classes)}
+
+    def role(clips: Sequence[Clip], audio: Sequence[np.ndarray]) -> tuple[np.ndarray, Labels]:
+        x, y, frame_y = crop_labelled(
+            audio, [index[c.label(spec.target.label)] for c in clips], crop
+        )
+        return x, Labels(y, frame_y)
+
+    train, train_labels = role(roles.train, inputs.train)
+    heldout, heldout_labels = role(roles.heldout, inputs.heldout)
+    pretrain_labels = None
+    if inputs.pretrain and not spec.condition.self_supervised:
+        clips = roles.pretrain.get(spec.condition.language or "", [])
+        pretrain, pretrain_labels = role(clips, inputs.pretrain)
+    return TrainingData(
+        train=train,
+        heldout=heldout,
+        pretrain=pretrain,
+        train_labels=train_labels,
+        heldout_labels=heldout_labels,
+        pretrain_labels=pretrain_labels,
+        classes=tuple(classes),
+        class_weights=class_weights(spec, classes, train_labels.y),
+    )
+
+
 def class_names(spec: RunSpec, roles: Roles) -> tuple[str, ...]:
     """The classes of a classify task, sorted (with ``silence`` last when silent
     frames are labelled).
@@ -410,7 +506,7 @@ def class_names(spec: RunSpec, roles: Roles) -> tuple[str, ...]:
         lacking.append(f"only {len(speakers)} value(s) of {label!r} ({sorted(speakers)})")
     classes = sorted(speakers)
     strangers = sorted({c.label(label) for c in roles.role_clips("pretrain")} - set(classes))
-    if strangers:
+    if strangers and not spec.condition.self_supervised:
         lacking.append(
             f"pretraining clips are labelled {strangers}, which are not classes of the target "
             f"task ({classes}); a classify task pretrains on the same classes"
@@ -492,6 +588,8 @@ def labelled_data(
     pretrain, pretrain_labels = (
         role("pretrain", pretrain_clips, features.pretrain) if features.pretrain else (None, None)
     )
+    if features.pretrain and spec.condition.self_supervised:  # the model's own loss: no labels
+        pretrain, pretrain_labels = segment_all(features.pretrain, frames), None
     return TrainingData(
         train=train,
         heldout=heldout,
@@ -536,10 +634,14 @@ def extract_latents(
     module: torch.nn.Module | None,
     probe_features: Sequence[np.ndarray],
     device: str,
+    model_inputs: Sequence[np.ndarray] | None = None,
 ) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
     """Latent spaces ``<extractor label>/<space>`` of the probe clips, and the skipped extractors.
 
     ``module`` is None when the run diverged: only model-free extractors run.
+    Extractors that read the model get ``model_inputs`` (a waveform model's
+    probe waveforms), default ``probe_features``; model-free ones always get
+    ``probe_features``.
     """
     latents: dict[str, LatentSpace] = {}
     skipped: list[dict[str, str]] = []
@@ -554,7 +656,8 @@ def extract_latents(
             name = type(module).__name__ if module is not None else "no model"
             skipped.append({"extractor": selection.label, "reason": f"does not support {name}"})
             continue
-        spaces = extractor.extract(target, list(probe_features), device)
+        given = model_inputs if needs_model and model_inputs is not None else probe_features
+        spaces = extractor.extract(target, list(given), device)
         if not isinstance(spaces, Mapping) or not spaces:
             raise ContractError(
                 "latent_extractor",

@@ -62,15 +62,31 @@ class OwnLoss:
         return self.model.loss(module, batch.x)
 
     def evaluate(self, module: torch.nn.Module, data: Segments) -> dict[str, Any]:
-        """Mean loss over the segments (weighted by chunk size); one host sync."""
+        """Mean loss over the segments (weighted by chunk size); one host sync.
+
+        A model that also defines ``measures(module, batch) -> {name: scalar
+        tensor}`` (its ``"loss"`` and other held-out numbers, such as a
+        quantizer's codebook perplexity) is scored by it instead, in one
+        forward pass; every measure is averaged the same way and lands in the
+        curve as ``heldout_<name>``.
+        """
+        measures = getattr(self.model, "measures", None)
         module.eval()
         with torch.no_grad():
-            total = torch.zeros((), device=data.x.device)
+            totals: dict[str, torch.Tensor] = {}
             for chunk in chunks(data, EVAL_BATCH):
-                loss = check_loss(self.name, self.model.loss(module, chunk.x))
-                total = total + loss.float() * len(chunk)
+                if measures is None:
+                    values = {"loss": self.model.loss(module, chunk.x)}
+                else:
+                    values = dict(measures(module, chunk.x))
+                check_loss(self.name, values.get("loss"))
+                for key, value in values.items():
+                    value = check_loss(self.name, value).detach().float() * len(chunk)
+                    totals[key] = totals[key] + value if key in totals else value
         module.train()
-        return {"loss": float(total) / len(data)}
+        names = list(totals)
+        numbers = torch.stack([totals[k] for k in names]).tolist()
+        return {k: v / len(data) for k, v in zip(names, numbers, strict=True)}
 
 
 @dataclass(frozen=True)

@@ -76,10 +76,19 @@ class Condition:
     #: model); not in :meth:`to_dict`: a run's id holds the checkpoint's hash
     #: (harness.expand.RunSpec), never its path
     checkpoint: Mapping[str, Checkpoint] = field(default_factory=dict)
+    #: optimiser steps of pretraining; 0: ``epochs`` passes instead
+    pretrain_steps: int = 0
+    #: "task" (the target task) or "self_supervised" (the model's own loss)
+    pretrain_objective: str = "task"
 
     @property
     def pretrains(self) -> bool:
-        return self.language is not None and self.epochs > 0
+        return self.language is not None and (self.epochs > 0 or self.pretrain_steps > 0)
+
+    @property
+    def self_supervised(self) -> bool:
+        """Pretraining optimises the model's own loss, whatever the target task."""
+        return self.pretrain_objective == "self_supervised"
 
     def checkpoint_for(self, model: Selection) -> Checkpoint | None:
         """The weights this condition's runs of ``model`` start from: its own for
@@ -100,6 +109,8 @@ class Condition:
             "language": self.language,
             "filter": self.filter.to_dict(),
             "epochs": self.epochs,
+            **({"pretrain_steps": self.pretrain_steps} if self.pretrain_steps else {}),
+            **({"pretrain_objective": self.pretrain_objective} if self.self_supervised else {}),
             **self.overrides(),
         }
 
@@ -521,6 +532,9 @@ class _Validator:
             if language is None and not self.registry.get(flt.kind, flt.plugin).default:
                 self.problem(f"{where}.filter", "a condition without 'language' pretrains on "
                              "nothing, so a filter has no effect; remove it or add a language")  # fmt: skip
+            if "epochs" in given and values.get("pretrain_steps"):
+                self.problem(f"{where}.pretrain_steps", "give either epochs or pretrain_steps: "
+                             "a condition pretrains for a number of passes or of steps")  # fmt: skip
             condition = Condition(
                 name,
                 values["label"] or name,
@@ -529,6 +543,8 @@ class _Validator:
                 values["epochs"],
                 checkpoint=checkpoint,
                 **overrides,
+                pretrain_steps=values["pretrain_steps"],
+                pretrain_objective=values["pretrain_objective"],
             )
             self.filter_of[f"{where}.filter"] = condition
             out.append(condition)
@@ -718,8 +734,21 @@ class _Validator:
             selection = next((m for m in models if m.plugin == model.get("plugin")), None)
             if selection is None:
                 continue
-            tasks = list(self.registry.get("model", selection.plugin).tasks)
+            component = self.registry.get("model", selection.plugin)
+            tasks = list(component.tasks)
             where = f"models[{i}].plugin"
+            if component.input == "waveform" and features.silence != "keep":
+                yield "features.silence", (f"{selection.plugin!r} reads the waveform, not feature "
+                                           f"frames, so silence = {features.silence!r} has no frames "
+                                           "to act on; use 'keep'")  # fmt: skip
+            own = [t for t in tasks if t != CLASSIFY] if tasks else ["its own loss"]
+            for j, condition in enumerate(conditions):
+                if condition.self_supervised and condition.pretrains and not own:
+                    yield f"conditions[{j}].pretrain_objective", (
+                        f"'self_supervised' pretrains on the model's own loss, and "
+                        f"{selection.plugin!r} has none (it learns: "
+                        f"{', '.join(repr(t) for t in tasks)}); use 'task' or a model with its "
+                        "own objective, such as wav2vec2")  # fmt: skip
             if target.task is None and tasks and tasks[0] == CLASSIFY:
                 yield where, (f"{selection.plugin!r} learns the task 'classify' only: "
                               "set [target] task = 'classify' (and its label)")  # fmt: skip
@@ -739,7 +768,11 @@ class _Validator:
                                        "a model's own objective use 'keep' or 'remove'")  # fmt: skip
         if target.classify and target.label == "language":
             for i, condition in enumerate(conditions):
-                if condition.pretrains and condition.language not in target.target_languages:
+                if (
+                    condition.pretrains
+                    and not condition.self_supervised
+                    and condition.language not in target.target_languages
+                ):
                     yield f"conditions[{i}].language", (
                         f"{condition.language!r} is not one of the classes (target.languages "
                         f"{list(target.target_languages)}): a classify task pretrains on the same "

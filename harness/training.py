@@ -197,6 +197,9 @@ class TrainingOutcome:
     final_metric: float | None = None
     #: a classifier's held-out scores at the end (ClassScores.to_dict, with "streaming")
     classification: dict[str, Any] | None = None
+    #: after self-supervised pretraining: the model's own measures on the held-out
+    #: crops or segments (its loss, and such as wav2vec2's codebook perplexity)
+    pretrain_heldout: dict[str, float] | None = None
 
     @property
     def reached(self) -> bool:
@@ -230,6 +233,7 @@ class TrainingOutcome:
             "final_heldout_loss": finite_or_none(self.final_heldout_loss),
             "diverged_step": self.diverged_step,
             "diverged_phase": self.diverged_phase,
+            **({"pretrain_heldout": self.pretrain_heldout} if self.pretrain_heldout else {}),
         }
 
 
@@ -435,8 +439,18 @@ def train(
     reference: Reference | None = None,
     initialise: Callable[[nn.Module], object] | None = None,
     groups: Sequence[str] | None = None,
+    pretrain_steps: int = 0,
+    pretrain_objective: str = "task",
+    input_length: int | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
+
+    Pretraining runs ``pretrain_steps`` optimiser steps when given, else
+    ``pretrain_epochs`` passes; ``pretrain_objective`` "self_supervised"
+    pretrains on the model's own loss (:class:`OwnLoss`) whatever the target
+    task, "task" on the target task's objective. ``input_length`` is what the
+    module is built for: frames per segment (default ``training.segment_frames``)
+    or, for a waveform model, samples per crop.
 
     ``name`` is the model component's name, used in contract errors; ``groups``
     its declared parameter groups (``Component.groups``), which the model's
@@ -447,6 +461,7 @@ def train(
     ignores it. ``initialise`` loads the run's starting weights (a checkpoint)
     into the built module, before its untrained loss and pretraining.
     """
+    length = training.segment_frames if input_length is None else input_length
     # before the run's own build: building the reference's modules reseeds everything
     if target.threshold_mode == "absolute":
         reference = None
@@ -455,7 +470,7 @@ def train(
             model,
             n_features,
             data,
-            segment_frames=training.segment_frames,
+            segment_frames=length,
             seeds=(seed,),
             device=training.device,
             name=name,
@@ -464,7 +479,7 @@ def train(
     device = resolve_device(training.device)
     objective = data.objective(model, name)
     module = build_module(
-        model, n_features, training.segment_frames, seed, name, data.n_classes, initialise
+        model, n_features, length, seed, name, data.n_classes, initialise
     ).to(device)
     module.train()
     grouped = model_groups(model, module, training, name, groups)
@@ -488,12 +503,24 @@ def train(
         outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "init"
         return module, outcome
 
-    if data.pretrain is not None and pretrain_epochs > 0 and len(data.pretrain):
+    pretrains = pretrain_epochs > 0 or pretrain_steps > 0
+    if data.pretrain is not None and pretrains and len(data.pretrain):
         pretrain = data.segments("pretrain", device)
-        if not _pretrain(
-            objective, module, pretrain, pretrain_epochs, training, seed, outcome, name, grouped
-        ):
+        before = OwnLoss(model, name) if pretrain_objective == "self_supervised" else objective
+        if pretrain_steps > 0:
+            done = _pretrain_steps(
+                before, module, pretrain, pretrain_steps, training, seed, outcome, name, grouped
+            )
+        else:
+            done = _pretrain(
+                before, module, pretrain, pretrain_epochs, training, seed, outcome, name, grouped
+            )
+        if not done:
             return module, outcome
+        if pretrain_objective == "self_supervised":
+            outcome.pretrain_heldout = {
+                k: float(v) for k, v in before.evaluate(module, Segments(heldout.x)).items()
+            }
 
     frozen = frozen_params(module, grouped, training, name)
     try:
@@ -549,6 +576,36 @@ def _pretrain(
         outcome.pretrain_steps += window.shape[0]
         outcome.pretrain_examples += len(data)
     outcome.pretrain_seconds = _timed(device) - start
+    return True
+
+
+def _pretrain_steps(
+    objective: Objective,
+    module: nn.Module,
+    data: Segments,
+    steps: int,
+    training: TrainingConfig,
+    seed: int,
+    outcome: TrainingOutcome,
+    name: str,
+    groups: Groups | None = None,
+) -> bool:
+    """Pretrain in place for ``steps`` batches of ``batch_size`` (passes drawn as
+    in target training); False when a loss went non-finite (the run diverged).
+    The learning-rate schedule spans the ``steps``; nothing is frozen."""
+    device = data.device
+    stream = BatchStream(data, training.batch_size, generator(seed, PRETRAIN_STREAM))
+    step = _Stepper(objective, module, training, steps, name, groups)
+    start = _timed(device)
+    window = torch.stack([step(stream.next()) for _ in range(steps)])
+    bad = _first_bad(window)
+    done = steps if bad < 0 else bad + 1
+    outcome.pretrain_steps += done
+    outcome.pretrain_examples += done * training.batch_size
+    outcome.pretrain_seconds = _timed(device) - start
+    if bad >= 0:
+        outcome.status, outcome.diverged_step, outcome.diverged_phase = "diverged", 0, "pretrain"
+        return False
     return True
 
 

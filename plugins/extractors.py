@@ -10,6 +10,13 @@ class, so a third-party model gets these extractors by implementing it:
     ``layer<i>.<state>``. Used by ``lstm_state``; every returned name becomes a
     latent space, and each state's layers form an ordered stack (``layers``).
 
+``layer_states(x) -> dict[str, Tensor]``
+    Read ``x`` (batch, length...) as the module's input; return each layer's
+    state pooled over time (batch, dim), by name. Used by ``layer_states``;
+    every layer becomes a latent space (wav2vec2: ``encoder``, ``layer1``...).
+    A waveform model's extractors receive each probe clip's waveform
+    (samples,) instead of its feature frames.
+
 ``encode(x) -> Tensor`` and ``segment_frames: int``
     Codes (batch, dim) of segments (batch, segment_frames, n_features).
     Used by ``bottleneck``, which averages the codes of a clip's segments.
@@ -116,6 +123,33 @@ _LOWER_LAYER = re.compile(r"layer(?P<depth>[1-9][0-9]*)\.(?P<state>[^/]+)")
 _STACK_NAMES = {"h": "hidden", "c": "cell"}
 
 
+class LayerStates:
+    """Every layer of each probe clip, pooled over the clip (one space per layer).
+
+    Clips of one length are read together, so nothing is padded; a waveform
+    model gets whole probe clips, not crops.
+    """
+
+    needs_model = True
+
+    def supports(self, module: nn.Module | None) -> bool:
+        return module is not None and callable(getattr(module, "layer_states", None))
+
+    def extract(
+        self, module: nn.Module | None, features: Sequence[np.ndarray], device: str
+    ) -> dict[str, np.ndarray]:
+        module = _require(module)
+        spaces: dict[str, np.ndarray] = {}
+        with _EvalMode(module):
+            for indices, batch in _same_length_batches(features):
+                states = module.layer_states(torch.from_numpy(batch).to(device))
+                for name, value in states.items():
+                    if name not in spaces:
+                        spaces[name] = np.zeros((len(features), value.shape[-1]), np.float32)
+                    spaces[name][indices] = value.float().cpu().numpy()
+        return spaces
+
+
 class Bottleneck:
     """Autoencoder code of each probe clip: the mean of its segments' codes.
 
@@ -178,6 +212,12 @@ def harness_latent_extractors() -> list[Component]:
             doc="final hidden (h) and cell (c) state of the last recurrent layer per clip, and "
             "of each layer below it (layer<i>.h, layer<i>.c; ordered stacks hidden and cell); "
             "models with final_state(x)",
+        ),
+        Component(
+            name="layer_states",
+            factory=LayerStates,
+            doc="every layer's state pooled over the clip, one latent space per layer "
+            "(wav2vec2: encoder, layer1..layerN); models with layer_states(x)",
         ),
         Component(
             name="bottleneck",

@@ -213,9 +213,20 @@ def _conditions_frame(results: Results) -> pd.DataFrame:
         rows.append({"name": name, "label": results.condition_label(name),
                      "language": cond.get("language") or "none (no pretraining)",
                      "filter": flt_text if cond.get("language") else "–",
-                     "epochs": cond.get("epochs", "–") if cond.get("language") else "–",
+                     "epochs": _pretraining_amount(cond) if cond.get("language") else "–",
                      "control": "yes" if name == results.control else ""})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _pretraining_amount(cond: dict[str, Any]) -> Any:
+    """A condition's epochs, or its ``pretrain_steps`` as "N steps"; "(self-supervised)"
+    after either when it pretrains on the model's own loss."""
+    amount = (
+        f"{cond['pretrain_steps']} steps" if cond.get("pretrain_steps") else cond.get("epochs", "–")
+    )
+    if cond.get("pretrain_objective") == "self_supervised":
+        return f"{amount} (self-supervised)"
+    return amount
 
 
 def _counts_frame(results: Results) -> pd.DataFrame:

@@ -1,0 +1,220 @@
+"""Benchmark: a wav2vec2 training step in the harness against a bare transformers loop.
+
+Times one optimiser step of :func:`harness.training.train` on the ``wav2vec2``
+plugin's own (contrastive + diversity) loss, and of the plainest loop on the
+same ``Wav2Vec2ForPreTraining`` configuration, batch shape, optimiser and
+thread count: normalise the crops, draw masks and negatives with
+transformers' own ``_compute_mask_indices`` and ``_sample_negative_indices``,
+forward, ``backward``, ``Adam.step``. The two are interleaved in one process
+(order alternating per repeat) so drifting load hits both alike; it prints
+wall and CPU time per step, their ratio (goal <= 1.05) and the throughput in
+seconds of audio trained on per second.
+
+    python bench/bench_wav2vec2.py                     # the suite's model, 8 x 1 s at 16 kHz
+    python bench/bench_wav2vec2.py --crop-seconds 0.5 --sample-rate 8000 --json out.json
+    python bench/bench_wav2vec2.py --device cuda
+
+A benchmark, not a test: it asserts nothing and takes a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.config import TargetConfig, TrainingConfig
+from harness.environment import environment
+from harness.training import TrainingData, resolve_device, train
+from harness_plugins.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Module
+
+MEASURES = {
+    "bare_wall": "bare loop, wall",
+    "bare_cpu": "bare loop, CPU",
+    "harness_step": "harness, its step clock",
+    "harness_wall": "harness, whole call, wall",
+    "harness_cpu": "harness, whole call, CPU",
+    "harness_step_cpu": "harness, marginal step, CPU",
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def model(args: argparse.Namespace) -> Wav2Vec2Model:
+    return Wav2Vec2Model(
+        hidden_size=args.hidden, num_layers=args.layers, mask_length=args.mask_length
+    )
+
+
+def bare_loop(
+    data: torch.Tensor, args: argparse.Namespace, device: torch.device, seed: int
+) -> tuple[float, float]:
+    """Seconds per step of a bare transformers loop on the same model: (wall, CPU)."""
+    from transformers.models.wav2vec2.modeling_wav2vec2 import (
+        _compute_mask_indices,
+        _sample_negative_indices,
+    )
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    crop = data.shape[1]
+    net = model(args).build(1, crop).net.to(device)  # the same Wav2Vec2ForPreTraining
+    net.train()
+    frames = int(net.wav2vec2._get_feat_extract_output_lengths(crop))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    _sync(device)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(args.steps):
+        batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
+        batch = Wav2Vec2Module.normalise(batch)
+        mask = _compute_mask_indices((args.batch, frames), args.mask_prob, args.mask_length)
+        negatives = _sample_negative_indices((args.batch, frames), 10, mask)
+        mask_t = torch.from_numpy(mask).to(device)
+        out = net(
+            batch,
+            mask_time_indices=mask_t,
+            sampled_negative_indices=torch.from_numpy(negatives).to(device),
+        )
+        loss = out.loss / mask_t.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    loss.item()
+    wall = time.perf_counter() - start
+    return wall / args.steps, (time.process_time() - cpu) / args.steps
+
+
+def harness_loop(
+    data: np.ndarray, heldout: np.ndarray, args: argparse.Namespace, seed: int, steps: int = 0
+) -> tuple[float, float, float]:
+    """Seconds per step of the harness: (its step clock, wall and CPU of the whole call,
+    which includes building the model and two held-out evaluations)."""
+    steps = steps or args.steps
+    target = TargetConfig(language="x", threshold=0.0, threshold_mode="absolute",
+                          max_steps=steps, eval_every=steps)  # fmt: skip
+    training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
+                              device=args.device, crop_seconds=args.crop_seconds)  # fmt: skip
+    start, cpu = time.perf_counter(), time.process_time()
+    _, outcome = train(
+        model(args),
+        1,
+        TrainingData(train=data, heldout=heldout),
+        target=target,
+        training=training,
+        pretrain_epochs=0,
+        seed=seed,
+        input_length=data.shape[1],
+    )
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert outcome.steps == steps and outcome.status == "censored"
+    return outcome.train_seconds / steps, wall / steps, cpu / steps
+
+
+def harness_step_cpu(
+    data: np.ndarray, heldout: np.ndarray, args: argparse.Namespace, seed: int
+) -> tuple[float, float, float, float]:
+    """:func:`harness_loop`, plus the CPU seconds of one more step: the CPU of the
+    whole call less that of a one-step call (the same build and evaluations),
+    per extra step."""
+    own, wall, cpu = harness_loop(data, heldout, args, seed)
+    _, _, one = harness_loop(data, heldout, args, seed, steps=1)
+    return own, wall, cpu, (cpu * args.steps - one) / (args.steps - 1)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--sample-rate", type=int, default=16000)
+    parser.add_argument("--crop-seconds", type=float, default=1.0)
+    parser.add_argument("--mask-prob", type=float, default=0.65)
+    parser.add_argument("--mask-length", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--crops", type=int, default=64, help="training crops")
+    parser.add_argument("--steps", type=int, default=8, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    crop = round(args.crop_seconds * args.sample_rate)
+    rng = np.random.default_rng(0)
+    data = (0.1 * rng.standard_normal((args.crops, crop))).astype(np.float32)
+    heldout = (0.1 * rng.standard_normal((2, crop))).astype(np.float32)
+    on_device = torch.from_numpy(data).to(device)
+
+    bare_loop(on_device, args, device, seed=0)  # warm-up: allocations, kernels
+    harness_loop(data, heldout, args, seed=0)
+    times: dict[str, list[float]] = {key: [] for key in MEASURES}
+    for repeat in range(args.repeats):
+        if repeat % 2:
+            own, wall, cpu, step_cpu = harness_step_cpu(data, heldout, args, seed=repeat)
+            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
+        else:
+            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
+            own, wall, cpu, step_cpu = harness_step_cpu(data, heldout, args, seed=repeat)
+        values = (bare_wall, bare_cpu, own, wall, cpu, step_cpu)
+        for key, value in zip(MEASURES, values, strict=True):
+            times[key].append(value)
+
+    best = {key: min(values) for key, values in times.items()}
+    median = {key: statistics.median(values) for key, values in times.items()}
+    ratios = {
+        "step_clock": (best["harness_step"] / best["bare_wall"],
+                       median["harness_step"] / median["bare_wall"]),
+        "whole_call_wall": (best["harness_wall"] / best["bare_wall"],
+                            median["harness_wall"] / median["bare_wall"]),
+        "whole_call_cpu": (best["harness_cpu"] / best["bare_cpu"],
+                           median["harness_cpu"] / median["bare_cpu"]),
+        # the call's fixed cost (build, evaluations) taken out: one step against one step
+        "step_cpu": (best["harness_step_cpu"] / best["bare_cpu"],
+                     median["harness_step_cpu"] / median["bare_cpu"]),
+    }  # fmt: skip
+    audio = args.batch * args.crop_seconds  # seconds of audio per step
+    throughput = {
+        "harness_step_wall": audio / best["harness_step"],
+        "harness_cpu": audio / best["harness_cpu"],
+        "harness_step_cpu": audio / best["harness_step_cpu"],
+        "bare_wall": audio / best["bare_wall"],
+        "bare_cpu": audio / best["bare_cpu"],
+    }
+    results = {
+        "config": vars(args),
+        "device": str(device),
+        "ms_per_step": {k: {"min": best[k] * 1e3, "median": median[k] * 1e3} for k in MEASURES},
+        "ratio": {k: {"min": v[0], "median": v[1]} for k, v in ratios.items()},
+        "audio_seconds_per_second": throughput,
+        "environment": environment(),
+    }
+    print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"wav2vec2 hidden {args.hidden} x {args.layers} layers, batch {args.batch} x "
+        f"{args.crop_seconds} s at {args.sample_rate} Hz, Adam; {args.repeats} repeats of "
+        f"{args.steps} steps"
+    )
+    print(f"{'ms per step':30s} {'best':>8s} {'median':>8s}")
+    for key in MEASURES:
+        print(f"{MEASURES[key]:30s} {best[key] * 1e3:8.1f} {median[key] * 1e3:8.1f}")
+    print(f"{'ratio harness / bare':30s} {'best':>8s} {'median':>8s}")
+    for key, (low, mid) in ratios.items():
+        print(f"{key:30s} {low:8.3f} {mid:8.3f}")
+    print("audio seconds per second: " + ", ".join(f"{k} {v:.1f}" for k, v in throughput.items()))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main()
