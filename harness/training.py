@@ -478,9 +478,9 @@ def train(
         )
     device = resolve_device(training.device)
     objective = data.objective(model, name)
-    module = build_module(
-        model, n_features, length, seed, name, data.n_classes, initialise
-    ).to(device)
+    module = build_module(model, n_features, length, seed, name, data.n_classes, initialise).to(
+        device
+    )
     module.train()
     grouped = model_groups(model, module, training, name, groups)
     heldout = data.segments("heldout", device)
