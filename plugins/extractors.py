@@ -12,7 +12,8 @@ class, so a third-party model gets these extractors by implementing it:
 
 ``layer_states(x) -> dict[str, Tensor]``
     Read ``x`` (batch, length...) as the module's input; return each layer's
-    state pooled over time (batch, dim), by name. Used by ``layer_states``;
+    state pooled over time (batch, dim), by name, from the input up (the
+    extractor declares that order as the stack ``layers``). Used by ``layer_states``;
     every layer becomes a latent space (wav2vec2: ``encoder``, ``layer1``...).
     A waveform model's extractors receive each probe clip's waveform
     (samples,) instead of its feature frames.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -73,6 +74,24 @@ def _same_length_batches(features: Sequence[np.ndarray]) -> Iterator[tuple[list[
             yield part, np.stack([features[i] for i in part]).astype(np.float32, copy=False)
 
 
+def _states(
+    module: nn.Module,
+    read: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    features: Sequence[np.ndarray],
+    device: str,
+) -> dict[str, np.ndarray]:
+    """``read`` (a module's per-clip state protocol) over every clip, clips of
+    one length together: ``{name: (clips, dim)}`` in clip order."""
+    spaces: dict[str, np.ndarray] = {}
+    with _EvalMode(module):
+        for indices, batch in _same_length_batches(features):
+            for name, value in read(torch.from_numpy(batch).to(device)).items():
+                if name not in spaces:
+                    spaces[name] = np.zeros((len(features), value.shape[-1]), np.float32)
+                spaces[name][indices] = value.float().cpu().numpy()
+    return spaces
+
+
 class LSTMState:
     """Final recurrent state of each probe clip (one space per state the module names)."""
 
@@ -85,15 +104,7 @@ class LSTMState:
         self, module: nn.Module | None, features: Sequence[np.ndarray], device: str
     ) -> dict[str, np.ndarray]:
         module = _require(module)
-        spaces: dict[str, np.ndarray] = {}
-        with _EvalMode(module):
-            for indices, batch in _same_length_batches(features):
-                states = module.final_state(torch.from_numpy(batch).to(device))
-                for name, value in states.items():
-                    if name not in spaces:
-                        spaces[name] = np.zeros((len(features), value.shape[-1]), np.float32)
-                    spaces[name][indices] = value.float().cpu().numpy()
-        return spaces
+        return _states(module, module.final_state, features, device)
 
     def layers(self, spaces: Sequence[str]) -> dict[str, dict[str, int]]:
         """Each state's layers as an ordered stack, by the ``final_state``
@@ -135,19 +146,17 @@ class LayerStates:
     def supports(self, module: nn.Module | None) -> bool:
         return module is not None and callable(getattr(module, "layer_states", None))
 
+    def layers(self, spaces: Sequence[str]) -> dict[str, dict[str, int]]:
+        """One stack, ``layers``: the ``layer_states`` protocol returns the
+        layers from the input up, so each space's depth is its place in that
+        order (wav2vec2: ``encoder`` 0, ``layer1`` 1, ...)."""
+        return {"layers": {name: depth for depth, name in enumerate(spaces)}}
+
     def extract(
         self, module: nn.Module | None, features: Sequence[np.ndarray], device: str
     ) -> dict[str, np.ndarray]:
         module = _require(module)
-        spaces: dict[str, np.ndarray] = {}
-        with _EvalMode(module):
-            for indices, batch in _same_length_batches(features):
-                states = module.layer_states(torch.from_numpy(batch).to(device))
-                for name, value in states.items():
-                    if name not in spaces:
-                        spaces[name] = np.zeros((len(features), value.shape[-1]), np.float32)
-                    spaces[name][indices] = value.float().cpu().numpy()
-        return spaces
+        return _states(module, module.layer_states, features, device)
 
 
 class Bottleneck:

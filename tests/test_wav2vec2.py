@@ -294,3 +294,91 @@ def test_the_report_says_how_a_condition_pretrains():
     assert _pretraining_amount({"epochs": 1}) == 1  # a condition as before
     steps = {"epochs": 1, "pretrain_steps": 40, "pretrain_objective": "self_supervised"}
     assert _pretraining_amount(steps) == "40 steps (self-supervised)"
+
+
+def _whistle_suite(tmp_path, **changes):
+    """The whistle study of the test above, fine-tuning only (a model entry in ``changes``)."""
+    suite = dict(
+        probes=[],
+        dataset={"plugin": "folder", "root": str(tmp_path / "calls"), "subfolder_label": "call"},
+        features={"sample_rate": 8000},
+        splits={"probe_languages": [], "pretrain_speakers": 2, "train_speakers": 2,
+                "heldout_speakers": 1},
+        target={"task": "classify", "label": "call", "language": "aa", "metric": "accuracy",
+                "threshold": 0.99, "max_steps": 4, "eval_every": 2},
+        training={"crop_seconds": 0.2, "batch_size": 4},
+        conditions=[{"name": "none"}],
+        seeds=[0],
+    )  # fmt: skip
+    return {**suite, **changes}
+
+
+@pytest.mark.parametrize("layout", ["pretraining", "bare"])
+def test_fine_tuning_starts_from_a_save_pretrained_folder(tmp_path, layout):
+    from transformers import Wav2Vec2ForPreTraining
+    from transformers import Wav2Vec2Model as BareModel
+
+    _whistles(tmp_path / "calls")
+    model = Wav2Vec2Model(**TINY)
+    torch.manual_seed(123)
+    saved = (Wav2Vec2ForPreTraining if layout == "pretraining" else BareModel)(model.config())
+    saved.save_pretrained(tmp_path / "w2v-checkpoint")  # model.safetensors + config.json
+    prefix = "wav2vec2." if layout == "pretraining" else ""
+    conv = saved.state_dict()[f"{prefix}feature_extractor.conv_layers.0.conv.weight"]
+
+    entry = {"plugin": "wav2vec2", **TINY, "checkpoint": str(tmp_path / "w2v-checkpoint")}
+    runs = [
+        run_tiny_suite(tmp_path / name, cache_dir=tmp_path / "cache",
+                       **_whistle_suite(tmp_path, models=[entry]))
+        for name in ("first", "again")
+    ]  # fmt: skip
+    (record,) = runs[0].records.values()
+    loaded = record["checkpoint"]
+    assert loaded["format"] == "huggingface" and len(loaded["sha256"]) == 64
+    assert "net.wav2vec2.feature_extractor.conv_layers.0.conv.weight" in loaded["loaded"]
+    assert {"head.weight", "head.bias"} <= set(loaded["missing"])  # the new classify head
+    # deterministic on CPU: the same curves from the same checkpoint and seed
+    first, again = (r.curves.drop(columns=["run_id", "seconds"]) for r in runs)
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))
+    # what it started from: a frozen-encoder fine-tune keeps the checkpoint's encoder
+    frozen = {**entry, "freeze_feature_encoder": True}
+    results = run_tiny_suite(tmp_path / "frozen", cache_dir=tmp_path / "cache",
+                             **_whistle_suite(tmp_path, models=[frozen]))  # fmt: skip
+    (record,) = results.records.values()
+    weights = torch.load(
+        Path(results.output_dir) / "runs" / record["run_id"] / "weights.pt", weights_only=True
+    )
+    assert torch.equal(weights["net.wav2vec2.feature_extractor.conv_layers.0.conv.weight"], conv)
+
+
+def test_a_checkpoint_of_another_size_is_refused_naming_the_tensors():
+    from transformers import Wav2Vec2ForPreTraining
+
+    other = Wav2Vec2ForPreTraining(Wav2Vec2Model(**{**TINY, "hidden_size": 32}).config())
+    model = Wav2Vec2Model(**TINY)
+    module = model.build(1, 1600)
+    with pytest.raises(ValueError, match=r"another shape than the model's.*net\.wav2vec2\."):
+        model.load_checkpoint(module, other.state_dict())
+
+
+def test_parameter_groups_split_encoder_transformer_and_head():
+    from harness.contracts import check_parameter_groups
+
+    model = Wav2Vec2Model(**TINY)
+    module = model.build(1, 1600, n_classes=3)
+    groups = check_parameter_groups(
+        "wav2vec2", model.parameter_groups(module), module,
+        ("feature_encoder", "transformer", "head"),
+    )  # fmt: skip
+    assert sum(p.numel() for g in groups.values() for p in g) == sum(
+        p.numel() for p in module.parameters()
+    )
+    assert [p.shape for p in groups["head"]] == [(3, 16), (3,)]
+    # an own-loss module has no head: the group is empty
+    assert model.parameter_groups(model.build(1, 1600))["head"] == []
+
+
+def test_the_layers_form_one_stack_from_the_input_up():
+    spaces = ["encoder", "layer1", "layer2"]
+    assert LayerStates().layers(spaces) == {"layers": {"encoder": 0, "layer1": 1, "layer2": 2}}

@@ -28,6 +28,20 @@ encoder's output (``encoder``) and each transformer layer's output
 (``layer1``..``layerN``), each mean-pooled over time; the ``layer_states``
 extractor reads it.
 
+Parameter groups (``[training] lr_groups`` and ``freeze``): ``feature_encoder``
+(the convolutions over the waveform), ``transformer`` (everything else of
+wav2vec 2.0: feature projection, transformer, quantizer and projections) and
+``head`` (the classify head; empty without one).
+
+Starting from a checkpoint (``checkpoint = "..."`` in a suite): the weights of
+an earlier harness run of this plugin, or a Hugging Face ``save_pretrained``
+folder of ``Wav2Vec2ForPreTraining`` (tensor names ``wav2vec2.*``,
+``quantizer.*``, ...) or of the bare ``Wav2Vec2Model`` (``feature_extractor.*``,
+``encoder.*``, ...): :meth:`Wav2Vec2Model.load_checkpoint` maps the names onto
+this module. The plugin's size parameters must describe the checkpoint's
+model (``config.json`` is not read); a tensor of another shape is an error
+that names it. A classify head the checkpoint lacks starts as built.
+
 Nothing is downloaded: importing this module sets ``HF_HUB_OFFLINE`` and
 ``TRANSFORMERS_OFFLINE``, and the model is built from a configuration, never
 from a hub name.
@@ -44,6 +58,7 @@ import torch
 from torch import nn
 
 from harness import Component, Param, ValidationContext, hookimpl
+from harness.checkpoints import CheckpointError, load_matching
 
 # forced before transformers is imported anywhere in this process
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -303,6 +318,38 @@ class Wav2Vec2Model:
     def logits(self, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         return module(batch)  # type: ignore[no-any-return]
 
+    def parameter_groups(self, module: nn.Module) -> dict[str, list[nn.Parameter]]:
+        """``feature_encoder``, ``transformer`` (the rest of wav2vec 2.0), ``head``."""
+        encoder = list(module.net.wav2vec2.feature_extractor.parameters())  # type: ignore[union-attr]
+        head = list(module.head.parameters()) if module.head is not None else []
+        taken = {id(p) for p in encoder + head}
+        rest = [p for p in module.parameters() if id(p) not in taken]
+        return {"feature_encoder": encoder, "transformer": rest, "head": head}
+
+    def load_checkpoint(
+        self, module: nn.Module, state: Mapping[str, torch.Tensor]
+    ) -> dict[str, list[str]]:
+        """Hugging Face tensor names (``Wav2Vec2ForPreTraining`` or the bare
+        ``Wav2Vec2Model``) or this module's own (a harness run), mapped onto
+        this module; then the core's matching load (shapes checked)."""
+        try:
+            return load_matching(module, {_own_name(k): v for k, v in state.items()})
+        except CheckpointError as exc:  # the protocol's refusal; the core adds where
+            raise ValueError(str(exc)) from exc
+
+
+#: top-level names of ``Wav2Vec2ForPreTraining``'s tensors, under ``net.`` here
+_PRETRAINING_PARTS = ("wav2vec2.", "quantizer.", "project_q.", "project_hid.")
+
+
+def _own_name(name: str) -> str:
+    """A checkpoint's tensor name as this module names it."""
+    if name.startswith(("net.", "head.")):
+        return name  # a harness run of this plugin
+    if name.startswith(_PRETRAINING_PARTS):
+        return "net." + name
+    return "net.wav2vec2." + name  # the bare Wav2Vec2Model
+
 
 def _problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     # rules the Param schema cannot say: list lengths and sizes that must divide
@@ -339,6 +386,7 @@ def harness_models() -> list[Component]:
             factory=Wav2Vec2Model,
             tasks=("contrastive", "classify"),
             input="waveform",
+            groups=("feature_encoder", "transformer", "head"),
             doc="wav2vec 2.0 from scratch on waveform crops (Hugging Face transformers, the "
             f"[{EXTRA}] extra): contrastive + diversity loss; classify: mean-pooled transformer "
             "output and a linear head",
