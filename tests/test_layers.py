@@ -350,3 +350,17 @@ def test_layers_are_the_same_numbers_on_a_second_run(three_layers, tmp_path):
     a, b = three_layers.latents(before), again.latents(run_id)
     for space in ("lstm_state/layer1.h", "lstm_state/layer2.h", "lstm_state/h"):
         np.testing.assert_array_equal(a[space], b[space])
+
+
+def test_the_layer_caption_claims_a_ci_only_where_the_probe_gives_one(layered):
+    import dataclasses
+
+    from harness.report.html import _layers
+
+    results, analysis = layered
+    assert "95% CI band (seeds and probe speakers" in _layers(results, analysis)
+    table = analysis.layers.copy()
+    table["inference"] = "none"  # a probe without per-speaker results
+    table[["ci_low", "ci_high"]] = np.nan
+    said = _layers(results, dataclasses.replace(analysis, layers=table))
+    assert "95% CI band" not in said and "no per-speaker results: no CI" in said

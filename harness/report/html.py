@@ -485,13 +485,19 @@ def _layers(results: Results, analysis: Analysis) -> str:
         data = figures.layer_figure(results, analysis, probe, metric)
         if data is None:
             continue
+        rows = analysis.layers[(analysis.layers["probe"] == probe)
+                               & (analysis.layers["metric"] == metric)]  # fmt: skip
+        band = (
+            "the mean over seeds with its 95% CI band (seeds and probe speakers counted as sampled)"
+            if (rows["inference"] != "none").any()
+            else "the mean over seeds (the probe reports no per-speaker results: no CI)"
+        )
         out.append(figure(
             data,
             f"{shown} against layer per condition",
             f"{shown} ({probe}) at each layer of the stacks the extractors declared, one line per "
-            "condition: the mean over seeds with its 95% CI band (seeds and probe speakers counted "
-            "as sampled). Dashed: the probe's chance level. stats/layers.csv has every row; the answer "
-            "above names the best-separating layer of each condition.",
+            f"condition: {band}. Dashed: the probe's chance level. stats/layers.csv has every row; "
+            "the answer above names the best-separating layer of each condition.",
         ))  # fmt: skip
     out.append(figure(
         figures.cka_layer_figure(results, analysis),
