@@ -12,31 +12,13 @@ from torch import nn
 from harness.batches import BatchStream, epoch_batches, generator, segment, segment_all
 from harness.config import TargetConfig, TrainingConfig
 from harness.contracts import ContractError
-from harness.training import TrainingData, build_module, make_schedule, train
+from harness.training import build_module, make_schedule, train
 from harness_plugins.models.conv_autoencoder import ConvAutoencoderModel
 from harness_plugins.models.lstm import LSTMModel
 
+from helpers.sines import FEATURES, FRAMES, data
+
 torch.set_num_threads(1)
-
-FEATURES, FRAMES = 4, 10
-
-
-def sine_segments(n: int, seed: int, phase: float = 0.0) -> np.ndarray:
-    """Smooth, learnable segments: noisy sinusoids per band."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(FRAMES)[None, :, None]
-    freq = rng.uniform(0.3, 0.6, size=(n, 1, FEATURES))
-    start = rng.uniform(0, 2 * np.pi, size=(n, 1, FEATURES)) + phase
-    x = 0.5 + 0.4 * np.sin(freq * t + start) + 0.02 * rng.standard_normal((n, FRAMES, FEATURES))
-    return x.astype(np.float32)
-
-
-def data(pretrain: bool = False) -> TrainingData:
-    return TrainingData(
-        train=sine_segments(24, 1),
-        heldout=sine_segments(8, 2),
-        pretrain=sine_segments(20, 3, phase=1.0) if pretrain else None,
-    )
 
 
 def cfg(**training) -> TrainingConfig:
