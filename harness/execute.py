@@ -19,7 +19,7 @@ import hashlib
 import math
 import time
 import traceback
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -448,36 +448,22 @@ def waveform_data(
     classify task's targets (:func:`crop_labelled`); a self-supervised
     pretraining condition's crops carry no labels."""
     crop = spec.training.crop_samples(spec.features.sample_rate)
-    pretrain = crop_all(inputs.pretrain, crop) if inputs.pretrain else None
     if not classes:
         return TrainingData(
             train=crop_all(inputs.train, crop), heldout=crop_all(inputs.heldout, crop),
-            pretrain=pretrain,
+            pretrain=crop_all(inputs.pretrain, crop) if inputs.pretrain else None,
         )  # fmt: skip
     index = {name: i for i, name in enumerate(classes)}
 
-    def role(clips: Sequence[Clip], audio: Sequence[np.ndarray]) -> tuple[np.ndarray, Labels]:
+    def role(
+        _: str, clips: Sequence[Clip], audio: Sequence[np.ndarray]
+    ) -> tuple[np.ndarray, Labels]:
         x, y, frame_y = crop_labelled(
             audio, [index[c.label(spec.target.label)] for c in clips], crop
         )
         return x, Labels(y, frame_y)
 
-    train, train_labels = role(roles.train, inputs.train)
-    heldout, heldout_labels = role(roles.heldout, inputs.heldout)
-    pretrain_labels = None
-    if inputs.pretrain and not spec.condition.self_supervised:
-        clips = roles.pretrain.get(spec.condition.language or "", [])
-        pretrain, pretrain_labels = role(clips, inputs.pretrain)
-    return TrainingData(
-        train=train,
-        heldout=heldout,
-        pretrain=pretrain,
-        train_labels=train_labels,
-        heldout_labels=heldout_labels,
-        pretrain_labels=pretrain_labels,
-        classes=tuple(classes),
-        class_weights=class_weights(spec, classes, train_labels.y),
-    )
+    return _labelled_roles(spec, roles, classes, inputs, role, lambda audio: crop_all(audio, crop))
 
 
 def class_names(spec: RunSpec, roles: Roles) -> tuple[str, ...]:
@@ -582,14 +568,30 @@ def labelled_data(
         x, y, frame_y = segment_labelled(arrays, labels, frame_labels, frames)
         return x, Labels(y, frame_y)
 
-    train, train_labels = role("train", roles.train, features.train)
-    heldout, heldout_labels = role("heldout", roles.heldout, features.heldout)
-    pretrain_clips = roles.pretrain.get(spec.condition.language or "", [])
-    pretrain, pretrain_labels = (
-        role("pretrain", pretrain_clips, features.pretrain) if features.pretrain else (None, None)
+    return _labelled_roles(
+        spec, roles, classes, features, role, lambda audio: segment_all(audio, frames)
     )
-    if features.pretrain and spec.condition.self_supervised:  # the model's own loss: no labels
-        pretrain, pretrain_labels = segment_all(features.pretrain, frames), None
+
+
+def _labelled_roles(
+    spec: RunSpec,
+    roles: Roles,
+    classes: Sequence[str],
+    inputs: RunFeatures,
+    role: Callable[[str, Sequence[Clip], Sequence[np.ndarray]], tuple[np.ndarray, Labels]],
+    unlabelled: Callable[[Sequence[np.ndarray]], np.ndarray],
+) -> TrainingData:
+    """A classify task's training data from each role's inputs: ``role`` cuts
+    a role's clips into labelled segments or crops; a self-supervised
+    pretraining condition's inputs are cut by ``unlabelled`` (no targets)."""
+    train, train_labels = role("train", roles.train, inputs.train)
+    heldout, heldout_labels = role("heldout", roles.heldout, inputs.heldout)
+    pretrain, pretrain_labels = None, None
+    if inputs.pretrain and spec.condition.self_supervised:  # the model's own loss: no labels
+        pretrain = unlabelled(inputs.pretrain)
+    elif inputs.pretrain:
+        clips = roles.pretrain.get(spec.condition.language or "", [])
+        pretrain, pretrain_labels = role("pretrain", clips, inputs.pretrain)
     return TrainingData(
         train=train,
         heldout=heldout,
