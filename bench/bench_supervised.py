@@ -85,7 +85,7 @@ def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
                               segment_frames=args.frames, device=args.device)  # fmt: skip
     start, cpu = time.perf_counter(), time.process_time()
     _, outcome = train(model, args.features, data, target=target, training=training,
-                       pretrain_epochs=0, seed=seed)  # fmt: skip
+                       seed=seed)  # fmt: skip
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert outcome.steps == args.steps and outcome.status == "censored"
     return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps

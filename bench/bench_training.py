@@ -130,7 +130,6 @@ def harness_loop(
         TrainingData(train=data, heldout=heldout),
         target=target,
         training=training,
-        pretrain_epochs=0,
         seed=seed,
     )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -109,7 +109,6 @@ def harness_loop(
         TrainingData(train=data, heldout=heldout),
         target=target,
         training=training,
-        pretrain_epochs=0,
         seed=seed,
         input_length=data.shape[1],
     )

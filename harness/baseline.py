@@ -185,42 +185,72 @@ def svm_baseline(
     :raises DataError: too few classes or speakers for the grouped folds.
     :raises ValueError: inconsistent inputs or an unknown grid key or kernel.
     """
-    train_y = _labels(train_labels, len(train_features), "train_labels")
-    groups = _labels(train_groups, len(train_features), "train_groups")
-    heldout_y = _labels(heldout_labels, len(heldout_features), "heldout_labels")
-    train_x = clip_statistics(train_features)
-    heldout_x = clip_statistics(heldout_features)
-    if heldout_x.shape[1] != train_x.shape[1]:
-        raise ValueError(
-            f"held-out clips have {heldout_x.shape[1] // 4} coefficients, "
-            f"training clips {train_x.shape[1] // 4}"
-        )
+    problem = _Problem.of(
+        train_features, train_labels, train_groups, heldout_features, heldout_labels
+    )
     search = _grid(grid)
-    weights = _class_weight(class_weight, train_y)
+    weights = _class_weight(class_weight, problem.train_y)
     path = None
     if cache_dir is not None:
-        key = content_hash(
-            {
-                "version": BASELINE_VERSION,
-                "sklearn": _sklearn_version(),
-                "train": _digest(train_x),
-                "heldout": _digest(heldout_x),
-                "train_labels": train_y.tolist(),
-                "groups": groups.tolist(),
-                "heldout_labels": heldout_y.tolist(),
-                "seed": seed,
-                "grid": search,
-                "class_weight": weights,
-            }
-        )
+        key = content_hash(problem.identity(seed, search, weights))
         path = Path(cache_dir) / "baseline" / f"{key}.json"
         cached = _read(path)
         if cached is not None:
             return cached
-    result = _fit(train_x, train_y, groups, heldout_x, heldout_y, seed, search, weights)
+    result = _fit(problem, seed, search, weights)
     if path is not None:
         write_json(path, result.to_dict())
     return result
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The baseline's inputs, checked: each clip's statistics and label, and
+    each training clip's speaker."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    groups: np.ndarray
+    heldout_x: np.ndarray
+    heldout_y: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        train_features: Sequence[np.ndarray],
+        train_labels: Sequence[str],
+        train_groups: Sequence[str],
+        heldout_features: Sequence[np.ndarray],
+        heldout_labels: Sequence[str],
+    ) -> _Problem:
+        train_y = _labels(train_labels, len(train_features), "train_labels")
+        groups = _labels(train_groups, len(train_features), "train_groups")
+        heldout_y = _labels(heldout_labels, len(heldout_features), "heldout_labels")
+        train_x = clip_statistics(train_features)
+        heldout_x = clip_statistics(heldout_features)
+        if heldout_x.shape[1] != train_x.shape[1]:
+            raise ValueError(
+                f"held-out clips have {heldout_x.shape[1] // 4} coefficients, "
+                f"training clips {train_x.shape[1] // 4}"
+            )
+        return cls(train_x, train_y, groups, heldout_x, heldout_y)
+
+    def identity(
+        self, seed: int, search: list[dict[str, list[Any]]], weights: str | dict[str, float] | None
+    ) -> dict[str, Any]:
+        """Everything the result depends on: what the cache keys on."""
+        return {
+            "version": BASELINE_VERSION,
+            "sklearn": _sklearn_version(),
+            "train": _digest(self.train_x),
+            "heldout": _digest(self.heldout_x),
+            "train_labels": self.train_y.tolist(),
+            "groups": self.groups.tolist(),
+            "heldout_labels": self.heldout_y.tolist(),
+            "seed": seed,
+            "grid": search,
+            "class_weight": weights,
+        }
 
 
 def grouped_folds(
@@ -266,11 +296,7 @@ def grouped_folds(
 
 
 def _fit(
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    groups: np.ndarray,
-    heldout_x: np.ndarray,
-    heldout_y: np.ndarray,
+    problem: _Problem,
     seed: int,
     search: list[dict[str, list[Any]]],
     weights: str | dict[str, float] | None,
@@ -281,24 +307,49 @@ def _fit(
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    folds = grouped_folds(train_y, groups, seed)
+    train_y, heldout_y = problem.train_y, problem.heldout_y
+    folds = grouped_folds(train_y, problem.groups, seed)
     pipeline = Pipeline([("scale", StandardScaler()), ("svm", SVC(class_weight=weights))])
     grid = [{f"svm__{k}": v for k, v in part.items()} for part in search]
     tuned = GridSearchCV(pipeline, grid, scoring="balanced_accuracy", cv=folds, error_score="raise")
     with warnings.catch_warnings():
         # a validation fold may be predicted as a class it lacks; the score is still defined
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        tuned.fit(train_x, train_y)
-        predicted = tuned.predict(heldout_x)
+        tuned.fit(problem.train_x, train_y)
+        predicted = tuned.predict(problem.heldout_x)
     classes = sorted(set(train_y.tolist()) | set(heldout_y.tolist()))
     confusion = confusion_matrix(heldout_y, predicted, labels=classes)
+    return BaselineResult(
+        classes=classes,
+        accuracy=float(accuracy_score(heldout_y, predicted)),
+        balanced_accuracy=float(balanced_accuracy_score(heldout_y, predicted)),
+        recall=_recall(confusion, classes),
+        confusion=confusion.astype(int).tolist(),
+        params=_plain(tuned.best_params_),
+        cv_balanced_accuracy=float(tuned.best_score_),
+        cv_folds=len(folds),
+        cv_scores=_cv_scores(tuned.cv_results_),
+        n_train=len(train_y),
+        n_heldout=len(heldout_y),
+        train_speakers=len(set(problem.groups.tolist())),
+        n_statistics=int(problem.train_x.shape[1]),
+        seed=seed,
+        class_weight=weights,
+    )
+
+
+def _recall(confusion: np.ndarray, classes: Sequence[str]) -> dict[str, float | None]:
+    """Per class, held-out recall (None for a class no held-out clip has)."""
     totals = confusion.sum(axis=1)
-    recall = {
+    return {
         c: (float(confusion[i, i] / totals[i]) if totals[i] else None)
         for i, c in enumerate(classes)
     }
-    results = tuned.cv_results_
-    cv_scores = [
+
+
+def _cv_scores(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every candidate of the search with its mean and standard deviation over folds."""
+    return [
         {
             "params": _plain(params),
             "balanced_accuracy": float(mean),
@@ -311,23 +362,6 @@ def _fit(
             strict=True,
         )
     ]
-    return BaselineResult(
-        classes=classes,
-        accuracy=float(accuracy_score(heldout_y, predicted)),
-        balanced_accuracy=float(balanced_accuracy_score(heldout_y, predicted)),
-        recall=recall,
-        confusion=confusion.astype(int).tolist(),
-        params=_plain(tuned.best_params_),
-        cv_balanced_accuracy=float(tuned.best_score_),
-        cv_folds=len(folds),
-        cv_scores=cv_scores,
-        n_train=len(train_y),
-        n_heldout=len(heldout_y),
-        train_speakers=len(set(groups.tolist())),
-        n_statistics=int(train_x.shape[1]),
-        seed=seed,
-        class_weight=weights,
-    )
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -43,17 +43,23 @@ def model_groups(
         return None
     method = getattr(model, "parameter_groups", None)
     if not callable(method):
-        raise ContractError("model", name, f"[training] names the parameter groups "
-                            f"{list(training.groups)}, but the model has no "
-                            "parameter_groups(module) method; it declares no groups")  # fmt: skip
+        raise ContractError(
+            "model",
+            name,
+            f"[training] names the parameter groups {list(training.groups)}, but the model "
+            "has no parameter_groups(module) method; it declares no groups",
+        )
     value = method(module)
     names = list(value) if declared is None and isinstance(value, Mapping) else declared or ()
     groups = check_parameter_groups(name, value, module, names)
     missing = [g for g in training.groups if g not in groups]
     if missing:
-        raise ContractError("model", name, f"has no parameter group {missing[0]!r} "
-                            f"([training] lr_groups / freeze); its groups: "
-                            f"{', '.join(groups) or 'none'}")  # fmt: skip
+        raise ContractError(
+            "model",
+            name,
+            f"has no parameter group {missing[0]!r} ([training] lr_groups / freeze); "
+            f"its groups: {', '.join(groups) or 'none'}",
+        )
     return groups
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from harness.atomic import atomic_path, write_json
-from harness.execute import LatentSpace, probe_latents
+from harness.latents import LatentSpace
+from harness.probes import probe_latents
 from harness.registry import Registry, load_registry
 from harness.selection import Selection
 from harness.store import FAILED, RECORD, Store

@@ -160,7 +160,7 @@ def test_pretraining_learns_the_same_task_on_the_conditions_filtered_clips(
 def test_balanced_class_weights_are_scikit_learns(tmp_path, tones_registry):
     spec = specs(tmp_path, tones_registry, target='class_weights = "balanced"',
                  splits="train_speakers_by_language = { aa = 3 }")[0]  # fmt: skip
-    from harness.execute import class_weights
+    from harness.run_data import class_weights
 
     y = np.repeat([0, 1, 2], [72, 48, 48])
     expected = compute_class_weight("balanced", classes=np.arange(3), y=y)
@@ -172,7 +172,7 @@ def test_balanced_class_weights_are_scikit_learns(tmp_path, tones_registry):
 def test_explicit_weights_must_name_every_class(tmp_path, tones_registry):
     spec = specs(tmp_path, tones_registry,
                  target='class_weights = "explicit"\nweights = { aa = 1.0, bb = 2.0, zz = 1.0 }')[0]  # fmt: skip
-    from harness.execute import class_weights
+    from harness.run_data import class_weights
 
     with pytest.raises(DataError, match=r"missing \['cc'\].*no class named \['zz'\]"):
         class_weights(spec, ("aa", "bb", "cc"), np.zeros(3, dtype=np.int64))
@@ -207,7 +207,7 @@ def test_short_clips_are_padded_and_their_padding_does_not_count():
 
 
 def test_a_class_without_held_out_speakers_is_a_clear_data_error(tmp_path, tones_registry):
-    from harness.execute import class_names
+    from harness.run_data import class_names
     from harness.splits import assign_roles
 
     spec = specs(tmp_path, tones_registry)[0]
@@ -349,7 +349,7 @@ def test_a_suite_may_probe_nothing(tmp_path, tones_registry):
 
 def labelled(tmp_path, registry, mode):
     """The training data of a classify run on chords followed by 0.3 s of silence."""
-    from harness import execute as ex
+    from harness import run_data as ex
     from harness.splits import assign_roles
 
     path = write(tmp_path, features=f'silence = "{mode}"', per_frame="true")

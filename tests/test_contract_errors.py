@@ -19,8 +19,10 @@ from torch import nn
 
 from harness import Component, Metric, hookimpl
 from harness.contracts import Clip, ContractError, ProbeResult
-from harness.execute import LatentSpace, extract_latents, filter_pretraining, load_clips, run_probes
 from harness.expand import RunSpec, expand
+from harness.latents import LatentSpace, extract_latents
+from harness.probes import run_probes
+from harness.run_inputs import filter_pretraining, load_clips
 from harness.suite import load_suite
 from harness.testing import TinySuiteFailed, run_tiny_suite, tiny_registry, write_tiny_suite
 from harness.training import TrainingData, train
@@ -283,7 +285,7 @@ def train_with(spec, registry, name: str):
     )
     # as execute() calls it: the component's name travels into contract errors
     return train(model, N_FEATURES, data, target=run.target, training=run.training,
-                 pretrain_epochs=0, seed=0, name=run.model.plugin)  # fmt: skip
+                 seed=0, name=run.model.plugin)  # fmt: skip
 
 
 def test_loss_that_is_not_a_scalar(spec, registry):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-import harness.training
+import harness.stepper
 from harness.config import TrainingConfig
 from harness.schedules import Schedule, make_schedule
 from harness.suite import SuiteError, load_suite
@@ -93,7 +93,7 @@ def test_each_phase_has_its_own_schedule_over_its_own_steps(monkeypatch):
         spans.append(steps)
         return make_schedule(optimizer, config, steps)
 
-    monkeypatch.setattr(harness.training, "make_schedule", spy)
+    monkeypatch.setattr(harness.stepper, "make_schedule", spy)
     run(epochs=3, tgt=target(max_steps=7, eval_every=7), config=training(warmup_steps=2))
     # 20 pretraining segments in batches of 8: 3 batches an epoch, 3 epochs; then the budget
     assert spans == [9, 7]

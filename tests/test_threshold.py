@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import execute as execute_module
+from harness import run_reference as execute_module
 from harness.config import TargetConfig, TrainingConfig
 from harness.expand import expand
 from harness.suite import load_suite
@@ -52,7 +52,6 @@ def train_seed(model, seed: int, tgt: TargetConfig, ref: Reference | None = None
         DATA,
         target=tgt,
         training=TRAINING,
-        pretrain_epochs=0,
         seed=seed,
         name="lstm",
         reference=ref,

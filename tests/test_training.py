@@ -12,7 +12,7 @@ from torch import nn
 from harness.batches import BatchStream, epoch_batches, generator, segment, segment_all
 from harness.config import TargetConfig, TrainingConfig
 from harness.contracts import ContractError
-from harness.training import build_module, make_schedule, train
+from harness.training import Pretraining, build_module, make_schedule, train
 from harness_plugins.models.conv_autoencoder import ConvAutoencoderModel
 from harness_plugins.models.lstm import LSTMModel
 
@@ -38,7 +38,7 @@ def run(model=None, d=None, epochs=0, seed=0, tgt=None, training=None):
         d or data(),
         target=tgt or target(),
         training=training or cfg(),
-        pretrain_epochs=epochs,
+        pretraining=Pretraining(epochs=epochs),
         seed=seed,
         name="test",
     )

@@ -86,7 +86,7 @@ def _train(seed=0, classes=()):
     target = TargetConfig(language="xx", threshold=0.0, max_steps=4, eval_every=2)
     training = TrainingConfig(batch_size=4, lr=1e-3, device="cpu")
     _, outcome = train(
-        model, 1, data, target=target, training=training, pretrain_epochs=0, seed=seed,
+        model, 1, data, target=target, training=training, seed=seed,
         input_length=1600,
     )  # fmt: skip
     return outcome.curve.to_dict()

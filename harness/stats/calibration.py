@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness.design import ConditionInfo, Design, ModelInfo
-from harness.execute import probe_rows
+from harness.probes import probe_rows
 from harness.registry import Registry, load_registry
 from harness.results import Results
 from harness.stats.separability import separability_summary, separability_vs_control

@@ -11,7 +11,7 @@ import numpy as np
 from torch import nn
 
 from harness.config import TargetConfig, TrainingConfig
-from harness.training import TrainingData, TrainingOutcome, train
+from harness.training import Pretraining, TrainingData, TrainingOutcome, train
 from harness_plugins.models.lstm import LSTMModel
 
 FEATURES, FRAMES = 4, 10
@@ -77,7 +77,7 @@ def run(
         data(pretrain=epochs > 0),
         target=tgt or target(),
         training=config or training(),
-        pretrain_epochs=epochs,
+        pretraining=Pretraining(epochs=epochs),
         seed=seed,
         name="grouped",
         groups=groups,
