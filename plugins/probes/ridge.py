@@ -27,21 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from harness import Component, Metric, Param, ValidationContext, hookimpl
+from harness import Component, Metric, Param, ValidationContext, hookimpl, probe_tasks
 from harness.contracts import ProbeResult
 from harness.hashing import stable_seed
-from harness.probe_tasks import (
-    TASK_PARAM,
-    TASKS,
-    auto_splits,
-    balanced_accuracy_metric,
-    chance_metric,
-    check_target,
-    p_value_metric,
-    selectivity_metric,
-    task_problems,
-    tasks_of,
-)
 from harness.probing import (
     SpeakerTable,
     fold_of_speakers,
@@ -62,16 +50,16 @@ DEFAULT_ALPHAS = [0.1, 10.0, 1000.0]
 
 def _metrics_of(task: str) -> list[Metric]:
     return [
-        balanced_accuracy_metric(
+        probe_tasks.balanced_accuracy_metric(
             task, ", of the pooled out-of-fold predictions of speaker-grouped CV"
         ),
-        chance_metric(task),
-        p_value_metric(
+        probe_tasks.chance_metric(task),
+        probe_tasks.p_value_metric(
             task,
             "speaker-level permutation p-value of the balanced accuracy (this run alone); "
             "NaN if n_permutations = 0",
         ),
-        selectivity_metric(
+        probe_tasks.selectivity_metric(
             task,
             f"balanced_accuracy_{task} minus the mean of its permutation null (the control "
             "task); NaN if n_permutations = 0",
@@ -79,7 +67,7 @@ def _metrics_of(task: str) -> list[Metric]:
     ]
 
 
-METRICS = [metric for task in TASKS for metric in _metrics_of(task)]
+METRICS = [metric for task in probe_tasks.TASKS for metric in _metrics_of(task)]
 
 
 def pooled_balanced_accuracy(
@@ -121,7 +109,7 @@ class RidgeProbe:
         problem = _alphas_problem(alphas)
         if problem:
             raise ValueError(problem)
-        self.tasks = tasks_of(task)
+        self.tasks = probe_tasks.tasks_of(task)
         self.n_splits = n_splits
         self.alphas = sorted((float(a) for a in alphas), reverse=True)
         self.n_permutations = n_permutations
@@ -137,8 +125,8 @@ class RidgeProbe:
         x, labels, groups, table = probe_inputs(latents, labels, groups)
         languages = np.unique(table.labels)
         if "target" in self.tasks:
-            check_target(languages, target)
-        n_splits = self.n_splits or auto_splits(labels, groups)
+            probe_tasks.check_target(languages, target)
+        n_splits = self.n_splits or probe_tasks.auto_splits(labels, groups)
         # Folds are stratified by language (so also for target vs rest) and shared by
         # both tasks: one SVD per fold serves every task, alpha and relabelling.
         speakers = table.speakers.tolist()
@@ -202,7 +190,7 @@ class RidgeProbe:
 
 
 PARAMS = [
-    TASK_PARAM,
+    probe_tasks.TASK_PARAM,
     Param(
         "n_splits",
         int,
@@ -271,7 +259,7 @@ def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tu
     problem = _alphas_problem(params["alphas"])
     if problem:
         yield "alphas", problem
-    yield from task_problems(params, context)
+    yield from probe_tasks.task_problems(params, context)
 
 
 @hookimpl
