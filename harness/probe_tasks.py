@@ -87,46 +87,40 @@ def task_problems(
 # ------------------------------------------------------------ metrics per task
 
 
+def _task_metric(
+    name: str,
+    task: str,
+    doc: str,
+    label: str,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    **more: Any,
+) -> Metric:
+    return Metric(
+        f"{name}_{task}", doc, label=f"{label} ({TASK_LABELS[task]})", bounds=bounds, **more
+    )
+
+
 def balanced_accuracy_metric(task: str, how: str) -> Metric:
     """The headline score of ``task``; ``how`` says how it is aggregated over folds."""
-    return Metric(
-        f"balanced_accuracy_{task}",
-        f"balanced accuracy, {TASK_DOCS[task]}{how}",
-        chance=f"chance_{task}",
-        headline=True,
-        label=f"balanced accuracy ({TASK_LABELS[task]})",
-        bounds=(0.0, 1.0),
+    doc = f"balanced accuracy, {TASK_DOCS[task]}{how}"
+    return _task_metric(
+        "balanced_accuracy", task, doc, "balanced accuracy", chance=f"chance_{task}", headline=True
     )
 
 
 def chance_metric(task: str) -> Metric:
     """The balanced accuracy of a predictor that ignores the latents."""
-    return Metric(
-        f"chance_{task}",
-        "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
-        role="reference",
-        label=f"chance level ({TASK_LABELS[task]})",
-        bounds=(0.0, 1.0),
-    )
+    doc = "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline"
+    return _task_metric("chance", task, doc, "chance level", role="reference")
 
 
 def p_value_metric(task: str, doc: str) -> Metric:
     """The speaker-level permutation p-value of the balanced accuracy."""
-    return Metric(
-        f"p_value_{task}",
-        doc,
-        higher_is_better=False,
-        role="p_value",
-        label=f"permutation p-value ({TASK_LABELS[task]})",
-        bounds=(0.0, 1.0),
+    return _task_metric(
+        "p_value", task, doc, "permutation p-value", higher_is_better=False, role="p_value"
     )
 
 
 def selectivity_metric(task: str, doc: str) -> Metric:
     """The balanced accuracy minus the mean score of the control tasks."""
-    return Metric(
-        f"selectivity_{task}",
-        doc,
-        label=f"selectivity ({TASK_LABELS[task]})",
-        bounds=(-1.0, 1.0),
-    )
+    return _task_metric("selectivity", task, doc, "selectivity", bounds=(-1.0, 1.0))
