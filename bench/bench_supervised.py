@@ -18,13 +18,11 @@ A benchmark, not a test: it asserts nothing and takes about a minute per model.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
 from typing import Any
 
 import numpy as np
 import torch
+from timing import best_and_median, interleaved, ratios, stopwatch, sync, timed, write_json
 from torch.nn import functional as F
 
 from harness.config import TargetConfig, TrainingConfig
@@ -41,9 +39,11 @@ MODELS = {
 }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+KEYS = ("bare_wall", "bare_cpu", "harness_step", "harness_wall", "harness_cpu")
+RATIOS = {
+    "ratio_cpu": ("harness_cpu", "bare_cpu"),
+    "ratio_step_clock": ("harness_step", "bare_wall"),
+}
 
 
 def bare_loop(model: Any, data: torch.Tensor, y: torch.Tensor, frame_y: torch.Tensor,
@@ -52,21 +52,21 @@ def bare_loop(model: Any, data: torch.Tensor, y: torch.Tensor, frame_y: torch.Te
     torch.manual_seed(seed)
     module = model.build(args.features, args.frames, args.classes).to(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    _sync(device)
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(args.steps):
-        index = torch.randint(0, data.shape[0], (args.batch,), device=device)
-        logits = model.logits(module, data[index])
-        if logits.dim() == 2:
-            loss = F.cross_entropy(logits, y[index])
-        else:
-            loss = F.cross_entropy(logits.reshape(-1, args.classes), frame_y[index].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    loss.item()
-    wall = time.perf_counter() - start
-    return wall / args.steps, (time.process_time() - cpu) / args.steps
+    sync(device)
+    with stopwatch() as elapsed:
+        for _ in range(args.steps):
+            index = torch.randint(0, data.shape[0], (args.batch,), device=device)
+            logits = model.logits(module, data[index])
+            if logits.dim() == 2:
+                loss = F.cross_entropy(logits, y[index])
+            else:
+                frames = frame_y[index].reshape(-1)
+                loss = F.cross_entropy(logits.reshape(-1, args.classes), frames)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        loss.item()
+    return elapsed.wall / args.steps, elapsed.cpu / args.steps
 
 
 def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
@@ -83,10 +83,17 @@ def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
     )
     training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
                               segment_frames=args.frames, device=args.device)  # fmt: skip
-    start, cpu = time.perf_counter(), time.process_time()
-    _, outcome = train(model, args.features, data, target=target, training=training,
-                       pretrain_epochs=0, seed=seed)  # fmt: skip
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    (_, outcome), wall, cpu = timed(
+        lambda: train(
+            model,
+            args.features,
+            data,
+            target=target,
+            training=training,
+            pretrain_epochs=0,
+            seed=seed,
+        )
+    )
     assert outcome.steps == args.steps and outcome.status == "censored"
     return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
 
@@ -110,26 +117,17 @@ def bench(name: str, args: argparse.Namespace, device: torch.device) -> dict[str
     model = MODELS[name]()
     bare_loop(model, on_device, y, frame_y, args, device, seed=0)  # warm-up
     harness_loop(model, data, args, seed=0)
-    keys = ("bare_wall", "bare_cpu", "harness_step", "harness_wall", "harness_cpu")
-    times: dict[str, list[float]] = {key: [] for key in keys}
-    for repeat in range(args.repeats):
-        if repeat % 2:
-            own = harness_loop(model, data, args, seed=repeat)
-            bare = bare_loop(model, on_device, y, frame_y, args, device, seed=repeat)
-        else:
-            bare = bare_loop(model, on_device, y, frame_y, args, device, seed=repeat)
-            own = harness_loop(model, data, args, seed=repeat)
-        for key, value in zip(keys, (*bare, *own), strict=True):
-            times[key].append(value)
-    best = {k: min(v) * 1e3 for k, v in times.items()}
-    median = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    times = interleaved(
+        args.repeats,
+        lambda seed: bare_loop(model, on_device, y, frame_y, args, device, seed),
+        lambda seed: harness_loop(model, data, args, seed),
+        KEYS,
+    )
+    best, median = best_and_median(times, scale=1e3)
     return {
-        "ms_per_step": {k: {"min": best[k], "median": median[k]} for k in keys},
-        "ratio_cpu": {"min": best["harness_cpu"] / best["bare_cpu"],
-                      "median": median["harness_cpu"] / median["bare_cpu"]},
-        "ratio_step_clock": {"min": best["harness_step"] / best["bare_wall"],
-                             "median": median["harness_step"] / median["bare_wall"]},
-    }  # fmt: skip
+        "ms_per_step": {k: {"min": best[k], "median": median[k]} for k in KEYS},
+        **ratios(best, median, RATIOS),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -165,9 +163,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f" {ms['harness_step']['min']:7.1f}/{ms['harness_step']['median']:7.1f}"
               "  (best/median)")  # fmt: skip
     results["environment"] = environment()
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1)
+    write_json(args.json, results)
     return results
 
 
