@@ -22,12 +22,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from timing import best_and_median, interleaved, ratios, stopwatch, sync, timed, write_json
+from timing import (
+    LOOP_MEASURES,
+    compare_loops,
+    loop_arguments,
+    loop_device,
+    ms_per_step,
+    per_step,
+    stopwatch,
+    sync,
+    write_json,
+)
 from torch.nn import functional as F
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
-from harness.training import Labels, TrainingData, resolve_device, train
+from harness.training import Labels, TrainingData, train
 from harness_plugins.models.mel_cnn import MelCNNModel
 from harness_plugins.models.rnn_classifier import RNNClassifierModel
 
@@ -39,7 +49,6 @@ MODELS = {
 }
 
 
-KEYS = ("bare_wall", "bare_cpu", "harness_step", "harness_wall", "harness_cpu")
 RATIOS = {
     "ratio_cpu": ("harness_cpu", "bare_cpu"),
     "ratio_step_clock": ("harness_step", "bare_wall"),
@@ -83,19 +92,8 @@ def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
     )
     training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
                               segment_frames=args.frames, device=args.device)  # fmt: skip
-    (_, outcome), wall, cpu = timed(
-        lambda: train(
-            model,
-            args.features,
-            data,
-            target=target,
-            training=training,
-            pretrain_epochs=0,
-            seed=seed,
-        )
-    )
-    assert outcome.steps == args.steps and outcome.status == "censored"
-    return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
+    settings = {"target": target, "training": training, "pretrain_epochs": 0, "seed": seed}
+    return per_step(args.steps, lambda: train(model, args.features, data, **settings))
 
 
 def labels(rng: np.random.Generator, n: int, args: argparse.Namespace) -> Labels:
@@ -115,19 +113,14 @@ def bench(name: str, args: argparse.Namespace, device: torch.device) -> dict[str
     y = torch.from_numpy(data.train_labels.y).to(device)
     frame_y = torch.from_numpy(data.train_labels.frame_y).to(device)
     model = MODELS[name]()
-    bare_loop(model, on_device, y, frame_y, args, device, seed=0)  # warm-up
-    harness_loop(model, data, args, seed=0)
-    times = interleaved(
+    best, median, ratio = compare_loops(
         args.repeats,
         lambda seed: bare_loop(model, on_device, y, frame_y, args, device, seed),
         lambda seed: harness_loop(model, data, args, seed),
-        KEYS,
+        LOOP_MEASURES,
+        RATIOS,
     )
-    best, median = best_and_median(times, scale=1e3)
-    return {
-        "ms_per_step": {k: {"min": best[k], "median": median[k]} for k in KEYS},
-        **ratios(best, median, RATIOS),
-    }
+    return {"ms_per_step": ms_per_step(best, median, LOOP_MEASURES), **ratio}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -137,16 +130,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--segments", type=int, default=256, help="training segments")
-    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--json", help="also write the results to this file")
+    loop_arguments(parser, steps=10, repeats=5)
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = loop_device(args)
     print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}; batch "
           f"{args.batch} x {args.frames} frames x {args.features} features, {args.classes} "
           f"classes, Adam; {args.repeats} repeats of {args.steps} steps")  # fmt: skip

@@ -23,40 +23,26 @@ from typing import Any
 import numpy as np
 import torch
 from timing import (
-    best_and_median,
-    interleaved,
+    LOOP_MEASURES,
+    LOOP_RATIOS,
+    compare_loops,
+    loop_arguments,
+    loop_device,
     ms_per_step,
+    per_step,
     print_comparison,
-    ratios,
     stopwatch,
     sync,
-    timed,
     write_json,
 )
 from torch.nn import functional as F
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
-from harness.training import TrainingData, resolve_device, train
+from harness.training import TrainingData, train
 from harness_plugins.models.lstm import LSTMModel
 
-MEASURES = {
-    "bare_wall": "bare loop, wall",
-    "bare_cpu": "bare loop, CPU",
-    "harness_step": "harness, its step clock",
-    "harness_wall": "harness, whole call, wall",
-    "harness_cpu": "harness, whole call, CPU",
-}
-
-
-RATIOS = {
-    # the harness's own step clock against the bare loop's wall clock
-    "step_clock": ("harness_step", "bare_wall"),
-    # the whole train() call (build + 2 evaluations included): an upper bound
-    "whole_call_wall": ("harness_wall", "bare_wall"),
-    # CPU time is less sensitive to other processes on a shared machine
-    "whole_call_cpu": ("harness_cpu", "bare_cpu"),
-}
+MEASURES = LOOP_MEASURES
 
 
 def lstm_step_flops(batch: int, frames: int, features: int, hidden: int, layers: int) -> float:
@@ -136,19 +122,9 @@ def harness_loop(
         segment_frames=args.frames,
         device=args.device,
     )
-    (_, outcome), wall, cpu = timed(
-        lambda: train(
-            LSTMModel(args.hidden, args.layers),
-            args.features,
-            TrainingData(train=data, heldout=heldout),
-            target=target,
-            training=training,
-            pretrain_epochs=0,
-            seed=seed,
-        )
-    )
-    assert outcome.steps == args.steps and outcome.status == "censored"
-    return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
+    model, pairs = LSTMModel(args.hidden, args.layers), TrainingData(train=data, heldout=heldout)
+    settings = {"target": target, "training": training, "pretrain_epochs": 0, "seed": seed}
+    return per_step(args.steps, lambda: train(model, args.features, pairs, **settings))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -159,38 +135,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--segments", type=int, default=512, help="training segments")
-    parser.add_argument("--steps", type=int, default=30, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--json", help="also write the results to this file")
+    loop_arguments(parser, steps=30, repeats=15)
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = loop_device(args)
     rng = np.random.default_rng(0)
     shape = (args.segments, args.frames, args.features)
     data = rng.random(shape, dtype=np.float32)
     heldout = rng.random((4, args.frames, args.features), dtype=np.float32)
     on_device = torch.from_numpy(data).to(device)
 
-    # warm-up: first calls allocate and pick kernels
-    bare_loop(on_device, args, device, seed=0)
-    harness_loop(data, heldout, args, seed=0)
-    times = interleaved(
+    best, median, ratio = compare_loops(
         args.repeats,
         lambda seed: bare_loop(on_device, args, device, seed),
         lambda seed: harness_loop(data, heldout, args, seed),
-        list(MEASURES),
+        MEASURES,
+        LOOP_RATIOS,
     )
     flops = lstm_step_flops(args.batch, args.frames, args.features, args.hidden, args.layers)
     peak = matmul_peak(device)
-    best, median = best_and_median(times)
-    ratio = ratios(best, median, RATIOS)
     # CPU: the whole call's CPU time (an upper bound on the step's); CUDA: the step clock
     step_seconds = best["harness_step"] if device.type == "cuda" else best["harness_cpu"]
     achieved = flops / step_seconds / 1e9

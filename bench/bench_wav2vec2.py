@@ -25,34 +25,27 @@ from typing import Any
 import numpy as np
 import torch
 from timing import (
-    best_and_median,
-    interleaved,
+    LOOP_MEASURES,
+    LOOP_RATIOS,
+    compare_loops,
+    loop_arguments,
+    loop_device,
     ms_per_step,
+    per_step,
     print_comparison,
-    ratios,
     stopwatch,
     sync,
-    timed,
     write_json,
 )
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
-from harness.training import TrainingData, resolve_device, train
+from harness.training import TrainingData, train
 from harness_plugins.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Module
 
-MEASURES = {
-    "bare_wall": "bare loop, wall",
-    "bare_cpu": "bare loop, CPU",
-    "harness_step": "harness, its step clock",
-    "harness_wall": "harness, whole call, wall",
-    "harness_cpu": "harness, whole call, CPU",
-    "harness_step_cpu": "harness, marginal step, CPU",
-}
+MEASURES = {**LOOP_MEASURES, "harness_step_cpu": "harness, marginal step, CPU"}
 RATIOS = {
-    "step_clock": ("harness_step", "bare_wall"),
-    "whole_call_wall": ("harness_wall", "bare_wall"),
-    "whole_call_cpu": ("harness_cpu", "bare_cpu"),
+    **LOOP_RATIOS,
     # the call's fixed cost (build, evaluations) taken out: one step against one step
     "step_cpu": ("harness_step_cpu", "bare_cpu"),
 }
@@ -111,20 +104,11 @@ def harness_loop(
                           max_steps=steps, eval_every=steps)  # fmt: skip
     training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
                               device=args.device, crop_seconds=args.crop_seconds)  # fmt: skip
-    (_, outcome), wall, cpu = timed(
-        lambda: train(
-            model(args),
-            1,
-            TrainingData(train=data, heldout=heldout),
-            target=target,
-            training=training,
-            pretrain_epochs=0,
-            seed=seed,
-            input_length=data.shape[1],
-        )
+    pairs = TrainingData(train=data, heldout=heldout)
+    settings = {"target": target, "training": training, "pretrain_epochs": 0, "seed": seed}
+    return per_step(
+        steps, lambda: train(model(args), 1, pairs, **settings, input_length=data.shape[1])
     )
-    assert outcome.steps == steps and outcome.status == "censored"
-    return outcome.train_seconds / steps, wall / steps, cpu / steps
 
 
 def harness_step_cpu(
@@ -148,35 +132,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask-length", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crops", type=int, default=64, help="training crops")
-    parser.add_argument("--steps", type=int, default=8, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--json", help="also write the results to this file")
+    loop_arguments(parser, steps=8, repeats=5)
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = loop_device(args)
     crop = round(args.crop_seconds * args.sample_rate)
     rng = np.random.default_rng(0)
     data = (0.1 * rng.standard_normal((args.crops, crop))).astype(np.float32)
     heldout = (0.1 * rng.standard_normal((2, crop))).astype(np.float32)
     on_device = torch.from_numpy(data).to(device)
 
-    bare_loop(on_device, args, device, seed=0)  # warm-up: allocations, kernels
-    harness_loop(data, heldout, args, seed=0)
-    times = interleaved(
+    best, median, ratio = compare_loops(
         args.repeats,
         lambda seed: bare_loop(on_device, args, device, seed),
         lambda seed: harness_step_cpu(data, heldout, args, seed),
-        list(MEASURES),
+        MEASURES,
+        RATIOS,
     )
-    best, median = best_and_median(times)
-    ratio = ratios(best, median, RATIOS)
     audio = args.batch * args.crop_seconds  # seconds of audio per step
     throughput = {
         "harness_step_wall": audio / best["harness_step"],

@@ -9,6 +9,7 @@ The scripts import it as ``timing`` (Python puts a script's folder on the path).
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import statistics
@@ -152,3 +153,69 @@ def write_json(path: str | None, results: Mapping[str, Any]) -> None:
     if path:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=1)
+
+
+# ---------------------------------------------------------------- a training loop against a bare one
+
+#: what the training-loop benchmarks measure per step, in the order their loops return it
+LOOP_MEASURES = {
+    "bare_wall": "bare loop, wall",
+    "bare_cpu": "bare loop, CPU",
+    "harness_step": "harness, its step clock",
+    "harness_wall": "harness, whole call, wall",
+    "harness_cpu": "harness, whole call, CPU",
+}
+#: their ratios harness / bare
+LOOP_RATIOS = {
+    # the harness's own step clock against the bare loop's wall clock
+    "step_clock": ("harness_step", "bare_wall"),
+    # the whole train() call (build + 2 evaluations included): an upper bound
+    "whole_call_wall": ("harness_wall", "bare_wall"),
+    # CPU time is less sensitive to other processes on a shared machine
+    "whole_call_cpu": ("harness_cpu", "bare_cpu"),
+}
+
+
+def loop_arguments(parser: argparse.ArgumentParser, steps: int, repeats: int) -> None:
+    """The options every training-loop benchmark takes: steps per timed repeat,
+    repeats, torch threads, device and a JSON file for the results."""
+    parser.add_argument("--steps", type=int, default=steps, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--json", help="also write the results to this file")
+
+
+def per_step(steps: int, train_call: Callable[[], tuple[Any, Any]]) -> tuple[float, float, float]:
+    """Seconds per step of ``train_call()`` (a :func:`harness.training.train` call set
+    to run exactly ``steps`` steps, censored): its own step clock, and the wall
+    and CPU time of the whole call, which includes building the model and the
+    held-out evaluations, so it bounds the overhead from above."""
+    (_, outcome), wall, cpu = timed(train_call)
+    assert outcome.steps == steps and outcome.status == "censored"
+    return outcome.train_seconds / steps, wall / steps, cpu / steps
+
+
+def loop_device(args: argparse.Namespace) -> Any:
+    """Torch on ``args.threads`` threads, and the device of ``args.device``."""
+    import torch
+
+    from harness.training import resolve_device
+
+    torch.set_num_threads(args.threads)
+    return resolve_device(args.device)
+
+
+def compare_loops(
+    repeats: int,
+    bare: Callable[[int], Sequence[float]],
+    harness: Callable[[int], Sequence[float]],
+    measures: Iterable[str],
+    pairs: Mapping[str, tuple[str, str]],
+) -> tuple[dict[str, float], dict[str, float], dict[str, dict[str, float]]]:
+    """Both loops once to warm up (first calls allocate and pick kernels), then
+    :func:`interleaved`: the best and median seconds of each measure, and ``pairs``' ratios."""
+    bare(0)
+    harness(0)
+    best, median = best_and_median(interleaved(repeats, bare, harness, list(measures)))
+    return best, median, ratios(best, median, pairs)
