@@ -3,6 +3,12 @@
 No pyplot: figures are built on :class:`matplotlib.figure.Figure`, so drawing
 never touches a GUI backend or global state. Labels come from suite files, so
 mathtext parsing is off: a ``$`` in a condition label is printed, not parsed.
+
+This module draws the convergence, threshold, separability and CKA figures
+and is where every figure is imported from: the shared pieces live in
+:mod:`harness.report.plotting`, the 2-D pictures in
+:mod:`harness.report.scatter_figures` and the layer figures in
+:mod:`harness.report.layer_figures`.
 """
 
 from __future__ import annotations
