@@ -23,29 +23,17 @@ import argparse
 from typing import Any
 
 import numpy as np
+import timing
 import torch
-from timing import (
-    LOOP_MEASURES,
-    LOOP_RATIOS,
-    compare_loops,
-    loop_arguments,
-    loop_device,
-    ms_per_step,
-    per_step,
-    print_comparison,
-    stopwatch,
-    sync,
-    write_json,
-)
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
 from harness.training import TrainingData, train
 from harness_plugins.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Module
 
-MEASURES = {**LOOP_MEASURES, "harness_step_cpu": "harness, marginal step, CPU"}
+MEASURES = {**timing.LOOP_MEASURES, "harness_step_cpu": "harness, marginal step, CPU"}
 RATIOS = {
-    **LOOP_RATIOS,
+    **timing.LOOP_RATIOS,
     # the call's fixed cost (build, evaluations) taken out: one step against one step
     "step_cpu": ("harness_step_cpu", "bare_cpu"),
 }
@@ -73,8 +61,8 @@ def bare_loop(
     net.train()
     frames = int(net.wav2vec2._get_feat_extract_output_lengths(crop))
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    sync(device)
-    with stopwatch() as elapsed:
+    timing.sync(device)
+    with timing.stopwatch() as elapsed:
         for _ in range(args.steps):
             batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
             batch = Wav2Vec2Module.normalise(batch)
@@ -106,7 +94,7 @@ def harness_loop(
                               device=args.device, crop_seconds=args.crop_seconds)  # fmt: skip
     pairs = TrainingData(train=data, heldout=heldout)
     settings = {"target": target, "training": training, "pretrain_epochs": 0, "seed": seed}
-    return per_step(
+    return timing.per_step(
         steps, lambda: train(model(args), 1, pairs, **settings, input_length=data.shape[1])
     )
 
@@ -132,21 +120,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask-length", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crops", type=int, default=64, help="training crops")
-    loop_arguments(parser, steps=8, repeats=5)
+    timing.loop_arguments(parser, steps=8, repeats=5)
     return parser
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
 
-    device = loop_device(args)
+    device = timing.loop_device(args)
     crop = round(args.crop_seconds * args.sample_rate)
     rng = np.random.default_rng(0)
     data = (0.1 * rng.standard_normal((args.crops, crop))).astype(np.float32)
     heldout = (0.1 * rng.standard_normal((2, crop))).astype(np.float32)
     on_device = torch.from_numpy(data).to(device)
 
-    best, median, ratio = compare_loops(
+    best, median, ratio = timing.compare_loops(
         args.repeats,
         lambda seed: bare_loop(on_device, args, device, seed),
         lambda seed: harness_step_cpu(data, heldout, args, seed),
@@ -164,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "config": vars(args),
         "device": str(device),
-        "ms_per_step": ms_per_step(best, median, MEASURES),
+        "ms_per_step": timing.ms_per_step(best, median, MEASURES),
         "ratio": ratio,
         "audio_seconds_per_second": throughput,
         "environment": environment(),
@@ -175,9 +163,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{args.crop_seconds} s at {args.sample_rate} Hz, Adam; {args.repeats} repeats of "
         f"{args.steps} steps"
     )
-    print_comparison(results["ms_per_step"], MEASURES, ratio, digits=1)
+    timing.print_comparison(results["ms_per_step"], MEASURES, ratio, digits=1)
     print("audio seconds per second: " + ", ".join(f"{k} {v:.1f}" for k, v in throughput.items()))
-    write_json(args.json, results)
+    timing.write_json(args.json, results)
     return results
 
 
