@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from timing import timed
 
 from harness.baseline import DEFAULT_GRID, clip_statistics, svm_baseline
 
@@ -51,12 +51,6 @@ def corpus(clips: int, speakers: int, seed: int) -> tuple[list[np.ndarray], list
         labels.append(CLASSES[label])
         groups.append(f"s{seed}_{speaker}")
     return frames, labels, groups
-
-
-def timed(call: Any) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = call()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def bench(train: int, heldout: int, repeats: int) -> dict[str, Any]:

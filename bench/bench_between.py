@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 
 import numpy as np
+from timing import timed
 
 from harness.design import ConditionInfo, Design
 from harness.stats.between import between_conditions
@@ -61,9 +61,8 @@ def main() -> None:
     for name, ratios in [("null", (0.78, 0.78, 0.78)),
                          ("c0 1.25x faster", (0.78 / 1.25, 0.78, 0.78)),
                          ("c0 1.5x faster", (0.78 / 1.5, 0.78, 0.78))]:  # fmt: skip
-        start = time.perf_counter()
-        found = rates(dataclasses.replace(base, ratios=ratios), args.suites, seed=1)
-        spent = time.perf_counter() - start
+        design = dataclasses.replace(base, ratios=ratios)
+        found, spent, _ = timed(lambda design=design: rates(design, args.suites, seed=1))
         print(f"{name:16s} " + "  ".join(f"{k}: {v:.3f}" for k, v in found.items())
               + f"  ({args.suites} suites, {spent:.0f} s)")  # fmt: skip
 

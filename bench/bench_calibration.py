@@ -27,12 +27,12 @@ A benchmark, not a test (tests/test_calibration.py is the short version).
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import torch
+from timing import timed_rates
 
 from harness.registry import load_registry
 from harness.stats.calibration import SimDesign, rejection_rates
@@ -75,13 +75,13 @@ def main() -> None:
         ]  # fmt: skip
     rows = {}
     for k, (name, design, n) in enumerate(scenarios):
-        wall, cpu = time.perf_counter(), time.process_time()
-        rates = rejection_rates(design, n, seed=100 + k, registry=registry)
-        rates["suites"] = n
-        rates["cpu_s_per_suite"] = (time.process_time() - cpu) / n
-        rates["wall_s"] = time.perf_counter() - wall
-        rows[name] = rates
-        print(f"{name}:\n{rates.round(3).to_string()}\n", flush=True)
+        rows[name] = timed_rates(
+            name,
+            lambda design=design, n=n, k=k: rejection_rates(
+                design, n, seed=100 + k, registry=registry
+            ),
+            n,
+        )
     table = pd.DataFrame(rows).T
     with pd.option_context("display.width", 200):
         print(table.round(3).to_string())

@@ -29,10 +29,10 @@ A benchmark, not a test (tests/test_convergence_calibration.py is the short vers
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 
 import pandas as pd
+from timing import timed_rates
 
 from harness.stats.convergence_calibration import TimeDesign, rejection_rates
 
@@ -67,13 +67,11 @@ def main() -> None:
     ]  # fmt: skip
     rows = {}
     for k, (name, design) in enumerate(scenarios):
-        wall, cpu = time.perf_counter(), time.process_time()
-        rates = rejection_rates(design, args.suites, seed=200 + k)
-        rates["suites"] = args.suites
-        rates["cpu_s_per_suite"] = (time.process_time() - cpu) / args.suites
-        rates["wall_s"] = time.perf_counter() - wall
-        rows[name] = rates
-        print(f"{name}:\n{rates.round(3).to_string()}\n", flush=True)
+        rows[name] = timed_rates(
+            name,
+            lambda design=design, k=k: rejection_rates(design, args.suites, seed=200 + k),
+            args.suites,
+        )
     table = pd.DataFrame(rows).T
     with pd.option_context("display.width", 220):
         print(f"sd {args.sd}, rho {args.rho}, censoring {args.censoring}, {args.suites} suites")

@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from timing import Times, best_and_median, stopwatch, timed
 
 from harness.config import FeatureConfig
 from harness.contracts import DataRequest
@@ -47,22 +45,17 @@ CONFIGS = {
 }
 
 
-def cpu_seconds() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def bench_corpus(cache: Path, speakers: int, clips: int, seconds: float) -> dict[str, Any]:
     request = DataRequest(LANGUAGES, 16000, dict.fromkeys(LANGUAGES, speakers), cache)
     dataset = EspeakDataset(clips_per_speaker=clips, clip_seconds=seconds)
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    loaded = dataset.load(request)
-    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    # eSpeak synthesises in child processes: their CPU time counts
+    with stopwatch(children=True) as generated:
+        loaded = dataset.load(request)
+    wall, cpu = generated.wall, generated.cpu
     audio = sum(len(c.audio) for c in loaded) / 16000
-    again = time.perf_counter()
-    EspeakDataset(clips_per_speaker=clips, clip_seconds=seconds).load(request)
-    cached = time.perf_counter() - again
+    _, cached, _ = timed(
+        lambda: EspeakDataset(clips_per_speaker=clips, clip_seconds=seconds).load(request)
+    )
     return {
         "clips": len(loaded),
         "audio_seconds": audio,
@@ -90,17 +83,16 @@ def bench_features(audios: list[np.ndarray], config: FeatureConfig, rounds: int)
     fx = FeatureExtractor(config, None)
     seconds = sum(len(a) for a in audios) / config.sample_rate
     fx.compute(audios[:4]), librosa_features(audios[:4], fx)  # warm up (imports, JIT, caches)
-    ours, theirs = [], []
+    times: Times = {"harness": [], "librosa": []}
     for _ in range(rounds):
-        start = time.perf_counter()
-        mine = fx.compute(audios)
-        ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        reference = librosa_features(audios, fx)
-        theirs.append(time.perf_counter() - start)
+        mine, wall, _ = timed(lambda: fx.compute(audios))
+        times["harness"].append(wall)
+        reference, wall, _ = timed(lambda: librosa_features(audios, fx))
+        times["librosa"].append(wall)
     worst = max(float(np.max(np.abs(a - b))) for a, b in zip(mine, reference, strict=True))
-    harness_rate = seconds / statistics.median(ours)
-    librosa_rate = seconds / statistics.median(theirs)
+    _, median = best_and_median(times)
+    harness_rate = seconds / median["harness"]
+    librosa_rate = seconds / median["librosa"]
     return {
         "audio_seconds": seconds,
         "harness_audio_s_per_s": harness_rate,

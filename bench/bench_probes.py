@@ -28,15 +28,13 @@ A benchmark, not a test: it asserts nothing; minutes on an idle machine.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
 from sklearn.linear_model import RidgeClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+from timing import timed
 
 from harness.hashing import stable_seed
 from harness.probing import (
@@ -66,12 +64,6 @@ def latents(speakers: int, clips: int, dim: int, seed: int = 0):
             labels += [language] * clips
             groups += [f"{language}-{s}"] * clips
     return np.concatenate(rows), np.array(labels), np.array(groups)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
 def reference(x, labels, groups, n_permutations: int, alpha: float):
@@ -122,11 +114,11 @@ def main() -> None:
 
                 for k in (30, 1000):
                     probe = RidgeProbe(n_permutations=k)
-                    wall, cpu, _ = timed(lambda: probe.run(x, labels, groups, "ja", 0))  # noqa: B023
+                    _, wall, cpu = timed(lambda: probe.run(x, labels, groups, "ja", 0))  # noqa: B023
                     show(f"ridge, {k} permutations", wall, cpu)
                 if n <= args.skip_svc_above:
                     svc = LinearSVCProbe(n_permutations=30, solver=args.svc_solver)
-                    wall, cpu, _ = timed(lambda: svc.run(x, labels, groups, "ja", 0))  # noqa: B023
+                    _, wall, cpu = timed(lambda: svc.run(x, labels, groups, "ja", 0))  # noqa: B023
                     show(f"linear_svc ({args.svc_solver}), 30 permutations", wall, cpu)
                     scale = 1001 / 31
                     show("linear_svc, 1000 (extrapolated)", wall * scale, cpu * scale)
@@ -135,9 +127,9 @@ def main() -> None:
                 fixed = RidgeProbe(
                     task="multiclass", alphas=[alpha], n_permutations=k, decision="argmax"
                 )
-                wall, cpu, result = timed(lambda: fixed.run(x, labels, groups, "ja", 0))  # noqa: B023
+                result, wall, cpu = timed(lambda: fixed.run(x, labels, groups, "ja", 0))  # noqa: B023
                 show(f"ridge, 1 alpha, multiclass, {k} perm.", wall, cpu)
-                r_wall, r_cpu, ref = timed(
+                ref, r_wall, r_cpu = timed(
                     lambda: reference(x, labels, groups, k, alpha)  # noqa: B023
                 )
                 show(f"RidgeClassifier refits, {k} perm.", r_wall, r_cpu)
@@ -150,7 +142,7 @@ def main() -> None:
             if n >= 640:
                 x, labels, groups = latents(speakers, clips, 64)
                 tsne = TSNEProbe()
-                wall, cpu, _ = timed(lambda: tsne.run(x, labels, groups, "ja", 0))  # noqa: B023
+                _, wall, cpu = timed(lambda: tsne.run(x, labels, groups, "ja", 0))  # noqa: B023
                 print(
                     line.format(n, 64, "tsne (defaults)", f"{wall:.2f}", f"{cpu:.2f}"), flush=True
                 )

@@ -21,13 +21,13 @@ import argparse
 import multiprocessing
 import os
 import shutil
-import statistics
 import tempfile
 import textwrap
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from timing import best_and_median, ratios, stopwatch, timed
 
 from harness.registry import load_registry
 from harness.runner import SuiteOutcome, run_suite
@@ -60,10 +60,10 @@ def cpu_execute(spec: Any, run_dir: Path) -> dict[str, Any]:
 
 def bare_pool(workers: int, runs: int) -> float:
     """The same work in a bare process pool: what this machine allows right now."""
-    start = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with stopwatch() as elapsed, ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         list(pool.map(_work, range(runs)))
-    return time.perf_counter() - start
+    return elapsed.wall
 
 
 def suite_file(folder: Path, runs: int, real: bool) -> Path:
@@ -108,13 +108,16 @@ def suite_file(folder: Path, runs: int, real: bool) -> Path:
     return path
 
 
-def timed(suite: Suite, workers: int, execute: Any, output: Path) -> tuple[float, SuiteOutcome]:
+def timed_suite(
+    suite: Suite, workers: int, execute: Any, output: Path
+) -> tuple[float, SuiteOutcome]:
     local = Selection("executor", "local", {"workers": workers, "threads": 1, "in_process": False},
                       "local")  # fmt: skip
     suite = _with_output(suite, output)
-    start = time.perf_counter()
-    outcome = run_suite(suite, execute=execute, executor=local, progress=False)
-    return time.perf_counter() - start, outcome
+    outcome, wall, _ = timed(
+        lambda: run_suite(suite, execute=execute, executor=local, progress=False)
+    )
+    return wall, outcome
 
 
 def _with_output(suite: Suite, output: Path) -> Suite:
@@ -138,7 +141,7 @@ def bench(
     for attempt in range(repeat):
         for n in workers:
             output = scratch / f"{label}-{n}-{attempt}"
-            seconds, outcome = timed(suite, n, execute, output)
+            seconds, outcome = timed_suite(suite, n, execute, output)
             if not outcome.ok:
                 print(outcome.summary())
                 raise SystemExit(f"{label}: the suite did not finish cleanly")
@@ -146,19 +149,27 @@ def bench(
             times.setdefault(("harness", n), []).append(seconds)
             if bare:
                 times.setdefault(("bare pool", n), []).append(bare_pool(n, total))
-    for (kind, n), values in times.items():
-        print(f"{label}, {kind}: {total} runs, {n} worker(s): best {min(values):6.1f} s, "
-              f"median {statistics.median(values):6.1f} s over {len(values)}")  # fmt: skip
+    named = {f"{kind}, {n} worker(s)": values for (kind, n), values in times.items()}
+    best, median = best_and_median(named)
+    for name, values in named.items():
+        print(
+            f"{label}, {name}: {total} runs: best {best[name]:6.1f} s, "
+            f"median {median[name]:6.1f} s over {len(values)}"
+        )
     base = workers[0]
-    for kind in dict.fromkeys(k for k, _ in times):
-        for n in workers[1:]:
-            one, many = times[(kind, base)], times[(kind, n)]
-            best = min(one) / min(many)
-            median = statistics.median(one) / statistics.median(many)
-            print(f"{label}, {kind}: speed-up {n} vs {base} worker(s): {best:.2f}x (best), "
-                  f"{median:.2f}x (median)")  # fmt: skip
+    kinds = dict.fromkeys(k for k, _ in times)
+    speedups = {
+        f"{kind}: speed-up {n} vs {base} worker(s)": (
+            f"{kind}, {base} worker(s)",
+            f"{kind}, {n} worker(s)",
+        )
+        for kind in kinds
+        for n in workers[1:]
+    }
+    for name, ratio in ratios(best, median, speedups).items():
+        print(f"{label}, {name}: {ratio['min']:.2f}x (best), {ratio['median']:.2f}x (median)")
     last = workers[-1]
-    seconds, outcome = timed(suite, last, execute, scratch / f"{label}-{last}-0")
+    seconds, outcome = timed_suite(suite, last, execute, scratch / f"{label}-{last}-0")
     assert outcome.executed == 0, "a finished suite ran runs again"
     print(f"{label}: re-running the finished suite: {seconds:.2f} s ({outcome.skipped} skipped)")
 

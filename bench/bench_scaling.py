@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import timed
 
 from harness.config import FeatureConfig
 from harness.contracts import DataRequest
@@ -46,9 +46,9 @@ def main() -> None:
     most = max(args.speakers)
     dataset = registry.create(Selection("dataset", "espeak", {"clips_per_speaker": 8}, "espeak"))
     need = {lang: most + (3 if lang == "es" else 0) for lang in LANGUAGES}
-    start = time.perf_counter()
-    clips = dataset.load(DataRequest(LANGUAGES, 16000, need, cache / "datasets" / "espeak"))
-    print(f"corpus: {len(clips)} clips in {time.perf_counter() - start:.1f} s wall")
+    request = DataRequest(LANGUAGES, 16000, need, cache / "datasets" / "espeak")
+    clips, wall, _ = timed(lambda: dataset.load(request))
+    print(f"corpus: {len(clips)} clips in {wall:.1f} s wall")
     speakers = {
         lang: sorted({c.speaker for c in clips if c.language == lang}) for lang in LANGUAGES
     }
@@ -71,9 +71,8 @@ def main() -> None:
             latents = stats.extract(None, features, "cpu")["mean_std"]
             labels = np.array([c.language for c in probe_clips])
             groups = np.array([c.speaker for c in probe_clips])
-            cpu = time.process_time()
-            m = probe.run(latents, labels, groups, "es", 0).metrics
-            cpu = time.process_time() - cpu
+            result, _, cpu = timed(lambda: probe.run(latents, labels, groups, "es", 0))  # noqa: B023
+            m = result.metrics
             print(
                 f"{scaling:>14} {n:>8} {m['balanced_accuracy_multiclass']:>10.3f} "
                 f"{m['p_value_multiclass']:>7.4f} {m['balanced_accuracy_target']:>7.3f} "

@@ -18,18 +18,26 @@ A benchmark, not a test: it asserts nothing and takes about a minute per model.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
 from typing import Any
 
 import numpy as np
 import torch
+from timing import (
+    LOOP_MEASURES,
+    compare_loops,
+    loop_arguments,
+    loop_device,
+    ms_per_step,
+    per_step,
+    stopwatch,
+    sync,
+    write_json,
+)
 from torch.nn import functional as F
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
-from harness.training import Labels, TrainingData, resolve_device, train
+from harness.training import Labels, TrainingData, train
 from harness_plugins.models.mel_cnn import MelCNNModel
 from harness_plugins.models.rnn_classifier import RNNClassifierModel
 
@@ -41,9 +49,10 @@ MODELS = {
 }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+RATIOS = {
+    "ratio_cpu": ("harness_cpu", "bare_cpu"),
+    "ratio_step_clock": ("harness_step", "bare_wall"),
+}
 
 
 def bare_loop(model: Any, data: torch.Tensor, y: torch.Tensor, frame_y: torch.Tensor,
@@ -52,21 +61,21 @@ def bare_loop(model: Any, data: torch.Tensor, y: torch.Tensor, frame_y: torch.Te
     torch.manual_seed(seed)
     module = model.build(args.features, args.frames, args.classes).to(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    _sync(device)
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(args.steps):
-        index = torch.randint(0, data.shape[0], (args.batch,), device=device)
-        logits = model.logits(module, data[index])
-        if logits.dim() == 2:
-            loss = F.cross_entropy(logits, y[index])
-        else:
-            loss = F.cross_entropy(logits.reshape(-1, args.classes), frame_y[index].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    loss.item()
-    wall = time.perf_counter() - start
-    return wall / args.steps, (time.process_time() - cpu) / args.steps
+    sync(device)
+    with stopwatch() as elapsed:
+        for _ in range(args.steps):
+            index = torch.randint(0, data.shape[0], (args.batch,), device=device)
+            logits = model.logits(module, data[index])
+            if logits.dim() == 2:
+                loss = F.cross_entropy(logits, y[index])
+            else:
+                frames = frame_y[index].reshape(-1)
+                loss = F.cross_entropy(logits.reshape(-1, args.classes), frames)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        loss.item()
+    return elapsed.wall / args.steps, elapsed.cpu / args.steps
 
 
 def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
@@ -83,12 +92,8 @@ def harness_loop(model: Any, data: TrainingData, args: argparse.Namespace,
     )
     training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
                               segment_frames=args.frames, device=args.device)  # fmt: skip
-    start, cpu = time.perf_counter(), time.process_time()
-    _, outcome = train(model, args.features, data, target=target, training=training,
-                       seed=seed)  # fmt: skip
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert outcome.steps == args.steps and outcome.status == "censored"
-    return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
+    settings = {"target": target, "training": training, "seed": seed}
+    return per_step(args.steps, lambda: train(model, args.features, data, **settings))
 
 
 def labels(rng: np.random.Generator, n: int, args: argparse.Namespace) -> Labels:
@@ -108,28 +113,14 @@ def bench(name: str, args: argparse.Namespace, device: torch.device) -> dict[str
     y = torch.from_numpy(data.train_labels.y).to(device)
     frame_y = torch.from_numpy(data.train_labels.frame_y).to(device)
     model = MODELS[name]()
-    bare_loop(model, on_device, y, frame_y, args, device, seed=0)  # warm-up
-    harness_loop(model, data, args, seed=0)
-    keys = ("bare_wall", "bare_cpu", "harness_step", "harness_wall", "harness_cpu")
-    times: dict[str, list[float]] = {key: [] for key in keys}
-    for repeat in range(args.repeats):
-        if repeat % 2:
-            own = harness_loop(model, data, args, seed=repeat)
-            bare = bare_loop(model, on_device, y, frame_y, args, device, seed=repeat)
-        else:
-            bare = bare_loop(model, on_device, y, frame_y, args, device, seed=repeat)
-            own = harness_loop(model, data, args, seed=repeat)
-        for key, value in zip(keys, (*bare, *own), strict=True):
-            times[key].append(value)
-    best = {k: min(v) * 1e3 for k, v in times.items()}
-    median = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    return {
-        "ms_per_step": {k: {"min": best[k], "median": median[k]} for k in keys},
-        "ratio_cpu": {"min": best["harness_cpu"] / best["bare_cpu"],
-                      "median": median["harness_cpu"] / median["bare_cpu"]},
-        "ratio_step_clock": {"min": best["harness_step"] / best["bare_wall"],
-                             "median": median["harness_step"] / median["bare_wall"]},
-    }  # fmt: skip
+    best, median, ratio = compare_loops(
+        args.repeats,
+        lambda seed: bare_loop(model, on_device, y, frame_y, args, device, seed),
+        lambda seed: harness_loop(model, data, args, seed),
+        LOOP_MEASURES,
+        RATIOS,
+    )
+    return {"ms_per_step": ms_per_step(best, median, LOOP_MEASURES), **ratio}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -139,16 +130,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--segments", type=int, default=256, help="training segments")
-    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--json", help="also write the results to this file")
+    loop_arguments(parser, steps=10, repeats=5)
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = loop_device(args)
     print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}; batch "
           f"{args.batch} x {args.frames} frames x {args.features} features, {args.classes} "
           f"classes, Adam; {args.repeats} repeats of {args.steps} steps")  # fmt: skip
@@ -165,9 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f" {ms['harness_step']['min']:7.1f}/{ms['harness_step']['median']:7.1f}"
               "  (best/median)")  # fmt: skip
     results["environment"] = environment()
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1)
+    write_json(args.json, results)
     return results
 
 

@@ -17,27 +17,32 @@ A benchmark, not a test: it asserts nothing and takes about a minute.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import time
 from typing import Any
 
 import numpy as np
 import torch
+from timing import (
+    LOOP_MEASURES,
+    LOOP_RATIOS,
+    compare_loops,
+    loop_arguments,
+    loop_device,
+    ms_per_step,
+    per_step,
+    print_comparison,
+    stopwatch,
+    sync,
+    write_json,
+)
 from torch.nn import functional as F
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
-from harness.training import TrainingData, resolve_device, train
+from harness.training import TrainingData, train
 from harness_plugins.models.lstm import LSTMModel
 
-MEASURES = {
-    "bare_wall": "bare loop, wall",
-    "bare_cpu": "bare loop, CPU",
-    "harness_step": "harness, its step clock",
-    "harness_wall": "harness, whole call, wall",
-    "harness_cpu": "harness, whole call, CPU",
-}
+MEASURES = LOOP_MEASURES
 
 
 def lstm_step_flops(batch: int, frames: int, features: int, hidden: int, layers: int) -> float:
@@ -67,16 +72,11 @@ def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 10) -> float
     clock = time.perf_counter if device.type == "cuda" else time.process_time
     best = float("inf")
     for _ in range(repeats + 1):  # the first call warms up
-        _sync(device)
+        sync(device)
         start = clock()
         (a @ b).sum().item()
         best = min(best, clock() - start)
     return 2 * n**3 / best / 1e9
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def bare_loop(
@@ -86,18 +86,17 @@ def bare_loop(
     torch.manual_seed(seed)
     module = LSTMModel(args.hidden, args.layers).build(args.features, args.frames).to(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
-    _sync(device)
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(args.steps):
-        batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
-        prediction, _ = module(batch[:, :-1])
-        loss = F.mse_loss(prediction, batch[:, 1:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    loss.item()  # wait for the device, as the harness does at its last evaluation
-    wall = time.perf_counter() - start
-    return wall / args.steps, (time.process_time() - cpu) / args.steps
+    sync(device)
+    with stopwatch() as elapsed:
+        for _ in range(args.steps):
+            batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
+            prediction, _ = module(batch[:, :-1])
+            loss = F.mse_loss(prediction, batch[:, 1:])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        loss.item()  # wait for the device, as the harness does at its last evaluation
+    return elapsed.wall / args.steps, elapsed.cpu / args.steps
 
 
 def harness_loop(
@@ -123,21 +122,12 @@ def harness_loop(
         segment_frames=args.frames,
         device=args.device,
     )
-    start, cpu = time.perf_counter(), time.process_time()
-    _, outcome = train(
-        LSTMModel(args.hidden, args.layers),
-        args.features,
-        TrainingData(train=data, heldout=heldout),
-        target=target,
-        training=training,
-        seed=seed,
-    )
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert outcome.steps == args.steps and outcome.status == "censored"
-    return outcome.train_seconds / args.steps, wall / args.steps, cpu / args.steps
+    model, pairs = LSTMModel(args.hidden, args.layers), TrainingData(train=data, heldout=heldout)
+    settings = {"target": target, "training": training, "seed": seed}
+    return per_step(args.steps, lambda: train(model, args.features, pairs, **settings))
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=1)
@@ -145,59 +135,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--segments", type=int, default=512, help="training segments")
-    parser.add_argument("--steps", type=int, default=30, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args(argv)
+    loop_arguments(parser, steps=30, repeats=15)
+    return parser
 
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = _parser().parse_args(argv)
+
+    device = loop_device(args)
     rng = np.random.default_rng(0)
     shape = (args.segments, args.frames, args.features)
     data = rng.random(shape, dtype=np.float32)
     heldout = rng.random((4, args.frames, args.features), dtype=np.float32)
     on_device = torch.from_numpy(data).to(device)
 
-    # warm-up: first calls allocate and pick kernels
-    bare_loop(on_device, args, device, seed=0)
-    harness_loop(data, heldout, args, seed=0)
-    times: dict[str, list[float]] = {key: [] for key in MEASURES}
-    for repeat in range(args.repeats):
-        # interleaved, alternating which goes first, so drifting load hits both loops alike
-        if repeat % 2:
-            own, wall, cpu = harness_loop(data, heldout, args, seed=repeat)
-            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
-        else:
-            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
-            own, wall, cpu = harness_loop(data, heldout, args, seed=repeat)
-        for key, value in zip(MEASURES, (bare_wall, bare_cpu, own, wall, cpu), strict=True):
-            times[key].append(value)
-
+    best, median, ratio = compare_loops(
+        args.repeats,
+        lambda seed: bare_loop(on_device, args, device, seed),
+        lambda seed: harness_loop(data, heldout, args, seed),
+        MEASURES,
+        LOOP_RATIOS,
+    )
     flops = lstm_step_flops(args.batch, args.frames, args.features, args.hidden, args.layers)
     peak = matmul_peak(device)
-    best = {key: min(values) for key, values in times.items()}
-    median = {key: statistics.median(values) for key, values in times.items()}
-    ratios = {
-        # the harness's own step clock against the bare loop's wall clock
-        "step_clock": (best["harness_step"] / best["bare_wall"],
-                       median["harness_step"] / median["bare_wall"]),
-        # the whole train() call (build + 2 evaluations included): an upper bound
-        "whole_call_wall": (best["harness_wall"] / best["bare_wall"],
-                            median["harness_wall"] / median["bare_wall"]),
-        # CPU time is less sensitive to other processes on a shared machine
-        "whole_call_cpu": (best["harness_cpu"] / best["bare_cpu"],
-                           median["harness_cpu"] / median["bare_cpu"]),
-    }  # fmt: skip
     # CPU: the whole call's CPU time (an upper bound on the step's); CUDA: the step clock
     step_seconds = best["harness_step"] if device.type == "cuda" else best["harness_cpu"]
     achieved = flops / step_seconds / 1e9
     results = {
         "config": vars(args),
         "device": str(device),
-        "ms_per_step": {k: {"min": best[k] * 1e3, "median": median[k] * 1e3} for k in MEASURES},
-        "ratio": {k: {"min": v[0], "median": v[1]} for k, v in ratios.items()},
+        "ms_per_step": ms_per_step(best, median, MEASURES),
+        "ratio": ratio,
         "step_gflop": flops / 1e9,
         "achieved_gflops": achieved,
         "matmul_peak_gflops": peak,
@@ -210,19 +178,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f" x {args.frames} frames x {args.features} features, Adam; {args.repeats} repeats"
         f" of {args.steps} steps"
     )
-    print(f"{'ms per step':30s} {'best':>8s} {'median':>8s}")
-    for key in MEASURES:
-        print(f"{MEASURES[key]:30s} {best[key] * 1e3:8.2f} {median[key] * 1e3:8.2f}")
-    print(f"{'ratio harness / bare':30s} {'best':>8s} {'median':>8s}")
-    for key, (low, mid) in ratios.items():
-        print(f"{key:30s} {low:8.3f} {mid:8.3f}")
+    print_comparison(results["ms_per_step"], MEASURES, ratio)
     print(
         f"LSTM step {flops / 1e9:.3f} GFLOP: {achieved:.1f} GFLOP/s achieved; "
         f"{args.threads}-thread matmul peak {peak:.1f} GFLOP/s ({100 * achieved / peak:.0f} %)"
     )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1)
+    write_json(args.json, results)
     return results
 
 

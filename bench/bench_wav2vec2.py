@@ -20,32 +20,23 @@ A benchmark, not a test: it asserts nothing and takes a few minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import time
 from typing import Any
 
 import numpy as np
+import timing
 import torch
 
 from harness.config import TargetConfig, TrainingConfig
 from harness.environment import environment
-from harness.training import TrainingData, resolve_device, train
+from harness.training import TrainingData, train
 from harness_plugins.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Module
 
-MEASURES = {
-    "bare_wall": "bare loop, wall",
-    "bare_cpu": "bare loop, CPU",
-    "harness_step": "harness, its step clock",
-    "harness_wall": "harness, whole call, wall",
-    "harness_cpu": "harness, whole call, CPU",
-    "harness_step_cpu": "harness, marginal step, CPU",
+MEASURES = {**timing.LOOP_MEASURES, "harness_step_cpu": "harness, marginal step, CPU"}
+RATIOS = {
+    **timing.LOOP_RATIOS,
+    # the call's fixed cost (build, evaluations) taken out: one step against one step
+    "step_cpu": ("harness_step_cpu", "bare_cpu"),
 }
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def model(args: argparse.Namespace) -> Wav2Vec2Model:
@@ -70,26 +61,25 @@ def bare_loop(
     net.train()
     frames = int(net.wav2vec2._get_feat_extract_output_lengths(crop))
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    _sync(device)
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(args.steps):
-        batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
-        batch = Wav2Vec2Module.normalise(batch)
-        mask = _compute_mask_indices((args.batch, frames), args.mask_prob, args.mask_length)
-        negatives = _sample_negative_indices((args.batch, frames), 10, mask)
-        mask_t = torch.from_numpy(mask).to(device)
-        out = net(
-            batch,
-            mask_time_indices=mask_t,
-            sampled_negative_indices=torch.from_numpy(negatives).to(device),
-        )
-        loss = out.loss / mask_t.sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    loss.item()
-    wall = time.perf_counter() - start
-    return wall / args.steps, (time.process_time() - cpu) / args.steps
+    timing.sync(device)
+    with timing.stopwatch() as elapsed:
+        for _ in range(args.steps):
+            batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
+            batch = Wav2Vec2Module.normalise(batch)
+            mask = _compute_mask_indices((args.batch, frames), args.mask_prob, args.mask_length)
+            negatives = _sample_negative_indices((args.batch, frames), 10, mask)
+            mask_t = torch.from_numpy(mask).to(device)
+            out = net(
+                batch,
+                mask_time_indices=mask_t,
+                sampled_negative_indices=torch.from_numpy(negatives).to(device),
+            )
+            loss = out.loss / mask_t.sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        loss.item()
+    return elapsed.wall / args.steps, elapsed.cpu / args.steps
 
 
 def harness_loop(
@@ -102,19 +92,11 @@ def harness_loop(
                           max_steps=steps, eval_every=steps)  # fmt: skip
     training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
                               device=args.device, crop_seconds=args.crop_seconds)  # fmt: skip
-    start, cpu = time.perf_counter(), time.process_time()
-    _, outcome = train(
-        model(args),
-        1,
-        TrainingData(train=data, heldout=heldout),
-        target=target,
-        training=training,
-        seed=seed,
-        input_length=data.shape[1],
+    pairs = TrainingData(train=data, heldout=heldout)
+    settings = {"target": target, "training": training, "seed": seed}
+    return timing.per_step(
+        steps, lambda: train(model(args), 1, pairs, **settings, input_length=data.shape[1])
     )
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert outcome.steps == steps and outcome.status == "censored"
-    return outcome.train_seconds / steps, wall / steps, cpu / steps
 
 
 def harness_step_cpu(
@@ -128,7 +110,7 @@ def harness_step_cpu(
     return own, wall, cpu, (cpu * args.steps - one) / (args.steps - 1)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
@@ -138,48 +120,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--mask-length", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crops", type=int, default=64, help="training crops")
-    parser.add_argument("--steps", type=int, default=8, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args(argv)
+    timing.loop_arguments(parser, steps=8, repeats=5)
+    return parser
 
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = _parser().parse_args(argv)
+
+    device = timing.loop_device(args)
     crop = round(args.crop_seconds * args.sample_rate)
     rng = np.random.default_rng(0)
     data = (0.1 * rng.standard_normal((args.crops, crop))).astype(np.float32)
     heldout = (0.1 * rng.standard_normal((2, crop))).astype(np.float32)
     on_device = torch.from_numpy(data).to(device)
 
-    bare_loop(on_device, args, device, seed=0)  # warm-up: allocations, kernels
-    harness_loop(data, heldout, args, seed=0)
-    times: dict[str, list[float]] = {key: [] for key in MEASURES}
-    for repeat in range(args.repeats):
-        if repeat % 2:
-            own, wall, cpu, step_cpu = harness_step_cpu(data, heldout, args, seed=repeat)
-            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
-        else:
-            bare_wall, bare_cpu = bare_loop(on_device, args, device, seed=repeat)
-            own, wall, cpu, step_cpu = harness_step_cpu(data, heldout, args, seed=repeat)
-        values = (bare_wall, bare_cpu, own, wall, cpu, step_cpu)
-        for key, value in zip(MEASURES, values, strict=True):
-            times[key].append(value)
-
-    best = {key: min(values) for key, values in times.items()}
-    median = {key: statistics.median(values) for key, values in times.items()}
-    ratios = {
-        "step_clock": (best["harness_step"] / best["bare_wall"],
-                       median["harness_step"] / median["bare_wall"]),
-        "whole_call_wall": (best["harness_wall"] / best["bare_wall"],
-                            median["harness_wall"] / median["bare_wall"]),
-        "whole_call_cpu": (best["harness_cpu"] / best["bare_cpu"],
-                           median["harness_cpu"] / median["bare_cpu"]),
-        # the call's fixed cost (build, evaluations) taken out: one step against one step
-        "step_cpu": (best["harness_step_cpu"] / best["bare_cpu"],
-                     median["harness_step_cpu"] / median["bare_cpu"]),
-    }  # fmt: skip
+    best, median, ratio = timing.compare_loops(
+        args.repeats,
+        lambda seed: bare_loop(on_device, args, device, seed),
+        lambda seed: harness_step_cpu(data, heldout, args, seed),
+        MEASURES,
+        RATIOS,
+    )
     audio = args.batch * args.crop_seconds  # seconds of audio per step
     throughput = {
         "harness_step_wall": audio / best["harness_step"],
@@ -191,8 +152,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "config": vars(args),
         "device": str(device),
-        "ms_per_step": {k: {"min": best[k] * 1e3, "median": median[k] * 1e3} for k in MEASURES},
-        "ratio": {k: {"min": v[0], "median": v[1]} for k, v in ratios.items()},
+        "ms_per_step": timing.ms_per_step(best, median, MEASURES),
+        "ratio": ratio,
         "audio_seconds_per_second": throughput,
         "environment": environment(),
     }
@@ -202,16 +163,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{args.crop_seconds} s at {args.sample_rate} Hz, Adam; {args.repeats} repeats of "
         f"{args.steps} steps"
     )
-    print(f"{'ms per step':30s} {'best':>8s} {'median':>8s}")
-    for key in MEASURES:
-        print(f"{MEASURES[key]:30s} {best[key] * 1e3:8.1f} {median[key] * 1e3:8.1f}")
-    print(f"{'ratio harness / bare':30s} {'best':>8s} {'median':>8s}")
-    for key, (low, mid) in ratios.items():
-        print(f"{key:30s} {low:8.3f} {mid:8.3f}")
+    timing.print_comparison(results["ms_per_step"], MEASURES, ratio, digits=1)
     print("audio seconds per second: " + ", ".join(f"{k} {v:.1f}" for k, v in throughput.items()))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1)
+    timing.write_json(args.json, results)
     return results
 
 

@@ -46,3 +46,30 @@ def test_check_snippet_is_reported_by_validate_as_documented(tmp_path):
     # the factory refuses the same settings with the same rule
     with pytest.raises(ValueError, match="low_hz: expected below high_hz"):
         plugin.Bandpass(low_hz=4000.0)(None, 16000, None)
+
+
+def test_probe_vocabulary_snippet_declares_valid_metrics():
+    from harness.components import Component, check_declaration
+
+    section = PLUGINS_DOC.read_text().split("can take its vocabulary from", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, str(PLUGINS_DOC), "exec"), namespace)
+    assert [m.name for m in namespace["METRICS"]][:3] == [
+        "balanced_accuracy_target",
+        "chance_target",
+        "p_value_target",
+    ]
+
+    class Knn:
+        def __init__(self, task: str = "both") -> None:
+            self.task = task
+
+    component = Component(
+        name="knn",
+        factory=Knn,
+        doc="k-NN",
+        params=namespace["PARAMS"],
+        metrics=namespace["METRICS"],
+    )
+    assert check_declaration("probe", component) == []

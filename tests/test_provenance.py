@@ -146,7 +146,7 @@ def test_the_harness_hash_covers_the_run_code_not_the_report():
     )
     assert not {"harness.runner", "harness.report", "harness.cli", "harness.results"} & set(files)
     ridge = source_files("harness_plugins.probes.ridge")
-    assert set(ridge) == {"harness_plugins.probes.ridge", "harness_plugins.probes.linear_svc"}
+    assert set(ridge) == {"harness_plugins.probes.ridge", "harness_plugins.probes.ridge_operators"}
 
 
 def test_resolving_provenance_imports_nothing(tmp_path):

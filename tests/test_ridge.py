@@ -14,7 +14,8 @@ from sklearn.preprocessing import StandardScaler
 from harness.contracts import check_probe_result
 from harness.hashing import stable_seed
 from harness.probing import probe_inputs, relabel_within_folds, speaker_grouped_folds
-from harness_plugins.probes.ridge import FoldRidge, RidgeProbe
+from harness_plugins.probes.ridge import RidgeProbe
+from harness_plugins.probes.ridge_operators import FoldRidge
 
 from helpers.latents import create, make_latents
 
@@ -227,7 +228,7 @@ def test_validate_refuses_what_every_run_would_fail_on(tmp_path):
 
 @pytest.mark.parametrize("decision", ["balanced", "argmax"])
 def test_a_two_class_task_as_one_column_decides_as_its_two_one_hot_columns(decision):
-    from harness_plugins.probes import ridge
+    from harness_plugins.probes import ridge_operators as ridge
 
     rng = np.random.default_rng(5)
     n_speakers, clips = 12, 4
@@ -256,3 +257,10 @@ def test_folds_are_kept_per_process_and_each_caller_gets_its_own():
     assert (again[0][0] >= 0).all()
     other = speaker_grouped_folds(labels, groups, 3, seed=5)
     assert any(not np.array_equal(a[1], b[1]) for a, b in zip(again, other, strict=True))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_device_cuda_without_cuda_is_the_core_error() -> None:
+    # the same device rule as training: asking for cuda on a CPU machine fails at once
+    with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
+        RidgeProbe(device="cuda")

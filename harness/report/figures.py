@@ -3,146 +3,76 @@
 No pyplot: figures are built on :class:`matplotlib.figure.Figure`, so drawing
 never touches a GUI backend or global state. Labels come from suite files, so
 mathtext parsing is off: a ``$`` in a condition label is printed, not parsed.
+
+This module draws the convergence, threshold, separability and CKA figures
+and is where every figure is imported from: the shared pieces live in
+:mod:`harness.report.plotting`, the 2-D pictures in
+:mod:`harness.report.scatter_figures` and the layer figures in
+:mod:`harness.report.layer_figures`.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import textwrap
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from harness.names import humanise, model_loss
+from harness.report.layer_figures import (
+    cka_layer_figure,
+    layer_figure,
+    layer_stacks,
+    layer_tsne_figures,
+)
+from harness.report.plotting import (
+    CONTROL_COLOUR,
+    DPI,
+    LANGUAGE_PALETTE,
+    PALETTE,
+    SHORT_LABEL,
+    colours,
+    condition_colours,
+    data_uri,
+    label_key,
+    png,
+    short_labels,
+)
+from harness.report.plotting import grid as _grid
+from harness.report.plotting import legend as _legend
+from harness.report.plotting import style as _style
+from harness.report.plotting import wrap as _wrap
+from harness.report.scatter_figures import tsne_figures
 from harness.results import Results
 from harness.stats.analysis import Analysis
 
-DPI = 100
-#: Paul Tol's "muted" qualitative scheme (https://personal.sron.nl/~pault/,
-#: "Colour schemes and templates", 2021): nine colours that stay distinct for
-#: the common forms of colour blindness, ordered so the first few differ most.
-#: A suite of up to ten conditions (the control and nine others) gets ten
-#: distinct colours; more cycle, with the legend and panel titles to tell them apart.
-PALETTE = (
-    "#332288",  # indigo
-    "#CC6677",  # rose
-    "#44AA99",  # teal
-    "#DDCC77",  # sand
-    "#882255",  # wine
-    "#88CCEE",  # cyan
-    "#117733",  # green
-    "#AA4499",  # purple
-    "#999933",  # olive
-)
-#: the control is always this neutral grey, in every figure
-CONTROL_COLOUR = "#5F5F5F"
-#: languages in the 2-D probe plots (a different thing from conditions, so a
-#: different scheme: Paul Tol's "bright", from the same source)
-LANGUAGE_PALETTE = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
-
-
-@contextmanager
-def _style() -> Iterator[None]:
-    with mpl.rc_context(
-        {
-            "text.parse_math": False,
-            "font.size": 9,
-            "axes.titlesize": 10,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "legend.fontsize": 8,
-            "legend.frameon": False,
-        }
-    ):
-        yield
-
-
-def png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    with _style():
-        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def data_uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def condition_colours(conditions: Sequence[str], control: str | None) -> dict[str, str]:
-    """condition -> colour, from the design's condition order: the control grey,
-    the others through :data:`PALETTE` in order. Every figure colours a
-    condition through this one mapping, so a condition looks the same everywhere."""
-    out, k = {}, 0
-    for condition in conditions:
-        if condition == control:
-            out[condition] = CONTROL_COLOUR
-        else:
-            out[condition] = PALETTE[k % len(PALETTE)]
-            k += 1
-    return out
-
-
-def colours(results: Results) -> dict[str, str]:
-    """:func:`condition_colours` of this suite's conditions."""
-    return condition_colours(results.conditions, results.control)
-
-
-#: a condition label longer than this is abbreviated on crowded axes (heatmaps)
-SHORT_LABEL = 18
-
-
-def short_labels(results: Results) -> dict[str, str]:
-    """condition -> a label short enough for a heatmap's axis: the label itself
-    when short, else the suite's condition name when that is shorter (the
-    figure's caption gives the key, see :func:`label_key`)."""
-    out = {}
-    for condition in results.conditions:
-        label = results.condition_label(condition)
-        short = label if len(label) <= SHORT_LABEL or len(condition) >= len(label) else condition
-        out[condition] = short
-    return out
-
-
-def label_key(results: Results) -> str:
-    """ "name = label" for every abbreviated condition, for a caption; empty if none."""
-    pairs = [(short, results.condition_label(c)) for c, short in short_labels(results).items()
-             if short != results.condition_label(c)]  # fmt: skip
-    return "; ".join(f"{short} = {label}" for short, label in pairs)
-
-
-def _wrap(text: str, width: int = 28) -> str:
-    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
-
-
-def _legend(fig: Figure, axes: Sequence[Any], title: str | None = None) -> None:
-    """One legend above all panels: panels share their conditions, and a legend
-    inside a panel hides data."""
-    seen: dict[str, Any] = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(label, handle)
-    if seen:
-        fig.legend(list(seen.values()), list(seen), loc="outside upper center",
-                   ncol=min(len(seen), 4), title=title)  # fmt: skip
-
-
-def _grid(
-    n: int, per_row: int = 2, width: float = 10.0, height: float = 3.6
-) -> tuple[Figure, list[Any]]:
-    cols = min(n, per_row)
-    rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(width, height * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
-
+__all__ = [
+    "CONTROL_COLOUR",
+    "DPI",
+    "LANGUAGE_PALETTE",
+    "PALETTE",
+    "SHORT_LABEL",
+    "bounded_band",
+    "cka_figure",
+    "cka_layer_figure",
+    "colours",
+    "condition_colours",
+    "data_uri",
+    "heldout_label",
+    "kaplan_meier_figure",
+    "label_key",
+    "layer_figure",
+    "layer_stacks",
+    "layer_tsne_figures",
+    "learning_curve_figure",
+    "png",
+    "separability_figure",
+    "short_labels",
+    "threshold_sensitivity_figure",
+    "tsne_figures",
+]
 
 # ---------------------------------------------------------------- convergence
 
@@ -445,113 +375,6 @@ def separability_figure(
         return fig
 
 
-def _coordinates(results: Results, run_id: str) -> dict[str, np.ndarray]:
-    """latent space -> (n clips, 2) coordinates a probe saved for this run.
-
-    Artifact names start with the latent space (``<space>/<probe>/<name>``);
-    the longest matching space wins, since one name may prefix another."""
-    n = len(results.probe_clips(run_id))
-    spaces = set(results.probes.loc[results.probes["run_id"] == run_id, "latent_space"])
-    out: dict[str, np.ndarray] = {}
-    for key, array in results.probe_artifacts(run_id).items():
-        if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] != n:
-            continue
-        matches = [s for s in spaces if key == s or key.startswith(s + "/")]
-        if matches:
-            out.setdefault(max(matches, key=len), array)
-    return out
-
-
-def _tsne_runs(results: Results, model: str) -> dict[str, tuple[str, int, dict[str, np.ndarray]]]:
-    """condition -> (run id, seed, coordinates) of one run per condition: the
-    lowest seed every condition has where possible, so columns differ only by
-    condition, else the condition's lowest seed with coordinates."""
-    runs = results.runs[results.runs["status"].isin(["reached", "censored"])]
-    mine = runs[runs["model"] == model].sort_values("seed")
-    groups = [set(g["seed"]) for _, g in mine.groupby("condition")]
-    shared = sorted(set.intersection(*groups)) if groups else []
-    chosen = {}
-    for condition in results.conditions:
-        group = mine[mine["condition"] == condition]
-        seeds = [s for s in shared if s in set(group["seed"])] + list(group["seed"])
-        for seed in seeds:
-            run_id = str(group.loc[group["seed"] == seed, "run_id"].iloc[0])
-            coords = _coordinates(results, run_id)
-            if coords:
-                chosen[condition] = (run_id, int(seed), coords)
-                break
-    return chosen
-
-
-def _scatter_grid(
-    results: Results,
-    chosen: dict[str, tuple[str, int, dict[str, np.ndarray]]],
-    rows: Sequence[tuple[str, str]],
-) -> Figure:
-    """Panels of 2-D probe coordinates: a column per condition of ``chosen``
-    (run id, seed, coordinates), a row per (latent space, row label) of
-    ``rows``; points coloured by the probe clips' language."""
-    conditions = [c for c in results.conditions if c in chosen]
-    labels = {
-        c: np.asarray(results.probe_clips(chosen[c][0]).get("language", [])) for c in conditions
-    }
-    languages = sorted({str(x) for v in labels.values() for x in v})
-    colour = {lang: LANGUAGE_PALETTE[i % len(LANGUAGE_PALETTE)] for i, lang in enumerate(languages)}
-    with _style():
-        fig = Figure(figsize=(2.6 * len(conditions) + 1.2, 2.5 * len(rows)), layout="constrained")
-        axes = fig.subplots(len(rows), len(conditions), squeeze=False)
-        for j, condition in enumerate(conditions):
-            _, seed, coords = chosen[condition]
-            axes[0, j].set_title(f"{_wrap(results.condition_label(condition), 30)}\nseed {seed}")
-            for i, (space, row_label) in enumerate(rows):
-                ax = axes[i, j]
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if j == 0:
-                    ax.set_ylabel(row_label)
-                xy = coords.get(space)
-                if xy is None:
-                    ax.text(0.5, 0.5, "no coordinates", ha="center", va="center",
-                            transform=ax.transAxes)  # fmt: skip
-                    continue
-                for lang in languages:
-                    mask = labels[condition] == lang
-                    ax.scatter(xy[mask, 0], xy[mask, 1], s=9, color=colour[lang], alpha=0.8, lw=0)
-        handles = [
-            mpl.lines.Line2D([], [], marker="o", ls="", color=colour[lang], label=lang)
-            for lang in languages
-        ]
-        fig.legend(handles=handles, loc="outside right upper", title="language")
-    return fig
-
-
-def tsne_figures(
-    results: Results, shown_by_layer: Collection[tuple[str, str]] = ()
-) -> list[tuple[str, list[int], Figure]]:
-    """Per model: the 2-D probe coordinates of one seed per condition (columns)
-    and latent space (rows), coloured by language. Returns (model, seeds, png).
-    The (model, latent space) pairs of ``shown_by_layer`` are left out: the
-    layer-by-layer figures (:func:`layer_tsne_figures`) show them."""
-    out = []
-    # model latent spaces in the order the probes reported them, the baseline last
-    ordered = results.probes.drop_duplicates("latent_space").sort_values(
-        "is_baseline", kind="stable"
-    )
-    for model in results.models:
-        chosen = _tsne_runs(results, model)
-        if not chosen:
-            continue
-        found = {s for _, _, coords in chosen.values() for s in coords}
-        spaces = [s for s in ordered["latent_space"] if s in found]
-        spaces = [s for s in spaces if (model, s) not in set(shown_by_layer)]
-        if not spaces:
-            continue
-        rows = [(s, s.replace("/", "/\n")) for s in spaces]
-        seeds = sorted({seed for _, seed, _ in chosen.values()})
-        out.append((model, seeds, _scatter_grid(results, chosen, rows)))
-    return out
-
-
 def cka_figure(results: Results, analysis: Analysis) -> Figure | None:
     """Heatmaps of mean linear CKA between conditions, per model and latent
     space, two panels a row so the axis labels (short, see
@@ -590,125 +413,3 @@ def cka_figure(results: Results, analysis: Analysis) -> Figure | None:
         if image is not None:
             fig.colorbar(image, ax=axes, shrink=0.8, label="linear CKA (1 = same geometry)")
         return fig
-
-
-# ---------------------------------------------------------------- layer by layer
-
-
-def layer_stacks(analysis: Analysis) -> list[tuple[str, str]]:
-    """(model, stack) of every stack of at least two layers, in table order."""
-    table = analysis.layers
-    return list(dict.fromkeys(zip(table["model"], table["stack"], strict=True)))
-
-
-def _depth_axis(ax: Any, rows: Any) -> None:
-    """Integer depths on the x axis, each with the latent space of that layer."""
-    names = rows.drop_duplicates("depth").sort_values("depth")
-    ticks = names["depth"].astype(int).to_list()
-    spaces = [str(s).rpartition("/")[2] for s in names["latent_space"]]
-    ax.set_xticks(ticks, [f"{d}\n{_wrap(s, 12)}" for d, s in zip(ticks, spaces, strict=True)])
-    ax.set_xlim(min(ticks) - 0.3, max(ticks) + 0.3)
-    ax.set_xlabel("layer (depth the extractor declared; larger is further from the input)")
-
-
-def _stack_title(results: Results, model: str, stack: str) -> str:
-    return _wrap(f"{results.model_label(model)}: {stack}", 44)
-
-
-def layer_figure(results: Results, analysis: Analysis, probe: str, metric: str) -> Figure | None:
-    """Probe score against layer: a panel per model and stack of layers, a line
-    per condition (the seed mean) with its 95% CI band (seeds and probe
-    speakers as sampled), the probe's chance level dashed."""
-    table = analysis.layers
-    table = table[(table["probe"] == probe) & (table["metric"] == metric)]
-    panels = [p for p in layer_stacks(analysis)
-              if ((table["model"] == p[0]) & (table["stack"] == p[1])).any()]  # fmt: skip
-    if not panels:
-        return None
-    col = colours(results)
-    with _style():
-        fig, axes = _grid(len(panels), height=3.4)
-        for ax, (model, stack) in zip(axes, panels, strict=True):
-            rows = table[(table["model"] == model) & (table["stack"] == stack)]
-            for condition in results.conditions:
-                line = rows[rows["condition"] == condition].sort_values("depth")
-                if line.empty:
-                    continue
-                x = line["depth"].astype(float).to_numpy()
-                c = col[condition]
-                ax.plot(x, line["mean"].astype(float), color=c, lw=1.6, marker="o", ms=4,
-                        label=results.condition_label(condition))  # fmt: skip
-                ax.fill_between(x, line["ci_low"].astype(float), line["ci_high"].astype(float),
-                                color=c, lw=0, alpha=0.15 if len(results.conditions) <= 3 else 0.08)  # fmt: skip
-            chance = rows["chance"].dropna()
-            if len(chance):
-                ax.axhline(float(chance.mean()), color="black", lw=1, ls="--", label="chance")
-            _depth_axis(ax, rows)
-            ax.set_title(_stack_title(results, model, stack))
-            ax.set_ylabel(_wrap(f"{results.metric_label(metric)} ({probe})", 40))
-        _legend(fig, axes)
-        return fig
-
-
-def cka_layer_figure(results: Results, analysis: Analysis) -> Figure | None:
-    """Linear CKA with the control against layer: a panel per model and stack,
-    a line per condition (seed i against the control's seed i, mean with its
-    95% interval over seeds), and the control's own seed-to-seed CKA (grey,
-    dashed): the yardstick for how much seeds alone change the geometry."""
-    table = analysis.cka_layers
-    if table.empty:
-        return None
-    panels = list(dict.fromkeys(zip(table["model"], table["stack"], strict=True)))
-    col = colours(results)
-    control = analysis.control
-    with _style():
-        fig, axes = _grid(len(panels), height=3.4)
-        for ax, (model, stack) in zip(axes, panels, strict=True):
-            rows = table[(table["model"] == model) & (table["stack"] == stack)]
-            for condition in results.conditions:
-                line = rows[rows["condition"] == condition].sort_values("depth")
-                if line.empty:
-                    continue
-                x = line["depth"].astype(float).to_numpy()
-                if condition == control:
-                    ax.plot(x, line["mean_cka"].astype(float), color=CONTROL_COLOUR, lw=1.2,
-                            ls="--", marker="o", ms=3,
-                            label=f"{results.condition_label(condition)}: two seeds (yardstick)")  # fmt: skip
-                    continue
-                c = col[condition]
-                ax.plot(x, line["mean_cka"].astype(float), color=c, lw=1.6, marker="o", ms=4,
-                        label=results.condition_label(condition))  # fmt: skip
-                ax.fill_between(x, line["ci_low"].astype(float), line["ci_high"].astype(float),
-                                color=c, lw=0, alpha=0.15)  # fmt: skip
-            ax.set_ylim(0, 1.02)
-            _depth_axis(ax, rows)
-            ax.set_title(_stack_title(results, model, stack))
-            ax.set_ylabel("linear CKA with the control")
-        _legend(fig, axes)
-        return fig
-
-
-def layer_tsne_figures(
-    results: Results, analysis: Analysis
-) -> list[tuple[str, str, list[int], Figure]]:
-    """Per model and stack of layers whose spaces have 2-D probe coordinates:
-    one seed per condition (columns), a row per layer from the input up,
-    coloured by language. Returns (model, stack, seeds, figure); none when no
-    probe saved coordinates for the layers."""
-    out = []
-    table = analysis.layers
-    for model, stack in layer_stacks(analysis):
-        chosen = _tsne_runs(results, model)
-        layers = (
-            table[(table["model"] == model) & (table["stack"] == stack)]
-            .drop_duplicates("depth")
-            .sort_values("depth")
-        )
-        found = {s for _, _, coords in chosen.values() for s in coords}
-        rows = [(str(r["latent_space"]), f"depth {int(r['depth'])}\n{r['latent_space']}")
-                for _, r in layers.iterrows() if r["latent_space"] in found]  # fmt: skip
-        if not rows:
-            continue
-        seeds = sorted({seed for _, seed, _ in chosen.values()})
-        out.append((model, stack, seeds, _scatter_grid(results, chosen, rows)))
-    return out

@@ -269,6 +269,47 @@ def _the(models: Sequence[str]) -> str:
     return series(names)
 
 
+def _speed_clause(t: pd.Series, model: str) -> str:
+    """A condition's learning speed against the control for one model (a row of
+    ``convergence_vs_control``)."""
+    ratio = (
+        f"time ratio {_ratio(t['time_ratio'])} {_ratio_ci(t)}"
+        if t["design"] == "paired"
+        else f"ratio {_ratio(t['time_ratio'])}"
+    )
+    if t["p_holm"] < ALPHA:
+        way = "sooner" if t["time_ratio"] < 1 else "later"
+        return f"the {model} reached the threshold {way} ({ratio})"
+    none = f"no evidence of a difference in learning speed for the {model}"
+    if np.isfinite(t["detectable_ratio"]) and t["detectable_ratio"] > 0:
+        return (
+            f"{none} ({ratio}; at best a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
+            "more was detectable)"
+        )
+    if t["detectable_ratio"] == 0:
+        return (
+            f"{none} ({ratio}; too few informative seeds for a change of any size to be detectable)"
+        )
+    return none
+
+
+def _separation_clause(mine: pd.DataFrame, metric: str) -> str:
+    """A condition's language separation against the control over the model latent
+    spaces (its rows of ``separability_vs_control`` for the main metric)."""
+    sig = mine[mine["p_holm"] < ALPHA]
+    sign = sig["difference"] * np.where(sig["higher_is_better"], 1, -1)
+    better, worse = int((sign > 0).sum()), int((sign < 0).sum())
+    if better or worse:
+        return (
+            f"languages separated better in {better} and worse in {worse} of "
+            f"{plural(len(mine), 'model latent space')} ({metric})"
+        )
+    return (
+        f"no evidence of a difference in language separation in any of "
+        f"{plural(len(mine), 'model latent space')} ({metric})"
+    )
+
+
 def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
     """One line per condition: the gist of both questions, before the details."""
     control = analysis.control
@@ -288,49 +329,10 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
         parts = []
         mine = tests[tests["condition"] == condition] if not tests.empty else tests
         if len(mine):
-            speed = []
-            for _, t in mine.iterrows():
-                ratio = (
-                    f"time ratio {_ratio(t['time_ratio'])} {_ratio_ci(t)}"
-                    if t["design"] == "paired"
-                    else f"ratio {_ratio(t['time_ratio'])}"
-                )
-                if t["p_holm"] < ALPHA:
-                    way = "sooner" if t["time_ratio"] < 1 else "later"
-                    speed.append(f"the {name(t['model'])} reached the threshold {way} ({ratio})")
-                elif np.isfinite(t["detectable_ratio"]) and t["detectable_ratio"] > 0:
-                    speed.append(
-                        f"no evidence of a difference in learning speed for the {name(t['model'])} "
-                        f"({ratio}; at best a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "
-                        "more was detectable)"
-                    )
-                elif t["detectable_ratio"] == 0:
-                    speed.append(
-                        f"no evidence of a difference in learning speed for the {name(t['model'])} "
-                        f"({ratio}; too few informative seeds for a change of any size to be "
-                        "detectable)"
-                    )
-                else:
-                    speed.append(
-                        f"no evidence of a difference in learning speed for the {name(t['model'])}"
-                    )
-            parts.append("; ".join(speed))
+            parts.append("; ".join(_speed_clause(t, name(t["model"])) for _, t in mine.iterrows()))
         mine = vs[vs["condition"] == condition] if not vs.empty else vs
         if len(mine):
-            sig = mine[mine["p_holm"] < ALPHA]
-            sign = sig["difference"] * np.where(sig["higher_is_better"], 1, -1)
-            better, worse = int((sign > 0).sum()), int((sign < 0).sum())
-            metric = results.metric_label(metrics[0][1])
-            if better or worse:
-                parts.append(
-                    f"languages separated better in {better} and worse in {worse} of "
-                    f"{plural(len(mine), 'model latent space')} ({metric})"
-                )
-            else:
-                parts.append(
-                    f"no evidence of a difference in language separation in any of "
-                    f"{plural(len(mine), 'model latent space')} ({metric})"
-                )
+            parts.append(_separation_clause(mine, results.metric_label(metrics[0][1])))
         if parts:
             out.append(
                 f"“{results.condition_label(condition)}” against “{results.condition_label(control)}”: "

@@ -78,36 +78,42 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
         mine = vs[(vs["model"] == model) & (vs["probe"] == probe) & (vs["metric"] == metric)]
         for condition in results.conditions:
             cond = mine[mine["condition"] == condition]
-            if cond.empty:
-                continue
-            label = results.condition_label(condition)
-            parts = [
-                f"{r['latent_space']} {fmt_score(r['mean'])} vs {fmt_score(r['mean_control'])} "
-                f"(difference {r['difference']:+.3f} {fmt_ci(r['difference_ci_low'], r['difference_ci_high'])}, "
-                f"Holm-corrected {fmt_p(r['p_holm'])})"
-                for _, r in cond.iterrows()
-            ]
-            significant = cond[cond["p_holm"] < ALPHA]
-            better = significant["difference"] * np.where(significant["higher_is_better"], 1, -1)
-            n_better, n_worse = int((better > 0).sum()), int((better < 0).sum())
-            if len(significant):
-                verdict = (
-                    f"evidence of a difference in {len(significant)} of {len(cond)} latent spaces "
-                    f"({n_better} better, {n_worse} worse separated than under the control)"
-                )
-            else:
-                clause = detectable_clause(cond["detectable_difference"].astype(float))
-                verdict = (
-                    f"no evidence of a difference in any of {plural(len(cond), 'latent space')}"
-                    + (f"; {clause} (80% power)" if clause else "")
-                )
-            out.append(
-                f"With “{label}”, the {results.model_label(model)}'s {results.metric_label(metric)} "
-                f"({probe}) against the control “{ctrl_label}”: "
-                + "; ".join(parts)
-                + f". Tests counting seeds and probe speakers as sampled: {verdict}."
-            )
+            if not cond.empty:
+                out.append(_vs_control_sentence(results, cond, model, probe, metric, ctrl_label))
     return out
+
+
+def _vs_control_sentence(
+    results: Results, cond: pd.DataFrame, model: str, probe: str, metric: str, ctrl_label: str
+) -> str:
+    """One condition against the control in every latent space of one model
+    (its rows of ``separability_vs_control``), and the verdict over them."""
+    parts = [
+        f"{r['latent_space']} {fmt_score(r['mean'])} vs {fmt_score(r['mean_control'])} "
+        f"(difference {r['difference']:+.3f} {fmt_ci(r['difference_ci_low'], r['difference_ci_high'])}, "
+        f"Holm-corrected {fmt_p(r['p_holm'])})"
+        for _, r in cond.iterrows()
+    ]
+    significant = cond[cond["p_holm"] < ALPHA]
+    better = significant["difference"] * np.where(significant["higher_is_better"], 1, -1)
+    n_better, n_worse = int((better > 0).sum()), int((better < 0).sum())
+    if len(significant):
+        verdict = (
+            f"evidence of a difference in {len(significant)} of {len(cond)} latent spaces "
+            f"({n_better} better, {n_worse} worse separated than under the control)"
+        )
+    else:
+        clause = detectable_clause(cond["detectable_difference"].astype(float))
+        verdict = f"no evidence of a difference in any of {plural(len(cond), 'latent space')}" + (
+            f"; {clause} (80% power)" if clause else ""
+        )
+    label = results.condition_label(cond["condition"].iloc[0])
+    return (
+        f"With “{label}”, the {results.model_label(model)}'s {results.metric_label(metric)} "
+        f"({probe}) against the control “{ctrl_label}”: "
+        + "; ".join(parts)
+        + f". Tests counting seeds and probe speakers as sampled: {verdict}."
+    )
 
 
 def _sensitivity_sentence(rows: pd.DataFrame) -> str:

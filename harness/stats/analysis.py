@@ -70,6 +70,56 @@ STEPS = (
 )
 
 
+Tables = dict[str, pd.DataFrame]
+
+
+def _statistics(
+    results: Results, n_resamples: int, km_resamples: int, seed: int
+) -> list[Callable[[], Tables]]:
+    """One computation per entry of :data:`STEPS`, in that order, each giving the
+    tables (named as :class:`Analysis` fields) it fills."""
+    runs, control = results.runs, results.control
+
+    def vs_control() -> Tables:
+        if control is None:
+            return {"convergence_vs_control": pd.DataFrame(columns=convergence.VS_CONTROL_COLUMNS)}
+        table = convergence.vs_control(
+            runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed
+        )
+        return {"convergence_vs_control": table}
+
+    def sep_vs_control() -> Tables:
+        if control is None:
+            return {
+                "separability_vs_control": pd.DataFrame(columns=separability.VS_CONTROL_COLUMNS)
+            }
+        return {"separability_vs_control": separability.separability_vs_control(results, control)}
+
+    def separability_and_layers() -> Tables:
+        # the layer table reads the separability rows in suite order
+        sep = _suite_order(separability.separability_summary(results), results)
+        return {"separability": sep, "layers": layers.layer_scores(results, sep)}
+
+    def between_conditions() -> Tables:
+        table = between.between_conditions(runs, results.design, n_resamples=n_resamples, seed=seed)
+        return {"convergence_between": table}
+
+    return [
+        vs_control,
+        sep_vs_control,
+        lambda: {"survival_summary": survival.survival_summary(runs)},
+        lambda: {"km_curves": survival.km_curves(runs)},
+        lambda: {
+            "convergence_overall": convergence.overall(runs, n_resamples=n_resamples, seed=seed)
+        },
+        between_conditions,
+        lambda: {"learning_curves": survival.learning_curves(results.curves)},
+        lambda: {"threshold_sensitivity": threshold_sensitivity(runs, results.curves)},
+        separability_and_layers,
+        lambda: {"cka": cka_table(results), "cka_layers": layers.cka_layers(results, control)},
+    ]
+
+
 def analyse(
     results: Results,
     n_resamples: int = 9999,
@@ -83,67 +133,14 @@ def analyse(
     Kaplan-Meier curves per resample; ``seed`` makes every resampling
     reproducible. ``on_step`` hears the name of each statistic (:data:`STEPS`)
     as it starts, to show progress; it changes nothing."""
-    runs, control = results.runs, results.control
-    steps = iter(STEPS)
-
-    def step() -> None:
-        name = next(steps)
+    tables: Tables = {}
+    computations = _statistics(results, n_resamples, km_resamples, seed)
+    for name, compute in zip(STEPS, computations, strict=True):
         if on_step is not None:
             on_step(name)
-
-    step()
-    vs_control = (
-        convergence.vs_control(
-            runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed
-        )
-        if control is not None
-        else pd.DataFrame(columns=convergence.VS_CONTROL_COLUMNS)
-    )
-    step()
-    sep_vs_control = (
-        separability.separability_vs_control(results, control)
-        if control is not None
-        else pd.DataFrame(columns=separability.VS_CONTROL_COLUMNS)
-    )
-
-    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
-        return _suite_order(frame, results)
-
-    step()
-    summary = ordered(survival.survival_summary(runs))
-    step()
-    km = ordered(survival.km_curves(runs))
-    step()
-    overall = ordered(convergence.overall(runs, n_resamples=n_resamples, seed=seed))
-    step()
-    between_table = ordered(
-        between.between_conditions(runs, results.design, n_resamples=n_resamples, seed=seed)
-    )
-    step()
-    curves = ordered(survival.learning_curves(results.curves))
-    step()
-    sensitivity = ordered(threshold_sensitivity(runs, results.curves))
-    step()
-    sep = ordered(separability.separability_summary(results))
-    by_layer = ordered(layers.layer_scores(results, sep))
-    step()
-    cka = ordered(cka_table(results))
-    cka_by_layer = ordered(layers.cka_layers(results, control))
-    return Analysis(
-        control=control,
-        survival_summary=summary,
-        km_curves=km,
-        convergence_vs_control=ordered(vs_control),
-        convergence_overall=overall,
-        convergence_between=between_table,
-        learning_curves=curves,
-        threshold_sensitivity=sensitivity,
-        separability=sep,
-        separability_vs_control=ordered(sep_vs_control),
-        cka=cka,
-        layers=by_layer,
-        cka_layers=cka_by_layer,
-    )
+        tables.update(compute())
+    ordered = {name: _suite_order(table, results) for name, table in tables.items()}
+    return Analysis(control=results.control, **ordered)
 
 
 def _suite_order(frame: pd.DataFrame, results: Results) -> pd.DataFrame:

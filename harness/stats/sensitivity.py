@@ -14,10 +14,12 @@ across thresholds or only at the one the suite picked.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from harness.stats.survival import heldout_measure, kaplan_meier
+from harness.stats.survival import KaplanMeier, heldout_measure, kaplan_meier
 
 #: Thresholds per model, as multiples of the suite threshold: ``N_THRESHOLDS``
 #: geometric steps from 1 (the suite's own) to ``CEILING`` (50% easier).
@@ -65,6 +67,56 @@ def _first_crossings(
     return out
 
 
+def _model_thresholds(
+    by_model: pd.DataFrame, relatives: np.ndarray, higher: bool
+) -> np.ndarray | None:
+    """The grid's thresholds of one model, or None when its suite threshold is not
+    a positive number (a loss that can go negative)."""
+    # easier thresholds are higher losses, or lower accuracies
+    suite_threshold = float(by_model["threshold"].min() if higher else by_model["threshold"].max())
+    if not (np.isfinite(suite_threshold) and suite_threshold > 0):
+        return None
+    return suite_threshold * relatives
+
+
+def _times_at_thresholds(
+    group: pd.DataFrame, crossings: dict[str, np.ndarray], n_thresholds: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(time, event), runs x thresholds, of one condition's runs, and the RMST horizon."""
+    recorded = group["steps_to_threshold"].to_numpy(dtype=float)
+    reached = group["event"].fillna(False).to_numpy(dtype=bool)
+    first = np.vstack(
+        [crossings.get(str(r), np.full(n_thresholds, np.inf)) for r in group["run_id"]]
+    )
+    # a run that crossed its own threshold crossed every easier one by then
+    first = np.where(reached[:, None], np.minimum(first, recorded[:, None]), first)
+    event = np.isfinite(first)
+    time = np.where(event, first, recorded[:, None])
+    budget = group["max_steps"]
+    # the horizon of survival_summary: the step budget, else the longest time
+    tau = float(budget.min()) if budget.notna().any() else float(recorded.max())
+    return time, event, tau
+
+
+def _row(
+    model: str, condition: str, threshold: float, relative: float, km: KaplanMeier, tau: float
+) -> dict[str, Any]:
+    low, high = km.median_ci
+    return {
+        "model": model,
+        "condition": condition,
+        "threshold": float(threshold),
+        "relative_to_suite": float(relative),
+        "n_runs": km.n,
+        "n_reached": km.events,
+        "median": km.median,
+        "median_ci_low": low,
+        "median_ci_high": high,
+        "rmst": km.rmst(tau),
+        "rmst_tau": tau,
+    }
+
+
 def threshold_sensitivity(
     runs: pd.DataFrame,
     curves: pd.DataFrame,
@@ -103,45 +155,15 @@ def threshold_sensitivity(
         higher = (
             bool(by_model["higher_is_better"].any()) if "higher_is_better" in by_model else False
         )
-        # easier thresholds are higher losses, or lower accuracies
-        suite_threshold = float(
-            by_model["threshold"].min() if higher else by_model["threshold"].max()
-        )
-        if not (np.isfinite(suite_threshold) and suite_threshold > 0):
-            continue
         relatives = 1.0 / grid if higher else grid
-        thresholds = suite_threshold * relatives
+        thresholds = _model_thresholds(by_model, relatives, higher)
+        if thresholds is None:
+            continue
         mine = curves[curves["run_id"].isin(set(by_model["run_id"]))]
         crossings = _first_crossings(mine, thresholds, higher)
         for condition, group in by_model.groupby("condition", sort=False):
-            recorded = group["steps_to_threshold"].to_numpy(dtype=float)
-            reached = group["event"].fillna(False).to_numpy(dtype=bool)
-            first = np.vstack(
-                [crossings.get(str(r), np.full(grid.size, np.inf)) for r in group["run_id"]]
-            )
-            # a run that crossed its own threshold crossed every easier one by then
-            first = np.where(reached[:, None], np.minimum(first, recorded[:, None]), first)
-            event = np.isfinite(first)
-            time = np.where(event, first, recorded[:, None])
-            budget = group["max_steps"]
-            # the horizon of survival_summary: the step budget, else the longest time
-            tau = float(budget.min()) if budget.notna().any() else float(recorded.max())
+            time, event, tau = _times_at_thresholds(group, crossings, grid.size)
             for j, (threshold, relative) in enumerate(zip(thresholds, relatives, strict=True)):
                 km = kaplan_meier(time[:, j], event[:, j])
-                low, high = km.median_ci
-                rows.append(
-                    {
-                        "model": model,
-                        "condition": condition,
-                        "threshold": float(threshold),
-                        "relative_to_suite": float(relative),
-                        "n_runs": km.n,
-                        "n_reached": km.events,
-                        "median": km.median,
-                        "median_ci_low": low,
-                        "median_ci_high": high,
-                        "rmst": km.rmst(tau),
-                        "rmst_tau": tau,
-                    }
-                )
+                rows.append(_row(model, condition, threshold, relative, km, tau))
     return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)

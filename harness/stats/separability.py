@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -167,55 +167,76 @@ def separability_summary(results: Results) -> pd.DataFrame:
     details = _Details(results)
     baseline = scores[scores["is_baseline"].astype(bool)]
     base_space = baseline.groupby(["run_id", "probe", "metric"])["latent_space"].first()
-    rows = []
-    for key, group in scores.groupby(_KEY, sort=False):
-        row = dict(zip(_KEY, key, strict=True))
-        space, probe, metric = key[2:]
-        values = group["value"].to_numpy(float)
-        chance = group["chance"].to_numpy(float)
-        row.update(
-            is_baseline=bool(group["is_baseline"].iloc[0]),
-            higher_is_better=bool(group["higher_is_better"].iloc[0]),
-            headline=bool(group["headline"].iloc[0]),
-            n=int(values.size),
-            mean=float(values.mean()),
-            seed_sd=float(values.std(ddof=1)) if values.size > 1 else np.nan,
-            chance=float(np.nanmean(chance)) if np.isfinite(chance).any() else np.nan,
-            inference="none",
-        )
-        runs = list(group["run_id"])
-        mine = details.scores(runs, [space] * len(runs), probe, metric)
-        bounds = _Range.of(group)
-        if mine is not None:
-            low, high = bounds.score_ci(spk.crossed(mine.contributions, mine.strata))
-            row.update(inference=_inference(len(runs)), n_speakers=mine.speakers.size,
-                       ci_low=low, ci_high=high)  # fmt: skip
-            if np.isfinite(row["chance"]):
-                row.update(diff_vs_chance=row["mean"] - row["chance"],
-                           diff_vs_chance_ci_low=low - row["chance"],
-                           diff_vs_chance_ci_high=high - row["chance"])  # fmt: skip
-                if mine.nulls is not None:
-                    row["p_vs_chance"] = spk.shared_permutation_p(
-                        float(mine.scores.mean()), mine.nulls, row["higher_is_better"]
-                    )
-            if not row["is_baseline"]:
-                spaces = [base_space.get((r, probe, metric)) for r in runs]
-                base = (
-                    details.scores(runs, spaces, probe, metric)
-                    if all(isinstance(s, str) for s in spaces)
-                    else None
-                )
-                if base is not None:
-                    test = spk.crossed(*_aligned(mine, base))
-                    low, high = bounds.difference_ci(test)
-                    row.update(baseline_mean=float(base.scores.mean()),
-                               diff_vs_baseline=test.estimate, diff_vs_baseline_ci_low=low,
-                               diff_vs_baseline_ci_high=high,
-                               detectable_vs_baseline=bounds.detectable(test),
-                               p_vs_baseline=test.p_value())  # fmt: skip
-        rows.append(row)
+    rows = [
+        _summary_row(key, group, details, base_space)
+        for key, group in scores.groupby(_KEY, sort=False)
+    ]
     # rows without a test lack those keys: reindex adds them as NaN
-    out = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
+    return _closed_out(pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS))
+
+
+def _summary_row(
+    key: tuple[Any, ...], group: pd.DataFrame, details: _Details, base_space: pd.Series
+) -> dict[str, Any]:
+    """One row of :func:`separability_summary`: seed statistics, then the
+    speaker-level tests where the probe gave per-speaker results."""
+    row = dict(zip(_KEY, key, strict=True))
+    space, probe, metric = key[2:]
+    values = group["value"].to_numpy(float)
+    chance = group["chance"].to_numpy(float)
+    row.update(
+        is_baseline=bool(group["is_baseline"].iloc[0]),
+        higher_is_better=bool(group["higher_is_better"].iloc[0]),
+        headline=bool(group["headline"].iloc[0]),
+        n=int(values.size),
+        mean=float(values.mean()),
+        seed_sd=float(values.std(ddof=1)) if values.size > 1 else np.nan,
+        chance=float(np.nanmean(chance)) if np.isfinite(chance).any() else np.nan,
+        inference="none",
+    )
+    runs = list(group["run_id"])
+    mine = details.scores(runs, [space] * len(runs), probe, metric)
+    if mine is None:
+        return row
+    bounds = _Range.of(group)
+    low, high = bounds.score_ci(spk.crossed(mine.contributions, mine.strata))
+    row.update(inference=_inference(len(runs)), n_speakers=mine.speakers.size)
+    row.update(ci_low=low, ci_high=high)
+    if np.isfinite(row["chance"]):
+        chance = row["chance"]
+        row.update(diff_vs_chance=row["mean"] - chance)
+        row.update(diff_vs_chance_ci_low=low - chance, diff_vs_chance_ci_high=high - chance)
+        if mine.nulls is not None:
+            row["p_vs_chance"] = spk.shared_permutation_p(
+                float(mine.scores.mean()), mine.nulls, row["higher_is_better"]
+            )
+    if not row["is_baseline"]:
+        spaces = [base_space.get((r, probe, metric)) for r in runs]
+        if all(isinstance(s, str) for s in spaces):
+            base = details.scores(runs, spaces, probe, metric)
+            if base is not None:
+                row.update(_vs_baseline(mine, base, bounds))
+    return row
+
+
+def _vs_baseline(
+    mine: spk.SpeakerScores, base: spk.SpeakerScores, bounds: _Range
+) -> dict[str, Any]:
+    """A model space's score against the raw-feature baseline of the same runs."""
+    test = spk.crossed(*_aligned(mine, base))
+    low, high = bounds.difference_ci(test)
+    return {
+        "baseline_mean": float(base.scores.mean()),
+        "diff_vs_baseline": test.estimate,
+        "diff_vs_baseline_ci_low": low,
+        "diff_vs_baseline_ci_high": high,
+        "detectable_vs_baseline": bounds.detectable(test),
+        "p_vs_baseline": test.p_value(),
+    }
+
+
+def _closed_out(out: pd.DataFrame) -> pd.DataFrame:
+    """Holm within each family, and which rows are above chance."""
     for column in ("p_vs_chance", "p_vs_baseline"):
         out[f"{column}_holm"] = _holm_within(out, column)
     out["above_chance"] = (out["p_vs_chance_holm"] < ALPHA) & (out["diff_vs_chance_ci_low"] > 0)

@@ -18,7 +18,7 @@ interval of the RMST difference. The comparisons the report states are in
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,56 +234,61 @@ def rmst_tau(measure: str, a: pd.DataFrame, b: pd.DataFrame) -> float:
     return float(min(a["time"].max(), b["time"].max()))
 
 
-def survival_summary(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
-    """Per time measure, model and condition: counts, median with 95% CI, RMST."""
-    rows = []
+def _fitted_groups(
+    runs: pd.DataFrame, measures: Sequence[str]
+) -> Iterator[tuple[str, str, str, pd.DataFrame, KaplanMeier]]:
+    """(measure, model, condition, analysable runs, their Kaplan-Meier fit) of
+    every model and condition with a time for the measure, in table order."""
     for measure in measures:
         data = analysable(runs, measure)
         for (model, condition), group in data.groupby(["model", "condition"], sort=False):
-            km = kaplan_meier(group["time"], group["event_"])
-            low, high = km.median_ci
-            tau = rmst_tau(measure, group, group)
-            all_runs = runs[(runs["model"] == model) & (runs["condition"] == condition)]
-            rows.append(
-                {
-                    "measure": measure,
-                    "model": model,
-                    "condition": condition,
-                    "n_runs": km.n,
-                    "n_reached": km.events,
-                    "n_censored": int((group["status"] == "censored").sum()),
-                    "n_diverged": int((group["status"] == "diverged").sum()),
-                    "n_failed": int((all_runs["status"] == "failed").sum()),
-                    "median": km.median,
-                    "median_ci_low": low,
-                    "median_ci_high": high,
-                    "rmst": km.rmst(tau),
-                    "rmst_tau": tau,
-                }
-            )
+            yield measure, model, condition, group, kaplan_meier(group["time"], group["event_"])
+
+
+def survival_summary(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
+    """Per time measure, model and condition: counts, median with 95% CI, RMST."""
+    rows = []
+    for measure, model, condition, group, km in _fitted_groups(runs, measures):
+        low, high = km.median_ci
+        tau = rmst_tau(measure, group, group)
+        all_runs = runs[(runs["model"] == model) & (runs["condition"] == condition)]
+        rows.append(
+            {
+                "measure": measure,
+                "model": model,
+                "condition": condition,
+                "n_runs": km.n,
+                "n_reached": km.events,
+                "n_censored": int((group["status"] == "censored").sum()),
+                "n_diverged": int((group["status"] == "diverged").sum()),
+                "n_failed": int((all_runs["status"] == "failed").sum()),
+                "median": km.median,
+                "median_ci_low": low,
+                "median_ci_high": high,
+                "rmst": km.rmst(tau),
+                "rmst_tau": tau,
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def km_curves(runs: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
     """The Kaplan-Meier step functions with their band, one row per jump."""
     frames = []
-    for measure in measures:
-        data = analysable(runs, measure)
-        for (model, condition), group in data.groupby(["model", "condition"], sort=False):
-            km = kaplan_meier(group["time"], group["event_"])
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "measure": measure,
-                        "model": model,
-                        "condition": condition,
-                        "time": np.concatenate([[0.0], km.time]),
-                        "survival": np.concatenate([[1.0], km.survival]),
-                        "ci_low": np.concatenate([[1.0], km.ci_low]),
-                        "ci_high": np.concatenate([[1.0], km.ci_high]),
-                    }
-                )
+    for measure, model, condition, _, km in _fitted_groups(runs, measures):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "measure": measure,
+                    "model": model,
+                    "condition": condition,
+                    "time": np.concatenate([[0.0], km.time]),
+                    "survival": np.concatenate([[1.0], km.survival]),
+                    "ci_low": np.concatenate([[1.0], km.ci_low]),
+                    "ci_high": np.concatenate([[1.0], km.ci_high]),
+                }
             )
+        )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KM_COLUMNS)
 
 

@@ -22,11 +22,10 @@ from harness.corpus import (
     Candidate,
     RecordingsDataset,
     check_speakers,
-    missing_languages,
-    missing_root,
     scan_cached,
     stamp,
 )
+from harness.dataset_roots import languages_under_root
 
 NEEDED_COLUMNS = ("client_id", "path")
 #: the label value of an empty cell of a label column
@@ -126,12 +125,15 @@ def check_download(
             yield "labels", (f"commonvoice: {name!r} cannot be a label column (language and "
                              "speaker are every clip's already; client_id and path name them)")  # fmt: skip
     root, tsv = Path(params["root"]).expanduser(), params["tsv"]
-    problem = missing_root("commonvoice", root)
-    if problem:
-        yield "root", problem
+    available = yield from languages_under_root(
+        "commonvoice",
+        root,
+        context.languages,
+        lambda found: sorted(p.name for p in found.iterdir() if (p / tsv).is_file()),
+        tsv,
+    )
+    if available is None:
         return
-    available = sorted(p.name for p in root.iterdir() if (p / tsv).is_file())
-    yield from missing_languages("commonvoice", root, context.languages, available, f"{tsv}")
     files = {}
     for locale in (lang for lang in context.languages if lang in available):
         table = root / locale / tsv

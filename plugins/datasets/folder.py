@@ -21,12 +21,11 @@ from harness.corpus import (
     Candidate,
     RecordingsDataset,
     check_speakers,
-    missing_languages,
-    missing_root,
     scan_cached,
     selection_params,
     stamp,
 )
+from harness.dataset_roots import languages_under_root
 
 EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -93,6 +92,10 @@ def _labelled_speaker_files(folder: Path) -> dict[str, int]:
     }
 
 
+def _language_folders(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def check_folder(
     params: Mapping[str, Any], context: ValidationContext
 ) -> Iterator[tuple[str, str]]:
@@ -102,12 +105,11 @@ def check_folder(
         yield "subfolder_label", (f"folder: expected a label name (letters, digits, '_') other "
                                   f"than language and speaker, got {label!r}")  # fmt: skip
     root = Path(params["root"]).expanduser()
-    problem = missing_root("folder", root)
-    if problem:
-        yield "root", problem
+    available = yield from languages_under_root(
+        "folder", root, context.languages, _language_folders, "folder"
+    )
+    if available is None:
         return
-    available = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    yield from missing_languages("folder", root, context.languages, available, "folder")
     files = {}
     for lang in context.languages:
         folder = root / lang

@@ -23,13 +23,8 @@ from typing import Any
 
 from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
 from harness.audio import SkipLog
-from harness.corpus import (
-    Candidate,
-    RecordingsDataset,
-    check_speakers,
-    missing_root,
-    selection_params,
-)
+from harness.corpus import Candidate, check_speakers, selection_params
+from harness.dataset_roots import OneLanguageRecordings, one_language_root
 
 LANGUAGE = "en"
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
@@ -132,8 +127,9 @@ def scan(
     return by_speaker
 
 
-class RavdessDataset(RecordingsDataset):
+class RavdessDataset(OneLanguageRecordings):
     name = "ravdess"
+    language, title = LANGUAGE, "RAVDESS"
 
     def __init__(
         self,
@@ -150,13 +146,7 @@ class RavdessDataset(RecordingsDataset):
         self.vocal_channel = vocal_channel
         self.emotions = frozenset(emotions) if emotions is not None else None
 
-    def candidates(self, language: str) -> dict[str, list[Candidate]]:
-        if language != LANGUAGE:
-            self.skips.skip(language, self.root, "RAVDESS holds English (en) only", "missing")
-            return {}
-        if not self.root.is_dir():
-            self.skips.skip(language, self.root, "missing dataset folder", "missing")
-            return {}
+    def scan(self) -> dict[str, list[Candidate]]:
         return scan(self.root, self.modality, self.vocal_channel, self.emotions, self.skips)
 
 
@@ -167,14 +157,8 @@ def check_ravdess(
     unknown = sorted(set(params.get("emotions") or ()) - set(EMOTIONS))
     if unknown:
         yield "emotions", f"ravdess: unknown emotion(s) {unknown}; valid: {', '.join(EMOTIONS)}"
-    others = [lang for lang in context.languages if lang != LANGUAGE]
-    if others:
-        yield "", (f"ravdess: holds English ({LANGUAGE!r}) only; the suite also uses "
-                   f"{', '.join(map(repr, others))}")  # fmt: skip
     root = Path(params["root"]).expanduser()
-    problem = missing_root("ravdess", root)
-    if problem:
-        yield "root", problem
+    if not (yield from one_language_root("ravdess", LANGUAGE, "English", root, context)):
         return
     emotions = frozenset(params["emotions"]) if params.get("emotions") else None
     found = scan(root, params["modality"], params["vocal_channel"], emotions, None)

@@ -23,13 +23,8 @@ from typing import Any
 
 from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
 from harness.audio import SkipLog
-from harness.corpus import (
-    Candidate,
-    RecordingsDataset,
-    check_speakers,
-    missing_root,
-    selection_params,
-)
+from harness.corpus import Candidate, check_speakers, selection_params
+from harness.dataset_roots import OneLanguageRecordings, one_language_root
 
 LANGUAGE = "en"
 LABELS = ("keyword", "split")
@@ -89,8 +84,9 @@ def scan(
     return by_speaker
 
 
-class SpeechCommandsDataset(RecordingsDataset):
+class SpeechCommandsDataset(OneLanguageRecordings):
     name = "speech_commands"
+    language, title = LANGUAGE, "Speech Commands"
 
     def __init__(
         self,
@@ -103,15 +99,7 @@ class SpeechCommandsDataset(RecordingsDataset):
         super().__init__(root, clips_per_speaker, max_speakers, seed, balance=False)
         self.words = list(words) if words is not None else None
 
-    def candidates(self, language: str) -> dict[str, list[Candidate]]:
-        if language != LANGUAGE:
-            self.skips.skip(
-                language, self.root, "Speech Commands holds English (en) only", "missing"
-            )
-            return {}
-        if not self.root.is_dir():
-            self.skips.skip(language, self.root, "missing dataset folder", "missing")
-            return {}
+    def scan(self) -> dict[str, list[Candidate]]:
         return scan(self.root, self.words, self.skips)
 
 
@@ -119,14 +107,8 @@ def check_speech_commands(
     params: Mapping[str, Any], context: ValidationContext
 ) -> Iterator[tuple[str, str]]:
     """The root exists with its lists, the words are folders of it, enough speakers."""
-    others = [lang for lang in context.languages if lang != LANGUAGE]
-    if others:
-        yield "", (f"speech_commands: holds English ({LANGUAGE!r}) only; the suite also uses "
-                   f"{', '.join(map(repr, others))}")  # fmt: skip
     root = Path(params["root"]).expanduser()
-    problem = missing_root("speech_commands", root)
-    if problem:
-        yield "root", problem
+    if not (yield from one_language_root("speech_commands", LANGUAGE, "English", root, context)):
         return
     for file in LISTS.values():
         if not (root / file).is_file():

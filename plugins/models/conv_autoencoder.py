@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness import Component, Param, ValidationContext, hookimpl
+from harness_plugins.models.layer_params import channels_param, channels_problem
 
 
 class ConvAutoencoder(nn.Module):
@@ -87,7 +88,7 @@ class ConvAutoencoderModel:
 
     def __init__(self, channels: list[int] | None = None, bottleneck: int = 64) -> None:
         channels = [16, 32, 64] if channels is None else list(channels)
-        problem = _channels_problem(channels)
+        problem = channels_problem(channels)
         if problem:
             raise ValueError(f"channels: {problem}")
         self.channels = channels
@@ -100,15 +101,8 @@ class ConvAutoencoderModel:
         return F.mse_loss(module(batch), batch)
 
 
-def _channels_problem(channels: list[int]) -> str | None:
-    # the Param schema cannot bound a list's length or elements
-    if channels and min(channels) >= 1:
-        return None
-    return f"expected a non-empty list of positive sizes, got {channels}"
-
-
 def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
-    problem = _channels_problem(params["channels"])
+    problem = channels_problem(params["channels"])
     if problem:
         yield "channels", problem
 
@@ -124,12 +118,8 @@ def harness_models() -> list[Component]:
             tasks=("reconstruct",),
             doc="2-D convolutional autoencoder reconstructing mel patches (MSE)",
             params=[
-                Param(
-                    "channels",
-                    list,
-                    [16, 32, 64],
-                    "output channels of each stride-2 convolution of the encoder",
-                    item=int,
+                channels_param(
+                    [16, 32, 64], "output channels of each stride-2 convolution of the encoder"
                 ),
                 Param("bottleneck", int, 64, "size of the code vector", min=1),
             ],

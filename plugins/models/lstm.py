@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from harness import Component, Param, hookimpl
+from harness_plugins.models.layer_params import dropout_param, num_layers_param
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -86,8 +87,8 @@ def harness_models() -> list[Component]:
             doc="LSTM predicting the next feature frame (MSE), as the original study",
             params=[
                 Param("hidden_size", int, 128, "LSTM units per layer (the study: 250)", min=1),
-                Param("num_layers", int, 1, "stacked LSTM layers", min=1, max=8),
-                Param("dropout", float, 0.0, "dropout between stacked layers", min=0.0, max=0.9),
+                num_layers_param("stacked LSTM layers"),
+                dropout_param(0.0, "dropout between stacked layers"),
             ],
         )
     ]

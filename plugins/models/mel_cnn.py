@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from harness import Component, Param, ValidationContext, hookimpl
+from harness_plugins.models.layer_params import channels_param, channels_problem, dropout_param
 
 POOLING = ("max", "avg")
 #: parameter groups, as parameter_groups returns them
@@ -127,8 +128,9 @@ class MelCNNModel:
 
 def _problems(channels: list[int], kernel_size: int) -> Iterator[tuple[str, str]]:
     # the Param schema cannot bound a list's length or elements, nor ask for odd numbers
-    if not channels or min(channels) < 1:
-        yield "channels", f"expected a non-empty list of positive sizes, got {channels}"
+    problem = channels_problem(channels)
+    if problem:
+        yield "channels", problem
     if kernel_size % 2 == 0:
         yield "kernel_size", (f"expected an odd size (the 'same' padding keeps the frames "
                               f"aligned), got {kernel_size}")  # fmt: skip
@@ -158,22 +160,12 @@ def harness_models() -> list[Component]:
             doc="2-D CNN over the (frames x mel) image with dropout, then linear layers "
             "to clip logits (the speech-commands classifier)",
             params=[
-                Param(
-                    "channels",
-                    list,
+                channels_param(
                     [16, 32],
                     "output channels of each convolution block (conv, ReLU, 2x2 pool, dropout)",
-                    item=int,
                 ),
                 Param("kernel_size", int, 3, "side of the square convolution kernel (odd)", min=1),
-                Param(
-                    "dropout",
-                    float,
-                    0.25,
-                    "dropout after each block and before the output",
-                    min=0.0,
-                    max=0.9,
-                ),
+                dropout_param(0.25, "dropout after each block and before the output"),
                 Param(
                     "pooling",
                     str,

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from harness import Component, Param, hookimpl
+from harness_plugins.models.layer_params import dropout_param, num_layers_param
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 #: parameter groups, as parameter_groups returns them
@@ -149,15 +150,8 @@ def harness_models() -> list[Component]:
             params=[
                 Param("cell", str, "gru", "recurrent cell", choices=tuple(CELLS)),
                 Param("hidden_size", int, 128, "units per recurrent layer", min=1),
-                Param("num_layers", int, 1, "stacked recurrent layers", min=1, max=8),
-                Param(
-                    "dropout",
-                    float,
-                    0.0,
-                    "dropout between stacked layers and before the read-out",
-                    min=0.0,
-                    max=0.9,
-                ),
+                num_layers_param("stacked recurrent layers"),
+                dropout_param(0.0, "dropout between stacked layers and before the read-out"),
                 Param("bidirectional", bool, False, "read each segment both ways (no streaming)"),
             ],
         )

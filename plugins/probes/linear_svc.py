@@ -21,11 +21,24 @@ from sklearn.svm import SVC, LinearSVC
 
 from harness import Component, Metric, Param, ValidationContext, hookimpl
 from harness.contracts import ProbeResult
+from harness.probe_tasks import (
+    TASK_DOCS,
+    TASK_LABELS,
+    TASK_PARAM,
+    TASKS,
+    auto_splits,
+    balanced_accuracy_metric,
+    chance_metric,
+    check_target,
+    p_value_metric,
+    selectivity_metric,
+    task_problems,
+    tasks_of,
+)
 from harness.probing import (
     Fold,
     balanced_accuracy,
     chance_balanced_accuracy,
-    fewest_speakers,
     majority_rate,
     probe_inputs,
     speaker_grouped_folds,
@@ -33,32 +46,13 @@ from harness.probing import (
     speaker_table,
 )
 
-TASKS = ("target", "multiclass")
 DEFAULT_C_GRID = [0.001, 0.01, 0.1, 1.0]
-#: Folds used when n_splits is omitted and the data allow it.
-MAX_AUTO_SPLITS = 5
-
-
-#: What each task classifies, for metric docs (shared with the ridge probe).
-TASK_DOCS = {
-    "target": "target language vs the other probe languages pooled",
-    "multiclass": "every probe language against every other",
-}
-#: The same, short, for metric labels in the report (shared with the ridge probe).
-TASK_LABELS = {"target": "target language vs rest", "multiclass": "all languages"}
 
 
 def _metrics_of(task: str) -> list[Metric]:
     what, short = TASK_DOCS[task], TASK_LABELS[task]
     return [
-        Metric(
-            f"balanced_accuracy_{task}",
-            f"balanced accuracy, {what}; mean over speaker-grouped CV folds",
-            chance=f"chance_{task}",
-            headline=True,
-            label=f"balanced accuracy ({short})",
-            bounds=(0.0, 1.0),
-        ),
+        balanced_accuracy_metric(task, "; mean over speaker-grouped CV folds"),
         Metric(
             f"accuracy_{task}",
             f"plain accuracy, {what}; compare with majority_rate_{task}, never with 0.5",
@@ -66,13 +60,7 @@ def _metrics_of(task: str) -> list[Metric]:
             label=f"accuracy ({short})",
             bounds=(0.0, 1.0),
         ),
-        Metric(
-            f"chance_{task}",
-            "balanced accuracy of a predictor ignoring the latents (1 / classes); a baseline",
-            role="reference",
-            label=f"chance level ({short})",
-            bounds=(0.0, 1.0),
-        ),
+        chance_metric(task),
         Metric(
             f"majority_rate_{task}",
             "accuracy of always answering the most frequent class; a baseline",
@@ -80,13 +68,9 @@ def _metrics_of(task: str) -> list[Metric]:
             label=f"majority-class rate ({short})",
             bounds=(0.0, 1.0),
         ),
-        Metric(
-            f"p_value_{task}",
+        p_value_metric(
+            task,
             "speaker-level permutation p-value of the balanced accuracy; NaN if n_permutations = 0",
-            higher_is_better=False,
-            role="p_value",
-            label=f"permutation p-value ({short})",
-            bounds=(0.0, 1.0),
         ),
         Metric(
             f"control_balanced_accuracy_{task}",
@@ -96,11 +80,8 @@ def _metrics_of(task: str) -> list[Metric]:
             label=f"control-task balanced accuracy ({short})",
             bounds=(0.0, 1.0),
         ),
-        Metric(
-            f"selectivity_{task}",
-            f"balanced_accuracy_{task} minus control_balanced_accuracy_{task}",
-            label=f"selectivity ({short})",
-            bounds=(-1.0, 1.0),
+        selectivity_metric(
+            task, f"balanced_accuracy_{task} minus control_balanced_accuracy_{task}"
         ),
     ]
 
@@ -135,7 +116,7 @@ class LinearSVCProbe:
         problem = _grid_problem(C, C_grid)
         if problem:
             raise ValueError(problem)
-        self.tasks = TASKS if task == "both" else (task,)
+        self.tasks = tasks_of(task)
         self.n_splits = n_splits
         self.C = C
         self.C_grid = sorted(float(c) for c in C_grid)
@@ -150,9 +131,7 @@ class LinearSVCProbe:
     ) -> tuple[np.ndarray, dict[object, str] | None]:
         if task == "multiclass":
             return labels, None
-        if target not in set(labels.tolist()):
-            found = sorted({str(v) for v in labels.tolist()})
-            raise ValueError(f"target language {target!r} is not among the probe languages {found}")
+        check_target(labels, target)
         y = (labels == target).astype(int)
         names: dict[object, str] = {
             1: f"target language {target!r}",
@@ -163,10 +142,7 @@ class LinearSVCProbe:
     # ------------------------------------------------------------ cross-validation
 
     def _outer_splits(self, y: np.ndarray, groups: np.ndarray) -> int:
-        if self.n_splits is not None:
-            return self.n_splits
-        # at least 2, so too few speakers still fails in check_grouped_cv with the counts
-        return max(2, min(MAX_AUTO_SPLITS, fewest_speakers(y, groups)))
+        return self.n_splits if self.n_splits is not None else auto_splits(y, groups)
 
     def _check_inner(
         self, n_splits: int, y: np.ndarray, groups: np.ndarray, names: dict[object, str] | None
@@ -238,12 +214,7 @@ class LinearSVCProbe:
     # ------------------------------------------------------------ the contract
 
     def run(
-        self,
-        latents: np.ndarray,
-        labels: np.ndarray,
-        groups: np.ndarray,
-        target: str,
-        seed: int,
+        self, latents: np.ndarray, labels: np.ndarray, groups: np.ndarray, target: str, seed: int
     ) -> ProbeResult:
         x, labels, groups, _ = probe_inputs(latents, labels, groups)
 
@@ -356,45 +327,12 @@ def _grid_problem(C: float | None, C_grid: Sequence[float]) -> str | None:
     return None
 
 
-def task_problems(
-    params: Mapping[str, Any], context: ValidationContext
-) -> Iterator[tuple[str, str]]:
-    """Rules on ``task`` and ``n_splits`` shared with the ridge probe: a
-    target-vs-rest task needs the target among the probe languages, and
-    speaker-grouped folds need as many speakers per language as folds."""
-    folds, speakers = params["n_splits"], context.probe_speakers
-    if folds is not None and speakers is not None and folds > speakers:
-        yield (
-            "n_splits",
-            f"expected at most splits.probe_speakers = {speakers} (every fold holds out a "
-            f"speaker of each language), got {folds}",
-        )
-    target = context.target_language
-    if params["task"] != "multiclass" and target not in context.probe_languages:
-        yield (
-            "task",
-            (
-                f"task {params['task']!r} tells the target language {target!r} from the others, "
-                f"but splits.probe_languages ({', '.join(context.probe_languages)}) lacks it; "
-                "add it there or use task = 'multiclass'"
-            ),
-        )
-
-
 def _check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
     problem = _grid_problem(params["C"], params["C_grid"])
     if problem:
         yield "C_grid", problem
     yield from task_problems(params, context)
 
-
-TASK_PARAM = Param(
-    "task",
-    str,
-    "both",
-    "'target': target language vs the rest; 'multiclass': all probe languages; or 'both'",
-    choices=("target", "multiclass", "both"),
-)
 
 PARAMS = [
     TASK_PARAM,

@@ -166,13 +166,7 @@ PARAMS = [
         min=1.0,
     ),
     Param("max_iter", int, 1000, "t-SNE optimisation iterations", min=250),
-    Param(
-        "n_neighbors",
-        int,
-        5,
-        "neighbours for trustworthiness and language agreement",
-        min=1,
-    ),
+    Param("n_neighbors", int, 5, "neighbours for trustworthiness and language agreement", min=1),
     Param(
         "seeds",
         list,

@@ -1,0 +1,139 @@
+"""What every report figure shares: the style, the colours of conditions and languages,
+condition labels short enough for crowded axes, the grid of panels, one legend
+above them, and PNG bytes. Drawn on :class:`matplotlib.figure.Figure`, never pyplot.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import textwrap
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from harness.results import Results
+
+DPI = 100
+#: Paul Tol's "muted" qualitative scheme (https://personal.sron.nl/~pault/,
+#: "Colour schemes and templates", 2021): nine colours that stay distinct for
+#: the common forms of colour blindness, ordered so the first few differ most.
+#: A suite of up to ten conditions (the control and nine others) gets ten
+#: distinct colours; more cycle, with the legend and panel titles to tell them apart.
+PALETTE = (
+    "#332288",  # indigo
+    "#CC6677",  # rose
+    "#44AA99",  # teal
+    "#DDCC77",  # sand
+    "#882255",  # wine
+    "#88CCEE",  # cyan
+    "#117733",  # green
+    "#AA4499",  # purple
+    "#999933",  # olive
+)
+#: the control is always this neutral grey, in every figure
+CONTROL_COLOUR = "#5F5F5F"
+#: languages in the 2-D probe plots (a different thing from conditions, so a
+#: different scheme: Paul Tol's "bright", from the same source)
+LANGUAGE_PALETTE = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    with mpl.rc_context(
+        {
+            "text.parse_math": False,
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.fontsize": 8,
+            "legend.frameon": False,
+        }
+    ):
+        yield
+
+
+def png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    with style():
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def data_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def condition_colours(conditions: Sequence[str], control: str | None) -> dict[str, str]:
+    """condition -> colour, from the design's condition order: the control grey,
+    the others through :data:`PALETTE` in order. Every figure colours a
+    condition through this one mapping, so a condition looks the same everywhere."""
+    out, k = {}, 0
+    for condition in conditions:
+        if condition == control:
+            out[condition] = CONTROL_COLOUR
+        else:
+            out[condition] = PALETTE[k % len(PALETTE)]
+            k += 1
+    return out
+
+
+def colours(results: Results) -> dict[str, str]:
+    """:func:`condition_colours` of this suite's conditions."""
+    return condition_colours(results.conditions, results.control)
+
+
+#: a condition label longer than this is abbreviated on crowded axes (heatmaps)
+SHORT_LABEL = 18
+
+
+def short_labels(results: Results) -> dict[str, str]:
+    """condition -> a label short enough for a heatmap's axis: the label itself
+    when short, else the suite's condition name when that is shorter (the
+    figure's caption gives the key, see :func:`label_key`)."""
+    out = {}
+    for condition in results.conditions:
+        label = results.condition_label(condition)
+        short = label if len(label) <= SHORT_LABEL or len(condition) >= len(label) else condition
+        out[condition] = short
+    return out
+
+
+def label_key(results: Results) -> str:
+    """ "name = label" for every abbreviated condition, for a caption; empty if none."""
+    pairs = [(short, results.condition_label(c)) for c, short in short_labels(results).items()
+             if short != results.condition_label(c)]  # fmt: skip
+    return "; ".join(f"{short} = {label}" for short, label in pairs)
+
+
+def wrap(text: str, width: int = 28) -> str:
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def legend(fig: Figure, axes: Sequence[Any], title: str | None = None) -> None:
+    """One legend above all panels: panels share their conditions, and a legend
+    inside a panel hides data."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), loc="outside upper center",
+                   ncol=min(len(seen), 4), title=title)  # fmt: skip
+
+
+def grid(
+    n: int, per_row: int = 2, width: float = 10.0, height: float = 3.6
+) -> tuple[Figure, list[Any]]:
+    cols = min(n, per_row)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(width, height * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
