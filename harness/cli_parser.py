@@ -38,7 +38,56 @@ a broken plugin: `harness --disable-plugin NAME ...` or HARNESS_DISABLE_PLUGINS=
 skips the plugin entry points of those names (`harness plugins` lists the broken ones)
 """
 
+#: each command's help line (in the command list) and description (in its --help)
+COMMANDS = {
+    "run": (
+        "run a suite: train every condition x model x seed, then write tables and report",
+        "Run every run of SUITE that is not finished yet, then write the CSV tables "
+        "and report.html into the output folder. Finished runs are kept and skipped, so running "
+        "the same command again resumes an interrupted suite.",
+    ),
+    "validate": (
+        "check a suite file and list its runs, without running anything",
+        "Check every key of SUITE against the schema and the plugins' parameters; "
+        "print every problem with its location, or a summary of the runs it would make.",
+    ),
+    "plugins": (
+        "list every component with its parameters and where it comes from",
+        "List the components each plugin family offers, with their parameters, "
+        "defaults and documentation, and the package each comes from; '(default)' marks the "
+        "one a suite gets when it names none.",
+    ),
+    "report": (
+        "rebuild tables and report.html from the runs in a results folder",
+        "Rebuild the CSV tables and report.html from the finished runs in DIR, "
+        "without training anything. Works on a partial suite and says how many runs are missing.",
+    ),
+    "probe": (
+        "run again the probes that failed in finished runs, from their stored latents",
+        "For every finished run in DIR, run the (probe, latent space) pairs that "
+        "have no results (their probe raised; see the report's problems section) on the run's "
+        "stored latents, update its record, then rebuild the tables and report. Nothing is "
+        "trained again.",
+    ),
+    "power": (
+        "how many seeds a planned speed-up needs, from a pilot suite's runs",
+        "From the finished runs in DIR (a pilot), estimate each model's seed-to-seed "
+        "spread of log time ratios to the control and print the seeds per condition that the "
+        "paired sign-flip test needs to detect each planned speed-up with the requested power, "
+        "at Holm's first-step level for the suite's number of comparisons.",
+    ),
+    "compare": (
+        "put the answers of several results folders side by side",
+        "For each results folder (say, the same study on the embedded corpus and "
+        "on Common Voice): its suite and dataset, and per model and condition the paired time "
+        "ratio to the control with its CI and the difference from the control in the headline "
+        "probe score, from the folder's stats/*.csv; rows aligned by model and condition name. "
+        "Prints a table; --output also writes it as CSV or self-contained HTML.",
+    ),
+}
+
 RUNS_FOLDER = "results folder written by `harness run`"
+RUNS_FOLDERS = "results folders written by `harness run`"
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -64,12 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(sub: Subparsers, name: str) -> argparse.ArgumentParser:
+    """The subcommand ``name`` with its help line and description."""
+    help, description = COMMANDS[name]
+    return sub.add_parser(name, help=help, description=description)
+
+
 def _folder_command(
-    sub: Subparsers, name: str, help: str, description: str, folder: str = RUNS_FOLDER
+    sub: Subparsers, name: str, folder: str = RUNS_FOLDER
 ) -> argparse.ArgumentParser:
     """A command that reads one results folder, DIR."""
-    command = sub.add_parser(name, help=help, description=description)
+    command = _command(sub, name)
     command.add_argument("directory", type=Path, help=folder)
+    return command
+
+
+def _suite_command(sub: Subparsers, name: str) -> argparse.ArgumentParser:
+    """A command that reads one suite file, SUITE."""
+    command = _command(sub, name)
+    command.add_argument("suite", type=Path, help="suite file (TOML)")
     return command
 
 
@@ -82,14 +144,7 @@ def _measure(command: argparse.ArgumentParser, help: str | None = None) -> None:
 
 
 def _run(sub: Subparsers) -> None:
-    run = sub.add_parser(
-        "run",
-        help="run a suite: train every condition x model x seed, then write tables and report",
-        description="Run every run of SUITE that is not finished yet, then write the CSV tables "
-        "and report.html into the output folder. Finished runs are kept and skipped, so running "
-        "the same command again resumes an interrupted suite.",
-    )
-    run.add_argument("suite", type=Path, help="suite file (TOML)")
+    run = _suite_command(sub, "run")
     run.add_argument("--output", "-o", type=Path, help="results folder (overrides the suite's)")
     run.add_argument("--executor", help="executor plugin to use instead of the suite's")
     run.add_argument(
@@ -113,60 +168,23 @@ def _run(sub: Subparsers) -> None:
 
 
 def _validate(sub: Subparsers) -> None:
-    validate = sub.add_parser(
-        "validate",
-        help="check a suite file and list its runs, without running anything",
-        description="Check every key of SUITE against the schema and the plugins' parameters; "
-        "print every problem with its location, or a summary of the runs it would make.",
-    )
-    validate.add_argument("suite", type=Path, help="suite file (TOML)")
+    _suite_command(sub, "validate")
 
 
 def _plugins(sub: Subparsers) -> None:
-    plugins = sub.add_parser(
-        "plugins",
-        help="list every component with its parameters and where it comes from",
-        description="List the components each plugin family offers, with their parameters, "
-        "defaults and documentation, and the package each comes from; '(default)' marks the "
-        "one a suite gets when it names none.",
-    )
-    plugins.add_argument("--kind", choices=KINDS, help="only this family")
+    _command(sub, "plugins").add_argument("--kind", choices=KINDS, help="only this family")
 
 
 def _report(sub: Subparsers) -> None:
-    _folder_command(
-        sub,
-        "report",
-        help="rebuild tables and report.html from the runs in a results folder",
-        description="Rebuild the CSV tables and report.html from the finished runs in DIR, "
-        "without training anything. Works on a partial suite and says how many runs are missing.",
-    )
+    _folder_command(sub, "report")
 
 
 def _probe(sub: Subparsers) -> None:
-    probe = _folder_command(
-        sub,
-        "probe",
-        help="run again the probes that failed in finished runs, from their stored latents",
-        description="For every finished run in DIR, run the (probe, latent space) pairs that "
-        "have no results (their probe raised; see the report's problems section) on the run's "
-        "stored latents, update its record, then rebuild the tables and report. Nothing is "
-        "trained again.",
-    )
-    _no_report(probe)
+    _no_report(_folder_command(sub, "probe"))
 
 
 def _power(sub: Subparsers) -> None:
-    power = _folder_command(
-        sub,
-        "power",
-        help="how many seeds a planned speed-up needs, from a pilot suite's runs",
-        description="From the finished runs in DIR (a pilot), estimate each model's seed-to-seed "
-        "spread of log time ratios to the control and print the seeds per condition that the "
-        "paired sign-flip test needs to detect each planned speed-up with the requested power, "
-        "at Holm's first-step level for the suite's number of comparisons.",
-        folder="results folder of the pilot suite",
-    )
+    power = _folder_command(sub, "power", folder="results folder of the pilot suite")
     power.add_argument(
         "--effect",
         type=float,
@@ -186,17 +204,8 @@ def _power(sub: Subparsers) -> None:
 
 
 def _compare(sub: Subparsers) -> None:
-    compare = sub.add_parser(
-        "compare",
-        help="put the answers of several results folders side by side",
-        description="For each results folder (say, the same study on the embedded corpus and "
-        "on Common Voice): its suite and dataset, and per model and condition the paired time "
-        "ratio to the control with its CI and the difference from the control in the headline "
-        "probe score, from the folder's stats/*.csv; rows aligned by model and condition name. "
-        "Prints a table; --output also writes it as CSV or self-contained HTML.",
-    )
-    compare.add_argument("directories", type=Path, nargs="+", metavar="DIR",
-                         help="results folders written by `harness run`")  # fmt: skip
+    compare = _command(sub, "compare")
+    compare.add_argument("directories", type=Path, nargs="+", metavar="DIR", help=RUNS_FOLDERS)
     compare.add_argument(
         "--output", "-o", type=Path, help="also write the comparison: a .csv or .html file"
     )
