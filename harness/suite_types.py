@@ -108,7 +108,22 @@ def resolved(section: S, overrides: Mapping[str, Any]) -> S:
 
 
 @dataclass(frozen=True)
-class Suite:
+class SuiteSettings:
+    """What a suite and each of its runs hold alike: the dataset, the core
+    sections (a suite's as written, a run's as its condition resolves them) and
+    the extractors and probes of the latents."""
+
+    dataset: Selection
+    features: FeatureConfig
+    splits: SplitConfig
+    target: TargetConfig
+    training: TrainingConfig
+    extractors: tuple[Selection, ...]
+    probes: tuple[Selection, ...]
+
+
+@dataclass(frozen=True)
+class Suite(SuiteSettings):
     path: Path
     name: str
     description: str
@@ -119,15 +134,8 @@ class Suite:
     output: Path
     cache_dir: Path
     control: str
-    dataset: Selection
-    features: FeatureConfig
-    splits: SplitConfig
-    target: TargetConfig
-    training: TrainingConfig
     conditions: tuple[Condition, ...]
     models: tuple[Selection, ...]
-    extractors: tuple[Selection, ...]
-    probes: tuple[Selection, ...]
     executor: Selection
 
     def languages(self) -> tuple[str, ...]:
