@@ -73,10 +73,12 @@ def format_plan(table: Any, power: float) -> str:
     for model, rows in table.groupby("model", sort=False):
         head = rows.iloc[0]
         now = head["detectable_ratio"]
-        seen = (
-            "no effect of any size" if now == 0 else
-            "unknown" if now != now else f"time ratio {now:.2f} ({(1 - now) * 100:.0f}% fewer)"
-        )  # fmt: skip
+        if now == 0:
+            seen = "no effect of any size"
+        elif now != now:  # NaN
+            seen = "unknown"
+        else:
+            seen = f"time ratio {now:.2f} ({(1 - now) * 100:.0f}% fewer)"
         lines.append(
             f"{model}: SD of per-seed log ratios {head['log_ratio_sd']:.3f} "
             f"({head['df']} df, {plural(int(head['conditions']), 'condition')}); with "

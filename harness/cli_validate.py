@@ -31,9 +31,11 @@ def describe_suite(suite: Suite, n_runs: int) -> str:
 
 def _condition_text(condition: Condition) -> str:
     """``16k (features.sample_rate=16000, training.lr=0.001)``: a name and its overrides."""
-    settings = [f"{section}.{key}={json.dumps(value)}"
-                for section, values in condition.overrides().items()
-                for key, value in values.items()]  # fmt: skip
+    settings = [
+        f"{section}.{key}={json.dumps(value)}"
+        for section, values in condition.overrides().items()
+        for key, value in values.items()
+    ]
     settings += [
         f"checkpoint{'' if label == EVERY_MODEL else '.' + label}={_checkpoint_text(c)}"
         for label, c in condition.checkpoint.items()

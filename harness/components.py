@@ -195,8 +195,10 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         problems.append(f"groups must be distinct non-empty names, got {list(component.groups)!r}")
     factory = component.factory
     if component.groups and inspect.isclass(factory) and not hasattr(factory, "parameter_groups"):
-        problems.append(f"it declares parameter groups but {_name_of(factory)} has no "
-                        "parameter_groups(module) method")  # fmt: skip
+        problems.append(
+            f"it declares parameter groups but {_name_of(factory)} has no "
+            "parameter_groups(module) method"
+        )
     if kind == "probe" and not component.metrics:
         problems.append("a probe must declare the metrics it reports in Component.metrics")
     problems += _factory_problems(component.factory, names)

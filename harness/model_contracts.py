@@ -91,18 +91,28 @@ def check_checkpoint_report(component: str, value: Any) -> dict[str, list[str]]:
     ``unexpected``, each a list of tensor names, at least one loaded."""
     if not isinstance(value, Mapping) or set(value) != set(CHECKPOINT_REPORT_KEYS):
         got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-        raise ContractError("model", component, "load_checkpoint() must return a mapping with "
-                            f"the keys {list(CHECKPOINT_REPORT_KEYS)}, got {got}")  # fmt: skip
+        raise ContractError(
+            "model",
+            component,
+            "load_checkpoint() must return a mapping with "
+            f"the keys {list(CHECKPOINT_REPORT_KEYS)}, got {got}",
+        )
     out = {}
     for key in CHECKPOINT_REPORT_KEYS:
         names = value[key]
         if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-            raise ContractError("model", component, f"load_checkpoint()[{key!r}] must be a list "
-                                f"of tensor names, got {names!r}")  # fmt: skip
+            raise ContractError(
+                "model",
+                component,
+                f"load_checkpoint()[{key!r}] must be a list of tensor names, got {names!r}",
+            )
         out[key] = sorted(names)
     if not out["loaded"]:
-        raise ContractError("model", component, "load_checkpoint() loaded no tensor; raise "
-                            "ValueError naming what does not fit instead")  # fmt: skip
+        raise ContractError(
+            "model",
+            component,
+            "load_checkpoint() loaded no tensor; raise ValueError naming what does not fit instead",
+        )
     return out
 
 
@@ -122,11 +132,19 @@ def check_parameter_groups(
     """A model's parameter groups: the declared names (``Component.groups``) exactly,
     each a collection of the module's own parameters, no parameter in two groups."""
     if not isinstance(value, Mapping):
-        raise ContractError("model", component, "parameter_groups() must return a mapping of "
-                            f"group name to parameters, got {type(value).__name__}")  # fmt: skip
+        raise ContractError(
+            "model",
+            component,
+            "parameter_groups() must return a mapping of "
+            f"group name to parameters, got {type(value).__name__}",
+        )
     if set(value) != set(declared):
-        raise ContractError("model", component, f"parameter_groups() returned the groups "
-                            f"{sorted(value)}; the component declares {sorted(declared)}")  # fmt: skip
+        raise ContractError(
+            "model",
+            component,
+            f"parameter_groups() returned the groups "
+            f"{sorted(value)}; the component declares {sorted(declared)}",
+        )
     own = {id(p) for p in module.parameters()}
     seen: dict[int, str] = {}
     groups: dict[str, list[torch.nn.Parameter]] = {}
@@ -134,11 +152,18 @@ def check_parameter_groups(
         groups[name] = []
         for p in params:
             if id(p) not in own:
-                raise ContractError("model", component, f"parameter group {name!r} holds a "
-                                    "tensor that is not a parameter of the built module")  # fmt: skip
+                raise ContractError(
+                    "model",
+                    component,
+                    f"parameter group {name!r} holds a "
+                    "tensor that is not a parameter of the built module",
+                )
             if id(p) in seen and seen[id(p)] != name:
-                raise ContractError("model", component, f"a parameter is in both groups "
-                                    f"{seen[id(p)]!r} and {name!r}")  # fmt: skip
+                raise ContractError(
+                    "model",
+                    component,
+                    f"a parameter is in both groups {seen[id(p)]!r} and {name!r}",
+                )
             if id(p) not in seen:
                 groups[name].append(p)
                 seen[id(p)] = name

@@ -76,18 +76,14 @@ class FeatureConfig(Section):
         if self.n_fft is not None and self.n_fft < self.win_length:
             yield (
                 "n_fft",
-                (
-                    f"expected at least the window length, {self.win_length} samples "
-                    f"({self.win_ms} ms at {self.sample_rate} Hz), got {self.n_fft}"
-                ),
+                f"expected at least the window length, {self.win_length} samples "
+                f"({self.win_ms} ms at {self.sample_rate} Hz), got {self.n_fft}",
             )
         if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
             yield (
                 "n_mfcc",
-                (
-                    f"expected at most n_mels = {self.n_mels} (MFCC are taken from the mel bands), "
-                    f"got {self.n_mfcc}"
-                ),
+                f"expected at most n_mels = {self.n_mels} (MFCC are taken from the mel bands), "
+                f"got {self.n_mfcc}",
             )
         if self.fmax is not None and self.fmax > nyquist:
             yield "fmax", f"expected <= sample_rate / 2 = {nyquist}, got {self.fmax}"
@@ -248,17 +244,26 @@ class TargetConfig(Section):
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.metric != "loss" and not self.classify:
-            yield "metric", (f"expected 'loss': the task {self.task or 'of each model'} reports "
-                             f"no {self.metric}; accuracies come with task = 'classify'")  # fmt: skip
+            yield (
+                "metric",
+                f"expected 'loss': the task {self.task or 'of each model'} reports "
+                f"no {self.metric}; accuracies come with task = 'classify'",
+            )
         if self.metric != "loss" and self.threshold_mode == "relative":
-            yield "threshold_mode", (f"expected 'absolute': a relative threshold is a fraction "
-                                     f"of the untrained loss, not of an {self.metric}")  # fmt: skip
+            yield (
+                "threshold_mode",
+                f"expected 'absolute': a relative threshold is a fraction "
+                f"of the untrained loss, not of an {self.metric}",
+            )
         if self.metric != "loss" and self.threshold > 1:
             yield "threshold", f"expected an {self.metric} in [0, 1], got {self.threshold}"
         if not self.classify:
             task = repr(self.task) if self.task else "each model's own objective"
-            for key, default in (("class_weights", "none"), ("sampler", "shuffle"),
-                                 ("label", "language")):  # fmt: skip
+            for key, default in (
+                ("class_weights", "none"),
+                ("sampler", "shuffle"),
+                ("label", "language"),
+            ):
                 if getattr(self, key) != default:
                     yield key, f"applies to task = 'classify' only (the task is {task})"
             if self.languages:
@@ -362,16 +367,25 @@ class TrainingConfig(Section):
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.warmup_steps and self.warmup_fraction:
-            yield "warmup_fraction", (f"give the warm-up once: warmup_steps = {self.warmup_steps} "
-                                      f"or warmup_fraction = {self.warmup_fraction}")  # fmt: skip
+            yield (
+                "warmup_fraction",
+                f"give the warm-up once: warmup_steps = {self.warmup_steps} "
+                f"or warmup_fraction = {self.warmup_fraction}",
+            )
         if self.schedule == "constant":
             for key in ("decay_start", "final_lr_fraction"):
                 if getattr(self, key):
-                    yield key, ("applies to a decaying schedule only (schedule = 'linear' or "
-                                "'cosine'); the schedule is 'constant'")  # fmt: skip
+                    yield (
+                        key,
+                        "applies to a decaying schedule only (schedule = 'linear' or "
+                        "'cosine'); the schedule is 'constant'",
+                    )
         if self.decay_start == 1.0 and self.schedule != "constant":
-            yield "decay_start", ("expected below 1: the decay would start after the last "
-                                  "step; use schedule = 'constant'")  # fmt: skip
+            yield (
+                "decay_start",
+                "expected below 1: the decay would start after the last "
+                "step; use schedule = 'constant'",
+            )
         if self.freeze_steps is not None and not self.freeze:
             yield "freeze_steps", "applies with freeze only (the groups to unfreeze)"
         twice = sorted({g for g in self.freeze if self.freeze.count(g) > 1})

@@ -115,10 +115,8 @@ class TaskRules(Reader):
         if target.label not in provided:
             yield (
                 "target.label",
-                (
-                    f"the dataset {dataset.plugin!r} does not provide the label "
-                    f"{target.label!r}; it provides: {', '.join(provided)}"
-                ),
+                f"the dataset {dataset.plugin!r} does not provide the label "
+                f"{target.label!r}; it provides: {', '.join(provided)}",
             )
 
     def _task_problems(
@@ -135,18 +133,14 @@ class TaskRules(Reader):
         if unknown:
             yield (
                 "splits.train_speakers_by_language",
-                (
-                    f"{unknown} are not target languages; the "
-                    f"target languages are {list(target.target_languages)}"
-                ),
+                f"{unknown} are not target languages; the "
+                f"target languages are {list(target.target_languages)}",
             )
         if features.silence in ("mask", "label") and not target.classify:
             yield (
                 "features.silence",
-                (
-                    f"{features.silence!r} acts on a classify task's loss; with "
-                    "a model's own objective use 'keep' or 'remove'"
-                ),
+                f"{features.silence!r} acts on a classify task's loss; with "
+                "a model's own objective use 'keep' or 'remove'",
             )
         if target.classify and target.label == "language":
             for i, condition in enumerate(conditions):
@@ -157,11 +151,9 @@ class TaskRules(Reader):
                 ):
                     yield (
                         f"conditions[{i}].language",
-                        (
-                            f"{condition.language!r} is not one of the classes (target.languages "
-                            f"{list(target.target_languages)}): a classify task pretrains on the "
-                            "same task, so pretraining clips must be labelled with a class"
-                        ),
+                        f"{condition.language!r} is not one of the classes (target.languages "
+                        f"{list(target.target_languages)}): a classify task pretrains on the "
+                        "same task, so pretraining clips must be labelled with a class",
                     )
 
     def _model_problems(
@@ -179,38 +171,30 @@ class TaskRules(Reader):
         if component.input == "waveform" and features.silence != "keep":
             yield (
                 "features.silence",
-                (
-                    f"{selection.plugin!r} reads the waveform, not feature "
-                    f"frames, so silence = {features.silence!r} has no frames "
-                    "to act on; use 'keep'"
-                ),
+                f"{selection.plugin!r} reads the waveform, not feature "
+                f"frames, so silence = {features.silence!r} has no frames "
+                "to act on; use 'keep'",
             )
         own = [t for t in tasks if t != CLASSIFY] if tasks else ["its own loss"]
         for j, condition in enumerate(conditions):
             if condition.self_supervised and condition.pretrains and not own:
                 yield (
                     f"conditions[{j}].pretrain_objective",
-                    (
-                        f"'self_supervised' pretrains on the model's own loss, and "
-                        f"{selection.plugin!r} has none (it learns: "
-                        f"{', '.join(repr(t) for t in tasks)}); use 'task' or a model with its "
-                        "own objective, such as wav2vec2"
-                    ),
+                    f"'self_supervised' pretrains on the model's own loss, and "
+                    f"{selection.plugin!r} has none (it learns: "
+                    f"{', '.join(repr(t) for t in tasks)}); use 'task' or a model with its "
+                    "own objective, such as wav2vec2",
                 )
         if target.task is None and tasks and tasks[0] == CLASSIFY:
             yield (
                 where,
-                (
-                    f"{selection.plugin!r} learns the task 'classify' only: "
-                    "set [target] task = 'classify' (and its label)"
-                ),
+                f"{selection.plugin!r} learns the task 'classify' only: "
+                "set [target] task = 'classify' (and its label)",
             )
         elif target.task is not None and target.task not in tasks:
             can = ", ".join(repr(t) for t in tasks) or "its own objective only (no tasks declared)"
             yield (
                 where,
-                (
-                    f"{selection.plugin!r} cannot learn the task {target.task!r} "
-                    f"(target.task); it learns: {can}"
-                ),
+                f"{selection.plugin!r} cannot learn the task {target.task!r} "
+                f"(target.task); it learns: {can}",
             )
