@@ -24,6 +24,9 @@ KINDS = ("dataset", "pretrain_filter", "model", "latent_extractor", "probe", "ex
 #: What a model may take as input (``Component.input``): feature frames
 #: (log-mel / MFCC segments) or fixed-length waveform crops.
 INPUTS = ("features", "waveform")
+#: The labels every clip carries (``Clip.language``, ``Clip.speaker``); a dataset
+#: declares only the others.
+CLIP_LABELS = ("language", "speaker")
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class Component:
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
         extra = self.labels(params) if callable(self.labels) else self.labels
-        return ("language", "speaker", *extra)
+        return (*CLIP_LABELS, *extra)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -175,7 +178,7 @@ def check_declaration(kind: str, component: Component) -> list[str]:
     if component.tasks and kind != "model":
         problems.append("only a model declares tasks")
     if not callable(component.labels) and any(
-        not isinstance(x, str) or not x or x in ("language", "speaker") for x in component.labels
+        not isinstance(x, str) or not x or x in CLIP_LABELS for x in component.labels
     ):
         problems.append(
             f"labels must be non-empty names other than language and speaker, got "
@@ -239,6 +242,7 @@ def _name_of(factory: Callable[..., Any]) -> str:
 
 
 __all__ = [
+    "CLIP_LABELS",
     "INPUTS",
     "KINDS",
     "METRIC_ROLES",

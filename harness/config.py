@@ -24,8 +24,10 @@ __all__ = [
     "CONDITION_PARAMS",
     "CONDITION_SECTIONS",
     "FIXED_SECTIONS",
+    "PRETRAIN_OBJECTIVES",
     "SCHEDULES",
     "SECTIONS",
+    "SELF_SUPERVISED",
     "TARGET_METRICS",
     "TIME_MEASURES",
     "TOP_PARAMS",
@@ -46,6 +48,10 @@ CACHE_ENV = "HARNESS_CACHE"
 #: (hardware-independent), steps including pretraining (what a head start
 #: cost) and wall seconds of target training (carry the machine's load).
 TIME_MEASURES = ("steps", "total_steps", "seconds")
+
+#: What a condition's pretraining optimises: the target task, or the model's own loss.
+SELF_SUPERVISED = "self_supervised"
+PRETRAIN_OBJECTIVES = ("task", SELF_SUPERVISED)
 
 TOP_PARAMS = (
     Param("name", str, REQUIRED, "short name, used in file names and the report title"),
@@ -117,7 +123,7 @@ CONDITION_PARAMS = (
         "what pretraining optimises: the target task itself ('task'; a classify task "
         "pretrains on the pretraining clips' own labels), or the model's own "
         "self-supervised loss ('self_supervised'), then fine-tune on the target task",
-        choices=("task", "self_supervised"),
+        choices=PRETRAIN_OBJECTIVES,
     ),
     Param(
         "features",

@@ -62,6 +62,11 @@ class FeatureConfig(Section):
     )
 
     @property
+    def silence_in_loss(self) -> bool:
+        """Silent frames are masked out of, or labelled in, a classify task's loss."""
+        return self.silence in ("mask", "label")
+
+    @property
     def win_length(self) -> int:
         """Analysis window in samples."""
         return max(2, round(self.win_ms * self.sample_rate / 1000))
@@ -280,6 +285,10 @@ class TargetConfig(Section):
             yield "weights", f"expected positive weights, got {bad}"
 
 
+#: the [training] keys that name a model's parameter groups (``Component.groups``)
+GROUP_KEYS = ("lr_groups", "freeze")
+
+
 @dataclass(frozen=True)
 class TrainingConfig(Section):
     """[training]: the optimiser and batches, shared by pretraining and target training.
@@ -363,7 +372,7 @@ class TrainingConfig(Section):
     @property
     def groups(self) -> tuple[str, ...]:
         """The parameter groups the section names (``lr_groups``, then ``freeze``)."""
-        return tuple(dict.fromkeys([*self.lr_groups, *self.freeze]))
+        return tuple(dict.fromkeys(g for key in GROUP_KEYS for g in getattr(self, key)))
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.warmup_steps and self.warmup_fraction:

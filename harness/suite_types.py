@@ -17,6 +17,7 @@ from harness.checkpoints import Checkpoint
 from harness.config import (
     CACHE_ENV,
     CONDITION_SECTIONS,
+    SELF_SUPERVISED,
     FeatureConfig,
     SplitConfig,
     TargetConfig,
@@ -72,7 +73,7 @@ class Condition:
     @property
     def self_supervised(self) -> bool:
         """Pretraining optimises the model's own loss, whatever the target task."""
-        return self.pretrain_objective == "self_supervised"
+        return self.pretrain_objective == SELF_SUPERVISED
 
     def checkpoint_for(self, model: Selection) -> Checkpoint | None:
         """The weights this condition's runs of ``model`` start from: its own for

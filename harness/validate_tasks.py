@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness.config import CLASSIFY, FeatureConfig, SplitConfig, TargetConfig
+from harness.sections import GROUP_KEYS
 from harness.selection import Selection
 from harness.suite_types import Condition, resolved
 from harness.validate_tables import Reader
@@ -78,11 +79,11 @@ class TaskRules(Reader):
         index = {table.get("name"): i for i, table in enumerate(self.array("conditions"))}
         for condition in conditions:
             # a condition's valid overrides only (conditions() reported the others)
-            if {"lr_groups", "freeze"} & condition.training.keys():
+            if set(GROUP_KEYS) & condition.training.keys():
                 where = f"conditions[{index[condition.name]}].training"
                 given.append((where, resolved(configs["training"], condition.training)))
         for where, training in given:
-            for key in ("lr_groups", "freeze"):
+            for key in GROUP_KEYS:
                 names = list(getattr(training, key))
                 inherited = where != "training" and names == list(getattr(configs["training"], key))
                 if not names or inherited:  # the suite's own value is checked at its key
@@ -136,7 +137,7 @@ class TaskRules(Reader):
                 f"{unknown} are not target languages; the "
                 f"target languages are {list(target.target_languages)}",
             )
-        if features.silence in ("mask", "label") and not target.classify:
+        if features.silence_in_loss and not target.classify:
             yield (
                 "features.silence",
                 f"{features.silence!r} acts on a classify task's loss; with "
