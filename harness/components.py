@@ -4,230 +4,29 @@ A plugin contributes *components*: a named factory plus the parameters it takes.
 The suite file selects a component by name and gives values for its parameters;
 :func:`resolve_params` checks those values against the declaration, so a suite
 is rejected before any work starts, and ``harness plugins`` can list everything.
+:class:`Param` and :func:`resolve_params` live in :mod:`harness.params`,
+:class:`Metric` in :mod:`harness.metrics`; both are importable from here.
 """
 
 from __future__ import annotations
 
-import builtins
-import difflib
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.metrics import METRIC_ROLES, Metric, check_metrics
+from harness.params import REQUIRED, Param, did_you_mean, resolve_params
+
 #: The plugin families, in the order data flows through a run.
 KINDS = ("dataset", "pretrain_filter", "model", "latent_extractor", "probe", "executor")
 #: What a model may take as input (``Component.input``): feature frames
 #: (log-mel / MFCC segments) or fixed-length waveform crops.
 INPUTS = ("features", "waveform")
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-#: Default value marking a parameter the suite must give.
-REQUIRED: Any = _Required()
-
-_TYPE_NAMES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-               dict: "table"}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Param:
-    """One typed parameter of a component (or of a core suite section).
-
-    :param name: key in the suite file.
-    :param type: ``bool``, ``int``, ``float``, ``str``, ``list`` or ``dict`` (a
-        TOML table with string keys; see ``item`` for both).
-    :param default: value used when the suite omits the key; ``REQUIRED`` if it must be given.
-    :param doc: one line shown by ``harness plugins`` and in the docs.
-    :param choices: allowed values, if the set is closed.
-    :param min: inclusive lower bound for numbers (or for list length, never).
-    :param max: inclusive upper bound for numbers.
-    :param item: element type when ``type`` is ``list``, value type when ``dict``.
-    :param optional: ``None`` is an allowed value (written by omitting the key).
-    """
-
-    name: str
-    type: type
-    default: Any
-    doc: str
-    choices: tuple[Any, ...] | None = None
-    min: float | None = None
-    max: float | None = None
-    item: builtins.type | None = None
-    optional: bool = False
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    def type_name(self) -> str:
-        name = _TYPE_NAMES.get(self.type, self.type.__name__)
-        if self.type is list and self.item is not None:
-            name = f"list of {_TYPE_NAMES.get(self.item, self.item.__name__)}"
-        if self.type is dict and self.item is not None:
-            name = f"table of {_TYPE_NAMES.get(self.item, self.item.__name__)}s"
-        return name
-
-    def describe(self) -> str:
-        """Expected type and range, as a phrase for error messages and listings."""
-        text = self.type_name()
-        if self.choices is not None:
-            text += " one of " + ", ".join(repr(c) for c in self.choices)
-        if self.min is not None and self.max is not None:
-            text += f" in [{self.min}, {self.max}]"
-        elif self.min is not None:
-            text += f" >= {self.min}"
-        elif self.max is not None:
-            text += f" <= {self.max}"
-        return text
-
-    def check(self, value: Any) -> tuple[Any, str | None]:
-        """Coerce ``value`` to this parameter's type; return (value, problem or None)."""
-        if value is None and self.optional:
-            return None, None
-        if self.type is dict:
-            if not isinstance(value, dict):
-                return value, f"expected {self.describe()}, got {value!r}"
-            table = {}
-            for key, element in value.items():
-                coerced, problem = _check_scalar(self.item or str, element)
-                too_low = self.min is not None and not problem and coerced < self.min
-                if problem or too_low:
-                    return value, f"expected {self.describe()}, got {key} = {element!r}"
-                table[key] = coerced
-            return table, None
-        if self.type is list:
-            if not isinstance(value, list):
-                return value, f"expected {self.describe()}, got {value!r}"
-            out = []
-            for element in value:
-                coerced, problem = _check_scalar(self.item or str, element)
-                if problem:
-                    return value, f"expected {self.describe()}, got element {element!r}"
-                out.append(coerced)
-            value = out
-            if self.choices is not None:
-                bad = [v for v in value if v not in self.choices]
-                if bad:
-                    return value, f"expected {self.describe()}, got {bad[0]!r}"
-            return value, None
-        coerced, problem = _check_scalar(self.type, value)
-        if problem:
-            return value, f"expected {self.describe()}, got {value!r}"
-        if self.choices is not None and coerced not in self.choices:
-            hint = _did_you_mean(str(coerced), [str(c) for c in self.choices])
-            return value, f"expected {self.describe()}, got {value!r}{hint}"
-        too_low = self.min is not None and coerced < self.min
-        too_high = self.max is not None and coerced > self.max
-        if isinstance(coerced, (int, float)) and (too_low or too_high):
-            return value, f"expected {self.describe()}, got {value!r}"
-        return coerced, None
-
-
-def _check_scalar(kind: type, value: Any) -> tuple[Any, str | None]:
-    if kind is bool:
-        return value, None if isinstance(value, bool) else "type"
-    if isinstance(value, bool):  # TOML true is not the number 1
-        return value, "type"
-    if kind is float and isinstance(value, int):
-        return float(value), None
-    if isinstance(value, kind):
-        return value, None
-    return value, "type"
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-#: What a probe's number is, as far as the tables and statistics care:
-#: ``score`` is averaged over seeds and compared between conditions;
-#: ``reference`` is a level a score is compared with (a chance level, a
-#: majority rate), never averaged or compared itself; ``p_value`` is a per-run
-#: test result, kept in the tables and never averaged.
-METRIC_ROLES = ("score", "reference", "p_value")
-
-
-@dataclass(frozen=True)
-class Metric:
-    """Metadata of a number a probe reports, so reports orient comparisons.
-
-    :param name: the key in :class:`~harness.contracts.ProbeResult` ``metrics``.
-    :param doc: one line: what the number is.
-    :param higher_is_better: the direction of a better latent space.
-    :param role: one of :data:`METRIC_ROLES`.
-    :param chance: for a score, the name of the ``reference`` metric (declared
-        by the same probe) that is its chance level; the tables put that value
-        beside the score and the statistics test the score against it.
-    :param headline: the score the report's answer leads with (a probe marks
-        one per task, such as its balanced accuracy); without any, the report
-        leads with the scores that have a chance level.
-    :param label: a short name for readers (report headings, axes, prose),
-        such as "balanced accuracy (all languages)"; empty: the report
-        humanises ``name`` (see :mod:`harness.names`).
-    :param bounds: the smallest and largest value the metric can take, such as
-        ``(0.0, 1.0)`` for an accuracy; the statistics keep a score's
-        confidence interval inside them and a difference's within their
-        width, and say when no difference inside the range was detectable.
-        None: unbounded.
-    """
-
-    name: str
-    doc: str
-    higher_is_better: bool = True
-    role: str = "score"
-    chance: str | None = None
-    headline: bool = False
-    label: str = ""
-    bounds: tuple[float, float] | None = None
-
-    def __post_init__(self) -> None:
-        if self.role not in METRIC_ROLES:
-            raise ValueError(
-                f"metric {self.name!r}: role must be one of {METRIC_ROLES}, got {self.role!r}"
-            )
-        if (self.chance is not None or self.headline) and self.role != "score":
-            raise ValueError(
-                f"metric {self.name!r}: only a score has a chance level or is a headline"
-            )
-        if self.bounds is not None:
-            low, high = (float(b) for b in self.bounds)
-            if not low < high:
-                raise ValueError(
-                    f"metric {self.name!r}: bounds must be (low, high) with low < high, "
-                    f"got {self.bounds!r}"
-                )
-
-
-def check_metrics(metrics: Sequence[Metric]) -> list[str]:
-    """Problems with a probe's metric declarations as a whole: empty or
-    duplicate names, a ``chance`` that names no declared ``reference`` metric."""
-    problems = []
-    unnamed = [m for m in metrics if not isinstance(m.name, str) or not m.name]
-    if unnamed:
-        problems.append(f"a metric has an empty name ({unnamed[0].doc!r}); name each metric")
-    by_name = {m.name: m for m in metrics}
-    if len(by_name) != len(metrics):
-        names = [m.name for m in metrics]
-        problems.append(
-            f"metrics declared twice: {sorted({n for n in names if names.count(n) > 1})}"
-        )
-    for m in metrics:
-        if m.chance is None:
-            continue
-        ref = by_name.get(m.chance)
-        if ref is None or ref.role != "reference":
-            problems.append(
-                f"metric {m.name!r} names chance={m.chance!r}, which is not a metric of "
-                "this probe declared with role='reference'"
-            )
-    return problems
+#: The labels every clip carries (``Clip.language``, ``Clip.speaker``); a dataset
+#: declares only the others.
+CLIP_LABELS = ("language", "speaker")
 
 
 @dataclass(frozen=True)
@@ -336,7 +135,7 @@ class Component:
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
         extra = self.labels(params) if callable(self.labels) else self.labels
-        return ("language", "speaker", *extra)
+        return (*CLIP_LABELS, *extra)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -379,7 +178,7 @@ def check_declaration(kind: str, component: Component) -> list[str]:
     if component.tasks and kind != "model":
         problems.append("only a model declares tasks")
     if not callable(component.labels) and any(
-        not isinstance(x, str) or not x or x in ("language", "speaker") for x in component.labels
+        not isinstance(x, str) or not x or x in CLIP_LABELS for x in component.labels
     ):
         problems.append(
             f"labels must be non-empty names other than language and speaker, got "
@@ -399,8 +198,10 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         problems.append(f"groups must be distinct non-empty names, got {list(component.groups)!r}")
     factory = component.factory
     if component.groups and inspect.isclass(factory) and not hasattr(factory, "parameter_groups"):
-        problems.append(f"it declares parameter groups but {_name_of(factory)} has no "
-                        "parameter_groups(module) method")  # fmt: skip
+        problems.append(
+            f"it declares parameter groups but {_name_of(factory)} has no "
+            "parameter_groups(module) method"
+        )
     if kind == "probe" and not component.metrics:
         problems.append("a probe must declare the metrics it reports in Component.metrics")
     problems += _factory_problems(component.factory, names)
@@ -440,47 +241,19 @@ def _name_of(factory: Callable[..., Any]) -> str:
     return getattr(factory, "__qualname__", None) or type(factory).__name__
 
 
-def resolve_params(
-    params: Sequence[Param],
-    given: Mapping[str, Any],
-    where: str,
-    reserved: Iterable[str] = (),
-) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Check ``given`` against ``params``; fill defaults.
-
-    Returns the resolved values and a list of ``(key path, message)`` problems,
-    all of them, so a suite reports every error at once. ``reserved`` keys
-    (such as ``plugin``) belong to the caller and are skipped.
-    """
-    resolved: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    known = {p.name: p for p in params}
-    skip = set(reserved)
-    for key, value in given.items():
-        if key in skip:
-            continue
-        path = f"{where}.{key}" if where else key
-        if key not in known:
-            valid = sorted(known)
-            hint = _did_you_mean(key, valid)
-            listing = ", ".join(valid) if valid else "none"
-            problems.append((path, f"unknown key{hint}; valid keys: {listing}"))
-            continue
-        coerced, problem = known[key].check(value)
-        if problem:
-            problems.append((path, problem))
-        resolved[key] = coerced
-    for p in params:
-        if p.name in resolved:
-            continue
-        if p.required:
-            path = f"{where}.{p.name}" if where else p.name
-            problems.append((path, f"missing required key ({p.describe()}): {p.doc}"))
-        else:
-            resolved[p.name] = p.default
-    return resolved, problems
-
-
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """A ``" (did you mean 'x'?)"`` suffix, or an empty string."""
-    return _did_you_mean(word, options)
+__all__ = [
+    "CLIP_LABELS",
+    "INPUTS",
+    "KINDS",
+    "METRIC_ROLES",
+    "REQUIRED",
+    "Check",
+    "Component",
+    "Metric",
+    "Param",
+    "ValidationContext",
+    "check_declaration",
+    "check_metrics",
+    "did_you_mean",
+    "resolve_params",
+]

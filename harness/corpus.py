@@ -68,28 +68,16 @@ def select_balanced(
         if max_speakers is not None and chosen >= max_speakers:
             break
         speaker = eligible[index]
-        files = sorted(candidates[speaker], key=lambda c: c.clip_id)
-        rng = np.random.default_rng(stable_seed(seed, language, speaker))
-        picked: list[Clip] = []
-        for file_index in rng.permutation(len(files)):
-            if clips_per_speaker is not None and len(picked) >= clips_per_speaker:
-                break
-            candidate = files[file_index]
-            try:
-                audio = load(candidate.path)
-            except BadAudio as exc:
-                skips.skip(language, candidate.path, str(exc), exc.reason)
-                continue
-            picked.append(
-                Clip(
-                    candidate.clip_id,
-                    language,
-                    speaker,
-                    audio,
-                    sample_rate,
-                    labels=dict(candidate.labels),
-                )
-            )
+        picked = _usable_clips(
+            language,
+            speaker,
+            candidates[speaker],
+            clips_per_speaker,
+            seed,
+            load,
+            sample_rate,
+            skips,
+        )
         if clips_per_speaker is not None and len(picked) < clips_per_speaker:
             skips.skip(
                 language,
@@ -101,18 +89,57 @@ def select_balanced(
         chosen += 1
         clips.extend(sorted(picked, key=lambda c: c.clip_id))
     if max_speakers is not None and 0 < chosen < max_speakers:
-        short = len(eligible) - chosen
-        lost = f", {short} more lost clips to unusable files" if short else ""
-        warnings.warn(
-            DataWarning(
-                f"{skips.dataset} [{language}]: max_speakers = {max_speakers} asks for "
-                f"{max_speakers} speakers with {need} usable clip(s) each; found {chosen} "
-                f"({len(eligible)} of the {len(candidates)} speakers have {need} or more "
-                f"files{lost})"
-            ),
-            stacklevel=2,
-        )
+        found = (chosen, len(eligible), len(candidates))
+        _warn_short(skips.dataset, language, max_speakers, need, found)
     return clips
+
+
+def _warn_short(
+    dataset: str, language: str, max_speakers: int, need: int, found: tuple[int, int, int]
+) -> None:
+    """Fewer usable speakers than ``max_speakers``: ``found`` is (chosen,
+    eligible, all) speakers. Warns at the caller of :func:`select_balanced`."""
+    chosen, eligible, total = found
+    short = eligible - chosen
+    lost = f", {short} more lost clips to unusable files" if short else ""
+    warnings.warn(
+        DataWarning(
+            f"{dataset} [{language}]: max_speakers = {max_speakers} asks for "
+            f"{max_speakers} speakers with {need} usable clip(s) each; found {chosen} "
+            f"({eligible} of the {total} speakers have {need} or more "
+            f"files{lost})"
+        ),
+        stacklevel=3,
+    )
+
+
+def _usable_clips(
+    language: str,
+    speaker: str,
+    candidates: Sequence[Candidate],
+    clips_per_speaker: int | None,
+    seed: int,
+    load: Callable[[Path], np.ndarray],
+    sample_rate: int,
+    skips: SkipLog,
+) -> list[Clip]:
+    """Up to ``clips_per_speaker`` of a speaker's files, drawn in a seeded order,
+    that ``load`` accepts; each rejected file is skipped with its reason."""
+    files = sorted(candidates, key=lambda c: c.clip_id)
+    rng = np.random.default_rng(stable_seed(seed, language, speaker))
+    picked: list[Clip] = []
+    for file_index in rng.permutation(len(files)):
+        if clips_per_speaker is not None and len(picked) >= clips_per_speaker:
+            break
+        candidate = files[file_index]
+        try:
+            audio = load(candidate.path)
+        except BadAudio as exc:
+            skips.skip(language, candidate.path, str(exc), exc.reason)
+            continue
+        labels = dict(candidate.labels)
+        picked.append(Clip(candidate.clip_id, language, speaker, audio, sample_rate, labels=labels))
+    return picked
 
 
 def scan_cached(context: ValidationContext, what: str, stamp: Any, scan: Callable[[], Any]) -> Any:
@@ -156,8 +183,9 @@ def check_speakers(
     decoded clips again (:func:`harness.splits.assign_roles`).
     """
     per_speaker = params.get("clips_per_speaker") or 1
-    usable = {lang: sum(n >= per_speaker for n in speakers.values())
-              for lang, speakers in files.items()}  # fmt: skip
+    usable = {
+        lang: sum(n >= per_speaker for n in speakers.values()) for lang, speakers in files.items()
+    }
     kept = dict(usable)
     cap = params.get("max_speakers")
     if cap is not None:
@@ -173,18 +201,17 @@ def check_speakers(
         if have >= need:
             continue
         detail = ", ".join(f"{role} {n}" for role, n in roles.items())
-        found = (f"{usable[lang]} of its {len(files[lang])} speaker(s) have "
-                 f"{per_speaker} or more files")  # fmt: skip
+        found = (
+            f"{usable[lang]} of its {len(files[lang])} speaker(s) have {per_speaker} or more files"
+        )
         if cap is not None and cap < need:
             found += f"; max_speakers = {cap} keeps at most {cap}"
         if balance and fewest < min(usable[lang], cap or usable[lang]):
             found += f"; balance = true keeps {fewest} in every language, as many as the fewest"
         yield (
             "",
-            (
-                f"{dataset}: language {lang!r} needs {need} speaker(s) with {per_speaker} clip(s) "
-                f"each ({detail}; roles never share a speaker): {found}"
-            ),
+            f"{dataset}: language {lang!r} needs {need} speaker(s) with {per_speaker} clip(s) "
+            f"each ({detail}; roles never share a speaker): {found}",
         )
     yield from probe_clips_problem(params.get("clips_per_speaker"), context)
 
@@ -200,10 +227,8 @@ def probe_clips_problem(
     if most < wanted:
         yield (
             "clips_per_speaker",
-            (
-                f"{clips_per_speaker} clip(s) from each of {speakers} probe speakers give {most} "
-                f"clips per probe language, fewer than splits.probe_clips_per_language = {wanted}"
-            ),
+            f"{clips_per_speaker} clip(s) from each of {speakers} probe speakers give {most} "
+            f"clips per probe language, fewer than splits.probe_clips_per_language = {wanted}",
         )
 
 
@@ -214,8 +239,10 @@ def missing_languages(
     listing = ", ".join(sorted(available)) or "none"
     for lang in wanted:
         if lang not in available:
-            yield "root", (f"{dataset}: no {unit} for language {lang!r} in {root}; "
-                           f"available: {listing}")  # fmt: skip
+            yield (
+                "root",
+                (f"{dataset}: no {unit} for language {lang!r} in {root}; available: {listing}"),
+            )
 
 
 def missing_root(dataset: str, root: Path) -> str | None:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.checkpoints import Checkpoint
-from harness.config import FeatureConfig, SplitConfig, TargetConfig, TrainingConfig
 from harness.hashing import content_hash
 from harness.provenance import Resolver
 from harness.registry import Registry, load_registry
 from harness.suite import Condition, Selection, Suite
+from harness.suite_types import SuiteSettings
 
 #: Bump when the meaning of a run changes in a way its parameters do not show.
 #: 2: a relative threshold is a fraction of the model's untrained held-out loss
@@ -33,7 +33,7 @@ PROTOCOL_VERSION = 3
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class RunSpec(SuiteSettings):
     """Everything one run needs; picklable, so it travels to any worker."""
 
     suite: str
@@ -43,13 +43,6 @@ class RunSpec:
     #: the suite's seeds: a relative threshold is a fraction of the model's
     #: untrained held-out loss averaged over them
     reference_seeds: tuple[int, ...]
-    dataset: Selection
-    features: FeatureConfig
-    splits: SplitConfig
-    target: TargetConfig
-    training: TrainingConfig
-    extractors: tuple[Selection, ...]
-    probes: tuple[Selection, ...]
     languages: tuple[str, ...]
     speakers_needed: Mapping[str, int]
     control: str

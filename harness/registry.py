@@ -247,9 +247,10 @@ def _load_entrypoints(pm: HarnessPluginManager, builtins_only: bool) -> None:
                 pm.register(module, name=ep.name)
             except Exception as exc:
                 pm.broken.append(
-                    BrokenPlugin(ep.name, ep.value, source, stage, _one_line(exc),
-                                 traceback.format_exc())
-                )  # fmt: skip
+                    BrokenPlugin(
+                        ep.name, ep.value, source, stage, _one_line(exc), traceback.format_exc()
+                    )
+                )
                 continue
             pm.sources[id(module)] = source
             pm.entry_points[id(module)] = (ep, source)
@@ -301,8 +302,9 @@ def collect(pm: HarnessPluginManager) -> Registry:
                 failed.add(key)
                 continue
             except Exception as exc:
-                if not pm.set_aside(impl.plugin, f"hook {hook_name}", _one_line(exc),
-                                    traceback.format_exc()):  # fmt: skip
+                if not pm.set_aside(
+                    impl.plugin, f"hook {hook_name}", _one_line(exc), traceback.format_exc()
+                ):
                     raise PluginError(f"{hook_name} in {source} raised {_one_line(exc)}") from exc
                 failed.add(key)
                 continue

@@ -93,36 +93,8 @@ def assign_roles(
     problems: list[str] = []
 
     # what each language must provide, in the order speakers are dealt
-    wants: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for lang in probe_languages:
-        wants[lang].append(("probe", splits.probe_speakers))
-    for lang in targets:
-        wants[lang] += [
-            ("heldout", splits.heldout_speakers),
-            ("train", splits.train_speakers_of(lang)),
-        ]
-    for lang in pretrain_languages:
-        wants[lang].append(("pretrain", splits.pretrain_speakers))
-
-    dealt: dict[str, dict[str, list[str]]] = {}
-    for lang, roles in wants.items():
-        speakers = sorted(by_language.get(lang, {}))
-        need = sum(n for _, n in roles)
-        if len(speakers) < need:
-            detail = ", ".join(f"{role} {n}" for role, n in roles)
-            problems.append(
-                f"language {lang!r} has {len(speakers)} speaker(s) but the splits need {need} "
-                f"({detail}; roles never share a speaker)"
-            )
-            continue
-        rng = np.random.default_rng(stable_seed("splits", splits.seed, lang))
-        shuffled = [speakers[i] for i in rng.permutation(len(speakers))]
-        start = 0
-        dealt[lang] = {}
-        for role, n in roles:
-            dealt[lang][role] = sorted(shuffled[start : start + n])
-            start += n
-
+    wants = splits.speakers_per_role(targets, pretrain_languages)
+    dealt = _deal(by_language, wants, splits.seed, problems)
     probe = _probe_clips(by_language, dealt, probe_languages, splits, problems)
     if problems:
         raise DataError("the data cannot support these splits:\n  " + "\n  ".join(problems))
@@ -138,6 +110,35 @@ def assign_roles(
         target=targets[0],
         probe_languages=tuple(probe_languages),
     )
+
+
+def _deal(
+    by_language: dict[str, dict[str, list[Clip]]],
+    wants: dict[str, dict[str, int]],
+    seed: int,
+    problems: list[str],
+) -> dict[str, dict[str, list[str]]]:
+    """Each language's speakers, shuffled with the splits seed, dealt out to its
+    roles in order; a language with too few speakers is a problem instead."""
+    dealt: dict[str, dict[str, list[str]]] = {}
+    for lang, roles in wants.items():
+        speakers = sorted(by_language.get(lang, {}))
+        need = sum(roles.values())
+        if len(speakers) < need:
+            detail = ", ".join(f"{role} {n}" for role, n in roles.items())
+            problems.append(
+                f"language {lang!r} has {len(speakers)} speaker(s) but the splits need {need} "
+                f"({detail}; roles never share a speaker)"
+            )
+            continue
+        rng = np.random.default_rng(stable_seed("splits", seed, lang))
+        shuffled = [speakers[i] for i in rng.permutation(len(speakers))]
+        start = 0
+        dealt[lang] = {}
+        for role, n in roles.items():
+            dealt[lang][role] = sorted(shuffled[start : start + n])
+            start += n
+    return dealt
 
 
 def _group(clips: Sequence[Clip]) -> dict[str, dict[str, list[Clip]]]:

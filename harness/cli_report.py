@@ -1,0 +1,63 @@
+"""``harness report`` and ``harness probe``: rebuild the tables and report of
+a results folder, after running again the probes that failed for ``probe``;
+:func:`write_report` also closes ``harness run``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.cli_common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, require_runs
+from harness.registry import UnknownComponent
+
+
+def write_report(output: Path) -> int:
+    """Tables and report.html; Ctrl-C here keeps every run (exit 130)."""
+    from harness.progress import Step
+    from harness.report import REPORT_STEPS, build_report
+
+    step = Step("report")
+
+    def show(name: str) -> None:
+        # a figure placed (not one of REPORT_STEPS) is a detail of the last step
+        done = REPORT_STEPS.index(name) if name in REPORT_STEPS else len(REPORT_STEPS) - 1
+        step.advance(done, len(REPORT_STEPS), "steps", name)
+
+    try:
+        path = build_report(output, on_step=show)
+        step.advance(len(REPORT_STEPS), len(REPORT_STEPS), "steps")
+        step.end()
+    except KeyboardInterrupt:
+        print(
+            f"interrupted while writing the report: the runs in {output} are kept; "
+            f"`harness report {output}` rebuilds the tables and report",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_report(directory: Path) -> int:
+    require_runs(directory)
+    return write_report(directory)
+
+
+def cmd_probe(directory: Path, no_report: bool) -> int:
+    from harness.reprobe import reprobe_folder
+    from harness.store import StoreError
+
+    require_runs(directory)
+    try:
+        summary = reprobe_folder(directory)
+    except UnknownComponent as exc:
+        raise UsageError(f"{directory}: a run's probe cannot be built: {exc.message}") from exc
+    except StoreError as exc:
+        raise UsageError(str(exc)) from exc
+    print(summary.describe(directory))
+    if summary.runs and not no_report:
+        reported = write_report(directory)
+        if reported != EXIT_OK:
+            return reported
+    return EXIT_FAILED if summary.still_failing else EXIT_OK
