@@ -26,6 +26,9 @@ CACHE_ENV = "HARNESS_CACHE"
 #: (hardware-independent), steps including pretraining (what a head start
 #: cost) and wall seconds of target training (carry the machine's load).
 TIME_MEASURES = ("steps", "total_steps", "seconds")
+#: the measure the report's answer states learning speed in unless the suite
+#: chooses another (``answer_measure``): target steps, which load cannot change
+ANSWER_MEASURE = "steps"
 
 TOP_PARAMS = (
     Param("name", str, REQUIRED, "short name, used in file names and the report title"),
@@ -53,7 +56,7 @@ TOP_PARAMS = (
     Param(
         "answer_measure",
         str,
-        "steps",
+        ANSWER_MEASURE,
         "the time measure the report's answer states learning speed in: target steps, "
         "total_steps (pretraining counted) or seconds (wall seconds, which carry the machine's "
         "load); every measure is analysed and tabulated whichever is chosen",

@@ -30,6 +30,7 @@ from harness.config import (
 )
 from harness.registry import PluginError, Registry, UnknownComponent, load_registry
 from harness.selection import Selection
+from harness.stages import pretrains
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -83,7 +84,7 @@ class Condition:
 
     @property
     def pretrains(self) -> bool:
-        return self.language is not None and (self.epochs > 0 or self.pretrain_steps > 0)
+        return pretrains(self.language, self.epochs, self.pretrain_steps)
 
     @property
     def self_supervised(self) -> bool:
