@@ -186,8 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", type=Path, help="also write the comparison: a .csv or .html file"
     )
     compare.add_argument(
-        "--measure", choices=("steps", "total_steps", "seconds"), default="steps",
-        help="time measure of the time ratios (default steps)",
+        "--measure", choices=("steps", "total_steps", "seconds"), default=None,
+        help="time measure of the time ratios (default: each folder's own answer_measure)",
     )  # fmt: skip
     return parser
 
@@ -510,7 +510,7 @@ def cmd_probe(directory: Path, no_report: bool) -> int:
     return EXIT_FAILED if summary.still_failing else EXIT_OK
 
 
-def cmd_compare(directories: list[Path], output: Path | None, measure: str) -> int:
+def cmd_compare(directories: list[Path], output: Path | None, measure: str | None) -> int:
     from harness.report.compare import OUTPUT_SUFFIXES, CompareError, compare
 
     if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:
