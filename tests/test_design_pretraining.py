@@ -24,8 +24,13 @@ from helpers.fake_results import MODELS, FakeCondition, FakeSuite, design, write
 
 
 def _lowpass(name: str, language: str, cutoff: float, **more: object) -> dict[str, object]:
-    return {"name": name, "language": language, "epochs": 1,
-            "filter": {"plugin": "lowpass", "cutoff_hz": cutoff}, **more}  # fmt: skip
+    return {
+        "name": name,
+        "language": language,
+        "epochs": 1,
+        "filter": {"plugin": "lowpass", "cutoff_hz": cutoff},
+        **more,
+    }
 
 
 #: the issue's suite: es-lp500 and it-lp1000 differ in two attributes
@@ -109,28 +114,66 @@ OLD_MANIFEST_DESIGN = {
     "target_language": "es",
     "control": "none",
     "conditions": [
-        {"name": "none", "label": "no pretraining", "language": None, "filter": "full",
-         "epochs": 0, "pretrains": False, "overrides": {}},
-        {"name": "es-lp500", "label": "Spanish", "language": "es", "filter": "lowpass",
-         "epochs": 1, "pretrains": True, "overrides": {}},
-        {"name": "it-lp500", "label": "Italian", "language": "it", "filter": "lowpass",
-         "epochs": 1, "pretrains": True, "overrides": {}},
-        {"name": "noise-lp500", "label": "noise", "language": "es", "filter": "noise",
-         "epochs": 1, "pretrains": True, "overrides": {}},
+        {
+            "name": "none",
+            "label": "no pretraining",
+            "language": None,
+            "filter": "full",
+            "epochs": 0,
+            "pretrains": False,
+            "overrides": {},
+        },
+        {
+            "name": "es-lp500",
+            "label": "Spanish",
+            "language": "es",
+            "filter": "lowpass",
+            "epochs": 1,
+            "pretrains": True,
+            "overrides": {},
+        },
+        {
+            "name": "it-lp500",
+            "label": "Italian",
+            "language": "it",
+            "filter": "lowpass",
+            "epochs": 1,
+            "pretrains": True,
+            "overrides": {},
+        },
+        {
+            "name": "noise-lp500",
+            "label": "noise",
+            "language": "es",
+            "filter": "noise",
+            "epochs": 1,
+            "pretrains": True,
+            "overrides": {},
+        },
     ],
-    "models": [{"label": "lstm", "plugin": "lstm", "threshold": 0.06,
-                "threshold_mode": "relative", "max_steps": 300}],
+    "models": [
+        {
+            "label": "lstm",
+            "plugin": "lstm",
+            "threshold": 0.06,
+            "threshold_mode": "relative",
+            "max_steps": 300,
+        }
+    ],
     "seeds": [0, 1, 2],
     "overridden": {},
-}  # fmt: skip
+}
 
 
 def test_a_manifest_written_before_reads_with_unknown_filter_parameters():
     design = Design.from_dict(OLD_MANIFEST_DESIGN)
     (stage,) = design.condition("es-lp500").stages
     assert (stage.language, stage.filter, stage.filter_params, stage.epochs) == (
-        "es", "lowpass", None, 1
-    )  # fmt: skip
+        "es",
+        "lowpass",
+        None,
+        1,
+    )
     assert design.facts is None and design.condition("none").stages == ()
     # unknown parameters are no difference: the pairs it always had
     assert contrast_pairs(design) == [

@@ -74,10 +74,14 @@ def test_switching_off_the_filter_plugin_the_runs_used_changes_nothing(tmp_path,
     monkeypatch.setenv(DISABLE_ENV, "")  # restored after the test: --disable-plugin sets it
     conditions = [
         {"name": "none"},
-        {"name": "es-lp500", "language": "es", "epochs": 1,
-         "filter": {"plugin": "lowpass", "cutoff_hz": 500.0}},
+        {
+            "name": "es-lp500",
+            "language": "es",
+            "epochs": 1,
+            "filter": {"plugin": "lowpass", "cutoff_hz": 500.0},
+        },
         {"name": "noise", "language": "es", "epochs": 1, "filter": {"plugin": "noise"}},
-    ]  # fmt: skip
+    ]
     results = run_tiny_suite(tmp_path, conditions=conditions, seeds=[0, 1])
     folder = results.output_dir
     assert main(["report", str(folder)]) == 0

@@ -134,63 +134,52 @@ def meaning(results: Results, row: pd.Series) -> str:
 def between_details(
     results: Results, analysis: Analysis, model: str, rows: dict[str, pd.Series], measure: str
 ) -> list[Sentence]:
-    between = analysis.convergence_between
-    if between.empty:
-        return []
-    mine = between[(between["measure"] == measure) & (between["model"] == model)]
-    name, label = results.model_label(model), results.condition_label
+    """One sentence per pair test of ``model`` in ``measure``, read beside the
+    two conditions' tests against the control (``rows``)."""
     out = []
-    for _, row in mine.iterrows():
-        if not np.isfinite(row["p_value"]):
-            continue
-        a, b = str(row["condition_a"]), str(row["condition_b"])
-        # which of the two the tests against the control show changing the speed
-        changed = [c for c in (a, b) if significant(rows.get(c))]
-        sped = [c for c in changed if float(rows[c]["time_ratio"]) < 1]
-        sources = (
-            source(BETWEEN, measure=measure, model=model, condition_a=a, condition_b=b),
-            *(vs_source(rows[c]) for c in (a, b) if c in rows),
-        )
-        stats = (
-            f"time ratio {ratio(float(row['time_ratio']))}, {ratio_ci(row)}; "
-            f"Holm-corrected {fmt_p(float(row['p_holm']))}"
-        )
-        pair = pair_words(results, row)
-        if significant(row):
-            way = amount(measure, float(row["time_ratio"]) < 1)
-            out.append(
-                Sentence(
-                    f"{pair} do not give the same speed: the {name} needed {way} after "
-                    f"“{label(a)}” ({stats}), so {attribute_name(results, row)} matters.",
-                    sources,
-                )
-            )
-        elif len(sped) == 2:
-            out.append(
-                Sentence(
-                    f"{pair} cannot be told apart ({stats}; {detectable(row)}): "
-                    f"{meaning(results, row)}.",
-                    sources,
-                )
-            )
-        elif len(changed) == 2:
-            out.append(
-                Sentence(
-                    f"{pair} cannot be told apart ({stats}; {detectable(row)}): what they do to "
-                    f"the learning speed does not depend on {attribute_name(results, row)}.",
-                    sources,
-                )
-            )
-        elif len(changed) == 1:
-            out.append(
-                Sentence(
-                    f"{pair} cannot be told apart ({stats}; {detectable(row)}), but only "
-                    f"“{label(changed[0])}” is evidenced to differ from the control, so whether "
-                    f"{attribute_name(results, row)} matters is open.",
-                    sources,
-                )
-            )
+    for row in between_rows(analysis, model, measure):
+        sentence = _pair_sentence(results, row, rows, measure)
+        if sentence is not None:
+            out.append(sentence)
     return out
+
+
+def _pair_sentence(
+    results: Results, row: pd.Series, rows: dict[str, pd.Series], measure: str
+) -> Sentence | None:
+    a, b = str(row["condition_a"]), str(row["condition_b"])
+    label = results.condition_label
+    # which of the two the tests against the control show changing the speed
+    changed = [c for c in (a, b) if significant(rows.get(c))]
+    sped = [c for c in changed if float(rows[c]["time_ratio"]) < 1]
+    sources = (
+        source(BETWEEN, measure=measure, model=row["model"], condition_a=a, condition_b=b),
+        *(vs_source(rows[c]) for c in (a, b) if c in rows),
+    )
+    stats = (
+        f"time ratio {ratio(float(row['time_ratio']))}, {ratio_ci(row)}; "
+        f"Holm-corrected {fmt_p(float(row['p_holm']))}"
+    )
+    pair, attribute = pair_words(results, row), attribute_name(results, row)
+    apart = f"{pair} cannot be told apart ({stats}; {detectable(row)})"
+    if significant(row):
+        way = amount(measure, float(row["time_ratio"]) < 1)
+        text = (
+            f"{pair} do not give the same speed: the {results.model_label(str(row['model']))} "
+            f"needed {way} after “{label(a)}” ({stats}), so {attribute} matters."
+        )
+    elif len(sped) == 2:
+        text = f"{apart}: {meaning(results, row)}."
+    elif len(changed) == 2:
+        text = f"{apart}: what they do to the learning speed does not depend on {attribute}."
+    elif len(changed) == 1:
+        text = (
+            f"{apart}, but only “{label(changed[0])}” is evidenced to differ from the control, "
+            f"so whether {attribute} matters is open."
+        )
+    else:
+        return None
+    return Sentence(text, sources)
 
 
 def between_rows(analysis: Analysis, model: str, measure: str) -> list[pd.Series]:
