@@ -20,7 +20,7 @@ Each stated pair is tested as a condition against the control is
 geometric mean of the per-seed time ratios ``a / b`` with an exact sign-flip
 CI and test; Holm's correction runs over the stated pairs of one time measure
 (every model), and the detectable ratio is the change the pair had 80% power
-to detect at Holm's first step (:func:`harness.stats.convergence.close_family`).
+to detect at Holm's first step (:func:`harness.stats.convergence.families`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import Any
 import pandas as pd
 
 from harness.design import Design
-from harness.stats.convergence import close_family, compare
-from harness.stats.survival import MEASURES, analysable
+from harness.stats.convergence import compare, families
+from harness.stats.survival import MEASURES
 
 #: the attributes whose pairs the answer draws its language and filter
 #: conclusions from; every other attribute is named as it is
@@ -93,9 +93,8 @@ def between_conditions(
     ``time_ratio`` below 1 means ``condition_a`` reached the threshold sooner
     than ``condition_b``."""
     pairs = contrast_pairs(design)
-    frames = []
-    for measure in measures:
-        data = analysable(runs, measure)
+
+    def rows(measure: str, data: pd.DataFrame) -> list[dict[str, Any]]:
         family = []
         for model, by_model in data.groupby("model", sort=False):
             for a, b, attribute in pairs:
@@ -116,8 +115,6 @@ def between_conditions(
                     median_b=row["median_control"],
                 )
                 family.append(row)
-        if family:
-            frames.append(close_family(family))
-    if not frames:
-        return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[BETWEEN_COLUMNS]
+        return family
+
+    return families(runs, measures, BETWEEN_COLUMNS, rows)
