@@ -12,7 +12,7 @@ from typing import Any
 from harness.cli_common import EXIT_OK, UsageError, require_runs
 
 
-def cmd_compare(directories: list[Path], output: Path | None, measure: str) -> int:
+def cmd_compare(directories: list[Path], output: Path | None, measure: str | None) -> int:
     from harness.report.compare import OUTPUT_SUFFIXES, CompareError, compare
 
     if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness import __version__
 from harness.components import KINDS
-from harness.config import TIME_MEASURES
+from harness.config import ANSWER_MEASURE, TIME_MEASURES
 from harness.registry import DISABLE_ENV
 
 DESCRIPTION = """\
@@ -139,8 +139,10 @@ def _no_report(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-report", action="store_true", help="skip writing tables and report")
 
 
-def _measure(command: argparse.ArgumentParser, help: str | None = None) -> None:
-    command.add_argument("--measure", choices=TIME_MEASURES, default="steps", help=help)
+def _measure(
+    command: argparse.ArgumentParser, help: str | None = None, default: str | None = ANSWER_MEASURE
+) -> None:
+    command.add_argument("--measure", choices=TIME_MEASURES, default=default, help=help)
 
 
 def _run(sub: Subparsers) -> None:
@@ -209,4 +211,8 @@ def _compare(sub: Subparsers) -> None:
     compare.add_argument(
         "--output", "-o", type=Path, help="also write the comparison: a .csv or .html file"
     )
-    _measure(compare, help="time measure of the time ratios (default steps)")
+    _measure(
+        compare,
+        help="time measure of the time ratios (default: each folder's own answer_measure)",
+        default=None,
+    )

@@ -40,7 +40,24 @@ def write_report(output: Path) -> int:
 
 
 def cmd_report(directory: Path) -> int:
+    """Tables and report.html of a results folder.
+
+    The report reads what it says about components (titles, metric labels,
+    whether a filter keeps speech) from the facts ``harness run`` recorded in
+    the manifest's design, never from the installed plugins, so switching a
+    plugin off or upgrading it leaves the answer unchanged. A folder written
+    before the design held facts gets them here, once: from the installed
+    plugins, written into its manifest (said on stderr), because
+    ``keeps_speech`` changes a conclusion; a folder with no manifest design
+    reads with humanised names.
+    """
+    from harness.manifest_facts import fill_missing_facts
+
     require_runs(directory)
+    # a folder from before the manifest held the plugins' facts: once, from the installed ones
+    filled = fill_missing_facts(directory)
+    if filled:
+        print(filled, file=sys.stderr)
     return write_report(directory)
 
 

@@ -10,7 +10,13 @@ runs a suite has.
 
 An output folder written before the manifest carried a design gets one
 rebuilt from its run records (:meth:`Design.from_records`): every record holds
-its resolved spec.
+its resolved spec. Each condition carries its whole pretraining as a tuple of
+:class:`~harness.stages.Stage` (with the filter's parameters), the checkpoint
+digests its runs start from and the settings it overrides; the design carries
+the plugins' declarations the report needs (:class:`~harness.plugin_facts.PluginFacts`),
+taken from the registry when the suite is written. A manifest written before
+either existed still reads: its stages have unknown filter parameters and it
+has no facts (the report then humanises names).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.config import CONDITION_SECTIONS
+from harness.config import ANSWER_MEASURE, CONDITION_SECTIONS
+from harness.plugin_facts import PluginFacts
+from harness.stages import Stage
 
 if TYPE_CHECKING:
-    from harness.suite import Suite
+    from harness.registry import Registry
+    from harness.suite import Condition, Suite
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,43 @@ class ConditionInfo:
     #: ``{section: {key: value}}``: the [features], [training] and [target]
     #: settings this condition overrides (the suite's for every other key)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: what it hears before the target, in order (empty: nothing); built from
+    #: ``language``, ``filter`` and ``epochs`` (parameters unknown) when not given
+    stages: tuple[Stage, ...] = ()
+    #: sha256 of the checkpoint its runs start from, by model label
+    checkpoints: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.stages and self.pretrains:
+            stage = Stage(self.language, self.filter, None, self.epochs)
+            object.__setattr__(self, "stages", (stage,))
+
+    @classmethod
+    def from_condition(
+        cls, c: Mapping[str, Any], checkpoints: Mapping[str, str] | None = None
+    ) -> ConditionInfo:
+        """A condition as ``Condition.to_dict()`` writes it (so a run record's
+        ``spec["condition"]``): the one place both the suite and the records
+        become a :class:`ConditionInfo`."""
+        stage = Stage.from_condition(c)
+        return cls(
+            name=str(c["name"]),
+            label=str(c.get("label") or c["name"]),
+            language=stage.language,
+            filter=stage.filter,
+            epochs=stage.epochs,
+            pretrains=stage.pretrains,
+            overrides={k: dict(c[k]) for k in CONDITION_SECTIONS if c.get(k)},
+            stages=(stage,) if stage.pretrains else (),
+            checkpoints=dict(checkpoints or {}),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConditionInfo:
+        """Inverse of ``asdict``; a manifest written before stages existed has a
+        filter name and no stages."""
+        stages = tuple(Stage.from_dict(s) for s in data.get("stages") or ())
+        return cls(**{**data, "stages": stages, "checkpoints": dict(data.get("checkpoints") or {})})
 
 
 @dataclass(frozen=True)
@@ -62,7 +108,7 @@ class Design:
     question: str = ""
     #: the time measure the report's answer states learning speed in (``[top]
     #: answer_measure``; steps for folders written before it existed)
-    answer_measure: str = "steps"
+    answer_measure: str = ANSWER_MEASURE
     target_language: str | None = None
     control: str | None = None
     conditions: tuple[ConditionInfo, ...] = ()
@@ -71,6 +117,9 @@ class Design:
     #: ``{section: {key: value}}``: the suite's own value of each setting some
     #: condition overrides and another keeps (what that other one runs with)
     overridden: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the declarations of the components the suite used, as installed when it
+    #: ran; None for a folder written before the design held them
+    facts: PluginFacts | None = None
     #: True when read from a manifest; False when pieced together from records
     from_manifest: bool = field(default=True, compare=False)
 
@@ -98,15 +147,10 @@ class Design:
         """``(section, key, {condition: value})`` for each setting the conditions
         do not all share, conditions in :attr:`condition_names` order; empty when
         they differ only in what they hear first."""
-        keys = {(section, key) for section, values in self.overridden.items() for key in values}
-        keys |= {
-            (s, k) for c in self.conditions for s, values in c.overrides.items() for k in values
-        }
         out = []
-        for section, key in sorted(keys):
-            default = self.overridden.get(section, {}).get(key)
+        for section, key in self._overridden_keys():
             values = {
-                name: info.overrides.get(section, {}).get(key, default)
+                name: self._setting(info, section, key)
                 for name in self.condition_names
                 if (info := self.condition(name)) is not None
             }
@@ -114,11 +158,45 @@ class Design:
                 out.append((section, key, values))
         return out
 
+    def attributes(self, name: str) -> dict[str, Any]:
+        """Every declared attribute of the condition ``name`` a pair may differ
+        in: each stage's (:meth:`Stage.attributes`; a later stage prefixed
+        ``stage2.``...), ``checkpoint`` (digests by model) and ``section.key``
+        of each setting some condition overrides (the suite's value where this
+        one keeps it)."""
+        info = self.condition(name)
+        if info is None:
+            return {}
+        out: dict[str, Any] = {"stages": len(info.stages)}
+        for i, stage in enumerate(info.stages):
+            out.update(stage.attributes(f"stage{i + 1}." if i else ""))
+        out["checkpoint"] = dict(sorted(info.checkpoints.items()))
+        for section, key in self._overridden_keys():
+            out[f"{section}.{key}"] = self._setting(info, section, key)
+        return out
+
+    def _setting(self, info: ConditionInfo, section: str, key: str) -> Any:
+        """The value ``info`` runs with: its own override, else the suite's."""
+        default = self.overridden.get(section, {}).get(key)
+        return info.overrides.get(section, {}).get(key, default)
+
+    def _overridden_keys(self) -> list[tuple[str, str]]:
+        keys = {(section, key) for section, values in self.overridden.items() for key in values}
+        keys |= {
+            (s, k) for c in self.conditions for s, values in c.overrides.items() for k in values
+        }
+        return sorted(keys)
+
     # ------------------------------------------------------------ building
 
     @classmethod
-    def from_suite(cls, suite: Suite) -> Design:
-        """The design of a validated suite (what the manifest records)."""
+    def from_suite(cls, suite: Suite, registry: Registry | None = None) -> Design:
+        """The design of a validated suite (what the manifest records), with the
+        facts of its components taken from ``registry`` (default: the installed
+        plugins)."""
+        # imported here: the analysis imports this module and must not load the registry
+        from harness.facts_capture import capture_facts, suite_components
+
         models = []
         for m in suite.models:
             target = {**asdict(suite.target), **dict(m.target)}
@@ -132,16 +210,7 @@ class Design:
                 )
             )
         conditions = tuple(
-            ConditionInfo(
-                name=c.name,
-                label=c.label,
-                language=c.language,
-                filter=c.filter.plugin,
-                epochs=c.epochs,
-                pretrains=c.pretrains,
-                overrides=c.overrides(),
-            )
-            for c in suite.conditions
+            ConditionInfo.from_condition(c.to_dict(), _digests(suite, c)) for c in suite.conditions
         )
         sections = {"features": suite.features, "training": suite.training, "target": suite.target}
         overridden: dict[str, dict[str, Any]] = {}
@@ -161,16 +230,17 @@ class Design:
             models=tuple(models),
             seeds=tuple(suite.seeds),
             overridden=overridden,
+            facts=capture_facts(suite_components(suite), registry),
         )
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]], name: str = "") -> Design:
         """A best-effort design from run records alone, for folders whose manifest
         has none: conditions, models and seeds in the order the records name them."""
-        conditions: dict[str, ConditionInfo] = {}
+        conditions: dict[str, dict[str, Any]] = {}
+        digests: dict[str, dict[str, str]] = {}
         models: dict[str, ModelInfo] = {}
         seeds: dict[int, None] = {}
-        overridden: dict[str, dict[str, Any]] = {}
         suite_values: dict[tuple[str, str], Any] = {}
         control = target_language = None
         for record in records:
@@ -180,24 +250,16 @@ class Design:
             target = spec.get("target") or {}
             target_language = target_language or target.get("language")
             c = spec.get("condition") or {}
-            if c.get("name") and c["name"] not in conditions:
-                epochs = int(c.get("epochs") or 0)
-                conditions[c["name"]] = ConditionInfo(
-                    name=str(c["name"]),
-                    label=str(c.get("label") or c["name"]),
-                    language=c.get("language"),
-                    filter=(c.get("filter") or {}).get("plugin"),
-                    epochs=epochs,
-                    pretrains=bool(c.get("language"))
-                    and (epochs > 0 or int(c.get("pretrain_steps") or 0) > 0),
-                    overrides={k: dict(c[k]) for k in CONDITION_SECTIONS if c.get(k)},
-                )
+            m = spec.get("model") or {}
+            label = m.get("label") or m.get("plugin")
+            if c.get("name"):
+                conditions.setdefault(c["name"], c)
+                if label and spec.get("checkpoint"):
+                    digests.setdefault(c["name"], {})[str(label)] = str(spec["checkpoint"])
             for section in CONDITION_SECTIONS:  # the suite's value: where a condition keeps it
                 for key, value in (spec.get(section) or {}).items():
                     if key not in (c.get(section) or {}):
                         suite_values.setdefault((section, key), value)
-            m = spec.get("model") or {}
-            label = m.get("label") or m.get("plugin")
             if label and label not in models:
                 models[label] = ModelInfo(
                     label=str(label),
@@ -208,8 +270,12 @@ class Design:
                 )
             if isinstance(spec.get("seed"), int):
                 seeds[spec["seed"]] = None
-        for c in conditions.values():
-            for section, values in c.overrides.items():
+        infos = tuple(
+            ConditionInfo.from_condition(c, digests.get(n)) for n, c in conditions.items()
+        )
+        overridden: dict[str, dict[str, Any]] = {}
+        for info in infos:
+            for section, values in info.overrides.items():
                 for key in values:
                     if (section, key) in suite_values:
                         overridden.setdefault(section, {})[key] = suite_values[section, key]
@@ -217,7 +283,7 @@ class Design:
             name=name,
             target_language=target_language,
             control=control,
-            conditions=tuple(conditions.values()),
+            conditions=infos,
             models=tuple(models.values()),
             seeds=tuple(sorted(seeds)),
             overridden=overridden,
@@ -233,16 +299,30 @@ class Design:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Design:
-        """Inverse of :meth:`to_dict`; raises ``KeyError``/``TypeError`` on a malformed one."""
+        """Inverse of :meth:`to_dict`; raises ``KeyError``/``TypeError`` on a
+        malformed one. Reads every manifest written before: one without stages
+        or facts (see :meth:`ConditionInfo.from_dict`)."""
+        facts = data.get("facts")
         return cls(
             name=str(data["name"]),
             description=str(data.get("description") or ""),
             question=str(data.get("question") or ""),
-            answer_measure=str(data.get("answer_measure") or "steps"),
+            answer_measure=str(data.get("answer_measure") or ANSWER_MEASURE),
             target_language=data.get("target_language"),
             control=data.get("control"),
-            conditions=tuple(ConditionInfo(**c) for c in data["conditions"]),
+            conditions=tuple(ConditionInfo.from_dict(c) for c in data["conditions"]),
             models=tuple(ModelInfo(**m) for m in data["models"]),
             seeds=tuple(int(s) for s in data["seeds"]),
             overridden={k: dict(v) for k, v in (data.get("overridden") or {}).items()},
+            facts=PluginFacts.from_dict(facts) if facts is not None else None,
         )
+
+
+def _digests(suite: Suite, condition: Condition) -> dict[str, str]:
+    """sha256 of the checkpoint each model's runs of ``condition`` start from."""
+    out = {}
+    for model in suite.models:
+        checkpoint = condition.checkpoint_for(model)
+        if checkpoint is not None:
+            out[model.label] = checkpoint.sha256
+    return out

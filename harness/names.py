@@ -2,15 +2,19 @@
 a metric's declared ``label``, else the identifier humanised
 (``conv_autoencoder`` -> "conv autoencoder").
 
-The declarations come from the installed plugins, so a result folder written
-by a plugin that is no longer installed still reads, with humanised names.
+The declarations come from the :class:`~harness.plugin_facts.PluginFacts` a
+suite's design recorded when it ran (``Results.design.facts``), never from
+the installed plugins: a folder reads the same after a plugin is upgraded or
+uninstalled, and one written before the design held facts reads with
+humanised names.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from harness.plugin_facts import PluginFacts
 
-from harness.registry import UnknownComponent, load_registry
+#: identifier suffix -> the unit it names (``cutoff_hz`` is a cutoff in Hz)
+UNITS = {"hz": "Hz", "khz": "kHz", "ms": "ms", "seconds": "s", "db": "dB"}
 
 
 def humanise(identifier: str) -> str:
@@ -19,44 +23,35 @@ def humanise(identifier: str) -> str:
     return text or str(identifier)
 
 
-def component_title(kind: str, name: str) -> str:
+def component_title(kind: str, name: str, facts: PluginFacts | None = None) -> str:
     """The declared title of the ``kind`` component ``name``, else ``name`` humanised."""
-    try:
-        title = load_registry().get(kind, name).title
-    except UnknownComponent:
-        title = ""
-    return title or humanise(name)
+    component = facts.component(kind, name) if facts is not None else None
+    return (component.title if component is not None else "") or humanise(name)
 
 
-def model_loss(plugin: str) -> str:
+def model_loss(plugin: str, facts: PluginFacts | None = None) -> str:
     """What the loss of the model ``plugin`` measures, as it declared it, else "loss"."""
-    try:
-        return load_registry().get("model", plugin).loss or "loss"
-    except UnknownComponent:
-        return "loss"
+    component = facts.component("model", plugin) if facts is not None else None
+    return (component.loss if component is not None else "") or "loss"
 
 
-def filter_keeps_speech(plugin: str | None) -> bool | None:
+def filter_keeps_speech(plugin: str | None, facts: PluginFacts | None = None) -> bool | None:
     """Whether the pretraining filter ``plugin`` declared that its output still
-    carries the speech (``Component.keeps_speech``); None when not installed."""
-    if not plugin:
-        return None
-    try:
-        return load_registry().get("pretrain_filter", plugin).keeps_speech
-    except UnknownComponent:
-        return None
+    carries the speech (``Component.keeps_speech``); None when not recorded."""
+    component = facts.component("pretrain_filter", plugin) if facts is not None else None
+    return component.keeps_speech if component is not None else None
 
 
-@cache
-def _metric_labels() -> dict[str, str]:
-    labels: dict[str, str] = {}
-    for _, component in load_registry().all("probe"):
-        for metric in component.metrics:
-            if metric.label:
-                labels.setdefault(metric.name, metric.label)
-    return labels
-
-
-def metric_label(name: str) -> str:
+def metric_label(name: str, facts: PluginFacts | None = None) -> str:
     """The label a probe declared for its metric ``name``, else ``name`` humanised."""
-    return _metric_labels().get(str(name)) or humanise(name)
+    metric = facts.metric(str(name)) if facts is not None else None
+    return (metric.label if metric is not None else "") or humanise(name)
+
+
+def param_words(name: str) -> tuple[str, str]:
+    """A parameter's name for readers and the unit its identifier names:
+    ``cutoff_hz`` -> ("cutoff", "Hz"), ``order`` -> ("order", "")."""
+    stem, _, suffix = str(name).rpartition("_")
+    if stem and suffix.lower() in UNITS:
+        return humanise(stem), UNITS[suffix.lower()]
+    return humanise(name), ""

@@ -140,11 +140,13 @@ class Results:
         """The name readers see for a model: the suite's own label where it gave
         one, else (the label is the plugin's name) the plugin's declared title."""
         plugin = self.model_plugin(label)
-        return component_title("model", plugin) if plugin == label else str(label)
+        facts = self.design.facts
+        return component_title("model", plugin, facts) if plugin == label else str(label)
 
     def metric_label(self, name: str) -> str:
-        """The name readers see for a probe metric (its declared label)."""
-        return metric_label(name)
+        """The name readers see for a probe metric (its label as declared when
+        the suite ran, from the design; else ``name`` humanised)."""
+        return metric_label(name, self.design.facts)
 
     @property
     def expected_count(self) -> int | None:

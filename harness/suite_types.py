@@ -24,6 +24,7 @@ from harness.config import (
     TrainingConfig,
 )
 from harness.selection import Selection
+from harness.stages import pretrains
 
 #: [target] keys a [[models]] entry may override: models learn at different
 #: rates and loss scales, and conditions are compared within a model.
@@ -68,7 +69,7 @@ class Condition:
 
     @property
     def pretrains(self) -> bool:
-        return self.language is not None and (self.epochs > 0 or self.pretrain_steps > 0)
+        return pretrains(self.language, self.epochs, self.pretrain_steps)
 
     @property
     def self_supervised(self) -> bool:

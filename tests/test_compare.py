@@ -160,3 +160,26 @@ def test_report_md_shows_what_compare_prints(reports):
     code, out, err = _cli(*command.split()[2:], cwd=reports)
     assert code == 0, err
     assert out == shown
+
+
+def test_each_folder_is_read_in_its_own_answer_measure(reports, tmp_path):
+    a = reports / "reports" / "espeak"
+    b = shutil.copytree(reports / "reports" / "commonvoice", tmp_path / "seconds")
+    manifest = json.loads((b / "manifest.json").read_text(encoding="utf-8"))
+    manifest["design"]["answer_measure"] = "seconds"
+    (b / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    table = compare([a, b]).table
+    times = table[table["answer"].str.startswith("time ratio")]
+    by_folder = times.groupby("folder")["answer"].unique()
+    assert list(by_folder[str(a)]) == ["time ratio, target steps"]
+    assert list(by_folder[str(b)]) == ["time ratio, wall seconds of target training"]
+    # the numbers are the seconds rows of b's own statistics
+    stats = pd.read_csv(b / "stats" / "convergence_vs_control.csv")
+    seconds = stats[stats["measure"] == "seconds"]
+    mine = times[times["folder"] == str(b)]
+    assert sorted(mine["estimate"]) == pytest.approx(sorted(seconds["time_ratio"]))
+    # --measure names one measure for every folder
+    both = compare([a, b], "steps").table
+    assert set(both.loc[both["answer"].str.startswith("time"), "answer"]) == {
+        "time ratio, target steps"
+    }

@@ -288,12 +288,14 @@ def test_contrast_pairs_come_from_the_declared_language_and_filter_not_names():
             info("q2", "it", "lowpass"),  # language only
             info("q3", "es", "noise"),  # filter only (against q1)
             info("q4", "it", "noise"),  # language against q3, filter against q2
-            ConditionInfo("q5", "Q5", "es", "lowpass", 3, True),  # more epochs: no pair
+            # more epochs, the rest as q1: a pair that differs in epochs (named as such)
+            ConditionInfo("q5", "Q5", "es", "lowpass", 3, True),
         ),
     )
     assert contrast_pairs(design) == [
         ("q1", "q2", "language"),
         ("q1", "q3", "filter"),
+        ("q1", "q5", "epochs"),
         ("q2", "q4", "filter"),
         ("q3", "q4", "language"),
     ]

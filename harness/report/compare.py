@@ -7,7 +7,10 @@ interval (``convergence_vs_control.csv``), and the difference from the control
 in the headline probe score of each latent space (``separability_vs_control.csv``,
 the score the report leads with). Rows are aligned by model and condition
 name, so the same study on two corpora reads as one table with a column per
-folder.
+folder. Each folder's time ratios are in its own suite's ``answer_measure``
+(the measure its report's answer states), unless ``--measure`` names one for
+every folder; the answer column names the measure, so rows of different
+measures never share a line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.config import ANSWER_MEASURE
 from harness.design import Design
 from harness.names import metric_label
 from harness.report.markup import esc
@@ -58,8 +62,10 @@ class Answers:
         return info.label if info is not None and info.label else name
 
 
-def read_answers(folder: str | Path, measure: str = "steps") -> Answers:
-    """The answers of one results folder, or :class:`CompareError` saying what is missing."""
+def read_answers(folder: str | Path, measure: str | None = None) -> Answers:
+    """The answers of one results folder, or :class:`CompareError` saying what
+    is missing; time ratios in ``measure``, by default the folder's own
+    ``answer_measure``."""
     folder = Path(folder)
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
@@ -87,7 +93,8 @@ def read_answers(folder: str | Path, measure: str = "steps") -> Answers:
         raise CompareError(f"{folder}: cannot read its statistics: {exc}") from exc
     design = manifest.design
     answers = Answers(folder, manifest.suite, _dataset(folder), design, pd.DataFrame())
-    rows = _time_rows(answers, convergence, measure) + _separation_rows(
+    own = design.answer_measure if design is not None else ANSWER_MEASURE
+    rows = _time_rows(answers, convergence, measure or own) + _separation_rows(
         answers, separability, summary
     )
     answers.rows = pd.DataFrame(rows, columns=COLUMNS)
@@ -125,7 +132,8 @@ def _separation_rows(
         return []
     probe, metric = metrics[0]
     mine = table[(table["probe"] == probe) & (table["metric"] == metric)]
-    answer = f"{SEPARATION} {metric_label(metric)}"
+    facts = answers.design.facts if answers.design is not None else None
+    answer = f"{SEPARATION} {metric_label(metric, facts)}"
     rows = []
     for _, r in mine.iterrows():
         low, high = r["difference_ci_low"], r["difference_ci_high"]
@@ -168,7 +176,8 @@ class Comparison:
     folder and answer (long), :meth:`wide` one row per answer and a column per folder."""
 
     answers: list[Answers]
-    measure: str
+    #: the measure every folder was read in; None: each folder's own
+    measure: str | None
     table: pd.DataFrame = field(repr=False)
 
     @property
@@ -291,8 +300,9 @@ def _cell(r: pd.Series) -> str:
     return f"{one(estimate)}{ci}{star}"
 
 
-def compare(folders: Sequence[str | Path], measure: str = "steps") -> Comparison:
-    """The answers of ``folders`` aligned by model and condition.
+def compare(folders: Sequence[str | Path], measure: str | None = None) -> Comparison:
+    """The answers of ``folders`` aligned by model and condition; time ratios
+    in ``measure``, by default each folder's own ``answer_measure``.
 
     :raises CompareError: a folder is not a results folder or has no
         statistics, or the folders have no (non-control) condition in common.

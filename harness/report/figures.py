@@ -196,7 +196,7 @@ def heldout_label(results: Results, model: str) -> str:
     metric = results.runs.loc[results.runs["model"] == model, "metric"].dropna()
     name = str(metric.iloc[0]) if len(metric) else "loss"
     if name == "loss":
-        return "held-out " + model_loss(results.model_plugin(model) or "")
+        return "held-out " + model_loss(results.model_plugin(model) or "", results.design.facts)
     return "held-out " + humanise(name)
 
 

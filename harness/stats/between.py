@@ -2,34 +2,42 @@
 
 The control tells whether a condition speeds learning up; the other
 conditions tell *why*. Two pretraining conditions that differ in exactly one
-declared attribute of the suite — the language heard, or the filter plugin it
-was heard through — and agree on the rest (pretraining epochs, overridden
-settings) isolate that attribute: Spanish and Italian low-passed at 500 Hz
-differ only in the language; low-passed Spanish and noise with Spanish's
-spectrum differ only in the filter. Which pairs qualify is read from the
-resolved design (:class:`harness.design.ConditionInfo`), never from names.
+declared attribute of their whole pretraining and agree on every other
+isolate that attribute. The attributes (:meth:`harness.design.Design.attributes`)
+are each stage's language, filter plugin, each filter parameter
+(``filter.cutoff_hz``; compared only between two conditions with the same
+filter plugin: another plugin's parameters belong to it), epochs, steps and
+objective, the checkpoint the runs start from, and each overridden setting
+(``training.lr``). Spanish and Italian low-passed at 500 Hz differ only in the
+language; low-passed Spanish and noise with Spanish's spectrum differ only in
+the filter; Spanish low-passed at 500 Hz and Italian at 1000 Hz differ in two
+attributes and make no pair. A filter parameter the folder did not record
+(a manifest written before stages existed) is unknown, never a difference.
+Which pairs qualify is read from the resolved design, never from names.
 
 Each stated pair is tested as a condition against the control is
 (:func:`harness.stats.convergence.compare`): paired over shared seeds, the
 geometric mean of the per-seed time ratios ``a / b`` with an exact sign-flip
 CI and test; Holm's correction runs over the stated pairs of one time measure
 (every model), and the detectable ratio is the change the pair had 80% power
-to detect at Holm's first step.
+to detect at Holm's first step (:func:`harness.stats.convergence.families`).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
-from harness.design import ConditionInfo, Design
-from harness.stats.convergence import compare, detectable_ratios
-from harness.stats.multiple import holm
-from harness.stats.survival import MEASURES, analysable
+from harness.design import Design
+from harness.stats.convergence import compare, families
+from harness.stats.survival import MEASURES
 
-#: the declared attributes a pair may differ in (ConditionInfo fields)
+#: the attributes whose pairs the answer draws its language and filter
+#: conclusions from; every other attribute is named as it is
 ATTRIBUTES = ("language", "filter")
 
 BETWEEN_COLUMNS = ["measure", "model", "condition_a", "condition_b", "differs_in", "value_a",
@@ -39,27 +47,39 @@ BETWEEN_COLUMNS = ["measure", "model", "condition_a", "condition_b", "differs_in
                    "detectable_ratio", "p_value", "p_holm"]  # fmt: skip
 
 
-def _alike(a: ConditionInfo, b: ConditionInfo) -> bool:
-    """Same pretraining apart from language and filter."""
-    return a.epochs == b.epochs and a.overrides == b.overrides
+def differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The attributes two conditions' :meth:`~harness.design.Design.attributes`
+    differ in. One only one side knows is unknown, not a difference; a
+    filter's parameters count only where both stages use the same filter."""
+    out = [k for k in a if k in b and a[k] != b[k]]
+    return [k for k in out if not _parameter_of(k, out)]
+
+
+def _parameter_of(key: str, differing: list[str]) -> bool:
+    """``key`` is a parameter of a filter that itself differs."""
+    parent = key.rpartition(".")[0]
+    return parent.endswith("filter") and parent in differing
 
 
 def contrast_pairs(design: Design) -> list[tuple[str, str, str]]:
     """``(condition_a, condition_b, attribute)`` for every pair of pretraining
-    conditions (not the control) that differ in exactly one of
-    :data:`ATTRIBUTES`, in suite order."""
+    conditions (not the control) whose whole pretraining differs in exactly
+    one declared attribute, in suite order."""
     conditions = [
         design.condition(name) for name in design.condition_names if name != design.control
     ]
-    pretraining = [c for c in conditions if c is not None and c.pretrains]
+    pretraining = [c.name for c in conditions if c is not None and c.pretrains]
     out = []
     for a, b in itertools.combinations(pretraining, 2):
-        if not _alike(a, b):
-            continue
-        differing = [attr for attr in ATTRIBUTES if getattr(a, attr) != getattr(b, attr)]
-        if len(differing) == 1:
-            out.append((a.name, b.name, differing[0]))
+        found = differing(design.attributes(a), design.attributes(b))
+        if len(found) == 1:
+            out.append((a, b, found[0]))
     return out
+
+
+def shown(value: Any) -> Any:
+    """An attribute's value as the table holds it: a mapping as sorted JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
 
 
 def between_conditions(
@@ -73,9 +93,8 @@ def between_conditions(
     ``time_ratio`` below 1 means ``condition_a`` reached the threshold sooner
     than ``condition_b``."""
     pairs = contrast_pairs(design)
-    frames = []
-    for measure in measures:
-        data = analysable(runs, measure)
+
+    def rows(measure: str, data: pd.DataFrame) -> list[dict[str, Any]]:
         family = []
         for model, by_model in data.groupby("model", sort=False):
             for a, b, attribute in pairs:
@@ -85,23 +104,17 @@ def between_conditions(
                     continue
                 # the RMST bootstrap is the control comparison's; a pair needs none
                 row = compare(measure, str(model), a, b, group, other, n_resamples, 0, seed)
-                info_a, info_b = design.condition(a), design.condition(b)
                 row.update(
                     condition_a=a,
                     condition_b=b,
                     differs_in=attribute,
-                    value_a=getattr(info_a, attribute),
-                    value_b=getattr(info_b, attribute),
+                    value_a=shown(design.attributes(a)[attribute]),
+                    value_b=shown(design.attributes(b)[attribute]),
                     n_b=row["n_control"],
                     n_reached_b=row["n_reached_control"],
                     median_b=row["median_control"],
                 )
                 family.append(row)
-        if family:
-            frame = pd.DataFrame(family)
-            frame["p_holm"] = holm(frame["p_value"])
-            frame["detectable_ratio"] = detectable_ratios(frame)
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[BETWEEN_COLUMNS]
+        return family
+
+    return families(runs, measures, BETWEEN_COLUMNS, rows)

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -290,6 +291,35 @@ def detectable_ratios(frame: pd.DataFrame) -> pd.Series:
     return frame.apply(one, axis=1)
 
 
+def close_family(family: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One family of comparisons (rows of :func:`compare`) closed out: Holm's
+    correction over it (``p_holm``) and the ratio each had 80% power to detect
+    at Holm's first step (``detectable_ratio``)."""
+    frame = pd.DataFrame(list(family))
+    frame["p_holm"] = holm(frame["p_value"])
+    frame["detectable_ratio"] = detectable_ratios(frame)
+    return frame
+
+
+def families(
+    runs: pd.DataFrame,
+    measures: Sequence[str],
+    columns: Sequence[str],
+    rows: Callable[[str, pd.DataFrame], list[dict[str, Any]]],
+) -> pd.DataFrame:
+    """The comparisons ``rows(measure, analysable runs)`` gives for each time
+    measure, each measure's closed out as one family (:func:`close_family`):
+    tests against the control and between conditions both read this way."""
+    frames = []
+    for measure in measures:
+        family = rows(measure, analysable(runs, measure))
+        if family:
+            frames.append(close_family(family))
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(frames, ignore_index=True)[list(columns)]
+
+
 def vs_control(
     runs: pd.DataFrame,
     control: str,
@@ -301,9 +331,8 @@ def vs_control(
     """Each condition against the control, per model and time measure (the
     module docstring says which test). Holm's correction runs over every
     comparison of one time measure: the family a reader scans for "any effect"."""
-    frames = []
-    for measure in measures:
-        data = analysable(runs, measure)
+
+    def rows(measure: str, data: pd.DataFrame) -> list[dict[str, Any]]:
         family = []
         for model, by_model in data.groupby("model", sort=False):
             ctrl = by_model[by_model["condition"] == control]
@@ -314,14 +343,9 @@ def vs_control(
                     continue
                 args = (measure, str(model), str(condition), control, group, ctrl)
                 family.append(compare(*args, n_resamples, km_resamples, seed))
-        if family:
-            frame = pd.DataFrame(family)
-            frame["p_holm"] = holm(frame["p_value"])
-            frame["detectable_ratio"] = detectable_ratios(frame)
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[VS_CONTROL_COLUMNS]
+        return family
+
+    return families(runs, measures, VS_CONTROL_COLUMNS, rows)
 
 
 def overall(

@@ -25,6 +25,7 @@ import numpy as np
 
 from harness.design import ConditionInfo, Design, ModelInfo
 from harness.expand import PROTOCOL_VERSION
+from harness.facts_capture import capture_facts
 from harness.hashing import content_hash, stable_seed
 from harness_plugins.probes import linear_svc, tsne
 
@@ -537,6 +538,13 @@ def design(fake: FakeSuite) -> Design:
             ModelInfo(m.label, m.plugin, 0.5, "relative", fake.max_steps) for m in fake.models
         ),
         seeds=tuple(fake.seeds),
+        # what harness run copies from the installed plugins into the manifest
+        facts=capture_facts(
+            [("dataset", "espeak"), ("probe", "linear_svc"), ("probe", "tsne")]
+            + [("pretrain_filter", c.filter) for c in fake.conditions]
+            + [("model", m.plugin) for m in fake.models]
+            + [("latent_extractor", e) for e in ("feature_stats", "lstm_state", "bottleneck")]
+        ),
     )
 
 
