@@ -20,6 +20,7 @@ from typing import Any
 from harness import __version__
 from harness.checkpoints import Checkpoint
 from harness.components import KINDS, Component, resolve_params
+from harness.layout import runs_dir
 from harness.registry import (
     DISABLE_ENV,
     PluginError,
@@ -481,7 +482,7 @@ def write_report(output: Path) -> int:
 
 
 def cmd_report(directory: Path) -> int:
-    if not (directory / "runs").is_dir():
+    if not runs_dir(directory).is_dir():
         raise UsageError(
             f"{directory} holds no runs/ folder; is it an output folder of `harness run`?"
         )
@@ -492,7 +493,7 @@ def cmd_probe(directory: Path, no_report: bool) -> int:
     from harness.reprobe import reprobe_folder
     from harness.store import StoreError
 
-    if not (directory / "runs").is_dir():
+    if not runs_dir(directory).is_dir():
         raise UsageError(
             f"{directory} holds no runs/ folder; is it an output folder of `harness run`?"
         )
@@ -536,7 +537,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     from harness.results import load_results
     from harness.stats.planning import plan
 
-    if not (args.directory / "runs").is_dir():
+    if not runs_dir(args.directory).is_dir():
         raise UsageError(
             f"{args.directory} holds no runs/ folder; is it an output folder of `harness run`?"
         )

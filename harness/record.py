@@ -238,9 +238,13 @@ class RunRecord:
 
     def __getitem__(self, key: str) -> Any:
         """The stored form of one top-level key (``record["spec"]``), for code
-        written against records as dicts (notebooks); a copy, so changing it
-        changes nothing. The harness itself reads the typed fields."""
+        written against records as dicts (notebooks, plugins); a copy, so changing
+        it changes nothing. The harness itself reads the typed fields."""
         return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``record[key]``, or ``default`` where the stored form has no such key."""
+        return self.to_dict().get(key, default)
 
     # ------------------------------------------------------------ the spec's facts
 

@@ -29,6 +29,7 @@ from harness.store import (
     DAMAGED,
     DONE_STATUSES,
     FAILED,
+    RECORD,
     Store,
     StoreError,
     check_record,
@@ -182,9 +183,7 @@ def code_changes(store: Store, specs: Iterable[RunSpec], stale: Iterable[str]) -
             record = store.load_record(run_id)
         except (OSError, ValueError):
             continue
-        old = record.get("spec") if isinstance(record, dict) else None
-        if not isinstance(old, dict):
-            continue
+        old = record.spec
         spec = current.pop(content_hash({k: old.get(k) for k in keys}), None)
         if spec is None:
             continue
@@ -218,9 +217,8 @@ def run_one(spec: RunSpec, *, output: str, execute: ExecuteFn | None = None) -> 
     clock = time.perf_counter()
     folder = store.begin(spec.run_id)
     try:
-        record = check_record(spec, (execute or _default_execute())(spec, folder))
-        record.setdefault("started", started)
-        record.setdefault("wall_seconds", time.perf_counter() - clock)
+        returned = (execute or _default_execute())(spec, folder)
+        record = check_record(spec, returned, started, time.perf_counter() - clock)
     except Exception as exc:
         record = failure_record(spec, error_info(exc), started, time.perf_counter() - clock)
     try:
@@ -228,8 +226,8 @@ def run_one(spec: RunSpec, *, output: str, execute: ExecuteFn | None = None) -> 
     except (TypeError, ValueError) as exc:  # the record does not serialise to JSON
         record = failure_record(spec, error_info(exc), started, time.perf_counter() - clock)
         store.commit(spec.run_id, folder, record)
-    seconds = float(record.get("wall_seconds") or 0.0)
-    return RunSummary(spec.run_id, spec.label, record["status"], seconds, record.get("error"))
+    seconds = float(record.wall_seconds or 0.0)
+    return RunSummary(spec.run_id, spec.label, record.status, seconds, record.error)
 
 
 def make_executor(selection: Selection, registry: Registry | None = None) -> Executor:
@@ -441,7 +439,7 @@ def _outcome(
             continue
         counts[status if status in counts else FAILED] += 1
         if status == FAILED:
-            error = store.load_record(spec.run_id).get("error") or {}
+            error = store.load_record(spec.run_id).error or {}
             failures.append(
                 RunFailure(
                     spec.run_id,
@@ -449,7 +447,7 @@ def _outcome(
                     str(error.get("type", "?")),
                     str(error.get("message", "")),
                     str(error.get("traceback", "")),
-                    store.run_dir(spec.run_id) / "record.json",
+                    store.run_dir(spec.run_id) / RECORD,
                     earlier=spec.run_id not in ran,
                 )
             )
