@@ -14,7 +14,7 @@ checkpoint, environment, provenance) stay mappings.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ __all__ = [
     "RecordVersionError",
     "RunRecord",
     "SkippedExtractor",
+    "as_records",
     "read_record",
     "write_record",
 ]
@@ -291,6 +292,12 @@ class RunRecord:
         return {name for name, info in self.latent_spaces.items() if info.needs_model is False}
 
 
+def as_records(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunRecord]:
+    """Records as :class:`RunRecord`: a dict (the stored form, as simulations, tests
+    and notebooks build records) is read through :meth:`RunRecord.from_dict`."""
+    return [r if isinstance(r, RunRecord) else RunRecord.from_dict(r) for r in records]
+
+
 def _rows(cls: type[Any], rows: Any) -> tuple[Any, ...]:
     return tuple(build(cls, row) for row in rows or () if isinstance(row, Mapping))
 
@@ -315,7 +322,10 @@ def read_record(path: str | Path) -> RunRecord:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a run record (a JSON {type(data).__name__})")
-    return RunRecord.from_dict(data, where=str(path))
+    try:
+        return RunRecord.from_dict(data, where=str(path))
+    except (AttributeError, TypeError) as exc:  # a part of the wrong shape
+        raise ValueError(f"{path}: not a run record ({exc})") from exc
 
 
 def write_record(path: str | Path, record: RunRecord) -> None:

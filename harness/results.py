@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pandas as pd
 from harness.design import Design
 from harness.layout import LATENTS, PROBE_ARTIFACTS, RECORD, SUITE_COPY, run_dir
 from harness.names import component_title, metric_label
-from harness.record import STATUSES, RunRecord
+from harness.record import STATUSES, RunRecord, as_records
 from harness.store import Store, StoreError
 from harness.tables import (
     curves_table,
@@ -36,7 +36,6 @@ from harness.tables import (
     runs_table,
     speakers_table,
 )
-from harness.tables_runs import typed
 
 
 class ResultsError(Exception):
@@ -86,7 +85,7 @@ class Results:
         (simulations, notebooks) have no output folder, so no arrays on disk;
         :func:`load_results` passes what it read beside the records. A record
         given as a dict (its stored form) is read through :meth:`RunRecord.from_dict`."""
-        by_id = {r.run_id: r for r in typed(records)}
+        by_id = {r.run_id: r for r in as_records(records)}
         return cls(
             output_dir=output_dir,
             design=design or Design.from_records(r.to_dict() for r in by_id.values()),
@@ -199,13 +198,8 @@ class Results:
 
     def probe_clips(self, run_id: str) -> pd.DataFrame:
         """The held-out probe clips of a run: clip_id, language, speaker."""
-        clips = self.records[run_id].data.probe_clips
         return pd.DataFrame(
-            {
-                "clip_id": list(clips.clip_id),
-                "language": list(clips.language),
-                "speaker": list(clips.speaker),
-            }
+            {k: list(v) for k, v in asdict(self.records[run_id].data.probe_clips).items()}
         )
 
 

@@ -286,17 +286,13 @@ class Store:
         path.mkdir()
         return path
 
-    def commit(self, run_id: str, partial: Path, record: RunRecord | Mapping[str, Any]) -> Path:
+    def commit(self, run_id: str, partial: Path, record: RunRecord) -> Path:
         """Write ``record`` into ``partial`` and make it ``runs/<run_id>/`` atomically.
-
-        A dict (a record in its stored form) is read as a :class:`RunRecord` first.
 
         A folder already there (a failed try, or the same run finished by a
         worker that outlived an earlier, killed runner) is replaced, except
         that a failure never replaces a finished run.
         """
-        if not isinstance(record, RunRecord):
-            record = RunRecord.from_dict(record, where=f"the record of {run_id}")
         write_record(partial / RECORD, record)
         final = self.run_dir(run_id)
         for _ in range(5):

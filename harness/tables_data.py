@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from harness.audio import FILE_REASONS, SKIP_REASONS
-from harness.record import RunRecord
-from harness.tables_runs import finite_or_nan, identity, typed
+from harness.record import RunRecord, as_records
+from harness.tables_runs import finite_or_nan, identity
 
 __all__ = [
     "CONFUSION_COLUMNS",
@@ -50,7 +50,7 @@ STREAMING_COLUMNS = [*_IDENTITY, "frames", "accuracy"]
 def skipped_files(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[dict[str, str]]:
     """Every file a suite's dataset skipped, once (runs of a suite read the same data)."""
     seen: dict[tuple[str, ...], dict[str, str]] = {}
-    for record in typed(records):
+    for record in as_records(records):
         for row in record.data.skipped:
             key = tuple(str(row.get(k, "")) for k in ("dataset", "language", "file", "reason"))
             seen.setdefault(key, dict(row))
@@ -60,7 +60,7 @@ def skipped_files(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[dict
 def data_quality_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """One row per dataset and language: files read and skipped (by reason), speakers
     and clips the dataset delivered, and the most any run kept in each role."""
-    records = typed(records)
+    records = as_records(records)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
 
     def row(dataset: str, language: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def confusion_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.Data
     counted at the end of training (``source`` "model"), and the classical
     baseline's held-out clips on the same split (``source`` "baseline")."""
     rows = []
-    for record in typed(records):
+    for record in as_records(records):
         rows += _confusion_rows(identity(record), record.classification, "model")
         rows += _confusion_rows(identity(record), record.baseline, "baseline")
     frame = pd.DataFrame(rows, columns=CONFUSION_COLUMNS)
@@ -127,7 +127,7 @@ def streaming_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.Data
     """One row per streaming classify run x prefix length: the held-out
     accuracy of the decision after its first ``frames`` frames, fed one at a time."""
     rows = []
-    for record in typed(records):
+    for record in as_records(records):
         streaming = (record.classification or {}).get("streaming") or {}
         pairs = zip(streaming.get("frames") or [], streaming.get("accuracy") or [], strict=False)
         rows += [

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.record import ProbeRow, RunRecord
-from harness.tables_runs import identity, typed
+from harness.record import ProbeRow, RunRecord, as_records
+from harness.tables_runs import identity
 
 __all__ = [
     "DETAIL_COLUMNS",
@@ -96,7 +96,7 @@ def probes_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFra
     whose extractor needs no model (the raw-feature baseline).
     """
     rows = []
-    for record in typed(records):
+    for record in as_records(records):
         model_free = record.model_free_spaces()
         rows += [{**identity(record), **_probe_row(r, model_free)} for r in record.probes]
     if not rows:
@@ -127,7 +127,7 @@ def layers_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFra
     ordered stack of layers (``stack``, ``depth`` under the record's
     ``latent_spaces``); spaces outside any stack have no row."""
     rows = []
-    for record in typed(records):
+    for record in as_records(records):
         for name, info in record.latent_spaces.items():
             stack, depth = info.stack, info.depth
             if isinstance(stack, str) and isinstance(depth, int) and not isinstance(depth, bool):
@@ -144,7 +144,7 @@ def details_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFr
     """One row per run x latent space x probe x detail; ``values`` holds the
     detail's numbers as a float array (non-finite as NaN). Not written as CSV."""
     rows = []
-    for record in typed(records):
+    for record in as_records(records):
         for row in record.probe_details:
             rows.append(
                 {
@@ -164,7 +164,7 @@ def details_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFr
 def speakers_table(record: RunRecord | Mapping[str, Any]) -> pd.DataFrame:
     """The probe speakers of one run, sorted by id, with their language: the
     order of per-speaker probe details."""
-    clips = typed([record])[0].data.probe_clips
+    clips = as_records([record])[0].data.probe_clips
     speakers = [str(s) for s in clips.speaker]
     languages = [str(x) for x in clips.language]
     frame = pd.DataFrame({"speaker": speakers, "language": languages})

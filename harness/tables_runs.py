@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.record import STATUSES, Convergence, RunRecord
+from harness.record import STATUSES, Convergence, RunRecord, as_records
 
 __all__ = [
     "CLASSIFY_METRICS",
@@ -24,7 +24,6 @@ __all__ = [
     "curves_table",
     "identity",
     "runs_table",
-    "typed",
 ]
 
 #: Time measures of convergence, each a column ``<measure>_to_threshold``. The
@@ -128,12 +127,6 @@ CURVE_COLUMNS = [
 ]
 
 
-def typed(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunRecord]:
-    """Records as :class:`RunRecord`; a dict (a record in its stored form, as
-    simulations and tests build them) is read through :meth:`RunRecord.from_dict`."""
-    return [r if isinstance(r, RunRecord) else RunRecord.from_dict(r) for r in records]
-
-
 def identity(record: RunRecord) -> dict[str, Any]:
     """The columns every per-run table starts with."""
     return {
@@ -154,7 +147,7 @@ def runs_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame
     recorded: it stays at risk past every observed crossing, as a run that
     never learns should (docs/report.md). Failed runs have no times.
     """
-    runs = pd.DataFrame([_run_row(r) for r in typed(records)], columns=RUN_COLUMNS)
+    runs = pd.DataFrame([_run_row(r) for r in as_records(records)], columns=RUN_COLUMNS)
     for column in (c for c in RUN_COLUMNS if c not in _NON_FLOAT_RUN_COLUMNS):
         runs[column] = pd.to_numeric(runs[column], errors="coerce").astype(float)
     runs["seed"] = pd.to_numeric(runs["seed"], errors="coerce").astype("Int64")
@@ -255,7 +248,7 @@ def _censor_diverged(runs: pd.DataFrame) -> None:
 def curves_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """One row per run x held-out evaluation (non-finite losses become NaN)."""
     frames = []
-    for record in typed(records):
+    for record in as_records(records):
         steps = record.curve.step
         if not steps:
             continue

@@ -157,3 +157,11 @@ def test_unknown_top_level_keys_are_kept():
     assert record.extra == {"note": [1, 2]}
     assert record.to_dict()["note"] == [1, 2]
     assert dataclasses.replace(record, extra={}).to_dict().get("note") is None
+
+
+def test_a_record_of_the_wrong_shape_is_damaged_not_a_crash(tmp_path):
+    folder = tmp_path / "probes"
+    shutil.copytree(FIXTURES / "probes", folder)
+    path = next(folder.glob(f"runs/*/{RECORD}"))
+    path.write_text(json.dumps({"run_id": path.parent.name, "status": "reached", "probes": 3}))
+    assert Store(folder).statuses()[path.parent.name] == "damaged"
