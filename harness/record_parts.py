@@ -149,12 +149,19 @@ class LatentSpaceInfo:
 
 
 @dataclass(frozen=True)
-class ProbeRow:
-    """One metric of a probe on a latent space, as the probe declared it (harness.Metric)."""
+class ProbePair:
+    """Where a probe row belongs: the extractor, the latent space and the probe;
+    every kind of probe row starts with these keys."""
 
     extractor: str | None = None
     latent_space: str | None = None
     probe: str | None = None
+
+
+@dataclass(frozen=True)
+class ProbeRow(ProbePair):
+    """One metric of a probe on a latent space, as the probe declared it (harness.Metric)."""
+
     metric: str | None = None
     value: float | None = None
     higher_is_better: bool = True
@@ -166,23 +173,17 @@ class ProbeRow:
 
 
 @dataclass(frozen=True)
-class ProbeDetail:
+class ProbeDetail(ProbePair):
     """An array a probe reported beside its metrics (per-fold scores, nulls)."""
 
-    extractor: str | None = None
-    latent_space: str | None = None
-    probe: str | None = None
     name: str | None = None
     values: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
-class ProbeError:
+class ProbeError(ProbePair):
     """A (probe, latent space) pair whose probe raised or broke its contract."""
 
-    extractor: str | None = None
-    latent_space: str | None = None
-    probe: str | None = None
     plugin: str | None = None
     type: str | None = None
     message: str | None = None
@@ -190,12 +191,9 @@ class ProbeError:
 
 
 @dataclass(frozen=True)
-class ProbeWarning:
+class ProbeWarning(ProbePair):
     """A metric a probe reported as NaN."""
 
-    extractor: str | None = None
-    latent_space: str | None = None
-    probe: str | None = None
     plugin: str | None = None
     metric: str | None = None
     message: str | None = None

@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.audio import FILE_REASONS, SKIP_REASONS
 from harness.record import RunRecord, as_records
-from harness.tables_runs import finite_or_nan, identity
+from harness.tables_runs import IDENTITY_COLUMNS, finite_or_nan, identity
 
 __all__ = [
     "CONFUSION_COLUMNS",
@@ -42,9 +42,8 @@ DATA_QUALITY_COLUMNS = [
 ]
 #: data_quality.csv's columns of what the dataset delivered, by count
 _LOADED = {"speakers": "speakers_loaded", "clips": "clips_loaded"}
-_IDENTITY = ["run_id", "condition", "model", "seed", "status"]
-CONFUSION_COLUMNS = [*_IDENTITY, "source", "true", "predicted", "count"]
-STREAMING_COLUMNS = [*_IDENTITY, "frames", "accuracy"]
+CONFUSION_COLUMNS = [*IDENTITY_COLUMNS, "source", "true", "predicted", "count"]
+STREAMING_COLUMNS = [*IDENTITY_COLUMNS, "frames", "accuracy"]
 
 
 def skipped_files(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[dict[str, str]]:

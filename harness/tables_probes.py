@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from harness.record import ProbeRow, RunRecord, as_records
-from harness.tables_runs import identity
+from harness.tables_runs import IDENTITY_COLUMNS, identity
 
 __all__ = [
     "DETAIL_COLUMNS",
@@ -27,15 +27,11 @@ __all__ = [
     "speakers_table",
 ]
 
+#: the keys of a probe row's (extractor, latent space, probe)
+_PAIR_COLUMNS = ["extractor", "latent_space", "probe"]
 PROBE_COLUMNS = [
-    "run_id",
-    "condition",
-    "model",
-    "seed",
-    "status",
-    "extractor",
-    "latent_space",
-    "probe",
+    *IDENTITY_COLUMNS,
+    *_PAIR_COLUMNS,
     "metric",
     "value",
     "higher_is_better",
@@ -48,19 +44,8 @@ PROBE_COLUMNS = [
     "bound_high",
 ]
 #: columns of :func:`layers_table` (not written as CSV: stats/layers.csv holds them per model)
-LAYER_COLUMNS = ["run_id", "condition", "model", "seed", "status", "latent_space", "stack", "depth"]
-DETAIL_COLUMNS = [
-    "run_id",
-    "condition",
-    "model",
-    "seed",
-    "status",
-    "extractor",
-    "latent_space",
-    "probe",
-    "name",
-    "values",
-]
+LAYER_COLUMNS = [*IDENTITY_COLUMNS, "latent_space", "stack", "depth"]
+DETAIL_COLUMNS = [*IDENTITY_COLUMNS, *_PAIR_COLUMNS, "name", "values"]
 
 
 def _bounds(value: Any) -> dict[str, float]:

@@ -18,6 +18,7 @@ from harness.record import STATUSES, Convergence, RunRecord, as_records
 __all__ = [
     "CLASSIFY_METRICS",
     "CURVE_COLUMNS",
+    "IDENTITY_COLUMNS",
     "RUN_COLUMNS",
     "STATUSES",
     "TIME_MEASURES",
@@ -39,7 +40,8 @@ _TOTALS = {
 #: a classifier's held-out measures besides the loss (the curves' extra columns)
 CLASSIFY_METRICS = ("accuracy", "balanced_accuracy")
 
-RUN_COLUMNS = [
+#: runs.csv's first columns: what the run was (none of them a float number)
+_RUN_FACTS = [
     "run_id",
     "label",
     "condition",
@@ -54,6 +56,9 @@ RUN_COLUMNS = [
     "seed",
     "status",
     "event",
+]
+RUN_COLUMNS = [
+    *_RUN_FACTS,
     *[f"{m}_to_threshold" for m in TIME_MEASURES],
     "recorded_steps",
     "diverged_step",
@@ -85,20 +90,7 @@ RUN_COLUMNS = [
 ]
 #: runs.csv columns that are not float numbers (the rest are)
 _NON_FLOAT_RUN_COLUMNS = {
-    "run_id",
-    "label",
-    "condition",
-    "condition_label",
-    "is_control",
-    "pretrain_language",
-    "pretrain_filter",
-    "pretrain_epochs",
-    "checkpoint",
-    "model",
-    "model_plugin",
-    "seed",
-    "status",
-    "event",
+    *_RUN_FACTS,
     "diverged_phase",
     "threshold_mode",
     "metric",
@@ -113,12 +105,10 @@ _CURVE_NUMBERS = (
     "seconds",
     *(f"heldout_{name}" for name in CLASSIFY_METRICS),
 )
+#: the columns every per-run table but runs.csv starts with (see :func:`identity`)
+IDENTITY_COLUMNS = ["run_id", "condition", "model", "seed", "status"]
 CURVE_COLUMNS = [
-    "run_id",
-    "condition",
-    "model",
-    "seed",
-    "status",
+    *IDENTITY_COLUMNS,
     "step",
     *_CURVE_NUMBERS[:3],
     "metric",

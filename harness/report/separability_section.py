@@ -5,6 +5,8 @@ of the probe clips, CKA between conditions, and the layer-by-layer figures.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from harness.report import figures, separation
 from harness.report.markup import (
     Cell,
@@ -125,74 +127,75 @@ def _layers(results: Results, analysis: Analysis) -> str:
 
 def _separability_tables(results: Results, analysis: Analysis, probe: str, metric: str) -> str:
     """The tables of one probe metric: against the control, against chance and the baseline."""
-    return _vs_control_table(results, analysis, probe, metric) + _vs_chance_table(
-        results, analysis, probe, metric
-    )
-
-
-def _vs_control_table(results: Results, analysis: Analysis, probe: str, metric: str) -> str:
-    """Each condition against the control, seed i with seed i."""
     out = []
-    label = results.condition_label
-    score = fmt_score
-    vs = analysis.separability_vs_control
-    if not vs.empty:
-        rows = vs[(vs["probe"] == probe) & (vs["metric"] == metric)].reset_index(drop=True)
-        rows["condition"] = rows["condition"].map(label)
-        rows["model"] = rows["model"].map(results.model_label)
-        out.append(table(rows, [
-            ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
-            ("seed pairs", "n_pairs"), ("speakers", "n_speakers"), ("mean", num_cell("mean", score)),
-            ("control", num_cell("mean_control", score)),
-            ("difference [95% CI]", ci_cell("difference", "difference_ci_low", "difference_ci_high", signed)),
-            ("detectable (80% power)", num_cell("detectable_difference", fmt_detectable)),
-            ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
-        ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
-        out.append(para("Each condition against the control: seed i against seed i of the control, "
-                      "on the same probe speakers; the CI and the two-sided t-test count both seeds "
-                      "and speakers as sampled (a lucky seed or a lucky draw of speakers is not an "
-                      "effect of the condition). 'Detectable' is the smallest true difference the "
-                      "test would find with 80% power. Highlighted: Holm-corrected p < 0.05.",
-                      "note"))  # fmt: skip
+    for frame, render in (
+        (analysis.separability_vs_control, _vs_control_table),
+        (analysis.separability, _vs_chance_table),
+    ):
+        if not frame.empty:
+            out.append(render(_metric_rows(results, frame, probe, metric)))
     return "".join(out)
 
 
-def _vs_chance_table(results: Results, analysis: Analysis, probe: str, metric: str) -> str:
+def _metric_rows(results: Results, frame: pd.DataFrame, probe: str, metric: str) -> pd.DataFrame:
+    """The rows of one probe metric, conditions and models by their readable labels."""
+    rows = frame[(frame["probe"] == probe) & (frame["metric"] == metric)].reset_index(drop=True)
+    rows["condition"] = rows["condition"].map(results.condition_label)
+    rows["model"] = rows["model"].map(results.model_label)
+    return rows
+
+
+def _vs_control_table(rows: pd.DataFrame) -> str:
+    """Each condition against the control, seed i with seed i."""
+    out = []
+    score = fmt_score
+    out.append(table(rows, [
+        ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
+        ("seed pairs", "n_pairs"), ("speakers", "n_speakers"), ("mean", num_cell("mean", score)),
+        ("control", num_cell("mean_control", score)),
+        ("difference [95% CI]", ci_cell("difference", "difference_ci_low", "difference_ci_high", signed)),
+        ("detectable (80% power)", num_cell("detectable_difference", fmt_detectable)),
+        ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
+    ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
+    out.append(para("Each condition against the control: seed i against seed i of the control, "
+                    "on the same probe speakers; the CI and the two-sided t-test count both seeds "
+                    "and speakers as sampled (a lucky seed or a lucky draw of speakers is not an "
+                    "effect of the condition). 'Detectable' is the smallest true difference the "
+                    "test would find with 80% power. Highlighted: Holm-corrected p < 0.05.",
+                    "note"))  # fmt: skip
+    return "".join(out)
+
+
+def _vs_chance_table(rows: pd.DataFrame) -> str:
     """Each condition's mean against chance and the raw-feature baseline."""
     out = []
-    label = results.condition_label
     score = fmt_score
-    sep = analysis.separability
-    if not sep.empty:
-        rows = sep[(sep["probe"] == probe) & (sep["metric"] == metric)].reset_index(drop=True)
-        rows["condition"] = rows["condition"].map(label)
-        rows["model"] = rows["model"].map(results.model_label)
-        columns: list[tuple[str, Cell]] = [
-            ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
-            ("seeds", "n"), ("seed SD", num_cell("seed_sd", lambda x: f"{x:.3f}")),
-            ("mean [95% CI]", ci_cell("mean", "ci_low", "ci_high", score)),
-            ("minus chance [95% CI]", ci_cell("diff_vs_chance", "diff_vs_chance_ci_low",
-                                               "diff_vs_chance_ci_high", signed)),
-            ("p (Holm)", p_cell("p_vs_chance_holm")),
-            ("minus baseline [95% CI]", ci_cell("diff_vs_baseline", "diff_vs_baseline_ci_low",
-                                                 "diff_vs_baseline_ci_high", signed)),
-            ("p (Holm)", p_cell("p_vs_baseline_holm")),
-        ]  # fmt: skip
-        # the model-free baseline scores the same clips' features under every
-        # condition and model: one row where they agree, not one per condition
-        rows = merge_repeats(rows, columns, [("model", "model"), ("condition", "condition")],
-                             rows["is_baseline"].astype(bool))  # fmt: skip
-        out.append(table(rows, columns))
-        chance = rows["chance"].dropna()
-        level = f"chance level {fmt_score(float(chance.mean()))}; " if len(chance) else ""
-        out.append(para(f"Against chance ({level}a permutation test: languages relabelled across "
-                      "whole speakers, the same relabelling in every seed, the seed mean recomputed) "
-                      "and against the raw-feature baseline (rows without a baseline difference are "
-                      "the baseline itself; paired within runs, seeds and speakers counted as "
-                      "sampled). CIs count seeds and speakers as sampled; 'seed SD' is the "
-                      "seed-to-seed spread, shown for information and never the basis of a claim. "
-                      "Holm-corrected within the metric. Scores without per-speaker results from "
-                      "their probe have no CI and no test. The text states a comparison with the "
-                      "baseline only where the baseline itself is clearly above chance: between two "
-                      "spaces at chance the test is liberal (docs/report.md).", "note"))  # fmt: skip
+    columns: list[tuple[str, Cell]] = [
+        ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
+        ("seeds", "n"), ("seed SD", num_cell("seed_sd", lambda x: f"{x:.3f}")),
+        ("mean [95% CI]", ci_cell("mean", "ci_low", "ci_high", score)),
+        ("minus chance [95% CI]", ci_cell("diff_vs_chance", "diff_vs_chance_ci_low",
+                                           "diff_vs_chance_ci_high", signed)),
+        ("p (Holm)", p_cell("p_vs_chance_holm")),
+        ("minus baseline [95% CI]", ci_cell("diff_vs_baseline", "diff_vs_baseline_ci_low",
+                                             "diff_vs_baseline_ci_high", signed)),
+        ("p (Holm)", p_cell("p_vs_baseline_holm")),
+    ]  # fmt: skip
+    # the model-free baseline scores the same clips' features under every
+    # condition and model: one row where they agree, not one per condition
+    rows = merge_repeats(rows, columns, [("model", "model"), ("condition", "condition")],
+                         rows["is_baseline"].astype(bool))  # fmt: skip
+    out.append(table(rows, columns))
+    chance = rows["chance"].dropna()
+    level = f"chance level {fmt_score(float(chance.mean()))}; " if len(chance) else ""
+    out.append(para(f"Against chance ({level}a permutation test: languages relabelled across "
+                    "whole speakers, the same relabelling in every seed, the seed mean recomputed) "
+                    "and against the raw-feature baseline (rows without a baseline difference are "
+                    "the baseline itself; paired within runs, seeds and speakers counted as "
+                    "sampled). CIs count seeds and speakers as sampled; 'seed SD' is the "
+                    "seed-to-seed spread, shown for information and never the basis of a claim. "
+                    "Holm-corrected within the metric. Scores without per-speaker results from "
+                    "their probe have no CI and no test. The text states a comparison with the "
+                    "baseline only where the baseline itself is clearly above chance: between two "
+                    "spaces at chance the test is liberal (docs/report.md).", "note"))  # fmt: skip
     return "".join(out)
