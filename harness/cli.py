@@ -21,6 +21,7 @@ from harness import __version__
 from harness.checkpoints import Checkpoint
 from harness.components import KINDS, Component, resolve_params
 from harness.layout import runs_dir
+from harness.record import RecordVersionError
 from harness.registry import (
     DISABLE_ENV,
     PluginError,
@@ -220,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SuiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, PluginError) as exc:
+    except (UsageError, PluginError, RecordVersionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except RunNotStarted as exc:

@@ -150,6 +150,7 @@ def test_a_record_of_a_newer_version_is_a_clear_error_naming_its_file(tmp_path):
     with pytest.raises(RecordVersionError, match="newer harness") as caught:
         load_results(folder)
     assert str(path) in str(caught.value)
+    assert main(["report", str(folder)]) == 2  # an error message, not a traceback
 
 
 def test_unknown_top_level_keys_are_kept():
