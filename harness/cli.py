@@ -29,6 +29,7 @@ from harness.cli_plugins import cmd_plugins, format_component
 from harness.cli_report import cmd_probe, cmd_report, write_report
 from harness.cli_run import cmd_run, data_note, executor_override, parse_param
 from harness.cli_validate import cmd_validate, describe_suite
+from harness.record import RecordVersionError
 from harness.registry import (
     DISABLE_ENV,
     PluginError,
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "compare":
             return cmd_compare(args.directories, args.output, args.measure)
         return cmd_run(args, started, registry)
-    except (SuiteError, UsageError, PluginError, RunNotStarted) as exc:
+    except (SuiteError, UsageError, PluginError, RunNotStarted, RecordVersionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.layout import runs_dir
+
 # run exit codes (0 ok, 1 failed or missing runs, 130 interrupted) come from SuiteOutcome
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -21,7 +23,7 @@ class RunNotStarted(Exception):
 
 def require_runs(directory: Path) -> None:
     """``directory`` is an output folder of ``harness run``, else a usage error."""
-    if not (directory / "runs").is_dir():
+    if not runs_dir(directory).is_dir():
         raise UsageError(
             f"{directory} holds no runs/ folder; is it an output folder of `harness run`?"
         )

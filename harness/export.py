@@ -9,6 +9,15 @@ from pathlib import Path
 import pandas as pd
 
 from harness.atomic import atomic_path
+from harness.layout import (
+    CONFUSION_CSV,
+    CURVES_CSV,
+    DATA_QUALITY_CSV,
+    PROBES_CSV,
+    RUNS_CSV,
+    STREAMING_CSV,
+    stats_csv,
+)
 from harness.results import Results, load_results
 from harness.stats.analysis import Analysis, analyse
 from harness.tables import confusion_table, data_quality_table, streaming_table
@@ -32,15 +41,16 @@ def write_tables(
 def write_analysis(results: Results, analysis: Analysis) -> list[Path]:
     """Write the tables of ``results`` and the statistics of ``analysis``."""
     out = results.output_dir
+    records = list(results.records.values())
     frames = {
-        out / "runs.csv": results.runs,
-        out / "curves.csv": results.curves,
-        out / "probes.csv": results.probes,
-        out / "data_quality.csv": data_quality_table(results.records.values()),
-        out / "confusion.csv": confusion_table(results.records.values()),
-        out / "streaming.csv": streaming_table(results.records.values()),
+        out / RUNS_CSV: results.runs,
+        out / CURVES_CSV: results.curves,
+        out / PROBES_CSV: results.probes,
+        out / DATA_QUALITY_CSV: data_quality_table(records),
+        out / CONFUSION_CSV: confusion_table(records),
+        out / STREAMING_CSV: streaming_table(records),
     }
-    frames.update({out / "stats" / f"{name}.csv": f for name, f in analysis.tables().items()})
+    frames.update({out / stats_csv(name): f for name, f in analysis.tables().items()})
     for path, frame in frames.items():
         write_csv(frame, path)
     return list(frames)

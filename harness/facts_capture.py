@@ -77,11 +77,10 @@ def suite_components(suite: Suite) -> list[tuple[str, str]]:
     return [*used, ("executor", suite.executor.plugin)]
 
 
-def record_components(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+def spec_components(specs: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """``(kind, plugin)`` of every component the run records' specs name."""
     used = []
-    for record in records:
-        spec = record.get("spec") or {}
+    for spec in specs:
         filter_ = ((spec.get("condition") or {}).get("filter")) or {}
         used.append(("pretrain_filter", str(filter_.get("plugin") or "")))
         for key, kind in _ONE.items():

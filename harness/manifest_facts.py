@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from harness.atomic import write_json
-from harness.facts_capture import capture_facts, record_components
+from harness.facts_capture import capture_facts, spec_components
 from harness.registry import Registry
 from harness.store import MANIFEST, Store
 
@@ -33,7 +33,7 @@ def fill_missing_facts(output: Path, registry: Registry | None = None) -> str | 
     design = data.get("design") if isinstance(data, dict) else None
     if not isinstance(design, dict) or design.get("facts") is not None:
         return None
-    facts = capture_facts(record_components(Store(output).records()), registry)
+    facts = capture_facts(spec_components(r.spec for r in Store(output).records()), registry)
     design["facts"] = facts.to_dict()
     write_json(path, data)
     return (

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.expand import RunSpec
 from harness.progress import format_seconds
 from harness.run_plan import Plan, notices
-from harness.store import DAMAGED, DONE_STATUSES, FAILED, Store
+from harness.store import DAMAGED, DONE_STATUSES, FAILED, RECORD, Store
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def read_outcome(
             continue
         counts[status if status in counts else FAILED] += 1
         if status == FAILED:
-            error = store.load_record(spec.run_id).get("error") or {}
+            error = store.load_record(spec.run_id).error or {}
             failures.append(
                 RunFailure(
                     spec.run_id,
@@ -133,7 +133,7 @@ def read_outcome(
                     str(error.get("type", "?")),
                     str(error.get("message", "")),
                     str(error.get("traceback", "")),
-                    store.run_dir(spec.run_id) / "record.json",
+                    store.run_dir(spec.run_id) / RECORD,
                     earlier=spec.run_id not in ran,
                 )
             )

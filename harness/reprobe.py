@@ -10,18 +10,21 @@ nothing is trained again.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from harness.atomic import atomic_path, write_json
+from harness.atomic import atomic_path
 from harness.latents import LatentSpace
+from harness.layout import LATENTS, PROBE_ARTIFACTS, RECORD
 from harness.probes import probe_latents
+from harness.record import ProbeDetail, ProbeError, ProbeRow, ProbeWarning, RunRecord, write_record
+from harness.record_parts import build
 from harness.registry import Registry, load_registry
 from harness.selection import Selection
-from harness.store import FAILED, RECORD, Store
+from harness.store import Store
 
 
 @dataclass
@@ -44,12 +47,11 @@ class ReprobeSummary:
         return text
 
 
-def missing_pairs(record: dict[str, Any]) -> set[tuple[str, str]]:
+def missing_pairs(record: RunRecord) -> set[tuple[str, str]]:
     """(probe label, latent space) pairs of the run's probes with no metric rows."""
-    probes = [p["label"] for p in record.get("spec", {}).get("probes", [])]
-    spaces = list(record.get("latent_spaces") or {})
-    done = {(r["probe"], r["latent_space"]) for r in record.get("probes") or []}
-    return {(p, s) for p in probes for s in spaces} - done
+    probes = [p["label"] for p in record.spec.get("probes", [])]
+    done = {(r.probe, r.latent_space) for r in record.probes}
+    return {(p, s) for p in probes for s in record.latent_spaces} - done
 
 
 def reprobe_folder(output: str | Path, registry: Registry | None = None) -> ReprobeSummary:
@@ -60,63 +62,71 @@ def reprobe_folder(output: str | Path, registry: Registry | None = None) -> Repr
     summary = ReprobeSummary()
     with store.lock():
         for record in store.records():
-            if record.get("status") == FAILED or not missing_pairs(record):
+            if record.failed or not missing_pairs(record):
                 continue
-            run_dir = store.run_dir(str(record["run_id"]))
-            pairs, failing = reprobe_run(run_dir, record, registry)
+            pairs, failing = reprobe_run(store.run_dir(record.run_id), record, registry)
             summary.runs += 1
             summary.pairs += pairs
             summary.still_failing += [
-                f"{record.get('label', record['run_id'])} {e['probe']} on {e['latent_space']}: "
-                f"{e['type']}: {e['message']}"
+                f"{record.label or record.run_id} {e.probe} on {e.latent_space}: "
+                f"{e.type}: {e.message}"
                 for e in failing
             ]
     return summary
 
 
 def reprobe_run(
-    run_dir: Path, record: dict[str, Any], registry: Registry
-) -> tuple[int, list[dict[str, Any]]]:
+    run_dir: Path, record: RunRecord, registry: Registry
+) -> tuple[int, list[ProbeError]]:
     """Run the record's missing pairs; rewrite the record and its probe artifacts.
 
     :return: how many pairs ran, and the errors of those that failed again.
     """
     only = missing_pairs(record)
-    artifacts = record.get("artifacts") or {}
-    with np.load(run_dir / artifacts.get("latents", "latents.npz"), allow_pickle=False) as npz:
+    with np.load(run_dir / record.artifact("latents", LATENTS), allow_pickle=False) as npz:
         latents = {
-            name: LatentSpace(str(info["extractor"]), npz[name], bool(info["needs_model"]))
-            for name, info in record["latent_spaces"].items()
+            name: LatentSpace(str(info.extractor), npz[name], bool(info.needs_model))
+            for name, info in record.latent_spaces.items()
         }
-    clips = record["data"]["probe_clips"]
-    spec = record["spec"]
-    selections = [
-        Selection("probe", p["plugin"], p.get("params") or {}, p["label"]) for p in spec["probes"]
-    ]
+    clips = record.data.probe_clips
     outcome = probe_latents(
-        selections,
+        _probe_selections(record),
         registry,
         latents,
-        labels=np.array(clips["language"]),
-        groups=np.array(clips["speaker"]),
-        target=str(spec["target"]["language"]),
-        seed=int(spec["seed"]),
+        labels=np.array(clips.language),
+        groups=np.array(clips.speaker),
+        target=str(record.section("target")["language"]),
+        seed=int(record.spec["seed"]),
         cache_dir=None,
         only=only,
     )
     if outcome.arrays:
-        _merge_arrays(run_dir / artifacts.get("probe_artifacts", "probe_artifacts.npz"),
-                      outcome.arrays)  # fmt: skip
-    record["probes"] = [*(record.get("probes") or []), *outcome.rows]
-    record["probe_details"] = [*(record.get("probe_details") or []), *outcome.details]
-    record["probe_errors"] = [
-        e for e in record.get("probe_errors") or [] if (e["probe"], e["latent_space"]) not in only
-    ] + outcome.errors
-    record["probe_warnings"] = [*(record.get("probe_warnings") or []), *outcome.warnings]
-    # provenance: these pairs were computed after the run, from its stored latents
-    record["reprobed"] = sorted(f"{probe} on {space}" for probe, space in only)
-    write_json(run_dir / RECORD, record)
-    return len(only), outcome.errors
+        where = run_dir / record.artifact("probe_artifacts", PROBE_ARTIFACTS)
+        _merge_arrays(where, outcome.arrays)
+    errors = [build(ProbeError, e) for e in outcome.errors]
+    kept = [e for e in record.probe_errors if (e.probe, e.latent_space) not in only]
+    record = dataclasses.replace(
+        record,
+        probes=(*record.probes, *(build(ProbeRow, r) for r in outcome.rows)),
+        probe_details=(*record.probe_details, *(build(ProbeDetail, d) for d in outcome.details)),
+        probe_errors=(*kept, *errors),
+        probe_warnings=(
+            *record.probe_warnings,
+            *(build(ProbeWarning, w) for w in outcome.warnings),
+        ),
+        # provenance: these pairs were computed after the run, from its stored latents
+        reprobed=tuple(sorted(f"{probe} on {space}" for probe, space in only)),
+    )
+    write_record(run_dir / RECORD, record)
+    return len(only), errors
+
+
+def _probe_selections(record: RunRecord) -> list[Selection]:
+    """The run's probes as the suite selected them."""
+    return [
+        Selection("probe", p["plugin"], p.get("params") or {}, p["label"])
+        for p in record.spec["probes"]
+    ]
 
 
 def _merge_arrays(path: Path, new: dict[str, np.ndarray]) -> None:

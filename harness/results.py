@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 
 from harness.design import Design
+from harness.layout import LATENTS, PROBE_ARTIFACTS, RECORD, SUITE_COPY, run_dir
 from harness.names import component_title, metric_label
-from harness.store import RECORD, SUITE_COPY, Store, StoreError
+from harness.record import STATUSES, RunRecord, as_records
+from harness.store import Store, StoreError
 from harness.tables import (
-    STATUSES,
     curves_table,
     details_table,
     probes_table,
@@ -49,7 +50,7 @@ class Results:
     :ivar design: the suite as resolved when it ran (from ``manifest.json``;
         pieced together from the records in folders without one).
     :ivar suite_text: ``suite.toml`` verbatim, shown in the report's methods.
-    :ivar records: run id -> run record (``record.json``).
+    :ivar records: run id -> run record (``record.json``, as :class:`RunRecord`).
     :ivar runs, curves, probes: the tidy tables (see docs/report.md).
     :ivar details: the probes' detail arrays (per-fold scores, per-speaker
         contributions, permutation nulls), one row per run, space, probe and name.
@@ -61,7 +62,7 @@ class Results:
     output_dir: Path
     design: Design
     suite_text: str
-    records: dict[str, dict[str, Any]]
+    records: dict[str, RunRecord]
     runs: pd.DataFrame
     curves: pd.DataFrame
     probes: pd.DataFrame
@@ -72,7 +73,7 @@ class Results:
     @classmethod
     def from_records(
         cls,
-        records: Iterable[Mapping[str, Any]],
+        records: Iterable[RunRecord | Mapping[str, Any]],
         design: Design | None = None,
         output_dir: Path = Path("."),
         suite_text: str = "",
@@ -82,11 +83,12 @@ class Results:
         """Results of run records: the tables built from them, the design pieced
         together from them when none is given. Records held in memory
         (simulations, notebooks) have no output folder, so no arrays on disk;
-        :func:`load_results` passes what it read beside the records."""
-        by_id = {str(r["run_id"]): dict(r) for r in records}
+        :func:`load_results` passes what it read beside the records. A record
+        given as a dict (its stored form) is read through :meth:`RunRecord.from_dict`."""
+        by_id = {r.run_id: r for r in as_records(records)}
         return cls(
             output_dir=output_dir,
-            design=design or Design.from_records(by_id.values()),
+            design=design or Design.from_records(r.to_dict() for r in by_id.values()),
             suite_text=suite_text,
             records=by_id,
             runs=runs_table(by_id.values()),
@@ -177,20 +179,19 @@ class Results:
     # ------------------------------------------------------------ arrays
 
     def run_dir(self, run_id: str) -> Path:
-        return self.output_dir / "runs" / run_id
+        return run_dir(self.output_dir, run_id)
 
     def _artifact(self, run_id: str, name: str, default: str) -> Path:
-        artifacts = self.records[run_id].get("artifacts") or {}
-        return self.run_dir(run_id) / str(artifacts.get(name, default))
+        return self.run_dir(run_id) / self.records[run_id].artifact(name, default)
 
     def latents(self, run_id: str) -> dict[str, np.ndarray]:
         """Latent spaces of one run by name; rows follow :meth:`probe_clips`.
         Empty for a failed run; a diverged run has only its model-free spaces."""
-        return _load_npz(self._artifact(run_id, "latents", "latents.npz"))
+        return _load_npz(self._artifact(run_id, "latents", LATENTS))
 
     def probe_artifacts(self, run_id: str) -> dict[str, np.ndarray]:
         """Arrays the probes saved (such as t-SNE coordinates), by name."""
-        return _load_npz(self._artifact(run_id, "probe_artifacts", "probe_artifacts.npz"))
+        return _load_npz(self._artifact(run_id, "probe_artifacts", PROBE_ARTIFACTS))
 
     def speakers(self, run_id: str) -> pd.DataFrame:
         """The probe speakers of a run, sorted by id, with their language: the
@@ -199,8 +200,9 @@ class Results:
 
     def probe_clips(self, run_id: str) -> pd.DataFrame:
         """The held-out probe clips of a run: clip_id, language, speaker."""
-        clips = ((self.records[run_id].get("data") or {}).get("probe_clips")) or {}
-        return pd.DataFrame({k: list(v) for k, v in clips.items()})
+        return pd.DataFrame(
+            {k: list(v) for k, v in asdict(self.records[run_id].data.probe_clips).items()}
+        )
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -237,7 +239,7 @@ def load_results(output_dir: str | Path) -> Results:
 
 def _read_records(
     output_dir: Path,
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]] | None, Design | None, list[str]]:
+) -> tuple[dict[str, RunRecord], list[dict[str, str]] | None, Design | None, list[str]]:
     """Records of the suite's runs, the expected runs and the design (from the
     manifest), and problems. Runs of an older version of the suite (not in the
     manifest) are left out, as :meth:`Store.records` does, and counted in the
@@ -263,7 +265,7 @@ def _read_records(
                 f"{len(stale)} run folder(s) belong to another version of the suite "
                 "(not in manifest.json) and are left out"
             )
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, RunRecord] = {}
     for run_id in ids:
         path = store.run_dir(run_id) / RECORD
         try:
@@ -274,11 +276,11 @@ def _read_records(
                 "`harness run` runs it again"
             )
             continue
-        if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
+        if not record.spec:
             problems.append(f"{path}: not a run record (no spec)")
             continue
-        if record.get("status") not in STATUSES:
-            problems.append(f"{path}: unknown status {record.get('status')!r}")
+        if record.status not in STATUSES:
+            problems.append(f"{path}: unknown status {record.status!r}")
             continue
         records[run_id] = record
     return records, expected, manifest.design if manifest else None, problems

@@ -128,9 +128,7 @@ def code_changes(store: Store, specs: Iterable[RunSpec], stale: Iterable[str]) -
             record = store.load_record(run_id)
         except (OSError, ValueError):
             continue
-        old = record.get("spec") if isinstance(record, dict) else None
-        if not isinstance(old, dict):
-            continue
+        old = record.spec
         spec = current.pop(content_hash({k: old.get(k) for k in keys}), None)
         if spec is None:
             continue

@@ -91,9 +91,8 @@ def run_one(spec: RunSpec, *, output: str, execute: ExecuteFn | None = None) -> 
     clock = time.perf_counter()
     folder = store.begin(spec.run_id)
     try:
-        record = check_record(spec, (execute or _default_execute())(spec, folder))
-        record.setdefault("started", started)
-        record.setdefault("wall_seconds", time.perf_counter() - clock)
+        returned = (execute or _default_execute())(spec, folder)
+        record = check_record(spec, returned, started, time.perf_counter() - clock)
     except Exception as exc:
         record = failure_record(spec, error_info(exc), started, time.perf_counter() - clock)
     try:
@@ -101,8 +100,8 @@ def run_one(spec: RunSpec, *, output: str, execute: ExecuteFn | None = None) -> 
     except (TypeError, ValueError) as exc:  # the record does not serialise to JSON
         record = failure_record(spec, error_info(exc), started, time.perf_counter() - clock)
         store.commit(spec.run_id, folder, record)
-    seconds = float(record.get("wall_seconds") or 0.0)
-    return RunSummary(spec.run_id, spec.label, record["status"], seconds, record.get("error"))
+    seconds = float(record.wall_seconds or 0.0)
+    return RunSummary(spec.run_id, spec.label, record.status, seconds, record.error)
 
 
 def make_executor(selection: Selection, registry: Registry | None = None) -> Executor:

@@ -1,14 +1,7 @@
 """The output folder: one folder per run, written atomically, so a suite resumes.
 
-Layout (docs/architecture.md)::
-
-    <output>/suite.toml             the suite file as last run
-    <output>/manifest.json          suite name, fingerprint, the run ids of the suite
-    <output>/runs/<run_id>/         record.json and the run's arrays (finished or failed)
-    <output>/runs/<run_id>.partial-<token>/   a run in progress (never read)
-    <output>/.lock                  held by the one `harness run` using the folder
-
-A run works inside its partial folder; when it ends, ``record.json`` is written
+:mod:`harness.layout` names every file of the folder; records are read and
+written as :class:`~harness.record.RunRecord` only. A run works inside its partial folder; when it ends, ``record.json`` is written
 atomically there and the folder is renamed to ``runs/<run_id>/``. A folder named
 by a bare run id therefore always holds a complete record, whatever was killed
 when: a rename either happened or did not.
@@ -22,7 +15,6 @@ import errno
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import socket
@@ -36,25 +28,47 @@ from typing import TYPE_CHECKING, Any
 from harness.atomic import atomic_path, write_json
 from harness.design import Design
 from harness.hashing import content_hash
+from harness.layout import (
+    LOCK,
+    MANIFEST,
+    RECORD,
+    RUN_ID_PATTERN,
+    SUITE_COPY,
+    TEMP_NAME_PATTERN,
+    runs_dir,
+    temp_run_dir,
+)
+from harness.record import FAILED, RecordVersionError, RunRecord, read_record, write_record
 
 if TYPE_CHECKING:
     from harness.expand import RunSpec
     from harness.suite import Suite
 
-RECORD = "record.json"
-MANIFEST = "manifest.json"
-SUITE_COPY = "suite.toml"
-LOCK = ".lock"
+__all__ = [
+    "DAMAGED",
+    "DONE_STATUSES",
+    "FAILED",
+    "LOCK",
+    "MANIFEST",
+    "RECORD",
+    "SUITE_COPY",
+    "Manifest",
+    "RecordError",
+    "Store",
+    "StoreError",
+    "check_record",
+    "error_info",
+    "failure_record",
+    "fresh_output",
+    "now_iso",
+    "suite_fingerprint",
+]
+
 #: statuses a successful execute may return; "failed" is written by the harness only
 DONE_STATUSES = ("reached", "censored", "diverged")
-FAILED = "failed"
 #: a run folder whose record.json is missing, truncated or not JSON (the status
 #: :meth:`Store.statuses` reports for it; such a run is run again)
 DAMAGED = "damaged"
-#: names the store gives run folders: a run id, and while a run works or its
-#: folder is replaced, the id with a marker and a token
-_RUN_ID = re.compile(r"^[0-9a-f]{8,64}$")
-_TEMP_NAME = re.compile(r"^[0-9a-f]{8,64}\.(partial|replaced)-[0-9a-f]{8}$")
 #: entries a folder the harness only started to use may hold (see Store.check_output)
 _STARTED = (LOCK,)
 
@@ -72,8 +86,11 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def check_record(spec: RunSpec, record: Any) -> dict[str, Any]:
-    """Validate what ``execute`` returned and fill the keys the harness owns."""
+def check_record(
+    spec: RunSpec, record: Any, started: str | None = None, wall_seconds: float | None = None
+) -> RunRecord:
+    """Validate what ``execute`` returned (a dict) and fill the keys the harness owns:
+    the one place a run's record becomes a :class:`RunRecord`."""
     if not isinstance(record, Mapping):
         raise RecordError(
             f"execute must return a dict (the run record), got {type(record).__name__}"
@@ -88,7 +105,11 @@ def check_record(spec: RunSpec, record: Any) -> dict[str, Any]:
     record.setdefault("spec", spec.to_dict())
     record.setdefault("provenance", _provenance(spec))
     record.setdefault("error", None)
-    return record
+    if started is not None:
+        record.setdefault("started", started)
+    if wall_seconds is not None:
+        record.setdefault("wall_seconds", wall_seconds)
+    return RunRecord.from_dict(record, where=f"the record execute returned for {spec.label}")
 
 
 def error_info(exc: BaseException) -> dict[str, str]:
@@ -105,23 +126,23 @@ def _provenance(spec: RunSpec) -> dict[str, Any]:
 
 def failure_record(
     spec: RunSpec, error: Mapping[str, str], started: str, wall_seconds: float | None
-) -> dict[str, Any]:
+) -> RunRecord:
     """The record of a run that raised or whose worker died."""
-    return {
-        "run_id": spec.run_id,
-        "label": spec.label,
-        "status": FAILED,
-        "spec": spec.to_dict(),
-        "provenance": _provenance(spec),
-        "error": dict(error),
-        "started": started,
-        "wall_seconds": wall_seconds,
-        "environment": {
+    return RunRecord(
+        run_id=spec.run_id,
+        label=spec.label,
+        status=FAILED,
+        spec=spec.to_dict(),
+        provenance=_provenance(spec),
+        error=dict(error),
+        started=started,
+        wall_seconds=wall_seconds,
+        environment={
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "host": socket.gethostname(),
         },
-    }
+    )
 
 
 @dataclass(frozen=True)
@@ -144,7 +165,7 @@ class Store:
 
     def __init__(self, output: str | Path) -> None:
         self.output = Path(output)
-        self.runs = self.output / "runs"
+        self.runs = runs_dir(self.output)
 
     # ------------------------------------------------------------ reading
 
@@ -155,24 +176,25 @@ class Store:
         if not self.runs.is_dir():
             return
         for path in sorted(self.runs.iterdir()):
-            if _RUN_ID.match(path.name) and path.is_dir():
+            if RUN_ID_PATTERN.match(path.name) and path.is_dir():
                 yield path
 
     def statuses(self) -> dict[str, str]:
         """run id -> status of every run folder: finished, failed, or
-        :data:`DAMAGED` when its record is missing or unreadable."""
+        :data:`DAMAGED` when its record is missing or unreadable.
+
+        :raises RecordVersionError: a record written by a newer harness (running
+            it again would overwrite it).
+        """
         out = {}
         for path in self._run_folders():
             try:
-                record = json.loads((path / RECORD).read_text(encoding="utf-8"))
+                out[path.name] = read_record(path / RECORD).status
+            except RecordVersionError:
+                raise
             except (OSError, ValueError):
                 if path.is_dir():  # else it was being replaced right now: not there
                     out[path.name] = DAMAGED
-                continue
-            if not isinstance(record, dict):
-                out[path.name] = DAMAGED
-                continue
-            out[path.name] = str(record.get("status", FAILED))
         return out
 
     def finished_ids(self) -> set[str]:
@@ -186,10 +208,11 @@ class Store:
         up, a copy was cut short): their runs are run again."""
         return {rid for rid, status in self.statuses().items() if status == DAMAGED}
 
-    def load_record(self, run_id: str) -> dict[str, Any]:
-        return json.loads((self.run_dir(run_id) / RECORD).read_text(encoding="utf-8"))
+    def load_record(self, run_id: str) -> RunRecord:
+        """The record of a run folder (see :func:`harness.record.read_record` for errors)."""
+        return read_record(self.run_dir(run_id) / RECORD)
 
-    def records(self, run_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def records(self, run_ids: Iterable[str] | None = None) -> list[RunRecord]:
         """Records of ``run_ids`` (default: the current suite's, see :meth:`manifest`).
 
         Runs of other suite versions stay in the folder but are left out here,
@@ -259,18 +282,18 @@ class Store:
     def begin(self, run_id: str) -> Path:
         """A fresh private folder for a run to work in."""
         self.runs.mkdir(parents=True, exist_ok=True)
-        path = self.runs / f"{run_id}.partial-{secrets.token_hex(4)}"
+        path = temp_run_dir(self.output, run_id, "partial", secrets.token_hex(4))
         path.mkdir()
         return path
 
-    def commit(self, run_id: str, partial: Path, record: Mapping[str, Any]) -> Path:
+    def commit(self, run_id: str, partial: Path, record: RunRecord) -> Path:
         """Write ``record`` into ``partial`` and make it ``runs/<run_id>/`` atomically.
 
         A folder already there (a failed try, or the same run finished by a
         worker that outlived an earlier, killed runner) is replaced, except
         that a failure never replaces a finished run.
         """
-        write_json(partial / RECORD, record)
+        write_record(partial / RECORD, record)
         final = self.run_dir(run_id)
         for _ in range(5):
             try:
@@ -280,16 +303,14 @@ class Store:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR):
                     raise
             try:
-                existing = json.loads((final / RECORD).read_text(encoding="utf-8"))
+                existing = read_record(final / RECORD).status
             except (OSError, ValueError):
-                existing = {"status": FAILED}
-            if existing.get("status") != FAILED and (
-                record.get("status") == FAILED or existing.get("status") == record.get("status")
-            ):
+                existing = FAILED
+            if existing != FAILED and (record.failed or existing == record.status):
                 # runs are deterministic: the first finished copy stands
                 shutil.rmtree(partial, ignore_errors=True)
                 return final
-            aside = self.runs / f"{run_id}.replaced-{secrets.token_hex(4)}"
+            aside = temp_run_dir(self.output, run_id, "replaced", secrets.token_hex(4))
             try:
                 os.rename(final, aside)
             except FileNotFoundError:
@@ -310,7 +331,7 @@ class Store:
         removed = []
         if self.runs.is_dir():
             for path in self.runs.iterdir():
-                if _TEMP_NAME.match(path.name) and path.is_dir() and not path.is_symlink():
+                if TEMP_NAME_PATTERN.match(path.name) and path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(path)
         return removed

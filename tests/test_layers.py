@@ -3,6 +3,7 @@ CKA per layer, the layer-by-layer figures and sentences."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -205,8 +206,11 @@ def test_runs_that_disagree_on_a_layer_leave_it_out_with_a_warning(tmp_path):
                      conditions=CONDITIONS[:2], n_permutations=19)  # fmt: skip
     write_fake_results(out, fake)
     results = load_results(out)
-    record = results.records[fake.run_ids["none/lstm3/seed1"]]
-    record["latent_spaces"][SPACES[1]]["depth"] = 7
+    run_id = fake.run_ids["none/lstm3/seed1"]
+    record = results.records[run_id]
+    moved = dataclasses.replace(record.latent_spaces[SPACES[1]], depth=7)
+    spaces = {**record.latent_spaces, SPACES[1]: moved}
+    results.records[run_id] = dataclasses.replace(record, latent_spaces=spaces)
     with pytest.warns(UserWarning, match="lstm_state/layer2.h"):
         declared = layers.declared_layers(results)
     assert SPACES[1] not in set(declared.loc[declared["condition"] == "none", "latent_space"])
@@ -355,7 +359,7 @@ def test_layers_are_the_same_numbers_on_a_second_run(three_layers, tmp_path):
 def test_the_layer_caption_claims_a_ci_only_where_the_probe_gives_one(layered):
     import dataclasses
 
-    from harness.report.html import _layers
+    from harness.report.separability_section import _layers
 
     results, analysis = layered
     assert "95% CI band (seeds and probe speakers" in _layers(results, analysis)

@@ -14,7 +14,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 
 from harness.report import figures
-from harness.report.html import _separability_tables, render
+from harness.report.html import render
+from harness.report.separability_section import _separability_tables
 from harness.results import load_results
 from harness.stats.analysis import analyse
 

@@ -53,11 +53,11 @@ def _baseline(results: Results) -> pd.DataFrame:
     (conditions that change the features get their own)."""
     rows, seen = [], set()
     for record in results.records.values():
-        base = record.get("baseline")
+        base = record.baseline
         if not base or base.get("balanced_accuracy") is None:
             continue
         key = (base.get("balanced_accuracy"), base.get("accuracy"), str(base.get("params")))
-        condition = str(((record.get("spec") or {}).get("condition") or {}).get("name"))
+        condition = str(record.condition_name)
         if key in seen:
             continue
         seen.add(key)

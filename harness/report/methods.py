@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 import harness
+from harness.layout import CURVES_CSV, PROBES_CSV, RUNS_CSV, stats_csv
 from harness.provenance import HARNESS, describe
 from harness.report.markup import esc, para, table
 from harness.results import Results
@@ -21,9 +23,9 @@ PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")
 
 def _first_spec(results: Results) -> dict[str, Any]:
     """A run's spec, the control's first: conditions may differ in settings."""
-    specs = [dict(r["spec"]) for r in results.records.values() if r.get("spec")]
-    control = [s for s in specs if (s.get("condition") or {}).get("name") == results.control]
-    return (control or specs or [{}])[0]
+    records = [r for r in results.records.values() if r.spec]
+    control = [dict(r.spec) for r in records if r.condition_name == results.control]
+    return (control or [dict(r.spec) for r in records] or [{}])[0]
 
 
 #: how the Methods name a setting conditions differ in, and its unit
@@ -101,7 +103,7 @@ def section(results: Results, analysis: Analysis) -> str:
     out.append("<h3>Resolved settings (from the run records)</h3>")
     settings = [(k, spec[k]) for k in ("dataset", "features", "splits", "target", "training", "model",
                                        "extractors", "probes") if k in spec]  # fmt: skip
-    models = {_setting(r["spec"].get("model")) for r in results.records.values() if r.get("spec")}
+    models = {_setting(r.spec.get("model")) for r in results.records.values() if r.spec}
     if settings:
         rows = [
             (k, _setting(v) if k != "model" else "; ".join(sorted(models))) for k, v in settings
@@ -115,7 +117,7 @@ def section(results: Results, analysis: Analysis) -> str:
     out.append("<h3>Software</h3>")
     out.append(table(_versions_frame(results), [("package", "package"), ("where", "where"),
                                                  ("version(s)", "version")]))  # fmt: skip
-    files = ["runs.csv", "curves.csv", "probes.csv"] + [f"stats/{n}.csv" for n in analysis.tables()]
+    files = [RUNS_CSV, CURVES_CSV, PROBES_CSV, *map(stats_csv, analysis.tables())]
     out.append(
         para(
             "Tables written next to this report: "
@@ -199,11 +201,10 @@ def _statistics_methods(analysis: Analysis) -> str:
 
 def _conditions_frame(results: Results) -> pd.DataFrame:
     rows = []
-    specs: dict[str, dict[str, Any]] = {}
+    specs: dict[str, Mapping[str, Any]] = {}
     for record in results.records.values():
-        cond = (record.get("spec") or {}).get("condition") or {}
-        if cond.get("name"):
-            specs.setdefault(cond["name"], cond)
+        if record.condition_name:
+            specs.setdefault(record.condition_name, record.section("condition"))
     for name in results.conditions:
         cond = specs.get(name, {})
         flt = cond.get("filter") or {}
@@ -218,7 +219,7 @@ def _conditions_frame(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pretraining_amount(cond: dict[str, Any]) -> Any:
+def _pretraining_amount(cond: Mapping[str, Any]) -> Any:
     """A condition's epochs, or its ``pretrain_steps`` as "N steps"; "(self-supervised)"
     after either when it pretrains on the model's own loss."""
     amount = (
@@ -234,8 +235,7 @@ def _counts_frame(results: Results) -> pd.DataFrame:
     runs (each condition pretrains on its own language) shows every value."""
     seen: dict[tuple[str, str], dict[str, set[int]]] = {}
     for record in results.records.values():
-        counts = (record.get("data") or {}).get("counts") or {}
-        for role, langs in counts.items():
+        for role, langs in record.data.counts.items():
             for lang, numbers in (langs or {}).items():
                 cell = seen.setdefault((str(role), str(lang)), {"speakers": set(), "clips": set()})
                 for key in ("speakers", "clips"):
@@ -253,7 +253,7 @@ def _counts_frame(results: Results) -> pd.DataFrame:
 def _versions_frame(results: Results) -> pd.DataFrame:
     recorded: dict[str, set[str]] = {}
     for record in results.records.values():
-        for key, value in (record.get("environment") or {}).items():
+        for key, value in record.environment.items():
             if value is not None and not isinstance(value, (dict, list)):
                 recorded.setdefault(str(key), set()).add(str(value))
     rows = [
@@ -272,8 +272,7 @@ def _provenance_rows(results: Results) -> list[dict[str, str]]:
     a component that ran from different code in different runs shows each."""
     seen: dict[str, set[str]] = {}
     for record in results.records.values():
-        provenance = record.get("provenance") or {}
-        for key, origin in provenance.items() if isinstance(provenance, dict) else ():
+        for key, origin in record.provenance.items():
             if isinstance(origin, dict):
                 seen.setdefault(str(key), set()).add(describe(origin))
     order = sorted(seen, key=lambda k: (k != HARNESS, k))

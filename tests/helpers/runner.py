@@ -104,6 +104,8 @@ def make_suite(
 
 def strip_timing(value: Any) -> Any:
     """A record without wall-clock fields, for comparing two executions."""
+    if hasattr(value, "to_dict"):  # a harness.record.RunRecord: its stored form
+        value = value.to_dict()
     if isinstance(value, dict):
         return {k: strip_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
     if isinstance(value, list):
