@@ -31,7 +31,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from timing import timed
 
-from harness.baseline import DEFAULT_GRID, clip_statistics, svm_baseline
+from harness.run.baseline import DEFAULT_GRID, clip_statistics, svm_baseline
 
 CLASSES = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 COEFFICIENTS = 20

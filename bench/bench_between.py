@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 from timing import timed
 
-from harness.design import ConditionInfo, Design
+from harness.spec.design import ConditionInfo, Design
 from harness.stats.between import between_conditions
 from harness.stats.convergence_calibration import CONTROL, TimeDesign, simulate_runs
 

@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 from timing import timed_rates
 
-from harness.registry import load_registry
+from harness.plugin.registry import load_registry
 from harness.stats.calibration import SimDesign, rejection_rates
 
 NULL_DESIGN = SimDesign(

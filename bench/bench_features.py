@@ -4,7 +4,7 @@
    speakers x 8 clips x 4 s) in a fresh cache and reports wall time, CPU time
    (this process and its generator children) and audio seconds per second;
    then the time of a second, cached load.
-2. Computes features of clips of that corpus (64 by default) with :class:`harness.features.FeatureExtractor`
+2. Computes features of clips of that corpus (64 by default) with :class:`harness.data.features.FeatureExtractor`
    (no cache) and with ``librosa.feature.melspectrogram`` (+ ``power_to_db``),
    interleaved round by round so drift in machine load hits both alike, and
    prints the median throughput (audio seconds per wall second) and the ratio.
@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from timing import Times, best_and_median, stopwatch, timed
 
-from harness.config import FeatureConfig
-from harness.contracts import DataRequest
-from harness.features import FeatureExtractor
+from harness.data.features import FeatureExtractor
+from harness.plugin.contracts import DataRequest
+from harness.spec.config import FeatureConfig
 from harness_plugins.datasets.espeak import EspeakDataset
 
 LANGUAGES = ("es", "ja", "it", "en")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.results import load_results
+from harness.tables.results import load_results
 
 
 def phases(output: Path) -> pd.DataFrame:

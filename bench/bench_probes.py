@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 from timing import timed
 
 from harness.hashing import stable_seed
-from harness.probing import (
+from harness.run.probing import (
     fold_of_speakers,
     probe_inputs,
     relabel_within_folds,

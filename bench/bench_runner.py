@@ -2,7 +2,7 @@
 of re-running a finished suite.
 
     python bench/bench_runner.py                 # CPU-bound stand-in runs
-    python bench/bench_runner.py --real          # also a real tiny suite (harness.execute)
+    python bench/bench_runner.py --real          # also a real tiny suite (harness.run.execute)
     python bench/bench_runner.py --workers 1 2 4 --runs 8 --repeat 5
     BENCH_STEPS=500 python bench/bench_runner.py      # longer stand-in runs
 
@@ -29,9 +29,9 @@ from typing import Any
 
 from timing import best_and_median, ratios, stopwatch, timed
 
-from harness.registry import load_registry
-from harness.runner import SuiteOutcome, run_suite
-from harness.suite import Selection, Suite, load_suite
+from harness.plugin.registry import load_registry
+from harness.running.runner import SuiteOutcome, run_suite
+from harness.spec.suite import Selection, Suite, load_suite
 
 STEPS = int(os.environ.get("BENCH_STEPS", "250"))
 
@@ -178,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=8, help="runs of the stand-in suite")
-    parser.add_argument("--real", action="store_true", help="also time harness.execute")
+    parser.add_argument("--real", action="store_true", help="also time harness.run.execute")
     parser.add_argument("--real-runs", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="timings per worker count")
     args = parser.parse_args()
@@ -191,7 +191,7 @@ def main() -> None:
         suite = load_suite(suite_file(scratch, args.runs, real=False), registry)
         bench("stand-in", suite, args.workers, cpu_execute, scratch, args.repeat, bare=True)
         if args.real:
-            from harness.execute import execute
+            from harness.run.execute import execute
 
             real = load_suite(suite_file(scratch, args.real_runs, real=True), registry)
             # the first run synthesises the corpus and fills the feature cache; time it apart

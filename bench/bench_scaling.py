@@ -2,7 +2,7 @@
 feature scaling and probe speakers per language.
 
 The probe path of a run without a model: eSpeak NG corpus (the `espeak`
-dataset plugin) -> log-mel features (`harness.features`) with each
+dataset plugin) -> log-mel features (`harness.data.features`) with each
 `normalize` option -> the `feature_stats` extractor (per-band mean and std) ->
 the `ridge` probe (speaker-grouped CV, 1000 speaker-level relabellings). What
 it prints decides the flagship suite's design: enough probe speakers for the
@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from timing import timed
 
-from harness.config import FeatureConfig
-from harness.contracts import DataRequest
-from harness.features import FeatureExtractor, fit_normalizer
-from harness.registry import load_registry
-from harness.selection import Selection
+from harness.data.features import FeatureExtractor, fit_normalizer
+from harness.plugin.contracts import DataRequest
+from harness.plugin.registry import load_registry
+from harness.plugin.selection import Selection
+from harness.spec.config import FeatureConfig
 
 LANGUAGES = ("es", "it", "ja", "en")
 SCALINGS = ("clip_minmax", "clip_zscore", "corpus_zscore", "none")

@@ -1,7 +1,7 @@
 """Benchmark: a training step of the built-in classify models, harness against bare torch.
 
 For ``mel_cnn`` and ``rnn_classifier`` (LSTM and GRU), times one optimiser
-step of :func:`harness.training.train` on the ``classify`` task and of a bare
+step of :func:`harness.learning.training.train` on the ``classify`` task and of a bare
 loop (random batch, logits, cross-entropy, ``zero_grad``, ``backward``,
 ``Adam.step``) on the same module, shapes, optimiser and thread count, in one
 process, interleaved with the order alternating per repeat. The harness's
@@ -35,9 +35,9 @@ from timing import (
 )
 from torch.nn import functional as F
 
-from harness.config import TargetConfig, TrainingConfig
-from harness.environment import environment
-from harness.training import Labels, TrainingData, train
+from harness.learning.training import Labels, TrainingData, train
+from harness.run.environment import environment
+from harness.spec.config import TargetConfig, TrainingConfig
 from harness_plugins.models.mel_cnn import MelCNNModel
 from harness_plugins.models.rnn_classifier import RNNClassifierModel
 

@@ -1,6 +1,6 @@
 """Benchmark: the harness's training loop against a bare PyTorch loop.
 
-Times one optimiser step of :func:`harness.training.train` and of a ten-line
+Times one optimiser step of :func:`harness.learning.training.train` and of a ten-line
 loop on the same model, batch shapes, optimiser and thread count, in one
 process and interleaved (so drift in machine load hits both alike), and
 prints the ratio (the goal is <= 1.05). It also reports the achieved GFLOP/s
@@ -37,9 +37,9 @@ from timing import (
 )
 from torch.nn import functional as F
 
-from harness.config import TargetConfig, TrainingConfig
-from harness.environment import environment
-from harness.training import TrainingData, train
+from harness.learning.training import TrainingData, train
+from harness.run.environment import environment
+from harness.spec.config import TargetConfig, TrainingConfig
 from harness_plugins.models.lstm import LSTMModel
 
 MEASURES = LOOP_MEASURES

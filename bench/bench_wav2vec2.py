@@ -1,6 +1,6 @@
 """Benchmark: a wav2vec2 training step in the harness against a bare transformers loop.
 
-Times one optimiser step of :func:`harness.training.train` on the ``wav2vec2``
+Times one optimiser step of :func:`harness.learning.training.train` on the ``wav2vec2``
 plugin's own (contrastive + diversity) loss, and of the plainest loop on the
 same ``Wav2Vec2ForPreTraining`` configuration, batch shape, optimiser and
 thread count: normalise the crops, draw masks and negatives with
@@ -26,9 +26,9 @@ import numpy as np
 import timing
 import torch
 
-from harness.config import TargetConfig, TrainingConfig
-from harness.environment import environment
-from harness.training import TrainingData, train
+from harness.learning.training import TrainingData, train
+from harness.run.environment import environment
+from harness.spec.config import TargetConfig, TrainingConfig
 from harness_plugins.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Module
 
 MEASURES = {**timing.LOOP_MEASURES, "harness_step_cpu": "harness, marginal step, CPU"}

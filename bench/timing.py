@@ -187,7 +187,7 @@ def loop_arguments(parser: argparse.ArgumentParser, steps: int, repeats: int) ->
 
 
 def per_step(steps: int, train_call: Callable[[], tuple[Any, Any]]) -> tuple[float, float, float]:
-    """Seconds per step of ``train_call()`` (a :func:`harness.training.train` call set
+    """Seconds per step of ``train_call()`` (a :func:`harness.learning.training.train` call set
     to run exactly ``steps`` steps, censored): its own step clock, and the wall
     and CPU time of the whole call, which includes building the model and the
     held-out evaluations, so it bounds the overhead from above."""
@@ -200,7 +200,7 @@ def loop_device(args: argparse.Namespace) -> Any:
     """Torch on ``args.threads`` threads, and the device of ``args.device``."""
     import torch
 
-    from harness.training import resolve_device
+    from harness.learning.training import resolve_device
 
     torch.set_num_threads(args.threads)
     return resolve_device(args.device)

@@ -8,8 +8,8 @@ Plugin authors need only what this module exports::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from harness.components import REQUIRED, Component, Metric, Param, ValidationContext
-from harness.markers import hookimpl
+from harness.plugin.components import REQUIRED, Component, Metric, Param, ValidationContext
+from harness.plugin.markers import hookimpl
 
 try:
     __version__ = version("speech-pretrain-harness")

@@ -36,9 +36,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.registry import Registry, build_plugin_manager, collect
-from harness.results import Results, load_results
-from harness.suite import load_suite
+from harness.plugin.registry import Registry, build_plugin_manager, collect
+from harness.spec.suite import load_suite
+from harness.tables.results import Results, load_results
 
 #: A component selection as the suite file writes it: a name, or a table with ``plugin``.
 SelectionLike = str | Mapping[str, Any]
@@ -156,7 +156,7 @@ def tiny_registry(extra_plugins: Iterable[object] = (), autoload: bool | None = 
 
     A plugin that is also installed (so already loaded through its entry
     point) is registered once. ``autoload`` as in
-    :func:`harness.registry.build_plugin_manager`.
+    :func:`harness.plugin.registry.build_plugin_manager`.
     """
     installed = build_plugin_manager((), autoload=autoload)
     extra = [p for p in extra_plugins if not installed.is_registered(p)]
@@ -186,7 +186,7 @@ def run_tiny_suite(
         ``status`` is ``"failed"`` and ``error_type``/``error_message`` say why);
         by default a failed run raises :class:`TinySuiteFailed` with its traceback.
     :param overrides: any suite key, as in :func:`tiny_suite`.
-    :return: :class:`harness.results.Results`: ``.runs``, ``.curves``, ``.probes``,
+    :return: :class:`harness.tables.results.Results`: ``.runs``, ``.curves``, ``.probes``,
         ``.records``, ``.latents(run_id)``.
     """
     tmp_path = Path(tmp_path)
@@ -196,9 +196,9 @@ def run_tiny_suite(
         tmp_path, models=models, extractors=extractors, probes=probes, **overrides
     )
     suite = load_suite(path, registry)
-    # imported here: harness.execute imports torch, which writing a suite does not need
-    from harness.execute import execute
-    from harness.runner import run_suite
+    # imported here: harness.run.execute imports torch, which writing a suite does not need
+    from harness.run.execute import execute
+    from harness.running.runner import run_suite
 
     outcome = run_suite(
         suite,

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from harness import Component, hookimpl
-from harness.batches import pad_to, segment
+from harness.data.batches import pad_to, segment
 
 #: clips (or segments) per forward pass
 CHUNK = 64

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from harness.registry import Registry
-    from harness.results import Results
+    from harness.plugin.registry import Registry
+    from harness.tables.results import Results
 
 # Only this distribution's built-in plugins load in tests, whatever else is installed.
 os.environ.setdefault("HARNESS_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -33,7 +33,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def toy_registry() -> Registry:
     """The toy plugins of tests/helpers/toy_plugins.py and nothing else."""
-    from harness.registry import load_registry
+    from harness.plugin.registry import load_registry
 
     from helpers import toy_plugins
 
@@ -60,6 +60,6 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def results(folder) -> Results:
     """The tables of ``folder``."""
-    from harness.results import load_results
+    from harness.tables.results import load_results
 
     return load_results(folder)

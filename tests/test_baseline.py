@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from harness.baseline import (
+from harness.plugin.contracts import DataError
+from harness.run.baseline import (
     BaselineResult,
     baseline_feature_config,
     clip_statistics,
@@ -15,8 +16,7 @@ from harness.baseline import (
     grouped_folds,
     svm_baseline,
 )
-from harness.config import FeatureConfig
-from harness.contracts import DataError
+from harness.spec.config import FeatureConfig
 
 CLASSES = ("angry", "calm", "happy")
 SMALL_GRID = [

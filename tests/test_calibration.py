@@ -6,7 +6,7 @@ version whose numbers docs/report.md gives."""
 import numpy as np
 import pytest
 
-from harness.registry import load_registry
+from harness.plugin.registry import load_registry
 from harness.stats.calibration import SimDesign, claims, rejection_rates
 
 SMALL = SimDesign(

@@ -1,4 +1,4 @@
-"""Starting a model from a local checkpoint (harness/checkpoints.py): the files
+"""Starting a model from a local checkpoint (harness/spec/checkpoints.py): the files
 accepted, reading without running code, loading into a module, the hash in the
 run id, validation, and an LSTM run that starts where an earlier run ended."""
 
@@ -19,16 +19,16 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from harness.checkpoints import (
+from harness.plugin.contracts import ContractError
+from harness.spec.checkpoints import (
     CheckpointError,
     apply_checkpoint,
     inspect_checkpoint,
     load_matching,
     read_checkpoint,
 )
-from harness.contracts import ContractError
-from harness.expand import expand
-from harness.suite import SuiteError, load_suite
+from harness.spec.expand import expand
+from harness.spec.suite import SuiteError, load_suite
 from harness.testing import run_tiny_suite, tiny_registry, write_tiny_suite
 
 DOC = Path(__file__).parent.parent / "docs" / "suites.md"

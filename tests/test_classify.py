@@ -10,11 +10,11 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 from sklearn.utils.class_weight import compute_class_weight
 
-from harness.batches import IGNORE, BalancedStream, Segments, generator, segment_labelled
-from harness.contracts import DataError
-from harness.expand import expand
-from harness.objectives import Classification
-from harness.suite import SuiteError, load_suite
+from harness.data.batches import IGNORE, BalancedStream, Segments, generator, segment_labelled
+from harness.learning.objectives import Classification
+from harness.plugin.contracts import DataError
+from harness.spec.expand import expand
+from harness.spec.suite import SuiteError, load_suite
 
 from helpers import tones
 from helpers.classifiers import Classifier
@@ -160,7 +160,7 @@ def test_pretraining_learns_the_same_task_on_the_conditions_filtered_clips(
 def test_balanced_class_weights_are_scikit_learns(tmp_path, tones_registry):
     spec = specs(tmp_path, tones_registry, target='class_weights = "balanced"',
                  splits="train_speakers_by_language = { aa = 3 }")[0]  # fmt: skip
-    from harness.run_data import class_weights
+    from harness.run.data import class_weights
 
     y = np.repeat([0, 1, 2], [72, 48, 48])
     expected = compute_class_weight("balanced", classes=np.arange(3), y=y)
@@ -172,7 +172,7 @@ def test_balanced_class_weights_are_scikit_learns(tmp_path, tones_registry):
 def test_explicit_weights_must_name_every_class(tmp_path, tones_registry):
     spec = specs(tmp_path, tones_registry,
                  target='class_weights = "explicit"\nweights = { aa = 1.0, bb = 2.0, zz = 1.0 }')[0]  # fmt: skip
-    from harness.run_data import class_weights
+    from harness.run.data import class_weights
 
     with pytest.raises(DataError, match=r"missing \['cc'\].*no class named \['zz'\]"):
         class_weights(spec, ("aa", "bb", "cc"), np.zeros(3, dtype=np.int64))
@@ -207,8 +207,8 @@ def test_short_clips_are_padded_and_their_padding_does_not_count():
 
 
 def test_a_class_without_held_out_speakers_is_a_clear_data_error(tmp_path, tones_registry):
-    from harness.run_data import class_names
-    from harness.splits import assign_roles
+    from harness.data.splits import assign_roles
+    from harness.run.data import class_names
 
     spec = specs(tmp_path, tones_registry)[0]
     clips = tones.Tones(2).load(
@@ -286,8 +286,8 @@ def test_per_language_speakers_must_name_a_target_language(tmp_path, tones_regis
 def test_report_describes_the_final_scores_and_tables_hold_them(tmp_path, tones_registry):
     from harness.report import classification
     from harness.report.html import iter_images
-    from harness.results import Results
     from harness.tables import confusion_table, streaming_table
+    from harness.tables.results import Results
 
     records = [
         tones.run(spec, tmp_path / f"run{i}", tones_registry)
@@ -319,8 +319,8 @@ def test_report_describes_the_final_scores_and_tables_hold_them(tmp_path, tones_
 def test_a_suite_may_probe_nothing(tmp_path, tones_registry):
     """RAVDESS has one language: a suite may ask only how fast a task is learnt."""
     from harness.report.html import render
-    from harness.results import Results
     from harness.stats.analysis import analyse
+    from harness.tables.results import Results
 
     text = write(tmp_path).read_text()
     text = text.replace('probe_languages = ["aa", "bb"]', "probe_languages = []")
@@ -349,8 +349,8 @@ def test_a_suite_may_probe_nothing(tmp_path, tones_registry):
 
 def labelled(tmp_path, registry, mode):
     """The training data of a classify run on chords followed by 0.3 s of silence."""
-    from harness import run_data as ex
-    from harness.splits import assign_roles
+    from harness.data.splits import assign_roles
+    from harness.run import data as ex
 
     path = write(tmp_path, features=f'silence = "{mode}"', per_frame="true")
     path.write_text(

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 import harness.report
-import harness.runner
+import harness.running.runner
 from harness.cli import main
-from harness.runner import SuiteOutcome
+from harness.running.runner import SuiteOutcome
 from harness.testing import write_tiny_suite
 
 
@@ -49,7 +49,7 @@ def test_ctrl_c_in_the_report_phase_of_harness_run_exits_130(tmp_path, monkeypat
     def finished(*args, **kwargs):
         return SuiteOutcome("tiny", out, 2, 0, 2, 2, 0, 0, 0, 0)
 
-    monkeypatch.setattr(harness.runner, "run_suite", finished)
+    monkeypatch.setattr(harness.running.runner, "run_suite", finished)
     monkeypatch.setattr(harness.report, "build_report", interrupt)
     assert main(["run", str(suite)]) == 130
     err = capsys.readouterr().err

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.export import write_tables
 from harness.report.compare import COLUMNS, compare
+from harness.tables.export import write_tables
 
 from helpers.fake_results import CONDITIONS, FakeCondition, FakeSuite, write_fake_results
 

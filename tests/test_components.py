@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness.components import REQUIRED, Param, resolve_params
-from harness.config import FeatureConfig, TargetConfig, section_params
+from harness.plugin.components import REQUIRED, Param, resolve_params
+from harness.spec.config import FeatureConfig, TargetConfig, section_params
 
 PARAMS = [
     Param("hidden", int, 64, "units", min=1, max=4096),

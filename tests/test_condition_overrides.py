@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from harness import Component, Metric, Param, hookimpl
-from harness.config import FeatureConfig
-from harness.design import Design
-from harness.expand import PROTOCOL_VERSION, expand
 from harness.hashing import content_hash
-from harness.registry import load_registry
-from harness.suite import SuiteError, load_suite
+from harness.plugin.registry import load_registry
+from harness.spec.config import FeatureConfig
+from harness.spec.design import Design
+from harness.spec.expand import PROTOCOL_VERSION, expand
+from harness.spec.suite import SuiteError, load_suite
 
 from helpers import toy_plugins
 from helpers.toy_plugins import VALID
@@ -358,11 +358,11 @@ plugin = "centroid"
 
 
 def test_two_sample_rates_run_and_are_compared(tmp_path, tones_registry):
-    from harness.execute import execute
     from harness.report.methods import differences_sentence
-    from harness.results import load_results
-    from harness.runner import run_suite
+    from harness.run.execute import execute
+    from harness.running.runner import run_suite
     from harness.stats.analysis import analyse
+    from harness.tables.results import load_results
 
     path = write(tmp_path, TONES.replace('name = "rates"', f'name = "rates"\ncache = "{tmp_path}"'))
     suite = load_suite(path, tones_registry, output=tmp_path / "out")

@@ -2,8 +2,8 @@
 family, the component and what was expected.
 
 Broken components are registered next to the built-ins and driven through the
-functions ``harness.execute.execute`` runs (``load_clips``, ``filter_pretraining``,
-``harness.training.train``, ``extract_latents``, ``run_probes``), with a RunSpec
+functions ``harness.run.execute.execute`` runs (``load_clips``, ``filter_pretraining``,
+``harness.learning.training.train``, ``extract_latents``, ``run_probes``), with a RunSpec
 expanded from a real suite file; two cases go through a whole run, where the
 message reaches the user in the runner's summary.
 """
@@ -18,14 +18,14 @@ import torch
 from torch import nn
 
 from harness import Component, Metric, hookimpl
-from harness.contracts import Clip, ContractError, ProbeResult
-from harness.expand import RunSpec, expand
-from harness.latents import LatentSpace, extract_latents
-from harness.probes import run_probes
-from harness.run_inputs import filter_pretraining, load_clips
-from harness.suite import load_suite
+from harness.learning.training import TrainingData, train
+from harness.plugin.contracts import Clip, ContractError, ProbeResult
+from harness.run.inputs import filter_pretraining, load_clips
+from harness.run.latents import LatentSpace, extract_latents
+from harness.run.probes import run_probes
+from harness.spec.expand import RunSpec, expand
+from harness.spec.suite import load_suite
 from harness.testing import TinySuiteFailed, run_tiny_suite, tiny_registry, write_tiny_suite
-from harness.training import TrainingData, train
 
 RATE = 16000
 N_FEATURES = 16
@@ -351,7 +351,7 @@ def probe_with(spec, registry, name: str):
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("plain_dict", "run\\(\\) must return harness.contracts.ProbeResult, got dict"),
+        ("plain_dict", "run\\(\\) must return harness.plugin.contracts.ProbeResult, got dict"),
         (
             "undeclared",
             re.escape(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner import ExecutorError, run_suite
-from harness.store import Store
-from harness.suite import Selection
+from harness.output.store import Store
+from harness.running.runner import ExecutorError, run_suite
+from harness.spec.suite import Selection
 
 from helpers import runner as h
 

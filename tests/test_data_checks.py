@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.audio import BadAudio, SkipLog, decode, recorded_skips
-from harness.contracts import DataError
-from harness.corpus import select_balanced
-from harness.registry import load_registry
-from harness.suite import SuiteError, load_suite
+from harness.data.audio import BadAudio, SkipLog, decode, recorded_skips
+from harness.data.corpus import select_balanced
+from harness.plugin.contracts import DataError
+from harness.plugin.registry import load_registry
+from harness.spec.suite import SuiteError, load_suite
 from harness.tables import DATA_QUALITY_COLUMNS, data_quality_table
 from harness.testing import write_tiny_suite
 
@@ -169,7 +169,7 @@ def test_skipped_files_have_distinct_reasons(tmp_path):
             decode(tmp_path / name)
         reasons[name] = info.value.reason
     assert reasons == {"gone.mp3": "missing", "empty.mp3": "empty", "corrupt.mp3": "undecodable"}
-    from harness.audio import load_clip
+    from harness.data.audio import load_clip
 
     with pytest.raises(BadAudio) as info:
         load_clip(tmp_path / "quiet.wav", 16000)
@@ -192,7 +192,7 @@ def test_skips_are_recorded_and_a_fatal_error_states_the_problem(tmp_path):
     def load(path: Path) -> np.ndarray:
         return decode(path)[0] if path != good else np.ones(10, np.float32)
 
-    from harness.corpus import Candidate
+    from harness.data.corpus import Candidate
 
     candidates = {"xx/a": [Candidate("a/1", bad), Candidate("a/2", tmp_path / "gone.wav")]}
     with recorded_skips() as rows:
@@ -201,7 +201,7 @@ def test_skips_are_recorded_and_a_fatal_error_states_the_problem(tmp_path):
     assert clips == []
     assert sorted(r["reason"] for r in rows) == ["missing", "speaker", "undecodable"]
     assert {r["dataset"] for r in rows} == {"demo"} and rows[0]["file"].endswith(".wav")
-    from harness.audio import require_languages
+    from harness.data.audio import require_languages
 
     with pytest.raises(DataError) as info:
         require_languages(skips, ["xx"], [])
@@ -211,7 +211,7 @@ def test_skips_are_recorded_and_a_fatal_error_states_the_problem(tmp_path):
 
 
 def test_max_speakers_message_says_what_is_needed_and_found(tmp_path):
-    from harness.corpus import Candidate
+    from harness.data.corpus import Candidate
 
     candidates = {f"xx/{s}": [Candidate(f"{s}/{i}", tmp_path / f"{s}{i}") for i in range(2)]
                   for s in "abc"}  # fmt: skip

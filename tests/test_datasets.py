@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.config import SplitConfig
-from harness.contracts import Clip, DataError, DataRequest, DataWarning
-from harness.splits import ROLES, assign_roles
+from harness.data.splits import ROLES, assign_roles
+from harness.plugin.contracts import Clip, DataError, DataRequest, DataWarning
+from harness.spec.config import SplitConfig
 from harness_plugins.datasets import commonvoice, espeak, espeak_synth, folder
 from harness_plugins.datasets.espeak import EspeakDataset
 
@@ -308,7 +308,7 @@ def test_folder_reads_every_format_and_skips_bad_files(folder_root, tmp_path) ->
 
 
 def test_declared_parameters_resolve() -> None:
-    from harness.components import resolve_params
+    from harness.plugin.components import resolve_params
 
     for module, name in ((espeak, "espeak"), (commonvoice, "commonvoice"), (folder, "folder")):
         (component,) = module.harness_datasets()

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.audio import recorded_skips
-from harness.components import ValidationContext
-from harness.config import SplitConfig
-from harness.contracts import DataRequest, DataWarning
-from harness.registry import build_plugin_manager, collect
-from harness.splits import assign_roles
-from harness.suite import SuiteError, load_suite
+from harness.data.audio import recorded_skips
+from harness.data.splits import assign_roles
+from harness.plugin.components import ValidationContext
+from harness.plugin.contracts import DataRequest, DataWarning
+from harness.plugin.registry import build_plugin_manager, collect
+from harness.spec.config import SplitConfig
+from harness.spec.suite import SuiteError, load_suite
 from harness.tables import data_quality_table
 from harness_plugins.datasets import commonvoice, folder, ravdess, speech_commands
 from harness_plugins.datasets.espeak import EspeakDataset

@@ -3,11 +3,11 @@ the analysis instead of the suite file."""
 
 from pathlib import Path
 
-from harness.design import Design
-from harness.expand import expand
-from harness.results import load_results
-from harness.store import Store
-from harness.suite import load_suite
+from harness.output.store import Store
+from harness.spec.design import Design
+from harness.spec.expand import expand
+from harness.spec.suite import load_suite
+from harness.tables.results import load_results
 
 SUITES = Path(__file__).parent.parent / "suites"
 

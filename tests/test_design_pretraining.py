@@ -10,14 +10,14 @@ import json
 
 import pytest
 
-from harness.design import ConditionInfo, Design
-from harness.expand import expand
 from harness.report.answer import paragraphs
-from harness.results import load_results
-from harness.stages import Stage
+from harness.spec.design import ConditionInfo, Design
+from harness.spec.expand import expand
+from harness.spec.stages import Stage
+from harness.spec.suite import load_suite
 from harness.stats.analysis import analyse
 from harness.stats.between import contrast_pairs
-from harness.suite import load_suite
+from harness.tables.results import load_results
 from harness.testing import write_tiny_suite
 
 from helpers.fake_results import MODELS, FakeCondition, FakeSuite, design, write_fake_results

@@ -26,7 +26,7 @@ def test_quick_look_snippets_run_as_documented():
 
 
 def test_check_snippet_is_reported_by_validate_as_documented(tmp_path):
-    from harness.suite import SuiteError, load_suite
+    from harness.spec.suite import SuiteError, load_suite
     from harness.testing import tiny_registry, write_tiny_suite
 
     section = PLUGINS_DOC.read_text().split("### `check`: rules across parameters", 1)[1]
@@ -49,7 +49,7 @@ def test_check_snippet_is_reported_by_validate_as_documented(tmp_path):
 
 
 def test_probe_vocabulary_snippet_declares_valid_metrics():
-    from harness.components import Component, check_declaration
+    from harness.plugin.components import Component, check_declaration
 
     section = PLUGINS_DOC.read_text().split("can take its vocabulary from", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import hookspecs
-from harness.config import describe_section
-from harness.registry import HOOKS
+from harness.plugin import hookspecs
+from harness.plugin.registry import HOOKS
+from harness.spec.config import describe_section
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -47,7 +47,7 @@ def test_every_hook_spec_is_in_the_family_table():
 
 
 def test_suite_reference_names_the_declared_defaults():
-    from harness.registry import load_registry
+    from harness.plugin.registry import load_registry
 
     registry = load_registry(autoload=False)
     text = " ".join((DOCS / "suites.md").read_text().split())  # prose wraps anywhere
@@ -61,8 +61,8 @@ def test_every_complete_suite_in_the_docs_validates(tmp_path):
     the built-in plugins, so an example a reader copies works."""
     import tomllib
 
-    from harness.registry import load_registry
-    from harness.suite import load_suite
+    from harness.plugin.registry import load_registry
+    from harness.spec.suite import load_suite
 
     registry = load_registry(autoload=False)
     found = 0

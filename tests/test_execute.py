@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from harness.contracts import ContractError
-from harness.runner import run_one
-from harness.store import RECORD
+from harness.output.store import RECORD
+from harness.plugin.contracts import ContractError
+from harness.running.runner import run_one
 
 from helpers.tones import run, specs
 
@@ -174,7 +174,7 @@ def test_a_filter_breaking_its_contract_fails_the_run(tmp_path, tones_registry):
 def test_the_runner_stores_the_record(tmp_path, tones_registry, monkeypatch):
     spec = specs(tmp_path, tones_registry, max_steps=10)[0]
     # the runner looks plugins up itself; give it this test's tones_registry
-    monkeypatch.setattr("harness.execute.load_registry", lambda: tones_registry)
+    monkeypatch.setattr("harness.run.execute.load_registry", lambda: tones_registry)
     summary = run_one(spec, output=str(tmp_path / "out"))
     assert summary.status in {"reached", "censored"}, summary.error
     stored = json.loads((tmp_path / "out" / "runs" / spec.run_id / RECORD).read_text())

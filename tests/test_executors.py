@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.contracts import Executor
+from harness.plugin.contracts import Executor
 from harness_plugins.executors.local import LocalExecutor, WorkerDied
 
 from helpers import runner as h

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from harness.expand import expand
-from harness.suite import load_suite
+from harness.spec.expand import expand
+from harness.spec.suite import load_suite
 
 from helpers.toy_plugins import VALID
 
@@ -37,8 +37,8 @@ def test_same_suite_same_ids_in_another_process_and_place(tmp_path, toy_registry
     (tmp_path / "elsewhere").mkdir()
     code = (
         "import sys; sys.path.insert(0, 'tests');"
-        "from helpers import toy_plugins; from harness.registry import load_registry;"
-        "from harness.suite import load_suite; from harness.expand import expand;"
+        "from helpers import toy_plugins; from harness.plugin.registry import load_registry;"
+        "from harness.spec.suite import load_suite; from harness.spec.expand import expand;"
         "r = load_registry([toy_plugins], autoload=False, builtins=False);"
         f"s = load_suite({str(tmp_path / 'elsewhere' / 's.toml')!r}, r);"
         "print(','.join(r.run_id for r in expand(s, r)))"

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from harness.contracts import check_latents
-from harness.registry import build_plugin_manager, collect, load_registry
+from harness.plugin.contracts import check_latents
+from harness.plugin.registry import build_plugin_manager, collect, load_registry
 from harness_plugins import extractors
 from harness_plugins.models.conv_autoencoder import ConvAutoencoderModel
 from harness_plugins.models.lstm import LSTMModel

@@ -10,8 +10,8 @@ import pytest
 librosa = pytest.importorskip("librosa")
 torch = pytest.importorskip("torch")
 
-from harness.config import FeatureConfig  # noqa: E402
-from harness.features import FeatureExtractor, fit_normalizer  # noqa: E402
+from harness.data.features import FeatureExtractor, fit_normalizer  # noqa: E402
+from harness.spec.config import FeatureConfig  # noqa: E402
 
 torch.set_num_threads(1)
 

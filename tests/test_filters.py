@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.components import resolve_params
-from harness.contracts import check_filtered
+from harness.plugin.components import resolve_params
+from harness.plugin.contracts import check_filtered
 from harness_plugins import filters
 
 RATE = 16000

@@ -19,9 +19,10 @@ import pytest
 import torch
 from torch import nn
 
-from harness import Component, Metric, hookimpl, hookspecs
-from harness.contracts import Clip, DataRequest, ProbeResult
-from harness.registry import HOOKS
+from harness import Component, Metric, hookimpl
+from harness.plugin import hookspecs
+from harness.plugin.contracts import Clip, DataRequest, ProbeResult
+from harness.plugin.registry import HOOKS
 from harness.testing import run_tiny_suite
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
@@ -41,7 +42,7 @@ def spec_headers() -> dict[str, str]:
 @pytest.mark.parametrize("hook", sorted(HOOKS.values()))
 def test_every_hook_is_documented_with_its_exact_signature(hook):
     headers = spec_headers()
-    assert hook in headers, f"{hook} is in HOOKS but not in harness/hookspecs.py"
+    assert hook in headers, f"{hook} is in HOOKS but not in harness/plugin/hookspecs.py"
     assert headers[hook] in DOCS.read_text(encoding="utf-8"), (
         f"docs/plugins.md must show `{headers[hook]}`"
     )

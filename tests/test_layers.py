@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.contracts import ContractError, check_layers
+from harness.plugin.contracts import ContractError, check_layers
 from harness.report import figures
 from harness.report.answer import Source
 from harness.report.layers import LAYERS, best_layer_sentences
-from harness.results import load_results
 from harness.stats import layers
 from harness.stats.analysis import analyse
 from harness.stats.cka import DISTINCT_SEEDS, SAME_SEED
+from harness.tables.results import load_results
 from harness_plugins.extractors import LSTMState
 from harness_plugins.models.lstm import NextFrameLSTM
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.components import resolve_params
-from harness.registry import build_plugin_manager, collect, load_registry
+from harness.plugin.components import resolve_params
+from harness.plugin.registry import build_plugin_manager, collect, load_registry
 from harness_plugins.models import conv_autoencoder, lstm
 
 torch.set_num_threads(1)

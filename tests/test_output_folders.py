@@ -12,11 +12,11 @@ import pytest
 
 from harness import Component
 from harness.cli import main
-from harness.registry import Registry, load_registry
-from harness.results import load_results
-from harness.runner import ExecutorError, run_suite
-from harness.store import DAMAGED, Store, StoreError
-from harness.suite import Selection
+from harness.output.store import DAMAGED, Store, StoreError
+from harness.plugin.registry import Registry, load_registry
+from harness.running.runner import ExecutorError, run_suite
+from harness.spec.suite import Selection
+from harness.tables.results import load_results
 
 from helpers import runner as h
 

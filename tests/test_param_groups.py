@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from harness.components import Component, check_declaration
-from harness.contracts import ContractError
-from harness.registry import Registry, build_plugin_manager, collect
-from harness.suite import SuiteError, load_suite
-from harness.training import build_module
+from harness.learning.training import build_module
+from harness.plugin.components import Component, check_declaration
+from harness.plugin.contracts import ContractError
+from harness.plugin.registry import Registry, build_plugin_manager, collect
+from harness.spec.suite import SuiteError, load_suite
 from harness_plugins.models import lstm, mel_cnn, rnn_classifier
 from harness_plugins.models.lstm import LSTMModel
 from harness_plugins.models.mel_cnn import MelCNNModel
@@ -227,7 +227,7 @@ def test_a_model_without_groups_is_named(tmp_path, registry):
 
 
 def test_a_classifier_fine_tunes_with_its_own_rates_through_the_core(tmp_path, registry):
-    from harness.expand import expand
+    from harness.spec.expand import expand
 
     config = ("lr_groups = {backbone = 0.0, head = 0.02}\nwarmup_steps = 5\n"
               'schedule = "cosine"\ndecay_start = 0.5\ngrad_clip = 1.0')  # fmt: skip
@@ -257,8 +257,8 @@ def test_the_fine_tuning_snippets_of_the_docs_hold(tmp_path, registry):
     """docs/suites.md, "Fine-tuning options": the [training] example validates and
     trains with a frozen backbone (freeze_steps beyond the budget); the error shown
     is the one validation gives."""
-    from harness.expand import expand
-    from harness.schedules import Schedule
+    from harness.learning.schedules import Schedule
+    from harness.spec.expand import expand
 
     section = SUITES_DOC.read_text().split("## Fine-tuning options", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```toml\n\[training\]\n(.*?)```", section, re.S).group(1)
@@ -294,7 +294,7 @@ def test_the_parameter_groups_snippet_of_the_plugin_docs_works(tmp_path):
     the rate the suite gives it, and validation names its groups."""
     import types
 
-    from harness.expand import expand
+    from harness.spec.expand import expand
 
     section = PLUGINS_DOC.read_text().split("### Parameter groups", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)

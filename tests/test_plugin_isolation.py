@@ -6,7 +6,7 @@ import pytest
 
 from harness import Component, Metric, Param, hookimpl
 from harness.cli import main
-from harness.registry import DISABLE_ENV, PluginError, _default_registry, load_registry
+from harness.plugin.registry import DISABLE_ENV, PluginError, _default_registry, load_registry
 from harness.testing import write_tiny_suite
 
 from helpers.distributions import write_distribution
@@ -205,6 +205,6 @@ def test_a_correct_declaration_loads():
 
 
 def registry_selection():
-    from harness.selection import Selection
+    from harness.plugin.selection import Selection
 
     return Selection("probe", "decl_test", {"folds": 5}, "decl_test")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from harness.contracts import ProbeResult
-from harness.probe_cache import FOLDER, cached_probe, probe_key
+from harness.plugin.contracts import ProbeResult
+from harness.run.probe_cache import FOLDER, cached_probe, probe_key
 
 from helpers.tones import Centroid, run, specs
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.cli import main
-from harness.registry import DISABLE_ENV, _default_registry
+from harness.plugin.registry import DISABLE_ENV, _default_registry
 from harness.report import build_report
 from harness.testing import run_tiny_suite
 
@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from harness import Component, Metric, Param, hookimpl
-from harness.contracts import ProbeResult
+from harness.plugin.contracts import ProbeResult
 
 
 class Flaky:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.probe_tasks import TASKS, auto_splits, check_target, tasks_of
+from harness.run.probe_tasks import TASKS, auto_splits, check_target, tasks_of
 from harness_plugins.probes import linear_svc, ridge
 
 

@@ -13,8 +13,8 @@ from sklearn.model_selection import GroupKFold, permutation_test_score
 from sklearn.svm import SVC
 
 import harness_plugins.probes.linear_svc as linear_svc_module
-from harness.contracts import ProbeResult, check_probe_result
-from harness.probing import (
+from harness.plugin.contracts import ProbeResult, check_probe_result
+from harness.run.probing import (
     balanced_accuracy,
     check_folds,
     majority_rate,

@@ -10,13 +10,13 @@ from typing import ClassVar
 
 import pytest
 
-from harness.components import Component
-from harness.contracts import DataRequest
-from harness.expand import expand
-from harness.progress import Progress, Step, format_seconds, total_line
-from harness.registry import Registry
+from harness.plugin.components import Component
+from harness.plugin.contracts import DataRequest
+from harness.plugin.registry import Registry
 from harness.report import REPORT_STEPS, build_report
-from harness.runner import prepare
+from harness.running.progress import Progress, Step, format_seconds, total_line
+from harness.running.runner import prepare
+from harness.spec.expand import expand
 
 from helpers import runner as h
 

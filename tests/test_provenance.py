@@ -12,14 +12,14 @@ import pytest
 
 import harness
 from harness import Component, Param
-from harness.expand import expand
-from harness.provenance import changes, describe, source_files
-from harness.registry import Registry, load_registry
+from harness.output.store import Store
+from harness.plugin.provenance import changes, describe, source_files
+from harness.plugin.registry import Registry, load_registry
 from harness.report.methods import _versions_frame
-from harness.results import load_results
-from harness.runner import run_suite
-from harness.store import Store
-from harness.suite import Selection, load_suite
+from harness.running.runner import run_suite
+from harness.spec.expand import expand
+from harness.spec.suite import Selection, load_suite
+from harness.tables.results import load_results
 
 from helpers import runner as h
 
@@ -140,11 +140,19 @@ def test_builtins_are_the_harness_distribution_and_their_source():
 
 
 def test_the_harness_hash_covers_the_run_code_not_the_report():
-    files = source_files("harness.execute")
-    assert {"harness.execute", "harness.training", "harness.features", "harness.audio"} <= set(
-        files
-    )
-    assert not {"harness.runner", "harness.report", "harness.cli", "harness.results"} & set(files)
+    files = source_files("harness.run.execute")
+    assert {
+        "harness.run.execute",
+        "harness.learning.training",
+        "harness.data.features",
+        "harness.data.audio",
+    } <= set(files)
+    assert not {
+        "harness.running.runner",
+        "harness.report",
+        "harness.cli",
+        "harness.tables.results",
+    } & set(files)
     ridge = source_files("harness_plugins.probes.ridge")
     assert set(ridge) == {"harness_plugins.probes.ridge", "harness_plugins.probes.ridge_operators"}
 
@@ -153,9 +161,9 @@ def test_resolving_provenance_imports_nothing(tmp_path):
     # the runner resolves provenance in the main process, which must not import torch
     code = textwrap.dedent("""\
         import sys
-        from harness.provenance import source_hash
-        assert source_hash("harness.execute")
-        assert "torch" not in sys.modules and "harness.execute" not in sys.modules
+        from harness.plugin.provenance import source_hash
+        assert source_hash("harness.run.execute")
+        assert "torch" not in sys.modules and "harness.run.execute" not in sys.modules
     """)
     import subprocess
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser, main
-from harness.suite import load_suite
+from harness.spec.suite import load_suite
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

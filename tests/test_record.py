@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.expand import expand
-from harness.layout import RECORD, STATS
-from harness.record import (
+from harness.output.layout import RECORD, STATS
+from harness.output.record import (
     RECORD_VERSION,
     Convergence,
     ProbeRow,
@@ -28,10 +27,11 @@ from harness.record import (
     RunRecord,
     read_record,
 )
-from harness.results import load_results
-from harness.runner import run_suite
-from harness.selection import Selection
-from harness.store import Store, failure_record
+from harness.output.store import Store, failure_record
+from harness.plugin.selection import Selection
+from harness.running.runner import run_suite
+from harness.spec.expand import expand
+from harness.tables.results import load_results
 
 from helpers import runner as h
 

@@ -5,15 +5,15 @@ import textwrap
 import pytest
 
 from harness import Component, Metric, hookimpl
-from harness.components import KINDS
-from harness.registry import (
+from harness.plugin.components import KINDS
+from harness.plugin.registry import (
     PluginError,
     UnknownComponent,
     build_plugin_manager,
     collect,
     load_registry,
 )
-from harness.selection import Selection
+from harness.plugin.selection import Selection
 
 from helpers.distributions import write_distribution
 
@@ -157,6 +157,6 @@ def test_create_builds_the_selected_component_with_its_params(third_party):
 
 
 def test_selection_is_importable_from_the_suite_module():
-    import harness.suite
+    import harness.spec.suite
 
-    assert harness.suite.Selection is Selection
+    assert harness.spec.suite.Selection is Selection

@@ -15,16 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.design import ConditionInfo, Design
 from harness.report import build_report
 from harness.report.answer import ANSWER_MEASURE, Source, paragraphs
-from harness.results import load_results
+from harness.spec.design import ConditionInfo, Design
 from harness.stats.analysis import analyse
 from harness.stats.between import between_conditions, contrast_pairs
 from harness.stats.convergence import paired_log_ratios
 from harness.stats.multiple import holm
 from harness.stats.permutation import sign_flip
 from harness.stats.survival import analysable
+from harness.tables.results import load_results
 
 from helpers.fake_results import FLAGSHIP_CONDITIONS, flagship_suite, write_fake_results
 
@@ -389,7 +389,7 @@ def test_a_suite_may_state_its_answer_in_another_measure(built):
 
 
 def test_answer_measure_is_a_checked_suite_key(tmp_path):
-    from harness.suite import SuiteError, load_suite
+    from harness.spec.suite import SuiteError, load_suite
 
     path = tmp_path / "suite.toml"
     text = (Path(__file__).parent.parent / "suites" / "quick.toml").read_text(encoding="utf-8")

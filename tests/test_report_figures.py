@@ -16,8 +16,8 @@ from matplotlib.text import Text
 from harness.report import figures
 from harness.report.html import render
 from harness.report.separability_section import _separability_tables
-from harness.results import load_results
 from harness.stats.analysis import analyse
+from harness.tables.results import load_results
 
 from helpers.fake_results import BASELINE_SPACE, flagship_suite, write_fake_results
 
@@ -251,7 +251,7 @@ def test_prose_and_legends_use_labels_not_identifiers(flagship):
 
 
 def test_names_fall_back_to_the_identifier_humanised(flagship):
-    from harness.names import component_title, humanise, metric_label
+    from harness.plugin.names import component_title, humanise, metric_label
 
     results, _ = flagship
     assert humanise("some_new_metric") == "some new metric"

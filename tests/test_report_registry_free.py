@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.registry import DISABLE_ENV
+from harness.plugin.registry import DISABLE_ENV
 from harness.testing import run_tiny_suite
 
 from helpers.fake_results import (
@@ -32,7 +32,7 @@ RUNS_PLUGINS = {"harness.stats.calibration"}
 
 def _report_side() -> list[str]:
     """Every module that reads a results folder: report, results, tables, stats, export."""
-    names = ["harness.results", "harness.tables", "harness.export"]
+    names = ["harness.tables.results", "harness.tables", "harness.tables.export"]
     for folder in ("report", "stats"):
         for path in sorted((ROOT / "harness" / folder).glob("*.py")):
             stem = path.stem
@@ -45,7 +45,7 @@ def test_no_report_module_imports_the_registry_directly_or_through_another():
         "import sys\n"
         f"for name in {_report_side()!r}:\n"
         "    __import__(name)\n"
-        "print(sorted(m for m in sys.modules if m in ('harness.registry', 'harness.facts_capture')))\n"
+        "print(sorted(m for m in sys.modules if m in ('harness.plugin.registry', 'harness.spec.facts_capture')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

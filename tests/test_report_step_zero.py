@@ -10,7 +10,7 @@ import pandas as pd
 
 from harness.cli import main
 from harness.report import build_report
-from harness.results import load_results
+from harness.tables.results import load_results
 
 from helpers.fake_results import FakeSuite, write_fake_results
 

@@ -11,9 +11,9 @@ import torch
 from sklearn.linear_model import Ridge, RidgeClassifier
 from sklearn.preprocessing import StandardScaler
 
-from harness.contracts import check_probe_result
 from harness.hashing import stable_seed
-from harness.probing import probe_inputs, relabel_within_folds, speaker_grouped_folds
+from harness.plugin.contracts import check_probe_result
+from harness.run.probing import probe_inputs, relabel_within_folds, speaker_grouped_folds
 from harness_plugins.probes.ridge import RidgeProbe
 from harness_plugins.probes.ridge_operators import FoldRidge
 
@@ -210,7 +210,7 @@ def test_speaker_contributions_add_up_to_the_balanced_accuracy():
 
 
 def test_validate_refuses_what_every_run_would_fail_on(tmp_path):
-    from harness.suite import SuiteError, load_suite
+    from harness.spec.suite import SuiteError, load_suite
 
     suite = (ROOT / "suites" / "quick.toml").read_text(encoding="utf-8")
     suite = suite.replace('probe_languages = ["es", "ja"]', 'probe_languages = ["ja", "en"]')

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.expand import expand
-from harness.progress import Progress
-from harness.runner import run_suite
-from harness.store import Store
-from harness.suite import Selection
+from harness.output.store import Store
+from harness.running.progress import Progress
+from harness.running.runner import run_suite
+from harness.spec.expand import expand
+from harness.spec.suite import Selection
 
 from helpers import runner as h
 
@@ -226,7 +226,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path):
 
 
 def test_importing_the_runner_does_not_import_torch():
-    code = "import sys, harness.runner, harness.store; assert 'torch' not in sys.modules"
+    code = "import sys, harness.running.runner, harness.output.store; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

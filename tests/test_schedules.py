@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-import harness.stepper
-from harness.config import TrainingConfig
-from harness.schedules import Schedule, make_schedule
-from harness.suite import SuiteError, load_suite
+import harness.learning.stepper
+from harness.learning.schedules import Schedule, make_schedule
+from harness.spec.config import TrainingConfig
+from harness.spec.suite import SuiteError, load_suite
 from harness.testing import write_tiny_suite
 
 from helpers.sines import run, target, training
@@ -93,7 +93,7 @@ def test_each_phase_has_its_own_schedule_over_its_own_steps(monkeypatch):
         spans.append(steps)
         return make_schedule(optimizer, config, steps)
 
-    monkeypatch.setattr(harness.stepper, "make_schedule", spy)
+    monkeypatch.setattr(harness.learning.stepper, "make_schedule", spy)
     run(epochs=3, tgt=target(max_steps=7, eval_every=7), config=training(warmup_steps=2))
     # 20 pretraining segments in batches of 8: 3 batches an epoch, 3 epochs; then the budget
     assert spans == [9, 7]
@@ -142,8 +142,8 @@ def test_a_condition_may_warm_up_otherwise(tmp_path):
 
 
 def test_clipping_records_the_gradient_norm_before_clipping():
-    from harness.batches import BatchStream, generator
-    from harness.training import TARGET_STREAM, build_module
+    from harness.data.batches import BatchStream, generator
+    from harness.learning.training import TARGET_STREAM, build_module
 
     from helpers.sines import FEATURES, FRAMES, GroupedLSTM, data
 

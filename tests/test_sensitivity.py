@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from harness.report.html import iter_images, render
-from harness.results import load_results
 from harness.stats.analysis import analyse
 from harness.stats.sensitivity import (
     SENSITIVITY_COLUMNS,
@@ -18,6 +17,7 @@ from harness.stats.sensitivity import (
     threshold_sensitivity,
 )
 from harness.stats.survival import survival_summary
+from harness.tables.results import load_results
 
 from helpers.fake_results import MODELS, FakeSuite, write_fake_results
 

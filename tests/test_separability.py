@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from harness.results import load_results
 from harness.stats import separability as sep
 from harness.stats import speakers as spk
 from harness.stats.cka import cka_table, linear_cka
+from harness.tables.results import load_results
 
 
 def test_shared_permutation_p_averages_each_relabelling_over_seeds():

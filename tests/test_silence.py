@@ -11,9 +11,9 @@ import pytest
 librosa = pytest.importorskip("librosa")
 torch = pytest.importorskip("torch")
 
-from harness.config import FeatureConfig  # noqa: E402
-from harness.features import FeatureExtractor  # noqa: E402
-from harness.silence import frame_energy_db, frame_rms, keep_frames, silent_frames  # noqa: E402
+from harness.data.features import FeatureExtractor  # noqa: E402
+from harness.data.silence import frame_energy_db, frame_rms, keep_frames, silent_frames  # noqa: E402
+from harness.spec.config import FeatureConfig  # noqa: E402
 
 torch.set_num_threads(1)
 RATE = 16000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.config import SplitConfig
-from harness.contracts import Clip, DataError
-from harness.splits import ROLES, assign_roles
+from harness.data.splits import ROLES, assign_roles
+from harness.plugin.contracts import Clip, DataError
+from harness.spec.config import SplitConfig
 
 
 def corpus(plan: dict[str, tuple[int, int]]) -> list[Clip]:

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from harness.expand import expand
-from harness.store import (
+from harness.output.store import (
     RecordError,
     Store,
     StoreError,
@@ -16,6 +15,7 @@ from harness.store import (
     failure_record,
     fresh_output,
 )
+from harness.spec.expand import expand
 
 from helpers import runner as h
 

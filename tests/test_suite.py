@@ -6,8 +6,8 @@ from typing import ClassVar
 import pytest
 
 from harness import Component, Param, ValidationContext, hookimpl
-from harness.registry import Registry, load_registry
-from harness.suite import SuiteError, load_suite
+from harness.plugin.registry import Registry, load_registry
+from harness.spec.suite import SuiteError, load_suite
 
 from helpers import toy_plugins
 from helpers.toy_plugins import VALID
@@ -127,7 +127,7 @@ def test_unreadable_file_is_a_suite_error(tmp_path, toy_registry):
 
 
 def test_models_may_override_threshold_and_budget(tmp_path, toy_registry):
-    from harness.expand import expand
+    from harness.spec.expand import expand
 
     text = VALID + '[[models]]\nplugin = "cae"\nthreshold = 0.2\nmax_steps = 50\n'
     suite = load_suite(write(tmp_path, text), toy_registry)
@@ -146,8 +146,8 @@ def test_models_may_override_threshold_and_budget(tmp_path, toy_registry):
 def test_feature_rules_are_reported_with_key_paths_as_the_extractor_raises_them(
     tmp_path, toy_registry
 ):
-    from harness.config import FeatureConfig
-    from harness.features import FeatureExtractor
+    from harness.data.features import FeatureExtractor
+    from harness.spec.config import FeatureConfig
 
     features = "[features]\nkind = 'mfcc'\nn_mels = 10\nn_mfcc = 13\nn_fft = 128\n"
     problems, text = problems_of(write(tmp_path, VALID + features), toy_registry)

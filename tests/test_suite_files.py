@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.expand import expand
-from harness.suite import load_suite
+from harness.spec.expand import expand
+from harness.spec.suite import load_suite
 
 from helpers.layouts import ravdess_download
 

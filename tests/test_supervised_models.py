@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.components import ValidationContext
-from harness.expand import expand
-from harness.registry import Registry, build_plugin_manager, collect
-from harness.suite import SuiteError, load_suite
+from harness.plugin.components import ValidationContext
+from harness.plugin.registry import Registry, build_plugin_manager, collect
+from harness.spec.expand import expand
+from harness.spec.suite import SuiteError, load_suite
 from harness_plugins import extractors
 from harness_plugins.models import mel_cnn, rnn_classifier
 from harness_plugins.models.mel_cnn import MelCNNModel

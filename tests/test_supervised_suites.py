@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.expand import expand
-from harness.suite import load_suite
+from harness.spec.expand import expand
+from harness.spec.suite import load_suite
 
 from helpers.layouts import ravdess_download
 

@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.export import write_tables
-from harness.results import load_results
 from harness.stats import between, cka, convergence, layers, sensitivity, separability, survival
 from harness.tables import (
     CONFUSION_COLUMNS,
@@ -22,6 +20,8 @@ from harness.tables import (
     probes_table,
     runs_table,
 )
+from harness.tables.export import write_tables
+from harness.tables.results import load_results
 
 from helpers.fake_results import FakeSuite, write_fake_results
 

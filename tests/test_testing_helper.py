@@ -12,8 +12,8 @@ import pytest
 
 from harness import Component, hookimpl
 from harness.cli import main
-from harness.expand import expand
-from harness.suite import load_suite
+from harness.spec.expand import expand
+from harness.spec.suite import load_suite
 from harness.testing import (
     TinySuiteFailed,
     run_tiny_suite,

@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from harness import run_reference as execute_module
-from harness.config import TargetConfig, TrainingConfig
-from harness.expand import expand
-from harness.suite import load_suite
-from harness.training import Reference, TrainingData, build_module, train, untrained_reference
+from harness.learning.training import (
+    Reference,
+    TrainingData,
+    build_module,
+    train,
+    untrained_reference,
+)
+from harness.run import reference as execute_module
+from harness.spec.config import TargetConfig, TrainingConfig
+from harness.spec.expand import expand
+from harness.spec.suite import load_suite
 from harness_plugins.models.lstm import LSTMModel
 
 from helpers import tones

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from harness.batches import BatchStream, epoch_batches, generator, segment, segment_all
-from harness.config import TargetConfig, TrainingConfig
-from harness.contracts import ContractError
-from harness.training import Pretraining, build_module, make_schedule, train
+from harness.data.batches import BatchStream, epoch_batches, generator, segment, segment_all
+from harness.learning.training import Pretraining, build_module, make_schedule, train
+from harness.plugin.contracts import ContractError
+from harness.spec.config import TargetConfig, TrainingConfig
 from harness_plugins.models.conv_autoencoder import ConvAutoencoderModel
 from harness_plugins.models.lstm import LSTMModel
 

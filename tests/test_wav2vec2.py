@@ -16,12 +16,12 @@ import soundfile as sf
 import torch
 
 from harness import Component
-from harness.batches import crop_all, crop_labelled
-from harness.components import check_declaration
-from harness.config import TargetConfig, TrainingConfig
-from harness.suite import SuiteError, load_suite
+from harness.data.batches import crop_all, crop_labelled
+from harness.learning.training import TrainingData, seed_everything, train
+from harness.plugin.components import check_declaration
+from harness.spec.config import TargetConfig, TrainingConfig
+from harness.spec.suite import SuiteError, load_suite
 from harness.testing import run_tiny_suite, tiny_registry, write_tiny_suite
-from harness.training import TrainingData, seed_everything, train
 from harness_plugins.extractors import LayerStates
 from harness_plugins.models import wav2vec2
 from harness_plugins.models.wav2vec2 import Wav2Vec2Model, mask_spans, sample_negatives
@@ -363,7 +363,7 @@ def test_a_checkpoint_of_another_size_is_refused_naming_the_tensors():
 
 
 def test_parameter_groups_split_encoder_transformer_and_head():
-    from harness.contracts import check_parameter_groups
+    from harness.plugin.contracts import check_parameter_groups
 
     model = Wav2Vec2Model(**TINY)
     module = model.build(1, 1600, n_classes=3)

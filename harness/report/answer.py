@@ -52,8 +52,8 @@ from harness.report.wall_clock import (
     measure_sentence,
     wall_clock_sentences,
 )
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 __all__ = [
     "ANSWER_MEASURE",

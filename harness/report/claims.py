@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.config import ANSWER_MEASURE
 from harness.report.numbers import ALPHA, fmt_p, series
-from harness.results import Results
+from harness.spec.config import ANSWER_MEASURE
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 #: how the answer words an amount of each measure: (the unit, fewer, more)
 MEASURE_WORDS = {

@@ -17,8 +17,8 @@ import pandas as pd
 from harness.report import figures
 from harness.report.markup import figure, para, table
 from harness.report.numbers import fmt_range, fmt_score
-from harness.results import Results
 from harness.tables import confusion_table, streaming_table
+from harness.tables.results import Results
 
 
 def _final_scores(results: Results) -> pd.DataFrame:

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import ANSWER_MEASURE
-from harness.design import Design
-from harness.names import metric_label
+from harness.output.store import MANIFEST, Store, StoreError
+from harness.plugin.names import metric_label
 from harness.report.markup import esc
 from harness.report.numbers import ALPHA, MEASURE_NAMES
 from harness.report.separation import headline_metrics
-from harness.store import MANIFEST, Store, StoreError
+from harness.spec.config import ANSWER_MEASURE
+from harness.spec.design import Design
 
 CONVERGENCE = Path("stats") / "convergence_vs_control.csv"
 SEPARABILITY = Path("stats") / "separability_vs_control.csv"

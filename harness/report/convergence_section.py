@@ -10,8 +10,8 @@ import numpy as np
 from harness.report import answer, figures
 from harness.report.markup import ci_cell, esc, figure, num_cell, p_cell, para, table, time_fmt
 from harness.report.numbers import ALPHA, MEASURE_NAMES
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 
 def convergence_section(results: Results, analysis: Analysis) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from harness.names import humanise, model_loss
+from harness.plugin.names import humanise, model_loss
 from harness.report.layer_figures import (
     cka_layer_figure,
     layer_figure,
@@ -45,8 +45,8 @@ from harness.report.plotting import legend as _legend
 from harness.report.plotting import style as _style
 from harness.report.plotting import wrap as _wrap
 from harness.report.scatter_figures import tsne_figures
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 __all__ = [
     "CONTROL_COLOUR",

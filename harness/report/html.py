@@ -19,16 +19,16 @@ from pathlib import Path
 
 import harness
 from harness.atomic import write_text
-from harness.export import write_analysis
-from harness.layout import REPORT
+from harness.output.layout import REPORT
 from harness.report import answer, classification, figures, layers, methods, sentences, separation
 from harness.report.convergence_section import convergence_section, sensitivity_section
 from harness.report.markup import FIGURE_DONE, esc, figure, para
 from harness.report.problems_section import data_section, problems_section
 from harness.report.separability_section import probes_nothing, separability_section
-from harness.results import Results, load_results
 from harness.stats.analysis import STEPS as ANALYSIS_STEPS
 from harness.stats.analysis import Analysis, analyse
+from harness.tables.export import write_analysis
+from harness.tables.results import Results, load_results
 
 #: what :func:`build_report`'s ``on_step`` hears, in order (and FIGURE_STEP lines in the last)
 FIGURE_STEP = "figure"

@@ -14,8 +14,8 @@ from harness.report.plotting import legend as _legend
 from harness.report.plotting import style as _style
 from harness.report.plotting import wrap as _wrap
 from harness.report.scatter_figures import scatter_grid, tsne_runs
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 
 def layer_stacks(analysis: Analysis) -> list[tuple[str, str]]:

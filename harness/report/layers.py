@@ -15,8 +15,8 @@ import pandas as pd
 from harness.report.answer import Sentence, source
 from harness.report.numbers import fmt_ci, fmt_score, series
 from harness.report.separation import main_metrics
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 LAYERS = "stats/layers.csv"
 

@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 
 import harness
-from harness.layout import CURVES_CSV, PROBES_CSV, RUNS_CSV, stats_csv
-from harness.provenance import HARNESS, describe
+from harness.output.layout import CURVES_CSV, PROBES_CSV, RUNS_CSV, stats_csv
+from harness.plugin.provenance import HARNESS, describe
 from harness.report.markup import esc, para, table
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 #: analysis-side packages whose versions the methods section lists
 PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "matplotlib")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.names import component_title, filter_keeps_speech, param_words
+from harness.plugin.names import component_title, filter_keeps_speech, param_words
 from harness.report.claims import (
     BETWEEN,
     Sentence,
@@ -31,8 +31,8 @@ from harness.report.claims import (
     vs_source,
 )
 from harness.report.numbers import fmt_p
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 #: what a pair differing in one of these attributes differs in, for readers
 WORDS = {

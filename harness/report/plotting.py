@@ -16,7 +16,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from harness.results import Results
+from harness.tables.results import Results
 
 DPI = 100
 #: Paul Tol's "muted" qualitative scheme (https://personal.sron.nl/~pault/,

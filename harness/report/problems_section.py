@@ -10,10 +10,10 @@ from dataclasses import asdict
 
 import pandas as pd
 
-from harness.layout import RECORD
+from harness.output.layout import RECORD
 from harness.report.markup import Cell, esc, para, table
-from harness.results import Results
 from harness.tables import SKIP_COLUMNS, data_quality_table, skipped_files
+from harness.tables.results import Results
 
 
 def _probe_faults(results: Results) -> pd.DataFrame:

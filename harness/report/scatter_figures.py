@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from harness.report.plotting import LANGUAGE_PALETTE
 from harness.report.plotting import style as _style
 from harness.report.plotting import wrap as _wrap
-from harness.results import Results
+from harness.tables.results import Results
 
 
 def _coordinates(results: Results, run_id: str) -> dict[str, np.ndarray]:

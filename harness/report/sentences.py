@@ -17,8 +17,8 @@ import pandas as pd
 
 from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural, series
 from harness.report.separation import main_metrics
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 # ---------------------------------------------------------------- numbers
 

@@ -21,8 +21,8 @@ from harness.report.markup import (
     table,
 )
 from harness.report.numbers import ALPHA, fmt_detectable, fmt_score
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 
 def probes_nothing(results: Results) -> bool:

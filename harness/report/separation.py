@@ -20,8 +20,8 @@ from harness.report.numbers import (
     fmt_score,
     plural,
 )
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 
 def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:

@@ -12,8 +12,8 @@ import pandas as pd
 from harness.report.claims import SEPARABILITY, Sentence, Source, holm_clause, quoted_names, source
 from harness.report.numbers import ALPHA, detectable_clause, fmt_p, plural
 from harness.report.separation import main_metrics
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 
 def separability_sentences(

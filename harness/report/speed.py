@@ -27,7 +27,7 @@ from harness.report.claims import (
 )
 from harness.report.numbers import fmt_p, plural, series
 from harness.report.pairs import alike_sentence
-from harness.results import Results
+from harness.tables.results import Results
 
 
 def speed_details(results: Results, model: str, rows: dict[str, pd.Series]) -> list[Sentence]:

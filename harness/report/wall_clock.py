@@ -20,8 +20,8 @@ from harness.report.claims import (
     vs_rows,
     vs_source,
 )
-from harness.results import Results
 from harness.stats.analysis import Analysis
+from harness.tables.results import Results
 
 
 def load_words(runs: pd.DataFrame) -> str:

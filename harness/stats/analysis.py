@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.results import Results
 from harness.stats import between, convergence, layers, separability, survival
 from harness.stats.cka import cka_table
 from harness.stats.sensitivity import threshold_sensitivity
+from harness.tables.results import Results
 
 
 @dataclass(frozen=True)

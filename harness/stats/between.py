@@ -3,7 +3,7 @@
 The control tells whether a condition speeds learning up; the other
 conditions tell *why*. Two pretraining conditions that differ in exactly one
 declared attribute of their whole pretraining and agree on every other
-isolate that attribute. The attributes (:meth:`harness.design.Design.attributes`)
+isolate that attribute. The attributes (:meth:`harness.spec.design.Design.attributes`)
 are each stage's language, filter plugin, each filter parameter
 (``filter.cutoff_hz``; compared only between two conditions with the same
 filter plugin: another plugin's parameters belong to it), epochs, steps and
@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.design import Design
+from harness.spec.design import Design
 from harness.stats.convergence import compare, families
 from harness.stats.survival import MEASURES
 
@@ -48,7 +48,7 @@ BETWEEN_COLUMNS = ["measure", "model", "condition_a", "condition_b", "differs_in
 
 
 def differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """The attributes two conditions' :meth:`~harness.design.Design.attributes`
+    """The attributes two conditions' :meth:`~harness.spec.design.Design.attributes`
     differ in. One only one side knows is unknown, not a difference; a
     filter's parameters count only where both stages use the same filter."""
     out = [k for k in a if k in b and a[k] != b[k]]

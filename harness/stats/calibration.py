@@ -7,7 +7,7 @@ latents built the way real ones behave: clips of one speaker cluster around
 that speaker's point, languages are a direction that may or may not be there,
 and each seed's model sees them a little differently (its own noise and its own
 gain on the language direction). Every run goes through a registered probe and
-:func:`harness.execute.probe_rows`, exactly as in a suite, and the records
+:func:`harness.run.execute.probe_rows`, exactly as in a suite, and the records
 through :mod:`harness.stats.separability`. docs/report.md lists what this
 measured; ``bench/bench_calibration.py`` runs the long version, the tests a
 short one.
@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.design import ConditionInfo, Design, ModelInfo
-from harness.probes import probe_rows
-from harness.registry import Registry, load_registry
-from harness.results import Results
+from harness.plugin.registry import Registry, load_registry
+from harness.run.probes import probe_rows
+from harness.spec.design import ConditionInfo, Design, ModelInfo
 from harness.stats.separability import separability_summary, separability_vs_control
+from harness.tables.results import Results
 
 ALPHA = 0.05
 CONTROL, CONDITION = "control", "condition"

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 if TYPE_CHECKING:
-    from harness.results import Results
+    from harness.tables.results import Results
 
 CKA_COLUMNS = ["model", "latent_space", "condition_a", "condition_b", "n_pairs", "mean_cka",
                "sd_cka"]  # fmt: skip

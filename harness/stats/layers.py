@@ -22,7 +22,7 @@ from harness.stats.cka import cka_vs_control
 from harness.tables import layers_table
 
 if TYPE_CHECKING:
-    from harness.results import Results
+    from harness.tables.results import Results
 
 #: a stack is drawn and tabulated from this many layers on
 MIN_LAYERS = 2

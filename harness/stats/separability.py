@@ -27,7 +27,7 @@ from harness.stats.convergence import ALPHA
 from harness.stats.multiple import holm
 
 if TYPE_CHECKING:
-    from harness.results import Results
+    from harness.tables.results import Results
 
 #: The detail names a probe reports for a score that supports speaker-level
 #: inference (docs/plugins.md): additive per-speaker contributions, speakers

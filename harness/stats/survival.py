@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
-from harness.config import TIME_MEASURES
+from harness.spec.config import TIME_MEASURES
 
 #: The time measures analysed: target steps (primary, hardware-independent),
 #: steps including pretraining (what the speed-up cost), and wall seconds of

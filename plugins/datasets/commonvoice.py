@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
-from harness.corpus import (
+from harness.data.corpus import (
     Candidate,
     RecordingsDataset,
     check_speakers,
     scan_cached,
     stamp,
 )
-from harness.dataset_roots import languages_under_root
+from harness.data.dataset_roots import languages_under_root
 
 NEEDED_COLUMNS = ("client_id", "path")
 #: the label value of an empty cell of a label column

@@ -37,10 +37,17 @@ from typing import Any
 import numpy as np
 
 from harness import Component, Param, ValidationContext, hookimpl
-from harness.audio import BadAudio, SkipLog, check_clip, fit_length, require_languages, resample
-from harness.contracts import Clip, DataError, DataRequest
-from harness.corpus import probe_clips_problem
+from harness.data.audio import (
+    BadAudio,
+    SkipLog,
+    check_clip,
+    fit_length,
+    require_languages,
+    resample,
+)
+from harness.data.corpus import probe_clips_problem
 from harness.hashing import content_hash
+from harness.plugin.contracts import Clip, DataError, DataRequest
 from harness_plugins.datasets import espeak_synth
 from harness_plugins.datasets.espeak_synth import NATIVE_RATE, speaker_file, voice_for
 

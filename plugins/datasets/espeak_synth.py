@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.audio import atomic_save
-from harness.contracts import DataError
+from harness.data.audio import atomic_save
 from harness.hashing import stable_seed
+from harness.plugin.contracts import DataError
 
 NATIVE_RATE = 22050
 #: Voice variants that sound like plain speakers (eSpeak also has robots and whispers).

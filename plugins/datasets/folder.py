@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
-from harness.corpus import (
+from harness.data.corpus import (
     Candidate,
     RecordingsDataset,
     check_speakers,
@@ -25,7 +25,7 @@ from harness.corpus import (
     selection_params,
     stamp,
 )
-from harness.dataset_roots import languages_under_root
+from harness.data.dataset_roots import languages_under_root
 
 EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import REQUIRED, Component, Param, ValidationContext, hookimpl
-from harness.audio import SkipLog
-from harness.corpus import Candidate, check_speakers, selection_params
-from harness.dataset_roots import OneLanguageRecordings, one_language_root
+from harness.data.audio import SkipLog
+from harness.data.corpus import Candidate, check_speakers, selection_params
+from harness.data.dataset_roots import OneLanguageRecordings, one_language_root
 
 LANGUAGE = "en"
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")

@@ -3,7 +3,7 @@
 Standardised latents (scaling fitted on each training part) + linear-kernel SVC (balanced class weights), scored
 by balanced accuracy under speaker-grouped stratified CV, with the regularisation C
 chosen by an inner speaker-grouped CV. Significance comes from reassigning
-languages to whole speakers (see :mod:`harness.probing`); each reassignment is also
+languages to whole speakers (see :mod:`harness.run.probing`); each reassignment is also
 a control task in the sense of Hewitt & Liang (2019), whose mean score gives the
 selectivity. docs/probes.md explains every choice.
 """
@@ -20,8 +20,8 @@ import sklearn
 from sklearn.svm import SVC, LinearSVC
 
 from harness import Component, Metric, Param, ValidationContext, hookimpl
-from harness.contracts import ProbeResult
-from harness.probe_tasks import (
+from harness.plugin.contracts import ProbeResult
+from harness.run.probe_tasks import (
     TASK_DOCS,
     TASK_LABELS,
     TASK_PARAM,
@@ -35,7 +35,7 @@ from harness.probe_tasks import (
     task_problems,
     tasks_of,
 )
-from harness.probing import (
+from harness.run.probing import (
     Fold,
     balanced_accuracy,
     chance_balanced_accuracy,

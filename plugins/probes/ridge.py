@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from harness import Component, Metric, Param, ValidationContext, hookimpl, probe_tasks
-from harness.contracts import ProbeResult
+from harness import Component, Metric, Param, ValidationContext, hookimpl
 from harness.hashing import stable_seed
-from harness.probing import (
+from harness.learning.training import resolve_device
+from harness.plugin.contracts import ProbeResult
+from harness.run import probe_tasks
+from harness.run.probing import (
     SpeakerTable,
     fold_of_speakers,
     permutation_p_value,
@@ -38,7 +40,6 @@ from harness.probing import (
     relabel_within_folds,
     speaker_grouped_folds,
 )
-from harness.training import resolve_device
 from harness_plugins.probes.ridge_operators import ridge_out_of_fold
 
 #: Three penalties two decades apart: on the flagship's latents a grid of 13

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.probing import SpeakerTable
+from harness.run.probing import SpeakerTable
 
 
 @dataclass

@@ -18,8 +18,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from harness import Component, Metric, Param, hookimpl
-from harness.contracts import ProbeResult
-from harness.probing import probe_inputs
+from harness.plugin.contracts import ProbeResult
+from harness.run.probing import probe_inputs
 
 METRICS = [
     Metric(

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.design import ConditionInfo, Design, ModelInfo
-from harness.expand import PROTOCOL_VERSION
-from harness.facts_capture import capture_facts
 from harness.hashing import content_hash, stable_seed
+from harness.spec.design import ConditionInfo, Design, ModelInfo
+from harness.spec.expand import PROTOCOL_VERSION
+from harness.spec.facts_capture import capture_facts
 from harness_plugins.probes import linear_svc, tsne
 
 #: what the built-in probes declare about each metric (role, chance level, headline)
@@ -342,7 +342,7 @@ def _record(
                 "message": str(exc),
                 "traceback": traceback.format_exc(),
             }
-        # what harness.store.failure_record writes: no convergence, curve or probes
+        # what harness.output.store.failure_record writes: no convergence, curve or probes
         return {
             "run_id": spec["run_id"],
             "label": label,
@@ -504,7 +504,7 @@ def _speaker_details(
 def _probe_row(
     extractor: str, space: str, probe: str, metric: str, value: float, higher_is_better: bool
 ) -> dict[str, Any]:
-    """A probe row as harness.execute writes it, with the metric's declaration."""
+    """A probe row as harness.run.execute writes it, with the metric's declaration."""
     declared = DECLARED[metric]
     return {
         "extractor": extractor,
@@ -521,7 +521,7 @@ def _probe_row(
 
 
 def design(fake: FakeSuite) -> Design:
-    """The resolved design harness.store writes into the manifest."""
+    """The resolved design harness.output.store writes into the manifest."""
     return Design(
         name=fake.name,
         description="Synthetic results for tests.",
@@ -571,7 +571,7 @@ def write_fake_results(output: str | Path, fake: FakeSuite | None = None) -> Pat
                 record = _record(fake, c, m, seed, run_dir, run_rng)
                 (run_dir / "record.json").write_text(json.dumps(record, indent=1), "utf-8")
     if fake.write_manifest:
-        # the format harness.store.Store.write_suite writes
+        # the format harness.output.store.Store.write_suite writes
         ids = [e["run_id"] for e in expected]
         manifest = {
             "suite": fake.name,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.components import resolve_params
-from harness.registry import load_registry
+from harness.plugin.components import resolve_params
+from harness.plugin.registry import load_registry
 
 
 def make_latents(

@@ -1,7 +1,7 @@
 """Fake runs for the runner's tests: module-level, so worker processes import them.
 
 Each fake ``execute`` writes an array into its run folder and returns a
-deterministic record shaped like ``harness.execute.execute``'s, so resumed
+deterministic record shaped like ``harness.run.execute.execute``'s, so resumed
 and uninterrupted suites can be compared record by record. Some fail on
 purpose: raise, return a bad record, or kill their own process.
 
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from harness import Component, Param
-from harness.registry import Registry
-from harness.suite import Suite, load_suite
+from harness.plugin.registry import Registry
+from harness.spec.suite import Suite, load_suite
 
 TIMING_KEYS = {"started", "wall_seconds", "seconds", "train_seconds", "pretrain_seconds"}
 
@@ -104,7 +104,7 @@ def make_suite(
 
 def strip_timing(value: Any) -> Any:
     """A record without wall-clock fields, for comparing two executions."""
-    if hasattr(value, "to_dict"):  # a harness.record.RunRecord: its stored form
+    if hasattr(value, "to_dict"):  # a harness.output.record.RunRecord: its stored form
         value = value.to_dict()
     if isinstance(value, dict):
         return {k: strip_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
@@ -214,8 +214,8 @@ def drive(folder: str, execute: str, workers: int = 2, seeds: int = 4) -> None:
     """A `harness run`-like process for kill and Ctrl-C tests; exits with the runner's code."""
     import sys
 
-    from harness.runner import run_suite
-    from harness.suite import Selection
+    from harness.running.runner import run_suite
+    from harness.spec.suite import Selection
 
     suite = make_suite(Path(folder), seeds=seeds)
     local = Selection("executor", "local", {"workers": workers, "threads": 1, "in_process": False},

@@ -1,6 +1,6 @@
 """A tiny training problem for the fine-tuning options (schedules, parameter
 groups, freezing): noisy sinusoid segments and a next-frame LSTM whose
-parameters fall into two groups, trained by :func:`harness.training.train`."""
+parameters fall into two groups, trained by :func:`harness.learning.training.train`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from harness.config import TargetConfig, TrainingConfig
-from harness.training import Pretraining, TrainingData, TrainingOutcome, train
+from harness.learning.training import Pretraining, TrainingData, TrainingOutcome, train
+from harness.spec.config import TargetConfig, TrainingConfig
 from harness_plugins.models.lstm import LSTMModel
 
 FEATURES, FRAMES = 4, 10

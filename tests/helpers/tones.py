@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from harness import Component, Metric, Param, hookimpl
-from harness.contracts import Clip, ProbeResult
-from harness.execute import execute
-from harness.expand import RunSpec, expand
-from harness.registry import Registry, build_plugin_manager, collect
-from harness.suite import load_suite
+from harness.plugin.contracts import Clip, ProbeResult
+from harness.plugin.registry import Registry, build_plugin_manager, collect
+from harness.run.execute import execute
+from harness.spec.expand import RunSpec, expand
+from harness.spec.suite import load_suite
 from harness_plugins import extractors
 from harness_plugins.models import conv_autoencoder, lstm
 

@@ -1,7 +1,7 @@
 """The gru model: its contract on its own, then inside a real (tiny) suite."""
 
 import torch
-from harness.contracts import check_loss
+from harness.plugin.contracts import check_loss
 
 from harness_gru_knn import gru, knn
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from harness.contracts import check_probe_result
+from harness.plugin.contracts import check_probe_result
 
 from harness_gru_knn import knn
 

@@ -3,7 +3,7 @@
 import importlib.metadata as md
 
 import pytest
-from harness.registry import load_registry
+from harness.plugin.registry import load_registry
 
 try:
     VERSION = md.version("harness-gru-knn")

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.checkpoints import CheckpointError, load_matching
+from harness.spec.checkpoints import CheckpointError, load_matching
 from harness_plugins.models.wav2vec2.module import Wav2Vec2Module
 from harness_plugins.models.wav2vec2.offline import require_transformers
 from harness_plugins.models.wav2vec2.params import DEFAULT_CONV, size_problems

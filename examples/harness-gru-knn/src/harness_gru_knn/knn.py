@@ -5,15 +5,15 @@ space? Each clip is classified by its k nearest neighbours among clips of
 *other* speakers (the folds never split a speaker), and the score is balanced
 accuracy, so chance is 1 / number of languages whatever the class sizes. The
 p-value comes from reassigning languages to whole speakers and scoring again
-(:func:`harness.probing.speaker_permutation_test`).
+(:func:`harness.run.probing.speaker_permutation_test`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from harness import Component, Metric, Param, hookimpl
-from harness.contracts import ProbeResult
-from harness.probing import (
+from harness.plugin.contracts import ProbeResult
+from harness.run.probing import (
     chance_balanced_accuracy,
     fewest_speakers,
     speaker_grouped_folds,

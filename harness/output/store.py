@@ -1,0 +1,423 @@
+"""The output folder: one folder per run, written atomically, so a suite resumes.
+
+:mod:`harness.output.layout` names every file of the folder; records are read and
+written as :class:`~harness.output.record.RunRecord` only. A run works inside its partial folder; when it ends, ``record.json`` is written
+atomically there and the folder is renamed to ``runs/<run_id>/``. A folder named
+by a bare run id therefore always holds a complete record, whatever was killed
+when: a rename either happened or did not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import sys
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.atomic import atomic_path, write_json
+from harness.hashing import content_hash
+from harness.output.layout import (
+    LOCK,
+    MANIFEST,
+    RECORD,
+    RUN_ID_PATTERN,
+    SUITE_COPY,
+    TEMP_NAME_PATTERN,
+    runs_dir,
+    temp_run_dir,
+)
+from harness.output.record import FAILED, RecordVersionError, RunRecord, read_record, write_record
+from harness.spec.design import Design
+
+if TYPE_CHECKING:
+    from harness.spec.expand import RunSpec
+    from harness.spec.suite import Suite
+
+__all__ = [
+    "DAMAGED",
+    "DONE_STATUSES",
+    "FAILED",
+    "LOCK",
+    "MANIFEST",
+    "RECORD",
+    "SUITE_COPY",
+    "Manifest",
+    "RecordError",
+    "Store",
+    "StoreError",
+    "check_record",
+    "error_info",
+    "failure_record",
+    "fresh_output",
+    "now_iso",
+    "suite_fingerprint",
+]
+
+#: statuses a successful execute may return; "failed" is written by the harness only
+DONE_STATUSES = ("reached", "censored", "diverged")
+#: a run folder whose record.json is missing, truncated or not JSON (the status
+#: :meth:`Store.statuses` reports for it; such a run is run again)
+DAMAGED = "damaged"
+#: entries a folder the harness only started to use may hold (see Store.check_output)
+_STARTED = (LOCK,)
+
+
+class StoreError(Exception):
+    """The output folder cannot be used (locked by another run, not writable, not a
+    harness folder, unreadable manifest)."""
+
+
+class RecordError(Exception):
+    """``execute`` returned something that is not a valid run record."""
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def check_record(
+    spec: RunSpec, record: Any, started: str | None = None, wall_seconds: float | None = None
+) -> RunRecord:
+    """Validate what ``execute`` returned (a dict) and fill the keys the harness owns:
+    the one place a run's record becomes a :class:`RunRecord`."""
+    if not isinstance(record, Mapping):
+        raise RecordError(
+            f"execute must return a dict (the run record), got {type(record).__name__}"
+        )
+    record = dict(record)
+    status = record.get("status")
+    if status not in DONE_STATUSES:
+        raise RecordError(f"record status must be one of {DONE_STATUSES}, got {status!r}")
+    if record.setdefault("run_id", spec.run_id) != spec.run_id:
+        raise RecordError(f"record run_id {record['run_id']!r} is not the spec's {spec.run_id!r}")
+    record.setdefault("label", spec.label)
+    record.setdefault("spec", spec.to_dict())
+    record.setdefault("provenance", _provenance(spec))
+    record.setdefault("error", None)
+    if started is not None:
+        record.setdefault("started", started)
+    if wall_seconds is not None:
+        record.setdefault("wall_seconds", wall_seconds)
+    return RunRecord.from_dict(record, where=f"the record execute returned for {spec.label}")
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def _provenance(spec: RunSpec) -> dict[str, Any]:
+    return dict(spec.provenance)
+
+
+def failure_record(
+    spec: RunSpec, error: Mapping[str, str], started: str, wall_seconds: float | None
+) -> RunRecord:
+    """The record of a run that raised or whose worker died."""
+    return RunRecord(
+        run_id=spec.run_id,
+        label=spec.label,
+        status=FAILED,
+        spec=spec.to_dict(),
+        provenance=_provenance(spec),
+        error=dict(error),
+        started=started,
+        wall_seconds=wall_seconds,
+        environment={
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "host": socket.gethostname(),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    suite: str
+    fingerprint: str
+    run_ids: tuple[str, ...]
+    labels: Mapping[str, str]
+    #: the resolved suite; None in folders written before manifests carried it
+    design: Design | None = None
+
+
+def suite_fingerprint(run_ids: Iterable[str]) -> str:
+    """Run ids already hash everything that changes numbers; the suite is their set."""
+    return content_hash(sorted(run_ids))
+
+
+class Store:
+    """Runs of one output folder. Safe to read while a suite is running."""
+
+    def __init__(self, output: str | Path) -> None:
+        self.output = Path(output)
+        self.runs = runs_dir(self.output)
+
+    # ------------------------------------------------------------ reading
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def _run_folders(self) -> Iterator[Path]:
+        if not self.runs.is_dir():
+            return
+        for path in sorted(self.runs.iterdir()):
+            if RUN_ID_PATTERN.match(path.name) and path.is_dir():
+                yield path
+
+    def statuses(self) -> dict[str, str]:
+        """run id -> status of every run folder: finished, failed, or
+        :data:`DAMAGED` when its record is missing or unreadable.
+
+        :raises RecordVersionError: a record written by a newer harness (running
+            it again would overwrite it).
+        """
+        out = {}
+        for path in self._run_folders():
+            try:
+                out[path.name] = read_record(path / RECORD).status
+            except RecordVersionError:
+                raise
+            except (OSError, ValueError):
+                if path.is_dir():  # else it was being replaced right now: not there
+                    out[path.name] = DAMAGED
+        return out
+
+    def finished_ids(self) -> set[str]:
+        return {rid for rid, status in self.statuses().items() if status in DONE_STATUSES}
+
+    def failed_ids(self) -> set[str]:
+        return {rid for rid, status in self.statuses().items() if status == FAILED}
+
+    def damaged_ids(self) -> set[str]:
+        """Run folders whose record.json is missing or unreadable (a disk filled
+        up, a copy was cut short): their runs are run again."""
+        return {rid for rid, status in self.statuses().items() if status == DAMAGED}
+
+    def load_record(self, run_id: str) -> RunRecord:
+        """The record of a run folder (see :func:`harness.output.record.read_record` for errors)."""
+        return read_record(self.run_dir(run_id) / RECORD)
+
+    def records(self, run_ids: Iterable[str] | None = None) -> list[RunRecord]:
+        """Records of ``run_ids`` (default: the current suite's, see :meth:`manifest`).
+
+        Runs of other suite versions stay in the folder but are left out here,
+        so tables never mix them with the current suite's runs silently.
+        """
+        if run_ids is None:
+            manifest = self.manifest()
+            run_ids = manifest.run_ids if manifest else self.statuses()
+        present = self.statuses()
+        return [self.load_record(rid) for rid in run_ids if present.get(rid, DAMAGED) != DAMAGED]
+
+    def manifest(self) -> Manifest | None:
+        path = self.output / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            design = data.get("design")
+            return Manifest(
+                data["suite"],
+                data["fingerprint"],
+                tuple(data["run_ids"]),
+                data.get("labels", {}),
+                Design.from_dict(design) if design is not None else None,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{path} is not a harness manifest: {exc}") from exc
+
+    def stale_ids(self, current: Iterable[str]) -> set[str]:
+        """Run folders whose id is not in ``current`` (left by another suite version)."""
+        return set(self.statuses()) - set(current)
+
+    # ------------------------------------------------------------ writing
+
+    def write_suite(self, suite: Suite, specs: Iterable[RunSpec]) -> Manifest:
+        """Copy the suite file and write the manifest of its runs."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        specs = list(specs)
+        ids = [s.run_id for s in specs]
+        manifest = Manifest(suite.name, suite_fingerprint(ids), tuple(ids),
+                            {s.run_id: s.label for s in specs}, Design.from_suite(suite))  # fmt: skip
+        old = self.manifest()
+        history = []
+        if old is not None:
+            data = json.loads((self.output / MANIFEST).read_text(encoding="utf-8"))
+            history = data.get("history", [])
+            if old.fingerprint != manifest.fingerprint:
+                history.append({"fingerprint": old.fingerprint, "replaced": now_iso(),
+                                "run_ids": list(old.run_ids)})  # fmt: skip
+        with contextlib.suppress(OSError), atomic_path(self.output / SUITE_COPY) as tmp:
+            # a suite built in code may have no file behind it
+            shutil.copyfile(suite.path, tmp)
+        write_json(
+            self.output / MANIFEST,
+            {
+                "suite": manifest.suite,
+                "fingerprint": manifest.fingerprint,
+                "written": now_iso(),
+                "run_ids": ids,
+                "labels": dict(manifest.labels),
+                "design": manifest.design.to_dict() if manifest.design else None,
+                "history": history,
+            },
+        )
+        return manifest
+
+    def begin(self, run_id: str) -> Path:
+        """A fresh private folder for a run to work in."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        path = temp_run_dir(self.output, run_id, "partial", secrets.token_hex(4))
+        path.mkdir()
+        return path
+
+    def commit(self, run_id: str, partial: Path, record: RunRecord) -> Path:
+        """Write ``record`` into ``partial`` and make it ``runs/<run_id>/`` atomically.
+
+        A folder already there (a failed try, or the same run finished by a
+        worker that outlived an earlier, killed runner) is replaced, except
+        that a failure never replaces a finished run.
+        """
+        write_record(partial / RECORD, record)
+        final = self.run_dir(run_id)
+        for _ in range(5):
+            try:
+                os.rename(partial, final)
+                return final
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR):
+                    raise
+            try:
+                existing = read_record(final / RECORD).status
+            except (OSError, ValueError):
+                existing = FAILED
+            if existing != FAILED and (record.failed or existing == record.status):
+                # runs are deterministic: the first finished copy stands
+                shutil.rmtree(partial, ignore_errors=True)
+                return final
+            aside = temp_run_dir(self.output, run_id, "replaced", secrets.token_hex(4))
+            try:
+                os.rename(final, aside)
+            except FileNotFoundError:
+                continue
+            try:
+                os.rename(partial, final)
+            finally:
+                shutil.rmtree(aside, ignore_errors=True)
+            return final
+        raise StoreError(f"could not move {partial} to {final}: another process keeps writing it")
+
+    def clean_partial(self) -> list[Path]:
+        """Remove folders of runs that never finished (the runner was killed).
+
+        Only folders named as :meth:`begin` and :meth:`commit` name them are
+        removed: nothing the harness did not create.
+        """
+        removed = []
+        if self.runs.is_dir():
+            for path in self.runs.iterdir():
+                if TEMP_NAME_PATTERN.match(path.name) and path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+        return removed
+
+    def is_harness_folder(self) -> bool:
+        """Whether the output folder is new, empty, or written by the harness
+        (it has a manifest, or only what a start that stopped early leaves)."""
+        if not self.output.exists() or (self.output / MANIFEST).is_file():
+            return True
+        if not self.output.is_dir():
+            return False
+        for entry in self.output.iterdir():
+            if entry.name in _STARTED:
+                continue
+            if entry == self.runs and entry.is_dir() and not any(entry.iterdir()):
+                continue
+            return False
+        return True
+
+    def check_output(self, force: bool = False) -> None:
+        """Raise :class:`StoreError` unless the folder can hold this suite's results:
+        it must be a folder (or creatable as one), and a non-empty folder must be
+        a harness output folder (have a manifest.json) unless ``force``."""
+        output = self.output
+        for parent in [output, *output.parents]:
+            if parent.exists():
+                if not parent.is_dir():
+                    where = "is" if parent == output else f"is inside {parent}, which is"
+                    raise StoreError(
+                        f"output folder {output} {where} a file, not a folder; "
+                        "choose another --output"
+                    )
+                break
+        if not force and not self.is_harness_folder():
+            raise StoreError(
+                f"output folder {output} is not empty and has no {MANIFEST}, so no `harness run` "
+                "wrote it; the harness would add runs/, CSV tables and report.html there. "
+                "Choose a new or empty folder with --output, or pass --force to use this one"
+            )
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one runner; a second one fails instead of mixing runs."""
+        try:
+            self.output.mkdir(parents=True, exist_ok=True)
+            handle = open(self.output / LOCK, "a+")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise StoreError(_unwritable(self.output, exc)) from exc
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; one runner at a time is on the user
+            with handle:
+                yield
+            return
+        with handle as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.output} is in use by another `harness run` (lock {self.output / LOCK})"
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _unwritable(output: Path, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(output) else ""
+    return (
+        f"cannot write to output folder {output}: {reason}{where}; make it writable or "
+        "choose another --output"
+    )
+
+
+def fresh_output(output: str | Path) -> Path | None:
+    """Move an existing output folder aside to ``<output>.old-<timestamp>``; return where."""
+    output = Path(output)
+    if not output.exists():
+        return None
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = output.with_name(f"{output.name}.old-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = output.with_name(f"{output.name}.old-{stamp}-{n}")
+    os.rename(output, target)
+    return target

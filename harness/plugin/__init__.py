@@ -1,0 +1,1 @@
+"""The plugin core: the hook markers and specs, what a component declares (parameters, metrics, contracts), loading plugins into a registry, selections, provenance, and the plugins' declarations as data for readers."""

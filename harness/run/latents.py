@@ -1,0 +1,131 @@
+"""A run's latent spaces: what each latent-extractor plugin makes of the
+probe clips, checked against the contract, and the ``.npz`` they are kept in.
+
+A diverged run has no usable model: only the model-free extractors (the
+raw-feature baseline) run, and the others are recorded as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.plugin.contracts import ContractError, check_latents, check_layers
+from harness.plugin.registry import Registry
+from harness.run.data import Prepared
+from harness.spec.expand import RunSpec
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    """One latent space of the probe clips and the extractor (suite label) it came from."""
+
+    extractor: str
+    values: np.ndarray
+    #: False for model-free spaces (the raw-feature baseline), whose probe results are reused
+    needs_model: bool = True
+    #: the ordered stack of layers the extractor declared this space part of
+    #: (``<extractor label>/<stack>``) and its depth there; None outside any stack
+    stack: str | None = None
+    depth: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The record's entry of this space (``latent_spaces``): all but the values."""
+        return {
+            "extractor": self.extractor,
+            "needs_model": self.needs_model,
+            "stack": self.stack,
+            "depth": self.depth,
+        }
+
+
+def run_latents(
+    spec: RunSpec,
+    registry: Registry,
+    module: torch.nn.Module | None,
+    inputs: Prepared,
+    device: str,
+    path: Path,
+) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
+    """The latents phase: the probe clips' latent spaces and the skipped extractors
+    (:func:`extract_latents`), the spaces saved to ``path``. A suite without
+    probes (``probes = []``) or probe clips needs none."""
+    latents: dict[str, LatentSpace] = {}
+    skipped: list[dict[str, str]] = []
+    if spec.probes and inputs.features.probe:
+        latents, skipped = extract_latents(
+            spec,
+            registry,
+            module,
+            inputs.probe_features,
+            device,
+            model_inputs=inputs.probe_model_inputs,
+        )
+    save_arrays(path, {name: space.values for name, space in latents.items()})
+    return latents, skipped
+
+
+def extract_latents(
+    spec: RunSpec,
+    registry: Registry,
+    module: torch.nn.Module | None,
+    probe_features: Sequence[np.ndarray],
+    device: str,
+    model_inputs: Sequence[np.ndarray] | None = None,
+) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
+    """Latent spaces ``<extractor label>/<space>`` of the probe clips, and the skipped extractors.
+
+    ``module`` is None when the run diverged: only model-free extractors run.
+    Extractors that read the model get ``model_inputs`` (a waveform model's
+    probe waveforms), default ``probe_features``; model-free ones always get
+    ``probe_features``.
+    """
+    latents: dict[str, LatentSpace] = {}
+    skipped: list[dict[str, str]] = []
+    for selection in spec.extractors:
+        extractor = registry.create(selection)
+        needs_model = bool(getattr(extractor, "needs_model", True))
+        if needs_model and module is None:
+            skipped.append({"extractor": selection.label, "reason": "the run diverged"})
+            continue
+        target = module if needs_model else None
+        if not extractor.supports(target):
+            name = type(module).__name__ if module is not None else "no model"
+            skipped.append({"extractor": selection.label, "reason": f"does not support {name}"})
+            continue
+        given = model_inputs if needs_model and model_inputs is not None else probe_features
+        spaces = extractor.extract(target, list(given), device)
+        if not isinstance(spaces, Mapping) or not spaces:
+            raise ContractError(
+                "latent_extractor",
+                selection.plugin,
+                "extract() must return a non-empty dict of latent spaces",
+            )
+        declare = getattr(extractor, "layers", None)
+        stacks = (
+            check_layers(selection.plugin, declare(list(spaces)), spaces)
+            if callable(declare)
+            else {}
+        )
+        where = {
+            space: (f"{selection.label}/{stack}", depth)
+            for stack, members in stacks.items()
+            for space, depth in members.items()
+        }
+        for space, value in spaces.items():
+            name = f"{selection.label}/{space}"
+            checked = check_latents(selection.plugin, space, value, len(probe_features))
+            stack, depth = where.get(space, (None, None))
+            latents[name] = LatentSpace(selection.label, checked, needs_model, stack, depth)
+    return latents, skipped
+
+
+def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """An .npz of named arrays (names may contain '/'); loads with allow_pickle=False."""
+    # numpy's stubs type savez's **kwds as its bool options, not as arrays
+    np.savez(path, **arrays)  # type: ignore[arg-type]

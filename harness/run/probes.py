@@ -1,0 +1,210 @@
+"""A run's probes: each probe plugin on each latent space, one (probe, space)
+pair at a time, and the record rows of what they gave.
+
+A probe that raises or breaks its contract does not fail the run: its pair is
+recorded in ``probe_errors`` and the other pairs go on (``harness probe``
+runs it again from the stored latents, :mod:`harness.output.reprobe`). A NaN metric
+is recorded as missing, with a warning. Results on model-free latents are
+reused across runs (:mod:`harness.run.probe_cache`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import traceback
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.plugin.components import Component, Metric
+from harness.plugin.contracts import Clip, ContractError, ProbeResult, check_probe_result
+from harness.plugin.registry import Registry
+from harness.plugin.selection import Selection
+from harness.run.latents import LatentSpace
+from harness.run.probe_cache import cached_probe, probe_key
+from harness.spec.expand import RunSpec
+
+
+def probe_rows(
+    result: ProbeResult, metrics: Mapping[str, Metric], where: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A checked probe result as the record's metric rows (each with what its
+    probe declared about it) and detail rows; non-finite numbers become None."""
+    rows = []
+    for metric, number in result.metrics.items():
+        value = float(number)
+        declared = metrics[metric]
+        rows.append(
+            {
+                **where,
+                "metric": metric,
+                "value": value if math.isfinite(value) else None,
+                "higher_is_better": declared.higher_is_better,
+                "role": declared.role,
+                "chance": declared.chance,
+                "headline": declared.headline,
+                "bounds": list(declared.bounds) if declared.bounds is not None else None,
+            }
+        )
+    details = []
+    for name, values in result.details.items():
+        numbers = [float(v) for v in values]
+        details.append(
+            {**where, "name": name, "values": [v if math.isfinite(v) else None for v in numbers]}
+        )
+    return rows, details
+
+
+@dataclass
+class ProbeOutcome:
+    """What the probes gave: metric rows, detail rows and artifact arrays of the
+    (probe, latent space) pairs that ran, and the faults of the others.
+
+    ``errors``: one row per pair whose probe raised or broke its contract
+    (extractor, latent_space, probe, plugin, type, message, traceback);
+    ``warnings``: one row per NaN metric (extractor, latent_space, probe,
+    plugin, metric, message), recorded as missing in ``rows``.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        where: Mapping[str, str],
+        plugin: str,
+        rows: list[dict[str, Any]],
+        details: list[dict[str, Any]],
+        arrays: Mapping[str, np.ndarray],
+    ) -> None:
+        """The rows and arrays of one pair that ran, with a warning per NaN metric."""
+        self.rows += rows
+        self.details += details
+        self.arrays.update(arrays)
+        self.warnings += [
+            {
+                **where,
+                "plugin": plugin,
+                "metric": row["metric"],
+                "message": f"probe plugin {plugin!r} reported {row['metric']} as NaN",
+            }
+            for row in rows
+            if row["value"] is None
+        ]
+
+    def fault(self, where: Mapping[str, str], plugin: str, error: Exception) -> None:
+        """The fault of one pair, recorded while ``error`` is being handled."""
+        self.errors.append(
+            {
+                **where,
+                "plugin": plugin,
+                "type": type(error).__name__,
+                "message": str(error),
+                "traceback": traceback.format_exc(),
+            }
+        )
+
+
+def run_probes(
+    spec: RunSpec, registry: Registry, latents: Mapping[str, LatentSpace], clips: Sequence[Clip]
+) -> ProbeOutcome:
+    """Every probe of the run on every latent space (see :func:`probe_latents`)."""
+    return probe_latents(
+        spec.probes,
+        registry,
+        latents,
+        labels=np.array([c.language for c in clips]),
+        groups=np.array([c.speaker for c in clips]),
+        target=spec.target.language,
+        seed=spec.seed,
+        cache_dir=Path(spec.cache_dir),
+    )
+
+
+def probe_latents(
+    probes: Sequence[Selection],
+    registry: Registry,
+    latents: Mapping[str, LatentSpace],
+    *,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    target: str,
+    seed: int,
+    cache_dir: Path | None,
+    only: Collection[tuple[str, str]] | None = None,
+) -> ProbeOutcome:
+    """Each probe on each latent space, one (probe, space) pair at a time.
+
+    A pair whose probe raises or breaks its contract is recorded in ``errors``
+    and the others go on. Results on model-free latents are reused from
+    ``cache_dir`` (None: always computed).
+
+    :param only: (probe label, latent space) pairs to run; default all.
+    """
+    question = _Question(labels, groups, target, seed, cache_dir)
+    out = ProbeOutcome()
+    for selection in probes:
+        component = registry.get("probe", selection.plugin)
+        metrics = {m.name: m for m in component.metrics}
+        probe: Any = None
+        for space, latent in latents.items():
+            if only is not None and (selection.label, space) not in only:
+                continue
+            where = {"extractor": latent.extractor, "latent_space": space, "probe": selection.label}
+            try:
+                if probe is None:
+                    probe = registry.create(selection)
+                answer = question.answer(probe, selection, component, latent)
+                result = check_probe_result(selection.plugin, metrics, answer)
+                arrays = probe_arrays(selection, space, result)
+                rows, details = probe_rows(result, metrics, where)
+            except Exception as exc:
+                out.fault(where, selection.plugin, exc)
+                continue
+            out.add(where, selection.plugin, rows, details, arrays)
+    return out
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What every probe of a run is asked on every latent space: the probe
+    clips' labels and speakers, the target language and the seed; answers on
+    model-free latents are reused from ``cache_dir`` (None: always computed)."""
+
+    labels: np.ndarray
+    groups: np.ndarray
+    target: str
+    seed: int
+    cache_dir: Path | None
+
+    def answer(
+        self, probe: Any, selection: Selection, component: Component, latent: LatentSpace
+    ) -> Any:
+        """What ``probe`` (created from ``selection``) answers on ``latent``."""
+        answer_now = functools.partial(
+            probe.run, latent.values, self.labels, self.groups, self.target, self.seed
+        )
+        if latent.needs_model or self.cache_dir is None:
+            return answer_now()
+        identity = {**selection.to_dict(), "source": component.source}
+        key = probe_key(latent.values, self.labels, self.groups, self.target, self.seed, identity)
+        return cached_probe(self.cache_dir, key, answer_now)
+
+
+def probe_arrays(selection: Selection, space: str, result: ProbeResult) -> dict[str, np.ndarray]:
+    """A probe result's artifacts, named ``<space>/<probe label>/<name>``."""
+    arrays = {}
+    for name, array in result.artifacts.items():
+        value = np.asarray(array)
+        if value.dtype == object:
+            # object arrays need pickle to load, and records load with allow_pickle=False
+            raise ContractError("probe", selection.plugin, f"artifact {name!r} is an object array")
+        arrays[f"{space}/{selection.label}/{name}"] = value
+    return arrays

@@ -1,0 +1,90 @@
+"""Copying the declarations of the components a suite uses out of the plugin
+registry, into :class:`~harness.plugin.plugin_facts.PluginFacts`.
+
+Called when a suite's manifest is written (``harness run``, through
+:meth:`harness.spec.design.Design.from_suite`) and, for a folder written before
+the design held facts, once by ``harness report``. A component the registry
+does not hold (its plugin not installed or switched off) is left out: the
+report humanises its name. This is the only module of the design that reads
+the registry; the report side never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from harness.plugin.components import Component
+from harness.plugin.plugin_facts import ComponentFacts, MetricFacts, ParamFacts, PluginFacts
+from harness.plugin.registry import Registry, UnknownComponent, load_registry
+
+if TYPE_CHECKING:
+    from harness.spec.suite import Suite
+
+#: the spec keys of a run record that name one component, and its family
+_ONE = {"dataset": "dataset", "model": "model", "executor": "executor"}
+#: the spec keys that name a list of components
+_MANY = {"extractors": "latent_extractor", "probes": "probe"}
+
+
+def component_facts(kind: str, component: Component) -> ComponentFacts:
+    """What the report needs of one component's declaration."""
+    metrics = tuple(
+        MetricFacts(
+            name=m.name,
+            label=m.label,
+            bounds=tuple(m.bounds) if m.bounds is not None else None,  # type: ignore[arg-type]
+            chance=m.chance,
+            higher_is_better=m.higher_is_better,
+            role=m.role,
+            headline=m.headline,
+        )
+        for m in component.metrics
+    )
+    return ComponentFacts(
+        kind=kind,
+        name=component.name,
+        title=component.title,
+        loss=component.loss if kind == "model" else "",
+        keeps_speech=component.keeps_speech if kind == "pretrain_filter" else None,
+        metrics=metrics,
+        params=tuple(ParamFacts(p.name, p.doc) for p in component.params),
+    )
+
+
+def capture_facts(used: Iterable[tuple[str, str]], registry: Registry | None = None) -> PluginFacts:
+    """The facts of every ``(kind, name)`` in ``used`` the registry holds, in
+    first-use order."""
+    registry = registry or load_registry()
+    out: dict[tuple[str, str], ComponentFacts] = {}
+    for kind, name in used:
+        if (kind, name) in out or not name:
+            continue
+        try:
+            out[kind, name] = component_facts(kind, registry.get(kind, name))
+        except (UnknownComponent, KeyError):
+            continue
+    return PluginFacts(tuple(out.values()))
+
+
+def suite_components(suite: Suite) -> list[tuple[str, str]]:
+    """``(kind, plugin)`` of every component a validated suite selects."""
+    used = [("dataset", suite.dataset.plugin)]
+    used += [("pretrain_filter", c.filter.plugin) for c in suite.conditions]
+    used += [("model", m.plugin) for m in suite.models]
+    used += [("latent_extractor", e.plugin) for e in suite.extractors]
+    used += [("probe", p.plugin) for p in suite.probes]
+    return [*used, ("executor", suite.executor.plugin)]
+
+
+def spec_components(specs: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(kind, plugin)`` of every component the run records' specs name."""
+    used = []
+    for spec in specs:
+        filter_ = ((spec.get("condition") or {}).get("filter")) or {}
+        used.append(("pretrain_filter", str(filter_.get("plugin") or "")))
+        for key, kind in _ONE.items():
+            used.append((kind, str((spec.get(key) or {}).get("plugin") or "")))
+        for key, kind in _MANY.items():
+            used += [(kind, str(s.get("plugin") or "")) for s in spec.get(key) or ()]
+    return used

@@ -1,0 +1,220 @@
+"""What a suite file resolves to: :class:`Suite` and its :class:`Condition`
+entries, a section with a condition's overrides (:func:`resolved`), the
+languages and speakers per role a suite needs (:func:`suite_languages`,
+:func:`suite_roles`, :func:`roles_needed`), the cache root, and
+:class:`SuiteError`, every problem found in a suite file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.plugin.selection import Selection
+from harness.spec.checkpoints import Checkpoint
+from harness.spec.config import (
+    CACHE_ENV,
+    CONDITION_SECTIONS,
+    SELF_SUPERVISED,
+    FeatureConfig,
+    SplitConfig,
+    TargetConfig,
+    TrainingConfig,
+)
+from harness.spec.stages import pretrains
+
+#: [target] keys a [[models]] entry may override: models learn at different
+#: rates and loss scales, and conditions are compared within a model.
+MODEL_TARGET_KEYS = ("threshold", "max_steps")
+#: a condition's ``checkpoint`` key for the checkpoint of every model
+EVERY_MODEL = "*"
+
+
+class SuiteError(Exception):
+    """Every problem found in a suite file, each with its location."""
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        lines = [f"{self.path}: {len(problems)} problem(s)"]
+        lines += [f"  {where}: {message}" for where, message in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What a model hears before the target language (or nothing), and the
+    settings it changes: ``features``, ``training`` and ``target`` hold the keys
+    of those sections this condition overrides (validated; never mutated)."""
+
+    name: str
+    label: str
+    language: str | None
+    filter: Selection
+    epochs: int
+    features: Mapping[str, Any] = field(default_factory=dict)
+    training: Mapping[str, Any] = field(default_factory=dict)
+    target: Mapping[str, Any] = field(default_factory=dict)
+    #: the weights its runs start from, by model label (:data:`EVERY_MODEL`: every
+    #: model); not in :meth:`to_dict`: a run's id holds the checkpoint's hash
+    #: (harness.spec.expand.RunSpec), never its path
+    checkpoint: Mapping[str, Checkpoint] = field(default_factory=dict)
+    #: optimiser steps of pretraining; 0: ``epochs`` passes instead
+    pretrain_steps: int = 0
+    #: "task" (the target task) or "self_supervised" (the model's own loss)
+    pretrain_objective: str = "task"
+
+    @property
+    def pretrains(self) -> bool:
+        return pretrains(self.language, self.epochs, self.pretrain_steps)
+
+    @property
+    def self_supervised(self) -> bool:
+        """Pretraining optimises the model's own loss, whatever the target task."""
+        return self.pretrain_objective == SELF_SUPERVISED
+
+    def checkpoint_for(self, model: Selection) -> Checkpoint | None:
+        """The weights this condition's runs of ``model`` start from: its own for
+        the model, else the model's (``[[models]] checkpoint``), else None."""
+        own = self.checkpoint.get(model.label, self.checkpoint.get(EVERY_MODEL))
+        return own or model.checkpoint
+
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """``{section: {key: value}}`` of the sections this condition overrides."""
+        given = {name: dict(getattr(self, name)) for name in CONDITION_SECTIONS}
+        return {name: values for name, values in given.items() if values}
+
+    def to_dict(self) -> dict[str, Any]:
+        # a condition without overrides keeps the dict (so the run ids) it always had
+        return {
+            "name": self.name,
+            "label": self.label,
+            "language": self.language,
+            "filter": self.filter.to_dict(),
+            "epochs": self.epochs,
+            **({"pretrain_steps": self.pretrain_steps} if self.pretrain_steps else {}),
+            **({"pretrain_objective": self.pretrain_objective} if self.self_supervised else {}),
+            **self.overrides(),
+        }
+
+
+S = TypeVar("S", FeatureConfig, TrainingConfig, TargetConfig)
+
+
+def resolved(section: S, overrides: Mapping[str, Any]) -> S:
+    """``section`` (the suite's) with a condition's ``overrides`` of it."""
+    return replace(section, **overrides) if overrides else section
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    """What a suite and each of its runs hold alike: the dataset, the core
+    sections (a suite's as written, a run's as its condition resolves them) and
+    the extractors and probes of the latents."""
+
+    dataset: Selection
+    features: FeatureConfig
+    splits: SplitConfig
+    target: TargetConfig
+    training: TrainingConfig
+    extractors: tuple[Selection, ...]
+    probes: tuple[Selection, ...]
+
+
+@dataclass(frozen=True)
+class Suite(SuiteSettings):
+    path: Path
+    name: str
+    description: str
+    question: str
+    seeds: tuple[int, ...]
+    #: the time measure the report's answer states learning speed in
+    answer_measure: str
+    output: Path
+    cache_dir: Path
+    control: str
+    conditions: tuple[Condition, ...]
+    models: tuple[Selection, ...]
+    executor: Selection
+
+    def languages(self) -> tuple[str, ...]:
+        """Every language the suite touches, target first."""
+        return suite_languages(self.target, self.splits, self.conditions)
+
+    def speakers_needed(self) -> dict[str, int]:
+        """Per language, the speakers its roles need (roles never share a speaker)."""
+        roles = suite_roles(self.target, self.splits, self.conditions)
+        return {lang: sum(roles[lang].values()) for lang in self.languages()}
+
+    def condition(self, name: str) -> Condition:
+        return next(c for c in self.conditions if c.name == name)
+
+    def features_for(self, condition: Condition) -> FeatureConfig:
+        """[features] as ``condition`` resolves it (the suite's, with its overrides)."""
+        return resolved(self.features, condition.features)
+
+    def training_for(self, condition: Condition) -> TrainingConfig:
+        """[training] as ``condition`` resolves it."""
+        return resolved(self.training, condition.training)
+
+    def target_for(self, condition: Condition) -> TargetConfig:
+        """[target] as ``condition`` resolves it; a model's threshold and
+        max_steps go on top (:data:`MODEL_TARGET_KEYS`, never a condition's)."""
+        return resolved(self.target, condition.target)
+
+
+def suite_languages(
+    target: TargetConfig, splits: SplitConfig, conditions: Iterable[Condition]
+) -> tuple[str, ...]:
+    """Every language of every condition (with the target it resolves), the
+    first condition's target first: one corpus serves every condition."""
+    conditions = list(conditions)
+    targets = _targets(target, conditions)
+    return tuple(dict.fromkeys(x for t in targets for x in _languages(t, splits, conditions)))
+
+
+def _targets(target: TargetConfig, conditions: list[Condition]) -> list[TargetConfig]:
+    return [resolved(target, c.target) for c in conditions] or [target]
+
+
+def suite_roles(
+    target: TargetConfig, splits: SplitConfig, conditions: Iterable[Condition]
+) -> dict[str, dict[str, int]]:
+    """:func:`roles_needed` over every condition's resolved target, each role
+    with the most speakers any condition needs: one corpus (the same speakers,
+    so the same probe clips) serves every condition."""
+    conditions = list(conditions)
+    need: dict[str, dict[str, int]] = {}
+    for each in _targets(target, conditions):
+        for lang, roles in roles_needed(each, splits, conditions).items():
+            for role, n in roles.items():
+                need.setdefault(lang, {})[role] = max(n, need.get(lang, {}).get(role, 0))
+    return need
+
+
+def _languages(
+    target: TargetConfig, splits: SplitConfig, conditions: Iterable[Condition]
+) -> tuple[str, ...]:
+    langs = [*target.target_languages, *(c.language for c in conditions if c.language)]
+    return tuple(dict.fromkeys(langs + list(splits.probe_languages)))
+
+
+def roles_needed(
+    target: TargetConfig, splits: SplitConfig, conditions: Iterable[Condition]
+) -> dict[str, dict[str, int]]:
+    """Per language, the speakers each role needs (harness/data/splits.py deals them out)."""
+    conditions = list(conditions)
+    pretrain = [c.language for c in conditions if c.language and c.pretrains]
+    need = splits.speakers_per_role(target.target_languages, pretrain)
+    return {lang: need.get(lang, {}) for lang in _languages(target, splits, conditions)}
+
+
+def default_cache_dir(configured: str = "") -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "harness"

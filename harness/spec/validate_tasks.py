@@ -1,0 +1,201 @@
+"""The rules that relate a suite's sections to its models and dataset: the
+target task against what each model can learn and the settings only a
+classify task reads (for each condition's resolved settings), the label a
+classify task predicts against the dataset's labels, the parameter groups
+[training] names against each model's, and probes against probe languages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from harness.plugin.selection import Selection
+from harness.spec.config import CLASSIFY, FeatureConfig, SplitConfig, TargetConfig
+from harness.spec.sections import GROUP_KEYS
+from harness.spec.suite_types import Condition, resolved
+from harness.spec.validate_tables import Reader
+
+
+class TaskRules(Reader):
+    """Checks of the task, labels, parameter groups and probing."""
+
+    def probing_checks(
+        self, configs: dict[str, Any], extractors: list[Selection], probes: list[Selection]
+    ) -> None:
+        """Probes need probe languages; a suite without probes needs none (``probes = []``)."""
+        splits = configs.get("splits")
+        if splits is None:
+            return
+        if probes and not splits.probe_languages:
+            self.problem(
+                "splits.probe_languages",
+                "expected at least two languages for the probes "
+                "to separate; a suite that probes nothing says probes = []",
+            )
+        if not probes and "probes" in self.data and extractors and "extractors" in self.data:
+            self.problem(
+                "extractors",
+                "latents are extracted for the probes, and probes = [] "
+                "asks for none: remove [[extractors]] or add [[probes]]",
+            )
+
+    def task_checks(
+        self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]
+    ) -> None:
+        """The target task against what each model can learn, and the settings
+        that only a classify task reads, for each condition's resolved settings
+        (a problem every condition shares is reported once)."""
+        if not {"features", "splits", "target"} <= configs.keys():
+            return
+        found: list[tuple[str, str]] = []
+        each: list[Condition | None] = [*conditions] or [None]
+        for i, condition in enumerate(each):
+            target, features = configs["target"], configs["features"]
+            if condition is not None:
+                target = resolved(target, condition.target)
+                features = resolved(features, condition.features)
+            problems = [
+                *self._task_problems(target, features, configs["splits"], models, conditions)
+            ]
+            for key, message in self.label_problems(target, self.dataset):
+                if condition is not None and "label" in condition.target:
+                    key = f"conditions[{i}].target.label"
+                problems.append((key, message))
+            for problem in problems:
+                if problem not in found:
+                    found.append(problem)
+        self.problems += found
+
+    def group_checks(
+        self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]
+    ) -> None:
+        """The parameter groups ``[training]`` names (``lr_groups``, ``freeze``) against
+        those each model declares (``Component.groups``), at the suite's keys and at
+        each condition's ``training`` table that sets them."""
+        if "training" not in configs:
+            return
+        given = [("training", configs["training"])]
+        index = {table.get("name"): i for i, table in enumerate(self.array("conditions"))}
+        for condition in conditions:
+            # a condition's valid overrides only (conditions() reported the others)
+            if set(GROUP_KEYS) & condition.training.keys():
+                where = f"conditions[{index[condition.name]}].training"
+                given.append((where, resolved(configs["training"], condition.training)))
+        for where, training in given:
+            for key in GROUP_KEYS:
+                names = list(getattr(training, key))
+                inherited = where != "training" and names == list(getattr(configs["training"], key))
+                if not names or inherited:  # the suite's own value is checked at its key
+                    continue
+                for j, selection in self.model_entries(models):
+                    declared = list(self.registry.get("model", selection.plugin).groups)
+                    unknown = [n for n in names if n not in declared]
+                    if not unknown:
+                        continue
+                    has = (
+                        f"its groups: {', '.join(declared)}"
+                        if declared
+                        else "it declares no parameter groups"
+                    )
+                    self.problem(
+                        f"{where}.{key}",
+                        f"the model {selection.plugin!r} "
+                        f"(models[{j}]) has no parameter group {unknown[0]!r}; {has}",
+                    )
+
+    def label_problems(
+        self, target: TargetConfig, dataset: Selection | None
+    ) -> Iterator[tuple[str, str]]:
+        """A classify target's label that the dataset's clips do not carry, naming the
+        labels the dataset declares (``Component.provided_labels`` with its settings)."""
+        if dataset is None or not target.classify:
+            return
+        component = self.registry.get("dataset", dataset.plugin)
+        provided = component.provided_labels(dataset.params)
+        if target.label not in provided:
+            yield (
+                "target.label",
+                f"the dataset {dataset.plugin!r} does not provide the label "
+                f"{target.label!r}; it provides: {', '.join(provided)}",
+            )
+
+    def _task_problems(
+        self,
+        target: TargetConfig,
+        features: FeatureConfig,
+        splits: SplitConfig,
+        models: list[Selection],
+        conditions: list[Condition],
+    ) -> Iterator[tuple[str, str]]:
+        for i, selection in self.model_entries(models):
+            yield from self._model_problems(target, features, selection, i, conditions)
+        unknown = sorted(set(splits.train_speakers_by_language) - set(target.target_languages))
+        if unknown:
+            yield (
+                "splits.train_speakers_by_language",
+                f"{unknown} are not target languages; the "
+                f"target languages are {list(target.target_languages)}",
+            )
+        if features.silence_in_loss and not target.classify:
+            yield (
+                "features.silence",
+                f"{features.silence!r} acts on a classify task's loss; with "
+                "a model's own objective use 'keep' or 'remove'",
+            )
+        if target.classify and target.label == "language":
+            for i, condition in enumerate(conditions):
+                if (
+                    condition.pretrains
+                    and not condition.self_supervised
+                    and condition.language not in target.target_languages
+                ):
+                    yield (
+                        f"conditions[{i}].language",
+                        f"{condition.language!r} is not one of the classes (target.languages "
+                        f"{list(target.target_languages)}): a classify task pretrains on the "
+                        "same task, so pretraining clips must be labelled with a class",
+                    )
+
+    def _model_problems(
+        self,
+        target: TargetConfig,
+        features: FeatureConfig,
+        selection: Selection,
+        i: int,
+        conditions: list[Condition],
+    ) -> Iterator[tuple[str, str]]:
+        """What ``models[i]`` cannot do with these settings: its input, its task."""
+        component = self.registry.get("model", selection.plugin)
+        tasks = list(component.tasks)
+        where = f"models[{i}].plugin"
+        if component.input == "waveform" and features.silence != "keep":
+            yield (
+                "features.silence",
+                f"{selection.plugin!r} reads the waveform, not feature "
+                f"frames, so silence = {features.silence!r} has no frames "
+                "to act on; use 'keep'",
+            )
+        own = [t for t in tasks if t != CLASSIFY] if tasks else ["its own loss"]
+        for j, condition in enumerate(conditions):
+            if condition.self_supervised and condition.pretrains and not own:
+                yield (
+                    f"conditions[{j}].pretrain_objective",
+                    f"'self_supervised' pretrains on the model's own loss, and "
+                    f"{selection.plugin!r} has none (it learns: "
+                    f"{', '.join(repr(t) for t in tasks)}); use 'task' or a model with its "
+                    "own objective, such as wav2vec2",
+                )
+        if target.task is None and tasks and tasks[0] == CLASSIFY:
+            yield (
+                where,
+                f"{selection.plugin!r} learns the task 'classify' only: "
+                "set [target] task = 'classify' (and its label)",
+            )
+        elif target.task is not None and target.task not in tasks:
+            can = ", ".join(repr(t) for t in tasks) or "its own objective only (no tasks declared)"
+            yield (
+                where,
+                f"{selection.plugin!r} cannot learn the task {target.task!r} "
+                f"(target.task); it learns: {can}",
+            )
