@@ -45,6 +45,7 @@ from scipy import stats
 
 from harness.stats.multiple import holm
 from harness.stats.permutation import (
+    PermutationTest,
     blocked_permutation,
     logrank_permutation,
     sign_flip,
@@ -194,7 +195,6 @@ def compare(
     km_a = kaplan_meier(group["time"], group["event_"])
     km_b = kaplan_meier(ctrl["time"], ctrl["event_"])
     tau = rmst_tau(measure, group, ctrl)
-    paired = is_paired(group["seed"].tolist(), ctrl["seed"].tolist())
     row: dict[str, object] = {
         "measure": measure,
         "model": model,
@@ -213,61 +213,12 @@ def compare(
         ),
         "rmst_tau": tau,
     }
-    if paired:
-        pairs = paired_log_ratios(group, ctrl)
-        d = pairs["d"].to_numpy()
-        test = sign_flip(d, n_resamples, seed)
-        low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
-        diff = rmst_difference(
-            pairs["time"].to_numpy(float), pairs["event_"].to_numpy(bool),
-            pairs["time_c"].to_numpy(float), pairs["event__c"].to_numpy(bool),
-            tau, km_resamples, seed, paired=True,
-        )  # fmt: skip
-        # a pair censored on both sides says nothing under any effect that
-        # leaves it censored; a tie at the same evaluation is noise that an
-        # effect would break, so it counts
-        both_censored = ~pairs["event_"].to_numpy(bool) & ~pairs["event__c"].to_numpy(bool)
-        informative = d[~both_censored]
-        sd = float(np.std(informative, ddof=1)) if informative.size > 1 else math.nan
-        row.update(
-            design="paired",
-            test="sign-flip on log time ratios",
-            n_pairs=int(d.size),
-            n_informative=int(informative.size),
-            time_ratio=math.exp(float(d.mean())) if d.size else math.nan,
-            time_ratio_ci_low=math.exp(low),
-            time_ratio_ci_high=math.exp(high),
-            log_ratio_sd=sd,
-        )
+    if is_paired(group["seed"].tolist(), ctrl["seed"].tolist()):
+        fields, test, diff = _paired(group, ctrl, tau, n_resamples, km_resamples, seed)
     else:
-        logs = log_times(pd.concat([group, ctrl]))
-        a, b = logs.loc[group.index].to_numpy(), logs.loc[ctrl.index].to_numpy()
-        times = np.r_[group["time"], ctrl["time"]]
-        events = np.r_[group["event_"], ctrl["event_"]].astype(bool)
-        labels = np.r_[np.zeros(len(group), int), np.ones(len(ctrl), int)]
-        test = logrank_permutation(times, events, labels, n_resamples, seed)
-        diff = rmst_difference(
-            group["time"].to_numpy(float), group["event_"].to_numpy(bool),
-            ctrl["time"].to_numpy(float), ctrl["event_"].to_numpy(bool),
-            tau, km_resamples, seed,
-        )  # fmt: skip
-        dof = a.size + b.size - 2
-        pooled = (
-            math.sqrt(((a.size - 1) * np.var(a, ddof=1) + (b.size - 1) * np.var(b, ddof=1)) / dof)
-            if min(a.size, b.size) > 1
-            else math.nan
-        )
-        row.update(
-            design="unpaired",
-            test="permutation log-rank",
-            n_pairs=0,
-            n_informative=0,
-            time_ratio=math.exp(float(a.mean() - b.mean())),
-            time_ratio_ci_low=math.nan,
-            time_ratio_ci_high=math.nan,
-            log_ratio_sd=pooled,
-        )
+        fields, test, diff = _unpaired(group, ctrl, tau, n_resamples, km_resamples, seed)
     row.update(
+        fields,
         exact=test.exact,
         n_permutations=test.n_permutations,
         p_value=test.p_value,
@@ -276,6 +227,81 @@ def compare(
         rmst_difference_ci_high=diff[2],
     )
     return row
+
+
+def _paired(
+    group: pd.DataFrame,
+    ctrl: pd.DataFrame,
+    tau: float,
+    n_resamples: int,
+    km_resamples: int,
+    seed: int,
+) -> tuple[dict[str, object], PermutationTest, tuple[float, float, float]]:
+    """Seed-paired: the exact sign-flip test and CI on the per-seed log time ratios."""
+    pairs = paired_log_ratios(group, ctrl)
+    d = pairs["d"].to_numpy()
+    test = sign_flip(d, n_resamples, seed)
+    low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
+    diff = rmst_difference(
+        pairs["time"].to_numpy(float), pairs["event_"].to_numpy(bool),
+        pairs["time_c"].to_numpy(float), pairs["event__c"].to_numpy(bool),
+        tau, km_resamples, seed, paired=True,
+    )  # fmt: skip
+    # a pair censored on both sides says nothing under any effect that
+    # leaves it censored; a tie at the same evaluation is noise that an
+    # effect would break, so it counts
+    both_censored = ~pairs["event_"].to_numpy(bool) & ~pairs["event__c"].to_numpy(bool)
+    informative = d[~both_censored]
+    fields: dict[str, object] = {
+        "design": "paired",
+        "test": "sign-flip on log time ratios",
+        "n_pairs": int(d.size),
+        "n_informative": int(informative.size),
+        "time_ratio": math.exp(float(d.mean())) if d.size else math.nan,
+        "time_ratio_ci_low": math.exp(low),
+        "time_ratio_ci_high": math.exp(high),
+        "log_ratio_sd": float(np.std(informative, ddof=1)) if informative.size > 1 else math.nan,
+    }
+    return fields, test, diff
+
+
+def _unpaired(
+    group: pd.DataFrame,
+    ctrl: pd.DataFrame,
+    tau: float,
+    n_resamples: int,
+    km_resamples: int,
+    seed: int,
+) -> tuple[dict[str, object], PermutationTest, tuple[float, float, float]]:
+    """Seeds not shared: the permutation log-rank test, no CI of the ratio."""
+    logs = log_times(pd.concat([group, ctrl]))
+    a, b = logs.loc[group.index].to_numpy(), logs.loc[ctrl.index].to_numpy()
+    times = np.r_[group["time"], ctrl["time"]]
+    events = np.r_[group["event_"], ctrl["event_"]].astype(bool)
+    labels = np.r_[np.zeros(len(group), int), np.ones(len(ctrl), int)]
+    test = logrank_permutation(times, events, labels, n_resamples, seed)
+    diff = rmst_difference(
+        group["time"].to_numpy(float), group["event_"].to_numpy(bool),
+        ctrl["time"].to_numpy(float), ctrl["event_"].to_numpy(bool),
+        tau, km_resamples, seed,
+    )  # fmt: skip
+    dof = a.size + b.size - 2
+    pooled = (
+        math.sqrt(((a.size - 1) * np.var(a, ddof=1) + (b.size - 1) * np.var(b, ddof=1)) / dof)
+        if min(a.size, b.size) > 1
+        else math.nan
+    )
+    fields: dict[str, object] = {
+        "design": "unpaired",
+        "test": "permutation log-rank",
+        "n_pairs": 0,
+        "n_informative": 0,
+        "time_ratio": math.exp(float(a.mean() - b.mean())),
+        "time_ratio_ci_low": math.nan,
+        "time_ratio_ci_high": math.nan,
+        "log_ratio_sd": pooled,
+    }
+    return fields, test, diff
 
 
 def detectable_ratios(frame: pd.DataFrame) -> pd.Series:
