@@ -213,10 +213,22 @@ def compare(
         ),
         "rmst_tau": tau,
     }
-    if is_paired(group["seed"].tolist(), ctrl["seed"].tolist()):
-        fields, test, diff = _paired(group, ctrl, tau, n_resamples, km_resamples, seed)
+    paired = is_paired(group["seed"].tolist(), ctrl["seed"].tolist())
+    if paired:
+        pairs = paired_log_ratios(group, ctrl)
+        fields, test = _paired(pairs, n_resamples, seed)
+        a, b = (
+            pairs[["time", "event_"]],
+            pairs[["time_c", "event__c"]].set_axis(["time", "event_"], axis=1),
+        )
     else:
-        fields, test, diff = _unpaired(group, ctrl, tau, n_resamples, km_resamples, seed)
+        fields, test = _unpaired(group, ctrl, n_resamples, seed)
+        a, b = group, ctrl
+    diff = rmst_difference(
+        a["time"].to_numpy(float), a["event_"].to_numpy(bool),
+        b["time"].to_numpy(float), b["event_"].to_numpy(bool),
+        tau, km_resamples, seed, paired=paired,
+    )  # fmt: skip
     row.update(
         fields,
         exact=test.exact,
@@ -230,23 +242,12 @@ def compare(
 
 
 def _paired(
-    group: pd.DataFrame,
-    ctrl: pd.DataFrame,
-    tau: float,
-    n_resamples: int,
-    km_resamples: int,
-    seed: int,
-) -> tuple[dict[str, object], PermutationTest, tuple[float, float, float]]:
+    pairs: pd.DataFrame, n_resamples: int, seed: int
+) -> tuple[dict[str, object], PermutationTest]:
     """Seed-paired: the exact sign-flip test and CI on the per-seed log time ratios."""
-    pairs = paired_log_ratios(group, ctrl)
     d = pairs["d"].to_numpy()
     test = sign_flip(d, n_resamples, seed)
     low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
-    diff = rmst_difference(
-        pairs["time"].to_numpy(float), pairs["event_"].to_numpy(bool),
-        pairs["time_c"].to_numpy(float), pairs["event__c"].to_numpy(bool),
-        tau, km_resamples, seed, paired=True,
-    )  # fmt: skip
     # a pair censored on both sides says nothing under any effect that
     # leaves it censored; a tie at the same evaluation is noise that an
     # effect would break, so it counts
@@ -262,17 +263,12 @@ def _paired(
         "time_ratio_ci_high": math.exp(high),
         "log_ratio_sd": float(np.std(informative, ddof=1)) if informative.size > 1 else math.nan,
     }
-    return fields, test, diff
+    return fields, test
 
 
 def _unpaired(
-    group: pd.DataFrame,
-    ctrl: pd.DataFrame,
-    tau: float,
-    n_resamples: int,
-    km_resamples: int,
-    seed: int,
-) -> tuple[dict[str, object], PermutationTest, tuple[float, float, float]]:
+    group: pd.DataFrame, ctrl: pd.DataFrame, n_resamples: int, seed: int
+) -> tuple[dict[str, object], PermutationTest]:
     """Seeds not shared: the permutation log-rank test, no CI of the ratio."""
     logs = log_times(pd.concat([group, ctrl]))
     a, b = logs.loc[group.index].to_numpy(), logs.loc[ctrl.index].to_numpy()
@@ -280,11 +276,6 @@ def _unpaired(
     events = np.r_[group["event_"], ctrl["event_"]].astype(bool)
     labels = np.r_[np.zeros(len(group), int), np.ones(len(ctrl), int)]
     test = logrank_permutation(times, events, labels, n_resamples, seed)
-    diff = rmst_difference(
-        group["time"].to_numpy(float), group["event_"].to_numpy(bool),
-        ctrl["time"].to_numpy(float), ctrl["event_"].to_numpy(bool),
-        tau, km_resamples, seed,
-    )  # fmt: skip
     dof = a.size + b.size - 2
     pooled = (
         math.sqrt(((a.size - 1) * np.var(a, ddof=1) + (b.size - 1) * np.var(b, ddof=1)) / dof)
@@ -301,7 +292,7 @@ def _unpaired(
         "time_ratio_ci_high": math.nan,
         "log_ratio_sd": pooled,
     }
-    return fields, test, diff
+    return fields, test
 
 
 def detectable_ratios(frame: pd.DataFrame) -> pd.Series:
