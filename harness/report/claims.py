@@ -56,6 +56,11 @@ def source(table: str, **key: object) -> Source:
     return Source(table, tuple((k, str(v)) for k, v in key.items()))
 
 
+def row_source(table: str, row: pd.Series, *keys: str) -> Source:
+    """The row of ``table`` whose ``keys`` columns hold ``row``'s values."""
+    return source(table, **{k: row[k] for k in keys})
+
+
 @dataclass(frozen=True)
 class Sentence:
     """One sentence of the answer and the rows its numbers come from."""
@@ -166,6 +171,4 @@ def vs_rows(analysis: Analysis, model: str, measure: str) -> dict[str, pd.Series
 
 
 def vs_source(row: pd.Series) -> Source:
-    return source(
-        VS_CONTROL, measure=row["measure"], model=row["model"], condition=row["condition"]
-    )
+    return row_source(VS_CONTROL, row, "measure", "model", "condition")

@@ -24,6 +24,7 @@ from harness.report.claims import (
     quoted_names,
     ratio,
     ratio_ci,
+    row_source,
     significant,
     smallest_holm,
     source,
@@ -191,13 +192,7 @@ def between_rows(analysis: Analysis, model: str, measure: str) -> list[pd.Series
 
 
 def between_source(row: pd.Series) -> Source:
-    return source(
-        BETWEEN,
-        measure=row["measure"],
-        model=row["model"],
-        condition_a=row["condition_a"],
-        condition_b=row["condition_b"],
-    )
+    return row_source(BETWEEN, row, "measure", "model", "condition_a", "condition_b")
 
 
 def group_meaning(results: Results, group: list[str], pairs: list[pd.Series]) -> str:

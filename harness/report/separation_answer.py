@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.report.claims import SEPARABILITY, Sentence, Source, holm_clause, quoted_names, source
+from harness.report.claims import (
+    SEPARABILITY,
+    Sentence,
+    Source,
+    holm_clause,
+    quoted_names,
+    row_source,
+)
 from harness.report.numbers import ALPHA, detectable_clause, fmt_p, plural
 from harness.report.separation import main_metrics
 from harness.stats.analysis import Analysis
@@ -67,14 +74,7 @@ def separability_sentences(
 
 
 def _key(row: pd.Series) -> Source:
-    return source(
-        SEPARABILITY,
-        model=row["model"],
-        condition=row["condition"],
-        latent_space=row["latent_space"],
-        probe=row["probe"],
-        metric=row["metric"],
-    )
+    return row_source(SEPARABILITY, row, "model", "condition", "latent_space", "probe", "metric")
 
 
 def _by_direction(results: Results, sig: pd.DataFrame) -> list[str]:
