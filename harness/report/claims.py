@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.output.layout import RUNS_CSV, stats_csv
 from harness.report.numbers import ALPHA, fmt_p, series
 from harness.spec.config import ANSWER_MEASURE
 from harness.stats.analysis import Analysis
@@ -26,10 +27,10 @@ MEASURE_WORDS = {
     "seconds": ("wall time", "less", "more"),
 }
 
-VS_CONTROL = "stats/convergence_vs_control.csv"
-BETWEEN = "stats/convergence_between.csv"
-SEPARABILITY = "stats/separability_vs_control.csv"
-RUNS = "runs.csv"
+VS_CONTROL = stats_csv("convergence_vs_control")
+BETWEEN = stats_csv("convergence_between")
+SEPARABILITY = stats_csv("separability_vs_control")
+RUNS = RUNS_CSV
 
 
 @dataclass(frozen=True)

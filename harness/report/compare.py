@@ -15,7 +15,6 @@ measures never share a line.
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from collections.abc import Sequence
@@ -24,17 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.output.layout import RECORD, runs_dir, stats_csv
+from harness.output.record import read_record
 from harness.output.store import MANIFEST, Store, StoreError
 from harness.plugin.names import metric_label
+from harness.report.claims import SEPARABILITY, VS_CONTROL
 from harness.report.markup import esc
 from harness.report.numbers import ALPHA, MEASURE_NAMES
 from harness.report.separation import headline_metrics
 from harness.spec.config import ANSWER_MEASURE
 from harness.spec.design import Design
 
-CONVERGENCE = Path("stats") / "convergence_vs_control.csv"
-SEPARABILITY = Path("stats") / "separability_vs_control.csv"
-SEPARABILITY_SUMMARY = Path("stats") / "separability.csv"
+SEPARABILITY_SUMMARY = stats_csv("separability")
 #: the columns of the table :func:`compare` returns (and ``--output x.csv`` writes)
 COLUMNS = ["folder", "suite", "dataset", "model", "condition", "condition_label", "control",
            "answer", "latent_space", "estimate", "ci_low", "ci_high", "p_holm"]  # fmt: skip
@@ -78,7 +78,7 @@ def read_answers(folder: str | Path, measure: str | None = None) -> Answers:
         raise CompareError(
             f"{folder} is not a results folder of `harness run`: it has no {MANIFEST}"
         )
-    missing = [str(p) for p in (CONVERGENCE, SEPARABILITY, SEPARABILITY_SUMMARY)
+    missing = [str(p) for p in (VS_CONTROL, SEPARABILITY, SEPARABILITY_SUMMARY)
                if not (folder / p).is_file()]  # fmt: skip
     if missing:
         raise CompareError(
@@ -86,7 +86,7 @@ def read_answers(folder: str | Path, measure: str | None = None) -> Answers:
             f"`harness report {folder}` writes them from its runs"
         )
     try:
-        convergence = pd.read_csv(folder / CONVERGENCE)
+        convergence = pd.read_csv(folder / VS_CONTROL)
         separability = pd.read_csv(folder / SEPARABILITY)
         summary = pd.read_csv(folder / SEPARABILITY_SUMMARY)
     except (OSError, ValueError) as exc:
@@ -103,12 +103,11 @@ def read_answers(folder: str | Path, measure: str | None = None) -> Answers:
 
 def _dataset(folder: Path) -> str:
     """The dataset plugin the folder's runs read (from a run record), with its label."""
-    for record in sorted((folder / "runs").glob("*/record.json")):
+    for path in sorted(runs_dir(folder).glob(f"*/{RECORD}")):
         try:
-            spec = json.loads(record.read_text(encoding="utf-8")).get("spec") or {}
+            dataset = read_record(path).spec.get("dataset") or {}
         except (OSError, ValueError):
             continue
-        dataset = spec.get("dataset") or {}
         plugin, label = dataset.get("plugin"), dataset.get("label")
         if plugin:
             return str(plugin) if not label or label == plugin else f"{label} ({plugin})"

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.output.layout import stats_csv
 from harness.report.answer import Sentence, source
 from harness.report.numbers import fmt_ci, fmt_score, series
 from harness.report.separation import main_metrics
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
-LAYERS = "stats/layers.csv"
+LAYERS = stats_csv("layers")
 
 
 def _key(row: pd.Series) -> dict[str, object]:

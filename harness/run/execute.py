@@ -25,6 +25,7 @@ import torch
 from harness.data.audio import data_quality
 from harness.learning.pretraining import Pretraining
 from harness.learning.training import TrainingOutcome, train
+from harness.output.layout import ARTIFACTS
 from harness.plugin.registry import Registry, load_registry
 from harness.run.data import Prepared, classical_baseline, prepare, read_source
 from harness.run.environment import environment
@@ -34,13 +35,6 @@ from harness.run.probes import run_probes
 from harness.run.reference import model_reference
 from harness.spec.checkpoints import StartingWeights
 from harness.spec.expand import RunSpec
-
-#: file names inside the run folder (the record's ``artifacts``)
-ARTIFACTS = {
-    "weights": "weights.pt",
-    "latents": "latents.npz",
-    "probe_artifacts": "probe_artifacts.npz",
-}
 
 
 def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> dict[str, Any]:

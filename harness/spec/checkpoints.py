@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.output.layout import RECORD, WEIGHTS
 from harness.plugin.contracts import check_checkpoint_report
 
 if TYPE_CHECKING:
@@ -52,8 +53,6 @@ TORCH_SUFFIXES = (".pt", ".pth", ".bin")
 #: file names in a Hugging Face save_pretrained folder, in the order looked for
 HF_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 #: a harness run folder (harness.output.store.RECORD) and its weights when the record does not say
-RUN_RECORD = "record.json"
-RUN_WEIGHTS = "weights.pt"
 #: how many mismatches a message lists
 _SHOWN = 8
 
@@ -103,7 +102,7 @@ def _locate(path: Path, where: str) -> _Located:
     if not path.exists():
         raise CheckpointError(where, f"no such file or folder: {path}; expected {ACCEPTED}")
     if path.is_file():
-        if path.name == RUN_RECORD:
+        if path.name == RECORD:
             return _locate(path.parent, where)
         if path.suffix in SAFETENSORS_SUFFIXES:
             return _Located("safetensors", (path,))
@@ -111,7 +110,7 @@ def _locate(path: Path, where: str) -> _Located:
             return _Located("huggingface", _shards(path, where))
         # any other suffix is tried as a torch file; reading it says what it is
         return _Located("torch", (path,))
-    record = path / RUN_RECORD
+    record = path / RECORD
     if record.is_file():
         return _run_folder(path, record, where)
     for name in HF_FILES:
@@ -133,7 +132,7 @@ def _run_folder(path: Path, record: Path, where: str) -> _Located:
     except (OSError, ValueError) as exc:
         raise CheckpointError(where, f"cannot read the run record {record}: {exc}") from exc
     artifacts = data.get("artifacts") if isinstance(data, dict) else None
-    name = artifacts.get("weights", RUN_WEIGHTS) if isinstance(artifacts, dict) else RUN_WEIGHTS
+    name = artifacts.get("weights", WEIGHTS) if isinstance(artifacts, dict) else WEIGHTS
     weights = path / str(name)
     if not weights.is_file():
         status = data.get("status") if isinstance(data, dict) else None
