@@ -394,7 +394,7 @@ def test_two_sample_rates_run_and_are_compared(tmp_path, tones_registry):
         "sample rate 8000 Hz (8k) vs 16000 Hz (16k)."
     )
     # a folder without a manifest rebuilds the same differences from its records
-    rebuilt = Design.from_records(results.records.values())
+    rebuilt = Design.from_specs(r.spec for r in results.records.values())
     assert rebuilt.overridden == results.design.overridden
     assert rebuilt.differences() == results.design.differences()
     analysis = analyse(results, n_resamples=99, km_resamples=19)

@@ -57,8 +57,8 @@ def test_each_condition_records_its_stages_with_the_filters_resolved_parameters(
 
 
 def test_the_records_rebuild_the_same_conditions_as_the_suite(cutoffs):
-    records = [{"run_id": s.run_id, "spec": s.to_dict()} for s in expand(cutoffs)]
-    assert Design.from_records(records).conditions == Design.from_suite(cutoffs).conditions
+    specs = [s.to_dict() for s in expand(cutoffs)]
+    assert Design.from_specs(specs).conditions == Design.from_suite(cutoffs).conditions
 
 
 def test_the_design_captures_the_plugins_facts_when_written(cutoffs):

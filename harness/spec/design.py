@@ -9,7 +9,7 @@ two sides cannot disagree about which condition is the control or how many
 runs a suite has.
 
 An output folder written before the manifest carried a design gets one
-rebuilt from its run records (:meth:`Design.from_records`): every record holds
+rebuilt from its run records' specs (:meth:`Design.from_specs`): every record holds
 its resolved spec. Each condition carries its whole pretraining as a tuple of
 :class:`~harness.spec.stages.Stage` (with the filter's parameters), the checkpoint
 digests its runs start from and the settings it overrides; the design carries
@@ -234,17 +234,17 @@ class Design:
         )
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], name: str = "") -> Design:
-        """A best-effort design from run records alone, for folders whose manifest
-        has none: conditions, models and seeds in the order the records name them."""
+    def from_specs(cls, specs: Iterable[Mapping[str, Any]], name: str = "") -> Design:
+        """A best-effort design from the specs of run records alone (``record.spec``),
+        for folders whose manifest has none: conditions, models and seeds in the
+        order the records name them."""
         conditions: dict[str, dict[str, Any]] = {}
         digests: dict[str, dict[str, str]] = {}
         models: dict[str, ModelInfo] = {}
         seeds: dict[int, None] = {}
         suite_values: dict[tuple[str, str], Any] = {}
         control = target_language = None
-        for record in records:
-            spec = record.get("spec") or {}
+        for spec in specs:
             name = name or str(spec.get("suite") or "")
             control = control or spec.get("control")
             target = spec.get("target") or {}

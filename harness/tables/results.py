@@ -88,7 +88,7 @@ class Results:
         by_id = {r.run_id: r for r in as_records(records)}
         return cls(
             output_dir=output_dir,
-            design=design or Design.from_records(r.to_dict() for r in by_id.values()),
+            design=design or Design.from_specs(r.spec for r in by_id.values()),
             suite_text=suite_text,
             records=by_id,
             runs=runs_table(by_id.values()),
