@@ -45,6 +45,7 @@ from harness.report.plotting import legend as _legend
 from harness.report.plotting import style as _style
 from harness.report.plotting import wrap as _wrap
 from harness.report.scatter_figures import tsne_figures
+from harness.spec.config import ANSWER_MEASURE
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
@@ -159,7 +160,7 @@ def _label_axes(grid: Any, panels: Sequence[tuple[Any, str, list[str], str]], xl
 
 
 def kaplan_meier_figure(
-    results: Results, analysis: Analysis, measure: str = "steps"
+    results: Results, analysis: Analysis, measure: str = ANSWER_MEASURE
 ) -> Figure | None:
     """P(not yet at threshold) against time: one row of small panels per model,
     one panel per condition against the control (two bands per panel, so no

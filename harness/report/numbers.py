@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness.spec.config import ANSWER_MEASURE
+
 #: the level at which the report calls a Holm-corrected p "evidence"
 ALPHA = 0.05
 
@@ -69,7 +71,7 @@ def fmt_p(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
-def fmt_ci(low: float, high: float, fmt: str = "num", measure: str = "steps") -> str:
+def fmt_ci(low: float, high: float, fmt: str = "num", measure: str = ANSWER_MEASURE) -> str:
     def one(x: float) -> str:
         return fmt_time(x, measure) if fmt == "time" else fmt_score(x)
 

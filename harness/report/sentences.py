@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural, series
 from harness.report.separation import main_metrics
+from harness.spec.config import ANSWER_MEASURE
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
@@ -79,7 +80,7 @@ def _median_phrase(row: pd.Series, measure: str) -> str:
 
 
 def convergence_sentences(
-    results: Results, analysis: Analysis, measure: str = "steps"
+    results: Results, analysis: Analysis, measure: str = ANSWER_MEASURE
 ) -> list[str]:
     """One sentence per model and condition against the control."""
     out: list[str] = []
@@ -200,7 +201,9 @@ def _verdict(t: pd.Series, model: str, measure: str) -> str:
     return f"{head}: no evidence of a difference; {detectable_phrase(t, measure)}."
 
 
-def overall_sentences(results: Results, analysis: Analysis, measure: str = "steps") -> list[str]:
+def overall_sentences(
+    results: Results, analysis: Analysis, measure: str = ANSWER_MEASURE
+) -> list[str]:
     out: list[str] = []
     table = analysis.convergence_overall
     if table.empty:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from harness.spec.config import ANSWER_MEASURE
 from harness.stats.convergence import (
     ALPHA,
     POWER,
@@ -30,7 +31,7 @@ PLAN_COLUMNS = ["model", "measure", "conditions", "pairs", "log_ratio_sd", "df",
                 "detectable_ratio", "effect", "ratio", "seeds_needed"]  # fmt: skip
 
 
-def pilot_spread(runs: pd.DataFrame, control: str, measure: str = "steps") -> pd.DataFrame:
+def pilot_spread(runs: pd.DataFrame, control: str, measure: str = ANSWER_MEASURE) -> pd.DataFrame:
     """Per model: the pooled SD of per-seed log ratios to the control (each
     condition's mean removed), its degrees of freedom, and the pairs per
     condition. Conditions that do not share seeds with the control are left out."""
@@ -68,7 +69,7 @@ def plan(
     effects: Sequence[float] = (0.1, 0.2, 0.3),
     power: float = POWER,
     comparisons: int | None = None,
-    measure: str = "steps",
+    measure: str = ANSWER_MEASURE,
 ) -> pd.DataFrame:
     """Seeds needed per model and planned effect.
 
