@@ -23,6 +23,7 @@ from harness.learning.objectives import Objective, OwnLoss
 from harness.learning.stepper import PRETRAIN_STREAM, Learner, first_bad
 from harness.learning.training_data import TrainingData
 from harness.learning.training_outcome import TrainingOutcome
+from harness.spec.config import SELF_SUPERVISED, TASK_OBJECTIVE
 
 if TYPE_CHECKING:
     from harness.plugin.contracts import Model
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from harness.spec.suite import Condition
 
 #: pretraining objectives: the target task's, or the model's own loss
-TASK, SELF_SUPERVISED = "task", "self_supervised"
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Pretraining:
     :ivar filter: the pretraining filter those clips pass through (None: none).
     :ivar epochs: passes over the pretraining segments (when ``steps`` is 0).
     :ivar steps: optimiser steps of pretraining; 0: ``epochs`` passes instead.
-    :ivar objective: :data:`TASK` (the target task's objective) or
+    :ivar objective: :data:`TASK_OBJECTIVE` (the target task's objective) or
         :data:`SELF_SUPERVISED` (the model's own loss, whatever the task).
     """
 
@@ -49,7 +49,7 @@ class Pretraining:
     filter: Selection | None = None
     epochs: int = 0
     steps: int = 0
-    objective: str = TASK
+    objective: str = TASK_OBJECTIVE
 
     @classmethod
     def of(cls, condition: Condition) -> Pretraining:

@@ -14,6 +14,7 @@ import harness
 from harness.output.layout import CURVES_CSV, PROBES_CSV, RUNS_CSV, stats_csv
 from harness.plugin.provenance import HARNESS, describe
 from harness.report.markup import esc, para, table
+from harness.spec.config import SELF_SUPERVISED
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
@@ -225,7 +226,7 @@ def _pretraining_amount(cond: Mapping[str, Any]) -> Any:
     amount = (
         f"{cond['pretrain_steps']} steps" if cond.get("pretrain_steps") else cond.get("epochs", "–")
     )
-    if cond.get("pretrain_objective") == "self_supervised":
+    if cond.get("pretrain_objective") == SELF_SUPERVISED:
         return f"{amount} (self-supervised)"
     return amount
 

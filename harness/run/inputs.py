@@ -145,7 +145,7 @@ def compute_features(
             "train": extract.silence([c.audio for c in roles.train]),
             "heldout": extract.silence(heldout_audio),
         }
-        if spec.features.silence in ("mask", "label")
+        if spec.features.silence_in_loss
         else {}
     )
     return RunFeatures(

@@ -29,6 +29,7 @@ __all__ = [
     "SECTIONS",
     "SELF_SUPERVISED",
     "TARGET_METRICS",
+    "TASK_OBJECTIVE",
     "TIME_MEASURES",
     "TOP_PARAMS",
     "FeatureConfig",
@@ -54,7 +55,8 @@ ANSWER_MEASURE = "steps"
 
 #: What a condition's pretraining optimises: the target task, or the model's own loss.
 SELF_SUPERVISED = "self_supervised"
-PRETRAIN_OBJECTIVES = ("task", SELF_SUPERVISED)
+TASK_OBJECTIVE = "task"
+PRETRAIN_OBJECTIVES = (TASK_OBJECTIVE, SELF_SUPERVISED)
 
 TOP_PARAMS = (
     Param("name", str, REQUIRED, "short name, used in file names and the report title"),

@@ -15,9 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: what pretraining optimises: the target task, or the model's own loss
-OBJECTIVES = ("task", "self_supervised")
-
 
 def pretrains(language: str | None, epochs: int, steps: int) -> bool:
     """Whether a condition hears anything before the target: a language and a

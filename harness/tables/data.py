@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from harness.data.audio import FILE_REASONS, SKIP_REASONS
+from harness.data.splits import ROLES
 from harness.output.record import RunRecord, as_records
 from harness.tables.runs import IDENTITY_COLUMNS, finite_or_nan, identity
 
@@ -27,7 +28,6 @@ __all__ = [
 ]
 
 #: per language, the roles whose speakers and clips data_quality.csv counts
-_ROLES = ("pretrain", "train", "heldout", "probe")
 #: reasons in the order of data_quality.csv's skipped_* columns
 SKIP_COLUMNS = SKIP_REASONS
 DATA_QUALITY_COLUMNS = [
@@ -38,7 +38,7 @@ DATA_QUALITY_COLUMNS = [
     *(f"skipped_{reason}" for reason in SKIP_COLUMNS),
     "speakers_loaded",
     "clips_loaded",
-    *(f"{role}_{unit}" for role in _ROLES for unit in ("speakers", "clips")),
+    *(f"{role}_{unit}" for role in ROLES for unit in ("speakers", "clips")),
 ]
 #: data_quality.csv's columns of what the dataset delivered, by count
 _LOADED = {"speakers": "speakers_loaded", "clips": "clips_loaded"}
@@ -70,7 +70,7 @@ def data_quality_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.D
         for language, n in record.data.loaded.items():
             _keep_most(row(dataset, language), n, _LOADED)
         for role, per in record.data.counts.items():
-            if role in _ROLES:
+            if role in ROLES:
                 for language, n in per.items():
                     _keep_most(row(dataset, language), n, _role_columns(role))
     for skip in skipped_files(records):

@@ -26,6 +26,7 @@ from harness.data.corpus import (
     stamp,
 )
 from harness.data.dataset_roots import languages_under_root
+from harness.plugin.components import CLIP_LABELS
 
 EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -101,7 +102,7 @@ def check_folder(
 ) -> Iterator[tuple[str, str]]:
     """The root exists, holds a folder for every language, with enough speakers and files."""
     label = params.get("subfolder_label")
-    if label is not None and (not label.isidentifier() or label in ("language", "speaker")):
+    if label is not None and (not label.isidentifier() or label in CLIP_LABELS):
         yield "subfolder_label", (f"folder: expected a label name (letters, digits, '_') other "
                                   f"than language and speaker, got {label!r}")  # fmt: skip
     root = Path(params["root"]).expanduser()
