@@ -407,3 +407,13 @@ def test_a_run_reports_the_contract_error(tmp_path, selection, message):
         run_tiny_suite(tmp_path, conditions=[{"name": "none"}], extractors=["feature_stats"],
                        extra_plugins=[Broken()], **selection)  # fmt: skip
     assert message in str(info.value)
+
+
+def test_a_skipped_probe_result_carries_no_numbers_and_its_reason_is_text():
+    from harness.plugin.contracts import check_probe_result
+
+    assert check_probe_result("p", ["m"], ProbeResult(skipped="seed 0 only")).skipped
+    with pytest.raises(ContractError, match="carries no metrics, artifacts or details"):
+        check_probe_result("p", ["m"], ProbeResult(metrics={"m": 0.5}, skipped="seed 0 only"))
+    with pytest.raises(ContractError, match="skipped must be a reason"):
+        check_probe_result("p", ["m"], ProbeResult(skipped=True))  # type: ignore[arg-type]

@@ -128,3 +128,29 @@ def test_a_raising_probe_keeps_the_training_and_harness_probe_reruns_only_it(
 def test_harness_probe_on_a_folder_without_runs_says_so(tmp_path, capsys):
     assert main(["probe", str(tmp_path)]) == 2
     assert "holds no runs/ folder" in capsys.readouterr().err
+
+
+def test_a_probe_that_skips_a_seed_on_purpose_is_no_fault_and_nothing_to_reprobe(tmp_path, capsys):
+    """t-SNE asked for seed 0 only: the other seed's pairs are skipped with a reason,
+    not NaN faults, the report lists no probe fault, and `harness probe` finds nothing."""
+    results = run_tiny_suite(
+        tmp_path,
+        seeds=[0, 1],
+        probes=[{"plugin": "tsne", "perplexity": 5.0, "max_iter": 250, "seeds": [0]}],
+    )
+    by_seed = {int(r.spec["seed"]): r for r in results.records.values()}
+    assert not by_seed[1].probe_warnings and not by_seed[1].probes
+    assert {s.reason for s in by_seed[1].probes_skipped} == {"drawn for seed(s) [0] only"}
+    assert by_seed[0].probes and not by_seed[0].probes_skipped
+    stored = json.loads((results.run_dir(by_seed[1].run_id) / "record.json").read_text())
+    assert [s["probe"] for s in stored["probes_skipped"]] == ["tsne"] * len(
+        by_seed[1].latent_spaces
+    )
+    assert "probes_skipped" not in json.loads(
+        (results.run_dir(by_seed[0].run_id) / "record.json").read_text()
+    )
+    report = build_report(results.output_dir, n_resamples=99, km_resamples=99).read_text("utf-8")
+    assert "as NaN" not in report
+    capsys.readouterr()
+    assert main(["probe", str(results.output_dir), "--no-report"]) == 0
+    assert "nothing to re-probe" in capsys.readouterr().out

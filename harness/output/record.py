@@ -28,6 +28,7 @@ from harness.output.record_parts import (
     ProbeDetail,
     ProbeError,
     ProbeRow,
+    ProbeSkip,
     ProbeWarning,
     SkippedExtractor,
     build,
@@ -46,6 +47,7 @@ __all__ = [
     "ProbeDetail",
     "ProbeError",
     "ProbeRow",
+    "ProbeSkip",
     "ProbeWarning",
     "RecordVersionError",
     "RunRecord",
@@ -105,7 +107,10 @@ _FAILED_KEYS = (
 )
 #: keys written after the others only when set (by `harness probe`)
 _LATER_KEYS = ("reprobed",)
-_KNOWN = {VERSION_KEY, *_FINISHED_KEYS, *_LATER_KEYS}
+#: written after ``probe_warnings`` only where a probe skipped a pair, so the
+#: records of runs without one read and write as they always did
+_SKIPS = "probes_skipped"
+_KNOWN = {VERSION_KEY, *_FINISHED_KEYS, *_LATER_KEYS, _SKIPS}
 
 
 class RecordVersionError(ValueError):
@@ -135,6 +140,8 @@ class RunRecord:
     probe_details: tuple[ProbeDetail, ...] = ()
     probe_errors: tuple[ProbeError, ...] = ()
     probe_warnings: tuple[ProbeWarning, ...] = ()
+    #: pairs a probe chose not to measure (ProbeResult.skipped), with the reason
+    probes_skipped: tuple[ProbeSkip, ...] = ()
     extractors_skipped: tuple[SkippedExtractor, ...] = ()
     data: DataSummary = field(default_factory=DataSummary)
     #: artifact name -> file name inside the run folder
@@ -186,6 +193,7 @@ class RunRecord:
             probe_details=_rows(ProbeDetail, data.get("probe_details")),
             probe_errors=_rows(ProbeError, data.get("probe_errors")),
             probe_warnings=_rows(ProbeWarning, data.get("probe_warnings")),
+            probes_skipped=_rows(ProbeSkip, data.get(_SKIPS)),
             extractors_skipped=_rows(SkippedExtractor, data.get("extractors_skipped")),
             data=DataSummary.from_dict(data.get("data")),
             artifacts=thaw(data.get("artifacts") or {}),
@@ -219,6 +227,7 @@ class RunRecord:
             "probe_details": [dump(r) for r in self.probe_details],
             "probe_errors": [dump(r) for r in self.probe_errors],
             "probe_warnings": [dump(r) for r in self.probe_warnings],
+            _SKIPS: [dump(r) for r in self.probes_skipped],
             "extractors_skipped": [dump(r) for r in self.extractors_skipped],
             "data": self.data.to_dict(),
             "artifacts": dict(self.artifacts),
@@ -231,7 +240,9 @@ class RunRecord:
             "error": thaw(self.error),
             "provenance": thaw(self.provenance),
         }
-        keys = _FAILED_KEYS if self.status == FAILED else _FINISHED_KEYS
+        keys = list(_FAILED_KEYS if self.status == FAILED else _FINISHED_KEYS)
+        if self.probes_skipped and "probe_warnings" in keys:
+            keys.insert(keys.index("probe_warnings") + 1, _SKIPS)
         out = {VERSION_KEY: RECORD_VERSION, **{k: every[k] for k in keys}}
         if self.reprobed is not None:
             out["reprobed"] = list(self.reprobed)

@@ -191,6 +191,14 @@ class ProbeError(ProbePair):
 
 
 @dataclass(frozen=True)
+class ProbeSkip(ProbePair):
+    """A (probe, latent space) pair the probe chose not to measure, and why."""
+
+    plugin: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class ProbeWarning(ProbePair):
     """A metric a probe reported as NaN."""
 

@@ -22,6 +22,7 @@ from harness.output.record import (
     ProbeDetail,
     ProbeError,
     ProbeRow,
+    ProbeSkip,
     ProbeWarning,
     RunRecord,
     write_record,
@@ -55,9 +56,10 @@ class ReprobeSummary:
 
 
 def missing_pairs(record: RunRecord) -> set[tuple[str, str]]:
-    """(probe label, latent space) pairs of the run's probes with no metric rows."""
+    """(probe label, latent space) pairs of the run's probes with no metric rows
+    that the probe did not skip on purpose."""
     probes = [p["label"] for p in record.spec.get("probes", [])]
-    done = {(r.probe, r.latent_space) for r in record.probes}
+    done = {(r.probe, r.latent_space) for r in (*record.probes, *record.probes_skipped)}
     return {(p, s) for p in probes for s in record.latent_spaces} - done
 
 
@@ -121,6 +123,7 @@ def reprobe_run(
             *record.probe_warnings,
             *(build(ProbeWarning, w) for w in outcome.warnings),
         ),
+        probes_skipped=(*record.probes_skipped, *(build(ProbeSkip, s) for s in outcome.skipped)),
         # provenance: these pairs were computed after the run, from its stored latents
         reprobed=tuple(sorted(f"{probe} on {space}" for probe, space in only)),
     )

@@ -48,11 +48,16 @@ class ProbeResult:
         component's ``metrics``.
     :param artifacts: name -> array saved with the run (such as 2-D coordinates).
     :param details: name -> list of numbers kept in the run record (per-fold scores).
+    :param skipped: why the probe chose not to measure this latent space at all
+        (t-SNE drawn for some seeds only); a reason, not a fault: the pair is
+        recorded as skipped, with no metrics, and nothing is re-run. A metric
+        reported as NaN, by contrast, is a fault the report lists.
     """
 
-    metrics: dict[str, float]
+    metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, np.ndarray] = field(default_factory=dict)
     details: dict[str, list[float]] = field(default_factory=dict)
+    skipped: str = ""
 
 
 class Probe(Protocol):
@@ -135,6 +140,16 @@ def check_probe_result(component: str, declared: Iterable[str], value: Any) -> P
             "probe",
             component,
             f"run() must return harness.plugin.contracts.ProbeResult, got {type(value).__name__}",
+        )
+    if not isinstance(value.skipped, str):
+        raise ContractError(
+            "probe", component, f"skipped must be a reason (str), got {value.skipped!r}"
+        )
+    if value.skipped and (value.metrics or value.artifacts or value.details):
+        raise ContractError(
+            "probe",
+            component,
+            f"a result skipped ({value.skipped!r}) carries no metrics, artifacts or details",
         )
     names = set(declared)
     for name, number in value.metrics.items():

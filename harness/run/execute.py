@@ -82,6 +82,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "probe_details": probed.details,
         "probe_errors": probed.errors,
         "probe_warnings": probed.warnings,
+        **({"probes_skipped": probed.skipped} if probed.skipped else {}),
         "extractors_skipped": skipped,
         "data": {
             "counts": roles.counts(),

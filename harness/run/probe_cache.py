@@ -59,6 +59,7 @@ def cached_probe(cache_dir: Path, key: str, compute: Callable[[], ProbeResult]) 
             header = json.loads(str(stored["__result__"]))
             artifacts = {name: stored[name] for name in header["artifacts"]}
         return ProbeResult(
+            skipped=str(header.get("skipped") or ""),
             metrics={k: (np.nan if v is None else v) for k, v in header["metrics"].items()},
             artifacts=artifacts,
             details={
@@ -82,6 +83,7 @@ def _store(path: Path, result: ProbeResult) -> None:
                 k: [finite_or_none(float(v)) for v in vs] for k, vs in result.details.items()
             },
             "artifacts": sorted(result.artifacts),
+            **({"skipped": result.skipped} if result.skipped else {}),
         }
         arrays = {name: np.asarray(a) for name, a in result.artifacts.items()}
         if any(a.dtype == object for a in arrays.values()):

@@ -67,7 +67,9 @@ class ProbeOutcome:
     ``errors``: one row per pair whose probe raised or broke its contract
     (extractor, latent_space, probe, plugin, type, message, traceback);
     ``warnings``: one row per NaN metric (extractor, latent_space, probe,
-    plugin, metric, message), recorded as missing in ``rows``.
+    plugin, metric, message), recorded as missing in ``rows``;
+    ``skipped``: one row per pair the probe chose not to measure
+    (``ProbeResult.skipped``: extractor, latent_space, probe, plugin, reason).
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -75,6 +77,7 @@ class ProbeOutcome:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
         self,
@@ -163,6 +166,11 @@ def probe_latents(
                     probe = registry.create(selection)
                 answer = question.answer(probe, selection, component, latent)
                 result = check_probe_result(selection.plugin, metrics, answer)
+                if result.skipped:
+                    out.skipped.append(
+                        {**where, "plugin": selection.plugin, "reason": result.skipped}
+                    )
+                    continue
                 arrays = probe_arrays(selection, space, result)
                 rows, details = probe_rows(result, metrics, where)
             except Exception as exc:

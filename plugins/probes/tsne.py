@@ -113,8 +113,8 @@ class TSNEProbe:
         seed: int,
     ) -> ProbeResult:
         if self.seeds is not None and seed not in self.seeds:
-            # a picture, not a test: runs of other seeds skip it (NaN is "not computed")
-            return ProbeResult(metrics={m.name: float("nan") for m in METRICS})
+            # a picture, not a test: runs of other seeds skip it, on purpose
+            return ProbeResult(skipped=f"drawn for seed(s) {sorted(self.seeds)} only")
         x, labels, groups, table = probe_inputs(latents, labels, groups)
         n, k = len(x), self.n_neighbors
         # trustworthiness is only defined for k < n / 2
