@@ -483,3 +483,30 @@ def test_a_suite_of_one_condition_and_the_control_reads_naturally(tmp_path):
         assert re.search(r"\): \d+% fewer target steps after “Spanish, low-pass 500 Hz” \(time ratio "
                          r"\d\.\d\d, 95% CI \d\.\d\d to \d\.\d\d\)\.$", first), first  # fmt: skip
         assert not any("cannot be told apart" in s.text for s in p.sentences)
+
+
+def test_without_evidence_the_separability_sentence_names_a_floor_or_a_blind_design():
+    """ "No change" is never said: latents at chance everywhere are a floor, tests
+    that could see no difference within the range are blind, else "no evidence"."""
+    from types import SimpleNamespace
+
+    from harness.report.separation_answer import _no_evidence
+
+    rows = pd.DataFrame(
+        {"model": "lstm", "condition": ["a", "b"], "latent_space": "h", "probe": "ridge",
+         "metric": "acc", "detectable_difference": [0.02, 0.03]}
+    )  # fmt: skip
+    keys = ["model", "condition", "latent_space", "probe", "metric"]
+    at_chance = SimpleNamespace(separability=rows[keys].assign(above_chance=[False, False]))
+    above = SimpleNamespace(separability=rows[keys].assign(above_chance=[True, False]))
+
+    floor = _no_evidence(at_chance, rows, "LSTM", "balanced accuracy")
+    assert "do not separate above chance" in floor.text and "a floor" in floor.text
+    assert floor.cited.startswith("stats/separability.csv")
+    blind = _no_evidence(above, rows.assign(detectable_difference=math.inf), "LSTM", "acc")
+    assert blind.text.startswith("This design could not see a change")
+    seen = _no_evidence(above, rows, "LSTM", "balanced accuracy")
+    assert seen.text.startswith("No evidence that any condition changed")
+    assert "differences of ±0.020 to ±0.030 were detectable" in seen.text
+    for sentence in (floor, blind, seen):
+        assert "No condition changed" not in sentence.text

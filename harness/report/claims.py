@@ -30,6 +30,7 @@ MEASURE_WORDS = {
 VS_CONTROL = stats_csv("convergence_vs_control")
 BETWEEN = stats_csv("convergence_between")
 SEPARABILITY = stats_csv("separability_vs_control")
+SEPARABILITY_SCORES = stats_csv("separability")
 RUNS = RUNS_CSV
 
 

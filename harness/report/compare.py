@@ -23,18 +23,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.output.layout import RECORD, runs_dir, stats_csv
+from harness.output.layout import RECORD, runs_dir
 from harness.output.record import read_record
 from harness.output.store import MANIFEST, Store, StoreError
 from harness.plugin.names import metric_label
-from harness.report.claims import SEPARABILITY, VS_CONTROL
+from harness.report.claims import SEPARABILITY, SEPARABILITY_SCORES, VS_CONTROL
 from harness.report.markup import esc
 from harness.report.numbers import ALPHA, MEASURE_NAMES
 from harness.report.separation import headline_metrics
 from harness.spec.config import ANSWER_MEASURE
 from harness.spec.design import Design
 
-SEPARABILITY_SUMMARY = stats_csv("separability")
 #: the columns of the table :func:`compare` returns (and ``--output x.csv`` writes)
 COLUMNS = ["folder", "suite", "dataset", "model", "condition", "condition_label", "control",
            "answer", "latent_space", "estimate", "ci_low", "ci_high", "p_holm"]  # fmt: skip
@@ -78,7 +77,7 @@ def read_answers(folder: str | Path, measure: str | None = None) -> Answers:
         raise CompareError(
             f"{folder} is not a results folder of `harness run`: it has no {MANIFEST}"
         )
-    missing = [str(p) for p in (VS_CONTROL, SEPARABILITY, SEPARABILITY_SUMMARY)
+    missing = [str(p) for p in (VS_CONTROL, SEPARABILITY, SEPARABILITY_SCORES)
                if not (folder / p).is_file()]  # fmt: skip
     if missing:
         raise CompareError(
@@ -88,7 +87,7 @@ def read_answers(folder: str | Path, measure: str | None = None) -> Answers:
     try:
         convergence = pd.read_csv(folder / VS_CONTROL)
         separability = pd.read_csv(folder / SEPARABILITY)
-        summary = pd.read_csv(folder / SEPARABILITY_SUMMARY)
+        summary = pd.read_csv(folder / SEPARABILITY_SCORES)
     except (OSError, ValueError) as exc:
         raise CompareError(f"{folder}: cannot read its statistics: {exc}") from exc
     design = manifest.design

@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.report.claims import (
     SEPARABILITY,
+    SEPARABILITY_SCORES,
     Sentence,
     Source,
     holm_clause,
@@ -44,16 +45,7 @@ def separability_sentences(
         _key(r) for _, r in rows.iterrows() if r["p_holm"] >= ALPHA
     )
     if sig.empty:
-        clause = detectable_clause(rows["detectable_difference"].astype(float))
-        size = f"; {clause}" if clause else ""
-        return [
-            Sentence(
-                f"No condition changed how well languages separate in the {name}'s latent spaces "
-                f"({shown}, {plural(len(rows), 'test')} over seeds and probe speakers, "
-                f"Holm-corrected{size}).",
-                tuple(_key(r) for _, r in rows.iterrows()),
-            )
-        ]
+        return [_no_evidence(analysis, rows, name, shown)]
     if not detail:
         return [
             Sentence(
@@ -73,8 +65,54 @@ def separability_sentences(
     ]
 
 
+def _no_evidence(analysis: Analysis, rows: pd.DataFrame, name: str, shown: str) -> Sentence:
+    """No test found a change: say what the design could see, never "no change".
+
+    A floor comes first: latent spaces at chance in every condition have no
+    separation to change; tests that could detect no difference within the
+    score's range cannot see one. Otherwise the tests found no evidence, and
+    the detectable differences say how large a change could have hidden.
+    """
+    tested = [_key(r) for _, r in rows.iterrows()]
+    first = rows.iloc[0]
+    scores = analysis.separability
+    mine = scores[
+        (scores["model"] == first["model"])
+        & (scores["probe"] == first["probe"])
+        & (scores["metric"] == first["metric"])
+        & scores["latent_space"].isin(set(rows["latent_space"]))
+    ]
+    if not mine.empty and not mine["above_chance"].fillna(False).astype(bool).any():
+        return Sentence(
+            f"Languages do not separate above chance in the {name}'s latent spaces in any "
+            f"condition ({shown}): a floor, so whether pretraining changes their separation "
+            "cannot be seen in this design.",
+            tuple(row_source(SEPARABILITY_SCORES, r, *_KEYS) for _, r in mine.iterrows()),
+        )
+    detectable = rows["detectable_difference"].astype(float)
+    known = detectable[detectable.notna()]
+    if not known.empty and np.isinf(known).all():
+        return Sentence(
+            f"This design could not see a change in how well languages separate in the "
+            f"{name}'s latent spaces ({shown}): no difference within the score's range was "
+            "detectable with these seeds and probe speakers.",
+            tuple(tested),
+        )
+    clause = detectable_clause(detectable)
+    size = f"; {clause}" if clause else ""
+    return Sentence(
+        f"No evidence that any condition changed how well languages separate in the {name}'s "
+        f"latent spaces ({shown}, {plural(len(rows), 'test')} over seeds and probe speakers, "
+        f"Holm-corrected{size}).",
+        tuple(tested),
+    )
+
+
+_KEYS = ("model", "condition", "latent_space", "probe", "metric")
+
+
 def _key(row: pd.Series) -> Source:
-    return row_source(SEPARABILITY, row, "model", "condition", "latent_space", "probe", "metric")
+    return row_source(SEPARABILITY, row, *_KEYS)
 
 
 def _by_direction(results: Results, sig: pd.DataFrame) -> list[str]:
