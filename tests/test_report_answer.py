@@ -510,3 +510,24 @@ def test_without_evidence_the_separability_sentence_names_a_floor_or_a_blind_des
     assert "differences of ±0.020 to ±0.030 were detectable" in seen.text
     for sentence in (floor, blind, seen):
         assert "No condition changed" not in sentence.text
+
+
+def test_a_model_nobody_trained_to_the_threshold_is_said_first_and_alone():
+    from types import SimpleNamespace
+
+    from harness.report.speed import nobody_learned
+
+    def row(condition, reached=0):
+        return pd.Series(
+            {"measure": "steps", "model": "w2v", "condition": condition, "n": 3,
+             "n_control": 3, "n_reached": reached, "n_reached_control": 0}
+        )  # fmt: skip
+
+    results = SimpleNamespace(
+        control="none", model_label=lambda m: "wav2vec 2.0", condition_label=str.upper
+    )
+    said = nobody_learned(results, "w2v", {"lp": row("lp"), "full": row("full")})
+    assert said is not None and said.warning
+    assert said.text.startswith("No run of the wav2vec 2.0 reached the threshold (0 of 9 runs")
+    assert "cannot compare learning speed" in said.text and "time ratio" not in said.text
+    assert nobody_learned(results, "w2v", {"lp": row("lp", reached=1)}) is None

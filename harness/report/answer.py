@@ -45,7 +45,7 @@ from harness.report.claims import (
 )
 from harness.report.pairs import between_details, between_rows, between_sentences
 from harness.report.separation_answer import separability_sentences
-from harness.report.speed import speed_details, speed_sentences
+from harness.report.speed import nobody_learned, speed_details, speed_sentences
 from harness.report.wall_clock import (
     cpu_share,
     load_note,
@@ -89,11 +89,19 @@ def paragraphs(results: Results, analysis: Analysis) -> list[Paragraph]:
         measure = answer_measure(results)
         rows = vs_rows(analysis, model, measure)
         between = between_rows(analysis, model, measure)
+        unlearnt = nobody_learned(results, model, rows)
+        speed = (
+            [unlearnt]
+            if unlearnt
+            else [
+                *speed_sentences(results, model, rows, between),
+                *between_sentences(results, model, rows, between),
+            ]
+        )
         sentences = [
-            *speed_sentences(results, model, rows, between),
-            *between_sentences(results, model, rows, between),
+            *speed,
             *separability_sentences(results, analysis, model),
-            *wall_clock_sentences(results, analysis, model),
+            *([] if unlearnt else wall_clock_sentences(results, analysis, model)),
         ]
         details = [
             *speed_details(results, model, rows),

@@ -107,6 +107,23 @@ def alike_pairs(rows: dict[str, pd.Series], between: list[pd.Series]) -> list[pd
     return out
 
 
+def nobody_learned(results: Results, model: str, rows: dict[str, pd.Series]) -> Sentence | None:
+    """Said first, and instead of every speed comparison, when no run of the
+    model reached the threshold in any condition or the control: ratios of
+    censored times at the budget are 1 by construction and mean nothing."""
+    if not rows or any(int(r["n_reached"]) or int(r["n_reached_control"]) for r in rows.values()):
+        return None
+    control = next(iter(rows.values()))
+    runs = sum(int(r["n"]) for r in rows.values()) + int(control["n_control"])
+    return Sentence(
+        f"No run of the {results.model_label(model)} reached the threshold (0 of "
+        f"{plural(runs, 'run')}, every condition and “{results.condition_label(str(results.control))}”): "
+        "nothing learnt the task within its budget, so this suite cannot compare learning speed.",
+        tuple(vs_source(r) for r in rows.values()),
+        warning=True,
+    )
+
+
 def speed_sentences(
     results: Results, model: str, rows: dict[str, pd.Series], between: list[pd.Series]
 ) -> list[Sentence]:
