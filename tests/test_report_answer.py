@@ -531,3 +531,23 @@ def test_a_model_nobody_trained_to_the_threshold_is_said_first_and_alone():
     assert said.text.startswith("No run of the wav2vec 2.0 reached the threshold (0 of 9 runs")
     assert "cannot compare learning speed" in said.text and "time ratio" not in said.text
     assert nobody_learned(results, "w2v", {"lp": row("lp", reached=1)}) is None
+
+
+def test_a_condition_that_only_changes_settings_is_worded_with_not_after():
+    from types import SimpleNamespace
+
+    from harness.report.claims import preposition
+
+    design = Design(
+        name="s",
+        control="none",
+        conditions=(
+            ConditionInfo("none", "no pretraining", None, None, 0, False),
+            ConditionInfo("lp", "low-passed words", "en", "lowpass", 1, True),
+            ConditionInfo("8k", "8 kHz, no pretraining", None, None, 0, False),
+        ),
+    )
+    results = SimpleNamespace(design=design)
+    assert preposition(results, ["lp"]) == "after"
+    assert preposition(results, ["8k"]) == "with"
+    assert preposition(results, ["lp", "8k"]) == "with"

@@ -148,6 +148,13 @@ def quoted_names(results: Results, conditions: list[str]) -> str:
     return series(quoted)
 
 
+def preposition(results: Results, conditions: list[str]) -> str:
+    """ "after" conditions that pretrain; "with" where one only changes settings
+    ("8 kHz, no pretraining" is not heard before anything)."""
+    infos = [results.design.condition(c) for c in conditions]
+    return "after" if all(i is None or i.pretrains for i in infos) else "with"
+
+
 def holm_clause(rows: list[pd.Series], word: str = "Holm-corrected") -> str:
     """The Holm-corrected p of a set of tests: one value, or the largest."""
     shown = {fmt_p(float(r["p_holm"])) for r in rows}

@@ -15,6 +15,7 @@ from harness.report.claims import (
     Sentence,
     Source,
     holm_clause,
+    preposition,
     quoted_names,
     row_source,
 )
@@ -127,7 +128,8 @@ def _by_direction(results: Results, sig: pd.DataFrame) -> list[str]:
         shown = sorted(set(diffs), key=float)
         span = shown[0] if len(shown) == 1 else f"{shown[0]} to {shown[-1]}"
         parts.append(
-            f"{'better' if better else 'worse'} after {quoted_names(results, conditions)} "
+            f"{'better' if better else 'worse'} {preposition(results, conditions)} "
+            f"{quoted_names(results, conditions)} "
             f"(difference{'s' if len(diffs) > 1 else ''} {span}, "
             f"{holm_clause([r for _, r in these.iterrows()], 'Holm')})"
         )

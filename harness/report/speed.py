@@ -18,6 +18,7 @@ from harness.report.claims import (
     detectable,
     holm_clause,
     percent_change,
+    preposition,
     quoted_names,
     ratio,
     ratio_ci,
@@ -172,9 +173,13 @@ def _verdict_sentences(
             stats = f"time ratio {ratio(ratios[0])}, {ci}"
         else:
             stats = f"ratios {span(ratios)}; {ci} for the largest"
-        parts.append(f"{change}% {way} after {quoted_names(results, group)} ({stats})")
+        word = preposition(results, group)
+        parts.append(f"{change}% {way} {word} {quoted_names(results, group)} ({stats})")
     every = len(changed) == len(rows) and len(rows) > 1
-    after = " after every pretraining condition" if every else ""
+    after = ""
+    if every:
+        pretraining = preposition(results, changed) == "after"
+        after = " after every pretraining condition" if pretraining else " in every other condition"
     paired = {int(r["n_pairs"]) for r in mine if r["design"] == "paired"}
     pairs = f", {plural(paired.pop(), 'seed pair')}" if len(paired) == 1 else ""
     body = series(parts, "; ", "; and ")
