@@ -69,3 +69,14 @@ def test_config_dataclasses_expose_documented_params():
     target = {p.name: p for p in section_params(TargetConfig)}
     assert target["language"].required and target["threshold"].required
     assert target["threshold_mode"].choices == ("relative", "absolute")
+
+
+def test_only_a_dataset_declares_its_limits_and_they_are_text():
+    from harness.plugin.components import Component, check_declaration
+
+    def make(**kw):
+        return Component("c", lambda: None, "doc", **kw)
+
+    assert check_declaration("dataset", make(limits="synthesized speech")) == []
+    assert check_declaration("model", make(limits="x")) == ["only a dataset declares its limits"]
+    assert check_declaration("dataset", make(limits=1)) == ["limits must be text, got 1"]

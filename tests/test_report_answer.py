@@ -551,3 +551,10 @@ def test_a_condition_that_only_changes_settings_is_worded_with_not_after():
     assert preposition(results, ["lp"]) == "after"
     assert preposition(results, ["8k"]) == "with"
     assert preposition(results, ["lp", "8k"]) == "with"
+
+
+def test_the_answer_says_what_the_dataset_declared_it_is_and_cannot_show(built):
+    _, page = built
+    answer = page[page.index('<section id="answer">') : page.index("<h3>Details</h3>")]
+    assert '<p class="limits">About the data: speech synthesized by eSpeak NG' in answer
+    assert "not how people or models learn from natural speech" in answer

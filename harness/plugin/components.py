@@ -110,6 +110,9 @@ class Component:
         longer carries the speech itself (its sounds and words), only something
         matched to it, such as its spectrum. The report reads a condition with
         such a filter as a control of whether the language matters at all.
+    :param limits: for datasets: what the data is and what it cannot show, in
+        a sentence or two a reader of the report sees beside the answer, such as
+        "speech synthesized by one formant synthesizer: ...". Empty: nothing said.
     :param groups: for models, the names of the parameter groups its object's
         ``parameter_groups(module)`` returns, such as ``("backbone", "head")``
         (:class:`harness.plugin.contracts.GroupedModel`): what ``[training] lr_groups``
@@ -129,6 +132,7 @@ class Component:
     title: str = ""
     loss: str = ""
     keeps_speech: bool = True
+    limits: str = ""
     groups: Sequence[str] = ()
     input: str = "features"
 
@@ -177,6 +181,10 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         problems.append("only a dataset declares labels")
     if component.tasks and kind != "model":
         problems.append("only a model declares tasks")
+    if not isinstance(component.limits, str):
+        problems.append(f"limits must be text, got {component.limits!r}")
+    elif component.limits and kind != "dataset":
+        problems.append("only a dataset declares its limits")
     if not callable(component.labels) and any(
         not isinstance(x, str) or not x or x in CLIP_LABELS for x in component.labels
     ):

@@ -42,6 +42,13 @@ def filter_keeps_speech(plugin: str | None, facts: PluginFacts | None = None) ->
     return component.keeps_speech if component is not None else None
 
 
+def dataset_limits(facts: PluginFacts | None) -> str:
+    """What the suite's dataset declared it is and cannot show
+    (``Component.limits``); "" when it declared nothing or was not recorded."""
+    datasets = [c for c in facts.components if c.kind == "dataset"] if facts is not None else []
+    return " ".join(c.limits for c in datasets if c.limits)
+
+
 def metric_label(name: str, facts: PluginFacts | None = None) -> str:
     """The label a probe declared for its metric ``name``, else ``name`` humanised."""
     metric = facts.metric(str(name)) if facts is not None else None

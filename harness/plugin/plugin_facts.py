@@ -49,6 +49,8 @@ class ComponentFacts:
     loss: str = ""
     #: filters: whether the output still carries the speech
     keeps_speech: bool | None = None
+    #: datasets: what the data is and what it cannot show ("" where not declared)
+    limits: str = ""
     metrics: tuple[MetricFacts, ...] = ()
     params: tuple[ParamFacts, ...] = ()
 
@@ -66,6 +68,7 @@ class ComponentFacts:
             title=str(data.get("title") or ""),
             loss=str(data.get("loss") or ""),
             keeps_speech=data.get("keeps_speech"),
+            limits=str(data.get("limits") or ""),
             metrics=tuple(metrics),
             params=tuple(ParamFacts(**p) for p in data.get("params") or ()),
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 import harness
 from harness.atomic import write_text
 from harness.output.layout import REPORT
+from harness.plugin.names import dataset_limits
 from harness.report import answer, classification, figures, layers, methods, sentences, separation
 from harness.report.convergence_section import convergence_section, sensitivity_section
 from harness.report.markup import FIGURE_DONE, esc, figure, para
@@ -142,6 +143,9 @@ def _answer(results: Results, analysis: Analysis) -> str:
     parts.append(para(_question(results), "question"))
     status = sentences.status_sentence(results)
     parts.append(para(status, "warning" if results.n_missing or results.problems else ""))
+    limits = dataset_limits(results.design.facts)
+    if limits:
+        parts.append(para(f"About the data: {limits}", "limits"))
     parts.append(_synthesis(results, analysis))
     parts.append(_key_figure(results, analysis))
     parts.append("<h3>Details</h3>")

@@ -47,6 +47,7 @@ def component_facts(kind: str, component: Component) -> ComponentFacts:
         title=component.title,
         loss=component.loss if kind == "model" else "",
         keeps_speech=component.keeps_speech if kind == "pretrain_filter" else None,
+        limits=component.limits if kind == "dataset" else "",
         metrics=metrics,
         params=tuple(ParamFacts(p.name, p.doc) for p in component.params),
     )

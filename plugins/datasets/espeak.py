@@ -312,6 +312,13 @@ def harness_datasets() -> list[Component]:
             name="espeak",
             factory=EspeakDataset,
             doc="speech synthesized by eSpeak NG from frequent words (no download; cached)",
+            limits=(
+                "speech synthesized by eSpeak NG, a formant synthesizer. Every speaker is a "
+                "voice variant (pitch, rate, range) of the one synthesizer, and the text is "
+                "random frequent words. Its acoustics are far more regular than recorded "
+                "speech, so these results describe this corpus: they test the pipeline and "
+                "its statistics, not how people or models learn from natural speech."
+            ),
             params=[
                 Param(
                     "speakers",
