@@ -268,3 +268,14 @@ def test_harness_run_prints_the_skipped_files_once_per_suite(tmp_path):
     for run_id in ("a" * 16, "b" * 16):
         (tmp_path / "runs" / run_id / "record.json").write_text(json.dumps({"run_id": run_id}))
     assert data_note(tmp_path) is None
+
+
+def test_the_report_says_a_skipped_files_reason_once():
+    from harness.report.problems_section import _why
+
+    assert _why({"reason": "undecodable", "detail": "undecodable: bad header"}) == (
+        "undecodable: bad header"
+    )
+    assert _why({"reason": "speaker", "detail": "no speaker column"}) == (
+        "speaker: no speaker column"
+    )

@@ -119,11 +119,17 @@ def data_section(results: Results) -> str:
     out.append(table(quality, columns))
     if skipped:
         rows = "".join(f"<li><code>{esc(s.get('file', ''))}</code> [{esc(s.get('language', ''))}]"
-                       f" {esc(s.get('reason', ''))}: {esc(s.get('detail', ''))}</li>"
-                       for s in skipped[:_SKIPS_SHOWN])  # fmt: skip
+                       f" {esc(_why(s))}</li>" for s in skipped[:_SKIPS_SHOWN])  # fmt: skip
         more = len(skipped) - _SKIPS_SHOWN
         tail = para(f"and {more} more (every one is in each run's {RECORD}, data.skipped)")
         out.append(f"<details><summary>Skipped files</summary><ul>{rows}</ul>"
                    f"{tail if more > 0 else ''}</details>")  # fmt: skip
     out.append("</section>")
     return "".join(out)
+
+
+def _why(skip: dict[str, str]) -> str:
+    """A skipped file's reason and detail, the reason once where the detail
+    already starts with it ("undecodable: ..." from the audio reader)."""
+    reason, detail = str(skip.get("reason", "")), str(skip.get("detail", ""))
+    return detail if detail.startswith(reason) else f"{reason}: {detail}"
