@@ -107,6 +107,12 @@ def test_control_must_be_unambiguous(tmp_path, toy_registry):
     assert suite.control == "scratch2"
 
 
+def test_a_condition_with_a_wrong_key_adds_no_guess_about_the_control(tmp_path, toy_registry):
+    text = VALID.replace('cutoff_hz = 400 }', 'cutoff_hz = 400 }\nepochs = -1')
+    problems, _ = problems_of(write(tmp_path, text), toy_registry)
+    assert list(problems) == ["conditions[1].epochs"]
+
+
 def test_duplicate_condition_names_and_bad_seeds(tmp_path, toy_registry):
     text = VALID.replace('name = "ja-lowpass"', 'name = "scratch"').replace(
         "seeds = 3", "seeds = [1, 1]"

@@ -74,6 +74,8 @@ class ConditionRules(Reader):
         self.check_name(f"{where}.name", name)
         if flt is None or not isinstance(name, str):
             return None
+        if problems:
+            self.unsure_conditions.add(name)
         language = values.get("language") or None
         if language is None and not self.registry.get(flt.kind, flt.plugin).default:
             self.problem(
@@ -157,7 +159,9 @@ class ConditionRules(Reader):
         plain = [c.name for c in conditions if not c.pretrains and not c.checkpoint]
         if len(plain) == 1:
             return plain[0]
-        if conditions:
+        # a condition whose own keys are wrong may or may not pretrain: its problem
+        # is reported, and guessing the control from it would add a wrong one
+        if conditions and not self.unsure_conditions & set(names):
             self.problem(
                 "control",
                 f"give 'control', the condition the others are compared with, such as "

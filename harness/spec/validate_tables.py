@@ -50,6 +50,8 @@ class Reader:
         self.dataset: Selection | None = None
         #: a condition's checkpoint table (key path) -> the model labels it names
         self.checkpoint_tables: dict[str, list[str]] = {}
+        #: conditions whose own keys had problems: whether they pretrain is unknown
+        self.unsure_conditions: set[str] = set()
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append((where, message))
