@@ -108,9 +108,41 @@ def test_control_must_be_unambiguous(tmp_path, toy_registry):
 
 
 def test_a_condition_with_a_wrong_key_adds_no_guess_about_the_control(tmp_path, toy_registry):
-    text = VALID.replace('cutoff_hz = 400 }', 'cutoff_hz = 400 }\nepochs = -1')
+    text = VALID.replace("cutoff_hz = 400 }", "cutoff_hz = 400 }\nepochs = -1")
     problems, _ = problems_of(write(tmp_path, text), toy_registry)
     assert list(problems) == ["conditions[1].epochs"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "fragment"),
+    [
+        ("threshold = 0", "a loss of 0 is never reached, so every run would be censored"),
+        ("threshold = 2", "expected a fraction below 1 of the untrained held-out loss, got 2.0"),
+        ("threshold = 1", "runs would 'reach' it at step 0"),
+    ],
+)
+def test_a_threshold_no_run_could_meaningfully_cross_is_refused(
+    tmp_path, toy_registry, setting, fragment
+):
+    problems, _ = problems_of(
+        write(tmp_path, VALID.replace("threshold = 0.5", setting)), toy_registry
+    )
+    assert fragment in problems["target.threshold"]
+    absolute = VALID.replace("threshold = 0.5", f"{setting}\nthreshold_mode = 'absolute'")
+    if setting != "threshold = 0":
+        assert (
+            load_suite(write(tmp_path, absolute, "abs.toml"), toy_registry).target.threshold
+            > 1 - 1e-9
+        )
+
+
+def test_a_warm_up_longer_than_the_training_budget_is_refused(tmp_path, toy_registry):
+    text = VALID.replace("threshold = 0.5", "threshold = 0.5\nmax_steps = 100")
+    text += "[training]\nwarmup_steps = 150\n"
+    problems, _ = problems_of(write(tmp_path, text), toy_registry)
+    assert problems["training.warmup_steps"].startswith(
+        "expected at most target.max_steps (100), got 150"
+    )
 
 
 def test_duplicate_condition_names_and_bad_seeds(tmp_path, toy_registry):

@@ -247,6 +247,23 @@ class TargetConfig(Section):
         """The languages whose speakers train and are held out, ``language`` first."""
         return tuple(dict.fromkeys([self.language, *self.languages]))
 
+    def _threshold_meant(self) -> Iterator[tuple[str, str]]:
+        """Thresholds that are legal numbers but no run could meaningfully cross."""
+        if self.threshold == 0:
+            why = (
+                "a loss of 0 is never reached, so every run would be censored"
+                if self.metric == "loss"
+                else f"an {self.metric} of 0 is reached before any training"
+            )
+            yield "threshold", f"expected more than 0: {why}"
+        elif self.metric == "loss" and self.threshold_mode == "relative" and self.threshold >= 1:
+            yield (
+                "threshold",
+                f"expected a fraction below 1 of the untrained held-out loss, got "
+                f"{self.threshold}: the untrained model is already there, so runs would "
+                "'reach' it at step 0 (for a raw loss value, set threshold_mode = 'absolute')",
+            )
+
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.metric != "loss" and not self.classify:
             yield (
@@ -262,6 +279,7 @@ class TargetConfig(Section):
             )
         if self.metric != "loss" and self.threshold > 1:
             yield "threshold", f"expected an {self.metric} in [0, 1], got {self.threshold}"
+        yield from self._threshold_meant()
         if not self.classify:
             task = repr(self.task) if self.task else "each model's own objective"
             for key, default in (

@@ -120,4 +120,12 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
             if not problems:
                 configs[key] = cls(**values)
                 self.problems += [(f"{key}.{k}", m) for k, m in configs[key].problems()]
+        training, target = configs.get("training"), configs.get("target")
+        if training is not None and target is not None and training.warmup_steps > target.max_steps:
+            self.problem(
+                "training.warmup_steps",
+                f"expected at most target.max_steps ({target.max_steps}), got "
+                f"{training.warmup_steps}: the learning rate would never reach its full "
+                "value in target training",
+            )
         return configs
