@@ -141,8 +141,9 @@ def test_a_file_of_no_known_format_is_refused(tmp_path):
         inspect_checkpoint(text)
     broken = tmp_path / "w.safetensors"
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
-    with pytest.raises(CheckpointError, match="is not a safetensors file"):
+    with pytest.raises(CheckpointError, match="is not a safetensors file") as info:
         inspect_checkpoint(broken)
+    assert "expected a .safetensors file, a torch state dict" in str(info.value)
 
 
 def test_missing_paths_and_folders_without_weights_name_what_is_valid(tmp_path):

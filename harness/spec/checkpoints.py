@@ -187,7 +187,16 @@ def _read_safetensors(path: Path, data: bytes, where: str) -> dict[str, torch.Te
     try:
         return dict(load(data))
     except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(where, f"{path} is not a safetensors file: {exc}") from exc
+        raise _not_safetensors(where, path, exc) from exc
+
+
+def _not_safetensors(where: str, path: Path, exc: Exception) -> CheckpointError:
+    """A file named or listed as safetensors that is not one, with what would be valid."""
+    return CheckpointError(
+        where,
+        f"{path} is not a safetensors file ({exc}); expected {ACCEPTED}, written by "
+        "safetensors' save_file or a model's save_pretrained",
+    )
 
 
 def _read_torch(path: Path, data: bytes, where: str) -> dict[str, torch.Tensor]:
@@ -277,7 +286,7 @@ def _check(located: _Located, where: str) -> str:
             with file.open("rb") as stream:
                 digest = hashlib.file_digest(stream, "sha256")
         except (SafetensorError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(where, f"{file} is not a safetensors file: {exc}") from exc
+            raise _not_safetensors(where, file, exc) from exc
         except OSError as exc:
             raise CheckpointError(where, f"cannot read {file}: {exc.strerror}") from exc
         if not keys:
