@@ -136,6 +136,18 @@ def test_speech_commands_keywords_splits_and_speakers(commands_root, tmp_path) -
     assert {c.label("split") for c in clips} == {"train", "validation", "testing"}
 
 
+def test_speech_commands_reports_a_listed_file_that_is_not_there(commands_root, tmp_path) -> None:
+    with (commands_root / "testing_list.txt").open("a") as lists:
+        lists.write("up/ffffffff_nohash_0.wav\nleft/ffffffff_nohash_0.wav\n")
+    data = speech_commands.SpeechCommandsDataset(str(commands_root), words=["up"])
+    with recorded_skips() as skipped:
+        data.load(_request(tmp_path / "cache"))
+    # only the words read count: "left" is not one of them
+    assert [(Path(r["file"]).name, r["reason"], r["detail"]) for r in skipped] == [
+        ("ffffffff_nohash_0.wav", "missing", "on testing_list.txt but not in the folder")
+    ]
+
+
 def test_commonvoice_columns_become_labels(tmp_path) -> None:
     root = tmp_path / "cv"
     rows = ["client_id\tpath\tsentence\tgender\tage"]

@@ -61,7 +61,8 @@ def scan(
     """Every keyword file by speaker; names off the layout are skipped into ``skips``."""
     splits = read_lists(root, skips)
     by_speaker: dict[str, list[Candidate]] = {}
-    for word in words if words is not None else word_folders(root):
+    scanned = list(words if words is not None else word_folders(root))
+    for word in scanned:
         folder = root / word
         if not folder.is_dir():
             if skips is not None:
@@ -81,7 +82,20 @@ def scan(
             by_speaker.setdefault(speaker, []).append(
                 Candidate(f"speech_commands/{relative}", path, labels)
             )
+    if skips is not None:
+        _listed_but_absent(root, scanned, splits, skips)
     return by_speaker
+
+
+def _listed_but_absent(
+    root: Path, words: Sequence[str], splits: Mapping[str, str], skips: SkipLog
+) -> None:
+    """Entries of the validation and testing lists, in the words read, with no file."""
+    for relative, split in splits.items():
+        if relative.split("/", 1)[0] in words and not (root / relative).is_file():
+            skips.skip(
+                LANGUAGE, root / relative, f"on {LISTS[split]} but not in the folder", "missing"
+            )
 
 
 class SpeechCommandsDataset(OneLanguageRecordings):
