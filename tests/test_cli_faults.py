@@ -3,7 +3,10 @@ executor that cannot start, Ctrl-C while the report is written."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import time
 
 import pytest
 
@@ -40,6 +43,21 @@ def test_ctrl_c_while_harness_report_writes_exits_130_and_says_how_to_finish(
     err = capsys.readouterr().err
     assert f"interrupted while writing the report: the runs in {folder} are kept" in err
     assert f"`harness report {folder}` rebuilds the tables and report" in err
+
+
+def test_sigterm_while_harness_report_writes_says_what_ctrl_c_says(folder, monkeypatch, capsys):
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not stop the report")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(harness.report, "build_report", terminated)
+    assert main(["report", str(folder)]) == 130
+    assert f"interrupted while writing the report: the runs in {folder} are kept" in (
+        capsys.readouterr().err
+    )
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 def test_ctrl_c_in_the_report_phase_of_harness_run_exits_130(tmp_path, monkeypatch, capsys):

@@ -10,10 +10,13 @@ in its own module (``cli_run``, ``cli_validate``, ``cli_plugins``,
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from harness.cli.analysis import cmd_compare, cmd_power, format_plan
 from harness.cli.common import (
@@ -70,6 +73,30 @@ LOADS_PLUGINS = ("plugins", "validate", "run", "probe")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with sigterm_as_interrupt():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a scheduler ending a job) stops a command as Ctrl-C
+    does: finished runs kept, the same "interrupted" line, exit 130. Only the
+    main thread can take signals; the previous handler is back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     started = (time.perf_counter(), _cpu_seconds())
     parser = build_parser()
     args = parser.parse_args(argv)
