@@ -85,3 +85,14 @@ def test_ctrl_c_anywhere_else_exits_130_without_a_traceback(command, tmp_path, m
         == 130
     )
     assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_harness_report_of_a_folder_a_run_is_writing_waits_for_it(folder, capsys):
+    from harness.output.store import Store
+
+    with Store(folder).lock():
+        assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder} is in use by another `harness run`" in err
+    assert f"or run `harness report {folder}` once it has stopped" in err
+    assert main(["report", str(folder)]) == 0

@@ -5,6 +5,7 @@ a results folder, after running again the probes that failed for ``probe``;
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -52,13 +53,23 @@ def cmd_report(directory: Path) -> int:
     reads with humanised names.
     """
     from harness.output.manifest_facts import fill_missing_facts
+    from harness.output.store import Store, StoreError
 
     require_runs(directory)
-    # a folder from before the manifest held the plugins' facts: once, from the installed ones
-    filled = fill_missing_facts(directory)
-    if filled:
-        print(filled, file=sys.stderr)
-    return write_report(directory)
+    with contextlib.ExitStack() as held:
+        try:
+            # a report of a folder a `harness run` is still filling would be of a part of it
+            held.enter_context(Store(directory).lock())
+        except StoreError as exc:
+            raise UsageError(
+                f"{exc}; it writes the report itself when its runs finish, or run "
+                f"`harness report {directory}` once it has stopped"
+            ) from exc
+        # a folder from before the manifest held the plugins' facts: once, from the installed ones
+        filled = fill_missing_facts(directory)
+        if filled:
+            print(filled, file=sys.stderr)
+        return write_report(directory)
 
 
 def cmd_probe(directory: Path, no_report: bool) -> int:
