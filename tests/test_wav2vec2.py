@@ -144,6 +144,26 @@ def test_a_missing_extra_is_a_located_validation_error(tmp_path):
     assert "speech-pretrain-harness[wav2vec2]" in out.stderr
 
 
+def test_an_installed_but_broken_extra_is_a_located_validation_error(tmp_path):
+    path = write_tiny_suite(tmp_path, models=[{"plugin": "wav2vec2"}])
+    broken = tmp_path / "site" / "transformers"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise RuntimeError('half-installed build')\n")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(broken.parent)!r})  # found first, fails to import
+        from harness.cli import main
+        sys.exit(main(["validate", {str(path)!r}]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert (
+        "models[0]: needs Hugging Face transformers, which is installed but does not import "
+        "(RuntimeError: half-installed build); reinstall the [wav2vec2] extra"
+    ) in out.stderr
+
+
 def test_self_supervised_pretraining_needs_a_model_with_its_own_loss(tmp_path):
     conditions = [
         {"name": "none"},

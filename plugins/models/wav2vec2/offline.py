@@ -24,6 +24,24 @@ def transformers_installed() -> bool:
     return importlib.util.find_spec("transformers") is not None
 
 
+def transformers_problem() -> str | None:
+    """Why the model cannot use transformers here (not installed, or installed
+    but failing to import), for validation; None when it imports."""
+    if not transformers_installed():
+        return (
+            f"needs Hugging Face transformers, which is not installed: install the "
+            f"[{EXTRA}] extra ({INSTALL})"
+        )
+    try:
+        require_transformers().Wav2Vec2Config  # noqa: B018 (the import is the check)
+    except Exception as exc:  # a broken install fails in many ways
+        return (
+            f"needs Hugging Face transformers, which is installed but does not import "
+            f"({type(exc).__name__}: {exc}); reinstall the [{EXTRA}] extra ({INSTALL})"
+        )
+    return None
+
+
 def require_transformers() -> Any:
     """The ``transformers`` package, or an ImportError naming the extra to install."""
     if not transformers_installed():

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from harness import Param, ValidationContext
-from harness_plugins.models.wav2vec2.offline import EXTRA, INSTALL, transformers_installed
+from harness_plugins.models.wav2vec2.offline import transformers_problem
 
 
 def size_problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -25,9 +25,9 @@ def size_problems(settings: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tuple[str, str]]:
-    if not transformers_installed():
-        yield "", (f"needs Hugging Face transformers, which is not installed: install the "
-                   f"[{EXTRA}] extra ({INSTALL})")  # fmt: skip
+    problem = transformers_problem()
+    if problem:
+        yield "", problem
     yield from size_problems(params)
 
 
