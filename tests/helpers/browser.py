@@ -143,6 +143,7 @@ _PAGE_CHECK = """JSON.stringify({
   title: document.title,
   answer: !!document.querySelector('#answer .answer'),
   width: document.documentElement.scrollWidth,
+  height: document.documentElement.scrollHeight,
   overflowing: Array.from(document.querySelectorAll(
       'h1, h2, h3, p, li, th, td, figcaption, summary, nav, figure'))
     .filter(e => getComputedStyle(e).display !== 'inline' && !e.closest('pre'))
