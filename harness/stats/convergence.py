@@ -192,25 +192,13 @@ def compare(
     (the runs of ``control``, or of any other condition): the row of
     :data:`VS_CONTROL_COLUMNS` without ``p_holm`` and ``detectable_ratio``.
     ``km_resamples=0`` skips the RMST bootstrap (no CI)."""
-    km_a = kaplan_meier(group["time"], group["event_"])
-    km_b = kaplan_meier(ctrl["time"], ctrl["event_"])
     tau = rmst_tau(measure, group, ctrl)
     row: dict[str, object] = {
         "measure": measure,
         "model": model,
         "condition": condition,
         "control": control,
-        "n": km_a.n,
-        "n_control": km_b.n,
-        "n_reached": km_a.events,
-        "n_reached_control": km_b.events,
-        "median": km_a.median,
-        "median_control": km_b.median,
-        "median_ratio": (
-            km_a.median / km_b.median
-            if math.isfinite(km_a.median + km_b.median) and km_b.median > 0
-            else math.nan
-        ),
+        **_medians(group, ctrl),
         "rmst_tau": tau,
     }
     paired = is_paired(group["seed"].tolist(), ctrl["seed"].tolist())
@@ -239,6 +227,22 @@ def compare(
         rmst_difference_ci_high=diff[2],
     )
     return row
+
+
+def _medians(group: pd.DataFrame, ctrl: pd.DataFrame) -> dict[str, object]:
+    """Kaplan-Meier counts and medians of both sides, and the ratio of the medians."""
+    km_a = kaplan_meier(group["time"], group["event_"])
+    km_b = kaplan_meier(ctrl["time"], ctrl["event_"])
+    finite = math.isfinite(km_a.median + km_b.median) and km_b.median > 0
+    return {
+        "n": km_a.n,
+        "n_control": km_b.n,
+        "n_reached": km_a.events,
+        "n_reached_control": km_b.events,
+        "median": km_a.median,
+        "median_control": km_b.median,
+        "median_ratio": km_a.median / km_b.median if finite else math.nan,
+    }
 
 
 def _paired(
