@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -248,3 +249,34 @@ def test_progress_shows_done_failed_left_and_eta(live):
     else:
         assert "\r" not in text and "reached a/m/seed0 in 10s" in text
         assert len(text.splitlines()) == 3  # header + one line per run
+
+
+@pytest.mark.parametrize("executor", [IN_PROCESS, TWO_WORKERS], ids=["in_process", "workers"])
+def test_a_full_disk_stops_the_suite_keeps_the_finished_runs_and_a_rerun_finishes(
+    tmp_path, executor
+):
+    suite = h.make_suite(tmp_path, seeds=4)
+    outcome, text = run(suite, execute=h.full_disk_execute, executor=executor)
+    assert outcome.storage_full.startswith(f"no space left on the device holding {suite.output}")
+    assert outcome.exit_code == 1 and not outcome.ok
+    assert f"stopped: no space left on the device holding {suite.output}" in text
+    store = Store(suite.output)
+    statuses = store.statuses()
+    # no run is failed for want of space: the ones that met it have no record and run again
+    assert statuses and "failed" not in statuses.values()
+    assert all(store.load_record(rid).seed < 2 for rid in statuses)
+    again, _ = run(suite)
+    assert again.ok and again.executed == 8 - len(statuses)
+
+
+def test_a_full_disk_while_a_record_is_written_is_a_full_disk_too(tmp_path, monkeypatch):
+    import harness.output.store
+
+    def full(path, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(harness.output.store, "write_record", full)
+    suite = h.make_suite(tmp_path, seeds=2)
+    outcome, _ = run(suite)
+    assert "No space left on device" in outcome.storage_full and outcome.exit_code == 1
+    assert not Store(suite.output).statuses()

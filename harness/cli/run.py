@@ -76,6 +76,8 @@ def cmd_run(
         raise RunNotStarted(str(exc)) from exc
     if outcome.interrupted:
         return int(outcome.exit_code)  # 130: finished runs are kept; run again to finish
+    if outcome.storage_full:  # said in the summary; no report: there is no room to write it
+        return int(outcome.exit_code)
     note = data_note(outcome.output)
     if note:
         print(note, file=sys.stderr)

@@ -78,6 +78,27 @@ class StoreError(Exception):
     harness folder, unreadable manifest)."""
 
 
+class StorageFull(Exception):
+    """The device holding the output folder has no space left (or the quota is
+    used up): no run can be kept, so a suite stops instead of failing each one."""
+
+    def __init__(self, output: Path | str, error: str) -> None:
+        super().__init__(
+            f"no space left on the device holding {output} ({error}): every finished run "
+            "is kept; free some space (the run folders are in runs/) and run the same "
+            "command again to finish the rest"
+        )
+        self.output, self.error = str(output), error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # travels from a worker process to the runner with its arguments
+        return (StorageFull, (self.output, self.error))
+
+
+#: the errors of a full disk or a used-up quota
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 class RecordError(Exception):
     """``execute`` returned something that is not a valid run record."""
 
@@ -281,10 +302,21 @@ class Store:
 
     def begin(self, run_id: str) -> Path:
         """A fresh private folder for a run to work in."""
-        self.runs.mkdir(parents=True, exist_ok=True)
-        path = temp_run_dir(self.output, run_id, "partial", secrets.token_hex(4))
-        path.mkdir()
+        with self._space():
+            self.runs.mkdir(parents=True, exist_ok=True)
+            path = temp_run_dir(self.output, run_id, "partial", secrets.token_hex(4))
+            path.mkdir()
         return path
+
+    @contextlib.contextmanager
+    def _space(self) -> Iterator[None]:
+        """A full disk as :class:`StorageFull`, naming this folder."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno in FULL:
+                raise StorageFull(self.output, exc.strerror or str(exc)) from exc
+            raise
 
     def commit(self, run_id: str, partial: Path, record: RunRecord) -> Path:
         """Write ``record`` into ``partial`` and make it ``runs/<run_id>/`` atomically.
@@ -293,7 +325,8 @@ class Store:
         worker that outlived an earlier, killed runner) is replaced, except
         that a failure never replaces a finished run.
         """
-        write_record(partial / RECORD, record)
+        with self._space():
+            write_record(partial / RECORD, record)
         final = self.run_dir(run_id)
         for _ in range(5):
             try:

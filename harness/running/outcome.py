@@ -58,10 +58,12 @@ class SuiteOutcome:
     code_changes: Mapping[str, int] = field(default_factory=dict)
     #: labels of runs whose record was damaged (unreadable); they run again
     damaged: list[str] = field(default_factory=list)
+    #: why the suite stopped early because its disk is full ("" if it did not)
+    storage_full: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.missing and not self.interrupted
+        return not (self.failed or self.missing or self.interrupted or self.storage_full)
 
     @property
     def exit_code(self) -> int:
@@ -89,6 +91,8 @@ class SuiteOutcome:
         )
         if self.interrupted:
             lines.append("interrupted: finished runs are kept; run again to finish the rest")
+        if self.storage_full:
+            lines.append(f"stopped: {self.storage_full}")
         shown = 0
         for failure in self.failures:
             when = " (earlier; --rerun-failed retries it)" if failure.earlier else ""

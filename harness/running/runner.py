@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harness.output.store import FAILED, Store, check_record, error_info, failure_record, now_iso
+from harness.output.store import (
+    FAILED,
+    FULL,
+    StorageFull,
+    Store,
+    check_record,
+    error_info,
+    failure_record,
+    now_iso,
+)
 from harness.running.outcome import RunFailure, SuiteOutcome, read_outcome
 from harness.running.plan import (
     Plan,
@@ -93,6 +102,10 @@ def run_one(spec: RunSpec, *, output: str, execute: ExecuteFn | None = None) -> 
     try:
         returned = (execute or _default_execute())(spec, folder)
         record = check_record(spec, returned, started, time.perf_counter() - clock)
+    except OSError as exc:
+        if exc.errno in FULL:  # not this run's fault: it runs again once there is space
+            raise StorageFull(output, exc.strerror or str(exc)) from exc
+        record = failure_record(spec, error_info(exc), started, time.perf_counter() - clock)
     except Exception as exc:
         record = failure_record(spec, error_info(exc), started, time.perf_counter() - clock)
     try:
@@ -161,8 +174,9 @@ def run_suite(
             announce(plan, output, moved_to, out)
         bar = Progress(len(specs), len(specs) - len(plan.todo), stream=shown, enabled=progress)
         chosen = executor or suite.executor
-        ran, interrupted = _run_missing(store, plan, bar, chosen, execute, registry, created)
+        ran, interrupted, full = _run_missing(store, plan, bar, chosen, execute, registry, created)
         outcome = read_outcome(suite.name, store, specs, plan, ran, interrupted, moved_to)
+        outcome.storage_full = full
     outcome.seconds = time.perf_counter() - clock
     if progress:
         print(outcome.summary(), file=out)
@@ -177,11 +191,12 @@ def _run_missing(
     execute: ExecuteFn | None,
     registry: Registry | None,
     created: bool,
-) -> tuple[set[str], bool]:
+) -> tuple[set[str], bool, str]:
     """Run ``plan.todo`` on the executor ``chosen``, each result settled as it
-    comes; return the ids that ran and whether Ctrl-C stopped the loop."""
+    comes; return the ids that ran, whether Ctrl-C stopped the loop, and why a
+    full disk stopped it ("" if none did)."""
     ran: set[str] = set()
-    interrupted = False
+    interrupted, full = False, ""
     runner: Executor | None = None
     try:
         if plan.todo and execute is None:  # another run function may not read the dataset
@@ -199,6 +214,8 @@ def _run_missing(
                 bar.update(summary.label, summary.status, summary.wall_seconds)
     except KeyboardInterrupt:
         interrupted = True
+    except StorageFull as exc:
+        full = str(exc)
     finally:
         if runner is not None:
             runner.close()
@@ -208,7 +225,7 @@ def _run_missing(
             # some, and the next start cleans up instead
             store.clean_partial()
         bar.close()
-    return ran, interrupted
+    return ran, interrupted, full
 
 
 def _start_executor(
@@ -232,7 +249,7 @@ def _settle(store: Store, spec: RunSpec, result: Any) -> RunSummary:
     """A worker's answer, or the executor's exception (the worker died): record it."""
     if isinstance(result, RunSummary):
         return result
-    if isinstance(result, KeyboardInterrupt):
+    if isinstance(result, KeyboardInterrupt | StorageFull):
         raise result
     if isinstance(result, BaseException):
         error = error_info(result)

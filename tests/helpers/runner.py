@@ -11,6 +11,7 @@ Set ``FAKE_SLEEP`` to seconds each run waits (to catch runs in flight).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -150,6 +151,13 @@ def raising_execute(spec: Any, run_dir: Path) -> dict[str, Any]:
     if spec.seed == 1:
         (run_dir / "log.txt").write_text("started, then broke\n")
         raise ValueError(f"boom in {spec.label}")
+    return fake_execute(spec, run_dir)
+
+
+def full_disk_execute(spec: Any, run_dir: Path) -> dict[str, Any]:
+    """Seeds 2 and up find the disk full when they write their arrays."""
+    if spec.seed >= 2:
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "latents.npz"))
     return fake_execute(spec, run_dir)
 
 
