@@ -144,7 +144,7 @@ def test_same_seed_gives_the_same_record_and_arrays(tmp_path, tones_registry):
 
 
 def test_unreachable_threshold_is_censored(tmp_path, tones_registry):
-    spec = specs(tmp_path, tones_registry, threshold=0.0, mode="absolute", max_steps=15)[0]
+    spec = specs(tmp_path, tones_registry, threshold=1e-9, mode="absolute", max_steps=15)[0]
     record = run(spec, tmp_path / "run", tones_registry)
     assert record["status"] == "censored"
     assert record["convergence"]["steps"] == 15 and not record["convergence"]["reached"]
@@ -152,7 +152,7 @@ def test_unreachable_threshold_is_censored(tmp_path, tones_registry):
 
 
 def test_divergence_is_recorded_with_model_free_latents_only(tmp_path, tones_registry):
-    spec = specs(tmp_path, tones_registry, lr=1e30, threshold=0.0, mode="absolute")[0]
+    spec = specs(tmp_path, tones_registry, lr=1e30, threshold=1e-9, mode="absolute")[0]
     record = run(spec, tmp_path / "run", tones_registry)
     json.dumps(record, allow_nan=False)
     assert record["status"] == "diverged"
