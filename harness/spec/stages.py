@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness.spec.config import TASK_OBJECTIVE
+
 
 def pretrains(language: str | None, epochs: int, steps: int) -> bool:
     """Whether a condition hears anything before the target: a language and a
@@ -36,7 +38,7 @@ class Stage:
     filter_params: dict[str, Any] | None = None
     epochs: int = 0
     steps: int = 0
-    objective: str = "task"
+    objective: str = TASK_OBJECTIVE
 
     @classmethod
     def from_condition(cls, condition: Mapping[str, Any]) -> Stage:
@@ -51,7 +53,7 @@ class Stage:
             filter_params=dict(params) if params is not None else None,
             epochs=int(condition.get("epochs") or 0),
             steps=int(condition.get("pretrain_steps") or 0),
-            objective=str(condition.get("pretrain_objective") or "task"),
+            objective=str(condition.get("pretrain_objective") or TASK_OBJECTIVE),
         )
 
     @property
@@ -89,5 +91,5 @@ class Stage:
             filter_params=dict(params) if params is not None else None,
             epochs=int(data.get("epochs") or 0),
             steps=int(data.get("steps") or 0),
-            objective=str(data.get("objective") or "task"),
+            objective=str(data.get("objective") or TASK_OBJECTIVE),
         )
