@@ -64,6 +64,7 @@ def test_plugins_lists_every_family_with_params_and_source(capsys):
     assert "lstm  [harness_plugins.models.lstm (speech-pretrain-harness" in out
     assert "hidden_size (integer >= 1; default 128)" in out
     assert "labels: language, speaker" in out  # every dataset says what a task may classify
+    assert "limits: speech synthesized by eSpeak NG" in out  # and espeak what it cannot show
     assert "tasks: next_frame" in out  # every model says what it can learn
     assert main(["plugins", "--kind", "probe"]) == 0
     only = capsys.readouterr().out

@@ -22,6 +22,13 @@ def format_component(kind: str, component: Component) -> str:
             " (with its default settings; more with others)" if callable(component.labels) else ""
         )
         lines.append(f"      labels: {labels}{settings}")
+        if component.limits:  # what the report says beside its answer
+            lines += textwrap.wrap(
+                f"limits: {component.limits}",
+                88,
+                initial_indent="      ",
+                subsequent_indent="          ",
+            )
     if component.tasks:
         lines.append(f"      tasks: {', '.join(component.tasks)}")
     if component.groups:  # what [training] lr_groups and freeze may name
