@@ -193,6 +193,10 @@ class Store:
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
 
+    def run_ids(self) -> list[str]:
+        """The run folders there are, by id, without reading their records."""
+        return [path.name for path in self._run_folders()]
+
     def _run_folders(self) -> Iterator[Path]:
         if not self.runs.is_dir():
             return
@@ -241,9 +245,19 @@ class Store:
         """
         if run_ids is None:
             manifest = self.manifest()
-            run_ids = manifest.run_ids if manifest else self.statuses()
-        present = self.statuses()
-        return [self.load_record(rid) for rid in run_ids if present.get(rid, DAMAGED) != DAMAGED]
+            run_ids = manifest.run_ids if manifest else self.run_ids()
+        present = set(self.run_ids())
+        out = []
+        for run_id in run_ids:
+            if run_id not in present:
+                continue
+            try:  # each record read once: a damaged one is left out, as statuses() marks it
+                out.append(self.load_record(run_id))
+            except RecordVersionError:
+                raise
+            except (OSError, ValueError):
+                continue
+        return out
 
     def manifest(self) -> Manifest | None:
         path = self.output / MANIFEST

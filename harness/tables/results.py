@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.output.layout import LATENTS, PROBE_ARTIFACTS, RECORD, SUITE_COPY, run_dir
-from harness.output.record import STATUSES, RunRecord, as_records
+from harness.output.record import STATUSES, RecordVersionError, RunRecord, as_records
 from harness.output.store import Store, StoreError
 from harness.plugin.names import component_title, metric_label
 from harness.spec.design import Design
@@ -251,15 +251,15 @@ def _read_records(
     except StoreError as exc:
         problems.append(f"{exc}; reading the design from the run records")
         manifest = None
-    statuses = store.statuses()
+    present = set(store.run_ids())
     expected = None
-    ids = sorted(statuses)
+    ids = sorted(present)
     if manifest is not None:
         expected = [
             {"run_id": r, "label": str(manifest.labels.get(r, ""))} for r in manifest.run_ids
         ]
-        ids = [r for r in manifest.run_ids if r in statuses]
-        stale = set(statuses) - set(manifest.run_ids)
+        ids = [r for r in manifest.run_ids if r in present]
+        stale = present - set(manifest.run_ids)
         if stale:
             problems.append(
                 f"{len(stale)} run folder(s) belong to another version of the suite "
@@ -270,6 +270,8 @@ def _read_records(
         path = store.run_dir(run_id) / RECORD
         try:
             record = store.load_record(run_id)
+        except RecordVersionError:
+            raise  # written by a newer harness: not damaged, and never to be run again
         except (OSError, ValueError) as exc:
             problems.append(
                 f"{path}: damaged run record ({type(exc).__name__}: {exc}); "
