@@ -28,7 +28,8 @@ from harness.output.record import (
     RunRecord,
     read_record,
 )
-from harness.output.store import Store, failure_record
+from harness.output.run_results import failure_record
+from harness.output.store import Store
 from harness.plugin.selection import Selection
 from harness.running.runner import run_suite
 from harness.spec.expand import expand

@@ -6,13 +6,10 @@ import json
 
 import pytest
 
+from harness.output.run_results import RecordError, check_record, error_info, failure_record
 from harness.output.store import (
-    RecordError,
     Store,
     StoreError,
-    check_record,
-    error_info,
-    failure_record,
     fresh_output,
 )
 from harness.spec.expand import expand

@@ -38,6 +38,7 @@ from harness.output.record_parts import (
 )
 
 __all__ = [
+    "DONE_STATUSES",
     "FAILED",
     "RECORD_VERSION",
     "Convergence",
@@ -63,6 +64,8 @@ VERSION_KEY = "record_version"
 #: statuses a record can have
 STATUSES = ("reached", "censored", "diverged", "failed")
 FAILED = "failed"
+#: statuses a successful execute may return; "failed" is written by the harness only
+DONE_STATUSES = tuple(s for s in STATUSES if s != FAILED)
 
 #: keys of a finished run's record, in the order they are written
 _FINISHED_KEYS = (
@@ -93,7 +96,7 @@ _FINISHED_KEYS = (
     "error",
     "provenance",
 )
-#: keys of a failed run's record (harness.output.store.failure_record), in their order
+#: keys of a failed run's record (harness.output.run_results.failure_record), in their order
 _FAILED_KEYS = (
     "run_id",
     "label",

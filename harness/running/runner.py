@@ -20,16 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harness.output.store import (
-    FAILED,
-    FULL,
-    StorageFull,
-    Store,
-    check_record,
-    error_info,
-    failure_record,
-    now_iso,
-)
+from harness.output.run_results import check_record, error_info, failure_record, now_iso
+from harness.output.store import FAILED, FULL, StorageFull, Store
 from harness.running.outcome import RunFailure, SuiteOutcome, read_outcome
 from harness.running.plan import (
     Plan,

@@ -342,7 +342,7 @@ def _record(
                 "message": str(exc),
                 "traceback": traceback.format_exc(),
             }
-        # what harness.output.store.failure_record writes: no convergence, curve or probes
+        # what harness.output.run_results.failure_record writes: no convergence, curve or probes
         return {
             "run_id": spec["run_id"],
             "label": label,
