@@ -23,6 +23,8 @@ __all__ = [
     "CLASSIFY",
     "CONDITION_PARAMS",
     "CONDITION_SECTIONS",
+    "EQUIVALENCE_RATIO",
+    "EQUIVALENCE_SCORE",
     "FIXED_SECTIONS",
     "PRETRAIN_OBJECTIVES",
     "SCHEDULES",
@@ -52,6 +54,10 @@ TIME_MEASURES = ("steps", "total_steps", "seconds")
 #: the measure the report's answer states learning speed in unless the suite
 #: chooses another (``answer_measure``): target steps, which load cannot change
 ANSWER_MEASURE = "steps"
+#: the smallest effects a suite cares about unless it declares its own: a time
+#: ratio within 1/(1 + 0.1) .. 1 + 0.1, a separability score within 0.05
+EQUIVALENCE_RATIO = 0.1
+EQUIVALENCE_SCORE = 0.05
 
 #: What a condition's pretraining optimises: the target task, or the model's own loss.
 SELF_SUPERVISED = "self_supervised"
@@ -89,6 +95,26 @@ TOP_PARAMS = (
         "total_steps (pretraining counted) or seconds (wall seconds, which carry the machine's "
         "load); every measure is analysed and tabulated whichever is chosen",
         choices=TIME_MEASURES,
+    ),
+    Param(
+        "equivalence_ratio",
+        float,
+        EQUIVALENCE_RATIO,
+        "the smallest change in learning speed the suite cares about, as a fraction: two "
+        "conditions are called equivalent only when the time ratio's confidence interval "
+        "lies inside 1/(1 + m) .. 1 + m (0.1: within 10%)",
+        min=0.001,
+        max=1.0,
+    ),
+    Param(
+        "equivalence_score",
+        float,
+        EQUIVALENCE_SCORE,
+        "the smallest change in separability the suite cares about, in the probe's score "
+        "units (0.05: five accuracy points): two conditions are called equivalent only when "
+        "the difference's confidence interval lies inside -m .. m",
+        min=0.0001,
+        max=1.0,
     ),
 )
 #: The keys of a [[conditions]] entry; its ``filter`` is a plugin selection.

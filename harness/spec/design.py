@@ -27,7 +27,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from harness.plugin.plugin_facts import PluginFacts
-from harness.spec.config import ANSWER_MEASURE, CONDITION_SECTIONS
+from harness.spec.config import (
+    ANSWER_MEASURE,
+    CONDITION_SECTIONS,
+    EQUIVALENCE_RATIO,
+    EQUIVALENCE_SCORE,
+)
 from harness.spec.stages import Stage
 
 if TYPE_CHECKING:
@@ -109,6 +114,10 @@ class Design:
     #: the time measure the report's answer states learning speed in (``[top]
     #: answer_measure``; steps for folders written before it existed)
     answer_measure: str = ANSWER_MEASURE
+    #: the smallest effects the suite cares about (``[top] equivalence_ratio`` and
+    #: ``equivalence_score``; the defaults for folders written before they existed)
+    equivalence_ratio: float = EQUIVALENCE_RATIO
+    equivalence_score: float = EQUIVALENCE_SCORE
     target_language: str | None = None
     control: str | None = None
     conditions: tuple[ConditionInfo, ...] = ()
@@ -224,6 +233,8 @@ class Design:
             description=suite.description,
             question=suite.question,
             answer_measure=suite.answer_measure,
+            equivalence_ratio=suite.equivalence_ratio,
+            equivalence_score=suite.equivalence_score,
             target_language=suite.target.language,
             control=suite.control,
             conditions=conditions,
@@ -308,6 +319,8 @@ class Design:
             description=str(data.get("description") or ""),
             question=str(data.get("question") or ""),
             answer_measure=str(data.get("answer_measure") or ANSWER_MEASURE),
+            equivalence_ratio=float(data.get("equivalence_ratio") or EQUIVALENCE_RATIO),
+            equivalence_score=float(data.get("equivalence_score") or EQUIVALENCE_SCORE),
             target_language=data.get("target_language"),
             control=data.get("control"),
             conditions=tuple(ConditionInfo.from_dict(c) for c in data["conditions"]),

@@ -133,6 +133,9 @@ class Suite(SuiteSettings):
     seeds: tuple[int, ...]
     #: the time measure the report's answer states learning speed in
     answer_measure: str
+    #: the smallest effects the suite cares about (a time-ratio fraction, a score difference)
+    equivalence_ratio: float
+    equivalence_score: float
     output: Path
     cache_dir: Path
     control: str

@@ -52,6 +52,8 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
             question=top["question"],
             seeds=tuple(seeds),
             answer_measure=top["answer_measure"],
+            equivalence_ratio=float(top["equivalence_ratio"]),
+            equivalence_score=float(top["equivalence_score"]),
             output=out,
             cache_dir=default_cache_dir(top["cache"]),
             control=control,
