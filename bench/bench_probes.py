@@ -43,9 +43,9 @@ from harness.run.probing import (
     relabel_within_folds,
     speaker_grouped_folds,
 )
-from harness_plugins.probes.linear_svc import LinearSVCProbe
-from harness_plugins.probes.ridge import RidgeProbe
-from harness_plugins.probes.tsne import TSNEProbe
+from harness_plugins.probes.linear_svc_probe import LinearSVCProbe
+from harness_plugins.probes.ridge_probe import RidgeProbe
+from harness_plugins.probes.tsne_probe import TSNEProbe
 
 LANGUAGES = ("es", "ja", "it", "en")
 #: clips -> (speakers per language, clips per speaker, dims)

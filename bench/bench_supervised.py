@@ -38,8 +38,8 @@ from torch.nn import functional as F
 from harness.learning.training import Labels, TrainingData, train
 from harness.run.environment import environment
 from harness.spec.config import TargetConfig, TrainingConfig
-from harness_plugins.models.mel_cnn import MelCNNModel
-from harness_plugins.models.rnn_classifier import RNNClassifierModel
+from harness_plugins.models.mel_cnn_model import MelCNNModel
+from harness_plugins.models.rnn_classifier_model import RNNClassifierModel
 
 #: the models timed: name -> the classifier with its built-in defaults
 MODELS = {

@@ -40,7 +40,7 @@ from torch.nn import functional as F
 from harness.learning.training import TrainingData, train
 from harness.run.environment import environment
 from harness.spec.config import TargetConfig, TrainingConfig
-from harness_plugins.models.lstm import LSTMModel
+from harness_plugins.models.lstm_model import LSTMModel
 
 MEASURES = LOOP_MEASURES
 

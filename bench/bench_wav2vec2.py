@@ -29,7 +29,8 @@ import torch
 from harness.learning.training import TrainingData, train
 from harness.run.environment import environment
 from harness.spec.config import TargetConfig, TrainingConfig
-from harness_plugins.models.wav2vec2 import Wav2Vec2Model, Wav2Vec2Module
+from harness_plugins.models.wav2vec2.model import Wav2Vec2Model
+from harness_plugins.models.wav2vec2.module import Wav2Vec2Module
 
 MEASURES = {**timing.LOOP_MEASURES, "harness_step_cpu": "harness, marginal step, CPU"}
 RATIOS = {

@@ -10,8 +10,8 @@ from torch import nn
 from harness.plugin.contracts import check_latents
 from harness.plugin.registry import build_plugin_manager, collect, load_registry
 from harness_plugins import extractors
-from harness_plugins.models.conv_autoencoder import ConvAutoencoderModel
-from harness_plugins.models.lstm import LSTMModel
+from harness_plugins.models.conv_autoencoder_model import ConvAutoencoderModel
+from harness_plugins.models.lstm_model import LSTMModel
 
 torch.set_num_threads(1)
 

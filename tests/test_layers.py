@@ -20,8 +20,8 @@ from harness.stats import layers
 from harness.stats.analysis import analyse
 from harness.stats.cka import DISTINCT_SEEDS, SAME_SEED
 from harness.tables.results import load_results
-from harness_plugins.extractors import LSTMState
-from harness_plugins.models.lstm import NextFrameLSTM
+from harness_plugins.extractor_classes import LSTMState
+from harness_plugins.models.lstm_model import NextFrameLSTM
 
 from helpers.fake_results import CONDITIONS, FakeModel, FakeSuite, write_fake_results
 

@@ -15,9 +15,9 @@ from harness.plugin.contracts import ContractError
 from harness.plugin.registry import Registry, build_plugin_manager, collect
 from harness.spec.suite import SuiteError, load_suite
 from harness_plugins.models import lstm, mel_cnn, rnn_classifier
-from harness_plugins.models.lstm import LSTMModel
-from harness_plugins.models.mel_cnn import MelCNNModel
-from harness_plugins.models.rnn_classifier import RNNClassifierModel
+from harness_plugins.models.lstm_model import LSTMModel
+from harness_plugins.models.mel_cnn_model import MelCNNModel
+from harness_plugins.models.rnn_classifier_model import RNNClassifierModel
 
 from helpers import tones
 from helpers.sines import FEATURES, FRAMES, GroupedLSTM, run, target, training

@@ -12,7 +12,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GroupKFold, permutation_test_score
 from sklearn.svm import SVC
 
-import harness_plugins.probes.linear_svc as linear_svc_module
+import harness_plugins.probes.linear_svc_probe as linear_svc_module
 from harness.plugin.contracts import ProbeResult, check_probe_result
 from harness.run.probing import (
     balanced_accuracy,
@@ -22,8 +22,8 @@ from harness.run.probing import (
     permute_across_speakers,
     speaker_grouped_folds,
 )
-from harness_plugins.probes.linear_svc import LinearSVCProbe, balanced_weights
-from harness_plugins.probes.tsne import TSNEProbe, clip_perplexity, neighbour_agreement
+from harness_plugins.probes.linear_svc_probe import LinearSVCProbe, balanced_weights
+from harness_plugins.probes.tsne_probe import TSNEProbe, clip_perplexity, neighbour_agreement
 
 from helpers.latents import create, make_latents
 

@@ -14,8 +14,8 @@ from sklearn.preprocessing import StandardScaler
 from harness.hashing import stable_seed
 from harness.plugin.contracts import check_probe_result
 from harness.run.probing import probe_inputs, relabel_within_folds, speaker_grouped_folds
-from harness_plugins.probes.ridge import RidgeProbe
 from harness_plugins.probes.ridge_operators import FoldRidge
+from harness_plugins.probes.ridge_probe import RidgeProbe
 
 from helpers.latents import create, make_latents
 
@@ -149,7 +149,7 @@ def test_planted_signal_is_found() -> None:
 
 
 def test_no_speaker_on_both_sides_and_details_lengths(monkeypatch) -> None:
-    import harness_plugins.probes.ridge as ridge_module
+    import harness_plugins.probes.ridge_probe as ridge_module
 
     seen = []
 

@@ -18,8 +18,8 @@ from harness.spec.expand import expand
 from harness.spec.suite import SuiteError, load_suite
 from harness_plugins import extractors
 from harness_plugins.models import mel_cnn, rnn_classifier
-from harness_plugins.models.mel_cnn import MelCNNModel
-from harness_plugins.models.rnn_classifier import RNNClassifierModel
+from harness_plugins.models.mel_cnn_model import MelCNNModel
+from harness_plugins.models.rnn_classifier_model import RNNClassifierModel
 
 from helpers import tones
 

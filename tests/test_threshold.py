@@ -21,7 +21,7 @@ from harness.run import reference as execute_module
 from harness.spec.config import TargetConfig, TrainingConfig
 from harness.spec.expand import expand
 from harness.spec.suite import load_suite
-from harness_plugins.models.lstm import LSTMModel
+from harness_plugins.models.lstm_model import LSTMModel
 
 from helpers import tones
 from helpers.tones import run, specs

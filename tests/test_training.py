@@ -13,8 +13,8 @@ from harness.data.batches import BatchStream, epoch_batches, generator, segment,
 from harness.learning.training import Pretraining, build_module, make_schedule, train
 from harness.plugin.contracts import ContractError
 from harness.spec.config import TargetConfig, TrainingConfig
-from harness_plugins.models.conv_autoencoder import ConvAutoencoderModel
-from harness_plugins.models.lstm import LSTMModel
+from harness_plugins.models.conv_autoencoder_model import ConvAutoencoderModel
+from harness_plugins.models.lstm_model import LSTMModel
 
 from helpers.sines import FEATURES, FRAMES, data
 

@@ -22,9 +22,10 @@ from harness.plugin.components import check_declaration
 from harness.spec.config import TargetConfig, TrainingConfig
 from harness.spec.suite import SuiteError, load_suite
 from harness.testing import run_tiny_suite, tiny_registry, write_tiny_suite
-from harness_plugins.extractors import LayerStates
+from harness_plugins.extractor_classes import LayerStates
 from harness_plugins.models import wav2vec2
-from harness_plugins.models.wav2vec2 import Wav2Vec2Model, mask_spans, sample_negatives
+from harness_plugins.models.wav2vec2.masking import mask_spans, sample_negatives
+from harness_plugins.models.wav2vec2.model import Wav2Vec2Model
 
 pytest.importorskip("transformers")
 

@@ -74,7 +74,13 @@ LOADS_PLUGINS = ("plugins", "validate", "run", "probe")
 
 def main(argv: Sequence[str] | None = None) -> int:
     with sigterm_as_interrupt():
-        return _main(argv)
+        try:
+            return _main(argv)
+        except BrokenPipeError:
+            # the reader went away (`harness plugins | head`): nothing more to say
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
 
 
 @contextlib.contextmanager

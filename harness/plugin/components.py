@@ -10,7 +10,11 @@ is rejected before any work starts, and ``harness plugins`` can list everything.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
 import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -69,6 +73,12 @@ class ValidationContext:
         return sum(self.roles.get(language, {}).values())
 
 
+#: A factory named by reference, ``"package.module:Name"``: imported only when
+#: the component is first built, so listing and validating components never
+#: import what they need to run (torch, scikit-learn, transformers).
+FactoryRef = str
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
 #: ``check(params, context)``: yields ``(parameter name, message)`` for each
 #: problem, where the message says what is expected and what was given.
 Check = Callable[[Mapping[str, Any], ValidationContext], Iterable[tuple[str, str]]]
@@ -120,7 +130,7 @@ class Component:
     """
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | FactoryRef
     doc: str
     params: Sequence[Param] = ()
     metrics: Sequence[Metric] = ()
@@ -154,8 +164,50 @@ class Component:
         return replace(self, source=source)
 
     def create(self, **params: Any) -> Any:
-        """Build the component's object from resolved parameters."""
-        return self.factory(**params)
+        """Build the component's object from resolved parameters (a factory
+        named by reference is imported, and its signature checked, first)."""
+        return built_factory(self)(**params)
+
+
+def built_factory(component: Component) -> Callable[..., Any]:
+    """The component's factory; one named by reference imported and checked
+    against the declaration the first time (a ``TypeError`` naming both)."""
+    if not isinstance(component.factory, str):
+        return component.factory
+    factory = _imported(component.factory)
+    problems = _checked_reference(component.factory, tuple(p.name for p in component.params),
+                                  bool(component.groups))  # fmt: skip
+    if problems:
+        raise TypeError(f"component {component.name!r}: " + "; ".join(problems))
+    return factory
+
+
+@functools.cache
+def _imported(reference: str) -> Callable[..., Any]:
+    module, _, qualname = reference.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+@functools.cache
+def _checked_reference(reference: str, names: tuple[str, ...], grouped: bool) -> list[str]:
+    return _built_problems(_imported(reference), names, grouped)
+
+
+def _reference_problems(reference: str) -> list[str]:
+    """A factory reference that cannot name anything, found without importing it."""
+    if not _REFERENCE.match(reference):
+        return [f"its factory reference {reference!r} is not of the form 'package.module:Name'"]
+    module = reference.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        return [f"its factory reference {reference!r} names a module that cannot be found"]
+    return []
 
 
 def check_declaration(kind: str, component: Component) -> list[str]:
@@ -204,16 +256,23 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         set(component.groups)
     ) != len(component.groups):
         problems.append(f"groups must be distinct non-empty names, got {list(component.groups)!r}")
-    factory = component.factory
-    if component.groups and inspect.isclass(factory) and not hasattr(factory, "parameter_groups"):
+    if kind == "probe" and not component.metrics:
+        problems.append("a probe must declare the metrics it reports in Component.metrics")
+    if isinstance(component.factory, str):
+        # checked against the declaration when first built (built_factory)
+        return problems + _reference_problems(component.factory)
+    return problems + _built_problems(component.factory, names, bool(component.groups))
+
+
+def _built_problems(factory: Callable[..., Any], names: Sequence[str], grouped: bool) -> list[str]:
+    """What the factory itself gets wrong against the declaration."""
+    problems = []
+    if grouped and inspect.isclass(factory) and not hasattr(factory, "parameter_groups"):
         problems.append(
             f"it declares parameter groups but {_name_of(factory)} has no "
             "parameter_groups(module) method"
         )
-    if kind == "probe" and not component.metrics:
-        problems.append("a probe must declare the metrics it reports in Component.metrics")
-    problems += _factory_problems(component.factory, names)
-    return problems
+    return problems + _factory_problems(factory, names)
 
 
 def _factory_problems(factory: Callable[..., Any], declared: Sequence[str]) -> list[str]:
@@ -257,9 +316,11 @@ __all__ = [
     "REQUIRED",
     "Check",
     "Component",
+    "FactoryRef",
     "Metric",
     "Param",
     "ValidationContext",
+    "built_factory",
     "check_declaration",
     "check_metrics",
     "did_you_mean",

@@ -199,8 +199,11 @@ def module_origin(module: str, hash_from: str | None = None) -> dict[str, Any]:
 
 
 def factory_module(component: Component) -> str:
-    """The module that defines a component's factory (a class or function)."""
+    """The module that defines a component's factory (a class or function;
+    for a factory named by reference, the module it names, not imported)."""
     factory: Any = component.factory
+    if isinstance(factory, str):
+        return factory.partition(":")[0]
     factory = getattr(factory, "func", factory)  # functools.partial
     factory = getattr(factory, "__func__", factory)  # bound method
     module = inspect.getmodule(factory)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold
 
 from harness.hashing import content_hash
 
@@ -142,6 +141,10 @@ def speaker_grouped_folds(
     key = (content_hash([labels.tolist(), groups.tolist()]), n_splits, seed)
     folds = _FOLDS.get(key)
     if folds is None:
+        # imported here: probe plugins declare their tasks from this module, and
+        # listing or validating them must not import scikit-learn
+        from sklearn.model_selection import StratifiedGroupKFold
+
         cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         split = cv.split(np.zeros((len(labels), 1)), labels, groups)
         folds = list(split)

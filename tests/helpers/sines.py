@@ -12,7 +12,7 @@ from torch import nn
 
 from harness.learning.training import Pretraining, TrainingData, TrainingOutcome, train
 from harness.spec.config import TargetConfig, TrainingConfig
-from harness_plugins.models.lstm import LSTMModel
+from harness_plugins.models.lstm_model import LSTMModel
 
 FEATURES, FRAMES = 4, 10
 

@@ -50,9 +50,6 @@ from a hub name.
 from __future__ import annotations
 
 from harness import Component, hookimpl
-from harness_plugins.models.wav2vec2.masking import mask_spans, sample_negatives
-from harness_plugins.models.wav2vec2.model import Wav2Vec2Model
-from harness_plugins.models.wav2vec2.module import EVAL_SEED, Wav2Vec2Module
 from harness_plugins.models.wav2vec2.offline import (
     EXTRA,
     INSTALL,
@@ -62,15 +59,10 @@ from harness_plugins.models.wav2vec2.offline import (
 from harness_plugins.models.wav2vec2.params import PARAMS, check
 
 __all__ = [
-    "EVAL_SEED",
     "EXTRA",
     "INSTALL",
-    "Wav2Vec2Model",
-    "Wav2Vec2Module",
     "harness_models",
-    "mask_spans",
     "require_transformers",
-    "sample_negatives",
     "transformers_installed",
 ]
 
@@ -82,7 +74,7 @@ def harness_models() -> list[Component]:
             name="wav2vec2",
             title="wav2vec 2.0",
             loss="contrastive + diversity loss per masked frame",
-            factory=Wav2Vec2Model,
+            factory="harness_plugins.models.wav2vec2.model:Wav2Vec2Model",
             tasks=("contrastive", "classify"),
             input="waveform",
             groups=("feature_encoder", "transformer", "head"),
