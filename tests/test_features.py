@@ -10,6 +10,7 @@ import pytest
 librosa = pytest.importorskip("librosa")
 torch = pytest.importorskip("torch")
 
+from harness.data.feature_memory import MEMORY  # noqa: E402
 from harness.data.features import FeatureExtractor, fit_normalizer  # noqa: E402
 from harness.spec.config import FeatureConfig  # noqa: E402
 
@@ -160,7 +161,9 @@ def test_cache_hits_on_repeat_and_misses_on_any_change(tmp_path) -> None:
     assert (first.hits, first.misses) == (0, 3)
 
     again = FeatureExtractor(base, tmp_path)
-    # the cached file is what a hit returns: mark one entry and read it back
+    # the cached file is what a hit returns in a new process (this one remembers
+    # them: harness.data.feature_memory): mark one entry and read it back
+    MEMORY.clear()
     entry = next((tmp_path / "features" / again.key).rglob("*.npy"))
     marked = np.load(entry)
     marked[0, 0] = -123.0

@@ -22,7 +22,6 @@ filtered pretraining clip never reuses the unfiltered clip's features.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from harness.data.audio import atomic_save
+from harness.data.feature_memory import MEMORY
 from harness.data.silence import at_least_one, detector_settings, frame_rms, silent_frames
 from harness.hashing import content_hash
 from harness.spec.config import FeatureConfig
@@ -116,26 +116,33 @@ class FeatureExtractor:
 
     def __call__(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Features of every clip, in order; cached clips are read, the rest computed."""
-        arrays = [_check_audio(i, a) for i, a in enumerate(audios)]
-        out: list[np.ndarray | None] = [None] * len(arrays)
-        paths: list[Path | None] = [None] * len(arrays)
+        out: list[np.ndarray | None] = [None] * len(audios)
+        digests: list[str | None] = [None] * len(audios)
         todo = []
-        for i, audio in enumerate(arrays):
+        for i, audio in enumerate(audios):
             if self.cache_dir is not None:
-                digest = hashlib.blake2b(audio.tobytes(), digest_size=16).hexdigest()
-                path = self.cache_dir / digest[:2] / f"{digest}.npy"
-                paths[i] = path
-                out[i] = _read(path)
+                # a clip found by its digest has the samples of one checked before
+                seen = digests[i] = MEMORY.digest(_check_shape(i, np.asarray(audio)))
+                out[i] = MEMORY.get(str(self.cache_dir), seen)
+                if out[i] is None:
+                    found = _read(self._path(seen))
+                    out[i] = None if found is None else MEMORY.put(str(self.cache_dir), seen, found)
             if out[i] is None:
                 todo.append(i)
-        self.hits += len(arrays) - len(todo)
+        self.hits += len(audios) - len(todo)
         self.misses += len(todo)
-        for i, features in zip(todo, self.compute([arrays[i] for i in todo]), strict=True):
+        arrays = [_check_audio(i, audios[i]) for i in todo]
+        for i, features in zip(todo, self.compute(arrays), strict=True):
             out[i] = features
-            target = paths[i]
-            if target is not None:
-                atomic_save(target, features)
+            digest = digests[i]
+            if digest is not None:
+                atomic_save(self._path(digest), features)
+                out[i] = MEMORY.put(str(self.cache_dir), digest, features)
         return [x for x in out if x is not None]
+
+    def _path(self, digest: str) -> Path:
+        assert self.cache_dir is not None
+        return self.cache_dir / digest[:2] / f"{digest}.npy"
 
     def compute(self, audios: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Features without the cache, batched by similar length."""
@@ -338,10 +345,15 @@ def fit_normalizer(train_features: Sequence[np.ndarray], config: FeatureConfig) 
     return CorpusNormalizer(frames.mean(axis=0), frames.std(axis=0))
 
 
+def _check_shape(index: int, audio: np.ndarray) -> np.ndarray:
+    if audio.ndim != 1 or len(audio) == 0:
+        raise ValueError(f"clip {index}: expected non-empty mono audio, got shape {audio.shape}")
+    return audio
+
+
 def _check_audio(index: int, audio: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(audio, dtype=np.float32)
-    if array.ndim != 1 or len(array) == 0:
-        raise ValueError(f"clip {index}: expected non-empty mono audio, got shape {array.shape}")
+    """``audio`` as contiguous float32 mono with finite samples."""
+    array = _check_shape(index, np.ascontiguousarray(audio, dtype=np.float32))
     if not np.isfinite(array).all():
         raise ValueError(f"clip {index}: audio has NaN or infinite samples")
     return array
