@@ -10,6 +10,7 @@
     <output>/runs.csv, curves.csv, probes.csv, data_quality.csv, confusion.csv, streaming.csv
     <output>/stats/<analysis>.csv   the statistics' tables
     <output>/report.html            the report
+    <output>/report.digest          what the report was built from (a digest)
 
 The store, the readers, the exporter and the CLI take these names from here,
 so a folder's layout is changed (or looked up) in one module.
@@ -47,6 +48,8 @@ STREAMING_CSV = "streaming.csv"
 STATS = "stats"
 #: the report
 REPORT = "report.html"
+#: the digest of what the report and tables were built from (harness.output.report_inputs)
+REPORT_DIGEST = "report.digest"
 
 #: run folder names: a run id, and while a run works or its folder is being
 #: replaced, the id with a marker and a token
