@@ -195,3 +195,18 @@ def test_k_sample_logrank_is_undefined_not_a_crash_when_variance_is_singular():
         [10, 10, 10, 10, 10, 10], [1] * 6, ["a", "a", "b", "b", "c", "c"]
     )
     assert df == 2 and np.isnan(chi2) and np.isnan(p)
+
+
+def test_the_rmst_of_many_resamples_at_once_equals_each_one_alone():
+    from harness.stats.survival import _rmst, rmst_of_resamples
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n = int(rng.integers(2, 15))
+        # a coarse grid: tied crossings, and censorings at crossing times
+        time = rng.choice(np.arange(0, 60, 5), n).astype(float)
+        event = rng.random(n) < 0.7
+        tau = float(rng.choice([30, 50, 60, 100]))
+        index = rng.integers(0, n, (20, n))
+        expected = [_rmst(time[i], event[i], tau) for i in index]
+        np.testing.assert_allclose(rmst_of_resamples(time, event, index, tau), expected, atol=1e-9)

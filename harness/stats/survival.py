@@ -109,6 +109,28 @@ def _rmst(time: np.ndarray, event: np.ndarray, tau: float) -> float:
     return _area(np.asarray(sf.quantiles, float), np.asarray(sf.probabilities, float), tau)
 
 
+def rmst_of_resamples(
+    time: np.ndarray, event: np.ndarray, index: np.ndarray, tau: float
+) -> np.ndarray:
+    """The RMST up to ``tau`` of each resample, the runs ``index[..., :]`` of
+    ``time``/``event``: the Kaplan-Meier product over the group's event times
+    for every row at once (a run censored at an event time is still at risk
+    there, as in :func:`kaplan_meier`). Equals :func:`_rmst` row by row."""
+    t, e = time[index], event[index].astype(bool)
+    grid = np.unique(time[event.astype(bool)])
+    grid = grid[grid < tau]
+    if grid.size == 0:
+        return np.full(t.shape[:-1], float(tau))
+    at = t[..., None] == grid
+    crossed = (at & e[..., None]).sum(axis=-2)
+    at_risk = (t[..., None] >= grid).sum(axis=-2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(at_risk > 0, 1.0 - crossed / np.maximum(at_risk, 1), 1.0)
+    survival = np.cumprod(factor, axis=-1)
+    widths = np.diff(np.append(grid, tau))
+    return grid[0] + (survival * widths).sum(axis=-1)
+
+
 def kaplan_meier(time: ArrayLike, event: ArrayLike) -> KaplanMeier:
     """Kaplan-Meier estimate from scipy.stats.ecdf on right-censored data."""
     t = np.asarray(time, dtype=float)
@@ -190,17 +212,20 @@ def rmst_difference(
     within each group; ``paired`` (a[i] and b[i] share seed i), the pairs are
     resampled together."""
 
-    def statistic(ia: np.ndarray, ib: np.ndarray) -> float:
-        return _rmst(time_a[ia], event_a[ia], tau) - _rmst(time_b[ib], event_b[ib], tau)
+    def statistic(ia: np.ndarray, ib: np.ndarray, axis: int = -1) -> np.ndarray:
+        # every resample at once (rows of indices); scipy draws them as before
+        return rmst_of_resamples(time_a, event_a, ia, tau) - rmst_of_resamples(
+            time_b, event_b, ib, tau
+        )
 
     ia, ib = np.arange(time_a.size), np.arange(time_b.size)
-    point = statistic(ia, ib)
+    point = _rmst(time_a, event_a, tau) - _rmst(time_b, event_b, tau)
     if min(ia.size, ib.size) < 2 or n_resamples < 1:  # no interval asked for, or possible
         return point, np.nan, np.nan
     result = stats.bootstrap(
         (ia, ib),
         statistic,
-        vectorized=False,
+        vectorized=True,
         paired=paired,
         n_resamples=n_resamples,
         confidence_level=CONFIDENCE,
