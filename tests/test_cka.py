@@ -67,3 +67,29 @@ def test_rejects_mismatched_rows_and_constant_input() -> None:
         linear_cka(rng.normal(size=(10, 3)), rng.normal(size=(9, 3)))
     with pytest.raises(ValueError, match="y is constant"):
         linear_cka(rng.normal(size=(10, 3)), np.ones((10, 2)))
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_every_pair_at_once_equals_each_pair_alone(batched):
+    from harness.stats.cka import _SpaceCKA
+
+    rng = np.random.default_rng(7)
+    ids = [f"c{i}" for i in range(30)]
+    arrays = {f"run{k}": rng.normal(size=(30, 5 + k)) for k in range(4)}
+    space = _SpaceCKA(arrays, dict.fromkeys(arrays, ids), batched)
+    assert space.shared == batched
+    for a in arrays:
+        for b in arrays:
+            assert space.pair(a, b) == pytest.approx(linear_cka(arrays[a], arrays[b]), abs=1e-12)
+
+
+def test_runs_that_probed_other_clips_are_compared_on_the_clips_they_share():
+    from harness.stats.cka import _SpaceCKA
+
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(20, 4)), rng.normal(size=(20, 3))
+    ids_x = [f"c{i}" for i in range(20)]
+    ids_y = ids_x[5:] + [f"other{i}" for i in range(5)]
+    space = _SpaceCKA({"x": x, "y": y}, {"x": ids_x, "y": ids_y}, batched=True)
+    assert not space.shared
+    assert space.pair("x", "y") == pytest.approx(linear_cka(x[5:], y[:15]))

@@ -66,6 +66,71 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return cross / float(norm_x * norm_y)
 
 
+#: the most memory one latent space's Gram matrices may take (bytes)
+GRAM_BYTES = 512 * 2**20
+
+
+class _SpaceCKA:
+    """CKA between runs in one latent space.
+
+    When every run probed the same clips in the same order (a suite's runs
+    do), each run's centred Gram matrix ``Xc Xc^T`` scaled to unit Frobenius
+    norm is one row of a matrix, and one product of that matrix with itself
+    gives every pair's CKA at once: the same number as :func:`linear_cka`'s
+    Gram form. Otherwise (not ``batched``: a few pairs of many runs are
+    wanted; or the Gram matrices would pass :data:`GRAM_BYTES`) each pair is
+    computed on the clips both runs probed."""
+
+    def __init__(
+        self, arrays: dict[str, np.ndarray], clip_ids: dict[str, list[str]], batched: bool
+    ) -> None:
+        self.arrays, self.clip_ids = arrays, clip_ids
+        ids = list(clip_ids.values())
+        n = len(ids[0]) if ids else 0
+        self.shared = (
+            batched
+            and n >= 2
+            and all(i == ids[0] for i in ids)
+            and all(len(a) == n for a in arrays.values())
+            and len(arrays) * n * n * 8 <= GRAM_BYTES
+        )
+        self._all: tuple[dict[str, int], np.ndarray] | None = None
+
+    def _every_pair(self) -> tuple[dict[str, int], np.ndarray]:
+        if self._all is None:
+            runs = list(self.arrays)
+            n = len(self.arrays[runs[0]])
+            grams = np.empty((len(runs), n * n))
+            for i, run in enumerate(runs):
+                xc = _centred(run, self.arrays[run])
+                gram = (xc @ xc.T).ravel()
+                norm = float(np.linalg.norm(gram))
+                if norm == 0.0:
+                    raise ValueError(f"{run} is constant over the examples; CKA is undefined")
+                grams[i] = gram / norm
+            self._all = {r: i for i, r in enumerate(runs)}, grams @ grams.T
+        return self._all
+
+    def pair(self, ra: str, rb: str) -> float | None:
+        """CKA of runs ``ra`` and ``rb`` (None with fewer than two shared clips)."""
+        if self.shared:
+            index, cka = self._every_pair()
+            return float(cka[index[ra], index[rb]])
+        xa, xb = _aligned(self.arrays[ra], self.clip_ids[ra], self.arrays[rb], self.clip_ids[rb])
+        return float(linear_cka(xa, xb)) if len(xa) >= 2 else None
+
+
+def _space(
+    latents: dict[str, dict[str, np.ndarray]],
+    clip_ids: dict[str, list[str]],
+    space: str,
+    batched: bool = True,
+) -> _SpaceCKA:
+    runs = [r for r in latents if space in latents[r]]
+    arrays = {r: latents[r][space] for r in runs}
+    return _SpaceCKA(arrays, {r: clip_ids[r] for r in runs}, batched)
+
+
 # ---------------------------------------------------------------- the CKA table
 
 
@@ -97,6 +162,7 @@ def cka_table(results: Results) -> pd.DataFrame:
         spaces = sorted({s for v in latents.values() for s in v} - baseline_spaces)
         conditions = [c for c in results.conditions if c in set(by_model["condition"])]
         for space in spaces:
+            cka = _space(latents, clip_ids, space)
             have = by_model[[space in latents[r] for r in by_model["run_id"]]]
             ids = {c: list(have.loc[have["condition"] == c, "run_id"]) for c in conditions}
             for ca, cb in itertools.combinations_with_replacement(conditions, 2):
@@ -104,13 +170,7 @@ def cka_table(results: Results) -> pd.DataFrame:
                     pairs = list(itertools.combinations(ids[ca], 2))
                 else:
                     pairs = list(itertools.product(ids[ca], ids[cb]))
-                values = []
-                for ra, rb in pairs:
-                    xa, xb = _aligned(
-                        latents[ra][space], clip_ids[ra], latents[rb][space], clip_ids[rb]
-                    )
-                    if len(xa) >= 2:
-                        values.append(float(linear_cka(xa, xb)))
+                values = [x for ra, rb in pairs if (x := cka.pair(ra, rb)) is not None]
                 if not values:
                     continue
                 v = np.asarray(values)
@@ -139,19 +199,6 @@ SAME_SEED = "same seed"
 DISTINCT_SEEDS = "distinct seeds"
 
 
-def _pair_cka(
-    latents: dict[str, dict[str, np.ndarray]],
-    clip_ids: dict[str, list[str]],
-    space: str,
-    ra: str,
-    rb: str,
-) -> float | None:
-    """CKA of ``space`` between runs ``ra`` and ``rb`` on the clips both probed
-    (None with fewer than two)."""
-    xa, xb = _aligned(latents[ra][space], clip_ids[ra], latents[rb][space], clip_ids[rb])
-    return float(linear_cka(xa, xb)) if len(xa) >= 2 else None
-
-
 def cka_vs_control(
     results: Results, control: str, spaces: Collection[tuple[str, str]] | None = None
 ) -> pd.DataFrame:
@@ -176,6 +223,7 @@ def cka_vs_control(
         wanted = [s for s in found if spaces is None or (model, s) in spaces]
 
         for space in wanted:
+            cka = _space(latents, clip_ids, space, batched=False)
             have = by_model[[space in latents[r] for r in run_ids]]
             ctrl = have[have["condition"] == control]
             if ctrl.empty:
@@ -192,8 +240,7 @@ def cka_vs_control(
                         if s in ctrl_by_seed
                     ]
             for condition, pairs in pairs_by_condition.items():
-                values = [x for ra, rb in pairs
-                          if (x := _pair_cka(latents, clip_ids, space, ra, rb)) is not None]  # fmt: skip
+                values = [x for ra, rb in pairs if (x := cka.pair(ra, rb)) is not None]
                 if not values:
                     continue
                 v = np.asarray(values)
