@@ -298,6 +298,23 @@ def _cell(r: pd.Series) -> str:
     return f"{one(estimate)}{ci}{star}"
 
 
+def ratio_ci(low: float, high: float) -> str:
+    """A time ratio's 95% CI as text: ``[0.55, 0.70]``; an end the data do not
+    bound is open, ``[0.55, ∞)`` or ``(0, 1.20]``, and an interval bounded at
+    neither end says so; empty when there is no CI (NaN)."""
+    if _missing(low) and _missing(high):
+        return ""
+    if (_missing(low) or low <= 0) and (_missing(high) or math.isinf(high)):
+        return "(0, ∞): no bound"
+    left = "(0" if _missing(low) or low <= 0 else f"[{low:.2f}"
+    right = "∞)" if _missing(high) or math.isinf(high) else f"{high:.2f}]"
+    return f"{left}, {right}"
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or x != x
+
+
 def compare(folders: Sequence[str | Path], measure: str | None = None) -> Comparison:
     """The answers of ``folders`` aligned by model and condition; time ratios
     in ``measure``, by default each folder's own ``answer_measure``.
@@ -324,4 +341,4 @@ def compare(folders: Sequence[str | Path], measure: str | None = None) -> Compar
     return Comparison(answers, measure, table)
 
 
-__all__ = ["COLUMNS", "CompareError", "Comparison", "compare", "read_answers"]
+__all__ = ["COLUMNS", "CompareError", "Comparison", "compare", "ratio_ci", "read_answers"]
