@@ -142,6 +142,9 @@ def format_check(check: Any, directory: Path) -> str:
         "learning speed: time of the second half / the first (Holm over each measure's tests)",
         *_speed_lines(check.speed),
         "",
+        "machine speed: wall seconds per target step of each half (Holm with the seconds tests)",
+        *_pace_lines(check.pace),
+        "",
         "separability: second half - first half (Holm within model, probe and score)",
         *_separability_lines(check.separability),
         "",
@@ -213,32 +216,62 @@ def _separability_lines(table: Any) -> list[str]:
     return rows
 
 
-def _verdict(check: Any) -> list[str]:
-    """One line per time measure and one for separability, then the verdict."""
+def _pace_lines(table: Any) -> list[str]:
+    if table.empty:
+        return ["  not measured: no run records both wall seconds and steps"]
+    head = f"  {'model':<20} {'first half':<12} {'second half':<12} {'ratio':<7} {'p':<7} Holm p"
+    rows = [head]
+    for _, r in table.iterrows():
+        first, second = (
+            f"{1000 * r[c]:.3g} ms" for c in ("seconds_per_step_control", "seconds_per_step")
+        )
+        rows.append(
+            f"  {_name(r['model'], 20)} {first:<12} {second:<12} {r['ratio']:<7.2f} "
+            f"{_p(r['p_value']):<7} {_p(r['p_holm'])}{_flag(r)}"
+        )
+    return rows
+
+
+def _measure_line(check: Any, measure: str, rows: Any) -> str:
+    """What the check says of one time measure."""
     from harness.report.numbers import MEASURE_NAMES, fmt_p, plural
     from harness.stats.aa_check import FIRST, SECOND
 
-    lines = []
-    for measure, rows in check.speed.groupby("measure", sort=False):
-        name = MEASURE_NAMES.get(str(measure), str(measure))
-        hit = rows[rows["false_difference"].astype(bool)]
-        if hit.empty:
-            lines.append(
-                f"{measure} ({name}): no false difference in {plural(len(rows), 'test')} "
-                f"(smallest Holm p {rows['p_holm'].min():.2f})"
-            )
-            continue
-        found = "; ".join(
-            f"{r['model']} {r['time_ratio']:.2f}x ({r['design']}, Holm {fmt_p(r['p_holm'])})"
-            for _, r in hit.iterrows()
+    name = MEASURE_NAMES.get(measure, measure)
+    hit = rows[rows["false_difference"].astype(bool)]
+    pace = check.pace[check.pace["false_difference"].astype(bool)] if measure == "seconds" else None
+    found = [
+        f"{r['model']} {r['time_ratio']:.2f}x ({r['design']}, Holm {fmt_p(r['p_holm'])})"
+        for _, r in hit.iterrows()
+    ]
+    if pace is not None:
+        found += [
+            f"{r['model']}'s time per step {r['ratio']:.2f}x (Holm {fmt_p(r['p_holm'])})"
+            for _, r in pace.iterrows()
+        ]
+    if not found:
+        return (
+            f"{measure} ({name}): no false difference in {plural(len(rows), 'test')} "
+            f"(smallest Holm p {rows['p_holm'].min():.2f})"
         )
-        line = f"{measure} ({name}): UNSAFE to trust: two halves of one condition differed: {found}"
-        if measure == "seconds" and all(v == v for v in check.load.values()):
-            line += (
-                f"; the machine's load was {check.load[FIRST]:.2f} in the first half and "
-                f"{check.load[SECOND]:.2f} in the second: wall time follows the load"
-            )
-        lines.append(line)
+    line = f"{measure} ({name}): UNSAFE to trust: two halves of one condition differed: "
+    line += "; ".join(found)
+    if measure == "seconds" and all(v == v for v in check.load.values()):
+        line += (
+            f"; the machine's load was {check.load[FIRST]:.2f} in the first half and "
+            f"{check.load[SECOND]:.2f} in the second: wall time follows the load"
+        )
+    return line
+
+
+def _verdict(check: Any) -> list[str]:
+    """One line per time measure and one for separability, then the verdict."""
+    from harness.report.numbers import plural
+
+    lines = [
+        _measure_line(check, str(measure), rows)
+        for measure, rows in check.speed.groupby("measure", sort=False)
+    ]
     sep = check.separability
     if not sep.empty:
         n_false = int(sep["false_difference"].sum())
@@ -252,6 +285,6 @@ def _verdict(check: Any) -> list[str]:
         lines.append(f"verdict: false differences found ({what}); do not read those answers "
                      "as effects of a condition (exit 1)")  # fmt: skip
     else:
-        n = len(check.speed) + len(sep)
+        n = len(check.speed) + len(check.pace) + len(sep)
         lines.append(f"verdict: no false difference in {plural(n, 'test')} (exit 0)")
     return [textwrap.fill(line, 100, subsequent_indent="  ") for line in lines]

@@ -23,6 +23,15 @@ compared unpaired (the permutation log-rank test the report uses for
 conditions without shared seeds), which at 5 pairs is the only one of the two
 able to reach p < 0.05 (the exact sign-flip test's smallest p is 2/2**5).
 
+Machine speed. Wall seconds to threshold are steps times the time per step;
+the steps of a seed vary far more than a machine's speed, so the report's
+tests on seconds see a drifting load late, and in a paired comparison (which
+cancels the seed) a condition run later than its control pays it in full. The
+check therefore also compares the halves' wall seconds per target step
+(:func:`pace_tests`: an exact permutation test of the mean log time per step,
+``scipy.stats.permutation_test``), in one Holm family with the seconds
+measure's own tests: a difference there makes the seconds measure unsafe.
+
 Families. As in the report, Holm's correction runs over each time measure's
 tests (every model, both designs) and, for separability, within each model,
 probe and metric; a test is a false difference when its Holm p is below
@@ -36,7 +45,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from harness.stats import convergence, separability
 from harness.stats.convergence import ALPHA
@@ -54,6 +65,8 @@ FIRST, SECOND = "first half", "second half"
 SPEED_COLUMNS = ["measure", "model", "design", "test", "n", "n_control", "time_ratio",
                  "time_ratio_ci_low", "time_ratio_ci_high", "p_value", "p_holm",
                  "false_difference"]  # fmt: skip
+PACE_COLUMNS = ["model", "n", "n_control", "seconds_per_step", "seconds_per_step_control",
+                "ratio", "p_value", "p_holm", "false_difference"]  # fmt: skip
 SEPARABILITY_COLUMNS = ["model", "latent_space", "probe", "metric", "n_pairs", "difference",
                         "difference_ci_low", "difference_ci_high", "p_value", "p_holm",
                         "false_difference"]  # fmt: skip
@@ -130,6 +143,57 @@ def speed_tests(
     return table.reset_index(drop=True)[SPEED_COLUMNS]
 
 
+def pace_tests(runs: pd.DataFrame, control: str, halves: Halves) -> pd.DataFrame:
+    """Per model, the second half's wall seconds per target step against the
+    first's (geometric means; ``ratio`` above 1: the machine got slower)."""
+    if not {"seconds_to_threshold", "steps_to_threshold"} <= set(runs.columns):
+        return pd.DataFrame(columns=PACE_COLUMNS)
+    data = halves_runs(runs, control, halves, paired=False)
+    steps, seconds = (data[f"{m}_to_threshold"].astype(float) for m in ("steps", "seconds"))
+    data = data.assign(log_pace=np.log(seconds / steps))[(steps > 0) & (seconds > 0)]
+    rows = []
+    for model, group in data.groupby("model", sort=False):
+        first = group.loc[group["condition"] == FIRST, "log_pace"].to_numpy(float)
+        second = group.loc[group["condition"] == SECOND, "log_pace"].to_numpy(float)
+        if min(first.size, second.size) < 2:
+            continue
+        test = stats.permutation_test(
+            (second, first), lambda a, b: np.mean(a) - np.mean(b), n_resamples=9999,
+            permutation_type="independent", random_state=0,
+        )  # fmt: skip
+        rows.append({"model": model, "n": second.size, "n_control": first.size,
+                     "seconds_per_step": math.exp(second.mean()),
+                     "seconds_per_step_control": math.exp(first.mean()),
+                     "ratio": math.exp(second.mean() - first.mean()),
+                     "p_value": float(test.pvalue)})  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=PACE_COLUMNS)
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p_value"])
+    table["false_difference"] = table["p_holm"] < ALPHA
+    return table[PACE_COLUMNS]
+
+
+def speed_and_pace(
+    runs: pd.DataFrame, control: str, halves: Halves, n_resamples: int = 9999, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`speed_tests` and :func:`pace_tests`, the time per step in the
+    seconds measure's family: Holm over the seconds tests and the pace tests
+    together, so "seconds unsafe" is held at 5% on a sound folder."""
+    speed = speed_tests(runs, control, halves, n_resamples, seed)
+    pace = pace_tests(runs, control, halves)
+    if pace.empty:
+        return speed, pace
+    seconds = speed.index[speed["measure"] == "seconds"]
+    p = np.r_[speed.loc[seconds, "p_value"].to_numpy(float), pace["p_value"].to_numpy(float)]
+    adjusted = holm(p)
+    speed.loc[seconds, "p_holm"] = adjusted[: len(seconds)]
+    pace = pace.assign(p_holm=adjusted[len(seconds) :])
+    for table in (speed, pace):
+        table["false_difference"] = table["p_holm"] < ALPHA
+    return speed, pace
+
+
 def separability_tests(results: Results, control: str, halves: Halves) -> pd.DataFrame:
     """The second half against the first in every model latent space whose
     probe reports per-speaker results (the report's speaker-level test)."""
@@ -147,20 +211,23 @@ class AACheck:
     control: str
     halves: Halves
     speed: pd.DataFrame
+    pace: pd.DataFrame
     separability: pd.DataFrame
     load: dict[str, float]
 
     @property
     def found(self) -> bool:
         """Whether any test found a (false) difference."""
-        return bool(
-            self.speed["false_difference"].any() or self.separability["false_difference"].any()
-        )
+        tables = (self.speed, self.pace, self.separability)
+        return any(bool(t["false_difference"].astype(bool).any()) for t in tables)
 
     def unsafe_measures(self) -> list[str]:
-        """Time measures with a false difference, in report order."""
-        hit = self.speed[self.speed["false_difference"].astype(bool)]
-        return [m for m in MEASURES if m in set(hit["measure"])]
+        """Time measures with a false difference (seconds also when the time per
+        step changed between the halves), in report order."""
+        hit = set(self.speed.loc[self.speed["false_difference"].astype(bool), "measure"])
+        if self.pace["false_difference"].astype(bool).any():
+            hit.add("seconds")
+        return [m for m in MEASURES if m in hit]
 
 
 def _mean_load(runs: pd.DataFrame, control: str, seeds: tuple[int, ...]) -> float:
@@ -181,10 +248,10 @@ def aa_check(results: Results, n_resamples: int = 9999, seed: int = 0) -> AAChec
             + (f" (the suite names {control!r}, which has no runs)" if control else "")
         )
     halves = control_halves(results.runs, control)
-    speed = speed_tests(results.runs, control, halves, n_resamples, seed)
+    speed, pace = speed_and_pace(results.runs, control, halves, n_resamples, seed)
     sep = separability_tests(results, control, halves)
     load = {
         FIRST: _mean_load(results.runs, control, halves.first),
         SECOND: _mean_load(results.runs, control, halves.second),
     }
-    return AACheck(control, halves, speed, sep, load)
+    return AACheck(control, halves, speed, pace, sep, load)
