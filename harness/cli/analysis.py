@@ -250,9 +250,10 @@ def _measure_line(check: Any, measure: str, rows: Any) -> str:
             for _, r in pace.iterrows()
         ]
     if not found:
+        p = [*rows["p_holm"], *(check.pace["p_holm"] if measure == "seconds" else [])]
         return (
-            f"{measure} ({name}): no false difference in {plural(len(rows), 'test')} "
-            f"(smallest Holm p {rows['p_holm'].min():.2f})"
+            f"{measure} ({name}): no false difference in {plural(len(p), 'test')} "
+            f"(smallest Holm p {min(p):.2f})"
         )
     line = f"{measure} ({name}): UNSAFE to trust: two halves of one condition differed: "
     line += "; ".join(found)

@@ -82,7 +82,8 @@ COMMANDS = {
         "Split the control condition's seeds in DIR in two halves by run order (the "
         "first half run against the last) and run every test the report runs on a condition "
         "against the control (each time measure, paired and unpaired; separability where the "
-        "probes report per-speaker results) on the second half against the first. Both halves "
+        "probes report per-speaker results), and the wall seconds per step, on the second "
+        "half against the first. Both halves "
         "are one condition, so any difference found is false: a measure that shows one (wall "
         "seconds under a changing machine load) is unsafe to trust. Exit 0: nothing false "
         "found; 1: a false difference found; 2: the folder cannot be checked.",
