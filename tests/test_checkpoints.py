@@ -266,6 +266,14 @@ def test_a_hook_answer_that_breaks_the_contract_is_named():
 # ---------------------------------------------------------------- suites and run ids
 
 
+def lstm_tensors(scale: float = 1.0, hidden_size: int = 8) -> dict[str, torch.Tensor]:
+    """A state dict that fits the tiny suite's LSTM (16 mels, 20-frame segments),
+    as validation loads every checkpoint into the model it starts."""
+    model = tiny_registry().get("model", "lstm").create(hidden_size=hidden_size)
+    torch.manual_seed(0)
+    return {k: v * scale for k, v in model.build(16, 20).state_dict().items()}
+
+
 def suite_with(tmp_path: Path, **overrides):
     path = write_tiny_suite(tmp_path, **overrides)
     return load_suite(path, tiny_registry())
@@ -282,7 +290,7 @@ def ids(suite) -> dict[str, str]:
 def test_the_checkpoint_hash_not_its_path_is_in_the_run_id(tmp_path):
     weights = tmp_path / "w" / "a.pt"
     weights.parent.mkdir()
-    torch.save(tensors(), weights)
+    torch.save(lstm_tensors(), weights)
     plain = ids(suite_with(tmp_path / "plain", conditions=[{"name": "none"}]))
     first = ids(
         suite_with(tmp_path / "s1", conditions=two_conditions(str(weights)), control="none")
@@ -293,7 +301,7 @@ def test_the_checkpoint_hash_not_its_path_is_in_the_run_id(tmp_path):
     shutil.move(weights, moved)
     again = ids(suite_with(tmp_path / "s2", conditions=two_conditions(str(moved)), control="none"))
     assert again == first
-    torch.save(tensors(scale=2.0), moved)
+    torch.save(lstm_tensors(scale=2.0), moved)
     changed = ids(
         suite_with(tmp_path / "s3", conditions=two_conditions(str(moved)), control="none")
     )
@@ -303,7 +311,7 @@ def test_the_checkpoint_hash_not_its_path_is_in_the_run_id(tmp_path):
 
 def test_a_model_checkpoint_is_every_condition_s_start_and_its_reference(tmp_path):
     weights = tmp_path / "a.pt"
-    torch.save(tensors(), weights)
+    torch.save(lstm_tensors(), weights)
     plain = expand(suite_with(tmp_path / "plain"), tiny_registry())
     models = [{"plugin": "lstm", "hidden_size": 8, "checkpoint": str(weights)}]
     specs = expand(suite_with(tmp_path / "s", models=models), tiny_registry())
@@ -312,7 +320,7 @@ def test_a_model_checkpoint_is_every_condition_s_start_and_its_reference(tmp_pat
     assert not {s.run_id for s in specs} & {s.run_id for s in plain}
     # a condition's own checkpoint replaces the model's for its runs, not for the reference
     other = tmp_path / "b.pt"
-    torch.save(tensors(scale=2.0), other)
+    torch.save(lstm_tensors(scale=2.0), other)
     conditions = [{"name": "none"}, {"name": "other", "checkpoint": {"lstm": str(other)}}]
     specs = expand(
         suite_with(tmp_path / "t", models=models, conditions=conditions, control="none"),
@@ -354,7 +362,7 @@ def test_validation_locates_every_bad_checkpoint(tmp_path, capsys):
 
 def test_a_condition_with_a_checkpoint_is_not_taken_for_the_scratch_control(tmp_path):
     weights = tmp_path / "a.pt"
-    torch.save(tensors(), weights)
+    torch.save(lstm_tensors(), weights)
     suite = suite_with(tmp_path / "s", conditions=[{"name": "pretrained", "checkpoint": str(weights)},
                                                    {"name": "scratch"}])  # fmt: skip
     assert suite.control == "scratch"
@@ -424,19 +432,49 @@ def test_an_lstm_starts_where_the_earlier_run_ended(earlier, tmp_path, tmp_path_
     assert again["run"]["curve"]["train_loss"] == records["run"]["curve"]["train_loss"]
 
 
-def test_a_checkpoint_of_another_shape_fails_the_run_naming_the_tensors(earlier, tmp_path,
-                                                                         tmp_path_factory):  # fmt: skip
+def test_a_checkpoint_of_another_shape_is_found_at_validate_naming_the_tensors(earlier, tmp_path,
+                                                                              capsys):  # fmt: skip
+    """An LSTM of 6 units from a run of 8: validate builds the model and loads the
+    checkpoint, so the mismatch is a located problem (exit 2) before any run."""
+    from harness.cli import main
+
     folder, _ = earlier
-    cache = tmp_path_factory.getbasetemp() / "harness-cache"
-    results = run_tiny_suite(tmp_path, cache_dir=cache, allow_failed=True,
-                             models=[{"plugin": "lstm", "hidden_size": 6}],
-                             conditions=[{"name": "none"}, {"name": "run", "checkpoint": str(folder)}],
-                             control="none", **TINY)  # fmt: skip
-    failed = results.runs[results.runs["status"] == "failed"]
-    assert list(failed["condition"]) == ["run"]
-    message = failed["error_message"].iloc[0]
-    assert message.startswith("conditions[1].checkpoint: 5 tensor(s) of the checkpoint have ")
+    path = write_tiny_suite(tmp_path, models=[{"plugin": "lstm", "hidden_size": 6}],
+                            conditions=[{"name": "none"}, {"name": "run", "checkpoint": str(folder)}],
+                            control="none", **TINY)  # fmt: skip
+    with pytest.raises(SuiteError) as info:
+        load_suite(path, tiny_registry())
+    [(where, message)] = info.value.problems
+    assert where == "conditions[1].checkpoint"
+    assert message.startswith(f"{folder} does not fit model 'lstm' as this suite builds it: ")
+    assert "5 tensor(s) of the checkpoint have another shape than the model's" in message
     assert "lstm.weight_ih_l0: checkpoint (32, 16), model (24, 16)" in message
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: 1 problem" in err and "conditions[1].checkpoint: " in err
+    # a model's own checkpoint is checked as the suite builds the model, too
+    other = tmp_path / "other"
+    models = [{"plugin": "lstm", "hidden_size": 6, "checkpoint": str(folder)}]
+    path = write_tiny_suite(other, models=models, conditions=[{"name": "none"}], **TINY)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path, tiny_registry())
+    assert [w for w, _ in info.value.problems] == ["models[0].checkpoint"]
+
+
+def test_a_suite_without_checkpoints_builds_no_model_at_validate(tmp_path, monkeypatch):
+    """Only checkpoints are loaded into a built model (torch imported on the way);
+    a suite without any validates as before."""
+    import harness.spec.validate_components as checks
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built for a suite without checkpoints")
+
+    monkeypatch.setattr(checks, "fit_problem", refuse)
+    suite_with(tmp_path / "plain")
+    weights = tmp_path / "a.pt"
+    torch.save(lstm_tensors(), weights)
+    with pytest.raises(AssertionError, match="a model was built"):
+        suite_with(tmp_path / "with", conditions=two_conditions(str(weights)), control="none")
 
 
 # ---------------------------------------------------------------- the docs
@@ -484,7 +522,7 @@ def test_validate_shows_where_each_model_starts(tmp_path, capsys):
     from harness.cli import main
 
     weights = tmp_path / "a.pt"
-    torch.save(tensors(), weights)
+    torch.save(lstm_tensors(), weights)
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     models = [{"plugin": "lstm", "hidden_size": 8, "checkpoint": str(weights)}]
     conditions = [{"name": "none"}, {"name": "b", "checkpoint": {"lstm": str(weights)}}]
@@ -497,7 +535,7 @@ def test_validate_shows_where_each_model_starts(tmp_path, capsys):
 
 def test_without_a_scratch_condition_the_control_must_be_named(tmp_path):
     weights = tmp_path / "a.pt"
-    torch.save(tensors(), weights)
+    torch.save(lstm_tensors(), weights)
     conditions = [{"name": "a", "checkpoint": str(weights)}, {"name": "b", "language": "it"}]
     with pytest.raises(SuiteError) as info:
         suite_with(tmp_path / "s", conditions=conditions)

@@ -99,7 +99,8 @@ def test_the_cli_prints_the_table_and_writes_csv_and_self_contained_html(reports
                           cwd=reports)  # fmt: skip
     assert code == 0, err
     assert "espeak: suite 'pretrain', dataset espeak (reports/espeak)" in out
-    assert re.search(r"lstm +Japanese, low-pass 500 Hz +time ratio, target steps +0\.\d\d \[", out)
+    assert re.search(r"\nlstm \(latent spaces: difference in balanced accuracy", out)
+    assert re.search(r"\n  Japanese, low-pass 500 Hz +time: steps +0\.\d\d \[", out)
     page = (tmp_path / "c.html").read_text(encoding="utf-8")
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert not re.search(r"(src|href)=", page)  # nothing to fetch
@@ -183,3 +184,37 @@ def test_each_folder_is_read_in_its_own_answer_measure(reports, tmp_path):
     assert set(both.loc[both["answer"].str.startswith("time"), "answer"]) == {
         "time ratio, target steps"
     }
+
+
+def test_the_text_fits_100_columns_with_long_names_in_a_legend(reports, tmp_path):
+    """Long folder names become letters named in the legend; a long condition
+    label wraps inside its column; one table per model."""
+    long_a = shutil.copytree(reports / "reports" / "espeak", tmp_path / ("espeak-" + "x" * 40))
+    long_b = shutil.copytree(reports / "reports" / "commonvoice", tmp_path / ("cv-" + "y" * 40))
+    for folder in (long_a, long_b):
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        for condition in manifest["design"]["conditions"]:
+            if condition["name"] == "ja_lowpass":
+                condition["label"] = "noise shaped like Japanese speech, low-pass 500 Hz"
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    out = compare([long_a, long_b]).text()
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 100, out
+    assert f"  A = {long_a.name}: suite 'pretrain'" in out
+    assert f"  B = {long_b.name}: suite 'pretrain-cv'" in out
+    assert re.search(r"\n  condition +answer +A +B\n", out)
+    assert "\n  noise shaped like Japanese  time: steps" in out
+    assert "\n  speech, low-pass 500 Hz     lstm_state/h" in out
+    assert sum(line.startswith(("lstm", "conv_ae")) for line in lines) == 2
+
+
+def test_an_unbounded_ratio_is_printed_as_open_not_as_inf(reports, tmp_path):
+    folder = shutil.copytree(reports / "reports" / "espeak", tmp_path / "few")
+    stats = pd.read_csv(folder / "stats" / "convergence_vs_control.csv")
+    # what the exact sign-flip CI gives with too few pairs to bound the ratio
+    stats["time_ratio_ci_low"] = 0.0
+    stats["time_ratio_ci_high"] = float("inf")
+    stats.to_csv(folder / "stats" / "convergence_vs_control.csv", index=False)
+    out = compare([folder, reports / "reports" / "commonvoice"]).text()
+    assert "inf" not in out
+    assert re.search(r"time: steps +0\.\d\d \(0, ∞\): no bound", out)

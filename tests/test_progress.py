@@ -174,9 +174,16 @@ def test_running_md_shows_what_the_progress_prints():
         bar.update(f"es-lp500/lstm/seed{i}", "reached", 76.0)
     now[0] += 19.0
     bar.update("ja-lp500/lstm/seed2", "failed", 62.0)
-    report = Step("report", stream=log, live=False, clock=lambda: now[0])
-    report.advance(len(REPORT_STEPS), len(REPORT_STEPS), "steps")
-    now[0] += 38.0
+    start = now[0]
+    report = Step("report", stream=log, live=False, clock=lambda: now[0], each=True)
+    n = len(REPORT_STEPS)
+    for index, at in ((0, 0.0), (1, 2.0), (2, 9.0), (n - 1, 21.0)):
+        now[0] = start + at
+        report.advance(index, n, "steps", REPORT_STEPS[index])
+    now[0] = start + 24.0
+    report.advance(n - 1, n, "steps", "figure 1: Kaplan-Meier curves of target steps to threshold")
+    report.advance(n, n, "steps")
+    now[0] = start + 38.0
     report.end()
     log.write(total_line(now[0], 3900.0) + "\n")
     # on a terminal: the lines as they are redrawn
@@ -185,9 +192,10 @@ def test_running_md_shows_what_the_progress_prints():
     bar.stream, bar.live = live, True
     bar.close()
     index = REPORT_STEPS.index("Kaplan-Meier curves")
-    Step("report", stream=live, live=True).advance(
-        index, len(REPORT_STEPS), "steps", REPORT_STEPS[index]
-    )
+    then = [0.0]
+    drawn = Step("report", stream=live, live=True, clock=lambda: then[0], each=True)
+    then[0] = 12.0
+    drawn.advance(index, len(REPORT_STEPS), "steps", REPORT_STEPS[index])
     printed = log.getvalue().splitlines() + [
         line.strip() for line in re.split(r"[\r\n]+", live.getvalue()) if line.strip()
     ]
@@ -217,3 +225,26 @@ def test_the_report_names_each_step_and_figure_and_shows_the_same_numbers(tmp_pa
     stamp = re.compile(r"generated \d{4}-\d\d-\d\d \d\d:\d\d UTC")
     shown = path.read_text(encoding="utf-8")
     assert stamp.sub("", shown) == stamp.sub("", quiet)
+
+
+def test_the_report_phase_prints_each_step_as_it_starts_in_a_log(tmp_path, capsys):
+    """`harness run` and `harness report` close with the report phase: in a log
+    (stderr not a terminal) every step and figure is a line as it starts, with
+    the time so far, then the phase's total."""
+    from harness.cli.report import write_report
+    from harness.report.html import FIGURE_STEP
+
+    from helpers.fake_results import write_fake_results
+
+    folder = write_fake_results(tmp_path / "fake")
+    assert write_report(folder) == 0
+    err = capsys.readouterr().err.splitlines()
+    pattern = re.compile(r"report \[(\d+m)?\d+s\]: (\d+)/(\d+) steps  (.*)")
+    lines = [m for m in map(pattern.fullmatch, err) if m]
+    names = [m[4] for m in lines]
+    assert names[: len(REPORT_STEPS)] == list(REPORT_STEPS)
+    figures = names[len(REPORT_STEPS) :]
+    assert figures and all(f.startswith(f"{FIGURE_STEP} ") for f in figures)
+    # counts say how many steps were done when each started
+    assert [int(m[2]) for m in lines[: len(REPORT_STEPS)]] == list(range(len(REPORT_STEPS)))
+    assert re.fullmatch(rf"report: {len(REPORT_STEPS)} steps in (\d+m)?\d+s", err[-1])

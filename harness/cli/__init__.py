@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
-from harness.cli.analysis import cmd_compare, cmd_power, format_plan
+from harness.cli.analysis import cmd_check, cmd_compare, cmd_power, format_check, format_plan
 from harness.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -51,6 +51,7 @@ __all__ = [
     "RunNotStarted",
     "UsageError",
     "build_parser",
+    "cmd_check",
     "cmd_compare",
     "cmd_plugins",
     "cmd_power",
@@ -61,6 +62,7 @@ __all__ = [
     "data_note",
     "describe_suite",
     "executor_override",
+    "format_check",
     "format_component",
     "format_plan",
     "main",
@@ -124,6 +126,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_probe(args.directory, args.no_report)
         if args.command == "power":
             return cmd_power(args)
+        if args.command == "check":
+            return cmd_check(args.directory)
         if args.command == "compare":
             return cmd_compare(args.directories, args.output, args.measure)
         return cmd_run(args, started, registry)

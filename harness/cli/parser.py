@@ -30,6 +30,7 @@ first steps:
   harness report reports/quick         rebuild tables and report from finished runs
   harness probe reports/quick          run again the probes that failed, from stored latents
   harness compare reports/a reports/b  the answers of several results folders side by side
+  harness check reports/quick          A/A check: do the tests find differences where none is?
 
 exit codes: 0 success, 1 some runs failed or are missing (the others are kept),
             2 usage or suite errors, 130 interrupted (run the same command again to finish)
@@ -76,6 +77,17 @@ COMMANDS = {
         "paired sign-flip test needs to detect each planned speed-up with the requested power, "
         "at Holm's first-step level for the suite's number of comparisons.",
     ),
+    "check": (
+        "A/A check: the report's tests on two halves of the control's seeds",
+        "Split the control condition's seeds in DIR in two halves by run order (the "
+        "first half run against the last) and run every test the report runs on a condition "
+        "against the control (each time measure, paired and unpaired; separability where the "
+        "probes report per-speaker results), and the wall seconds per step, on the second "
+        "half against the first. Both halves "
+        "are one condition, so any difference found is false: a measure that shows one (wall "
+        "seconds under a changing machine load) is unsafe to trust. Exit 0: nothing false "
+        "found; 1: a false difference found; 2: the folder cannot be checked.",
+    ),
     "compare": (
         "put the answers of several results folders side by side",
         "For each results folder (say, the same study on the embedded corpus and "
@@ -108,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"do not load the plugin entry point NAME (repeatable; adds to ${DISABLE_ENV})",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_run, _validate, _plugins, _report, _probe, _power, _compare):
+    for add in (_run, _validate, _plugins, _report, _probe, _power, _compare, _check):
         add(sub)
     return parser
 
@@ -216,3 +228,7 @@ def _compare(sub: Subparsers) -> None:
         help="time measure of the time ratios (default: each folder's own answer_measure)",
         default=None,
     )
+
+
+def _check(sub: Subparsers) -> None:
+    _folder_command(sub, "check")

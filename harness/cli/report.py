@@ -35,7 +35,8 @@ def _build(output: Path) -> int:
     from harness.report import REPORT_STEPS, build_report
     from harness.running.progress import Step
 
-    step = Step("report")
+    # each step and figure as it starts, with the time so far, in a log too
+    step = Step("report", each=True)
 
     def show(name: str) -> None:
         # a figure placed (not one of REPORT_STEPS) is a detail of the last step

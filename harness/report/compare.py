@@ -16,7 +16,6 @@ measures never share a line.
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,21 +204,12 @@ class Comparison:
         return [str(a.folder) for a in self.answers].index(folder)
 
     def text(self) -> str:
-        """The comparison as a plain-text table, with a legend of the folders."""
-        lines = [f"comparing {len(self.answers)} results folders:"]
-        for name, a in zip(self.names, self.answers, strict=True):
-            lines.append(f"  {name}: suite {a.suite!r}, dataset {a.dataset} ({a.folder})")
-        wide = self.wide()
-        header = ["model", "condition", "answer", *self.names]
-        body = [
-            [str(r["model"]), str(r["condition_label"]), _answer_text(r), *map(str, r[self.names])]
-            for _, r in wide.iterrows()
-        ]
-        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-        for row in [header, *body]:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        lines += textwrap.wrap(FOOTNOTE, 100)
-        return "\n".join(lines)
+        """The comparison as text of at most 100 columns: the folders, then one
+        table per model (:mod:`harness.report.compare_text`)."""
+        from harness.report.compare_text import render
+
+        described = [f"suite {a.suite!r}, dataset {a.dataset} ({a.folder})" for a in self.answers]
+        return render(self.wide(), self.names, described)
 
     def html(self) -> str:
         """A self-contained HTML page of the comparison (no script, nothing fetched)."""
@@ -256,7 +246,8 @@ OUTPUT_SUFFIXES = (".csv", ".html", ".htm")
 
 FOOTNOTE = (
     f"time ratio: the condition's time to threshold relative to the control's, paired by "
-    f"seed (below 1: faster), with its 95% CI; difference: the condition's score minus the "
+    f"seed (below 1: faster), with its 95% CI (an end the data do not bound is open: ∞); "
+    f"difference: the condition's score minus the "
     f"control's, "
     f"with its 95% CI; * marks Holm-corrected p < {ALPHA}; – : that folder has no such answer"
 )
@@ -286,16 +277,37 @@ def _answer_text(r: pd.Series) -> str:
 
 
 def _cell(r: pd.Series) -> str:
-    """``0.62 [0.55, 0.70] *`` or ``+0.120 [+0.101, +0.140]``."""
+    """``0.62 [0.55, 0.70] *``, ``1.00 (0, ∞): no bound`` or ``+0.120 [+0.101, +0.140]``."""
     estimate, low, high, p = r["estimate"], r["ci_low"], r["ci_high"], r["p_holm"]
-    fmt = "{:+.3f}" if str(r["answer"]).startswith(SEPARATION) else "{:.2f}"
+    separation = str(r["answer"]).startswith(SEPARATION)
+    fmt = "{:+.3f}" if separation else "{:.2f}"
 
     def one(x: float) -> str:
         return "–" if x is None or math.isnan(x) else fmt.format(x)
 
     star = " *" if p == p and p < ALPHA else ""
-    ci = f" [{one(low)}, {one(high)}]" if low == low or high == high else ""
+    if separation:
+        ci = f" [{one(low)}, {one(high)}]" if low == low or high == high else ""
+    else:  # a ratio's CI can be unbounded: say so rather than print inf
+        ci = f" {ratio_ci(low, high)}" if low == low or high == high else ""
     return f"{one(estimate)}{ci}{star}"
+
+
+def ratio_ci(low: float, high: float) -> str:
+    """A time ratio's 95% CI as text: ``[0.55, 0.70]``; an end the data do not
+    bound is open, ``[0.55, ∞)`` or ``(0, 1.20]``, and an interval bounded at
+    neither end says so; empty when there is no CI (NaN)."""
+    if _missing(low) and _missing(high):
+        return ""
+    if (_missing(low) or low <= 0) and (_missing(high) or math.isinf(high)):
+        return "(0, ∞): no bound"
+    left = "(0" if _missing(low) or low <= 0 else f"[{low:.2f}"
+    right = "∞)" if _missing(high) or math.isinf(high) else f"{high:.2f}]"
+    return f"{left}, {right}"
+
+
+def _missing(x: float | None) -> bool:
+    return x is None or x != x
 
 
 def compare(folders: Sequence[str | Path], measure: str | None = None) -> Comparison:
@@ -324,4 +336,4 @@ def compare(folders: Sequence[str | Path], measure: str | None = None) -> Compar
     return Comparison(answers, measure, table)
 
 
-__all__ = ["COLUMNS", "CompareError", "Comparison", "compare", "read_answers"]
+__all__ = ["COLUMNS", "CompareError", "Comparison", "compare", "ratio_ci", "read_answers"]

@@ -169,7 +169,11 @@ class Step:
 
     On a terminal the line is redrawn in place as the phase advances and ends
     with its total and time; elsewhere only that last line is printed, so a
-    log gets one line per phase.
+    log gets one line per phase. A phase made of a few named steps (the
+    report: reading the runs, each statistic, each figure) passes
+    ``each=True``: every step (each new ``detail``) is shown as it starts with
+    the time the phase has taken so far, redrawn on a terminal and as a line
+    of its own in a log, so a long phase is never silent.
     """
 
     def __init__(
@@ -180,11 +184,13 @@ class Step:
         enabled: bool = True,
         live: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        each: bool = False,
     ) -> None:
         self.name = name
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.live = self.stream.isatty() if live is None else live
+        self.each = each
         self._clock = clock
         self.started = clock()
         self.done = 0
@@ -198,9 +204,15 @@ class Step:
         self, done: int, total: int | None = None, unit: str = "", detail: str = ""
     ) -> None:
         """``done`` of ``total`` ``unit`` so far; ``detail`` says what is being done now."""
+        new = self.each and detail and detail != self.detail
         self.done, self.total, self.unit, self.detail = done, total, unit, detail
-        if self.enabled and self.live:
+        if not self.enabled:
+            return
+        if self.live:
             self._draw(self._line())
+        elif new:
+            self.stream.write(self._line() + "\n")
+            self.stream.flush()
 
     def end(self, note: str = "") -> None:
         """The phase is over: its last line, with the time it took."""
@@ -220,7 +232,10 @@ class Step:
 
     def _line(self) -> str:
         count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
-        line = f"{self.name}: {count} {self.unit}".rstrip()
+        name = self.name
+        if self.each:  # the time so far: which step is slow shows as it happens
+            name += f" [{format_seconds(self._clock() - self.started)}]"
+        line = f"{name}: {count} {self.unit}".rstrip()
         return f"{line}  {self.detail}" if self.detail else line
 
     def _draw(self, line: str) -> None:

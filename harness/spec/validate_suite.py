@@ -39,6 +39,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
         self.task_checks(configs, models, conditions)
         self.group_checks(configs, models, conditions)
         self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))
+        self.checkpoint_fits(configs, models, conditions)
 
         if self.problems:
             raise SuiteError(self.path, self.problems)
