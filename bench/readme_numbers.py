@@ -68,8 +68,16 @@ class StoredSuite:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    @cached_property
+    @property
     def results(self) -> Results:
+        return self._loaded[0]
+
+    @property
+    def analysis(self) -> Analysis:
+        return self._loaded[1]
+
+    @cached_property
+    def _loaded(self) -> tuple[Results, Analysis]:
         if not (self.folder / RECORDS).is_file():
             raise NumbersError(
                 f"{self.folder / RECORDS}: no stored runs; store a finished results folder "
@@ -78,13 +86,10 @@ class StoredSuite:
         with tempfile.TemporaryDirectory(prefix="readme-runs-") as tmp:
             out = Path(tmp)
             unpack(self.folder, out)
-            return load_results(out)
-
-    @cached_property
-    def analysis(self) -> Analysis:
-        # as `harness run` computes it, except the RMST bootstrap (km_resamples),
-        # which no quoted number uses and which changes no other statistic
-        return analyse(self.results, km_resamples=0)
+            results = load_results(out)
+            # as `harness run` computes it, except the RMST bootstrap (km_resamples),
+            # which no quoted number uses and which changes no other statistic
+            return results, analyse(results, km_resamples=0)
 
 
 class Stored:
@@ -164,8 +169,19 @@ def marks(text: str, path: str) -> list[tuple[str, str]]:
 
 
 def compute(keys: Iterable[str], stored: Stored) -> dict[str, str]:
-    """The value of each key, from the stored runs."""
-    return {key: NUMBERS[key](stored) for key in dict.fromkeys(keys)}
+    """The value of each key, from the stored runs. A key whose table no
+    longer has its rows or columns (a renamed condition or column) is an error
+    that names the key, not a traceback."""
+    values = {}
+    for key in dict.fromkeys(keys):
+        try:
+            values[key] = NUMBERS[key](stored)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise NumbersError(
+                f"bench/readme_keys.py: {key}: cannot be computed from the stored runs "
+                f"({type(exc).__name__}: {exc}); update its entry in NUMBERS"
+            ) from exc
+    return values
 
 
 def rewrite(text: str, values: dict[str, str]) -> str:

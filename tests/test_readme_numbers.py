@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+import readme_keys as keys  # noqa: E402
 import readme_numbers as rn  # noqa: E402  (a script of bench/, not a package module)
 from readme_keys import NUMBERS  # noqa: E402
 
@@ -100,6 +101,19 @@ def test_every_key_renders_and_changes_with_its_table(stored):
     finally:
         table.loc[row, "time_ratio"] = saved
     assert NUMBERS["pretrain.lstm.full"](stored) == values["pretrain.lstm.full"]
+
+
+def test_a_key_whose_rows_are_gone_is_named_not_a_traceback(stored, monkeypatch):
+    # as after a condition of the flagship is renamed
+    monkeypatch.setitem(
+        NUMBERS,
+        "pretrain.lstm.full",
+        lambda st: keys.ratio_ci(keys.one(keys.vs(st["pretrain"], "lstm", "es-fullband"))),
+    )
+    with pytest.raises(rn.NumbersError) as caught:
+        rn.compute(["pretrain.lstm.full"], stored)
+    assert "pretrain.lstm.full: cannot be computed from the stored runs" in str(caught.value)
+    assert "'condition': 'es-fullband'" in str(caught.value)
 
 
 def test_refresh_stores_a_finished_folder_that_loads_back_the_same(stored, tmp_path):
