@@ -356,6 +356,16 @@ WAV2VEC2: dict[str, Callable[[Stored], str]] = {
     "wav2vec2.runs": lambda st: count(_wav2vec2(st).results.records),
     "wav2vec2.final": lambda st: span(runs_of(_wav2vec2(st))["final_balanced_accuracy"]),
     "wav2vec2.baseline": lambda st: control_baseline(_wav2vec2(st)),
+    "wav2vec2.baseline_percent": lambda st: span(
+        (
+            r.baseline["balanced_accuracy"] * 100
+            for r in _wav2vec2(st).results.records.values()
+            if r.baseline
+        ),
+        lambda x: f"{x:.1f} %",
+    ),
+    "wav2vec2.layers": lambda st: span(separation(_wav2vec2(st), "wav2vec2")["mean"]),
+    "wav2vec2.chance": lambda st: span(separation(_wav2vec2(st), "wav2vec2")["chance"]),
 }
 
 NUMBERS: dict[str, Callable[[Stored], str]] = {**PRETRAIN, **KEYWORDS, **LANGID, **WAV2VEC2}

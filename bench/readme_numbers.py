@@ -52,7 +52,7 @@ from harness.tables.results import Results, load_results
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "readme_runs"
 #: the documents whose marked numbers are computed here
-DOCUMENTS = ("README.md", "docs/report.md")
+DOCUMENTS = ("README.md", "docs/report.md", "docs/plugins.md")
 RECORDS = "records.jsonl.xz"
 MARK = re.compile(r"<!--n:(?P<key>[A-Za-z0-9_.\-]+)-->(?P<value>.*?)<!--/n-->", re.S)
 EXIT_MOVED, EXIT_USAGE = 1, 2
