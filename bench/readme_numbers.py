@@ -19,8 +19,7 @@ does, so a change to the statistics that moves a quoted number fails
 ``tests/test_readme_numbers.py`` until ``--write`` is run. Checked when the
 runs were stored: every ``stats/*.csv`` table computed from them equals the one
 ``harness run`` wrote, except CKA (it needs the latent arrays, 64 MB for the
-flagship, which are not stored; nothing quoted uses it) and the RMST bootstrap
-(skipped here, see :class:`StoredSuite`).
+flagship, which are not stored; nothing quoted uses it).
 
 Wall times, CPU seconds, load averages and machine facts cannot be derived
 from stored runs (they are properties of one execution on one machine): the
@@ -91,9 +90,8 @@ class StoredSuite:
             out = Path(tmp)
             unpack(self.folder, out)
             results = load_results(out)
-            # as `harness run` computes it, except the RMST bootstrap (km_resamples),
-            # which no quoted number uses and which changes no other statistic
-            return results, analyse(results, km_resamples=0)
+            # as `harness run` computes it
+            return results, analyse(results)
 
 
 class Stored:
