@@ -129,7 +129,10 @@ def test_answer_sentences_follow_the_statistics(built):
         expected = f"at best this design could detect a change of {detectable}"
     else:  # a failed run left 7 pairs: 2/128 cannot reach Holm's 0.05/4
         expected = "with this many seeds no difference of any size could reach significance"
-    assert f"no evidence of a difference; {expected}" in text
+    if same["equivalent"]:
+        assert "no change larger than ±10% (90% CI" in text
+    else:
+        assert f"no evidence of a difference, and not shown to be within ±10%; {expected}" in text
     assert "Holm-corrected" in text
     assert "above chance" in text and "raw-feature baseline" in text
 

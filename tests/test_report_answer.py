@@ -443,7 +443,8 @@ def test_the_flagship_answer_is_short_per_model(flagship):
     for p in models:
         text = " ".join(s.text for s in p.sentences)
         assert len(p.sentences) <= 6, text
-        assert _words(re.sub(r"“[^”]*”", "X", text)) <= 130, text
+        # 135: a group not told apart says what was detectable (issue 26)
+        assert _words(re.sub(r"“[^”]*”", "X", text)) <= 135, text
         assert _words(text) <= 180, text
         # nothing is lost: the details carry a sentence per comparison
         assert len(p.details) > len(p.sentences)
@@ -470,11 +471,20 @@ def test_the_flagship_answer_groups_by_verdict_and_concludes_on_the_noise_contro
 
 
 def test_an_equivalence_shown_is_concluded_from_and_cites_its_90_percent_ci(tmp_path):
-    """Runs that vary little around their seed (log-ratio SD ~0.03): the
-    low-passed conditions are shown equivalent within ±10%, and only then does
-    the answer conclude that the effect is not specific to language."""
+    """Runs that vary little around their seed (log-ratio SD ~0.03, a fine
+    evaluation grid): the low-passed conditions are shown equivalent within
+    ±10%, and only then does the answer conclude that the effect is not
+    specific to language."""
+    same = ("es-lp500", "it-lp500", "ja-lp500", "noise-lp500")
     suite = dataclasses.replace(
-        flagship_suite(), seeds=tuple(range(10)), tsne=False, run_noise=0.02
+        flagship_suite(),
+        conditions=tuple(
+            dataclasses.replace(c, speed=0.6) if c.name in same else c for c in FLAGSHIP_CONDITIONS
+        ),
+        seeds=tuple(range(10)),
+        tsne=False,
+        run_noise=0.02,
+        eval_every=5,
     )
     results = load_results(write_fake_results(tmp_path, suite))
     analysis = analyse(results, n_resamples=999, km_resamples=0)

@@ -20,6 +20,7 @@ from harness.report.claims import (
     amount,
     answer_measure,
     detectable,
+    equivalence_ci,
     equivalence_clause,
     equivalence_holm,
     equivalent,
@@ -182,7 +183,12 @@ def _pair_sentence(
         way = amount(measure, float(row["time_ratio"]) < 1)
         text = (
             f"{pair} do not give the same speed: the {results.model_label(str(row['model']))} "
-            f"needed {way} after “{label(a)}” ({stats}), so {attribute} matters."
+            f"needed {way} after “{label(a)}” ({stats}), so {attribute} matters"
+            + (
+                f", though by less than {margin_words(row)} ({equivalence_ci(row)})."
+                if same
+                else "."
+            )
         )
     elif len(sped) == 2:
         text = f"{apart}: {meaning(results, row) if same else open_question(results, row)}."

@@ -164,7 +164,7 @@ def _ratio_phrase(t: pd.Series) -> str:
     if t["design"] == "paired":
         return (
             f"paired over {plural(int(t['n_pairs']), 'seed')}, time ratio {_ratio(t['time_ratio'])} "
-            f"{ci} (geometric mean of the per-seed ratios to the control)"
+            f"{ci} (Hodges-Lehmann estimate of the per-seed ratios to the control)"
         )
     return (
         f"unpaired ({t['n']} and {t['n_control']} runs), ratio of geometric mean times "

@@ -67,10 +67,13 @@ class Pool:
     frozen: np.ndarray
     conditions: int
     pairs: int
+    #: the factor the residuals were widened by (the pilot's own spread is ``sd``)
+    widen: float = 1.0
 
     @property
     def sd(self) -> float:
-        moving = self.residuals[~self.frozen]
+        """SD of the pilot's residual log ratios (pairs that can move), before widening."""
+        moving = self.residuals[~self.frozen] / self.widen
         return float(np.std(moving, ddof=1)) if moving.size > 1 else math.nan
 
     def draw(self, shift: float, n: int, n_sims: int, seed: int) -> np.ndarray:
@@ -102,7 +105,7 @@ def pilot_pools(runs: pd.DataFrame, control: str, measure: str = ANSWER_MEASURE)
         if conditions:
             widen = math.sqrt((pairs - 1) / stats.chi2.ppf(1 - UPPER, pairs - 1))
             out[str(model)] = Pool(np.concatenate(residuals) * widen, np.concatenate(frozen),
-                                   conditions, pairs)  # fmt: skip
+                                   conditions, pairs, widen)  # fmt: skip
     return out
 
 
