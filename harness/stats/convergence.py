@@ -10,7 +10,7 @@ seeds, each condition is compared with the control within seed:
   ``t_condition / t_control`` (the median of the Walsh averages of their
   logs), with the exact 95% CI that inverts the test below;
 * the **p-value** of the exact signed-rank test on the per-seed log ratios
-  (:mod:`harness.stats.signed_rank`; chosen by simulation over the sign-flip
+  (:mod:`harness.stats.signed_rank`; compared by simulation with the sign-flip
   test on the mean and on a trimmed mean, see :mod:`harness.stats.paired`). A
   run that did not reach the threshold enters at its censoring time (the step
   budget, the same for both members of a pair), so a reached-vs-censored pair
