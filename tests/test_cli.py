@@ -5,6 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness import __version__
@@ -213,6 +214,27 @@ def test_power_plans_seeds_from_a_pilot(folder, capsys):
     assert "Holm's first-step level 0.05/4" in out  # 2 conditions x 2 models
     assert out.count("20% fewer steps (ratio 0.80)") == 2
     assert "SD of per-seed log ratios" in out
+
+
+def test_power_refuses_a_pilot_without_spread_with_exit_2(folder, capsys, monkeypatch):
+    from harness.tables import results as results_module
+
+    real = results_module.load_results
+
+    def identical_runs(directory):
+        # an A/A pilot: every condition's run of a seed took the control's steps
+        results = real(directory)
+        runs = results.runs
+        control = runs[runs["condition"] == results.control].set_index(["model", "seed"])
+        key = pd.MultiIndex.from_frame(runs[["model", "seed"]])
+        for column in ("steps_to_threshold", "event", "status"):
+            runs[column] = control[column].reindex(key).to_numpy()
+        return results
+
+    monkeypatch.setattr(results_module, "load_results", identical_runs)
+    assert main(["power", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "no spread over" in err and "A/A suite" in err and str(folder) in err
 
 
 def test_power_rejects_bad_input_with_exit_2(tmp_path, folder, capsys):

@@ -4,6 +4,7 @@ import base64
 import html
 import io
 import json
+import math
 import re
 
 import pandas as pd
@@ -129,7 +130,10 @@ def test_answer_sentences_follow_the_statistics(built):
         expected = f"at best this design could detect a change of {detectable}"
     else:  # a failed run left 7 pairs: 2/128 cannot reach Holm's 0.05/4
         expected = "with this many seeds no difference of any size could reach significance"
-    assert f"no evidence of a difference; {expected}" in text
+    if same["equivalent"]:
+        assert "no change larger than ±10% (90% CI" in text
+    else:
+        assert f"no evidence of a difference, and not shown to be within ±10%; {expected}" in text
     assert "Holm-corrected" in text
     assert "above chance" in text and "raw-feature baseline" in text
 
@@ -199,3 +203,17 @@ def test_a_time_ratio_without_a_bounded_interval_says_so():
     assert sentences._ratio_ci(few) == "[no bounded 95% CI with this many seeds]"
     enough = pd.Series({"time_ratio_ci_low": 0.708, "time_ratio_ci_high": 0.839})
     assert sentences._ratio_ci(enough) == "[95% CI 0.71, 0.84]"
+
+
+def test_no_spread_and_no_bound_are_said_in_words_not_as_1_00_or_inf():
+    from harness.report import claims, convergence_section, sentences
+
+    flat = pd.Series({"detectable_ratio": 1.0})
+    assert "no spread" in claims.detectable(flat)
+    assert "1.00 or 1.00" not in claims.detectable(flat)
+    assert "no spread" in sentences.detectable_phrase(flat, "steps")
+    wide = pd.Series({"time_ratio": 1.0, "time_ratio_ci_low": 0.0, "time_ratio_ci_high": math.inf})
+    assert convergence_section.ratio_cell(wide) == "1.00 [unbounded]"
+    shown = pd.Series({"equivalence_ci_low": 0.97, "equivalence_ci_high": 1.04,
+                       "equivalence_margin": 1.1, "equivalent": True})  # fmt: skip
+    assert convergence_section.equivalence_cell(shown) == "yes, ±10% [0.97, 1.04]"

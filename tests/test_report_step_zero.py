@@ -52,7 +52,7 @@ def test_report_when_the_control_crosses_at_step_zero(tmp_path, capsys):
     versus = pd.read_csv(output / "stats" / "convergence_vs_control.csv")
     steps = versus[versus["measure"] == "steps"]
     assert len(steps) == 4 and (steps["median_control"] == 0).all()
-    # 4 seeds: the exact sign-flip test cannot reach 5%, so the interval is unbounded above
+    # 4 seeds: the exact signed-rank test cannot reach 5%, so the interval is unbounded above
     assert np.isfinite(steps["time_ratio"]).all() and (steps["time_ratio_ci_high"] == np.inf).all()
     assert "under the control “No pretraining” it reached the threshold in a median 0 steps" in text
     assert main(["report", str(output)]) == 0

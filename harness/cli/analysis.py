@@ -37,7 +37,7 @@ def cmd_compare(directories: list[Path], output: Path | None, measure: str | Non
 
 
 def cmd_power(args: argparse.Namespace) -> int:
-    from harness.stats.planning import plan
+    from harness.stats.planning import PlanningError, plan
     from harness.tables.results import load_results
 
     require_runs(args.directory)
@@ -54,7 +54,12 @@ def cmd_power(args: argparse.Namespace) -> int:
     results = load_results(args.directory)
     if results.control is None:
         raise UsageError(f"{args.directory}: no control condition is known, nothing to plan from")
-    table = plan(results.runs, results.control, effects, args.power, args.comparisons, args.measure)
+    try:
+        table = plan(
+            results.runs, results.control, effects, args.power, args.comparisons, args.measure
+        )
+    except PlanningError as exc:
+        raise UsageError(f"{args.directory}: {exc}") from exc
     print(format_plan(table, args.power))
     return EXIT_OK
 
@@ -66,10 +71,12 @@ def format_plan(table: Any, power: float) -> str:
     first = table.iloc[0]
     from harness.report.numbers import plural
     from harness.stats.convergence import ALPHA
+    from harness.stats.planning import LIMIT
 
     m = round(ALPHA / first["alpha"])
     lines = [
-        f"paired sign-flip test, {power:.0%} power, Holm's first-step level {ALPHA:g}/{m} = "
+        f"paired signed-rank test simulated on the pilot's own seed pairs (resampled), "
+        f"{power:.0%} power, Holm's first-step level {ALPHA:g}/{m} = "
         f"{first['alpha']:.4g} ({first['measure']})"
     ]
     for model, rows in table.groupby("model", sort=False):
@@ -90,12 +97,13 @@ def format_plan(table: Any, power: float) -> str:
         for _, row in rows.iterrows():
             need = row["seeds_needed"]
             needed = (
-                f"{int(need)} seeds" if need == need and need is not None else "over 1000 seeds"
+                f"{int(need)} seeds" if need == need and need is not None else f"over {LIMIT} seeds"
             )
             lines.append(f"  {row['effect']:.0%} fewer steps (ratio {row['ratio']:.2f}): {needed}")
     lines.append(
-        "Censored runs enter at their budget, which understates the spread when many are "
-        "censored; plan with a margin."
+        "The pilot's pairs are resampled as they are (censored runs at their budget, diverged "
+        "ones as censored), widened to the 60% upper confidence limit of their spread; a pilot "
+        "with few seeds or many censored runs still plans only roughly."
     )
     return "\n".join(lines)
 

@@ -72,10 +72,11 @@ COMMANDS = {
     ),
     "power": (
         "how many seeds a planned speed-up needs, from a pilot suite's runs",
-        "From the finished runs in DIR (a pilot), estimate each model's seed-to-seed "
-        "spread of log time ratios to the control and print the seeds per condition that the "
-        "paired sign-flip test needs to detect each planned speed-up with the requested power, "
-        "at Holm's first-step level for the suite's number of comparisons.",
+        "From the finished runs in DIR (a pilot), resample each model's seed pairs (log "
+        "time ratios to the control, each condition's own effect removed) and print the seeds "
+        "per condition that the paired signed-rank test needs to detect each planned speed-up "
+        "with the requested power, at Holm's first-step level for the suite's number of "
+        "comparisons. A pilot whose pairs show no spread exits 2.",
     ),
     "check": (
         "A/A check: the report's tests on two halves of the control's seeds",

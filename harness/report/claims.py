@@ -129,7 +129,45 @@ def detectable(row: Mapping[str, object]) -> str:
         return "the change it could have detected is unknown (too few runs)"
     if r == 0:
         return "too few informative seeds for a change of any size to be detectable"
+    if ratio(r) == ratio(1.0):  # no spread between seeds: nothing to size a change against
+        return "its seeds showed no spread, so the change it could have detected is unknown"
     return f"a ratio of {ratio(r)} or {ratio(1 / r)} was detectable"
+
+
+def equivalent(row: Mapping[str, object] | None) -> bool:
+    """The two one-sided tests showed the ratio inside the suite's margin (Holm)."""
+    value = None if row is None else row.get("equivalent")
+    return (isinstance(value, bool | np.bool_) and bool(value)) or str(value) == "True"
+
+
+def margin_words(row: Mapping[str, object]) -> str:
+    """The equivalence margin as readers see it: 1.1 -> '±10%'."""
+    return f"±{(float(row['equivalence_margin']) - 1) * 100:.0f}%"  # type: ignore[arg-type]
+
+
+def equivalence_ci(row: Mapping[str, object]) -> str:
+    """'90% CI 0.97 to 1.04': the interval the equivalence was shown by."""
+    low, high = float(row["equivalence_ci_low"]), float(row["equivalence_ci_high"])  # type: ignore[arg-type]
+    return f"90% CI {ratio(low)} to {ratio(high)}"
+
+
+def equivalence_clause(row: Mapping[str, object], with_ratio: bool = False) -> str:
+    """'equivalent within ±10% (time ratio 1.01, 90% CI 0.97 to 1.04; equivalence
+    Holm p = 0.002)', the ratio only ``with_ratio``."""
+    p = fmt_p(float(row["p_equivalence_holm"]))  # type: ignore[arg-type]
+    shown = f"time ratio {ratio(float(row['time_ratio']))}, " if with_ratio else ""  # type: ignore[arg-type]
+    return (
+        f"equivalent within {margin_words(row)} ({shown}{equivalence_ci(row)}; "
+        f"equivalence Holm {p})"
+    )
+
+
+def equivalence_holm(rows: list[pd.Series]) -> str:
+    """The Holm-corrected p of equivalence tests: one value, or the largest."""
+    shown = {fmt_p(float(r["p_equivalence_holm"])) for r in rows}
+    if len(shown) == 1:
+        return f"equivalence Holm {shown.pop()}"
+    return f"equivalence Holm p ≤ {max(float(r['p_equivalence_holm']) for r in rows):.2g}"
 
 
 def significant(row: Mapping[str, object] | None) -> bool:

@@ -6,8 +6,10 @@ control and of all conditions at once), and how that holds at easier thresholds.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from harness.report import answer, figures
+from harness.report.claims import equivalent, margin_words
 from harness.report.markup import ci_cell, esc, figure, num_cell, p_cell, para, table, time_fmt
 from harness.report.numbers import ALPHA, MEASURE_NAMES
 from harness.stats.analysis import Analysis
@@ -82,8 +84,8 @@ def _control_tables(results: Results, analysis: Analysis) -> list[str]:
                 ("model", "model"), ("condition", "condition"), ("design", "design"),
                 ("pairs", "n_pairs"),
                 ("median", num_cell("median", t)), ("median (control)", num_cell("median_control", t)),
-                ("time ratio [95% CI]", ci_cell("time_ratio", "time_ratio_ci_low",
-                                                "time_ratio_ci_high", ratio)),
+                ("time ratio [95% CI]", ratio_cell),
+                ("within the margin? [90% CI]", equivalence_cell),
                 ("RMST difference [95% CI]", ci_cell("rmst_difference", "rmst_difference_ci_low",
                                                       "rmst_difference_ci_high", t)),
                 ("detectable ratio", num_cell("detectable_ratio", ratio)),
@@ -91,16 +93,44 @@ def _control_tables(results: Results, analysis: Analysis) -> list[str]:
             ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
             if measure == "seconds":
                 out.append(para(answer.load_note(results.runs), "note"))
-        out.append(para(f"Control: {label(str(tests['control'].iloc[0]))}. Time ratio: geometric "
-                      "mean over seeds of each seed's time divided by the same seed's control time "
-                      "(below 1: reached sooner; censored runs count at the budget), with an exact "
-                      "sign-flip CI; unpaired designs give the ratio of geometric means and no CI. "
+        out.append(para(f"Control: {label(str(tests['control'].iloc[0]))}. Time ratio: the "
+                      "Hodges-Lehmann estimate of each seed's time divided by the same seed's "
+                      "control time (below 1: reached sooner; censored runs count at the budget), "
+                      "with the exact CI of the signed-rank test; unpaired designs give the ratio "
+                      "of geometric means and no CI. Within the margin: whether two one-sided "
+                      "tests (Holm-corrected) put the ratio inside the suite's equivalence margin, "
+                      "with the 90% CI they correspond to. "
                       "RMST difference: condition minus control restricted mean time to threshold up "
                       "to the budget, bootstrap over seed pairs (paired) or runs (unpaired). "
                       "Detectable ratio: the ratio the comparison had 80% power to detect at its "
                       "Holm level (its inverse for slower). Highlighted rows: Holm-corrected "
                       "p < 0.05.", "note"))  # fmt: skip
     return out
+
+
+def ratio_cell(row: pd.Series) -> str:
+    """``0.82 [0.74, 0.91]``; ``[unbounded]`` where too few seeds bound the CI."""
+    value, low, high = (float(row[k]) for k in ("time_ratio", "time_ratio_ci_low",
+                                                "time_ratio_ci_high"))  # fmt: skip
+    if not np.isfinite(value):
+        return "–"
+    if not (np.isfinite(low) or np.isfinite(high)):
+        return f"{value:.2f}"
+    if not (low > 0 and np.isfinite(high)):
+        return f"{value:.2f} [unbounded]"
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def equivalence_cell(row: pd.Series) -> str:
+    """``yes, ±10% [0.97, 1.04]``, ``no [0.90, 1.21]``, or – when not paired."""
+    low, high = (
+        float(row.get("equivalence_ci_low", np.nan)),
+        float(row.get("equivalence_ci_high", np.nan)),
+    )
+    if not (np.isfinite(low) or np.isfinite(high)):
+        return "–"
+    bounds = f"[{low:.2f}, {high:.2f}]" if low > 0 and np.isfinite(high) else "[unbounded]"
+    return f"{'yes' if equivalent(row) else 'no'}, {margin_words(row)} {bounds}"
 
 
 def _overall_table(results: Results, analysis: Analysis) -> list[str]:

@@ -225,10 +225,11 @@ def _synthesis(results: Results, analysis: Analysis) -> str:
     out.append(
         para(
             "Each sentence names the rows of the output folder's CSV files its numbers come from "
-            "(hover over it, or read its data-source attribute). Time ratio: geometric mean over "
-            "seeds of each seed's steps divided by the same seed's steps under the other "
-            "condition (below 1: sooner), with an exact sign-flip CI; Holm-corrected within each "
-            "family of tests.",
+            "(hover over it, or read its data-source attribute). Time ratio: the Hodges-Lehmann "
+            "estimate of each seed's steps divided by the same seed's steps under the other "
+            "condition (below 1: sooner), with the exact CI of the signed-rank test; "
+            "Holm-corrected within each family of tests. Equivalent: shown by two one-sided "
+            "tests to lie within the suite's margin (90% CI inside it).",
             "note",
         )
     )

@@ -168,10 +168,12 @@ def _statistics_methods(analysis: Analysis) -> str:
         "pointwise 95% bands; the median's 95% CI is where the band crosses 0.5.",
         design_sentence,
         "Paired comparisons: seed i of a condition against seed i of the control (same initial "
-        "weights, target batches and probe folds). The effect is the time ratio, the geometric "
-        "mean of the per-seed ratios of steps to threshold, with a 95% CI from inverting the "
-        "test; the test is an exact two-sided sign-flip permutation test on the per-seed log "
-        "ratios (all 2^n sign vectors up to 16 seeds, otherwise 9,999 random ones). A censored "
+        "weights, target batches and probe folds). The effect is the time ratio, the "
+        "Hodges-Lehmann estimate of the per-seed ratios of steps to threshold, with a 95% CI "
+        "from inverting the test; the test is an exact two-sided signed-rank test on the "
+        "per-seed log ratios (its null over all 2^n sign vectors). Two conditions are called "
+        "equivalent only when two one-sided tests (Holm-corrected) put the ratio inside the "
+        "suite's equivalence margin, shown by a 90% CI inside it. A censored "
         "run enters at its budget, which both members of a pair share, so a reached-vs-censored "
         "pair still counts (with the smallest difference its data allow) and the test stays "
         "exact. All conditions at once: a permutation test of the log times, conditions "

@@ -20,7 +20,12 @@ from harness.report.claims import (
     amount,
     answer_measure,
     detectable,
+    equivalence_ci,
+    equivalence_clause,
+    equivalence_holm,
+    equivalent,
     holm_clause,
+    margin_words,
     quoted_names,
     ratio,
     ratio_ci,
@@ -31,7 +36,7 @@ from harness.report.claims import (
     span,
     vs_source,
 )
-from harness.report.numbers import fmt_p
+from harness.report.numbers import fmt_p, series
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
@@ -115,21 +120,28 @@ def _keeps_speech(results: Results, row: pd.Series) -> dict[str, bool | None]:
 
 
 def meaning(results: Results, row: pd.Series) -> str:
-    """What two conditions with the same speed-up imply, from what they differ in."""
+    """What two conditions shown equivalent (:func:`equivalent`) imply, from
+    what they differ in; never said of a pair that merely was not told apart."""
+    margin = margin_words(row)
     if row["differs_in"] == "language":
-        return "the speed-up does not depend on which language was heard"
+        return f"the speed-up does not depend on which language was heard, to within {margin}"
     if row["differs_in"] != "filter":
-        return f"{attribute_name(results, row)} made no detectable difference"
+        return f"{attribute_name(results, row)} changed the speed by no more than {margin}"
     speech = _keeps_speech(results, row)
     without = [c for c, keeps in speech.items() if keeps is False]
     with_speech = [c for c, keeps in speech.items() if keeps is True]
     if len(without) == 1 and len(with_speech) == 1:
         return (
-            f"“{results.condition_label(without[0])}”, which carries no speech, gave the same "
-            f"speed-up as “{results.condition_label(with_speech[0])}”: the effect is not specific "
-            "to language"
+            f"“{results.condition_label(without[0])}”, which carries no speech, gave a speed-up "
+            f"within {margin} of “{results.condition_label(with_speech[0])}”'s: the effect is not "
+            "specific to language"
         )
-    return "which of the two filters was used made no detectable difference"
+    return f"which of the two filters was used changed the speed by no more than {margin}"
+
+
+def open_question(results: Results, row: pd.Series) -> str:
+    """What a pair that was not told apart, nor shown equivalent, leaves open."""
+    return f"whether {attribute_name(results, row)} matters is open"
 
 
 def between_details(
@@ -162,17 +174,32 @@ def _pair_sentence(
         f"Holm-corrected {fmt_p(float(row['p_holm']))}"
     )
     pair, attribute = pair_words(results, row), attribute_name(results, row)
-    apart = f"{pair} cannot be told apart ({stats}; {detectable(row)})"
+    same = equivalent(row)
+    if same:
+        apart = f"{pair} are {equivalence_clause(row, with_ratio=True)}"
+    else:
+        apart = f"{pair} could not be told apart ({stats}); {detectable(row)}"
     if significant(row):
         way = amount(measure, float(row["time_ratio"]) < 1)
         text = (
             f"{pair} do not give the same speed: the {results.model_label(str(row['model']))} "
-            f"needed {way} after “{label(a)}” ({stats}), so {attribute} matters."
+            f"needed {way} after “{label(a)}” ({stats}), so {attribute} matters"
+            + (
+                f", though by less than {margin_words(row)} ({equivalence_ci(row)})."
+                if same
+                else "."
+            )
         )
     elif len(sped) == 2:
-        text = f"{apart}: {meaning(results, row)}."
+        text = f"{apart}: {meaning(results, row) if same else open_question(results, row)}."
     elif len(changed) == 2:
-        text = f"{apart}: what they do to the learning speed does not depend on {attribute}."
+        tail = (
+            f"what they do to the learning speed does not depend on {attribute}, to within "
+            f"{margin_words(row)}"
+            if same
+            else open_question(results, row)
+        )
+        text = f"{apart}: {tail}."
     elif len(changed) == 1:
         text = (
             f"{apart}, but only “{label(changed[0])}” is evidenced to differ from the control, "
@@ -196,21 +223,22 @@ def between_source(row: pd.Series) -> Source:
 
 
 def group_meaning(results: Results, group: list[str], pairs: list[pd.Series]) -> str:
-    """What conditions with the same speed-up imply, from what their pairs differ in."""
+    """What conditions shown pairwise equivalent imply, from what their pairs differ in."""
+    margin = series(sorted({margin_words(row) for row in pairs}), " and ")
     speech: dict[str, bool | None] = {}
     for row in pairs:
         if row["differs_in"] == "filter":
             speech.update(_keeps_speech(results, row))
     if False in speech.values() and True in speech.values():
-        return "the effect is not specific to language"
+        return f"the effect is not specific to language (to within {margin})"
     if all(row["differs_in"] == "language" for row in pairs):
-        return "it does not depend on which language was heard"
-    if all(row["differs_in"] == "filter" for row in pairs):
-        return "which filter was used made no detectable difference"
+        return f"it does not depend on which language was heard (to within {margin})"
     named = _named(results, pairs)
     if len(named) == 1:
-        return f"{named[0]} made no detectable difference"
-    return f"neither {', '.join(named[:-1])} nor {named[-1]} made a detectable difference"
+        return f"{named[0]} changed the speed by no more than {margin}"
+    return (
+        f"neither {', '.join(named[:-1])} nor {named[-1]} changed the speed by more than {margin}"
+    )
 
 
 def _named(results: Results, pairs: list[pd.Series]) -> list[str]:
@@ -224,16 +252,28 @@ def _named(results: Results, pairs: list[pd.Series]) -> list[str]:
 def alike_sentence(
     results: Results, group: list[str], alike: list[pd.Series], these: bool
 ) -> Sentence:
-    """A group of conditions no pair test tells apart, and what that implies."""
+    """A group of conditions no pair test tells apart: shown equivalent pair by
+    pair (and what that implies, citing the 90% CIs), or only not told apart
+    (and what could have been detected: no conclusion about what they differ in)."""
     pairs = [r for r in alike if str(r["condition_a"]) in group]
     ratios = [float(r["time_ratio"]) for r in pairs]
     many = len(pairs) > 1
-    return Sentence(
-        f"{'These' if these else quoted_names(results, group)} cannot be told apart "
-        f"({'pairwise ' if many else ''}ratio{'s' if many else ''} {span(ratios)}, "
-        f"{smallest_holm(pairs)}): {group_meaning(results, group, pairs)}.",
-        tuple(between_source(r) for r in pairs),
-    )
+    who = "These" if these else quoted_names(results, group)
+    shown = f"{'pairwise ' if many else ''}ratio{'s' if many else ''} {span(ratios)}"
+    if all(equivalent(r) for r in pairs):
+        lows = [float(r["equivalence_ci_low"]) for r in pairs]
+        highs = [float(r["equivalence_ci_high"]) for r in pairs]
+        ci = f"90% CI{'s within' if many else ''} {ratio(min(lows))} to {ratio(max(highs))}"
+        text = (
+            f"{who} are equivalent within {series(sorted({margin_words(r) for r in pairs}))} "
+            f"({shown}, {ci}; {equivalence_holm(pairs)}): {group_meaning(results, group, pairs)}."
+        )
+    else:
+        found = [float(r["detectable_ratio"]) for r in pairs]
+        found = [x for x in found if np.isfinite(x) and x > 0 and ratio(x) != ratio(1.0)]
+        could = f"; ratios of {span(found)} were detectable" if found else ""
+        text = f"{who} could not be told apart ({shown}, {smallest_holm(pairs)}) nor shown equivalent{could}."
+    return Sentence(text, tuple(between_source(r) for r in pairs))
 
 
 def between_sentences(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from harness.report.claims import equivalence_ci, equivalence_holm, equivalent, margin_words
 from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural, series
 from harness.report.separation import main_metrics
 from harness.spec.config import ANSWER_MEASURE
@@ -140,6 +141,8 @@ def detectable_phrase(t: pd.Series, measure: str) -> str:
             "with this many seeds no difference of any size could reach significance at its "
             "Holm level (an exact test needs more seeds)"
         )
+    if _ratio(r) == _ratio(1.0):
+        return "its seeds showed no spread, so the change it could have detected is unknown"
     return (
         f"at best this design could detect a change of {change_phrase(r)} {unit(measure)} or "
         f"{change_phrase(1 / r)} (time ratio {_ratio(r)} or {_ratio(1 / r)}: 80% power at its "
@@ -161,7 +164,7 @@ def _ratio_phrase(t: pd.Series) -> str:
     if t["design"] == "paired":
         return (
             f"paired over {plural(int(t['n_pairs']), 'seed')}, time ratio {_ratio(t['time_ratio'])} "
-            f"{ci} (geometric mean of the per-seed ratios to the control)"
+            f"{ci} (Hodges-Lehmann estimate of the per-seed ratios to the control)"
         )
     return (
         f"unpaired ({t['n']} and {t['n_control']} runs), ratio of geometric mean times "
@@ -175,7 +178,7 @@ def _verdict(t: pd.Series, model: str, measure: str) -> str:
         if t["n_reached"] + t["n_reached_control"] == 0:
             return "No run of either group crossed the threshold, so there is nothing to compare."
         return "Too few runs to compare (the test is undefined, not evidence of a difference)."
-    test = "sign-flip test" if t["design"] == "paired" else "permutation log-rank test"
+    test = "signed-rank test" if t["design"] == "paired" else "permutation log-rank test"
     head = (
         f"{_ratio_phrase(t)[0].upper()}{_ratio_phrase(t)[1:]}; {test} "
         f"{fmt_p(p_holm)} (Holm-corrected; uncorrected {fmt_p(p)})"
@@ -198,7 +201,15 @@ def _verdict(t: pd.Series, model: str, measure: str) -> str:
             f"{head}: evidence that the {model} reaches the threshold {direction} with this "
             f"pretraining{amount}."
         )
-    return f"{head}: no evidence of a difference; {detectable_phrase(t, measure)}."
+    if equivalent(t):
+        return (
+            f"{head}: no change larger than {margin_words(t)} "
+            f"({equivalence_ci(t)} inside the margin; {equivalence_holm([t])})."
+        )
+    return (
+        f"{head}: no evidence of a difference, and not shown to be within "
+        f"{margin_words(t)}; {detectable_phrase(t, measure)}."
+    )
 
 
 def overall_sentences(
@@ -283,7 +294,14 @@ def _speed_clause(t: pd.Series, model: str) -> str:
     if t["p_holm"] < ALPHA:
         way = "sooner" if t["time_ratio"] < 1 else "later"
         return f"the {model} reached the threshold {way} ({ratio})"
+    if equivalent(t):
+        return (
+            f"no change in learning speed larger than {margin_words(t)} for the {model} "
+            f"({ratio}; {equivalence_ci(t)})"
+        )
     none = f"no evidence of a difference in learning speed for the {model}"
+    if _ratio(t["detectable_ratio"]) == _ratio(1.0):
+        return f"{none} ({ratio}; its seeds showed no spread)"
     if np.isfinite(t["detectable_ratio"]) and t["detectable_ratio"] > 0:
         return (
             f"{none} ({ratio}; at best a change of {(1 - t['detectable_ratio']) * 100:.0f}% or "

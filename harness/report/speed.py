@@ -16,7 +16,11 @@ from harness.report.claims import (
     amount,
     answer_measure,
     detectable,
+    equivalence_clause,
+    equivalence_holm,
+    equivalent,
     holm_clause,
+    margin_words,
     percent_change,
     preposition,
     quoted_names,
@@ -62,7 +66,8 @@ def speed_details(results: Results, model: str, rows: dict[str, pd.Series]) -> l
     if quiet:
         parts = [
             f"“{label(str(row['condition']))}” (time ratio {ratio(float(row['time_ratio']))}, "
-            f"{ratio_ci(row)}; {detectable(row)})"
+            f"{ratio_ci(row)}; "
+            f"{equivalence_clause(row) if equivalent(row) else detectable(row)})"
             for row in quiet
         ]
         listing = series(parts, "; ", "; nor with ")
@@ -197,25 +202,47 @@ def _verdict_sentences(
 
 
 def _quiet_sentence(results: Results, quiet: list[pd.Series]) -> Sentence:
-    """The conditions without evidence of a change, with what was detectable."""
-    if len(quiet) == 1:
-        row = quiet[0]
-        return Sentence(
+    """The conditions without evidence of a change: those shown equivalent to
+    the control ("no change larger than ±10%", with the 90% CI), then the
+    others with what was detectable."""
+    same = [r for r in quiet if equivalent(r)]
+    other = [r for r in quiet if not equivalent(r)]
+    parts = []
+    if same:
+        ratios = span([float(r["time_ratio"]) for r in same])
+        lows = [float(r["equivalence_ci_low"]) for r in same]
+        highs = [float(r["equivalence_ci_high"]) for r in same]
+        many = len(same) > 1
+        ci = f"90% CI{'s within' if many else ''} {ratio(min(lows))} to {ratio(max(highs))}"
+        margin = series(sorted({margin_words(r) for r in same}))
+        parts.append(
+            f"{quoted_names(results, [str(r['condition']) for r in same])} showed no change "
+            f"larger than {margin} (time ratio{'s' if many else ''} {ratios}, {ci}; "
+            f"{equivalence_holm(same)})"
+        )
+    if len(other) == 1:
+        row = other[0]
+        parts.append(
             f"“{results.condition_label(str(row['condition']))}” showed no evidence of a "
             f"change (time ratio {ratio(float(row['time_ratio']))}, "
-            f"{ratio_ci(row)}; {detectable(row)}).",
-            (vs_source(row),),
+            f"{ratio_ci(row)}; {detectable(row)})"
         )
+    elif other:
+        parts.append(_quiet_group(results, other))
+    return Sentence("; ".join(parts) + ".", tuple(vs_source(r) for r in quiet))
+
+
+def _quiet_group(results: Results, quiet: list[pd.Series]) -> str:
+    """Several conditions without evidence of a change, nor shown equivalent."""
     det = [float(r["detectable_ratio"]) for r in quiet]
-    det = [d for d in det if np.isfinite(d) and d > 0]
+    det = [d for d in det if np.isfinite(d) and d > 0 and ratio(d) != ratio(1.0)]
     size = (
         f"; ratios of {span(det)} or {span([1 / d for d in det])} were detectable"
         if det
-        else "; too few informative seeds for a change of any size to be detectable"
+        else "; too few informative seeds, or too little spread, to size a detectable change"
     )
     names = quoted_names(results, [str(r["condition"]) for r in quiet])
-    return Sentence(
+    return (
         f"{names} showed no evidence of a change (time ratios "
-        f"{span([float(r['time_ratio']) for r in quiet])}{size}).",
-        tuple(vs_source(r) for r in quiet),
+        f"{span([float(r['time_ratio']) for r in quiet])}{size})"
     )

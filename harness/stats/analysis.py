@@ -84,8 +84,9 @@ def _statistics(
         if control is None:
             return {"convergence_vs_control": pd.DataFrame(columns=convergence.VS_CONTROL_COLUMNS)}
         table = convergence.vs_control(
-            runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed
-        )
+            runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed,
+            equivalence_ratio=results.design.equivalence_ratio,
+        )  # fmt: skip
         return {"convergence_vs_control": table}
 
     def sep_vs_control() -> Tables:

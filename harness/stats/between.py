@@ -17,10 +17,13 @@ Which pairs qualify is read from the resolved design, never from names.
 
 Each stated pair is tested as a condition against the control is
 (:func:`harness.stats.convergence.compare`): paired over shared seeds, the
-geometric mean of the per-seed time ratios ``a / b`` with an exact sign-flip
-CI and test; Holm's correction runs over the stated pairs of one time measure
-(every model), and the detectable ratio is the change the pair had 80% power
-to detect at Holm's first step (:func:`harness.stats.convergence.families`).
+Hodges-Lehmann time ratio ``a / b`` with the exact signed-rank test and its
+CI, and the two one-sided tests of equivalence within the suite's
+``equivalence_ratio`` (:mod:`harness.stats.paired`); Holm's correction runs
+over the stated pairs of one time measure (every model), for the difference
+and the equivalence tests alike, and the detectable ratio is the change the
+pair had 80% power to detect at Holm's first step
+(:func:`harness.stats.convergence.families`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from typing import Any
 import pandas as pd
 
 from harness.spec.design import Design
-from harness.stats.convergence import compare, families
+from harness.stats.convergence import EQUIVALENCE_COLUMNS, compare, families
+from harness.stats.paired import DEFAULT_TEST
 from harness.stats.survival import MEASURES
 
 #: the attributes whose pairs the answer draws its language and filter
@@ -44,7 +48,7 @@ BETWEEN_COLUMNS = ["measure", "model", "condition_a", "condition_b", "differs_in
                    "value_b", "design", "test", "exact", "n_permutations", "n", "n_b", "n_pairs",
                    "n_informative", "n_reached", "n_reached_b", "median", "median_b",
                    "time_ratio", "time_ratio_ci_low", "time_ratio_ci_high", "log_ratio_sd",
-                   "detectable_ratio", "p_value", "p_holm"]  # fmt: skip
+                   "detectable_ratio", "p_value", "p_holm", *EQUIVALENCE_COLUMNS]  # fmt: skip
 
 
 def differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -88,10 +92,12 @@ def between_conditions(
     measures: Sequence[str] = MEASURES,
     n_resamples: int = 9999,
     seed: int = 0,
+    test: str = DEFAULT_TEST,
 ) -> pd.DataFrame:
     """One row per model, time measure and pair of :func:`contrast_pairs`:
     ``time_ratio`` below 1 means ``condition_a`` reached the threshold sooner
-    than ``condition_b``."""
+    than ``condition_b``; equivalence is judged against the design's
+    ``equivalence_ratio``."""
     pairs = contrast_pairs(design)
 
     def rows(measure: str, data: pd.DataFrame) -> list[dict[str, Any]]:
@@ -103,7 +109,10 @@ def between_conditions(
                 if group.empty or other.empty:
                     continue
                 # the RMST bootstrap is the control comparison's; a pair needs none
-                row = compare(measure, str(model), a, b, group, other, n_resamples, 0, seed)
+                row = compare(
+                    measure, str(model), a, b, group, other, n_resamples, 0, seed,
+                    test, design.equivalence_ratio,
+                )  # fmt: skip
                 row.update(
                     condition_a=a,
                     condition_b=b,

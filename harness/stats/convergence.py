@@ -6,21 +6,28 @@ design is *paired*, and seed-to-seed differences (some initial weights learn
 faster) cancel within a pair. So when a condition and the control share their
 seeds, each condition is compared with the control within seed:
 
-* the **time ratio**: ``exp(mean over seeds of log(t_condition / t_control))``,
-  the geometric mean of the per-seed ratios, with an exact 95% CI (inverted
-  sign-flip test);
-* the **p-value** of an exact sign-flip permutation test on the per-seed log
-  ratios (all ``2**n`` sign vectors up to 16 seeds). A run that did not reach
-  the threshold enters at its censoring time (the step budget, the same for
-  both members of a pair), so a reached-vs-censored pair still counts, with
-  the smallest difference its data allow, and a pair censored on both sides
-  counts as no difference. Swapping the two members of a pair flips the sign
-  of its log ratio whatever censoring did, which is what makes the test exact;
+* the **time ratio**: the Hodges-Lehmann estimate of the per-seed ratios
+  ``t_condition / t_control`` (the median of the Walsh averages of their
+  logs), with the exact 95% CI that inverts the test below;
+* the **p-value** of the exact signed-rank test on the per-seed log ratios
+  (:mod:`harness.stats.signed_rank`; compared by simulation with the sign-flip
+  test on the mean and on a trimmed mean, see :mod:`harness.stats.paired`). A
+  run that did not reach the threshold enters at its censoring time (the step
+  budget, the same for both members of a pair), so a reached-vs-censored pair
+  still counts, with the smallest difference its data allow, and a pair
+  censored on both sides counts as no difference. Swapping the two members of
+  a pair flips the sign of its log ratio whatever censoring did, which is what
+  makes the test exact;
+* **equivalence**: two one-sided tests that the ratio lies within the suite's
+  ``equivalence_ratio`` (``p_equivalence``, Holm over the family like the
+  p-values, the 90% CI they correspond to, and ``equivalent``);
 * the **RMST difference** with a bootstrap CI that resamples seed pairs;
 * the **detectable ratio**: the smallest change the comparison had 80% power to
   detect at its Holm level, from the observed spread of the informative
-  log ratios (pairs not censored on both sides) and their number, with the exact test's power
-  simulated (:func:`power`).
+  log ratios (pairs not censored on both sides) and their number, with the exact
+  signed-rank test's power simulated for normal log ratios (:func:`power`;
+  ``harness power`` resamples a pilot's own pairs instead,
+  :mod:`harness.stats.planning`).
 
 Designs whose conditions do not share seeds (a suite assembled from separate
 runs) get the unpaired versions instead: a permutation log-rank test over the
@@ -43,27 +50,32 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.spec.config import EQUIVALENCE_RATIO
 from harness.stats.multiple import holm
+from harness.stats.paired import DEFAULT_TEST, paired_fields, unpaired_equivalence
 from harness.stats.permutation import (
     PermutationTest,
     blocked_permutation,
     logrank_permutation,
-    sign_flip,
-    sign_flip_ci,
-    sign_flip_power,
 )
+from harness.stats.signed_rank import normal_power
 from harness.stats.survival import MEASURES, analysable, kaplan_meier, rmst_difference, rmst_tau
 
 ALPHA = 0.05
 POWER = 0.8
 CONFIDENCE = 0.95
 
+#: the equivalence columns every paired comparison table ends with
+#: (:mod:`harness.stats.paired`)
+EQUIVALENCE_COLUMNS = ["equivalence_margin", "equivalence_ci_low", "equivalence_ci_high",
+                       "p_equivalence", "p_equivalence_holm", "equivalent"]  # fmt: skip
+
 VS_CONTROL_COLUMNS = ["measure", "model", "condition", "control", "design", "test", "exact",
                       "n_permutations", "n", "n_control", "n_pairs", "n_informative", "n_reached",
                       "n_reached_control", "median", "median_control", "median_ratio",
                       "time_ratio", "time_ratio_ci_low", "time_ratio_ci_high", "log_ratio_sd",
                       "rmst_difference", "rmst_difference_ci_low", "rmst_difference_ci_high",
-                      "rmst_tau", "detectable_ratio", "p_value", "p_holm"]  # fmt: skip
+                      "rmst_tau", "detectable_ratio", "p_value", "p_holm", *EQUIVALENCE_COLUMNS]  # fmt: skip
 OVERALL_COLUMNS = ["measure", "model", "design", "test", "exact", "n_permutations", "k", "n",
                    "statistic", "p_value", "p_holm"]  # fmt: skip
 
@@ -85,13 +97,13 @@ def log_times(data: pd.DataFrame) -> pd.Series:
     return np.log(time.clip(lower=floor))
 
 
-#: the exact sign-flip test's power is simulated up to this many pairs (beyond,
-#: the t approximation, which it approaches as the arrangements multiply)
-SIMULATED_PAIRS = 12
+#: the exact signed-rank test's power is simulated up to this many pairs
+#: (beyond, the t approximation, which it approaches as the arrangements multiply)
+SIMULATED_PAIRS = 100
 
 
 def power(shift: float, sd: float, n: int, alpha: float = ALPHA, paired: bool = True) -> float:
-    """Power of the paired comparison (exact sign-flip test) to detect a mean
+    """Power of the paired comparison (exact signed-rank test) to detect a
     log ratio ``shift`` with ``n`` seeds whose log ratios have SD ``sd``;
     unpaired, ``n`` per group and ``sd`` the pooled SD (t approximation)."""
     if n < 2 or not (math.isfinite(sd) and sd >= 0):
@@ -99,7 +111,7 @@ def power(shift: float, sd: float, n: int, alpha: float = ALPHA, paired: bool = 
     if sd == 0:  # every seed shows the shift exactly: only the test's floor limits it
         return float(shift != 0 and (not paired or 2 / 2**n <= alpha))
     if paired and n <= SIMULATED_PAIRS:
-        return sign_flip_power(abs(shift), sd, n, alpha)
+        return normal_power(abs(shift), sd, n, alpha)
     df, scale = (n - 1, 1 / math.sqrt(n)) if paired else (2 * n - 2, math.sqrt(2 / n))
     critical = stats.t.ppf(1 - alpha / 2, df)
     noncentral = abs(shift) / (sd * scale)
@@ -150,13 +162,24 @@ def detectable_ratio(
 
 
 def paired_log_ratios(group: pd.DataFrame, control: pd.DataFrame) -> pd.DataFrame:
-    """The runs of one condition joined to the control's by seed (control
-    columns suffixed ``_c``), with ``d``: each seed's log time ratio."""
-    logs = log_times(pd.concat([group, control]))
-    pairs = group.assign(log=logs.loc[group.index]).merge(
-        control.assign(log=logs.loc[control.index]), on="seed", suffixes=("", "_c")
+    """The runs of one condition joined to the control's by seed: ``seed``,
+    ``time``, ``event_``, the control's ``time_c``, ``event__c``, and ``d``:
+    each seed's log time ratio (seeds in ``group``'s order)."""
+    logs = log_times(pd.concat([group[["time"]], control[["time"]]])).to_numpy()
+    mine, theirs = logs[: len(group)], logs[len(group) :]
+    where = {seed: i for i, seed in enumerate(control["seed"].tolist())}
+    a = [i for i, seed in enumerate(group["seed"].tolist()) if seed in where]
+    b = [where[seed] for seed in group["seed"].iloc[a].tolist()]
+    return pd.DataFrame(
+        {
+            "seed": group["seed"].to_numpy()[a],
+            "time": group["time"].to_numpy(float)[a],
+            "event_": group["event_"].to_numpy(bool)[a],
+            "time_c": control["time"].to_numpy(float)[b],
+            "event__c": control["event_"].to_numpy(bool)[b],
+            "d": mine[a] - theirs[b],
+        }
     )
-    return pairs.assign(d=pairs["log"] - pairs["log_c"])
 
 
 def seeds_needed(
@@ -187,11 +210,14 @@ def compare(
     n_resamples: int,
     km_resamples: int,
     seed: int,
+    test: str = DEFAULT_TEST,
+    equivalence_ratio: float = EQUIVALENCE_RATIO,
 ) -> dict[str, object]:
     """One comparison of ``group`` (the runs of ``condition``) with ``ctrl``
     (the runs of ``control``, or of any other condition): the row of
-    :data:`VS_CONTROL_COLUMNS` without ``p_holm`` and ``detectable_ratio``.
-    ``km_resamples=0`` skips the RMST bootstrap (no CI)."""
+    :data:`VS_CONTROL_COLUMNS` without the Holm columns and ``detectable_ratio``.
+    ``km_resamples=0`` skips the RMST bootstrap (no CI); ``test`` picks the
+    paired test (:data:`harness.stats.paired.TESTS`)."""
     tau = rmst_tau(measure, group, ctrl)
     row: dict[str, object] = {
         "measure": measure,
@@ -204,13 +230,14 @@ def compare(
     paired = is_paired(group["seed"].tolist(), ctrl["seed"].tolist())
     if paired:
         pairs = paired_log_ratios(group, ctrl)
-        fields, test = _paired(pairs, n_resamples, seed)
+        fields, result = paired_fields(pairs, n_resamples, seed, test, equivalence_ratio)
         a, b = (
             pairs[["time", "event_"]],
             pairs[["time_c", "event__c"]].set_axis(["time", "event_"], axis=1),
         )
     else:
-        fields, test = _unpaired(group, ctrl, n_resamples, seed)
+        fields, result = _unpaired(group, ctrl, n_resamples, seed)
+        fields.update(unpaired_equivalence(equivalence_ratio))
         a, b = group, ctrl
     diff = rmst_difference(
         a["time"].to_numpy(float), a["event_"].to_numpy(bool),
@@ -219,9 +246,9 @@ def compare(
     )  # fmt: skip
     row.update(
         fields,
-        exact=test.exact,
-        n_permutations=test.n_permutations,
-        p_value=test.p_value,
+        exact=result.exact,
+        n_permutations=result.n_permutations,
+        p_value=result.p_value,
         rmst_difference=diff[0],
         rmst_difference_ci_low=diff[1],
         rmst_difference_ci_high=diff[2],
@@ -243,31 +270,6 @@ def _medians(group: pd.DataFrame, ctrl: pd.DataFrame) -> dict[str, object]:
         "median_control": km_b.median,
         "median_ratio": km_a.median / km_b.median if finite else math.nan,
     }
-
-
-def _paired(
-    pairs: pd.DataFrame, n_resamples: int, seed: int
-) -> tuple[dict[str, object], PermutationTest]:
-    """Seed-paired: the exact sign-flip test and CI on the per-seed log time ratios."""
-    d = pairs["d"].to_numpy()
-    test = sign_flip(d, n_resamples, seed)
-    low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
-    # a pair censored on both sides says nothing under any effect that
-    # leaves it censored; a tie at the same evaluation is noise that an
-    # effect would break, so it counts
-    both_censored = ~pairs["event_"].to_numpy(bool) & ~pairs["event__c"].to_numpy(bool)
-    informative = d[~both_censored]
-    fields: dict[str, object] = {
-        "design": "paired",
-        "test": "sign-flip on log time ratios",
-        "n_pairs": int(d.size),
-        "n_informative": int(informative.size),
-        "time_ratio": math.exp(float(d.mean())) if d.size else math.nan,
-        "time_ratio_ci_low": math.exp(low),
-        "time_ratio_ci_high": math.exp(high),
-        "log_ratio_sd": float(np.std(informative, ddof=1)) if informative.size > 1 else math.nan,
-    }
-    return fields, test
 
 
 def _unpaired(
@@ -319,6 +321,8 @@ def close_family(family: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(family))
     frame["p_holm"] = holm(frame["p_value"])
     frame["detectable_ratio"] = detectable_ratios(frame)
+    frame["p_equivalence_holm"] = holm(frame["p_equivalence"])
+    frame["equivalent"] = frame["p_equivalence_holm"] < ALPHA
     return frame
 
 
@@ -348,6 +352,8 @@ def vs_control(
     n_resamples: int = 9999,
     km_resamples: int = 999,
     seed: int = 0,
+    test: str = DEFAULT_TEST,
+    equivalence_ratio: float = EQUIVALENCE_RATIO,
 ) -> pd.DataFrame:
     """Each condition against the control, per model and time measure (the
     module docstring says which test). Holm's correction runs over every
@@ -363,7 +369,9 @@ def vs_control(
                 if condition == control:
                     continue
                 args = (measure, str(model), str(condition), control, group, ctrl)
-                family.append(compare(*args, n_resamples, km_resamples, seed))
+                family.append(
+                    compare(*args, n_resamples, km_resamples, seed, test, equivalence_ratio)
+                )
         return family
 
     return families(runs, measures, VS_CONTROL_COLUMNS, rows)

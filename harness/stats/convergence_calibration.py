@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from harness.stats.convergence import ALPHA, overall, vs_control
+from harness.stats.paired import DEFAULT_TEST
 
 CONTROL = "control"
 
@@ -39,6 +40,10 @@ class TimeDesign:
         that is a seed effect shared by every condition).
     :ivar censoring: fraction of the control's runs the budget censors.
     :ivar paired: False gives each condition its own seeds (an unpaired design).
+    :ivar tails: ``"normal"`` or ``"t5"`` (Student t with 5 df, scaled to the
+        same SD: a few wild seeds).
+    :ivar diverged: chance that a run diverges (censored at the budget, as
+        the tables censor a diverged run at its model's longest time).
     """
 
     ratios: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
@@ -50,6 +55,20 @@ class TimeDesign:
     censoring: float = 0.2
     eval_every: int = 5
     paired: bool = True
+    tails: str = "normal"
+    diverged: float = 0.0
+
+    @classmethod
+    def for_ratio_sd(cls, ratio_sd: float, rho: float, **kwargs: object) -> TimeDesign:
+        """The design whose per-seed log ratios have SD ``ratio_sd`` at
+        within-seed correlation ``rho`` (``sd = ratio_sd / sqrt(2 (1 - rho))``)."""
+        return cls(sd=ratio_sd / math.sqrt(2 * (1 - rho)), rho=rho, **kwargs)  # type: ignore[arg-type]
+
+
+def _noise(design: TimeDesign, rng: np.random.Generator, sd: float, size: int) -> np.ndarray:
+    if design.tails == "t5":  # Student t scaled to SD ``sd``
+        return rng.standard_t(5, size) * sd * math.sqrt(3 / 5)
+    return rng.normal(0.0, sd, size)
 
 
 def simulate_runs(design: TimeDesign, rng: np.random.Generator) -> pd.DataFrame:
@@ -61,20 +80,23 @@ def simulate_runs(design: TimeDesign, rng: np.random.Generator) -> pd.DataFrame:
     conditions = [(CONTROL, 1.0)] + [(f"c{i}", r) for i, r in enumerate(design.ratios)]
     rows = []
     for m in range(design.models):
-        shared = rng.normal(0.0, seed_sd, design.seeds)
+        shared = _noise(design, rng, seed_sd, design.seeds)
         for k, (name, ratio) in enumerate(conditions):
-            effect = shared if design.paired else rng.normal(0.0, seed_sd, design.seeds)
-            log_t = math.log(design.median * ratio) + effect + rng.normal(0, own_sd, design.seeds)
+            effect = shared if design.paired else _noise(design, rng, seed_sd, design.seeds)
+            own = _noise(design, rng, own_sd, design.seeds)
+            log_t = math.log(design.median * ratio) + effect + own
             crossing = np.ceil(np.exp(log_t) / design.eval_every) * design.eval_every
-            reached = crossing <= budget
+            diverged = rng.random(design.seeds) < design.diverged
+            reached = (crossing <= budget) & ~diverged
             seeds = np.arange(design.seeds) + (0 if design.paired else k * design.seeds)
-            for seed, t, hit in zip(seeds, crossing, reached, strict=True):
+            for seed, t, hit, lost in zip(seeds, crossing, reached, diverged, strict=True):
+                status = "reached" if hit else "diverged" if lost else "censored"
                 rows.append(
                     {
                         "model": f"m{m}",
                         "condition": name,
                         "seed": int(seed),
-                        "status": "reached" if hit else "censored",
+                        "status": status,
                         "event": bool(hit),
                         "steps_to_threshold": float(t if hit else budget),
                         "max_steps": float(budget),
@@ -84,11 +106,13 @@ def simulate_runs(design: TimeDesign, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def claims(
-    design: TimeDesign, rng: np.random.Generator, n_resamples: int = 999
+    design: TimeDesign, rng: np.random.Generator, n_resamples: int = 999, test: str = DEFAULT_TEST
 ) -> dict[str, float]:
     """What the report would claim on one simulated suite (steps only)."""
     runs = simulate_runs(design, rng)
-    versus = vs_control(runs, CONTROL, measures=["steps"], n_resamples=n_resamples, km_resamples=0)
+    versus = vs_control(
+        runs, CONTROL, measures=["steps"], n_resamples=n_resamples, km_resamples=0, test=test
+    )
     across = overall(runs, measures=["steps"], n_resamples=n_resamples)
     effect = versus[versus["condition"] == "c0"]
     null_rows = versus[[r == 1.0 for r in versus["condition"].map(_ratio_of(design))]]
@@ -109,11 +133,46 @@ def _ratio_of(design: TimeDesign) -> dict[str, float]:
 
 
 def rejection_rates(
-    design: TimeDesign, n_suites: int, seed: int = 0, n_resamples: int = 999
+    design: TimeDesign,
+    n_suites: int,
+    seed: int = 0,
+    n_resamples: int = 999,
+    test: str = DEFAULT_TEST,
 ) -> pd.Series:
     """Mean of each claim over ``n_suites`` simulated suites: family-wise
     rates (any claim in a family), the detection rate of condition ``c0``,
     the mean detectable ratio (where one exists), the share of comparisons
     with too few informative pairs to detect anything, and the censored share."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame([claims(design, rng, n_resamples) for _ in range(n_suites)]).mean()
+    return pd.DataFrame([claims(design, rng, n_resamples, test) for _ in range(n_suites)]).mean()
+
+
+def test_rates(
+    design: TimeDesign, n_suites: int, tests: Sequence[str], seed: int = 0
+) -> pd.DataFrame:
+    """Each paired test of ``tests`` on the same ``n_suites`` simulated suites
+    (steps, Holm over the family): per test, the family-wise rate of claims
+    about conditions without an effect (``null_claim``), the detection rate
+    of condition ``c0`` (``c0_found``) and the rate at which ``c0`` is called
+    equivalent to the control (``c0_equivalent``), with their Monte Carlo SEs."""
+    rng = np.random.default_rng(seed)
+    ratio_of = _ratio_of(design)
+    rows = []
+    for _ in range(n_suites):
+        runs = simulate_runs(design, rng)
+        for test in tests:
+            versus = vs_control(runs, CONTROL, measures=["steps"], km_resamples=0, test=test)
+            null = versus["condition"].map(ratio_of) == 1.0
+            first = versus["condition"] == "c0"
+            rows.append(
+                {
+                    "test": test,
+                    "null_claim": float((versus.loc[null, "p_holm"] < ALPHA).any()),
+                    "c0_found": float((versus.loc[first, "p_holm"] < ALPHA).mean()),
+                    "c0_equivalent": float(versus.loc[first, "equivalent"].mean()),
+                }
+            )
+    frame = pd.DataFrame(rows).groupby("test", sort=False).mean()
+    for column in list(frame.columns):
+        frame[f"{column}_se"] = np.sqrt(frame[column] * (1 - frame[column]) / n_suites)
+    return frame

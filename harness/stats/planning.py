@@ -1,66 +1,163 @@
-"""How many seeds would a planned effect need? From a pilot's stored runs.
+"""How many seeds would a planned effect need? From a pilot's own seed pairs.
 
-The spread that decides a paired comparison is the seed-to-seed SD of the
-per-seed log ratios (condition over control). A pilot suite estimates it per
-model, pooled over its conditions after removing each condition's own mean
-effect; :func:`plan` then gives, for each planned time ratio, the seeds per
-condition the exact sign-flip test needs for the requested power at Holm's
-first-step level, and the ratio the pilot's own design could detect.
-``harness power RESULTS_DIR`` prints this table.
+A paired comparison is decided by its per-seed log ratios (condition over
+control), and real ones are not normal: a few seeds run wild, crossings tie on
+the evaluation grid, some runs are censored or diverge. So the plan resamples
+the pilot itself instead of a normal model. Per model, every condition's seed
+pairs are pooled after removing that condition's own effect (its
+Hodges-Lehmann shift), each residual scaled by ``sqrt(n / (n - 1))`` so the
+pool is not narrower than the seeds it came from; a pair censored on both
+sides stays a zero (an effect would not move it). The pilot's spread is
+itself an estimate from few seeds, and planning on it as if it were known
+under-delivers (power is concave in the seeds around 80%: a pilot that
+happened to look tidy costs more than a messy one gives back), so the pool is
+widened to the one-sided 60% upper confidence limit of its scale,
+``sqrt(df / chi2_0.4(df))`` with ``df`` the pilot's seeds minus one (1.11 at
+10 seeds; :data:`UPPER`, chosen with ``bench/bench_planning.py``). A planned suite of ``n``
+seeds is then ``n`` pairs drawn with replacement, shifted by the planned log
+ratio, and tested with the harness's own test (the exact signed-rank test,
+:mod:`harness.stats.signed_rank`) at Holm's first-step level ``0.05 / m``;
+:func:`plan` gives the smallest ``n`` whose simulated power reaches the
+target, and the ratio the pilot's own design could detect. A pilot whose
+pairs show no spread at all (an A/A suite: identical runs) cannot be planned
+from, and :class:`PlanningError` says so. ``harness power RESULTS_DIR``
+prints the table; ``bench/bench_planning.py`` checks that the advised seeds
+deliver the promised power.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from harness.spec.config import ANSWER_MEASURE
-from harness.stats.convergence import (
-    ALPHA,
-    POWER,
-    detectable_ratio,
-    is_paired,
-    paired_log_ratios,
-    seeds_needed,
-)
+from harness.stats.convergence import ALPHA, POWER, is_paired, paired_log_ratios
+from harness.stats.signed_rank import doubled_ranks, hodges_lehmann, null_tail
 from harness.stats.survival import analysable
 
 PLAN_COLUMNS = ["model", "measure", "conditions", "pairs", "log_ratio_sd", "df", "alpha",
                 "detectable_ratio", "effect", "ratio", "seeds_needed"]  # fmt: skip
+#: simulated planned suites per number of seeds (the power's Monte Carlo SE
+#: is 2 points at 80%)
+SIMULATIONS = 400
+#: the most seeds a plan searches; more is reported as "over"
+LIMIT = 200
+#: up to this many pairs the simulated test uses its exact null; beyond, the
+#: normal limit with the ranks' own variance (ties included)
+EXACT_SIMULATED = 30
+#: the confidence of the upper limit of the pilot's scale the plan uses
+UPPER = 0.6
 
 
-def pilot_spread(runs: pd.DataFrame, control: str, measure: str = ANSWER_MEASURE) -> pd.DataFrame:
-    """Per model: the pooled SD of per-seed log ratios to the control (each
-    condition's mean removed), its degrees of freedom, and the pairs per
-    condition. Conditions that do not share seeds with the control are left out."""
+class PlanningError(ValueError):
+    """A pilot that cannot be planned from (its message says why)."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One model's resampling pool: residual log ratios, and which pairs were
+    censored on both sides (they stay at 0 under any effect)."""
+
+    residuals: np.ndarray
+    frozen: np.ndarray
+    conditions: int
+    pairs: int
+    #: the factor the residuals were widened by (the pilot's own spread is ``sd``)
+    widen: float = 1.0
+
+    @property
+    def sd(self) -> float:
+        """SD of the pilot's residual log ratios (pairs that can move), before widening."""
+        moving = self.residuals[~self.frozen] / self.widen
+        return float(np.std(moving, ddof=1)) if moving.size > 1 else math.nan
+
+    def draw(self, shift: float, n: int, n_sims: int, seed: int) -> np.ndarray:
+        """``n_sims`` planned suites of ``n`` pairs with a true log ratio ``shift``."""
+        rng = np.random.default_rng([seed, n])
+        pick = rng.integers(0, self.residuals.size, size=(n_sims, n))
+        return np.where(self.frozen[pick], 0.0, self.residuals[pick] + shift)
+
+
+def pilot_pools(runs: pd.DataFrame, control: str, measure: str = ANSWER_MEASURE) -> dict[str, Pool]:
+    """Per model, the pooled residual seed pairs of every condition that shares
+    its seeds with the control (at least two pairs each)."""
     data = analysable(runs, measure)
-    rows = []
+    out = {}
     for model, group in data.groupby("model", sort=False):
         ctrl = group[group["condition"] == control]
-        squares, df, pairs, conditions = 0.0, 0, [], 0
+        residuals, frozen, pairs, conditions = [], [], 0, 0
         for condition, runs_of in group.groupby("condition", sort=False):
             if condition == control or not is_paired(runs_of["seed"], ctrl["seed"]):
                 continue
-            d = paired_log_ratios(runs_of, ctrl)["d"].to_numpy()
+            table = paired_log_ratios(runs_of, ctrl)
+            d = table["d"].to_numpy(float)
             if d.size < 2:
                 continue
-            squares += float(((d - d.mean()) ** 2).sum())
-            df += d.size - 1
-            pairs.append(d.size)
-            conditions += 1
-        rows.append(
-            {
-                "model": model,
-                "measure": measure,
-                "conditions": conditions,
-                "pairs": max(pairs, default=0),
-                "log_ratio_sd": math.sqrt(squares / df) if df else math.nan,
-                "df": df,
-            }
-        )
-    return pd.DataFrame(rows)
+            both = ~table["event_"].to_numpy(bool) & ~table["event__c"].to_numpy(bool)
+            residuals.append((d - hodges_lehmann(d)) * math.sqrt(d.size / (d.size - 1)))
+            frozen.append(both)
+            pairs, conditions = max(pairs, d.size), conditions + 1
+        if conditions:
+            widen = math.sqrt((pairs - 1) / stats.chi2.ppf(1 - UPPER, pairs - 1))
+            out[str(model)] = Pool(np.concatenate(residuals) * widen, np.concatenate(frozen),
+                                   conditions, pairs, widen)  # fmt: skip
+    return out
+
+
+def simulated_power(draws: np.ndarray, alpha: float) -> float:
+    """Share of planned suites (rows) whose two-sided signed-rank p <= alpha."""
+    doubled = doubled_ranks(draws)
+    s = doubled.sum(axis=1)
+    if draws.shape[1] <= EXACT_SIMULATED:
+        p = np.where(s == 0, 1.0, np.minimum(2 * null_tail(doubled, np.abs(s)), 1.0))
+    else:
+        scale = np.sqrt((doubled**2).sum(axis=1))
+        z = np.divide(np.abs(s), scale, out=np.zeros_like(s), where=scale > 0)
+        p = 2 * stats.norm.sf(z)
+    return float(np.mean(p <= alpha + 1e-12))
+
+
+def pool_power(pool: Pool, shift: float, n: int, alpha: float, seed: int = 0) -> float:
+    return simulated_power(pool.draw(shift, n, SIMULATIONS, seed), alpha)
+
+
+def seeds_for(pool: Pool, shift: float, alpha: float, target: float = POWER) -> int | None:
+    """Smallest ``n`` (2..LIMIT) whose simulated power reaches ``target``: a
+    doubling search, then bisection (the same draws per ``n``)."""
+    if pool_power(pool, shift, LIMIT, alpha) < target:
+        return None
+    low, high = 1, 2
+    while pool_power(pool, shift, high, alpha) < target:
+        low, high = high, min(2 * high, LIMIT)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if pool_power(pool, shift, middle, alpha) >= target:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def detectable_for(pool: Pool, n: int, alpha: float, target: float = POWER) -> float:
+    """The time ratio (below 1) ``n`` resampled pairs detect with ``target``
+    power at ``alpha``; 0 when no effect of any size is detectable."""
+    if n < 1 or 2 / 2**n > alpha:
+        return 0.0
+    low, high = 0.0, 3.0
+    if pool_power(pool, -high, n, alpha) < target:
+        return 0.0
+    for _ in range(16):
+        middle = (low + high) / 2
+        if pool_power(pool, -middle, n, alpha) >= target:
+            high = middle
+        else:
+            low = middle
+    return math.exp(-high)
 
 
 def plan(
@@ -78,24 +175,34 @@ def plan(
     :param comparisons: the Holm family size the planned suite will have;
         default the pilot's (its conditions other than the control times
         its models).
+    :raises PlanningError: a model's pilot pairs show no spread at all.
     """
-    spread = pilot_spread(runs, control, measure)
+    pools = pilot_pools(runs, control, measure)
+    for model, pool in pools.items():
+        if not np.any(pool.residuals[~pool.frozen] != 0):
+            raise PlanningError(
+                f"model {model}: every seed pair of the pilot gives the same log ratio as the "
+                f"others of its condition (no spread over {pool.residuals.size} pairs), so "
+                "there is nothing to plan from; is it an A/A suite of identical runs? Run a "
+                "pilot whose seeds differ"
+            )
     if comparisons is None:
-        comparisons = max(int(spread["conditions"].sum()), 1)
+        comparisons = max(sum(p.conditions for p in pools.values()), 1)
     alpha = ALPHA / comparisons
     rows = []
-    for _, s in spread.iterrows():
-        now = detectable_ratio(s["log_ratio_sd"], int(s["pairs"]), alpha, target=power)
+    for model, pool in pools.items():
+        head = {
+            "model": model,
+            "measure": measure,
+            "conditions": pool.conditions,
+            "pairs": pool.pairs,
+            "log_ratio_sd": pool.sd,
+            "df": int(pool.residuals.size - pool.conditions),
+            "alpha": alpha,
+            "detectable_ratio": detectable_for(pool, pool.pairs, alpha, power),
+        }
         for effect in effects:
-            ratio = 1 - effect
-            rows.append(
-                {
-                    **s.to_dict(),
-                    "alpha": alpha,
-                    "detectable_ratio": now,
-                    "effect": effect,
-                    "ratio": ratio,
-                    "seeds_needed": seeds_needed(s["log_ratio_sd"], math.log(ratio), alpha, power),
-                }
-            )
+            shift = math.log(1 - effect)
+            needed = seeds_for(pool, shift, alpha, power)
+            rows.append({**head, "effect": effect, "ratio": 1 - effect, "seeds_needed": needed})
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)

@@ -129,6 +129,8 @@ class FakeSuite:
     write_manifest: bool = True
     tsne: bool = True
     random_seed: int = 0
+    #: SD of each run's own log steps around its seed's (the seed effect is 0.3)
+    run_noise: float = 0.15
     extra_toml: str = ""
     run_ids: dict[str, str] = field(default_factory=dict)
     #: condition name -> factor on its runs' wall seconds and on the 1-minute load
@@ -357,7 +359,9 @@ def _record(
     # seed i starts from the same weights in every condition: a seed effect
     # shared by its conditions (within-seed correlation ~0.8, as in real suites)
     seed_effect = np.random.default_rng(stable_seed("seed effect", m.label, seed)).normal(0.0, 0.3)
-    steps_drawn = m.median_steps * c.speed * float(np.exp(seed_effect + rng.normal(0.0, 0.15)))
+    steps_drawn = (
+        m.median_steps * c.speed * float(np.exp(seed_effect + rng.normal(0.0, fake.run_noise)))
+    )
     # evaluations happen every eval_every steps, so crossings land on that grid
     crossing = int(np.ceil(steps_drawn / fake.eval_every) * fake.eval_every)
     diverged = label in fake.diverged
