@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from harness.report.numbers import fmt_p
-from harness.stats.planning import pilot_spread, plan
+from harness.stats.planning import plan
 
 if TYPE_CHECKING:
     from readme_numbers import Stored, StoredSuite
@@ -142,8 +142,9 @@ def baseline_score(s: StoredSuite, condition: str) -> str:
 
 
 def sd(s: StoredSuite, model: str) -> float:
-    spread = pilot_spread(s.results.runs, str(s.results.control))
-    return float(one(rows(spread, model=model))["log_ratio_sd"])
+    # the pilot's own spread of per-seed log ratios (one value per model)
+    table = plan(s.results.runs, str(s.results.control), [0.2])
+    return float(one(rows(table, model=model))["log_ratio_sd"])
 
 
 def seeds_for(s: StoredSuite, model: str, effect: float = 0.2) -> str:
