@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -44,7 +45,9 @@ def test_any_change_to_what_the_report_reads_rebuilds_it(built, tmp_path, change
         stat = record.stat()
         os.utime(record, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     elif change == "manifest":
-        (out / MANIFEST).write_text((out / MANIFEST).read_text() + " ")
+        manifest = json.loads((out / MANIFEST).read_text())
+        manifest["design"]["question"] = "another question"
+        (out / MANIFEST).write_text(json.dumps(manifest))
     elif change == "report gone":
         (out / REPORT).unlink()
     elif change == "digest gone":
@@ -61,10 +64,20 @@ def test_any_change_to_what_the_report_reads_rebuilds_it(built, tmp_path, change
     assert report_inputs.unchanged(out, changed) == (change != "report gone")
 
 
+def test_when_harness_run_last_wrote_the_manifest_does_not_count(built, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    before = report_inputs.inputs_digest(out)
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["written"] = "2030-01-01T00:00:00+00:00"
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    assert report_inputs.inputs_digest(out) == before
+
+
 def test_a_failed_build_leaves_no_digest(built, tmp_path, monkeypatch):
     out = tmp_path / "out"
     shutil.copytree(built, out)
-    (out / MANIFEST).write_text((out / MANIFEST).read_text() + " ")
+    (out / REPORT_DIGEST).unlink()
     monkeypatch.setattr("harness.cli.report._build", lambda folder: 130)
     assert write_report(out) == 130
     assert not (out / REPORT_DIGEST).exists()

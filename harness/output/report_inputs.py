@@ -2,7 +2,7 @@
 
 Running a finished suite again changes nothing, yet rebuilding its tables and
 report costs a flagship half a minute or more. A report is reused when its
-*inputs digest* is unchanged: the manifest's bytes, each run folder's files
+*inputs digest* is unchanged: the manifest (all but when it was written), each run folder's files
 (name, size and modification time: a record is replaced atomically, so a new
 record is a new file), the source of the code that builds the report (the
 harness modules :func:`harness.report.html.build_report` imports, by content)
@@ -34,8 +34,7 @@ def inputs_digest(output: Path, settings: dict[str, object] | None = None) -> st
     ``settings``: the build's own parameters (resamples, seed)."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(json.dumps(_code(settings or {}), sort_keys=True).encode())
-    manifest = output / MANIFEST
-    digest.update(manifest.read_bytes() if manifest.is_file() else b"")
+    digest.update(_manifest(output / MANIFEST))
     runs = output / RUNS
     for folder in sorted(runs.iterdir()) if runs.is_dir() else ():
         for entry in sorted(os.scandir(folder), key=lambda e: e.name) if folder.is_dir() else ():
@@ -44,6 +43,18 @@ def inputs_digest(output: Path, settings: dict[str, object] | None = None) -> st
                 f"{folder.name}/{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
             )
     return digest.hexdigest()
+
+
+def _manifest(path: Path) -> bytes:
+    """The manifest as the report reads it: without when it was last written
+    (each `harness run` rewrites it, changing nothing else when nothing changed)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return path.read_bytes() if path.is_file() else b""
+    if isinstance(data, dict):
+        data.pop("written", None)
+    return json.dumps(data, sort_keys=True).encode()
 
 
 def _code(settings: dict[str, object]) -> dict[str, object]:
