@@ -17,7 +17,8 @@ permutation p below 0.05 (docs/report.md says why). A detectable difference
 is planned at the level its claim is tested at, Holm's first step (``0.05 /
 m`` over the family). Against the control, "the same" is a claim of its own:
 two one-sided tests against the suite's ``equivalence_score`` (the 90% CI
-inside the margin), paired over seeds with the speakers as sampled.
+inside the margin), paired over seeds with the speakers as sampled, and
+Holm-corrected within the family like every other claim.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ SUMMARY_COLUMNS = ["model", "condition", "latent_space", "probe", "metric", "is_
                    "higher_is_better", "headline", "inference", "n", "n_speakers", "mean",
                    "seed_sd", "ci_low", "ci_high", "chance", "diff_vs_chance",
                    "diff_vs_chance_ci_low", "diff_vs_chance_ci_high", "p_vs_chance",
-                   "p_vs_chance_holm", "n_relabellings", "min_p_vs_chance_holm", "above_chance",
+                   "p_vs_chance_holm", "n_relabellings", "min_p_vs_chance_holm", "relabellings_needed",
+                   "above_chance",
                    "baseline_above_chance", "baseline_mean", "diff_vs_baseline",
                    "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high",
                    "detectable_vs_baseline", "p_vs_baseline", "p_vs_baseline_holm"]  # fmt: skip
@@ -55,7 +57,8 @@ VS_CONTROL_COLUMNS = ["model", "condition", "control", "latent_space", "probe", 
                       "higher_is_better", "inference", "n", "n_control", "n_pairs", "n_speakers", "mean",
                       "mean_control", "difference", "difference_ci_low", "difference_ci_high",
                       "detectable_difference", "p_value", "p_holm", "margin", "equivalence_ci_low",
-                      "equivalence_ci_high", "p_equivalence", "equivalent"]  # fmt: skip
+                      "equivalence_ci_high", "p_equivalence", "p_equivalence_holm",
+                      "equivalent"]  # fmt: skip
 
 _KEY = ["model", "condition", "latent_space", "probe", "metric"]
 _FAMILY = ["model", "probe", "metric"]
@@ -256,11 +259,17 @@ def _vs_baseline(
 
 def _closed_out(out: pd.DataFrame) -> pd.DataFrame:
     """Holm within each family (the baseline's one test counted once), the
-    smallest Holm p the relabellings allow, and which rows are above chance."""
+    smallest Holm p the relabellings allow (``m`` tests, each at best ``1 /
+    (K + 1)`` with ``K`` relabellings: at or above 0.05 no claim against chance
+    can be made, whatever the data) and how many would allow one, and which
+    rows are above chance."""
     chance_tests = _test_ids(out)
     out["p_vs_chance_holm"] = _holm_within(out, "p_vs_chance", chance_tests)
     out["p_vs_baseline_holm"] = _holm_within(out, "p_vs_baseline")
-    out["min_p_vs_chance_holm"] = _smallest_holm_p(out, chance_tests)
+    tests = _family_sizes(out, "p_vs_chance", chance_tests)
+    out["min_p_vs_chance_holm"] = np.minimum(1.0, tests / (out["n_relabellings"] + 1))
+    # K + 1 > m / 0.05: the fewest relabellings whose smallest Holm p is below 0.05
+    out["relabellings_needed"] = np.floor(tests / ALPHA).where(out["n_relabellings"].notna())
     # one rule, the exact test at the family's level; the CI describes the size
     out["above_chance"] = out["p_vs_chance_holm"] < ALPHA
     # a model space is compared with the baseline only where the baseline shows
@@ -307,21 +316,15 @@ def _family_sizes(frame: pd.DataFrame, column: str, tests: pd.Series | None = No
     return ran.groupby([frame[c] for c in _FAMILY]).transform("nunique")
 
 
-def _smallest_holm_p(frame: pd.DataFrame, tests: pd.Series) -> pd.Series:
-    """The smallest Holm-adjusted p a row's permutation test can reach: ``m``
-    tests in its family, each at best ``1 / (K + 1)`` with ``K`` relabellings.
-    At or above 0.05 no claim against chance can be made, whatever the data."""
-    m = _family_sizes(frame, "p_vs_chance", tests)
-    return np.minimum(1.0, m / (frame["n_relabellings"] + 1))
-
-
 def _detectable_in_family(frame: pd.DataFrame, column: str) -> pd.Series:
     """Each row's detectable difference at Holm's first step, ``ALPHA / m``
     over the ``m`` tests of its family that ran (NaN where none ran)."""
     m = _family_sizes(frame, column)
     return pd.Series(
         [
-            bounds.detectable(test, ALPHA / max(int(size), 1)) if isinstance(test, spk.Crossed) else np.nan
+            bounds.detectable(test, ALPHA / max(int(size), 1))
+            if isinstance(test, spk.Crossed)
+            else np.nan
             for test, bounds, size in zip(frame[_TEST], frame[_RANGE], m, strict=True)
         ],
         index=frame.index,
@@ -336,7 +339,8 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
     seeds and speakers as sampled (:func:`harness.stats.speakers.crossed`).
     Baseline spaces are skipped: they do not depend on the condition. Beside
     it, two one-sided tests of "the difference lies within the suite's
-    ``equivalence_score``" (``equivalent``: its 90% CI inside the margin)."""
+    ``equivalence_score``" (the 90% CI inside the margin), Holm-adjusted
+    within the family like the test of a difference (``equivalent``)."""
     margin = float(results.design.equivalence_score)
     scores = _scores(results.probes)
     scores = scores[~scores["is_baseline"].astype(bool)]
@@ -378,6 +382,9 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
         return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
     out = pd.DataFrame(rows).reindex(columns=[*VS_CONTROL_COLUMNS, _TEST, _RANGE])
     out["p_holm"] = _holm_within(out, "p_value")
+    # an equivalence is a claim like any other: Holm within the same family
+    out["p_equivalence_holm"] = _holm_within(out, "p_equivalence")
+    out["equivalent"] = out["p_equivalence_holm"] < ALPHA
     out["detectable_difference"] = _detectable_in_family(out, "p_value")
     return out[VS_CONTROL_COLUMNS]
 
@@ -389,7 +396,6 @@ def _vs_control_test(
     test = spk.crossed(differences, strata)
     low, high = bounds.difference_ci(test)
     eq_low, eq_high = bounds.difference_ci(test, EQUIVALENCE_CONFIDENCE)
-    p_equivalence = test.equivalence_p(margin)
     return {
         "n_speakers": strata.size,
         "difference": test.estimate,
@@ -399,8 +405,7 @@ def _vs_control_test(
         "margin": margin,
         "equivalence_ci_low": eq_low,
         "equivalence_ci_high": eq_high,
-        "p_equivalence": p_equivalence,
-        "equivalent": bool(p_equivalence < ALPHA),
+        "p_equivalence": test.equivalence_p(margin),
         _TEST: test,
         _RANGE: bounds,
     }
