@@ -163,3 +163,10 @@ def test_the_details_say_equivalent_only_when_shown_and_never_above_a_floor():
     assert "at chance in every condition" in floor_reason(table)
     assert "sensitivity" in floor_reason(table.assign(above_chance=[False, True, True]))
     assert floor_reason(table.assign(above_chance=True)) == ""
+
+
+def test_a_family_without_a_baseline_is_corrected_as_it_stands():
+    out = _summary(n_model_rows=3, n_conditions=1, p_model=0.01, p_base=0.5, k=999)
+    alone = sep._closed_out(out[~out["is_baseline"]].reset_index(drop=True))
+    assert np.allclose(alone["p_vs_chance_holm"], 0.03)
+    assert (alone["relabellings_needed"] == 60).all()

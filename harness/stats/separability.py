@@ -291,8 +291,9 @@ def _test_ids(frame: pd.DataFrame) -> pd.Series:
     every condition) share theirs, every other row has its own."""
     ids = pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index)
     base = frame["is_baseline"].astype(bool) & frame["p_vs_chance"].notna()
-    parts = frame.loc[base, ["latent_space", "n", "mean", "p_vs_chance"]].astype(str)
-    ids[base] = "baseline " + parts.agg(" ".join, axis=1)
+    if base.any():
+        parts = frame.loc[base, ["latent_space", "n", "mean", "p_vs_chance"]].astype(str)
+        ids[base] = "baseline " + parts.agg(" ".join, axis=1)
     return ids
 
 
