@@ -145,7 +145,7 @@ def _no_difference(cond: pd.DataFrame, floor: str = "") -> str:
     margin = margin_text(cond)
     if floor:
         return (
-            f"could not be told apart in any of {plural(len(cond), 'latent space')}, but "
+            f"could not be told apart in {plural(len(cond), 'latent space')}, but "
             f"{floor}: a floor, so no change and no equivalence can be shown"
         )
     if margin and equivalent(cond).all():
@@ -154,7 +154,8 @@ def _no_difference(cond: pd.DataFrame, floor: str = "") -> str:
             f"tests, Holm-corrected: 90% CIs {_equivalence_cis(cond)} inside the margin)"
         )
     clause = detectable_clause(cond["detectable_difference"].astype(float))
-    verdict = f"could not be told apart in any of {plural(len(cond), 'latent space')}" + (
+    where = f"any of {plural(len(cond), 'latent space')}" if len(cond) > 1 else "its latent space"
+    verdict = f"could not be told apart in {where}" + (
         f"; {clause} (80% power at Holm's first step)" if clause else ""
     )
     if margin:
