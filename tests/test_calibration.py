@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from harness.plugin.registry import load_registry
-from harness.stats.calibration import SimDesign, claims, rejection_rates
+from harness.stats.calibration import SimDesign, claim_rows, claims, equivalent_at, rejection_rates
 
 SMALL = SimDesign(
     languages=3,
@@ -52,3 +52,21 @@ def test_a_planted_condition_effect_is_found(registry):
     found = [claims(design, rng, registry) for _ in range(10)]
     assert np.mean([f["condition_vs_control"] < 0.05 for f in found]) >= 0.8
     assert all(f["difference"] > 0 for f in found)
+
+
+def test_equivalence_is_rarely_shown_when_the_true_difference_is_the_margin(registry):
+    # a planted condition effect; its true difference is taken as the mean
+    # realised one, and the equivalence test read at that margin is a wrong
+    # "equivalent" (bench/bench_equivalence.py runs the flagship-sized version)
+    design = SimDesign(
+        **{**SMALL.__dict__, "language": 0.6, "baseline": 0.6, "condition_gain": 0.5}
+    )
+    rows = claim_rows(design, 20, seed=4, registry=registry)
+    true = float(rows["difference"].mean())
+    assert true > 0.02
+    # 4 or more of 20 at a true rate of 5% happen 1.6% of the time
+    assert equivalent_at(rows, true).mean() <= 4 / 20
+    # the same suites would be called equivalent within a margin well beyond it
+    assert equivalent_at(rows, 4 * true + 0.2).mean() >= 0.8
+    # equivalent_at is the table's own test (at the design's margin, one test per family)
+    assert (equivalent_at(rows, design.margin) == rows["equivalent"].astype(bool)).all()

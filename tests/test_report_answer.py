@@ -524,7 +524,8 @@ def test_a_suite_of_one_condition_and_the_control_reads_naturally(tmp_path):
 
 def test_without_evidence_the_separability_sentence_names_a_floor_or_a_blind_design():
     """ "No change" is never said: latents at chance everywhere are a floor, tests
-    that could see no difference within the range are blind, else "no evidence"."""
+    that could see no difference within the range are blind, "equivalent" only
+    where the equivalence tests showed it, else "could not be told apart"."""
     from types import SimpleNamespace
 
     from harness.report.separation_answer import _no_evidence
@@ -543,10 +544,19 @@ def test_without_evidence_the_separability_sentence_names_a_floor_or_a_blind_des
     blind = _no_evidence(above, rows.assign(detectable_difference=math.inf), "LSTM", "acc")
     assert blind.text.startswith("This design could not see a change")
     seen = _no_evidence(above, rows, "LSTM", "balanced accuracy")
-    assert seen.text.startswith("No evidence that any condition changed")
+    assert "could not be told apart from the control" in seen.text
     assert "differences of ±0.020 to ±0.030 were detectable" in seen.text
-    for sentence in (floor, blind, seen):
-        assert "No condition changed" not in sentence.text
+    # "the same" only where two one-sided tests showed it, with the margin
+    tested = rows.assign(margin=0.05, equivalence_ci_low=[-0.01, -0.02],
+                         equivalence_ci_high=[0.02, 0.04])  # fmt: skip
+    unshown = _no_evidence(above, tested.assign(equivalent=[True, False]), "LSTM", "acc")
+    assert "could not be told apart" in unshown.text and "shown only with “a”" in unshown.text
+    same = _no_evidence(above, tested.assign(equivalent=True), "LSTM", "acc")
+    assert "equivalent within ±0.05" in same.text and "-0.020 to +0.040" in same.text
+    # latents at chance are a floor even where every interval lies inside the margin
+    assert "a floor" in _no_evidence(at_chance, tested.assign(equivalent=True), "LSTM", "a").text
+    for sentence in (floor, blind, seen, unshown):
+        assert "No condition changed" not in sentence.text and "equivalent" not in sentence.text
 
 
 def test_a_model_nobody_trained_to_the_threshold_is_said_first_and_alone():

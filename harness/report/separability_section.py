@@ -5,6 +5,7 @@ of the probe clips, CKA between conditions, and the layer-by-layer figures.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from harness.report import figures, separation
@@ -156,14 +157,29 @@ def _vs_control_table(rows: pd.DataFrame) -> str:
         ("difference [95% CI]", ci_cell("difference", "difference_ci_low", "difference_ci_high", signed)),
         ("detectable (80% power)", num_cell("detectable_difference", fmt_detectable)),
         ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
+        ("equivalence: 90% CI within ±margin", _equivalence_cell),
+        ("p equivalent (Holm)", p_cell("p_equivalence_holm")),
     ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
     out.append(para("Each condition against the control: seed i against seed i of the control, "
                     "on the same probe speakers; the CI and the two-sided t-test count both seeds "
                     "and speakers as sampled (a lucky seed or a lucky draw of speakers is not an "
                     "effect of the condition). 'Detectable' is the smallest true difference the "
-                    "test would find with 80% power. Highlighted: Holm-corrected p < 0.05.",
-                    "note"))  # fmt: skip
+                    "test would find with 80% power at Holm's first step (0.05 over the number of "
+                    "tests of the family). Highlighted: Holm-corrected p < 0.05. Equivalence: two "
+                    "one-sided tests that the difference lies within ±margin (the suite's "
+                    "equivalence_score), shown when the 90% CI lies inside it; Holm-corrected "
+                    "like the test of a difference. A large p alone never shows that two "
+                    "conditions are the same.", "note"))  # fmt: skip
     return "".join(out)
+
+
+def _equivalence_cell(row: pd.Series) -> str:
+    """The equivalence CI against its margin: ``[-0.023, +0.033] ±0.050``."""
+    low, high = row.get("equivalence_ci_low", np.nan), row.get("equivalence_ci_high", np.nan)
+    margin = row.get("margin", np.nan)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "–"
+    return f"[{signed(low)}, {signed(high)}] ±{margin:.3f}"
 
 
 def _vs_chance_table(rows: pd.DataFrame) -> str:
@@ -194,7 +210,8 @@ def _vs_chance_table(rows: pd.DataFrame) -> str:
                     "the baseline itself; paired within runs, seeds and speakers counted as "
                     "sampled). CIs count seeds and speakers as sampled; 'seed SD' is the "
                     "seed-to-seed spread, shown for information and never the basis of a claim. "
-                    "Holm-corrected within the metric. Scores without per-speaker results from "
+                    "Holm-corrected within the metric (the baseline, one test, counted once); a "
+                    "space is above chance when its Holm-corrected p is below 0.05. Scores without per-speaker results from "
                     "their probe have no CI and no test. The text states a comparison with the "
                     "baseline only where the baseline itself is clearly above chance: between two "
                     "spaces at chance the test is liberal (docs/report.md).", "note"))  # fmt: skip

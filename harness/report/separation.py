@@ -76,15 +76,39 @@ def separability_sentences(results: Results, analysis: Analysis) -> list[str]:
         if vs.empty or control is None:
             continue
         mine = vs[(vs["model"] == model) & (vs["probe"] == probe) & (vs["metric"] == metric)]
+        floor = floor_reason(rows)
         for condition in results.conditions:
             cond = mine[mine["condition"] == condition]
             if not cond.empty:
-                out.append(_vs_control_sentence(results, cond, model, probe, metric, ctrl_label))
+                out.append(
+                    _vs_control_sentence(results, cond, model, probe, metric, ctrl_label, floor)
+                )
     return out
 
 
+def floor_reason(rows: pd.DataFrame) -> str:
+    """Why one model's separability rows (of one probe metric) are a floor:
+    its latent spaces at chance in every condition, or its raw-feature
+    baseline not above chance (the failed sensitivity check); "" otherwise.
+    Two spaces at chance are "the same" trivially: no equivalence is claimed."""
+    tested = rows[rows["inference"] != "none"]
+    model_rows = tested[~tested["is_baseline"].astype(bool)]
+    base = tested[tested["is_baseline"].astype(bool)]
+    if len(model_rows) and not model_rows["above_chance"].fillna(False).astype(bool).any():
+        return "the latent spaces are at chance in every condition"
+    if len(base) and not base["above_chance"].fillna(False).astype(bool).all():
+        return "the raw-feature baseline is not clearly above chance (sensitivity check)"
+    return ""
+
+
 def _vs_control_sentence(
-    results: Results, cond: pd.DataFrame, model: str, probe: str, metric: str, ctrl_label: str
+    results: Results,
+    cond: pd.DataFrame,
+    model: str,
+    probe: str,
+    metric: str,
+    ctrl_label: str,
+    floor: str = "",
 ) -> str:
     """One condition against the control in every latent space of one model
     (its rows of ``separability_vs_control``), and the verdict over them."""
@@ -103,16 +127,79 @@ def _vs_control_sentence(
             f"({n_better} better, {n_worse} worse separated than under the control)"
         )
     else:
-        clause = detectable_clause(cond["detectable_difference"].astype(float))
-        verdict = f"no evidence of a difference in any of {plural(len(cond), 'latent space')}" + (
-            f"; {clause} (80% power)" if clause else ""
-        )
+        verdict = _no_difference(cond, floor)
     label = results.condition_label(cond["condition"].iloc[0])
     return (
         f"With “{label}”, the {results.model_label(model)}'s {results.metric_label(metric)} "
         f"({probe}) against the control “{ctrl_label}”: "
         + "; ".join(parts)
         + f". Tests counting seeds and probe speakers as sampled: {verdict}."
+    )
+
+
+def _no_difference(cond: pd.DataFrame, floor: str = "") -> str:
+    """The verdict over one condition's latent spaces when no test found a
+    difference: equivalent within the margin where two one-sided tests showed
+    it in every space (and no floor makes that trivial), else could not be
+    told apart, with what was detectable."""
+    margin = margin_text(cond)
+    if floor:
+        return (
+            f"could not be told apart in {plural(len(cond), 'latent space')}, but "
+            f"{floor}: a floor, so no change and no equivalence can be shown"
+        )
+    if margin and equivalent(cond).all():
+        return (
+            f"equivalent within ±{margin} in every latent space (two one-sided "
+            f"tests, Holm-corrected: 90% CIs {_equivalence_cis(cond)} inside the margin)"
+        )
+    clause = detectable_clause(cond["detectable_difference"].astype(float))
+    where = f"any of {plural(len(cond), 'latent space')}" if len(cond) > 1 else "its latent space"
+    verdict = f"could not be told apart in {where}" + (
+        f"; {clause} (80% power at Holm's first step)" if clause else ""
+    )
+    if margin:
+        verdict += f"; equivalence within ±{margin} not shown"
+    return verdict
+
+
+def margin_text(rows: pd.DataFrame) -> str:
+    """The equivalence margin of ``separability_vs_control`` rows as printed
+    ("0.05"), or "" where none is known."""
+    if "margin" not in rows or rows["margin"].isna().all():
+        return ""
+    value = float(rows["margin"].dropna().iloc[0])
+    return f"{value:.2f}" if round(value, 2) == value else f"{value:.3f}"
+
+
+def equivalent(rows: pd.DataFrame) -> pd.Series:
+    """Which rows the (Holm-corrected) equivalence test showed equivalent."""
+    if "equivalent" not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows["equivalent"].fillna(False).astype(bool)
+
+
+def _equivalence_cis(cond: pd.DataFrame) -> str:
+    return ", ".join(
+        f"{r['equivalence_ci_low']:+.3f} to {r['equivalence_ci_high']:+.3f}"
+        for _, r in cond.iterrows()
+    )
+
+
+def _relabellings_clause(rows: pd.DataFrame) -> str:
+    """Why no claim against chance could be reached, where the relabellings
+    were too few for the family; empty otherwise."""
+    if "min_p_vs_chance_holm" not in rows:
+        return ""
+    short = rows[rows["min_p_vs_chance_holm"] >= ALPHA]
+    if short.empty:
+        return ""
+    first = short.iloc[0]
+    return (
+        f"; with {first['n_relabellings']:.0f} relabellings no space in this family could be "
+        f"shown above chance whatever its score (the smallest Holm-corrected p they allow is "
+        f"{fmt_score(first['min_p_vs_chance_holm'])}): raise the probe's n_permutations to at "
+        f"least {first['relabellings_needed']:.0f}"
     )
 
 
@@ -129,7 +216,9 @@ def _sensitivity_sentence(rows: pd.DataFrame) -> str:
         f"against chance {fmt_score(float(base['chance'].mean()))}) is not clearly above chance on "
         "these probe speakers, so this design cannot show how languages separate: the separability "
         "comparisons below are uninformative, and a 'no evidence' there is not evidence of no "
-        "effect. Probe more speakers per language or more clips per speaker."
+        "effect. Probe more speakers per language or more clips per speaker"
+        + _relabellings_clause(base)
+        + "."
     )
 
 
@@ -147,12 +236,13 @@ def _chance_baseline_sentence(
             text + " comes without per-speaker results from its probe, so no claim is made about "
             "it; the tables give its seed means and seed-to-seed spread."
         )
-    above = ctrl_rows[ctrl_rows["p_vs_chance_holm"] < ALPHA]
+    above = ctrl_rows[ctrl_rows["above_chance"].fillna(False).astype(bool)]
     chance = ctrl_rows["chance"].dropna()
     if len(chance):
         text += (
             f" was above chance ({fmt_score(float(chance.mean()))}; speaker-level permutation test, "
             f"Holm-corrected p < {ALPHA}) in {len(above)} of {plural(len(ctrl_rows), 'latent space')}"
+            + _relabellings_clause(ctrl_rows)
         )
     else:
         text += (

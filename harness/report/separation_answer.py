@@ -6,6 +6,8 @@ every test with evidence and its CI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -19,8 +21,8 @@ from harness.report.claims import (
     quoted_names,
     row_source,
 )
-from harness.report.numbers import ALPHA, detectable_clause, fmt_p, plural
-from harness.report.separation import main_metrics
+from harness.report.numbers import ALPHA, detectable_clause, fmt_p, plural, series
+from harness.report.separation import equivalent, main_metrics, margin_text
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
@@ -46,7 +48,7 @@ def separability_sentences(
         _key(r) for _, r in rows.iterrows() if r["p_holm"] >= ALPHA
     )
     if sig.empty:
-        return [_no_evidence(analysis, rows, name, shown)]
+        return [_no_evidence(analysis, rows, name, shown, results.condition_label)]
     if not detail:
         return [
             Sentence(
@@ -66,30 +68,27 @@ def separability_sentences(
     ]
 
 
-def _no_evidence(analysis: Analysis, rows: pd.DataFrame, name: str, shown: str) -> Sentence:
+def _no_evidence(
+    analysis: Analysis,
+    rows: pd.DataFrame,
+    name: str,
+    shown: str,
+    label: Callable[[str], str] = str,
+) -> Sentence:
     """No test found a change: say what the design could see, never "no change".
 
     A floor comes first: latent spaces at chance in every condition have no
-    separation to change; tests that could detect no difference within the
-    score's range cannot see one. Otherwise the tests found no evidence, and
-    the detectable differences say how large a change could have hidden.
+    separation to change, and a raw-feature baseline at chance (the failed
+    sensitivity check) means the probe design cannot show separation at all;
+    tests that could detect no difference within the score's range cannot see
+    one. "The same" is said only where two one-sided tests showed every
+    difference inside the suite's margin; otherwise the conditions could not
+    be told apart, with the differences the tests could have detected.
     """
-    tested = [_key(r) for _, r in rows.iterrows()]
-    first = rows.iloc[0]
-    scores = analysis.separability
-    mine = scores[
-        (scores["model"] == first["model"])
-        & (scores["probe"] == first["probe"])
-        & (scores["metric"] == first["metric"])
-        & scores["latent_space"].isin(set(rows["latent_space"]))
-    ]
-    if not mine.empty and not mine["above_chance"].fillna(False).astype(bool).any():
-        return Sentence(
-            f"Languages do not separate above chance in the {name}'s latent spaces in any "
-            f"condition ({shown}): a floor, so whether pretraining changes their separation "
-            "cannot be seen in this design.",
-            tuple(row_source(SEPARABILITY_SCORES, r, *_KEYS) for _, r in mine.iterrows()),
-        )
+    floor = _floor(analysis, rows, name, shown)
+    if floor is not None:
+        return floor
+    tested = tuple(_key(r) for _, r in rows.iterrows())
     detectable = rows["detectable_difference"].astype(float)
     known = detectable[detectable.notna()]
     if not known.empty and np.isinf(known).all():
@@ -97,15 +96,67 @@ def _no_evidence(analysis: Analysis, rows: pd.DataFrame, name: str, shown: str) 
             f"This design could not see a change in how well languages separate in the "
             f"{name}'s latent spaces ({shown}): no difference within the score's range was "
             "detectable with these seeds and probe speakers.",
-            tuple(tested),
+            tested,
+        )
+    margin = margin_text(rows)
+    if margin and equivalent(rows).all():
+        low, high = rows["equivalence_ci_low"].min(), rows["equivalence_ci_high"].max()
+        return Sentence(
+            f"Languages separate as well in the {name}'s latent spaces after every condition as "
+            f"with the control ({shown}): equivalent within ±{margin} "
+            f"({plural(len(rows), 'test')} over seeds and probe speakers, two one-sided tests, "
+            f"Holm-corrected; every interval inside the margin, from {low:+.3f} to {high:+.3f}).",
+            tested,
         )
     clause = detectable_clause(detectable)
     size = f"; {clause}" if clause else ""
+    same = ""
+    if margin:
+        shown_equal = [
+            str(c) for c, group in rows.groupby("condition", sort=False) if equivalent(group).all()
+        ]
+        same = (
+            f"; equivalence within ±{margin} was shown only with "
+            + series([f"“{label(c)}”" for c in shown_equal])
+            if shown_equal
+            else f"; equivalence within ±{margin} was not shown"
+        )
     return Sentence(
-        f"No evidence that any condition changed how well languages separate in the {name}'s "
-        f"latent spaces ({shown}, {plural(len(rows), 'test')} over seeds and probe speakers, "
-        f"Holm-corrected{size}).",
-        tuple(tested),
+        f"With every condition, how well languages separate in the {name}'s latent spaces could "
+        f"not be told apart from the control ({shown}, {plural(len(rows), 'test')} over seeds "
+        f"and probe speakers, Holm-corrected{size}){same}.",
+        tested,
+    )
+
+
+def _floor(analysis: Analysis, rows: pd.DataFrame, name: str, shown: str) -> Sentence | None:
+    """The floor sentence, where latents at chance or a baseline at chance
+    leave no separation to compare; None otherwise."""
+    first = rows.iloc[0]
+    scores = analysis.separability
+    family = (
+        (scores["model"] == first["model"])
+        & (scores["probe"] == first["probe"])
+        & (scores["metric"] == first["metric"])
+    )
+    mine = scores[family & scores["latent_space"].isin(set(rows["latent_space"]))]
+    if not mine.empty and not mine["above_chance"].fillna(False).astype(bool).any():
+        return Sentence(
+            f"Languages do not separate above chance in the {name}'s latent spaces in any "
+            f"condition ({shown}): a floor, so whether pretraining changes their separation "
+            "cannot be seen in this design.",
+            tuple(row_source(SEPARABILITY_SCORES, r, *_KEYS) for _, r in mine.iterrows()),
+        )
+    if "is_baseline" not in scores or "inference" not in scores:
+        return None
+    base = scores[family & scores["is_baseline"].astype(bool) & (scores["inference"] != "none")]
+    if base.empty or base["above_chance"].fillna(False).astype(bool).all():
+        return None
+    return Sentence(
+        f"The raw-feature baseline is not clearly above chance on these probe speakers "
+        f"({shown}; the sensitivity check failed): a floor, so whether pretraining changes how "
+        f"languages separate in the {name}'s latent spaces cannot be seen in this design.",
+        tuple(row_source(SEPARABILITY_SCORES, r, *_KEYS) for _, r in base.iterrows()),
     )
 
 

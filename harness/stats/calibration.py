@@ -49,6 +49,11 @@ class SimDesign:
         model happened to learn more or less).
     :ivar clip_sd, seed_noise_sd: clip noise shared by every run, and each
         run's own noise, relative to the speaker spread.
+    :ivar null_conditions: further conditions with no effect, each paired by
+        seed with the control: they fill the Holm family of the comparisons
+        with the control (``1 + null_conditions`` tests), as a suite's other
+        conditions do.
+    :ivar margin: the suite's ``equivalence_score``.
     """
 
     languages: int = 4
@@ -62,6 +67,8 @@ class SimDesign:
     seed_sd: float = 0.15
     clip_sd: float = 1.0
     seed_noise_sd: float = 0.5
+    null_conditions: int = 0
+    margin: float = 0.05
     probe: str = "ridge"
     probe_params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -119,7 +126,7 @@ def simulate_records(
     # harness's probe cache does for model-free spaces
     baseline_rows = probed(BASELINE_SPACE, base, 0)
     records = []
-    for condition, factor in ((CONTROL, 1.0), (CONDITION, 1.0 + design.condition_gain)):
+    for condition, factor in _conditions(design):
         for seed in range(design.seeds):
             # the pairing a real suite has: seed i's run of either condition
             # starts from the same weights, so its luck is shared
@@ -148,13 +155,20 @@ def simulate_records(
     return records
 
 
+def _conditions(design: SimDesign) -> list[tuple[str, float]]:
+    """Each condition's name and its factor on the language strength."""
+    nulls = [(f"null{k}", 1.0) for k in range(design.null_conditions)]
+    return [(CONTROL, 1.0), (CONDITION, 1.0 + design.condition_gain), *nulls]
+
+
 def _design(design: SimDesign) -> Design:
     return Design(
         name="simulation",
         control=CONTROL,
-        conditions=(ConditionInfo(CONTROL, CONTROL), ConditionInfo(CONDITION, CONDITION)),
+        conditions=tuple(ConditionInfo(name, name) for name, _ in _conditions(design)),
         models=(ModelInfo("model", "model"),),
         seeds=tuple(range(design.seeds)),
+        equivalence_score=design.margin,
     )
 
 
@@ -171,7 +185,7 @@ def claims(
     rows = summary[(summary["metric"] == metric) & (summary["condition"] == CONTROL)]
     model = rows[rows["latent_space"] == MODEL_SPACE].iloc[0]
     baseline = rows[rows["latent_space"] == BASELINE_SPACE].iloc[0]
-    versus = vs[vs["metric"] == metric].iloc[0]
+    versus = vs[(vs["metric"] == metric) & (vs["condition"] == CONDITION)].iloc[0]
     return {
         "model_vs_chance": float(model["p_vs_chance"]),
         "baseline_vs_chance": float(baseline["p_vs_chance"]),
@@ -181,6 +195,12 @@ def claims(
         if bool(model["baseline_above_chance"])
         else 1.0,
         "condition_vs_control": float(versus["p_value"]),
+        # as the report states it: Holm over the family of comparisons with the control
+        "condition_vs_control_holm": float(versus["p_holm"]),
+        "equivalent": float(bool(versus["equivalent"])),
+        "p_equivalence": float(versus["p_equivalence"]),
+        "equivalence_ci_low": float(versus["equivalence_ci_low"]),
+        "equivalence_ci_high": float(versus["equivalence_ci_high"]),
         "model_mean": float(model["mean"]),
         "baseline_mean": float(baseline["mean"]),
         "difference": float(versus["difference"]),
@@ -188,15 +208,29 @@ def claims(
     }
 
 
+def claim_rows(
+    design: SimDesign, n_suites: int, seed: int = 0, registry: Registry | None = None
+) -> pd.DataFrame:
+    """:func:`claims` of ``n_suites`` simulated suites, one row each."""
+    rng = np.random.default_rng(seed)
+    registry = registry or load_registry()
+    return pd.DataFrame([claims(design, rng, registry) for _ in range(n_suites)])
+
+
+def equivalent_at(rows: pd.DataFrame, margin: float) -> pd.Series:
+    """Whether each suite's equivalence test would have shown equivalence
+    within ``±margin``: its 90% CI inside the margin, which is exactly when
+    the two one-sided tests at 5% both reject."""
+    return (rows["equivalence_ci_low"] > -margin) & (rows["equivalence_ci_high"] < margin)
+
+
 def rejection_rates(
     design: SimDesign, n_suites: int, seed: int = 0, registry: Registry | None = None
 ) -> pd.Series:
     """Fraction of ``n_suites`` simulated suites in which each claim is made at
-    p < 0.05 (one-sided for chance, two-sided otherwise), with the mean scores."""
-    rng = np.random.default_rng(seed)
-    registry = registry or load_registry()
-    rows = pd.DataFrame([claims(design, rng, registry) for _ in range(n_suites)])
+    p < 0.05 (one-sided for chance, two-sided otherwise), with the mean scores
+    and the share of suites in which equivalence was shown."""
+    rows = claim_rows(design, n_suites, seed, registry)
     rates = (rows.filter(like="_vs_") < ALPHA).mean()
-    return pd.concat(
-        [rates, rows[["model_mean", "baseline_mean", "difference", "detectable"]].mean()]
-    )
+    means = ["model_mean", "baseline_mean", "difference", "detectable", "equivalent"]
+    return pd.concat([rates, rows[means].mean()])

@@ -10,7 +10,15 @@ reports no per-speaker details (``<metric>/speakers``, ``<metric>/null``) gets
 its seed mean and seed-to-seed spread, labelled as such, and no test: the
 ``inference`` column says which. Holm's correction runs within each family the
 report states: one test type (vs chance, vs baseline, vs control) for one
-model, probe and metric, across conditions and latent spaces.
+model, probe and metric, across conditions and latent spaces; a test that
+appears in several rows (the model-free baseline, probed once and shown under
+every condition) counts once. "Above chance" is one rule: the Holm-adjusted
+permutation p below 0.05 (docs/report.md says why). A detectable difference
+is planned at the level its claim is tested at, Holm's first step (``0.05 /
+m`` over the family). Against the control, "the same" is a claim of its own:
+two one-sided tests against the suite's ``equivalence_score`` (the 90% CI
+inside the margin), paired over seeds with the speakers as sampled, and
+Holm-corrected within the family like every other claim.
 """
 
 from __future__ import annotations
@@ -40,16 +48,24 @@ SUMMARY_COLUMNS = ["model", "condition", "latent_space", "probe", "metric", "is_
                    "higher_is_better", "headline", "inference", "n", "n_speakers", "mean",
                    "seed_sd", "ci_low", "ci_high", "chance", "diff_vs_chance",
                    "diff_vs_chance_ci_low", "diff_vs_chance_ci_high", "p_vs_chance",
-                   "p_vs_chance_holm", "above_chance", "baseline_above_chance", "baseline_mean", "diff_vs_baseline",
+                   "p_vs_chance_holm", "n_relabellings", "min_p_vs_chance_holm", "relabellings_needed",
+                   "above_chance",
+                   "baseline_above_chance", "baseline_mean", "diff_vs_baseline",
                    "diff_vs_baseline_ci_low", "diff_vs_baseline_ci_high",
                    "detectable_vs_baseline", "p_vs_baseline", "p_vs_baseline_holm"]  # fmt: skip
 VS_CONTROL_COLUMNS = ["model", "condition", "control", "latent_space", "probe", "metric",
                       "higher_is_better", "inference", "n", "n_control", "n_pairs", "n_speakers", "mean",
                       "mean_control", "difference", "difference_ci_low", "difference_ci_high",
-                      "detectable_difference", "p_value", "p_holm"]  # fmt: skip
+                      "detectable_difference", "p_value", "p_holm", "margin", "equivalence_ci_low",
+                      "equivalence_ci_high", "p_equivalence", "p_equivalence_holm",
+                      "equivalent"]  # fmt: skip
 
 _KEY = ["model", "condition", "latent_space", "probe", "metric"]
 _FAMILY = ["model", "probe", "metric"]
+#: the equivalence CI: a TOST at ``ALPHA`` rejects exactly when it lies inside the margin
+EQUIVALENCE_CONFIDENCE = 1 - 2 * ALPHA
+#: private columns carrying a row's test until its family is known
+_TEST, _RANGE = "_test", "_range"
 
 
 @dataclass(frozen=True)
@@ -81,14 +97,16 @@ class _Range:
         low, high = test.ci()
         return float(np.clip(low, self.low, self.high)), float(np.clip(high, self.low, self.high))
 
-    def difference_ci(self, test: spk.Crossed) -> tuple[float, float]:
-        low, high = test.ci()
+    def difference_ci(
+        self, test: spk.Crossed, confidence: float = spk.CONFIDENCE
+    ) -> tuple[float, float]:
+        low, high = test.ci(confidence)
         return float(np.clip(low, -self.width, self.width)), float(
             np.clip(high, -self.width, self.width)
         )
 
-    def detectable(self, test: spk.Crossed) -> float:
-        value = test.detectable()
+    def detectable(self, test: spk.Crossed, alpha: float = ALPHA) -> float:
+        value = test.detectable(alpha)
         return np.inf if value > self.width else value
 
 
@@ -172,7 +190,9 @@ def separability_summary(results: Results) -> pd.DataFrame:
         for key, group in scores.groupby(_KEY, sort=False)
     ]
     # rows without a test lack those keys: reindex adds them as NaN
-    return _closed_out(pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS))
+    out = _closed_out(pd.DataFrame(rows).reindex(columns=[*SUMMARY_COLUMNS, _TEST, _RANGE]))
+    out["detectable_vs_baseline"] = _detectable_in_family(out, "p_vs_baseline")
+    return out[SUMMARY_COLUMNS]
 
 
 def _summary_row(
@@ -210,6 +230,7 @@ def _summary_row(
             row["p_vs_chance"] = spk.shared_permutation_p(
                 float(mine.scores.mean()), mine.nulls, row["higher_is_better"]
             )
+            row["n_relabellings"] = int(mine.nulls.shape[1])
     if not row["is_baseline"]:
         spaces = [base_space.get((r, probe, metric)) for r in runs]
         if all(isinstance(s, str) for s in spaces):
@@ -230,16 +251,27 @@ def _vs_baseline(
         "diff_vs_baseline": test.estimate,
         "diff_vs_baseline_ci_low": low,
         "diff_vs_baseline_ci_high": high,
-        "detectable_vs_baseline": bounds.detectable(test),
         "p_vs_baseline": test.p_value(),
+        _TEST: test,
+        _RANGE: bounds,
     }
 
 
 def _closed_out(out: pd.DataFrame) -> pd.DataFrame:
-    """Holm within each family, and which rows are above chance."""
-    for column in ("p_vs_chance", "p_vs_baseline"):
-        out[f"{column}_holm"] = _holm_within(out, column)
-    out["above_chance"] = (out["p_vs_chance_holm"] < ALPHA) & (out["diff_vs_chance_ci_low"] > 0)
+    """Holm within each family (the baseline's one test counted once), the
+    smallest Holm p the relabellings allow (``m`` tests, each at best ``1 /
+    (K + 1)`` with ``K`` relabellings: at or above 0.05 no claim against chance
+    can be made, whatever the data) and how many would allow one, and which
+    rows are above chance."""
+    chance_tests = _test_ids(out)
+    out["p_vs_chance_holm"] = _holm_within(out, "p_vs_chance", chance_tests)
+    out["p_vs_baseline_holm"] = _holm_within(out, "p_vs_baseline")
+    tests = _family_sizes(out, "p_vs_chance", chance_tests)
+    out["min_p_vs_chance_holm"] = np.minimum(1.0, tests / (out["n_relabellings"] + 1))
+    # K + 1 > m / 0.05: the fewest relabellings whose smallest Holm p is below 0.05
+    out["relabellings_needed"] = np.floor(tests / ALPHA).where(out["n_relabellings"].notna())
+    # one rule, the exact test at the family's level; the CI describes the size
+    out["above_chance"] = out["p_vs_chance_holm"] < ALPHA
     # a model space is compared with the baseline only where the baseline shows
     # language: two spaces at chance give coarse per-speaker results that the
     # variance components do not model (the test is liberal there, docs/report.md)
@@ -253,8 +285,52 @@ def _closed_out(out: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _holm_within(frame: pd.DataFrame, column: str) -> pd.Series:
-    return frame.groupby(_FAMILY)[column].transform(lambda p: pd.Series(holm(p), index=p.index))
+def _test_ids(frame: pd.DataFrame) -> pd.Series:
+    """One id per distinct test against chance: a baseline space's rows with
+    the same data (the model-free features, probed once and shown under
+    every condition) share theirs, every other row has its own."""
+    ids = pd.Series([f"row {i}" for i in range(len(frame))], index=frame.index)
+    base = frame["is_baseline"].astype(bool) & frame["p_vs_chance"].notna()
+    if base.any():
+        parts = frame.loc[base, ["latent_space", "n", "mean", "p_vs_chance"]].astype(str)
+        ids[base] = "baseline " + parts.agg(" ".join, axis=1)
+    return ids
+
+
+def _holm_within(frame: pd.DataFrame, column: str, tests: pd.Series | None = None) -> pd.Series:
+    """Holm-adjusted ``column`` within each family; rows with the same id in
+    ``tests`` are one test, counted once."""
+    tests = tests if tests is not None else pd.Series(frame.index.astype(str), index=frame.index)
+    out = pd.Series(np.nan, index=frame.index)
+    for _, index in frame.groupby(_FAMILY, sort=False).groups.items():
+        ids = tests.loc[index]
+        first = ~ids.duplicated().to_numpy()
+        adjusted = holm(frame.loc[index, column].to_numpy(float)[first])
+        out.loc[index] = ids.map(dict(zip(ids[first], adjusted, strict=True))).to_numpy()
+    return out
+
+
+def _family_sizes(frame: pd.DataFrame, column: str, tests: pd.Series | None = None) -> pd.Series:
+    """The number of tests that ran (finite p) in each row's family."""
+    tests = tests if tests is not None else pd.Series(frame.index.astype(str), index=frame.index)
+    ran = tests.where(frame[column].notna())
+    return ran.groupby([frame[c] for c in _FAMILY]).transform("nunique")
+
+
+def _detectable_in_family(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Each row's detectable difference at Holm's first step, ``ALPHA / m``
+    over the ``m`` tests of its family that ran (NaN where none ran)."""
+    m = _family_sizes(frame, column)
+    return pd.Series(
+        [
+            bounds.detectable(test, ALPHA / max(int(size), 1))
+            if isinstance(test, spk.Crossed)
+            else np.nan
+            for test, bounds, size in zip(frame[_TEST], frame[_RANGE], m, strict=True)
+        ],
+        index=frame.index,
+        dtype=float,
+    )
 
 
 def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
@@ -262,7 +338,11 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
     paired difference (seed i against seed i of the control), summed over the
     speakers both probed, with a CI and a t-test whose standard error counts
     seeds and speakers as sampled (:func:`harness.stats.speakers.crossed`).
-    Baseline spaces are skipped: they do not depend on the condition."""
+    Baseline spaces are skipped: they do not depend on the condition. Beside
+    it, two one-sided tests of "the difference lies within the suite's
+    ``equivalence_score``" (the 90% CI inside the margin), Holm-adjusted
+    within the family like the test of a difference (``equivalent``)."""
+    margin = float(results.design.equivalence_score)
     scores = _scores(results.probes)
     scores = scores[~scores["is_baseline"].astype(bool)]
     details = _Details(results)
@@ -296,17 +376,37 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
             theirs = details.scores([b for _, b in pairs], [space] * len(pairs), probe, metric)
             if pairs and mine is not None and theirs is not None:
                 differences, strata = _aligned(mine, theirs)
-                test = spk.crossed(differences, strata)
-                bounds = _Range.of(cond)
-                low, high = bounds.difference_ci(test)
-                row.update(inference=_inference(len(pairs)), n_pairs=len(pairs),
-                           n_speakers=strata.size, difference=test.estimate,
-                           difference_ci_low=low, difference_ci_high=high,
-                           detectable_difference=bounds.detectable(test),
-                           p_value=test.p_value())  # fmt: skip
+                row.update(_vs_control_test(differences, strata, _Range.of(cond), margin))
+                row.update(n_pairs=len(pairs), inference=_inference(len(pairs)))
             rows.append(row)
     if not rows:
         return pd.DataFrame(columns=VS_CONTROL_COLUMNS)
-    out = pd.DataFrame(rows).reindex(columns=VS_CONTROL_COLUMNS)
+    out = pd.DataFrame(rows).reindex(columns=[*VS_CONTROL_COLUMNS, _TEST, _RANGE])
     out["p_holm"] = _holm_within(out, "p_value")
-    return out
+    # an equivalence is a claim like any other: Holm within the same family
+    out["p_equivalence_holm"] = _holm_within(out, "p_equivalence")
+    out["equivalent"] = out["p_equivalence_holm"] < ALPHA
+    out["detectable_difference"] = _detectable_in_family(out, "p_value")
+    return out[VS_CONTROL_COLUMNS]
+
+
+def _vs_control_test(
+    differences: np.ndarray, strata: np.ndarray, bounds: _Range, margin: float
+) -> dict[str, Any]:
+    """The paired test against the control and the equivalence test beside it."""
+    test = spk.crossed(differences, strata)
+    low, high = bounds.difference_ci(test)
+    eq_low, eq_high = bounds.difference_ci(test, EQUIVALENCE_CONFIDENCE)
+    return {
+        "n_speakers": strata.size,
+        "difference": test.estimate,
+        "difference_ci_low": low,
+        "difference_ci_high": high,
+        "p_value": test.p_value(),
+        "margin": margin,
+        "equivalence_ci_low": eq_low,
+        "equivalence_ci_high": eq_high,
+        "p_equivalence": test.equivalence_p(margin),
+        _TEST: test,
+        _RANGE: bounds,
+    }

@@ -90,10 +90,10 @@ class Crossed:
     se: float
     df: float
 
-    def ci(self) -> tuple[float, float]:
+    def ci(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
         if not (np.isfinite(self.se) and np.isfinite(self.df)):
             return np.nan, np.nan
-        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, self.df)) * self.se
+        half = float(stats.t.ppf(0.5 + confidence / 2, self.df)) * self.se
         return self.estimate - half, self.estimate + half
 
     def p_value(self) -> float:
@@ -104,11 +104,27 @@ class Crossed:
             return 1.0 if self.estimate == 0 else 0.0
         return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.df))
 
-    def detectable(self) -> float:
-        """The smallest true value a two-sided test at 5% detects with 80% power."""
+    def equivalence_p(self, margin: float) -> float:
+        """p of two one-sided tests (TOST) that the true value lies inside
+        ``(-margin, margin)``: the larger of the p of "at most -margin" and of
+        "at least +margin", each a one-sided t-test with this standard error
+        (seeds and speakers as sampled). Below ``alpha`` exactly when the
+        ``1 - 2 alpha`` CI lies inside the margin."""
+        if not (np.isfinite(self.se) and np.isfinite(self.df) and margin > 0):
+            return np.nan
+        if self.se == 0:
+            return 0.0 if abs(self.estimate) < margin else 1.0
+        below = stats.t.sf((self.estimate + margin) / self.se, self.df)
+        above = stats.t.sf((margin - self.estimate) / self.se, self.df)
+        return float(max(below, above))
+
+    def detectable(self, alpha: float = 1 - CONFIDENCE, power: float = 0.8) -> float:
+        """The smallest true value a two-sided test at ``alpha`` detects with
+        ``power``; a claim tested within a Holm family is planned at Holm's
+        first step, ``alpha / m``."""
         if not (np.isfinite(self.se) and np.isfinite(self.df)):
             return np.nan
-        return float(stats.t.ppf(0.975, self.df) + stats.t.ppf(0.8, self.df)) * self.se
+        return float(stats.t.ppf(1 - alpha / 2, self.df) + stats.t.ppf(power, self.df)) * self.se
 
 
 def crossed(values: np.ndarray, strata: np.ndarray) -> Crossed:
