@@ -193,7 +193,9 @@ def _statistics_methods(analysis: Analysis) -> str:
         "and against the control (seed i with seed i): per-speaker contributions to the score, "
         "a t-test and 95% CI whose standard error counts seeds and speakers as crossed random "
         "factors (two-way variance components, Satterthwaite degrees of freedom), with the "
-        "smallest difference detectable at 80% power.",
+        "smallest difference detectable at 80% power at Holm's first-step level 0.05/m; "
+        "equivalence within the suite's margin (equivalence_score) by two one-sided tests "
+        "with the same standard error, Holm-corrected over the family.",
         "Holm's correction (statsmodels multipletests) within each family: the comparisons of "
         "one time measure across models and conditions; the comparisons of one probe metric.",
         "Failed runs are excluded and listed; diverged runs count as never reaching the "

@@ -314,21 +314,43 @@ def _speed_clause(t: pd.Series, model: str) -> str:
     return none
 
 
-def _separation_clause(mine: pd.DataFrame, metric: str) -> str:
+def _separation_clause(mine: pd.DataFrame, metric: str, scores: pd.DataFrame) -> str:
     """A condition's language separation against the control over the model latent
-    spaces (its rows of ``separability_vs_control`` for the main metric)."""
+    spaces (its rows of ``separability_vs_control`` for the main metric): the
+    differences found, else how many spaces were at chance in every condition
+    (a floor) and how many were shown equivalent; never "no difference" alone."""
     sig = mine[mine["p_holm"] < ALPHA]
     sign = sig["difference"] * np.where(sig["higher_is_better"], 1, -1)
     better, worse = int((sign > 0).sum()), int((sign < 0).sum())
+    spaces = plural(len(mine), "model latent space")
     if better or worse:
-        return (
-            f"languages separated better in {better} and worse in {worse} of "
-            f"{plural(len(mine), 'model latent space')} ({metric})"
-        )
+        return f"languages separated better in {better} and worse in {worse} of {spaces} ({metric})"
+    floor = sum(_at_chance_everywhere(scores, row) for _, row in mine.iterrows())
+    shown = int(mine["equivalent"].fillna(False).astype(bool).sum()) if "equivalent" in mine else 0
+    notes = []
+    if floor:
+        notes.append(f"{floor} at chance in every condition (a floor)")
+    if shown:
+        margin = mine["margin"].dropna()
+        within = f" within ±{float(margin.iloc[0]):.2f}" if not margin.empty else ""
+        notes.append(f"{shown} shown equivalent{within}")
+    elif floor < len(mine):
+        notes.append("equivalence shown in none")
     return (
-        f"no evidence of a difference in language separation in any of "
-        f"{plural(len(mine), 'model latent space')} ({metric})"
+        f"no evidence of a difference in language separation in any of {spaces} ({metric}; "
+        + ", ".join(notes)
+        + ")"
     )
+
+
+def _at_chance_everywhere(scores: pd.DataFrame, row: pd.Series) -> bool:
+    """The row's latent space is above chance in no condition."""
+    if scores.empty or "above_chance" not in scores:
+        return False
+    keys = ("model", "latent_space", "probe", "metric")
+    same = np.logical_and.reduce([scores[k] == row[k] for k in keys])
+    space = scores[same]
+    return not space.empty and not space["above_chance"].fillna(False).astype(bool).any()
 
 
 def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
@@ -353,7 +375,9 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
             parts.append("; ".join(_speed_clause(t, name(t["model"])) for _, t in mine.iterrows()))
         mine = vs[vs["condition"] == condition] if not vs.empty else vs
         if len(mine):
-            parts.append(_separation_clause(mine, results.metric_label(metrics[0][1])))
+            parts.append(
+                _separation_clause(mine, results.metric_label(metrics[0][1]), analysis.separability)
+            )
         if parts:
             out.append(
                 f"“{results.condition_label(condition)}” against “{results.condition_label(control)}”: "
