@@ -112,6 +112,9 @@ def merge_repeats(
     groups: dict[Any, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
+    # what "every" means is read before any merge rewrites a cell: a second
+    # merged group must still see the first group's values, not its summary
+    everything = {column: {str(v) for v in frame[column]} for column, _ in over}
     keep = []
     for members in groups.values():
         first = members[0]
@@ -120,7 +123,7 @@ def merge_repeats(
             continue
         for column, noun in over:
             values = list(dict.fromkeys(str(v) for v in out.loc[members, column]))
-            every = len(values) > 1 and set(values) == {str(v) for v in out[column]}
+            every = len(values) > 1 and set(values) == everything[column]
             out.at[first, column] = f"every {noun}" if every else ", ".join(values)
     return out.loc[sorted(keep)].reset_index(drop=True)
 
