@@ -166,6 +166,10 @@ def _facets(
     return fig, panels, grid
 
 
+def _control_label(results: Results) -> str:
+    return results.condition_label(results.control) if results.control else ""
+
+
 def _control_last(results: Results, drawn: Sequence[str]) -> list[str]:
     """``drawn`` with the control moved to the end, so it is drawn last."""
     return sorted(drawn, key=lambda c: c == results.control)
@@ -178,13 +182,15 @@ def _line(results: Results, condition: str, drawn: Sequence[str]) -> dict[str, A
 
 def _label_axes(grid: Any, panels: Sequence[tuple[Any, str, list[str], str]], xlabel: str,
                 ylabel: Any) -> None:  # fmt: skip
-    """x label under each model's last panels, y label (a text, or a function
+    """x label under each model's last panel (and the bottom row's, when two
+    panels a row leave room for a label each), y label (a text, or a function
     of the model) on the first column."""
     last = {model: ax for ax, model, _, _ in panels}
+    roomy = grid.shape[1] <= 2
     for ax, model, _, _ in panels:
         if ax in grid[:, 0]:
             ax.set_ylabel(ylabel(model) if callable(ylabel) else ylabel)
-        if ax in grid[-1] or ax is last[model]:
+        if ax is last[model] or (roomy and ax in grid[-1]):
             ax.set_xlabel(xlabel)
 
 
@@ -217,7 +223,7 @@ def kaplan_meier_figure(
             ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
             ax.set_ylim(-0.02, 1.02)
         _label_axes(grid, panels, MEASURE_AXES[measure], "runs not yet at threshold")
-        _legend(fig, grid.ravel().tolist())
+        _legend(fig, grid.ravel().tolist(), first=[_control_label(results)])
         return fig
 
 
@@ -313,7 +319,7 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> Figure | None
             return _wrap(heldout_label(results, model) + log, 30)
 
         _label_axes(grid, panels, MEASURE_AXES["steps"], ylabel)
-        _legend(fig, grid.ravel().tolist())
+        _legend(fig, grid.ravel().tolist(), first=[_control_label(results)])
         return fig
 
 

@@ -120,13 +120,16 @@ def wrap(text: str, width: int = 28) -> str:
     return "\n".join(textwrap.wrap(str(text), width)) or str(text)
 
 
-def legend(fig: Figure, axes: Sequence[Any], title: str | None = None) -> None:
+def legend(
+    fig: Figure, axes: Sequence[Any], title: str | None = None, first: Sequence[str] = ()
+) -> None:
     """One legend above all panels: panels share their conditions, and a legend
-    inside a panel hides data."""
+    inside a panel hides data. Labels in ``first`` (the control's) lead it."""
     seen: dict[str, Any] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(label, handle)
+    seen = {label: seen[label] for label in first if label in seen} | seen
     if seen:
         fig.legend(list(seen.values()), list(seen), loc="outside upper center",
                    ncol=min(len(seen), 4), title=title)  # fmt: skip
