@@ -4,9 +4,10 @@ No pyplot: figures are built on :class:`matplotlib.figure.Figure`, so drawing
 never touches a GUI backend or global state. Labels come from suite files, so
 mathtext parsing is off: a ``$`` in a condition label is printed, not parsed.
 
-This module draws the convergence, threshold, separability and CKA figures
-and is where every figure is imported from: the shared pieces live in
-:mod:`harness.report.plotting`, the 2-D pictures in
+This module draws the convergence, threshold and separability figures and is
+where every figure is imported from: the shared pieces live in
+:mod:`harness.report.plotting`, the heatmaps (CKA, confusion matrices) in
+:mod:`harness.report.heatmaps`, the 2-D pictures in
 :mod:`harness.report.scatter_figures` and the layer figures in
 :mod:`harness.report.layer_figures`.
 """
@@ -17,11 +18,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from harness.plugin.names import humanise, model_loss
+from harness.report.heatmaps import cka_figure, confusion_figure
 from harness.report.layer_figures import (
     cka_layer_figure,
     distinct_layer_metrics,
@@ -62,6 +63,7 @@ __all__ = [
     "cka_layer_figure",
     "colours",
     "condition_colours",
+    "confusion_figure",
     "data_uri",
     "distinct_layer_metrics",
     "heldout_label",
@@ -112,9 +114,6 @@ def _km_curve(ax: Any, curve: Any, group: Any, measure: str, colour: str, label:
         ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=colour, ms=10, mew=1.6,
                 zorder=line["zorder"])  # fmt: skip
 
-
-#: heatmaps a row in the CKA figure
-CKA_PER_ROW = 4
 
 #: panels a row in the figures that set each condition beside the control
 FACETS_PER_ROW = 5
@@ -409,49 +408,4 @@ def separability_figure(
             ax.set_title(results.model_label(model))
             ax.set_ylabel(_wrap(f"{results.metric_label(metric)} ({probe})", 40))
         _legend(fig, axes)
-        return fig
-
-
-def cka_figure(results: Results, analysis: Analysis) -> Figure | None:
-    """Heatmaps (seaborn's) of mean linear CKA between conditions, per model
-    and latent space, up to four panels a row sharing one colour scale and the
-    condition axes, labelled on the outer panels only (short labels, see
-    :func:`short_labels`), so the axis labels have room at a laptop's width."""
-    cka = analysis.cka
-    if cka.empty:
-        return None
-    panels = list(dict.fromkeys(zip(cka["model"], cka["latent_space"], strict=True)))
-    short = short_labels(results)
-    conditions = [c for c in results.conditions if c in set(cka["condition_a"])]
-    names = [_wrap(short[c], SHORT_LABEL) for c in conditions]
-    per_row = min(len(panels), CKA_PER_ROW)
-    rows = int(np.ceil(len(panels) / per_row))
-    side = min(2.3, 9.0 / per_row - 0.4)
-    with _style():
-        fig = Figure(figsize=(10.0, (side + 0.5) * rows + 1.3), layout="constrained")
-        grid = fig.subplots(rows, per_row, squeeze=False)
-        for ax in grid.ravel()[len(panels) :]:
-            ax.set_visible(False)
-        for k, (ax, (model, space)) in enumerate(zip(grid.ravel(), panels, strict=False)):
-            mine = cka[(cka["model"] == model) & (cka["latent_space"] == space)]
-            matrix = mine.pivot_table(index="condition_a", columns="condition_b",
-                                       values="mean_cka").reindex(index=conditions,
-                                                                  columns=conditions)  # fmt: skip
-            sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="viridis", square=True,
-                        annot=True, fmt=".2f", cbar=False, linewidths=0.5, linecolor="white",
-                        annot_kws={"fontsize": 7 if len(conditions) <= 6 else 6},
-                        xticklabels=names, yticklabels=names)  # fmt: skip
-            ax.set_xlabel("")
-            ax.set_ylabel("")
-            ax.tick_params(length=0)
-            # the condition axes are the same in every panel: named on the outer ones
-            if k % per_row:
-                ax.set_yticklabels([])
-            else:
-                ax.set_yticklabels(names, rotation=0)
-            ax.set_xticklabels(names, rotation=45, ha="right", rotation_mode="anchor")
-            ax.set_title(_wrap(f"{results.model_label(model)}: {space}", 26), fontsize=8.5)
-        image = grid.ravel()[0].collections[0]
-        fig.colorbar(image, ax=grid.ravel().tolist(), shrink=0.8,
-                     label="linear CKA (1 = same geometry)")  # fmt: skip
         return fig
