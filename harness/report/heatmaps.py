@@ -92,8 +92,11 @@ def confusion_figure(results: Results, model: str) -> Figure | None:
             sns.heatmap(share, ax=ax, vmin=0, vmax=1, cmap="Blues", cbar=False, square=True,
                         xticklabels=classes, yticklabels=classes if k % per_row == 0 else False)  # fmt: skip
             ax.tick_params(labelsize=7, length=0)
+            ax.tick_params(axis="y", labelrotation=0)
             ax.set_title(wrap(results.condition_label(condition), 22), fontsize=8)
             if k % per_row == 0:
                 ax.set_ylabel("true class")
         fig.supxlabel("decided class", fontsize=8)
+        fig.colorbar(grid.ravel()[0].collections[0], ax=grid.ravel().tolist(), shrink=0.8,
+                     label="share of the true class")  # fmt: skip
         return fig
