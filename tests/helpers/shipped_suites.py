@@ -56,8 +56,9 @@ def shrunk(name: str, output: Path, cache: Path) -> dict[str, Any]:
     training["segment_frames"] = min(training.get("segment_frames", 100), 50 if classify else 25)
     training["device"] = "cpu"
     for condition in suite.get("conditions", []):
-        if "steps" in condition:
-            condition["steps"] = min(condition["steps"], 5)
+        for key in ("steps", "pretrain_steps"):
+            if key in condition:
+                condition[key] = min(condition[key], 3)
     for model in suite.get("models", []):
         if "hidden_size" in model and model.get("plugin") != "wav2vec2":
             model["hidden_size"] = min(model["hidden_size"], 16)
