@@ -45,22 +45,37 @@ def flagship_report(tmp_path_factory) -> Path:
     return build_report(folder, n_resamples=99, km_resamples=49)
 
 
+def _readable(checked, width: int, where: str = "") -> None:
+    """No console error; every heading, paragraph, caption and table cell holds
+    its text, in folded blocks too; no name cell wraps past three lines; nothing
+    but a table's own scroll box is wider than the window; every figure decodes
+    and is shown no wider than the page."""
+    page = checked.page
+    assert checked.errors == [], where
+    assert page["overflowing"] == [], where
+    assert page["tall_names"] == [], where
+    assert page["width"] <= width and page["unfolded_width"] <= width, where
+    assert page["images"], where
+    for complete, natural_width, natural_height, shown in page["images"]:
+        assert complete and natural_width > 0 and natural_height > 0, where
+        assert 0 < shown <= width, where
+
+
 @pytest.mark.parametrize("width", [1400, 900])
 def test_no_text_overflows_and_every_figure_decodes(flagship_report, tmp_path, width):
-    """At a desktop's and a narrow window's width: every heading, paragraph,
-    caption and table cell holds its text, no name cell wraps past three lines,
-    nothing but a table's own scroll box is wider than the window, and every
-    figure decodes and is shown no wider than the page."""
+    """At a desktop's and a narrow window's width (see :func:`_readable`)."""
     checked = inspect_page(flagship_report, tmp_path / "profile", width=width)
-    page = checked.page
-    assert checked.errors == []
-    assert page["overflowing"] == []
-    assert page["tall_names"] == []
-    assert page["width"] <= width
-    assert len(page["images"]) >= 7
-    for complete, natural_width, natural_height, shown in page["images"]:
-        assert complete and natural_width > 0 and natural_height > 0
-        assert 0 < shown <= width
+    _readable(checked, width)
+    assert len(checked.page["images"]) >= 7
+
+
+def test_the_flagship_report_is_a_page_not_a_scroll(flagship_report, tmp_path):
+    """The flagship's design (six conditions, two models, six seeds) at a
+    desktop's width is under 15,000 px tall: long tables scroll in their own
+    box and the details of the answer are folded (and checked unfolded above)."""
+    page = inspect_page(flagship_report, tmp_path / "profile", width=1400).page
+    assert page["folded"] >= 1
+    assert page["height"] < 15_000, page["height"]
 
 
 def test_the_overflow_check_sees_text_that_does_not_fit(tmp_path):
@@ -77,3 +92,36 @@ def test_the_overflow_check_sees_text_that_does_not_fit(tmp_path):
     )
     found = inspect_page(page, tmp_path / "profile", width=900).page["overflowing"]
     assert {tag for tag, *_ in found} == {"TD", "P"}
+
+
+# ---------------------------------------------------------------- every shipped suite
+
+
+@pytest.fixture(scope="module")
+def shipped_reports(tmp_path_factory) -> dict[str, Path]:
+    """Every shipped suite that runs without a download, shrunk (two seeds, a few
+    short clips, ten steps: tests/helpers/shipped_suites.py) and run in this
+    process with one corpus cache, the flagship as fake results in its design;
+    then each one's report."""
+    from helpers.shipped_suites import report_folder, shipped
+
+    base = tmp_path_factory.mktemp("shipped")
+    return {
+        name: build_report(report_folder(name, base), n_resamples=99, km_resamples=49)
+        for name in shipped()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1400, 900])
+def test_every_shipped_suite_report_reads_in_chromium(shipped_reports, tmp_path, width):
+    """Each shipped suite's own report (its conditions, models, task and probes):
+    no console error, every figure decodes, no text overflows (see :func:`_readable`)."""
+    from helpers.shipped_suites import NEEDS_DOWNLOAD, SUITES
+
+    on_disk = {p.stem for p in SUITES.glob("*.toml")} - NEEDS_DOWNLOAD
+    assert set(shipped_reports) == on_disk
+    for name, report in shipped_reports.items():
+        checked = inspect_page(report, tmp_path / f"profile-{name}", width=width)
+        assert name in checked.page["title"], name
+        _readable(checked, width, name)

@@ -9,6 +9,7 @@ import re
 
 import matplotlib.colors as mcolors
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
@@ -204,7 +205,8 @@ def test_heatmap_labels_do_not_overlap(flagship):
     cells = {id(t) for ax in fig.axes for t in ax.texts}
     texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
              and id(t) not in cells]  # fmt: skip
-    assert len(texts) > 3 * 2 * len(results.conditions)
+    # three panels' condition names under them and the first panel's beside it
+    assert len(texts) > 4 * len(results.conditions)
     assert _overlaps(texts, renderer) == []
     assert all(len(t.get_text().split("\n")) <= 2 for ax in fig.axes for t in ax.get_xticklabels())
     key = figures.label_key(results)
@@ -271,3 +273,131 @@ def test_a_suite_of_the_control_alone_gets_one_kaplan_meier_panel_per_model(tmp_
     analysis = analyse(results, n_resamples=49, km_resamples=19)
     fig = figures.kaplan_meier_figure(results, analysis)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == len(results.models)
+
+
+# ---------------------------------------------------------------- colours
+
+#: Machado, Oliveira & Fernandes (2009), severity 1: linear-RGB simulation of
+#: protanopia, deuteranopia and tritanopia
+_DICHROMACY = {
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                   [0.004733, 0.691367, 0.303900]],
+}  # fmt: skip
+
+
+def _linear(colour: str) -> np.ndarray:
+    c = np.asarray(mcolors.to_rgb(colour))
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _contrast_on_white(colour: str) -> float:
+    """WCAG 2.1's contrast ratio of ``colour`` against white."""
+    luminance = float(_linear(colour) @ [0.2126, 0.7152, 0.0722])
+    return 1.05 / (luminance + 0.05)
+
+
+def _lab(linear: np.ndarray) -> np.ndarray:
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ np.clip(linear, 0, 1)  # fmt: skip
+    t = xyz / [0.95047, 1.0, 1.08883]
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _closest_pair(colours) -> dict[str, float]:
+    """The smallest CIELAB distance between two of ``colours``, for normal
+    vision and each simulated dichromacy."""
+    out = {}
+    for vision, matrix in [("normal", np.eye(3)), *_DICHROMACY.items()]:
+        labs = [_lab(np.asarray(matrix) @ _linear(c)) for c in colours]
+        out[vision] = min(float(np.linalg.norm(a - b)) for a, b in itertools.combinations(labs, 2))
+    return out
+
+
+def test_every_colour_stands_out_on_white_and_for_colour_blind_readers():
+    for colour in (*figures.PALETTE, figures.CONTROL_COLOUR, *figures.LANGUAGE_PALETTE):
+        assert _contrast_on_white(colour) >= 3.0, colour
+    for palette in ((*figures.PALETTE, figures.CONTROL_COLOUR), figures.LANGUAGE_PALETTE):
+        closest = _closest_pair(palette)
+        assert min(closest.values()) >= 15, closest
+
+
+def test_the_colour_checks_can_fail():
+    """The old scheme (Paul Tol's "muted" and the grey) fails both: its pale
+    sand ("Spanish, full band") and cyan on white, and two of its colours that
+    a deuteranope barely tells apart, though they are distinct to normal vision."""
+    assert _contrast_on_white("#DDCC77") < 2 and _contrast_on_white("#88CCEE") < 2
+    assert _contrast_on_white("#000000") == pytest.approx(21.0)
+    old = ("#332288", "#CC6677", "#44AA99", "#DDCC77", "#882255", "#88CCEE", "#117733",
+           "#AA4499", "#999933", "#5F5F5F")  # fmt: skip
+    closest = _closest_pair(old)
+    assert closest["deuteranopia"] < 10 < 15 < closest["normal"]
+
+
+def test_the_control_is_drawn_on_top_and_dashed(flagship):
+    """Where a condition's curve coincides with the control's, the control's
+    dashes still show: its line is drawn last, above, in another style."""
+    results, analysis = flagship
+    grey = _hex(figures.CONTROL_COLOUR)
+    for fig in (figures.kaplan_meier_figure(results, analysis),
+                figures.learning_curve_figure(results, analysis)):  # fmt: skip
+        for ax in (ax for ax in fig.axes if ax.get_visible()):
+            lines = [ln for ln in ax.get_lines() if ln.get_linestyle() not in ("None", "")]
+            control = [ln for ln in lines if _hex(ln.get_color()) == grey]
+            other = [ln for ln in lines if _hex(ln.get_color()) not in (grey, "#999999")]
+            assert len(control) == 1 and len(other) == 1
+            assert control[0].get_zorder() > other[0].get_zorder()
+            assert control[0].get_linestyle() == "--" and other[0].get_linestyle() == "-"
+
+
+def test_the_figures_beside_the_control_are_compact(flagship):
+    """Five panels a row: the flagship's two models and five conditions take
+    two rows, about half a laptop screen, not four."""
+    results, analysis = flagship
+    for fig in (figures.kaplan_meier_figure(results, analysis),
+                figures.learning_curve_figure(results, analysis)):  # fmt: skip
+        assert fig.get_figheight() * figures.DPI <= 560
+        assert fig.get_figwidth() <= 10
+    cka = figures.cka_figure(results, analysis)
+    assert cka.get_figheight() * figures.DPI <= 450
+
+
+def test_a_second_merged_row_still_says_every_condition():
+    """Two models' model-free baseline rows each merge into one row naming
+    "every condition", not a ten-line list of every condition's label."""
+    from harness.report.markup import merge_repeats
+
+    conditions = ["a", "b", "c"]
+    frame = pd.DataFrame({
+        "model": ["m1"] * 3 + ["m2"] * 3,
+        "condition": conditions * 2,
+        "latent_space": ["base"] * 6,
+        "mean": [0.5] * 3 + [0.6] * 3,
+    })  # fmt: skip
+    columns = [("model", "model"), ("condition", "condition"), ("space", "latent_space"),
+               ("mean", "mean")]  # fmt: skip
+    merged = merge_repeats(frame, columns, [("condition", "condition")], frame["mean"] > 0)
+    assert merged["condition"].tolist() == ["every condition", "every condition"]
+
+
+def test_two_metrics_with_the_same_layer_numbers_get_one_figure(flagship):
+    """With two languages "all languages" and "target vs rest" are one task:
+    the same numbers layer by layer, drawn once."""
+    layers = pd.DataFrame({
+        "model": ["m"] * 4, "stack": ["s"] * 4, "condition": ["c"] * 4,
+        "depth": [1, 2, 1, 2], "probe": ["p"] * 4,
+        "metric": ["multi", "multi", "target", "target"],
+        "mean": [0.6, 0.7, 0.6, 0.7], "ci_low": [0.5, 0.6, 0.5, 0.6],
+        "ci_high": [0.7, 0.8, 0.7, 0.8],
+    })  # fmt: skip
+    _, analysis = flagship
+    same = dataclasses.replace(analysis, layers=layers)
+    pairs = [("p", "multi"), ("p", "target")]
+    assert figures.distinct_layer_metrics(same, pairs) == [("p", "multi")]
+    layers.loc[3, "mean"] = 0.75
+    differ = dataclasses.replace(analysis, layers=layers)
+    assert figures.distinct_layer_metrics(differ, pairs) == pairs

@@ -71,38 +71,6 @@ def _baseline(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def confusion_figure(results: Results, model: str) -> bytes | None:
-    """Row-normalised confusion matrices of ``model``, one panel per condition,
-    summed over seeds (rows: true class; columns: decided)."""
-    confusion = confusion_table(results.records.values())
-    mine = confusion[(confusion["source"] == "model") & (confusion["model"] == model)]
-    if mine.empty:
-        return None
-    conditions = [c for c in results.conditions if c in set(mine["condition"])]
-    classes = list(dict.fromkeys(mine["true"]))
-    with figures._style():
-        import matplotlib.pyplot as plt
-
-        size = 1.1 + 0.32 * len(classes)
-        fig, axes = plt.subplots(1, len(conditions), figsize=(size * len(conditions), size + 0.6),
-                                 squeeze=False)  # fmt: skip
-        for ax, condition in zip(axes[0], conditions, strict=True):
-            counts = (
-                mine[mine["condition"] == condition]
-                .pivot_table(index="true", columns="predicted", values="count", aggfunc="sum")
-                .reindex(index=classes, columns=classes, fill_value=0)
-                .to_numpy(float)
-            )
-            share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-            ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
-            ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=7)
-            ax.set_yticks(range(len(classes)), classes if ax is axes[0][0] else [], fontsize=7)
-            ax.set_title(figures._wrap(results.condition_label(condition), 22), fontsize=8)
-        axes[0][0].set_ylabel("true class")
-        fig.supxlabel("decided class", fontsize=8)
-        return figures.png(fig)
-
-
 def section(results: Results) -> str:
     """The section, or "" when no run of the suite classified."""
     scores = _final_scores(results)
@@ -140,7 +108,7 @@ def section(results: Results) -> str:
         ))  # fmt: skip
     for model in results.models:
         out.append(figure(
-            confusion_figure(results, model),
+            figures.confusion_figure(results, model),
             f"Confusion matrices of {results.model_label(model)}",
             f"{results.model_label(model)}: held-out segments by true class (rows) and decided class (columns), "
             "summed over seeds, each row as shares.",

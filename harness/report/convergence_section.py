@@ -34,16 +34,31 @@ def convergence_section(results: Results, analysis: Analysis) -> str:
         "for a loss (log axis) and on the logit scale for an accuracy, so it never leaves the "
         "measure's range.",
     ))  # fmt: skip
-    out += _survival_tables(results, analysis)
-    out += _control_tables(results, analysis)
+    out += _folded_measures(results, _survival_tables(results, analysis))
+    out += _folded_measures(results, _control_tables(results, analysis))
     out += _overall_table(results, analysis)
     out.append("</section>")
     return "".join(out)
 
 
-def _survival_tables(results: Results, analysis: Analysis) -> list[str]:
-    """Kaplan-Meier medians and restricted means per model and condition, by time measure."""
-    out: list[str] = []
+def _folded_measures(results: Results, by_measure: list[tuple[str, str]]) -> list[str]:
+    """The answer's time measure's tables shown, the other measures' folded
+    (every row is in the CSVs as well), so the section stays readable."""
+    answer_measure = results.design.answer_measure
+    shown = [html for measure, html in by_measure if measure == answer_measure]
+    notes = [html for measure, html in by_measure if measure == ""]
+    other = [(m, html) for m, html in by_measure if m not in ("", answer_measure)]
+    if not other:
+        return shown + notes
+    names = " and ".join(dict.fromkeys(MEASURE_NAMES[m] for m, _ in other))
+    return [*shown, f'<details class="measures"><summary>The same in {esc(names)}</summary>',
+            *(html for _, html in other), "</details>", *notes]  # fmt: skip
+
+
+def _survival_tables(results: Results, analysis: Analysis) -> list[tuple[str, str]]:
+    """Kaplan-Meier medians and restricted means per model and condition, by
+    time measure: (measure, html) pairs."""
+    out: list[tuple[str, str]] = []
     label = results.condition_label
     summary = analysis.survival_summary.copy()
     if not summary.empty:
@@ -52,22 +67,28 @@ def _survival_tables(results: Results, analysis: Analysis) -> list[str]:
         for measure in [m for m in MEASURE_NAMES if m in set(summary["measure"])]:
             rows = summary[summary["measure"] == measure]
             t = time_fmt(measure)
-            out.append(f"<h3>Time to threshold per condition ({esc(MEASURE_NAMES[measure])})</h3>")
-            out.append(table(rows, [
+            out.append(
+                (
+                    measure,
+                    f"<h3>Time to threshold per condition ({esc(MEASURE_NAMES[measure])})</h3>",
+                )
+            )
+            out.append((measure, table(rows, [
                 ("model", "model"), ("condition", "condition"), ("runs", "n_runs"),
                 ("reached", "n_reached"), ("censored", "n_censored"), ("diverged", "n_diverged"),
                 ("failed (excluded)", "n_failed"),
                 ("median [95% CI]", ci_cell("median", "median_ci_low", "median_ci_high", t)),
                 ("restricted mean", num_cell("rmst", t)), ("up to", num_cell("rmst_tau", t)),
-            ]))  # fmt: skip
+            ])))  # fmt: skip
             if measure == "seconds":
-                out.append(para(answer.load_note(results.runs), "note"))
+                out.append((measure, para(answer.load_note(results.runs), "note")))
     return out
 
 
-def _control_tables(results: Results, analysis: Analysis) -> list[str]:
-    """Each condition against the control, by time measure."""
-    out: list[str] = []
+def _control_tables(results: Results, analysis: Analysis) -> list[tuple[str, str]]:
+    """Each condition against the control, by time measure: (measure, html)
+    pairs, the note on them last ("" for every measure)."""
+    out: list[tuple[str, str]] = []
     tests = analysis.convergence_vs_control.copy()
     label = results.condition_label
     ratio = lambda x: f"{x:.2f}" if np.isfinite(x) else "–"  # noqa: E731
@@ -78,9 +99,12 @@ def _control_tables(results: Results, analysis: Analysis) -> list[str]:
             rows = tests[tests["measure"] == measure].reset_index(drop=True)
             t = time_fmt(measure)
             out.append(
-                f"<h3>Each condition against the control ({esc(MEASURE_NAMES[measure])})</h3>"
+                (
+                    measure,
+                    f"<h3>Each condition against the control ({esc(MEASURE_NAMES[measure])})</h3>",
+                )
             )
-            out.append(table(rows, [
+            out.append((measure, table(rows, [
                 ("model", "model"), ("condition", "condition"), ("design", "design"),
                 ("pairs", "n_pairs"),
                 ("median", num_cell("median", t)), ("median (control)", num_cell("median_control", t)),
@@ -90,10 +114,10 @@ def _control_tables(results: Results, analysis: Analysis) -> list[str]:
                                                       "rmst_difference_ci_high", t)),
                 ("detectable ratio", num_cell("detectable_ratio", ratio)),
                 ("p", p_cell("p_value")), ("p (Holm)", p_cell("p_holm")),
-            ], highlight=rows["p_holm"] < ALPHA))  # fmt: skip
+            ], highlight=rows["p_holm"] < ALPHA)))  # fmt: skip
             if measure == "seconds":
-                out.append(para(answer.load_note(results.runs), "note"))
-        out.append(para(f"Control: {label(str(tests['control'].iloc[0]))}. Time ratio: the "
+                out.append((measure, para(answer.load_note(results.runs), "note")))
+        out.append(("", para(f"Control: {label(str(tests['control'].iloc[0]))}. Time ratio: the "
                       "Hodges-Lehmann estimate of each seed's time divided by the same seed's "
                       "control time (below 1: reached sooner; censored runs count at the budget), "
                       "with the exact CI of the signed-rank test; unpaired designs give the ratio "
@@ -104,7 +128,7 @@ def _control_tables(results: Results, analysis: Analysis) -> list[str]:
                       "to the budget, bootstrap over seed pairs (paired) or runs (unpaired). "
                       "Detectable ratio: the ratio the comparison had 80% power to detect at its "
                       "Holm level (its inverse for slower). Highlighted rows: Holm-corrected "
-                      "p < 0.05.", "note"))  # fmt: skip
+                      "p < 0.05.", "note")))  # fmt: skip
     return out
 
 

@@ -4,9 +4,10 @@ No pyplot: figures are built on :class:`matplotlib.figure.Figure`, so drawing
 never touches a GUI backend or global state. Labels come from suite files, so
 mathtext parsing is off: a ``$`` in a condition label is printed, not parsed.
 
-This module draws the convergence, threshold, separability and CKA figures
-and is where every figure is imported from: the shared pieces live in
-:mod:`harness.report.plotting`, the 2-D pictures in
+This module draws the convergence, threshold and separability figures and is
+where every figure is imported from: the shared pieces live in
+:mod:`harness.report.plotting`, the heatmaps (CKA, confusion matrices) in
+:mod:`harness.report.heatmaps`, the 2-D pictures in
 :mod:`harness.report.scatter_figures` and the layer figures in
 :mod:`harness.report.layer_figures`.
 """
@@ -21,8 +22,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from harness.plugin.names import humanise, model_loss
+from harness.report.heatmaps import cka_figure, confusion_figure
 from harness.report.layer_figures import (
     cka_layer_figure,
+    distinct_layer_metrics,
     layer_figure,
     layer_stacks,
     layer_tsne_figures,
@@ -60,7 +63,9 @@ __all__ = [
     "cka_layer_figure",
     "colours",
     "condition_colours",
+    "confusion_figure",
     "data_uri",
+    "distinct_layer_metrics",
     "heldout_label",
     "kaplan_meier_figure",
     "label_key",
@@ -90,18 +95,28 @@ def _curves(
                 yield ax, model, condition, curve
 
 
+#: how the control is drawn beside a condition: dashed and on top, so where the
+#: two curves coincide the control's dashes still show over the condition's line
+CONTROL_LINE = {"ls": (0, (4, 2.5)), "lw": 1.5, "zorder": 3}
+CONDITION_LINE = {"ls": "-", "lw": 2.0, "zorder": 2}
+
+
 def _km_curve(ax: Any, curve: Any, group: Any, measure: str, colour: str, label: str,
-              fill: float) -> None:  # fmt: skip
+              fill: float, line: dict[str, Any]) -> None:  # fmt: skip
     t, s = curve["time"].to_numpy(), curve["survival"].to_numpy()
-    ax.step(t, s, where="post", color=colour, lw=1.8, label=label)
+    ax.step(t, s, where="post", color=colour, label=label, **line)
     ax.fill_between(t, curve["ci_low"], curve["ci_high"], step="post", color=colour, alpha=fill,
                     lw=0)  # fmt: skip
     # censored runs: a tick where each left the risk set
     cens = group[~group["event"].astype(bool)][f"{measure}_to_threshold"].to_numpy()
     if cens.size:
         idx = np.searchsorted(t, cens, side="right") - 1
-        ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=colour, ms=10, mew=1.6)
+        ax.plot(cens, s[np.clip(idx, 0, None)], "|", color=colour, ms=10, mew=1.6,
+                zorder=line["zorder"])  # fmt: skip
 
+
+#: panels a row in the figures that set each condition beside the control
+FACETS_PER_ROW = 5
 
 #: the x axis of a time measure
 MEASURE_AXES = {
@@ -116,7 +131,7 @@ def _facets(
     share_y: str = "all",
 ) -> tuple[Figure, list[tuple[Any, str, list[str], str]], Any]:  # fmt: skip
     """Small panels for figures that compare conditions with the control: one
-    row of panels per model (wrapped at three), one panel per condition with
+    row of panels per model (wrapped at five), one panel per condition with
     the control drawn beside it, so no band hides another; a single panel per
     model when there is no control or nothing else. Returns the figure, the
     (panel, model, conditions to draw, title) of each panel in use and the grid.
@@ -124,9 +139,12 @@ def _facets(
     control = results.control if results.control in present else None
     others = [c for c in results.conditions if c != control and c in present]
     facets = [[c] for c in others] if control is not None and others else [others]
-    per_row = min(len(facets), 3)
+    # five panels a row: the flagship's conditions fit one row per model, so the
+    # figure stays about half a screen tall on a laptop
+    per_row = min(len(facets), FACETS_PER_ROW)
     rows_per_model = int(np.ceil(len(facets) / per_row))
-    fig = Figure(figsize=(10.0, panel_height * rows_per_model * len(models) + 0.5),
+    height = panel_height * (1.0 if per_row > 2 else 1.25)
+    fig = Figure(figsize=(10.0, height * rows_per_model * len(models) + 0.6),
                  layout="constrained")  # fmt: skip
     grid = fig.subplots(rows_per_model * len(models), per_row, squeeze=False, sharex=True,
                         sharey=share_y == "all")  # fmt: skip
@@ -141,21 +159,37 @@ def _facets(
             title = results.model_label(model)
             if control is not None and len(shown) == 1:
                 title += ": " + results.condition_label(shown[0])
-            ax.set_title(_wrap(title, 44), fontsize=9)
+            ax.set_title(_wrap(title, 44 if per_row <= 2 else 26), fontsize=8.5)
             ax.tick_params(labelbottom=True)
             panels.append((ax, model, ([control] if control is not None else []) + shown, title))
     return fig, panels, grid
 
 
+def _control_label(results: Results) -> str:
+    return results.condition_label(results.control) if results.control else ""
+
+
+def _control_last(results: Results, drawn: Sequence[str]) -> list[str]:
+    """``drawn`` with the control moved to the end, so it is drawn last."""
+    return sorted(drawn, key=lambda c: c == results.control)
+
+
+def _line(results: Results, condition: str, drawn: Sequence[str]) -> dict[str, Any]:
+    """The control's dashed line where it is drawn beside another condition."""
+    return CONTROL_LINE if condition == results.control and len(drawn) > 1 else CONDITION_LINE
+
+
 def _label_axes(grid: Any, panels: Sequence[tuple[Any, str, list[str], str]], xlabel: str,
                 ylabel: Any) -> None:  # fmt: skip
-    """x label under each model's last panels, y label (a text, or a function
+    """x label under each model's last panel (and the bottom row's, when two
+    panels a row leave room for a label each), y label (a text, or a function
     of the model) on the first column."""
     last = {model: ax for ax, model, _, _ in panels}
+    roomy = grid.shape[1] <= 2
     for ax, model, _, _ in panels:
         if ax in grid[:, 0]:
             ax.set_ylabel(ylabel(model) if callable(ylabel) else ylabel)
-        if ax in grid[-1] or ax is last[model]:
+        if ax is last[model] or (roomy and ax in grid[-1]):
             ax.set_xlabel(xlabel)
 
 
@@ -174,20 +208,21 @@ def kaplan_meier_figure(
     runs = results.runs
     runs = runs[runs["status"] != "failed"]
     with _style():
-        fig, panels, grid = _facets(results, models, set(km["condition"]), 2.7)
+        fig, panels, grid = _facets(results, models, set(km["condition"]), 2.2)
         for ax, model, drawn, _ in panels:
-            for condition in drawn:
+            for condition in _control_last(results, drawn):
                 curve = km[(km["model"] == model) & (km["condition"] == condition)]
                 if curve.empty:
                     continue
                 group = runs[(runs["model"] == model) & (runs["condition"] == condition)]
                 _km_curve(ax, curve, group, measure, col[condition],
                           results.condition_label(condition),
-                          0.18 if len(drawn) <= 2 else 0.07)  # fmt: skip
+                          0.18 if len(drawn) <= 2 else 0.07,
+                          _line(results, condition, drawn))  # fmt: skip
             ax.axhline(0.5, color="#999999", lw=0.8, ls=":")
             ax.set_ylim(-0.02, 1.02)
         _label_axes(grid, panels, MEASURE_AXES[measure], "runs not yet at threshold")
-        _legend(fig, grid.ravel().tolist())
+        _legend(fig, grid.ravel().tolist(), first=[_control_label(results)])
         return fig
 
 
@@ -245,10 +280,10 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> Figure | None
         for m in models
     }
     with _style():
-        fig, panels, grid = _facets(results, models, set(lc["condition"]), 2.6, share_y="model")
+        fig, panels, grid = _facets(results, models, set(lc["condition"]), 2.2, share_y="model")
         for ax, model, drawn, _ in panels:
             mine = lc[lc["model"] == model]
-            for condition in drawn:
+            for condition in _control_last(results, drawn):
                 curve = mine[mine["condition"] == condition]
                 if curve.empty:
                     continue
@@ -261,8 +296,8 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> Figure | None
                 if np.isfinite(bounds[model][0]):
                     low, high = bounded_band(mean, low, high, bounds[model])
                 c = col[condition]
-                ax.plot(curve["step"], mean, color=c, lw=1.6,
-                        label=results.condition_label(condition))  # fmt: skip
+                ax.plot(curve["step"], mean, color=c, label=results.condition_label(condition),
+                        **_line(results, condition, drawn))  # fmt: skip
                 ax.fill_between(curve["step"], low, high, color=c, lw=0,
                                 alpha=0.18 if len(drawn) <= 2 else 0.08)  # fmt: skip
             thresholds = runs.loc[runs["model"] == model, "threshold"].dropna()
@@ -283,7 +318,7 @@ def learning_curve_figure(results: Results, analysis: Analysis) -> Figure | None
             return _wrap(heldout_label(results, model) + log, 30)
 
         _label_axes(grid, panels, MEASURE_AXES["steps"], ylabel)
-        _legend(fig, grid.ravel().tolist())
+        _legend(fig, grid.ravel().tolist(), first=[_control_label(results)])
         return fig
 
 
@@ -373,44 +408,4 @@ def separability_figure(
             ax.set_title(results.model_label(model))
             ax.set_ylabel(_wrap(f"{results.metric_label(metric)} ({probe})", 40))
         _legend(fig, axes)
-        return fig
-
-
-def cka_figure(results: Results, analysis: Analysis) -> Figure | None:
-    """Heatmaps of mean linear CKA between conditions, per model and latent
-    space, two panels a row so the axis labels (short, see
-    :func:`short_labels`) have room at a laptop's width."""
-    cka = analysis.cka
-    if cka.empty:
-        return None
-    panels = list(dict.fromkeys(zip(cka["model"], cka["latent_space"], strict=True)))
-    short = short_labels(results)
-    n = len(results.conditions)
-    with _style():
-        side = 2.6 + 0.42 * n
-        fig, axes = _grid(len(panels), per_row=2, width=min(10.0, 2 * side + 1.2), height=side)
-        image = None
-        for ax, (model, space) in zip(axes, panels, strict=True):
-            rows = cka[(cka["model"] == model) & (cka["latent_space"] == space)]
-            conditions = [c for c in results.conditions if c in set(rows["condition_a"])]
-            matrix = (
-                rows.pivot_table(index="condition_a", columns="condition_b", values="mean_cka")
-                .reindex(index=conditions, columns=conditions)
-                .to_numpy()
-            )
-            image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
-            for (i, j), v in np.ndenumerate(matrix):
-                if np.isfinite(v):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center",
-                            fontsize=8 if len(conditions) <= 6 else 6.5,
-                            color="white" if v < 0.6 else "black")  # fmt: skip
-            names = [_wrap(short[c], SHORT_LABEL) for c in conditions]
-            ax.set_xticks(range(len(conditions)), names, rotation=45, ha="right",
-                          rotation_mode="anchor")  # fmt: skip
-            ax.set_yticks(range(len(conditions)), names)
-            ax.set_title(_wrap(f"{results.model_label(model)}: {space}", 40))
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-        if image is not None:
-            fig.colorbar(image, ax=axes, shrink=0.8, label="linear CKA (1 = same geometry)")
         return fig

@@ -148,7 +148,12 @@ def _answer(results: Results, analysis: Analysis) -> str:
         parts.append(para(f"About the data: {limits}", "limits"))
     parts.append(_synthesis(results, analysis))
     parts.append(_key_figure(results, analysis))
-    parts.append("<h3>Details</h3>")
+    # the sentences behind the answer, one per condition and question: folded
+    # (the synthesis above says it in short), so the page stays a page
+    parts.append(
+        '<details class="answer-more"><summary><h3>Details</h3> one sentence per '
+        "condition and question, with its numbers</summary>"
+    )
     parts.append('<div class="answer">')
     headline = sentences.headline_sentences(results, analysis)
     if headline:
@@ -170,7 +175,7 @@ def _answer(results: Results, analysis: Analysis) -> str:
     ):
         parts.append(para(text))
     parts.extend(_claim(s) for s in layers.best_layer_sentences(results, analysis))
-    parts.append("</div>")
+    parts.append("</div></details>")
     for text in sentences.caveats(results, analysis):
         parts.append(para(text, "note"))
     parts.append("</section>")

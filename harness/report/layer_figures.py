@@ -3,9 +3,10 @@ a declared stack's depth, and the 2-D probe pictures of every layer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from harness.report.plotting import CONTROL_COLOUR, colours
@@ -22,6 +23,26 @@ def layer_stacks(analysis: Analysis) -> list[tuple[str, str]]:
     """(model, stack) of every stack of at least two layers, in table order."""
     table = analysis.layers
     return list(dict.fromkeys(zip(table["model"], table["stack"], strict=True)))
+
+
+def distinct_layer_metrics(
+    analysis: Analysis, metrics: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The (probe, metric) pairs of ``metrics`` whose layer-by-layer numbers
+    differ from every earlier pair's: with two languages, "all languages" and
+    "target language vs rest" are one task with the same scores, and one figure
+    says it."""
+    table = analysis.layers
+    keys = ["model", "stack", "condition", "depth"]
+    kept: list[tuple[tuple[str, str], np.ndarray]] = []
+    for probe, metric in metrics:
+        rows = table[(table["probe"] == probe) & (table["metric"] == metric)]
+        values = rows.sort_values(keys)[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
+        if not any(
+            v.shape == values.shape and np.allclose(v, values, equal_nan=True) for _, v in kept
+        ):
+            kept.append(((probe, metric), values))
+    return [pair for pair, _ in kept]
 
 
 def _depth_axis(ax: Any, rows: Any) -> None:

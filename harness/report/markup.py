@@ -66,6 +66,10 @@ def _shown(row: pd.Series, cell: Cell) -> tuple[str, bool]:
 LABEL_COLUMNS = {"model", "condition", "latent_space", "label"}
 
 
+#: rows a table's box shows before it scrolls (report.css: .table-wrap's max-height)
+SCROLLS_AFTER = 8
+
+
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, Cell]],
            highlight: pd.Series | None = None) -> str:  # fmt: skip
     """An HTML table of ``frame``: (header, column name or row -> text) per column.
@@ -82,9 +86,16 @@ def table(frame: pd.DataFrame, columns: Sequence[tuple[str, Cell]],
             cells.append(f"<td{cls}>{esc(shown)}</td>")
         cls = ' class="sig"' if highlight is not None and bool(highlight.iloc[i]) else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    # a long table scrolls in its box (report.css): say so, since a box that
+    # shows its first rows looks like a whole table
+    more = (
+        f'<p class="rows">{len(body)} rows: scroll the table to see them all.</p>'
+        if len(body) > SCROLLS_AFTER
+        else ""
+    )
     return (
         f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
+        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
     )
 
 
@@ -112,6 +123,9 @@ def merge_repeats(
     groups: dict[Any, list[int]] = {}
     for i, key in enumerate(keys):
         groups.setdefault(key, []).append(i)
+    # what "every" means is read before any merge rewrites a cell: a second
+    # merged group must still see the first group's values, not its summary
+    everything = {column: {str(v) for v in frame[column]} for column, _ in over}
     keep = []
     for members in groups.values():
         first = members[0]
@@ -120,7 +134,7 @@ def merge_repeats(
             continue
         for column, noun in over:
             values = list(dict.fromkeys(str(v) for v in out.loc[members, column]))
-            every = len(values) > 1 and set(values) == {str(v) for v in out[column]}
+            every = len(values) > 1 and set(values) == everything[column]
             out.at[first, column] = f"every {noun}" if every else ", ".join(values)
     return out.loc[sorted(keep)].reset_index(drop=True)
 

@@ -19,27 +19,32 @@ from matplotlib.figure import Figure
 from harness.tables.results import Results
 
 DPI = 100
-#: Paul Tol's "muted" qualitative scheme (https://personal.sron.nl/~pault/,
-#: "Colour schemes and templates", 2021): nine colours that stay distinct for
-#: the common forms of colour blindness, ordered so the first few differ most.
+#: the conditions' colours, in order. Every one has a contrast of at least 3:1
+#: against the white page (WCAG 2.1's ratio for graphics; the pale sand of Paul
+#: Tol's "muted" scheme had 1.6:1), and every pair, the control's grey included,
+#: stays at least 15 CIELAB units apart for normal vision and as simulated for
+#: protanopia, deuteranopia and tritanopia (Machado et al. 2009, severity 1):
+#: chosen by a greedy max-min search over hues at those lightnesses, ordered so
+#: the first few differ most. tests/test_report_figures.py measures both.
 #: A suite of up to ten conditions (the control and nine others) gets ten
 #: distinct colours; more cycle, with the legend and panel titles to tell them apart.
 PALETTE = (
-    "#332288",  # indigo
-    "#CC6677",  # rose
-    "#44AA99",  # teal
-    "#DDCC77",  # sand
-    "#882255",  # wine
-    "#88CCEE",  # cyan
-    "#117733",  # green
-    "#AA4499",  # purple
-    "#999933",  # olive
+    "#DC6718",  # orange
+    "#189BDC",  # sky blue
+    "#7E431B",  # brown
+    "#4D18DC",  # violet
+    "#610F8A",  # purple
+    "#B83D9F",  # magenta
+    "#1867DC",  # blue
+    "#0F8A51",  # green
+    "#7E1B35",  # wine
 )
 #: the control is always this neutral grey, in every figure
 CONTROL_COLOUR = "#5F5F5F"
-#: languages in the 2-D probe plots (a different thing from conditions, so a
-#: different scheme: Paul Tol's "bright", from the same source)
-LANGUAGE_PALETTE = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
+#: languages in the 2-D probe plots (a different thing from conditions, in other
+#: figures): the same measured colours in another order, so the first two
+#: languages are blue and orange
+LANGUAGE_PALETTE = ("#189BDC", "#DC6718", "#0F8A51", "#B83D9F", "#7E431B", "#4D18DC", "#7E1B35")
 
 
 @contextmanager
@@ -115,13 +120,16 @@ def wrap(text: str, width: int = 28) -> str:
     return "\n".join(textwrap.wrap(str(text), width)) or str(text)
 
 
-def legend(fig: Figure, axes: Sequence[Any], title: str | None = None) -> None:
+def legend(
+    fig: Figure, axes: Sequence[Any], title: str | None = None, first: Sequence[str] = ()
+) -> None:
     """One legend above all panels: panels share their conditions, and a legend
-    inside a panel hides data."""
+    inside a panel hides data. Labels in ``first`` (the control's) lead it."""
     seen: dict[str, Any] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(label, handle)
+    seen = {label: seen[label] for label in first if label in seen} | seen
     if seen:
         fig.legend(list(seen.values()), list(seen), loc="outside upper center",
                    ncol=min(len(seen), 4), title=title)  # fmt: skip

@@ -67,12 +67,16 @@ def scatter_grid(
     }
     languages = sorted({str(x) for v in labels.values() for x in v})
     colour = {lang: LANGUAGE_PALETTE[i % len(LANGUAGE_PALETTE)] for i, lang in enumerate(languages)}
+    # no wider than the page shows it (10 in at 100 dpi), so the text is not shrunk
+    side = min(2.4, 8.6 / max(len(conditions), 1))
     with _style():
-        fig = Figure(figsize=(2.6 * len(conditions) + 1.2, 2.5 * len(rows)), layout="constrained")
+        fig = Figure(figsize=(side * len(conditions) + 1.4, (side + 0.1) * len(rows) + 0.5),
+                     layout="constrained")  # fmt: skip
         axes = fig.subplots(len(rows), len(conditions), squeeze=False)
         for j, condition in enumerate(conditions):
             _, seed, coords = chosen[condition]
-            axes[0, j].set_title(f"{_wrap(results.condition_label(condition), 30)}\nseed {seed}")
+            axes[0, j].set_title(f"{_wrap(results.condition_label(condition), 22)}\nseed {seed}",
+                                 fontsize=8.5)  # fmt: skip
             for i, (space, row_label) in enumerate(rows):
                 ax = axes[i, j]
                 ax.set_xticks([])

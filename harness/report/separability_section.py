@@ -86,7 +86,9 @@ def _layers(results: Results, analysis: Analysis) -> str:
     if analysis.layers.empty:
         return ""
     out = ['<h3 id="layers">Layer by layer</h3>']
-    for probe, metric in separation.main_metrics(analysis):
+    metrics = separation.main_metrics(analysis)
+    leading = metrics[:1]
+    for probe, metric in figures.distinct_layer_metrics(analysis, metrics):
         shown = results.metric_label(metric)
         data = figures.layer_figure(results, analysis, probe, metric)
         if data is None:
@@ -102,8 +104,10 @@ def _layers(results: Results, analysis: Analysis) -> str:
             data,
             f"{shown} against layer per condition",
             f"{shown} ({probe}) at each layer of the stacks the extractors declared, one line per "
-            f"condition: {band}. Dashed: the probe's chance level. stats/layers.csv has every row; "
-            "the answer above names the best-separating layer of each condition.",
+            f"condition: {band}. Dashed: the probe's chance level. stats/layers.csv has every row"
+            + ("; the details under the answer name each condition's best-separating layer (the "
+               "highest seed mean, not a test between layers)." if [(probe, metric)] == leading
+               else "."),
         ))  # fmt: skip
     out.append(figure(
         figures.cka_layer_figure(results, analysis),

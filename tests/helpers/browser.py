@@ -134,30 +134,44 @@ class PageCheck:
 
 
 #: what the page looks like to a reader, as JSON: every image's state, the
-#: title, whether the answer box is there, the page width, and the text boxes
-#: whose text does not fit (a block wider inside than its box, or a name cell
-#: wrapped to more than three lines)
-_PAGE_CHECK = """JSON.stringify({
-  images: Array.from(document.images).map(i =>
-    [i.complete, i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width]),
-  title: document.title,
-  answer: !!document.querySelector('#answer .answer'),
-  width: document.documentElement.scrollWidth,
-  height: document.documentElement.scrollHeight,
-  overflowing: Array.from(document.querySelectorAll(
-      'h1, h2, h3, p, li, th, td, figcaption, summary, nav, figure'))
-    .filter(e => getComputedStyle(e).display !== 'inline' && !e.closest('pre'))
-    .filter(e => e.scrollWidth > e.clientWidth + 1
-              || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
-                 && !e.closest('.table-wrap'))
-    .map(e => [e.tagName, e.textContent.slice(0, 80), e.scrollWidth, e.clientWidth]),
-  tall_names: Array.from(document.querySelectorAll('td.label')).map(e => {
-      const text = document.createRange();
-      text.selectNodeContents(e);
-      return [e.textContent,
-              text.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)];
-    }).filter(([_, lines]) => lines > 3.5),
-})"""
+#: title, whether the answer box is there, the page's width and height as it
+#: opens (folded blocks folded), and, with every folded block opened so that
+#: what it hides is checked too, the text boxes whose text does not fit (a
+#: block wider inside than its box, or a name cell wrapped to more than three
+#: lines); the folded blocks are folded again before the screenshot
+_PAGE_CHECK = """(() => {
+  const opened = {
+    width: document.documentElement.scrollWidth,
+    height: document.documentElement.scrollHeight,
+  };
+  const folded = Array.from(document.querySelectorAll('details:not([open])'));
+  folded.forEach(d => { d.open = true; });
+  const out = JSON.stringify({
+    images: Array.from(document.images).map(i =>
+      [i.complete, i.naturalWidth, i.naturalHeight, i.getBoundingClientRect().width]),
+    title: document.title,
+    answer: !!document.querySelector('#answer .answer'),
+    width: opened.width,
+    height: opened.height,
+    folded: folded.length,
+    unfolded_width: document.documentElement.scrollWidth,
+    overflowing: Array.from(document.querySelectorAll(
+        'h1, h2, h3, p, li, th, td, figcaption, summary, nav, figure'))
+      .filter(e => getComputedStyle(e).display !== 'inline' && !e.closest('pre'))
+      .filter(e => e.scrollWidth > e.clientWidth + 1
+                || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                   && !e.closest('.table-wrap'))
+      .map(e => [e.tagName, e.textContent.slice(0, 80), e.scrollWidth, e.clientWidth]),
+    tall_names: Array.from(document.querySelectorAll('td.label')).map(e => {
+        const text = document.createRange();
+        text.selectNodeContents(e);
+        return [e.textContent,
+                text.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)];
+      }).filter(([_, lines]) => lines > 3.5),
+  });
+  folded.forEach(d => { d.open = false; });
+  return out;
+})()"""
 
 
 def inspect_page(path: Path, profile: Path, width: int = WIDTH) -> PageCheck:
