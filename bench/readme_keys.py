@@ -194,6 +194,16 @@ def _ae_sep_vs_control(st: Stored, column: str) -> pd.Series:
     return rows(table, model=AE, metric=MULTICLASS)[column]
 
 
+def _language_equivalence_ci(st: Stored) -> str:
+    """The 90% CIs of the LSTM's pairs of low-passed speech that differ only in
+    the language, all of them within the margin (else the sentence is wrong)."""
+    table = _pretrain(st).analysis.convergence_between
+    pairs = rows(table, measure="steps", model=LSTM, differs_in="language")
+    if not pairs["equivalent"].astype(bool).all():
+        raise ValueError("a language pair of the LSTM is no longer shown equivalent")
+    return ci(pairs["equivalence_ci_low"].min(), pairs["equivalence_ci_high"].max())
+
+
 def _control_median(st: Stored) -> str:
     row = one(median(_pretrain(st), LSTM, str(_pretrain(st).results.control)))
     bounds = f"{whole(row['median_ci_low'])}, {whole(row['median_ci_high'])}"
@@ -273,6 +283,11 @@ PRETRAIN: dict[str, Callable[[Stored], str]] = {
     "pretrain.ae.change_detectable": lambda st: span(
         _ae_sep_vs_control(st, "detectable_difference")
     ),
+    "pretrain.ae.equivalent": lambda st: str(
+        int(_ae_sep_vs_control(st, "equivalent").fillna(False).astype(bool).sum())
+    ),
+    "pretrain.ae.conditions": lambda st: str(len(_ae_sep_vs_control(st, "equivalent"))),
+    "pretrain.lstm.language_equivalence_ci": _language_equivalence_ci,
 }
 
 
