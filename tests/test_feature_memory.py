@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 
 import numpy as np
-import pytest
 
 from harness.data import feature_memory
 from harness.data.feature_memory import FeatureMemory
@@ -43,14 +42,17 @@ def test_a_forgotten_array_leaves_no_digest_behind():
     assert memory._digests == {}
 
 
-def test_features_are_kept_read_only_up_to_the_limit_oldest_dropped_first():
+def test_features_are_kept_as_copies_up_to_the_limit_oldest_dropped_first():
     memory = FeatureMemory(limit=3 * 800)
     arrays = [np.full((10, 20), i, np.float32) for i in range(4)]  # 800 bytes each
     for i, a in enumerate(arrays):
         assert memory.put("k", str(i), a) is a
-        assert not a.flags.writeable
+        a[0, 0] = -1.0  # the caller's array is its own
     assert memory.get("k", "0") is None
-    assert memory.get("k", "3") is arrays[3]
+    got = memory.get("k", "3")
+    assert got is not None and got[0, 0] == 3.0 and got.flags.writeable
+    got[0, 0] = -2.0  # and so is each copy handed out
+    assert memory.get("k", "3")[0, 0] == 3.0
     memory.get("k", "1")  # used: now the newest
     memory.put("k", "4", np.zeros((10, 20), np.float32))
     assert memory.get("k", "1") is not None and memory.get("k", "2") is None
@@ -65,13 +67,16 @@ def test_remembered_features_equal_the_disk_cache_and_a_fresh_computation(tmp_pa
         c.setflags(write=False)
     extract = FeatureExtractor(FeatureConfig(), tmp_path)
     first = extract(clips)
-    again = FeatureExtractor(FeatureConfig(), tmp_path)(clips)
-    assert all(a is b for a, b in zip(first, again, strict=True))  # from memory
+    assert len(feature_memory.MEMORY._features) == 3  # kept in memory
+    again = FeatureExtractor(FeatureConfig(), tmp_path)
+    repeated = again(clips)
+    assert again.hits == 3
     feature_memory.MEMORY.clear()
     from_disk = FeatureExtractor(FeatureConfig(), tmp_path)(clips)
     fresh = FeatureExtractor(FeatureConfig(), None)(clips)
-    for a, b, c in zip(first, from_disk, fresh, strict=True):
+    for a, b, c, d in zip(first, from_disk, fresh, repeated, strict=True):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, d)
         np.testing.assert_array_equal(a, c)
-    with pytest.raises(ValueError, match="read-only"):
-        first[0][0, 0] = 1.0
+    first[0][0, 0] = 1.0  # a caller's change reaches neither the memory nor the next caller
+    assert FeatureExtractor(FeatureConfig(), tmp_path)(clips)[0][0, 0] != 1.0

@@ -9,8 +9,9 @@ back from the disk cache cost more than a third of a flagship run's training
 * each read-only array's digest, by identity (an array that can be written to
   is hashed every time: its samples may change), forgotten with the array;
 * the most recent features by (cache folder, audio digest), up to
-  :data:`MEMORY_BYTES`, least recently used dropped first, read-only so no
-  caller can change what the next run reads.
+  :data:`MEMORY_BYTES`, least recently used dropped first: a read-only copy
+  is kept and each caller gets its own copy, so no caller can change what
+  the next run reads (and torch takes the arrays without a warning).
 
 Nothing here changes a number: the digest is the disk cache's, and a
 remembered entry is the array the cache would have returned (the folder
@@ -56,18 +57,21 @@ class FeatureMemory:
         return value
 
     def get(self, key: str, digest: str) -> np.ndarray | None:
+        """A copy of the features kept for (``key``, ``digest``), or None."""
         found = self._features.get((key, digest))
-        if found is not None:
-            self._features.move_to_end((key, digest))
-        return found
+        if found is None:
+            return None
+        self._features.move_to_end((key, digest))
+        return found.copy()
 
     def put(self, key: str, digest: str, features: np.ndarray) -> np.ndarray:
-        """Keep ``features`` (made read-only) and return them."""
-        features.setflags(write=False)
+        """Keep a read-only copy of ``features``; return ``features`` themselves."""
         if features.nbytes > self.limit or (key, digest) in self._features:
             return features
-        self._features[(key, digest)] = features
-        self._bytes += features.nbytes
+        kept = features.copy()
+        kept.setflags(write=False)
+        self._features[(key, digest)] = kept
+        self._bytes += kept.nbytes
         while self._bytes > self.limit:
             _, dropped = self._features.popitem(last=False)
             self._bytes -= dropped.nbytes
