@@ -70,3 +70,24 @@ def test_runs_probe_the_baseline_once_per_seed(tmp_path, tones_registry, monkeyp
     assert [dim for dim, _ in seen].count(24) == 1
     model_spaces = sum(len({r["latent_space"] for r in rec["probes"]}) - 1 for rec in records)
     assert len(seen) == 1 + model_spaces
+
+
+def test_a_probe_whose_code_changed_does_not_reuse_results_of_the_old_code(
+    tmp_path, tones_registry, monkeypatch
+):
+    from harness.run import probes
+
+    seen = []
+    original = Centroid.run
+
+    def counting(self, latents, labels, groups, target, seed):
+        seen.append(latents.shape[1])
+        return original(self, latents, labels, groups, target, seed)
+
+    monkeypatch.setattr(Centroid, "run", counting)
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "fresh-cache"))
+    spec = next(s for s in specs(tmp_path, tones_registry) if s.seed == 0)
+    run(spec, tmp_path / "old", tones_registry)
+    monkeypatch.setattr(probes, "_module_code", lambda module: "edited code")
+    run(spec, tmp_path / "new", tones_registry)
+    assert seen.count(24) == 2  # the baseline probed again by the edited probe

@@ -22,6 +22,7 @@ import numpy as np
 
 from harness.plugin.components import Component, Metric
 from harness.plugin.contracts import Clip, ContractError, ProbeResult, check_probe_result
+from harness.plugin.provenance import factory_module, source_hash
 from harness.plugin.registry import Registry
 from harness.plugin.selection import Selection
 from harness.run.latents import LatentSpace
@@ -201,9 +202,21 @@ class _Question:
         )
         if latent.needs_model or self.cache_dir is None:
             return answer_now()
-        identity = {**selection.to_dict(), "source": component.source}
+        # the probe's code by content: a result of older code is never reused
+        identity = {**selection.to_dict(), "source": component.source, "code": _code(component)}
         key = probe_key(latent.values, self.labels, self.groups, self.target, self.seed, identity)
         return cached_probe(self.cache_dir, key, answer_now)
+
+
+def _code(component: Component) -> str | None:
+    """The source hash of the module that builds ``component`` (once per process:
+    the code a process runs does not change under it)."""
+    return _module_code(factory_module(component))
+
+
+@functools.cache
+def _module_code(module: str) -> str | None:
+    return source_hash(module)
 
 
 def probe_arrays(selection: Selection, space: str, result: ProbeResult) -> dict[str, np.ndarray]:
