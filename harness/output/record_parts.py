@@ -19,9 +19,17 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+#: what a JSON array of plain values holds: frozen as it is, element by element
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """Lists as tuples, recursively (the typed parts' sequences); mappings stay."""
     if isinstance(value, list | tuple):
+        # a record's long arrays (null distributions, curves) hold plain numbers:
+        # one tuple() instead of a call per element
+        if _SCALARS.issuperset(map(type, value)):
+            return tuple(value)
         return tuple(freeze(v) for v in value)
     if isinstance(value, Mapping):
         return {k: freeze(v) for k, v in value.items()}

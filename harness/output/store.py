@@ -144,7 +144,7 @@ class Store:
         out = {}
         for path in self._run_folders():
             try:
-                out[path.name] = read_record(path / RECORD).status
+                out[path.name] = _status(path / RECORD)
             except RecordVersionError:
                 raise
             except (OSError, ValueError):
@@ -398,3 +398,17 @@ def fresh_output(output: str | Path) -> Path | None:
         target = output.with_name(f"{output.name}.old-{stamp}-{n}")
     os.rename(output, target)
     return target
+
+
+#: (path, inode, size, mtime) -> status of the records this process has read:
+#: a record is replaced by a rename (a new inode), never edited in place
+_STATUSES: dict[tuple[str, int, int, int], str] = {}
+
+
+def _status(path: Path) -> str:
+    """The status in the record at ``path``, read once per version of the file."""
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _STATUSES:
+        _STATUSES[key] = read_record(path).status
+    return _STATUSES[key]
