@@ -14,7 +14,6 @@ a build that stopped half-way leaves none, and is compared before the next.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as md
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from harness.atomic import write_text
 from harness.output.layout import MANIFEST, REPORT, REPORT_DIGEST, RUNS, RUNS_CSV
 from harness.plugin.provenance import source_hash
+from harness.run.environment import package_version
 
 #: the module whose imports, transitively, are the code that builds a report
 REPORT_MODULE = "harness.report.html"
@@ -58,12 +58,7 @@ def _manifest(path: Path) -> bytes:
 
 
 def _code(settings: dict[str, object]) -> dict[str, object]:
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            versions[name] = None
+    versions = {name: package_version(name) for name in LIBRARIES}
     return {"code": source_hash(REPORT_MODULE), "libraries": versions, "settings": settings}
 
 
