@@ -404,21 +404,19 @@ def test_two_metrics_with_the_same_layer_numbers_get_one_figure(flagship):
 
 
 def test_a_metric_with_an_earlier_metrics_scores_is_named_not_drawn_again():
-    from types import SimpleNamespace
-
     import pandas as pd
 
-    from harness.report.separability_section import _same_scores_as
+    from harness.report.figures import same_scores_as
 
     rows = []
     for metric, shift in (("all", 0.0), ("target_vs_rest", 0.0), ("other", 0.1)):
         for condition in ("none", "lp"):
             rows.append({"probe": "ridge", "metric": metric, "model": "m", "condition": condition,
                          "latent_space": "h", "mean": 0.6 + shift, "ci_low": 0.5, "ci_high": 0.7})  # fmt: skip
-    analysis = SimpleNamespace(separability=pd.DataFrame(rows))
-    assert _same_scores_as(analysis, ("ridge", "all"), []) is None
-    assert _same_scores_as(analysis, ("ridge", "target_vs_rest"), [("ridge", "all")]) == (
+    table, keys = pd.DataFrame(rows), ["model", "condition", "latent_space"]
+    assert same_scores_as(table, keys, ("ridge", "all"), []) is None
+    assert same_scores_as(table, keys, ("ridge", "target_vs_rest"), [("ridge", "all")]) == (
         "ridge",
         "all",
     )
-    assert _same_scores_as(analysis, ("ridge", "other"), [("ridge", "all")]) is None
+    assert same_scores_as(table, keys, ("ridge", "other"), [("ridge", "all")]) is None

@@ -29,6 +29,7 @@ from harness.report.layer_figures import (
     layer_figure,
     layer_stacks,
     layer_tsne_figures,
+    same_scores_as,
 )
 from harness.report.plotting import (
     CONTROL_COLOUR,
@@ -74,6 +75,7 @@ __all__ = [
     "layer_tsne_figures",
     "learning_curve_figure",
     "png",
+    "same_scores_as",
     "separability_figure",
     "short_labels",
     "threshold_sensitivity_figure",

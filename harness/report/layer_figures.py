@@ -32,17 +32,34 @@ def distinct_layer_metrics(
     differ from every earlier pair's: with two languages, "all languages" and
     "target language vs rest" are one task with the same scores, and one figure
     says it."""
-    table = analysis.layers
-    keys = ["model", "stack", "condition", "depth"]
-    kept: list[tuple[tuple[str, str], np.ndarray]] = []
-    for probe, metric in metrics:
-        rows = table[(table["probe"] == probe) & (table["metric"] == metric)]
-        values = rows.sort_values(keys)[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
-        if not any(
-            v.shape == values.shape and np.allclose(v, values, equal_nan=True) for _, v in kept
+    kept: list[tuple[str, str]] = []
+    for pair in metrics:
+        if (
+            same_scores_as(analysis.layers, ["model", "stack", "condition", "depth"], pair, kept)
+            is None
         ):
-            kept.append(((probe, metric), values))
-    return [pair for pair, _ in kept]
+            kept.append(pair)
+    return kept
+
+
+def same_scores_as(
+    table: Any, keys: Sequence[str], pair: tuple[str, str], earlier: Sequence[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The first (probe, metric) of ``earlier`` whose rows of ``table`` (ordered by
+    ``keys``) have the same mean and CI as ``pair``'s, or None."""
+    if table.empty or not {"mean", "ci_low", "ci_high"} <= set(table.columns):
+        return None
+
+    def scores(probe: str, metric: str) -> np.ndarray:
+        rows = table[(table["probe"] == probe) & (table["metric"] == metric)]
+        return rows.sort_values(list(keys))[["mean", "ci_low", "ci_high"]].to_numpy(dtype=float)
+
+    mine = scores(*pair)
+    for other in earlier:
+        theirs = scores(*other)
+        if theirs.shape == mine.shape and np.allclose(theirs, mine, equal_nan=True):
+            return other
+    return None
 
 
 def _depth_axis(ax: Any, rows: Any) -> None:

@@ -41,11 +41,12 @@ def separability_section(results: Results, analysis: Analysis) -> str:
     main = separation.main_metrics(analysis)
     if not main:
         out.append(para("No probe results yet.", "muted"))
-    drawn: dict[tuple[str, str], tuple[str, str]] = {}
+    drawn: list[tuple[str, str]] = []
     for probe, metric in main:
         shown = results.metric_label(metric)
         out.append(f"<h3>{esc(shown)} ({esc(probe)})</h3>")
-        same = _same_scores_as(analysis, (probe, metric), list(drawn))
+        keys = ["model", "condition", "latent_space"]
+        same = figures.same_scores_as(analysis.separability, keys, (probe, metric), drawn)
         if same is not None:
             # two languages: "all languages" and "target vs rest" are one task
             out.append(para(
@@ -53,7 +54,7 @@ def separability_section(results: Results, analysis: Analysis) -> str:
                 "every latent space and condition: with two languages both are one task.", "note"
             ))  # fmt: skip
             continue
-        drawn[(probe, metric)] = (probe, metric)
+        drawn.append((probe, metric))
         out.append(figure(
             figures.separability_figure(results, analysis, probe, metric),
             f"{shown} per latent space and condition",
@@ -230,26 +231,3 @@ def _vs_chance_table(rows: pd.DataFrame) -> str:
                     "baseline only where the baseline itself is clearly above chance: between two "
                     "spaces at chance the test is liberal (docs/report.md).", "note"))  # fmt: skip
     return "".join(out)
-
-
-def _same_scores_as(
-    analysis: Analysis, key: tuple[str, str], earlier: list[tuple[str, str]]
-) -> tuple[str, str] | None:
-    """The earlier (probe, metric) whose per-space, per-condition scores equal
-    ``key``'s, or None."""
-    table = analysis.separability
-    columns = ["mean", "ci_low", "ci_high"]
-    if table.empty or not set(columns) <= set(table.columns):
-        return None
-
-    def scores(probe: str, metric: str) -> np.ndarray:
-        rows = table[(table["probe"] == probe) & (table["metric"] == metric)]
-        ordered = rows.sort_values(["model", "condition", "latent_space"])
-        return ordered[columns].to_numpy(dtype=float)
-
-    mine = scores(*key)
-    for other in earlier:
-        theirs = scores(*other)
-        if theirs.shape == mine.shape and np.allclose(theirs, mine, equal_nan=True):
-            return other
-    return None
