@@ -127,6 +127,10 @@ class Component:
         ``parameter_groups(module)`` returns, such as ``("backbone", "head")``
         (:class:`harness.plugin.contracts.GroupedModel`): what ``[training] lr_groups``
         and ``freeze`` may name.
+    :param alignments: for datasets, True when every clip carries a
+        time-aligned phone tier (``Clip.phones``); for probes, True when the
+        probe needs one (a suite pairing such a probe with a dataset without
+        alignments is a validation error).
     """
 
     name: str
@@ -145,6 +149,7 @@ class Component:
     limits: str = ""
     groups: Sequence[str] = ()
     input: str = "features"
+    alignments: bool = False
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""

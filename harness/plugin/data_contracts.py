@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    pass
+    from harness.plugin.alignments import PhoneInterval
 
 from harness.plugin.contract_errors import ContractError
 
@@ -37,6 +37,9 @@ class Clip:
     audio: np.ndarray = field(repr=False, compare=False)
     sample_rate: int
     labels: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: the phones spoken, time-aligned (:mod:`harness.plugin.alignments`), for a
+    #: dataset that declares ``Component.alignments``; None where it has none
+    phones: tuple[PhoneInterval, ...] | None = field(default=None, compare=False, repr=False)
 
     def label(self, name: str) -> str:
         """The clip's value of label ``name`` (``language``, ``speaker`` or one of ``labels``).
