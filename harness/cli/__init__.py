@@ -27,6 +27,7 @@ from harness.cli.common import (
     RunNotStarted,
     UsageError,
 )
+from harness.cli.export import cmd_export
 from harness.cli.parser import build_parser
 from harness.cli.plugins import cmd_plugins, format_component
 from harness.cli.report import cmd_probe, cmd_report, write_report
@@ -53,6 +54,7 @@ __all__ = [
     "build_parser",
     "cmd_check",
     "cmd_compare",
+    "cmd_export",
     "cmd_plugins",
     "cmd_power",
     "cmd_probe",
@@ -128,6 +130,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return cmd_power(args)
         if args.command == "check":
             return cmd_check(args.directory)
+        if args.command == "export":
+            return cmd_export(args.directory, args.to, args.uri, args.experiment)
         if args.command == "compare":
             return cmd_compare(args.directories, args.output, args.measure)
         return cmd_run(args, started, registry)

@@ -31,6 +31,7 @@ first steps:
   harness probe reports/quick          run again the probes that failed, from stored latents
   harness compare reports/a reports/b  the answers of several results folders side by side
   harness check reports/quick          A/A check: do the tests find differences where none is?
+  harness export reports/quick         its runs in an MLflow store (mlflow ui to browse them)
 
 exit codes: 0 success, 1 some runs failed or are missing (the others are kept),
             2 usage or suite errors, 130 interrupted (run the same command again to finish)
@@ -89,6 +90,14 @@ COMMANDS = {
         "seconds under a changing machine load) is unsafe to trust. Exit 0: nothing false "
         "found; 1: a false difference found; 2: the folder cannot be checked.",
     ),
+    "export": (
+        "write a results folder's runs into a tracking store (MLflow)",
+        "Write every run in DIR into an MLflow tracking store: one MLflow run per "
+        "harness run (its settings as parameters, its learning curve and final measures as "
+        "metrics, condition, model and seed as tags) and one run holding the report and "
+        "tables as artifacts. Runs already in the store are not written again. Needs the "
+        "mlflow extra: pip install 'harness[mlflow]'.",
+    ),
     "compare": (
         "put the answers of several results folders side by side",
         "For each results folder (say, the same study on the embedded corpus and "
@@ -121,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"do not load the plugin entry point NAME (repeatable; adds to ${DISABLE_ENV})",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_run, _validate, _plugins, _report, _probe, _power, _compare, _check):
+    for add in (_run, _validate, _plugins, _report, _probe, _power, _compare, _check, _export):
         add(sub)
     return parser
 
@@ -233,3 +242,13 @@ def _compare(sub: Subparsers) -> None:
 
 def _check(sub: Subparsers) -> None:
     _folder_command(sub, "check")
+
+
+def _export(sub: Subparsers) -> None:
+    export = _folder_command(sub, "export")
+    export.add_argument("--to", choices=("mlflow",), default="mlflow", help="the store (mlflow)")
+    export.add_argument(
+        "--uri",
+        help="tracking URI (default: sqlite:///DIR/mlflow.db, artifacts in DIR/mlflow-artifacts)",
+    )
+    export.add_argument("--experiment", help="experiment name (default: the suite's name)")
