@@ -83,7 +83,7 @@ def test_without_mlflow_installed_the_error_says_how_to_install(tmp_path, monkey
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     assert main(["export", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert "pip install 'harness[mlflow]'" in err and str(folder) in err
+    assert "pip install 'speech-pretrain-harness[mlflow]'" in err and str(folder) in err
 
 
 def test_a_folder_without_runs_is_a_usage_error(tmp_path, capsys):

@@ -96,7 +96,7 @@ COMMANDS = {
         "harness run (its settings as parameters, its learning curve and final measures as "
         "metrics, condition, model and seed as tags) and one run holding the report and "
         "tables as artifacts. Runs already in the store are not written again. Needs the "
-        "mlflow extra: pip install 'harness[mlflow]'.",
+        "mlflow extra: pip install 'speech-pretrain-harness[mlflow]'.",
     ),
     "compare": (
         "put the answers of several results folders side by side",

@@ -10,7 +10,7 @@ single metrics. One more run, tagged ``harness.kind = report``, carries the
 report and the CSV tables as artifacts. Exporting the same folder again adds
 only the runs the store does not hold yet (matched by ``harness.run_id``).
 
-MLflow is an optional extra (``pip install 'harness[mlflow]'``); nothing here
+MLflow is an optional extra (``pip install 'speech-pretrain-harness[mlflow]'``); nothing here
 imports it before an export starts.
 """
 
@@ -58,7 +58,7 @@ FINAL_MEASURES = (
 )
 #: the parts of a run's spec that become parameters, flattened with dots
 SPEC_PARAMS = ("condition", "model", "dataset", "features", "splits", "target", "training")
-INSTALL_HINT = "pip install 'harness[mlflow]'"
+INSTALL_HINT = "pip install 'speech-pretrain-harness[mlflow]'"
 
 
 class ExportError(Exception):
