@@ -25,6 +25,7 @@ import torch
 from timing import (
     LOOP_MEASURES,
     LOOP_RATIOS,
+    autocast,
     compare_loops,
     loop_arguments,
     loop_device,
@@ -90,8 +91,9 @@ def bare_loop(
     with stopwatch() as elapsed:
         for _ in range(args.steps):
             batch = data[torch.randint(0, data.shape[0], (args.batch,), device=device)]
-            prediction, _ = module(batch[:, :-1])
-            loss = F.mse_loss(prediction, batch[:, 1:])
+            with autocast(device, args.precision):
+                prediction, _ = module(batch[:, :-1])
+                loss = F.mse_loss(prediction, batch[:, 1:])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -121,6 +123,7 @@ def harness_loop(
         batch_size=args.batch,
         segment_frames=args.frames,
         device=args.device,
+        precision=args.precision,
     )
     model, pairs = LSTMModel(args.hidden, args.layers), TrainingData(train=data, heldout=heldout)
     settings = {"target": target, "training": training, "seed": seed}
@@ -172,7 +175,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "fraction_of_peak": achieved / peak,
         "environment": environment(),
     }
-    print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"device {device} ({args.precision}), {args.threads} thread(s), torch {torch.__version__}"
+    )
     print(
         f"model LSTM({args.hidden}) x{args.layers} + Linear({args.features}), batch {args.batch}"
         f" x {args.frames} frames x {args.features} features, Adam; {args.repeats} repeats"

@@ -70,12 +70,13 @@ def bare_loop(
             mask = _compute_mask_indices((args.batch, frames), args.mask_prob, args.mask_length)
             negatives = _sample_negative_indices((args.batch, frames), 10, mask)
             mask_t = torch.from_numpy(mask).to(device)
-            out = net(
-                batch,
-                mask_time_indices=mask_t,
-                sampled_negative_indices=torch.from_numpy(negatives).to(device),
-            )
-            loss = out.loss / mask_t.sum()
+            with timing.autocast(device, args.precision):
+                out = net(
+                    batch,
+                    mask_time_indices=mask_t,
+                    sampled_negative_indices=torch.from_numpy(negatives).to(device),
+                )
+                loss = out.loss / mask_t.sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -92,7 +93,8 @@ def harness_loop(
     target = TargetConfig(language="x", threshold=0.0, threshold_mode="absolute",
                           max_steps=steps, eval_every=steps)  # fmt: skip
     training = TrainingConfig(optimizer="adam", lr=1e-3, batch_size=args.batch,
-                              device=args.device, crop_seconds=args.crop_seconds)  # fmt: skip
+                              device=args.device, crop_seconds=args.crop_seconds,
+                              precision=args.precision)  # fmt: skip
     pairs = TrainingData(train=data, heldout=heldout)
     settings = {"target": target, "training": training, "seed": seed}
     return timing.per_step(
@@ -158,7 +160,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "audio_seconds_per_second": throughput,
         "environment": environment(),
     }
-    print(f"device {device}, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"device {device} ({args.precision}), {args.threads} thread(s), torch {torch.__version__}"
+    )
     print(
         f"wav2vec2 hidden {args.hidden} x {args.layers} layers, batch {args.batch} x "
         f"{args.crop_seconds} s at {args.sample_rate} Hz, Adam; {args.repeats} repeats of "

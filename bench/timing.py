@@ -183,6 +183,7 @@ def loop_arguments(parser: argparse.ArgumentParser, steps: int, repeats: int) ->
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     parser.add_argument("--json", help="also write the results to this file")
 
 
@@ -194,6 +195,13 @@ def per_step(steps: int, train_call: Callable[[], tuple[Any, Any]]) -> tuple[flo
     (_, outcome), wall, cpu = timed(train_call)
     assert outcome.steps == steps and outcome.status == "censored"
     return outcome.train_seconds / steps, wall / steps, cpu / steps
+
+
+def autocast(device: Any, precision: str) -> Any:
+    """What the harness's step does with ``[training] precision``, for a bare loop."""
+    import torch
+
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def loop_device(args: argparse.Namespace) -> Any:

@@ -72,6 +72,7 @@ class Stepper:
         self.optimizer = make_optimizer(optimizer_params(module, groups, config), config)
         self.schedule = make_schedule(self.optimizer, config, steps)
         self.clip = config.grad_clip
+        self.bf16 = config.precision == "bf16"
         self.name = name
         self.checked = False
         self.frozen = frozen or []
@@ -98,7 +99,8 @@ class Stepper:
         if self.done == self.unfreeze_at:
             set_trainable(self.frozen, True)
         self.done += 1
-        loss = self.objective.loss(self.module, batch)
+        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            loss = self.objective.loss(self.module, batch)
         if not self.checked:
             check_loss(self.name, loss)
             self.checked = True

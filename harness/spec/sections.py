@@ -374,7 +374,16 @@ class TrainingConfig(Section):
         min=0.0,
     )
     device: str = option(
-        "auto", "where to train: auto picks cuda when available", choices=("auto", "cpu", "cuda")
+        "cpu",
+        "where to train: cpu (the default: the same suite and seed give the same numbers), "
+        "auto (cuda when available, else cpu) or cuda (an error where torch sees none)",
+        choices=("cpu", "auto", "cuda"),
+    )
+    precision: str = option(
+        "fp32",
+        "number format of each training step: fp32, or bf16 (autocast: matrix products and "
+        "convolutions in bfloat16, weights, optimiser and held-out evaluation in float32)",
+        choices=("fp32", "bf16"),
     )
     crop_seconds: float = option(
         1.0,
