@@ -70,12 +70,13 @@ def test_rejects_mismatched_rows_and_constant_input() -> None:
 
 
 @pytest.mark.parametrize("batched", [True, False])
-def test_every_pair_at_once_equals_each_pair_alone(batched):
+@pytest.mark.parametrize("width", [5, 20], ids=["narrow: features side by side", "wide: Gram"])
+def test_every_pair_at_once_equals_each_pair_alone(batched, width):
     from harness.stats.cka import _SpaceCKA
 
     rng = np.random.default_rng(7)
     ids = [f"c{i}" for i in range(30)]
-    arrays = {f"run{k}": rng.normal(size=(30, 5 + k)) for k in range(4)}
+    arrays = {f"run{k}": rng.normal(size=(30, width + k)) for k in range(4)}
     space = _SpaceCKA(arrays, dict.fromkeys(arrays, ids), batched)
     assert space.shared == batched
     for a in arrays:

@@ -77,7 +77,8 @@ class _SpaceCKA:
     do), each run's centred Gram matrix ``Xc Xc^T`` scaled to unit Frobenius
     norm is one row of a matrix, and one product of that matrix with itself
     gives every pair's CKA at once: the same number as :func:`linear_cka`'s
-    Gram form. Otherwise (not ``batched``: a few pairs of many runs are
+    Gram form; for narrow spaces the same numbers come from one product of
+    the runs' centred features side by side. Otherwise (not ``batched``: a few pairs of many runs are
     wanted; or the Gram matrices would pass :data:`GRAM_BYTES`) each pair is
     computed on the clips both runs probed."""
 
@@ -99,16 +100,27 @@ class _SpaceCKA:
     def _every_pair(self) -> tuple[dict[str, int], np.ndarray]:
         if self._all is None:
             runs = list(self.arrays)
-            n = len(self.arrays[runs[0]])
-            grams = np.empty((len(runs), n * n))
-            for i, run in enumerate(runs):
-                xc = _centred(run, self.arrays[run])
-                gram = (xc @ xc.T).ravel()
-                norm = float(np.linalg.norm(gram))
+            centred = [_centred(run, self.arrays[run]) for run in runs]
+            widths = [c.shape[1] for c in centred]
+            n = centred[0].shape[0]
+            if (sum(widths) / len(runs)) ** 2 <= 8 * n:
+                # narrow spaces: one product of the runs' features side by side gives
+                # every cross-covariance block Xc_i^T Xc_j; <K_i, K_j>_F = ||Xc_i^T Xc_j||_F^2.
+                # Its cost grows with the square of the widths, the Gram route's with
+                # n^2: the switch at mean width^2 = 8 n was measured (640 clips, 60 runs:
+                # 4x faster at width 32, even at 80, 4x slower at 128)
+                stacked = np.concatenate(centred, axis=1)
+                edges = np.cumsum([0, *widths])
+                blocks = stacked.T @ stacked
+                squared = np.add.reduceat(np.add.reduceat(blocks**2, edges[:-1], 0), edges[:-1], 1)
+            else:
+                grams = np.stack([(c @ c.T).ravel() for c in centred])
+                squared = grams @ grams.T
+            norms = np.sqrt(np.diag(squared))
+            for run, norm in zip(runs, norms, strict=True):
                 if norm == 0.0:
                     raise ValueError(f"{run} is constant over the examples; CKA is undefined")
-                grams[i] = gram / norm
-            self._all = {r: i for i, r in enumerate(runs)}, grams @ grams.T
+            self._all = {r: i for i, r in enumerate(runs)}, squared / np.outer(norms, norms)
         return self._all
 
     def pair(self, ra: str, rb: str) -> float | None:
