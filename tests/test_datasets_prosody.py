@@ -15,7 +15,7 @@ import pytest
 from harness.plugin.contracts import Clip, DataRequest, DataWarning
 from harness.plugin.registry import load_registry
 from harness.spec.suite import SuiteError, load_suite
-from harness.testing import run_tiny_suite, to_toml, tiny_registry, tiny_suite
+from harness.testing import run_tiny_suite, tiny_registry, tiny_suite, to_toml
 from harness_plugins.datasets import espeak
 from harness_plugins.datasets.espeak import EspeakDataset
 from harness_plugins.datasets.espeak_prosody import PROFILES, Profile
