@@ -24,6 +24,7 @@ from harness.testing import tiny_registry, tiny_suite, to_toml
 from harness_plugins.datasets.alignment_files import AlignmentError, read_item_file
 from harness_plugins.datasets.folder import FolderDataset
 
+DOC = Path(__file__).parent.parent / "docs" / "data.md"
 # one clip's phones as an aligner writes them: silences and pauses among them
 INTERVALS = [(0.0, 0.05, ""), (0.05, 0.12, "HH"), (0.12, 0.3, "AY1"), (0.3, 0.35, "sp"),
              (0.35, 0.42, "S"), (0.42, 0.45, "spn"), (0.45, 0.5, "sil")]  # fmt: skip
@@ -147,6 +148,13 @@ def test_bad_textgrids_are_located_at_validate_with_exit_2(tmp_path) -> None:
                          capture_output=True, text=True)  # fmt: skip
     assert cli.returncode == 2 and "Traceback" not in cli.stderr
     assert "dataset.alignments: folder: " in cli.stderr
+    bad_item = tmp_path / "bad.item"
+    bad_item.write_text("#file onset offset #phone a b c\nutt0 0.3 0.1 AA a b c\n", "utf-8")
+    with pytest.raises(SuiteError) as error:
+        load_suite(_suite(tmp_path, {**dataset, "alignments": str(bad_item)}), tiny_registry())
+    assert dict(error.value.problems)["dataset.alignments"] == (
+        f"folder: {bad_item}, line 2: expected onset < offset (seconds), got 0.3 and 0.1"
+    )
     missing = {**dataset, "alignments": str(tmp_path / "nowhere")}
     with pytest.raises(SuiteError) as error:
         load_suite(_suite(tmp_path, missing), tiny_registry())
@@ -178,10 +186,13 @@ def test_a_probe_needing_alignments_with_a_dataset_without_them_is_refused(tmp_p
     probes = [{"plugin": "linear_svc"}, {"plugin": "phone_probe"}]
     with pytest.raises(SuiteError) as error:
         load_suite(_suite(tmp_path, plain, probes), registry)
-    assert dict(error.value.problems)["probes[1].plugin"] == (
+    message = dict(error.value.problems)["probes[1].plugin"]
+    assert message == (
         "probe 'phone_probe' needs phone alignments; dataset 'folder' has none; datasets "
         "with alignments: espeak, folder (with alignments = ...)"
     )
+    section = DOC.read_text(encoding="utf-8").split("### Phone tiers a suite needs", 1)[1]
+    assert section.split("```text\n", 1)[1].split("\n```", 1)[0] == f"probes[1].plugin: {message}"
     aligned = {**plain, "alignments": str(_aligned(root, tmp_path / "mfa"))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -192,3 +203,23 @@ def test_a_probe_needing_alignments_with_a_dataset_without_them_is_refused(tmp_p
     assert dict(error.value.problems)["probes"].startswith(
         "probe 'phone_probe' (every installed probe runs when [[probes]] is left out) needs "
     )
+
+
+def test_a_dataset_names_the_parameter_that_brings_its_alignments() -> None:
+    from harness.plugin.components import Param, check_declaration
+
+    def factory(root: str = "", alignments: str | None = None) -> None:
+        return None
+
+    params = [
+        Param("root", str, "", "a folder"),
+        Param("alignments", str, None, "tiers", optional=True),
+    ]
+    declared = Component("d", factory, "a dataset", params=params, alignments="alignments")
+    assert check_declaration("dataset", declared) == []
+    assert not declared.provides_alignments({"alignments": None})
+    assert declared.provides_alignments({"alignments": "aligned"})
+    misnamed = Component("d", factory, "a dataset", params=params, alignments="textgrids")
+    assert check_declaration("dataset", misnamed) == [
+        "alignments names the parameter 'textgrids', not declared"
+    ]
