@@ -349,6 +349,56 @@ def corpus_labels(params: Mapping[str, Any]) -> tuple[str, ...]:
     return (*keyword, *((LABEL,) if params.get("prosody") else ()))
 
 
+#: the parameters of the espeak component
+PARAMS = [
+    Param(
+        "speakers",
+        int,
+        None,
+        "speakers per language; default: just enough for the splits",
+        min=1,
+        optional=True,
+    ),
+    Param("clips_per_speaker", int, 8, "clips generated per speaker", min=1),
+    Param("clip_seconds", float, 4.0, "length of every clip", min=0.5, max=60.0),
+    Param("seed", int, 0, "seed of voices, prosody and text", min=0),
+    Param("word_list_size", int, 5000, "most frequent words sampled from", min=100),
+    Param(
+        "mode",
+        str,
+        "sentences",
+        "sentences: phrases of frequent words; keywords: one word of a fixed "
+        "vocabulary per clip, labelled keyword",
+        choices=("sentences", "keywords"),
+    ),
+    Param(
+        "keywords",
+        int,
+        10,
+        "keywords mode: the vocabulary, the most frequent words of each language",
+        min=2,
+        max=1000,
+    ),
+    Param(
+        "prosody",
+        list,
+        [],
+        "emotion-like prosody classes, each clip one, labelled emotion (acted "
+        f"prosody of a synthesizer, not emotion): some of {', '.join(PROFILES)}; "
+        "default: none",
+        item=str,
+    ),
+    Param(
+        "workers",
+        int,
+        None,
+        "languages generated at once; default: CPU count",
+        min=1,
+        optional=True,
+    ),
+]
+
+
 @hookimpl
 def harness_datasets() -> list[Component]:
     return [
@@ -363,53 +413,7 @@ def harness_datasets() -> list[Component]:
                 "speech, so these results describe this corpus: they test the pipeline and "
                 "its statistics, not how people or models learn from natural speech."
             ),
-            params=[
-                Param(
-                    "speakers",
-                    int,
-                    None,
-                    "speakers per language; default: just enough for the splits",
-                    min=1,
-                    optional=True,
-                ),
-                Param("clips_per_speaker", int, 8, "clips generated per speaker", min=1),
-                Param("clip_seconds", float, 4.0, "length of every clip", min=0.5, max=60.0),
-                Param("seed", int, 0, "seed of voices, prosody and text", min=0),
-                Param("word_list_size", int, 5000, "most frequent words sampled from", min=100),
-                Param(
-                    "mode",
-                    str,
-                    "sentences",
-                    "sentences: phrases of frequent words; keywords: one word of a fixed "
-                    "vocabulary per clip, labelled keyword",
-                    choices=("sentences", "keywords"),
-                ),
-                Param(
-                    "keywords",
-                    int,
-                    10,
-                    "keywords mode: the vocabulary, the most frequent words of each language",
-                    min=2,
-                    max=1000,
-                ),
-                Param(
-                    "prosody",
-                    list,
-                    [],
-                    "emotion-like prosody classes, each clip one, labelled emotion (acted "
-                    f"prosody of a synthesizer, not emotion): some of {', '.join(PROFILES)}; "
-                    "default: none",
-                    item=str,
-                ),
-                Param(
-                    "workers",
-                    int,
-                    None,
-                    "languages generated at once; default: CPU count",
-                    min=1,
-                    optional=True,
-                ),
-            ],
+            params=PARAMS,
             labels=corpus_labels,
             check=check_corpus,
             alignments=True,
