@@ -156,12 +156,9 @@ class Engine:
             parts.append(out.decode("utf-8", "replace") if out else "")
         return " ".join(parts)
 
-    def synth(self, text: str) -> np.ndarray:
-        """The audio of ``text`` (int16 at :data:`NATIVE_RATE`)."""
-        return self.speak(text)[0]
-
     def speak(self, text: str) -> tuple[np.ndarray, list[SpokenPhone]]:
-        """The audio of ``text`` and its phones, in samples of that audio."""
+        """The audio of ``text`` (int16 at :data:`NATIVE_RATE`) and its phones, in
+        samples of that audio."""
         self._chunks.clear()
         self._marks.clear()
         data = text.encode() + b"\0"
