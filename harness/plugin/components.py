@@ -130,7 +130,9 @@ class Component:
     :param alignments: for datasets, True when every clip carries a
         time-aligned phone tier (``Clip.phones``); for probes, True when the
         probe needs one (a suite pairing such a probe with a dataset without
-        alignments is a validation error).
+        alignments is a validation error). A dataset whose tiers come from
+        files the user names gives the name of that parameter instead: its
+        clips carry tiers when the parameter is set (see :meth:`provides_alignments`).
     """
 
     name: str
@@ -149,12 +151,18 @@ class Component:
     limits: str = ""
     groups: Sequence[str] = ()
     input: str = "features"
-    alignments: bool = False
+    alignments: bool | str = False
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
         extra = self.labels(params) if callable(self.labels) else self.labels
         return (*CLIP_LABELS, *extra)
+
+    def provides_alignments(self, params: Mapping[str, Any]) -> bool:
+        """Whether a dataset's clips carry phone tiers with ``params``."""
+        if isinstance(self.alignments, str):
+            return params.get(self.alignments) not in (None, "", False)
+        return bool(self.alignments)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -255,6 +263,8 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         problems.append("only a model declares its input")
     if any(not isinstance(t, str) or not t for t in component.tasks):
         problems.append(f"tasks must be non-empty names, got {list(component.tasks)!r}")
+    if isinstance(component.alignments, str) and component.alignments not in names:
+        problems.append(f"alignments names the parameter {component.alignments!r}, not declared")
     if component.groups and kind != "model":
         problems.append("only a model declares parameter groups")
     if any(not isinstance(g, str) or not g for g in component.groups) or len(

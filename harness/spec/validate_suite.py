@@ -36,6 +36,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
         self.probing_checks(configs, extractors, probes)
         control = self.control(top.get("control", ""), conditions)
         self.dataset = dataset
+        self.alignment_checks(probes)
         self.task_checks(configs, models, conditions)
         self.group_checks(configs, models, conditions)
         self.component_checks(configs, conditions, default_cache_dir(top.get("cache") or ""))

@@ -2,7 +2,8 @@
 target task against what each model can learn and the settings only a
 classify task reads (for each condition's resolved settings), the label a
 classify task predicts against the dataset's labels, the parameter groups
-[training] names against each model's, and probes against probe languages.
+[training] names against each model's, probes against probe languages, and
+a probe that needs phone alignments against the dataset's.
 """
 
 from __future__ import annotations
@@ -39,6 +40,37 @@ class TaskRules(Reader):
                 "latents are extracted for the probes, and probes = [] "
                 "asks for none: remove [[extractors]] or add [[probes]]",
             )
+
+    def alignment_checks(self, probes: list[Selection]) -> None:
+        """A probe that needs phone tiers (``Component.alignments``) with a dataset
+        whose clips, with the suite's settings, carry none."""
+        dataset = self.dataset
+        if dataset is None or not probes:
+            return
+        if self.registry.get("dataset", dataset.plugin).provides_alignments(dataset.params):
+            return
+        valid = {s.plugin for s in probes}
+        if "probes" in self.data:
+            named = [(f"probes[{i}].plugin", table.get("plugin"), "")
+                     for i, table in enumerate(self.array("probes"))]  # fmt: skip
+        else:
+            every = " (every installed probe runs when [[probes]] is left out)"
+            named = [("probes", s.plugin, every) for s in probes]
+        for where, name, note in named:
+            if name in valid and self.registry.get("probe", name).alignments:
+                self.problem(
+                    where,
+                    f"probe {name!r}{note} needs phone alignments; dataset {dataset.plugin!r} "
+                    f"has none; datasets with alignments: {self._aligned_datasets()}",
+                )
+
+    def _aligned_datasets(self) -> str:
+        names = []
+        for name in self.registry.names("dataset"):
+            param = self.registry.get("dataset", name).alignments
+            if param:
+                names.append(f"{name} (with {param} = ...)" if isinstance(param, str) else name)
+        return ", ".join(names) or "none installed"
 
     def task_checks(
         self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]

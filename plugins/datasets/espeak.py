@@ -47,12 +47,17 @@ from harness.data.audio import (
 )
 from harness.data.corpus import probe_clips_problem
 from harness.hashing import content_hash
+from harness.plugin.alignments import PhoneInterval
 from harness.plugin.contracts import Clip, DataError, DataRequest
 from harness_plugins.datasets import espeak_synth
+from harness_plugins.datasets.espeak_prosody import LABEL, PROFILES, prosody_problems
 from harness_plugins.datasets.espeak_synth import NATIVE_RATE, speaker_file, voice_for
 
-#: Bump when generation changes in a way the parameters do not show.
+#: Bump when generation changes the audio in a way the parameters do not show.
 GENERATOR_VERSION = 1
+#: Bump when what is cached beside the audio changes (2: every clip's phone tier), so
+#: a cache written before is generated again, never read as lacking it.
+CACHE_VERSION = 2
 #: the step :meth:`EspeakDataset.prepare` reports
 GENERATING = "generating the eSpeak corpus"
 
@@ -81,16 +86,23 @@ class EspeakDataset:
         workers: int | None = None,
         mode: str = "sentences",
         keywords: int = 10,
+        prosody: Sequence[str] = (),
     ) -> None:
         self.speakers = speakers
         self.params = CorpusParams(clips_per_speaker, clip_seconds, seed, word_list_size)
         self.mode = mode
         self.keywords = keywords
+        self.prosody = tuple(prosody)
+        problems = prosody_problems(self.prosody, clips_per_speaker)
+        if problems:
+            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         self.workers = workers
         self.skips = SkipLog("espeak")
 
-    def corpus_dir(self, cache_dir: Path) -> Path:
-        key = content_hash(
+    def audio_key(self) -> str:
+        """What determines the audio; its start tags the clip ids, which stay the
+        same as long as the audio does."""
+        return content_hash(
             {
                 "version": GENERATOR_VERSION,
                 "espeak": _version("espeakng-loader"),
@@ -98,8 +110,12 @@ class EspeakDataset:
                 **asdict(self.params),
                 # the sentence corpus keeps the key it always had
                 **({"mode": self.mode, "keywords": self.keywords} if self.keyword_mode else {}),
+                **({"prosody": list(self.prosody)} if self.prosody else {}),
             }
         )
+
+    def corpus_dir(self, cache_dir: Path) -> Path:
+        key = content_hash({"audio": self.audio_key(), "cache": CACHE_VERSION})
         return Path(cache_dir) / "espeak" / key
 
     @property
@@ -151,7 +167,7 @@ class EspeakDataset:
             specs: list[dict[str, Any]] = [
                 {"language": lang, "speakers": n_speakers, "out": str(root / lang)}
                 | asdict(self.params)
-                | {"mode": self.mode, "keywords": self.keywords}
+                | {"mode": self.mode, "keywords": self.keywords, "prosody": list(self.prosody)}
                 for lang in todo
             ]
             groups = [specs[i::workers] for i in range(workers)]
@@ -182,24 +198,19 @@ class EspeakDataset:
 
     def _read_language(self, root: Path, lang: str, n: int, rate: int) -> list[Clip]:
         length = round(self.params.clip_seconds * rate)
-        tag = root.name[:8]
+        tag = self.audio_key()[:8]
         clips = []
         for k in range(n):
             path = speaker_file(root / lang, k)
             try:
                 native = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                self.skips.skip(lang, path, f"cannot read cached audio: {exc}", "unreadable")
+                meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+                labels = self._labels(lang, meta, len(native))
+                tiers = [_tier(rows, length / rate) for rows in meta["phones"]]
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+                self.skips.skip(lang, path, f"cannot read the cached clips: {exc}", "unreadable")
                 continue
             speaker = f"{lang}/espeak-{k:02d}"
-            words: list[str] = []
-            if self.keyword_mode:
-                try:
-                    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-                    words = [str(w) for w in meta["words"]]
-                except (OSError, ValueError, KeyError, TypeError) as exc:
-                    self.skips.skip(lang, path, f"cannot read its words: {exc}", "unreadable")
-                    continue
             for c, row in enumerate(native):
                 audio = resample(row.astype(np.float32) / 32768.0, NATIVE_RATE, rate)
                 audio = fit_length(audio, length)
@@ -208,11 +219,37 @@ class EspeakDataset:
                 except BadAudio as exc:
                     self.skips.skip(lang, f"{path} clip {c}", str(exc), exc.reason)
                     continue
-                labels = {"keyword": f"{lang}:{words[c]}"} if words else {}
+                clip_id = f"{speaker}/{c:03d}#{tag}"
                 clips.append(
-                    Clip(f"{speaker}/{c:03d}#{tag}", lang, speaker, audio, rate, labels=labels)
+                    Clip(clip_id, lang, speaker, audio, rate, labels=labels[c], phones=tiers[c])
                 )
         return clips
+
+    def _labels(self, lang: str, meta: Mapping[str, Any], clips: int) -> list[dict[str, str]]:
+        """Each clip's labels from its speaker's cached metadata."""
+        labels: list[dict[str, str]] = [{} for _ in range(clips)]
+        if self.keyword_mode:
+            for c in range(clips):
+                labels[c]["keyword"] = f"{lang}:{meta['words'][c]}"
+        if self.prosody:
+            for c in range(clips):
+                labels[c][LABEL] = str(meta[LABEL][c])
+        return labels
+
+
+def _tier(rows: Sequence[Sequence[Any]], duration: float) -> tuple[PhoneInterval, ...]:
+    """A clip's phone tier from its cached rows (first sample, end sample, phone) at
+    eSpeak's rate, in seconds of the clip as delivered (``duration`` long)."""
+    tier = []
+    for start, end, phone in rows:
+        interval = PhoneInterval(
+            round(int(start) / NATIVE_RATE, 6),
+            round(min(int(end) / NATIVE_RATE, duration), 6),
+            str(phone),
+        )
+        if interval.end > interval.start:
+            tier.append(interval)
+    return tuple(tier)
 
 
 def _complete(folder: Path, n: int) -> bool:
@@ -303,6 +340,63 @@ def check_corpus(
             yield "speakers", (f"language {lang!r} needs {need} speakers ({detail}; roles never "
                                f"share a speaker), got {speakers}; leave it out for just enough")  # fmt: skip
     yield from probe_clips_problem(params["clips_per_speaker"], context)
+    yield from prosody_problems(params.get("prosody") or (), params["clips_per_speaker"])
+
+
+def corpus_labels(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The labels the clips carry with ``params``: a keyword, an emotion-like class."""
+    keyword = ("keyword",) if params.get("mode") == "keywords" else ()
+    return (*keyword, *((LABEL,) if params.get("prosody") else ()))
+
+
+#: the parameters of the espeak component
+PARAMS = [
+    Param(
+        "speakers",
+        int,
+        None,
+        "speakers per language; default: just enough for the splits",
+        min=1,
+        optional=True,
+    ),
+    Param("clips_per_speaker", int, 8, "clips generated per speaker", min=1),
+    Param("clip_seconds", float, 4.0, "length of every clip", min=0.5, max=60.0),
+    Param("seed", int, 0, "seed of voices, prosody and text", min=0),
+    Param("word_list_size", int, 5000, "most frequent words sampled from", min=100),
+    Param(
+        "mode",
+        str,
+        "sentences",
+        "sentences: phrases of frequent words; keywords: one word of a fixed "
+        "vocabulary per clip, labelled keyword",
+        choices=("sentences", "keywords"),
+    ),
+    Param(
+        "keywords",
+        int,
+        10,
+        "keywords mode: the vocabulary, the most frequent words of each language",
+        min=2,
+        max=1000,
+    ),
+    Param(
+        "prosody",
+        list,
+        [],
+        "emotion-like prosody classes, each clip one, labelled emotion (acted "
+        f"prosody of a synthesizer, not emotion): some of {', '.join(PROFILES)}; "
+        "default: none",
+        item=str,
+    ),
+    Param(
+        "workers",
+        int,
+        None,
+        "languages generated at once; default: CPU count",
+        min=1,
+        optional=True,
+    ),
+]
 
 
 @hookimpl
@@ -319,45 +413,9 @@ def harness_datasets() -> list[Component]:
                 "speech, so these results describe this corpus: they test the pipeline and "
                 "its statistics, not how people or models learn from natural speech."
             ),
-            params=[
-                Param(
-                    "speakers",
-                    int,
-                    None,
-                    "speakers per language; default: just enough for the splits",
-                    min=1,
-                    optional=True,
-                ),
-                Param("clips_per_speaker", int, 8, "clips generated per speaker", min=1),
-                Param("clip_seconds", float, 4.0, "length of every clip", min=0.5, max=60.0),
-                Param("seed", int, 0, "seed of voices, prosody and text", min=0),
-                Param("word_list_size", int, 5000, "most frequent words sampled from", min=100),
-                Param(
-                    "mode",
-                    str,
-                    "sentences",
-                    "sentences: phrases of frequent words; keywords: one word of a fixed "
-                    "vocabulary per clip, labelled keyword",
-                    choices=("sentences", "keywords"),
-                ),
-                Param(
-                    "keywords",
-                    int,
-                    10,
-                    "keywords mode: the vocabulary, the most frequent words of each language",
-                    min=2,
-                    max=1000,
-                ),
-                Param(
-                    "workers",
-                    int,
-                    None,
-                    "languages generated at once; default: CPU count",
-                    min=1,
-                    optional=True,
-                ),
-            ],
-            labels=lambda params: ("keyword",) if params.get("mode") == "keywords" else (),
+            params=PARAMS,
+            labels=corpus_labels,
             check=check_corpus,
+            alignments=True,
         )
     ]

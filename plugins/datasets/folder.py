@@ -8,11 +8,19 @@ one folder per value of that label instead of the files:
 ``<root>/<language>/<speaker>/<value>/*.wav``, and each clip carries the label
 ``emotion = <value>``. A file left directly in a speaker folder then has no
 value and is skipped with reason ``layout``.
+
+With ``alignments = <path>``, every clip carries a phone tier (``Clip.phones``)
+read from TextGrid files in a folder mirroring the audio's
+(``<alignments>/<language>/<speaker>/<name>.TextGrid``, tier
+``alignment_tier``) or from a ZeroSpeech item file (see
+:mod:`harness_plugins.datasets.alignment_files`). An audio file without an
+alignment is skipped with reason ``layout``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +34,10 @@ from harness.data.corpus import (
     stamp,
 )
 from harness.data.dataset_roots import languages_under_root
+from harness.plugin.alignments import tier_problems
 from harness.plugin.components import CLIP_LABELS
+from harness.plugin.contracts import Clip, DataError, DataRequest
+from harness_plugins.datasets.alignment_files import AlignmentError, Alignments, alignment_problems
 
 EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -42,9 +53,37 @@ class FolderDataset(RecordingsDataset):
         seed: int = 0,
         balance: bool = False,
         subfolder_label: str | None = None,
+        alignments: str | None = None,
+        alignment_tier: str = "phones",
     ) -> None:
         super().__init__(root, clips_per_speaker, max_speakers, seed, balance)
         self.subfolder_label = subfolder_label
+        self.alignments = (
+            Alignments(Path(alignments).expanduser(), alignment_tier) if alignments else None
+        )
+
+    def load(self, request: DataRequest) -> list[Clip]:
+        clips = super().load(request)
+        return clips if self.alignments is None else [self._aligned(c) for c in clips]
+
+    def _aligned(self, clip: Clip) -> Clip:
+        """``clip`` with its phone tier; a tier that cannot be read, or that does
+        not fit the audio, is a DataError naming the file."""
+        assert self.alignments is not None
+        relative = Path(clip.clip_id.removeprefix("folder/"))
+        where = self.alignments.where(relative)
+        try:
+            tier = self.alignments.tier(relative)
+        except AlignmentError as exc:
+            raise DataError(f"folder: {exc}") from None
+        if tier is None:  # candidates() kept only aligned files
+            raise DataError(f"folder: no alignment for {self.root / relative} ({where})")
+        duration = len(clip.audio) / clip.sample_rate
+        problems = tier_problems(tier, duration)
+        if problems:
+            raise DataError(f"folder: {where}: {problems[0]}; the alignment must be of "
+                            f"{self.root / relative}, {duration:.3f} s long")  # fmt: skip
+        return replace(clip, phones=tier)
 
     def candidates(self, language: str) -> dict[str, list[Candidate]]:
         folder = self.root / language
@@ -65,12 +104,33 @@ class FolderDataset(RecordingsDataset):
                     for value in sorted(d for d in speaker_dir.iterdir() if d.is_dir())
                     for p in _audio_files(value)
                 ]
+            if self.alignments is not None:
+                labelled = self._with_alignment(language, labelled)
             if labelled:
                 by_speaker[f"{language}/{speaker_dir.name}"] = [
                     Candidate(f"folder/{p.relative_to(self.root).as_posix()}", p, labels)
                     for p, labels in labelled
                 ]
         return by_speaker
+
+    def _with_alignment(
+        self, language: str, files: list[tuple[Path, dict[str, str]]]
+    ) -> list[tuple[Path, dict[str, str]]]:
+        """The files the alignments cover; the others skipped with reason ``layout``."""
+        assert self.alignments is not None
+        kept = []
+        for path, labels in files:
+            relative = path.relative_to(self.root)
+            try:
+                found = self.alignments.has(relative)
+            except AlignmentError as exc:
+                raise DataError(f"folder: {exc}") from None
+            if found:
+                kept.append((path, labels))
+            else:
+                where = self.alignments.where(relative)
+                self.skips.skip(language, path, f"no alignment ({where})", "layout")
+        return kept
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -129,6 +189,11 @@ def check_folder(
                     context, "folder-labelled", key, lambda f=folder: _labelled_speaker_files(f)
                 )
     yield from check_speakers("folder", files, params, context)
+    if params.get("alignments"):
+        path = Path(params["alignments"]).expanduser()
+        used = [lang for lang in context.languages if lang in available]
+        for problem in alignment_problems(path, params["alignment_tier"], used):
+            yield "alignments", f"folder: {problem}"
 
 
 @hookimpl
@@ -155,10 +220,26 @@ def harness_datasets() -> list[Component]:
                     "<root>/<language>/<speaker>/<value>/*.wav; default: none",
                     optional=True,
                 ),
+                Param(
+                    "alignments",
+                    str,
+                    None,
+                    "phone alignments: a folder of TextGrids mirroring root "
+                    "(<alignments>/<language>/<speaker>/<name>.TextGrid, as the Montreal Forced "
+                    "Aligner writes them) or a ZeroSpeech item file; default: none",
+                    optional=True,
+                ),
+                Param(
+                    "alignment_tier",
+                    str,
+                    "phones",
+                    "the TextGrid tier holding the phones (alignments in TextGrids)",
+                ),
             ],
             labels=lambda params: (
                 (params["subfolder_label"],) if params.get("subfolder_label") else ()
             ),
             check=check_folder,
+            alignments="alignments",
         )
     ]
