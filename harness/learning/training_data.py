@@ -66,7 +66,9 @@ class TrainingData:
         return _segments(getattr(self, role), getattr(self, f"{role}_labels"), device)
 
     def stage_size(self, stage: int) -> int:
-        """Segments of pretraining stage ``stage`` (0: the first)."""
+        """Segments of pretraining stage ``stage`` (0: the first); 0 where it has none."""
+        if stage > len(self.later_stages):
+            return 0
         x = self.pretrain if stage == 0 else self.later_stages[stage - 1].x
         return 0 if x is None else len(x)
 
