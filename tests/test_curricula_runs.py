@@ -168,6 +168,11 @@ def test_a_two_stage_curriculum_runs_end_to_end(finished):
     assert air > 0 and runs.loc[("womb_then_air", 0), "pretrain_steps"] == 3 * air
     assert runs.loc[("none", 0), "pretrain_steps"] == 0
     assert not np.isnan(runs.loc[("womb_then_air", 1), "steps_to_threshold"])
+    # runs.csv says what each stage heard
+    womb = runs.loc[("womb_then_air", 0)]
+    assert (womb["pretrain_language"], womb["pretrain_filter"], womb["pretrain_epochs"]) == (
+        "it then it", "lowpass then full", "2 then 1",
+    )  # fmt: skip
 
 
 def test_the_design_holds_every_stage_through_manifest_and_records(finished):
