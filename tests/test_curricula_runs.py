@@ -236,3 +236,39 @@ def test_the_extra_stage_pair_is_tested_and_named(finished):
     )
     assert row.value_a == "none"
     assert row.value_b == "stage 1 (it, lowpass(cutoff_hz=500.0, order=4), 2 epochs)"
+
+
+CLASSIFY = {"task": "classify", "languages": ["it"], "metric": "accuracy", "threshold": 0.99,
+            "max_steps": 4, "eval_every": 2}  # fmt: skip
+
+
+def test_a_classify_curriculum_labels_each_stage_with_its_silent_frames(tmp_path, _private_cache):
+    stages = [{"language": "it", "filter": LOWPASS, "epochs": 1}, {"language": "es", "epochs": 1}]
+    results = run_tiny_suite(
+        tmp_path, cache_dir=_private_cache, probes=[], target=CLASSIFY,
+        models=[{"plugin": "rnn_classifier", "hidden_size": 8}],
+        features={"n_mels": 16, "silence": "mask"},
+        conditions=[{"name": "none"}, {"name": "cur", "stages": stages},
+                    {"name": "es", "language": "es"}],
+    )  # fmt: skip
+    runs = results.runs.set_index("condition")
+    assert set(runs["status"]) <= {"reached", "censored"}
+    # the Spanish stage is the one-stage condition's pretraining, after the Italian one
+    assert runs.loc["cur", "pretrain_steps"] > runs.loc["es", "pretrain_steps"] > 0
+
+
+def test_a_self_supervised_stage_then_the_task(tmp_path, _private_cache):
+    pytest.importorskip("transformers")
+    from test_wav2vec2 import TINY
+
+    stages = [{"language": "it", "objective": "self_supervised", "steps": 2},
+              {"language": "es", "steps": 3}]  # fmt: skip
+    results = run_tiny_suite(
+        tmp_path, cache_dir=_private_cache, probes=[], target=CLASSIFY,
+        models=[{"plugin": "wav2vec2", **TINY}], training={"crop_seconds": 0.2, "batch_size": 4},
+        conditions=[{"name": "none"}, {"name": "cur", "stages": stages}],
+    )  # fmt: skip
+    record = next(r for r in results.records.values() if r.condition_name == "cur")
+    assert record.convergence.pretrain_steps == 5
+    # the model's own measures after pretraining, since a stage optimised them
+    assert set(record.convergence.pretrain_heldout) == {"loss", "codebook_perplexity"}
