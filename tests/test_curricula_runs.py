@@ -29,6 +29,7 @@ from harness_plugins.models.lstm_model import LSTMModel
 from helpers.sines import FEATURES, data, segments, target, training
 
 SUITE = Path(__file__).parent / "fixtures" / "curriculum" / "suite.toml"
+DOCS = Path(__file__).parent.parent / "docs"
 LOWPASS = {"plugin": "lowpass", "cutoff_hz": 500.0}
 
 #: the tiny suite's conditions written before curricula existed ...
@@ -160,10 +161,20 @@ def finished(tmp_path_factory):
     return load_results(outcome.output)
 
 
+def test_the_docs_curricula_example_is_the_suite_run_here():
+    import tomllib
+
+    section = (DOCS / "suites.md").read_text().split("## Curricula", 1)[1]
+    example = tomllib.loads(section.split("```toml\n", 1)[1].split("```", 1)[0])
+    suite = tomllib.loads(SUITE.read_text())
+    assert example["conditions"] == suite["conditions"]
+    assert example["splits"] == suite["splits"] and example["target"] == suite["target"]
+
+
 def test_a_two_stage_curriculum_runs_end_to_end(finished):
     runs = finished.runs.set_index(["condition", "seed"])
     assert set(runs["status"]) <= {"reached", "censored"}
-    # 3 Italian clips of 1.5 s: each stage's pass is the same number of batches
+    # 3 English clips of 1.5 s: each stage's pass is the same number of batches
     air = runs.loc[("air", 0), "pretrain_steps"]
     assert air > 0 and runs.loc[("womb_then_air", 0), "pretrain_steps"] == 3 * air
     assert runs.loc[("none", 0), "pretrain_steps"] == 0
@@ -171,7 +182,7 @@ def test_a_two_stage_curriculum_runs_end_to_end(finished):
     # runs.csv says what each stage heard
     womb = runs.loc[("womb_then_air", 0)]
     assert (womb["pretrain_language"], womb["pretrain_filter"], womb["pretrain_epochs"]) == (
-        "it then it", "lowpass then full", "2 then 1",
+        "en then en", "lowpass then full", "2 then 1",
     )  # fmt: skip
 
 
@@ -179,13 +190,13 @@ def test_the_design_holds_every_stage_through_manifest_and_records(finished):
     manifest = json.loads((finished.output_dir / MANIFEST).read_text())
     design = Design.from_dict(manifest["design"])
     first, second = design.condition("womb_then_air").stages
-    assert first == Stage("it", "lowpass", {"cutoff_hz": 500.0, "order": 4}, 2)
-    assert second == Stage("it", "full", {}, 1)
+    assert first == Stage("en", "lowpass", {"cutoff_hz": 500.0, "order": 4}, 2)
+    assert second == Stage("en", "full", {}, 1)
     assert Design.from_dict(design.to_dict()) == design
     # the records' specs rebuild the same stages (a folder without a manifest)
     rebuilt = Design.from_specs(r.spec for r in finished.records.values())
     assert rebuilt.condition("womb_then_air").stages == (first, second)
-    assert rebuilt.condition("air").stages == (Stage("it", "full", {}, 1),)
+    assert rebuilt.condition("air").stages == (Stage("en", "full", {}, 1),)
     # the record's condition holds both stages, so its run id does
     spec = next(r.spec for r in finished.records.values() if r.condition_name == "womb_then_air")
     assert [s["filter"]["plugin"] for s in spec["condition"]["stages"]] == ["lowpass", "full"]
@@ -214,13 +225,13 @@ def test_the_methods_list_each_stage_and_figures_keep_short_labels(finished):
     frame = _conditions_frame(finished)
     womb = frame.index[frame["name"] == "womb_then_air"][0]
     first, second = frame.iloc[womb], frame.iloc[womb + 1]
-    assert (first["language"], first["epochs"]) == ("1. it", 2)
+    assert (first["language"], first["epochs"]) == ("1. en", 2)
     assert first["filter"] == 'lowpass {"cutoff_hz": 500.0, "order": 4}'
     assert (second["name"], second["language"], second["filter"], second["epochs"]) == (
-        "", "2. it", "full", 1,
+        "", "2. en", "full", 1,
     )  # fmt: skip
     # a one-stage condition keeps its one line, unnumbered
-    assert frame.loc[frame["name"] == "air", "language"].tolist() == ["it"]
+    assert frame.loc[frame["name"] == "air", "language"].tolist() == ["en"]
     assert short_labels(finished)["womb_then_air"] == "womb_then_air"
 
 
@@ -235,7 +246,7 @@ def test_the_extra_stage_pair_is_tested_and_named(finished):
         "extra_stage",
     )
     assert row.value_a == "none"
-    assert row.value_b == "stage 1 (it, lowpass(cutoff_hz=500.0, order=4), 2 epochs)"
+    assert row.value_b == "stage 1 (en, lowpass(cutoff_hz=500.0, order=4), 2 epochs)"
 
 
 CLASSIFY = {"task": "classify", "languages": ["it"], "metric": "accuracy", "threshold": 0.99,
