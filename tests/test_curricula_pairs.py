@@ -123,3 +123,15 @@ def test_one_stage_conditions_pair_as_before():
     # Spanish at 500 Hz and Italian at 1000 Hz differ in two attributes
     it1000 = Stage("it", "lowpass", {"cutoff_hz": 1000, "order": 4}, 1)
     assert contrast_pairs(design(("es", (es,)), ("it", (it1000,)))) == []
+
+
+def test_a_curriculum_s_attributes_are_named_by_stage():
+    found = design(("womb_then_air", (lowpass(500), FULL)), ("air", (FULL,)))
+    attributes = found.attributes("womb_then_air")
+    assert attributes["stages"] == 2
+    assert attributes["stage1.filter.cutoff_hz"] == 500 and attributes["stage2.filter"] == "full"
+    assert "language" not in attributes
+    # a one-stage condition keeps the names it always had
+    assert found.attributes("air")[
+        "language"
+    ] == "en" and "stage1.language" not in found.attributes("air")

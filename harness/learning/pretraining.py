@@ -158,11 +158,7 @@ def pretrain(
     for k, (i, stage) in enumerate(stages):
         objective = own if stage.self_supervised else task
         if step is None or stage.reset_optimizer:
-            # the schedule spans this stage and the following ones it carries on into
-            span = next(
-                (j for j in range(k + 1, len(stages)) if stages[j][1].reset_optimizer), None
-            )
-            step = learner.stepper(objective, sum(lengths[k:span]))
+            step = learner.stepper(objective, _span(stages, lengths, k))
         else:
             step.retarget(objective)
         if stage.steps > 0:
@@ -178,6 +174,13 @@ def pretrain(
         measures = own.evaluate(learner.module, Segments(heldout.x))
         outcome.pretrain_heldout = {k: float(v) for k, v in measures.items()}
     return True
+
+
+def _span(stages: list[tuple[int, PretrainStage]], lengths: list[int], k: int) -> int:
+    """The steps an optimiser started at stage ``k`` takes: its own and those of
+    the stages after it up to the next reset (its schedule spans them)."""
+    end = next((j for j in range(k + 1, len(stages)) if stages[j][1].reset_optimizer), None)
+    return sum(lengths[k:end])
 
 
 def _by_epochs(

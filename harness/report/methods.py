@@ -96,11 +96,7 @@ def section(results: Results, analysis: Analysis) -> str:
     if differences:
         out.append(para(differences + " The settings below are the control's."))
     out.append(_statistics_methods(analysis))
-    out.append("<h3>Conditions</h3>")
-    if any(r.section("condition").get("stages") for r in results.records.values()):
-        out.append(
-            para("A curriculum's stages are listed in the order they are heard, one a line.")
-        )
+    out.append("<h3>Conditions</h3>" + _curricula_note(results))
     out.append(table(_conditions_frame(results), [
         ("condition", "name"), ("label", "label"), ("pretraining language", "language"),
         ("filter", "filter"), ("epochs", "epochs"), ("control", "control"),
@@ -224,6 +220,13 @@ def _conditions_frame(results: Results) -> pd.DataFrame:
             row = first if i == 0 else {"name": "", "label": "", "control": ""}
             rows.append({**row, **_stage_cells(stage, f"{i + 1}. " if len(stages) > 1 else "")})
     return pd.DataFrame(rows)
+
+
+def _curricula_note(results: Results) -> str:
+    """A line before the conditions table where some condition is a curriculum."""
+    if any(r.section("condition").get("stages") for r in results.records.values()):
+        return para("A curriculum's stages are listed in the order they are heard, one a line.")
+    return ""
 
 
 def _stage_cells(stage: Mapping[str, Any], number: str) -> dict[str, Any]:
