@@ -249,6 +249,12 @@ def test_the_extra_stage_pair_is_tested_and_named(finished):
     assert row.value_b == "stage 1 (en, lowpass(cutoff_hz=500.0, order=4), 2 epochs)"
 
 
+#: a wav2vec2 small enough for a test on two cores
+TINY_WAV2VEC2 = dict(conv_dim=[8, 8, 8], conv_kernel=[10, 4, 4], conv_stride=[5, 4, 4],
+                     hidden_size=16, num_layers=2, num_heads=2, intermediate_size=16,
+                     pos_conv_kernel=4, pos_conv_groups=2, codevectors_per_group=8,
+                     codevector_dim=16, proj_codevector_dim=16, num_negatives=4,
+                     mask_length=2)  # fmt: skip
 CLASSIFY = {"task": "classify", "languages": ["it"], "metric": "accuracy", "threshold": 0.99,
             "max_steps": 4, "eval_every": 2}  # fmt: skip
 
@@ -270,13 +276,12 @@ def test_a_classify_curriculum_labels_each_stage_with_its_silent_frames(tmp_path
 
 def test_a_self_supervised_stage_then_the_task(tmp_path, _private_cache):
     pytest.importorskip("transformers")
-    from test_wav2vec2 import TINY
 
     stages = [{"language": "it", "objective": "self_supervised", "steps": 2},
               {"language": "es", "steps": 3}]  # fmt: skip
     results = run_tiny_suite(
         tmp_path, cache_dir=_private_cache, probes=[], target=CLASSIFY,
-        models=[{"plugin": "wav2vec2", **TINY}], training={"crop_seconds": 0.2, "batch_size": 4},
+        models=[{"plugin": "wav2vec2", **TINY_WAV2VEC2}], training={"crop_seconds": 0.2, "batch_size": 4},
         conditions=[{"name": "none"}, {"name": "cur", "stages": stages}],
     )  # fmt: skip
     record = next(r for r in results.records.values() if r.condition_name == "cur")
