@@ -38,7 +38,7 @@ def run(model=None, d=None, epochs=0, seed=0, tgt=None, training=None):
         d or data(),
         target=tgt or target(),
         training=training or cfg(),
-        pretraining=Pretraining(epochs=epochs),
+        pretraining=Pretraining.single(epochs=epochs),
         seed=seed,
         name="test",
     )

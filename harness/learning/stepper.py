@@ -83,6 +83,12 @@ class Stepper:
         self.norms: list[torch.Tensor] | None = [] if record_norms else None
         set_trainable(self.frozen, False)
 
+    def retarget(self, objective: Objective) -> None:
+        """Go on stepping the same optimiser and schedule towards ``objective``
+        (a curriculum's next stage), its first loss checked again."""
+        self.objective = objective
+        self.checked = False
+
     def gradient_norms(self) -> dict[str, float | None]:
         """Mean and largest gradient norm (before clipping) of the steps since the
         last call (None before any); empty without clipping (the norm is a

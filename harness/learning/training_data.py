@@ -25,6 +25,14 @@ class Labels:
 
 
 @dataclass(frozen=True)
+class StageSegments:
+    """A curriculum's later stage: its segments (or crops) and a classify task's targets."""
+
+    x: np.ndarray
+    labels: Labels | None = None
+
+
+@dataclass(frozen=True)
 class TrainingData:
     """Segments (n, segment_frames, n_features) of each role, float32.
 
@@ -41,6 +49,8 @@ class TrainingData:
     pretrain_labels: Labels | None = None
     classes: tuple[str, ...] = ()
     class_weights: tuple[float, ...] | None = None
+    #: a curriculum's stages after the first, in order (the first's are ``pretrain``)
+    later_stages: tuple[StageSegments, ...] = ()
 
     @property
     def n_classes(self) -> int | None:
@@ -53,15 +63,32 @@ class TrainingData:
         A classify task pretrains on the same task: the pretraining clips
         (filtered) with their own labels.
         """
-        x = torch.from_numpy(getattr(self, role))
-        labels: Labels | None = getattr(self, f"{role}_labels")
-        if labels is None:
-            return Segments(x.to(device))
-        y, frame_y = torch.from_numpy(labels.y), torch.from_numpy(labels.frame_y)
-        return Segments(x, y, frame_y).to(device)
+        return _segments(getattr(self, role), getattr(self, f"{role}_labels"), device)
+
+    def stage_size(self, stage: int) -> int:
+        """Segments of pretraining stage ``stage`` (0: the first); 0 where it has none."""
+        if stage > len(self.later_stages):
+            return 0
+        x = self.pretrain if stage == 0 else self.later_stages[stage - 1].x
+        return 0 if x is None else len(x)
+
+    def stage_segments(self, stage: int, device: torch.device) -> Segments:
+        """The segments of pretraining stage ``stage`` (0: the first, ``pretrain``)."""
+        if stage == 0:
+            return self.segments("pretrain", device)
+        later = self.later_stages[stage - 1]
+        return _segments(later.x, later.labels, device)
 
     def objective(self, model: Model, name: str) -> Objective:
         """What training optimises: the classes' cross-entropy, or the model's own loss."""
         if self.classes:
             return Classification(model, self.classes, self.class_weights, name)
         return OwnLoss(model, name)
+
+
+def _segments(x_array: np.ndarray, labels: Labels | None, device: torch.device) -> Segments:
+    x = torch.from_numpy(x_array)
+    if labels is None:
+        return Segments(x.to(device))
+    y, frame_y = torch.from_numpy(labels.y), torch.from_numpy(labels.frame_y)
+    return Segments(x, y, frame_y).to(device)

@@ -96,7 +96,7 @@ def section(results: Results, analysis: Analysis) -> str:
     if differences:
         out.append(para(differences + " The settings below are the control's."))
     out.append(_statistics_methods(analysis))
-    out.append("<h3>Conditions</h3>")
+    out.append("<h3>Conditions</h3>" + _curricula_note(results))
     out.append(table(_conditions_frame(results), [
         ("condition", "name"), ("label", "label"), ("pretraining language", "language"),
         ("filter", "filter"), ("epochs", "epochs"), ("control", "control"),
@@ -212,16 +212,36 @@ def _conditions_frame(results: Results) -> pd.DataFrame:
             specs.setdefault(record.condition_name, record.section("condition"))
     for name in results.conditions:
         cond = specs.get(name, {})
-        flt = cond.get("filter") or {}
-        flt_text = flt.get("plugin", "") + (
-            f" {json.dumps(flt.get('params'))}" if flt.get("params") else ""
-        )
-        rows.append({"name": name, "label": results.condition_label(name),
-                     "language": cond.get("language") or "none (no pretraining)",
-                     "filter": flt_text if cond.get("language") else "–",
-                     "epochs": _pretraining_amount(cond) if cond.get("language") else "–",
-                     "control": "yes" if name == results.control else ""})  # fmt: skip
+        first = {"name": name, "label": results.condition_label(name),
+                 "control": "yes" if name == results.control else ""}  # fmt: skip
+        stages = cond.get("stages") or [cond]
+        for i, stage in enumerate(stages):
+            # a curriculum: one line per stage, numbered, the name on the first only
+            row = first if i == 0 else {"name": "", "label": "", "control": ""}
+            rows.append({**row, **_stage_cells(stage, f"{i + 1}. " if len(stages) > 1 else "")})
     return pd.DataFrame(rows)
+
+
+def _curricula_note(results: Results) -> str:
+    """A line before the conditions table where some condition is a curriculum."""
+    if any(r.section("condition").get("stages") for r in results.records.values()):
+        return para("A curriculum's stages are listed in the order they are heard, one a line.")
+    return ""
+
+
+def _stage_cells(stage: Mapping[str, Any], number: str) -> dict[str, Any]:
+    """A stage's language, filter with its parameters and amount (a condition's
+    own keys, or one of its ``stages`` written the same way)."""
+    if not stage.get("language"):
+        return {"language": "none (no pretraining)", "filter": "–", "epochs": "–"}
+    flt = stage.get("filter") or {}
+    flt_text = flt.get("plugin", "") + (
+        f" {json.dumps(flt.get('params'))}" if flt.get("params") else ""
+    )
+    amount = _pretraining_amount(stage)
+    if stage.get("reset_optimizer"):
+        amount = f"{amount} (fresh optimiser)"
+    return {"language": f"{number}{stage['language']}", "filter": flt_text, "epochs": amount}
 
 
 def _pretraining_amount(cond: Mapping[str, Any]) -> Any:

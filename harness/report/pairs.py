@@ -4,7 +4,10 @@ conditions that differ in exactly one declared attribute imply
 or the filter leads to a conclusion about language or filter; a pair
 differing in any other attribute (a filter parameter, epochs, steps, the
 objective, the checkpoint, an overridden setting) is named as it is:
-"differs in cutoff: 500 vs 1000 Hz".
+"differs in cutoff: 500 vs 1000 Hz", and a curriculum's with its stage:
+"differs in stage 1's cutoff: 400 vs 500 Hz". Two curricula that hear the same
+stages in another order, or differ in one stage only one of them has, are
+named so, with the stages.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from harness.report.claims import (
 )
 from harness.report.numbers import fmt_p, series
 from harness.stats.analysis import Analysis
+from harness.stats.between import EXTRA_STAGE, STAGE_ORDER
 from harness.tables.results import Results
 
 #: what a pair differing in one of these attributes differs in, for readers
@@ -48,28 +52,33 @@ WORDS = {
     "steps": "the pretraining steps",
     "objective": "the pretraining objective",
     "stages": "the number of pretraining stages",
+    "reset_optimizer": "the optimiser reset",
     "checkpoint": "the checkpoint",
+    STAGE_ORDER: "the order of the stages",
+    EXTRA_STAGE: "the extra stage",
 }
 
 
 def _split(attribute: str) -> tuple[str, str]:
-    """``stage2.filter.cutoff_hz`` -> (" of stage 2", "filter.cutoff_hz")."""
+    """``stage2.filter.cutoff_hz`` -> ("stage 2's ", "filter.cutoff_hz")."""
     head, _, rest = attribute.partition(".")
     if head.startswith("stage") and head[5:].isdigit() and rest:
-        return f" of stage {head[5:]}", rest
+        return f"stage {head[5:]}'s ", rest
     return "", attribute
 
 
 def attribute_words(results: Results, row: pd.Series) -> tuple[str, str]:
     """What a pair differs in, for readers, and the unit of its values:
-    ("the language heard", ""), ("the cutoff", "Hz"), ("[training] lr", "")."""
+    ("the language heard", ""), ("the cutoff", "Hz"), ("stage 1's cutoff", "Hz"),
+    ("[training] lr", "")."""
     stage, attribute = _split(str(row["differs_in"]))
     if attribute in WORDS:
-        return WORDS[attribute] + stage, ""
+        words = WORDS[attribute]
+        return (stage + words.removeprefix("the ") if stage else words), ""
     section, _, key = attribute.partition(".")
     if section == "filter":
         label, unit = param_words(key)
-        return f"the {label}{stage}", unit
+        return (f"{stage}{label}" if stage else f"the {label}"), unit
     return f"[{section}] {key}", ""
 
 
@@ -105,6 +114,14 @@ def pair_words(results: Results, row: pd.Series) -> str:
         title_a = component_title("pretrain_filter", str(row["value_a"]), facts)
         title_b = component_title("pretrain_filter", str(row["value_b"]), facts)
         return f"“{a}” and “{b}”, which differ only in the filter ({title_a} against {title_b}),"
+    if row["differs_in"] == EXTRA_STAGE:
+        longer, extra = (a, row["value_a"]) if row["value_a"] != "none" else (b, row["value_b"])
+        return f"“{a}” and “{b}” (only “{longer}” hears {extra}, and nothing else differs)"
+    if row["differs_in"] == STAGE_ORDER:
+        return (
+            f"“{a}” and “{b}” (the same stages in another order: {row['value_a']} against "
+            f"{row['value_b']})"
+        )
     return (
         f"“{a}” and “{b}” (their pretraining differs in {differs(results, row)} and nothing else)"
     )

@@ -21,8 +21,8 @@ from harness.data.batches import IGNORE, crop_all, crop_labelled, segment_all, s
 from harness.data.features import FeatureExtractor
 from harness.data.splits import Roles, assign_roles
 from harness.learning.objectives import SILENCE
-from harness.learning.pretraining import Pretraining
-from harness.learning.training_data import Labels, TrainingData
+from harness.learning.pretraining import Pretraining, PretrainStage
+from harness.learning.training_data import Labels, StageSegments, TrainingData
 from harness.plugin.contracts import Clip, DataError
 from harness.plugin.registry import Registry
 from harness.run.baseline import NAME as BASELINE_NAME
@@ -33,6 +33,7 @@ from harness.run.inputs import (
     load_clips,
     model_input,
     run_plan,
+    stage_role,
     waveform_inputs,
 )
 from harness.spec.expand import RunSpec
@@ -51,12 +52,11 @@ class RunSource:
 
 def read_source(spec: RunSpec, registry: Registry, plan: Pretraining) -> RunSource:
     """The data phase: the clips (:func:`load_clips`), their roles (the target
-    language(s) and ``plan``'s pretraining language) and a classify task's classes."""
+    language(s) and ``plan``'s pretraining languages) and a classify task's classes."""
     skipped_files: list[dict[str, str]] = []
     clips = load_clips(spec, registry, skipped_files)
     targets = spec.target.target_languages if spec.target.classify else spec.target.language
-    pretrain_languages = [plan.language] if plan.language else []
-    roles = assign_roles(clips, spec.splits, targets, pretrain_languages)
+    roles = assign_roles(clips, spec.splits, targets, plan.languages)
     classes = class_names(spec, roles, plan) if spec.target.classify else ()
     return RunSource(clips, skipped_files, roles, classes)
 
@@ -117,6 +117,7 @@ def waveform_data(
             train=crop_all(inputs.train, crop),
             heldout=crop_all(inputs.heldout, crop),
             pretrain=crop_all(inputs.pretrain, crop) if inputs.pretrain else None,
+            later_stages=tuple(StageSegments(crop_all(x, crop)) for x in inputs.later_pretrain),
         )
     index = {name: i for i, name in enumerate(classes)}
 
@@ -158,8 +159,11 @@ def class_names(spec: RunSpec, roles: Roles, plan: Pretraining | None = None) ->
     if len(speakers) < 2:
         lacking.append(f"only {len(speakers)} value(s) of {label!r} ({sorted(speakers)})")
     classes = sorted(speakers)
-    strangers = sorted({c.label(label) for c in roles.role_clips("pretrain")} - set(classes))
-    if strangers and not run_plan(spec, plan).self_supervised:
+    # the clips of the stages that pretrain on the task need a class each
+    task_languages = {s.language for s in run_plan(spec, plan).stages if not s.self_supervised}
+    heard = [c for lang, clips in roles.pretrain.items() if lang in task_languages for c in clips]
+    strangers = sorted({c.label(label) for c in heard} - set(classes))
+    if strangers:
         lacking.append(
             f"pretraining clips are labelled {strangers}, which are not classes of the target "
             f"task ({classes}); a classify task pretrains on the same classes"
@@ -264,22 +268,37 @@ def _labelled_roles(
     """A classify task's training data from each role's inputs, cut by ``cut``."""
     train, train_labels = cut.labelled("train", roles.train, inputs.train)
     heldout, heldout_labels = cut.labelled("heldout", roles.heldout, inputs.heldout)
-    pretrain, pretrain_labels = None, None
-    if inputs.pretrain and plan.self_supervised:  # the model's own loss: no labels
-        pretrain = cut.unlabelled(inputs.pretrain)
-    elif inputs.pretrain:
-        clips = roles.pretrain.get(plan.language or "", [])
-        pretrain, pretrain_labels = cut.labelled("pretrain", clips, inputs.pretrain)
+    stages = [
+        _stage_cut(roles, cut, stage_role(i), stage, audio)
+        for i, (stage, audio) in enumerate(
+            zip(plan.stages, [inputs.pretrain, *inputs.later_pretrain], strict=False)
+        )
+    ]
+    first = stages[0] if stages else None
     return TrainingData(
         train=train,
         heldout=heldout,
-        pretrain=pretrain,
+        pretrain=first.x if first is not None else None,
         train_labels=train_labels,
         heldout_labels=heldout_labels,
-        pretrain_labels=pretrain_labels,
+        pretrain_labels=first.labels if first is not None else None,
         classes=tuple(classes),
         class_weights=class_weights(spec, classes, train_labels.y),
+        later_stages=tuple(s for s in stages[1:] if s is not None),
     )
+
+
+def _stage_cut(
+    roles: Roles, cut: _Cut, role: str, stage: PretrainStage, inputs: Sequence[np.ndarray]
+) -> StageSegments | None:
+    """A pretraining stage's inputs cut, with targets unless it optimises the
+    model's own loss; None without inputs."""
+    if not inputs:
+        return None
+    if stage.self_supervised:  # the model's own loss: no labels
+        return StageSegments(cut.unlabelled(inputs))
+    x, labels = cut.labelled(role, roles.pretrain.get(stage.language or "", []), inputs)
+    return StageSegments(x, labels)
 
 
 def classical_baseline(spec: RunSpec, roles: Roles) -> dict[str, Any]:

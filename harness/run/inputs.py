@@ -1,5 +1,5 @@
-"""A run's inputs: the dataset's clips, the pretraining audio after the
-condition's filter, and each role's normalised features, or for a waveform
+"""A run's inputs: the dataset's clips, each pretraining stage's audio after
+its filter, and each role's normalised features, or for a waveform
 model each role's audio (:class:`RunFeatures`).
 
 The clips are read once per process (a worker runs many runs of one suite);
@@ -21,8 +21,8 @@ from harness.data.batches import segment_all
 from harness.data.features import FeatureExtractor, fit_normalizer
 from harness.data.preparation import data_request, request_key
 from harness.data.splits import Roles
-from harness.learning.pretraining import Pretraining
-from harness.learning.training_data import TrainingData
+from harness.learning.pretraining import Pretraining, PretrainStage
+from harness.learning.training_data import StageSegments, TrainingData
 from harness.plugin.contracts import Clip, DataError, check_clip, check_filtered
 from harness.plugin.registry import Registry
 from harness.plugin.selection import Selection
@@ -78,10 +78,12 @@ def filter_pretraining(
 
 
 def _filtered(
-    selection: Selection, seed: int, registry: Registry, clips: Sequence[Clip]
+    selection: Selection, seed: int, registry: Registry, clips: Sequence[Clip], stage: int = 0
 ) -> list[np.ndarray]:
+    """``clips`` through ``selection``; a curriculum's later stage draws its own stream."""
     apply = registry.create(selection)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, FILTER_STREAM]))
+    entropy = [seed, FILTER_STREAM] if stage == 0 else [seed, FILTER_STREAM, stage]
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
     return [
         check_filtered(selection.plugin, c.audio, apply(c.audio, c.sample_rate, rng)) for c in clips
     ]
@@ -89,16 +91,27 @@ def _filtered(
 
 def pretraining_audio(
     spec: RunSpec, registry: Registry, roles: Roles, plan: Pretraining | None = None
+) -> list[list[np.ndarray]]:
+    """The audio each stage of ``plan`` pretrains on (default the condition's):
+    its language's pretraining clips after its filter; [] for the empty plan."""
+    stages = run_plan(spec, plan).stages
+    return [_stage_audio(spec, registry, roles, stage, i) for i, stage in enumerate(stages)]
+
+
+def _stage_audio(
+    spec: RunSpec, registry: Registry, roles: Roles, stage: PretrainStage, index: int
 ) -> list[np.ndarray]:
-    """The audio ``plan`` pretrains on (default the condition's): its language's
-    pretraining clips after its filter; none for the empty plan."""
-    plan = run_plan(spec, plan)
-    if plan.language is None:
+    if stage.language is None:
         return []
-    clips = roles.pretrain.get(plan.language, [])
-    if plan.filter is None:
+    clips = roles.pretrain.get(stage.language, [])
+    if stage.filter is None:
         return [c.audio for c in clips]
-    return _filtered(plan.filter, spec.seed, registry, clips)
+    return _filtered(stage.filter, spec.seed, registry, clips, index)
+
+
+def stage_role(index: int) -> str:
+    """The role name of pretraining stage ``index``: pretrain, pretrain2, pretrain3..."""
+    return "pretrain" if index == 0 else f"pretrain{index + 1}"
 
 
 @dataclass(frozen=True)
@@ -110,9 +123,12 @@ class RunFeatures:
     train: list[np.ndarray]
     heldout: list[np.ndarray]
     probe: list[np.ndarray]
-    #: per role (pretrain, train, heldout), each clip's silent frames aligned
-    #: with its features; only with ``[features] silence`` mask or label
+    #: per role (pretrain, pretrain2... of later stages, train, heldout), each
+    #: clip's silent frames aligned with its features; only with ``[features]
+    #: silence`` mask or label
     silent: Mapping[str, list[np.ndarray]] = field(default_factory=dict)
+    #: a curriculum's later stages' inputs, in order (the first stage's are ``pretrain``)
+    later_pretrain: tuple[list[np.ndarray], ...] = ()
     #: a waveform model's run (where the roles hold waveforms): the probe
     #: clips' normalised feature frames, for the model-free extractors
     probe_frames: list[np.ndarray] = field(default_factory=list)
@@ -122,6 +138,9 @@ class RunFeatures:
             train=segment_all(self.train, segment_frames),
             heldout=segment_all(self.heldout, segment_frames),
             pretrain=segment_all(self.pretrain, segment_frames) if self.pretrain else None,
+            later_stages=tuple(
+                StageSegments(segment_all(x, segment_frames)) for x in self.later_pretrain
+            ),
         )
 
 
@@ -135,22 +154,24 @@ def compute_features(
     the model heard first.
     """
     extract = FeatureExtractor(spec.features, Path(spec.cache_dir))
-    audio = pretraining_audio(spec, registry, roles, plan)
+    stages = pretraining_audio(spec, registry, roles, plan) or [[]]
     train_raw = extract([c.audio for c in roles.train])
     normalize = fit_normalizer(train_raw, spec.features)
     heldout_audio = [c.audio for c in roles.heldout]
     silent = (
         {
-            "pretrain": extract.silence(audio) if audio else [],
+            **{stage_role(i): extract.silence(a) if a else [] for i, a in enumerate(stages)},
             "train": extract.silence([c.audio for c in roles.train]),
             "heldout": extract.silence(heldout_audio),
         }
         if spec.features.silence_in_loss
         else {}
     )
+    pretrain = [normalize(extract(audio)) if audio else [] for audio in stages]
     return RunFeatures(
         n_features=extract.n_features,
-        pretrain=normalize(extract(audio)) if audio else [],
+        pretrain=pretrain[0],
+        later_pretrain=tuple(pretrain[1:]),
         train=normalize(train_raw),
         heldout=normalize(extract(heldout_audio)),
         probe=normalize(extract([c.audio for c in roles.probe])),
@@ -173,7 +194,7 @@ def waveform_inputs(
     model's run), which the model-free extractors read, so the raw-feature
     baseline means the same in every run of a suite.
     """
-    audio = pretraining_audio(spec, registry, roles, plan)
+    stages = pretraining_audio(spec, registry, roles, plan) or [[]]
     probe_frames: list[np.ndarray] = []
     if spec.probes and roles.probe:
         extract = FeatureExtractor(spec.features, Path(spec.cache_dir))
@@ -181,7 +202,8 @@ def waveform_inputs(
         probe_frames = normalize(extract([c.audio for c in roles.probe]))
     return RunFeatures(
         n_features=1,
-        pretrain=list(audio),
+        pretrain=list(stages[0]),
+        later_pretrain=tuple(list(audio) for audio in stages[1:]),
         train=[c.audio for c in roles.train],
         heldout=[c.audio for c in roles.heldout],
         probe=[c.audio for c in roles.probe],

@@ -30,6 +30,8 @@ __all__ = [
     "SCHEDULES",
     "SECTIONS",
     "SELF_SUPERVISED",
+    "STAGE_KEYS_OF_CONDITION",
+    "STAGE_PARAMS",
     "TARGET_METRICS",
     "TASK_OBJECTIVE",
     "TIME_MEASURES",
@@ -157,6 +159,15 @@ CONDITION_PARAMS = (
         choices=PRETRAIN_OBJECTIVES,
     ),
     Param(
+        "stages",
+        list,
+        [],
+        "a curriculum: [[conditions.stages]] tables, heard in order, each with its "
+        "language, filter, epochs or steps, objective (see Curricula); instead of the "
+        "condition's own language, filter, epochs, pretrain_steps and pretrain_objective",
+        item=dict,
+    ),
+    Param(
         "features",
         dict,
         {},
@@ -171,6 +182,44 @@ CONDITION_PARAMS = (
         {},
         "[target] keys this condition sets otherwise, such as {class_weights = 'balanced'}; "
         "not threshold, threshold_mode, metric, max_steps or eval_every",
+    ),
+)
+#: The condition keys a curriculum's stages replace (a condition has either
+#: these or ``stages``).
+STAGE_KEYS_OF_CONDITION = ("language", "filter", "epochs", "pretrain_steps", "pretrain_objective")
+#: The keys of a [[conditions.stages]] table; its ``filter`` is a plugin selection.
+STAGE_PARAMS = (
+    Param("language", str, REQUIRED, "the language this stage hears"),
+    Param(
+        "filter",
+        str,
+        "",
+        "pretrain-filter plugin: a name, or a table {plugin = ..., params}; "
+        "default: the one `harness plugins` marks as default",
+    ),
+    Param("epochs", int, 1, "passes over the stage's pretraining clips", min=0),
+    Param(
+        "steps",
+        int,
+        0,
+        "pretrain this stage for this many optimiser steps instead of `epochs` passes; 0: "
+        "use epochs",
+        min=0,
+    ),
+    Param(
+        "objective",
+        str,
+        "task",
+        "what this stage optimises: the target task ('task') or the model's own "
+        "self-supervised loss ('self_supervised')",
+        choices=PRETRAIN_OBJECTIVES,
+    ),
+    Param(
+        "reset_optimizer",
+        bool,
+        False,
+        "start this stage with a fresh optimiser (its moments and learning-rate schedule "
+        "over this stage alone); default: the optimiser of the stages before carries on",
     ),
 )
 #: Sections a condition may override (its ``features``, ``training`` and
@@ -204,4 +253,6 @@ def describe_section(name: str) -> list[Param]:
         return list(TOP_PARAMS)
     if name == "conditions":
         return list(CONDITION_PARAMS)
+    if name == "stages":
+        return list(STAGE_PARAMS)
     return section_params(SECTIONS[name])

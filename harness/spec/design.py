@@ -72,16 +72,18 @@ class ConditionInfo:
         """A condition as ``Condition.to_dict()`` writes it (so a run record's
         ``spec["condition"]``): the one place both the suite and the records
         become a :class:`ConditionInfo`."""
-        stage = Stage.from_condition(c)
+        stages = Stage.of_condition(c)
+        # a curriculum's own keys are its first stage's (the stages hold the rest)
+        first = stages[0] if c.get("stages") else Stage.from_condition(c)
         return cls(
             name=str(c["name"]),
             label=str(c.get("label") or c["name"]),
-            language=stage.language,
-            filter=stage.filter,
-            epochs=stage.epochs,
-            pretrains=stage.pretrains,
+            language=first.language,
+            filter=first.filter,
+            epochs=first.epochs,
+            pretrains=bool(stages),
             overrides={k: dict(c[k]) for k in CONDITION_SECTIONS if c.get(k)},
-            stages=(stage,) if stage.pretrains else (),
+            stages=stages,
             checkpoints=dict(checkpoints or {}),
         )
 
@@ -169,16 +171,20 @@ class Design:
 
     def attributes(self, name: str) -> dict[str, Any]:
         """Every declared attribute of the condition ``name`` a pair may differ
-        in: each stage's (:meth:`Stage.attributes`; a later stage prefixed
-        ``stage2.``...), ``checkpoint`` (digests by model) and ``section.key``
-        of each setting some condition overrides (the suite's value where this
-        one keeps it)."""
+        in: each stage's (:meth:`Stage.attributes`; a curriculum's prefixed
+        ``stage1.``, ``stage2.``..., a single stage's as they are),
+        ``checkpoint`` (digests by model) and ``section.key`` of each setting
+        some condition overrides (the suite's value where this one keeps it).
+        Curricula of different lengths share only ``stages`` (the count) among
+        their stage attributes: :func:`harness.stats.between.contrast` decides
+        which of those pairs differ in one thing."""
         info = self.condition(name)
         if info is None:
             return {}
         out: dict[str, Any] = {"stages": len(info.stages)}
+        several = len(info.stages) > 1
         for i, stage in enumerate(info.stages):
-            out.update(stage.attributes(f"stage{i + 1}." if i else ""))
+            out.update(stage.attributes(f"stage{i + 1}." if several else ""))
         out["checkpoint"] = dict(sorted(info.checkpoints.items()))
         for section, key in self._overridden_keys():
             out[f"{section}.{key}"] = self._setting(info, section, key)

@@ -2,7 +2,11 @@
 
 Each run's id is a hash of everything that can change its numbers, written
 as canonical JSON, so the same suite gives the same ids on any machine and
-changing a parameter that affects a run changes its id. The code counts
+changing a parameter that affects a run changes its id. A curriculum's
+condition holds every stage in order (``Condition.to_dict``), so each stage's
+language, filter with its parameters, budget and objective is in the id; a
+condition written without stages keeps the content, hence the id, it always
+had (a one-stage curriculum is read as that condition). The code counts
 too: the provenance of the harness and of every component a run uses
 (distribution, version, and a source hash for unversioned or editable code;
 see :mod:`harness.plugin.provenance`), so changed plugin code runs again. Where
@@ -122,7 +126,8 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
     resolver = Resolver()
 
     def provenance(condition: Condition, model: Selection) -> dict[str, Any]:
-        chosen = [suite.dataset, condition.filter, model, *suite.extractors, *suite.probes]
+        # a curriculum's every filter (one plugin used twice gives its provenance once)
+        chosen = [suite.dataset, *condition.filters, model, *suite.extractors, *suite.probes]
         return resolver.run((s.kind, registry.get(s.kind, s.plugin)) for s in chosen)
 
     shared = dict(

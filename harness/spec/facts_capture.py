@@ -71,7 +71,7 @@ def capture_facts(used: Iterable[tuple[str, str]], registry: Registry | None = N
 def suite_components(suite: Suite) -> list[tuple[str, str]]:
     """``(kind, plugin)`` of every component a validated suite selects."""
     used = [("dataset", suite.dataset.plugin)]
-    used += [("pretrain_filter", c.filter.plugin) for c in suite.conditions]
+    used += [("pretrain_filter", f.plugin) for c in suite.conditions for f in c.filters]
     used += [("model", m.plugin) for m in suite.models]
     used += [("latent_extractor", e.plugin) for e in suite.extractors]
     used += [("probe", p.plugin) for p in suite.probes]

@@ -45,6 +45,40 @@ class SuiteError(Exception):
 
 
 @dataclass(frozen=True)
+class ConditionStage:
+    """One ``[[conditions.stages]]`` table of a curriculum, validated."""
+
+    language: str
+    filter: Selection
+    epochs: int = 1
+    #: optimiser steps of this stage; 0: ``epochs`` passes instead
+    pretrain_steps: int = 0
+    #: "task" or "self_supervised"
+    pretrain_objective: str = "task"
+    #: a fresh optimiser for this stage instead of the one before carried on
+    reset_optimizer: bool = False
+
+    @property
+    def pretrains(self) -> bool:
+        return pretrains(self.language, self.epochs, self.pretrain_steps)
+
+    @property
+    def self_supervised(self) -> bool:
+        return self.pretrain_objective == SELF_SUPERVISED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stage in a condition's own keys (so one reader serves both forms)."""
+        return {
+            "language": self.language,
+            "filter": self.filter.to_dict(),
+            "epochs": self.epochs,
+            **({"pretrain_steps": self.pretrain_steps} if self.pretrain_steps else {}),
+            **({"pretrain_objective": self.pretrain_objective} if self.self_supervised else {}),
+            **({"reset_optimizer": True} if self.reset_optimizer else {}),
+        }
+
+
+@dataclass(frozen=True)
 class Condition:
     """What a model hears before the target language (or nothing), and the
     settings it changes: ``features``, ``training`` and ``target`` hold the keys
@@ -66,14 +100,46 @@ class Condition:
     pretrain_steps: int = 0
     #: "task" (the target task) or "self_supervised" (the model's own loss)
     pretrain_objective: str = "task"
+    #: a curriculum of two or more stages, heard in order (the own keys above
+    #: are then unused: language None, epochs 0); a curriculum of one stage is
+    #: read into the own keys, so it is the condition it always was
+    stages: tuple[ConditionStage, ...] = ()
+
+    @property
+    def curriculum(self) -> tuple[ConditionStage, ...]:
+        """Every stage it hears before the target, in order: a curriculum's, or
+        the own keys' one stage where they pretrain; () for none."""
+        if self.stages:
+            return self.stages
+        if not self.language or not self.pretrains:
+            return ()
+        own = ConditionStage(
+            self.language, self.filter, self.epochs, self.pretrain_steps, self.pretrain_objective
+        )
+        return (own,)
+
+    @property
+    def filters(self) -> tuple[Selection, ...]:
+        """The filter selections its runs use (the own ``filter`` without a curriculum)."""
+        return tuple(s.filter for s in self.stages) if self.stages else (self.filter,)
+
+    @property
+    def pretrain_languages(self) -> tuple[str, ...]:
+        """The languages its stages hear, each once, in order."""
+        return tuple(dict.fromkeys(s.language for s in self.curriculum))
 
     @property
     def pretrains(self) -> bool:
+        if self.stages:
+            return any(s.pretrains for s in self.stages)
         return pretrains(self.language, self.epochs, self.pretrain_steps)
 
     @property
     def self_supervised(self) -> bool:
-        """Pretraining optimises the model's own loss, whatever the target task."""
+        """Pretraining optimises the model's own loss, whatever the target task
+        (a curriculum: every stage does)."""
+        if self.stages:
+            return all(s.self_supervised for s in self.stages)
         return self.pretrain_objective == SELF_SUPERVISED
 
     def checkpoint_for(self, model: Selection) -> Checkpoint | None:
@@ -89,6 +155,13 @@ class Condition:
 
     def to_dict(self) -> dict[str, Any]:
         # a condition without overrides keeps the dict (so the run ids) it always had
+        if self.stages:
+            return {
+                "name": self.name,
+                "label": self.label,
+                "stages": [s.to_dict() for s in self.stages],
+                **self.overrides(),
+            }
         return {
             "name": self.name,
             "label": self.label,
@@ -201,7 +274,9 @@ def suite_roles(
 def _languages(
     target: TargetConfig, splits: SplitConfig, conditions: Iterable[Condition]
 ) -> tuple[str, ...]:
-    langs = [*target.target_languages, *(c.language for c in conditions if c.language)]
+    # a condition's own language counts even where it pretrains for no epochs
+    named = [(c.language,) if c.language else c.pretrain_languages for c in conditions]
+    langs = [*target.target_languages, *(x for each in named for x in each)]
     return tuple(dict.fromkeys(langs + list(splits.probe_languages)))
 
 
@@ -210,7 +285,7 @@ def roles_needed(
 ) -> dict[str, dict[str, int]]:
     """Per language, the speakers each role needs (harness/data/splits.py deals them out)."""
     conditions = list(conditions)
-    pretrain = [c.language for c in conditions if c.language and c.pretrains]
+    pretrain = [x for c in conditions for x in c.pretrain_languages]
     need = splits.speakers_per_role(target.target_languages, pretrain)
     return {lang: need.get(lang, {}) for lang in _languages(target, splits, conditions)}
 

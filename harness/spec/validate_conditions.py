@@ -1,5 +1,6 @@
 """The rules of a suite's [[conditions]]: each entry's keys, its filter and
-checkpoint, its override tables of [features], [training] and [target] (each
+checkpoint, its curriculum's [[conditions.stages]] (each stage with the rules a
+condition's own language, filter, epochs or steps and objective have), its override tables of [features], [training] and [target] (each
 checked as the section checks it, then with the section's rules), the
 sections no condition may override, and which condition is the control.
 """
@@ -16,9 +17,11 @@ from harness.spec.config import (
     CONDITION_SECTIONS,
     FIXED_SECTIONS,
     SECTIONS,
+    STAGE_KEYS_OF_CONDITION,
+    STAGE_PARAMS,
     section_params,
 )
-from harness.spec.suite_types import Condition, resolved
+from harness.spec.suite_types import Condition, ConditionStage, resolved
 from harness.spec.validate_tables import Reader
 
 #: what a condition's override table of each section looks like, for messages
@@ -59,23 +62,26 @@ class ConditionRules(Reader):
                 f"a condition cannot override [{key}]: "
                 f"{FIXED_SECTIONS[key]}; set it once for the suite",
             )
-        overrides = {
+        overrides: dict[str, Any] = {
             section: self.overrides(section, table[section], configs, f"{where}.{section}")
             for section in CONDITION_SECTIONS
             if section in table
         }
-        skip = {"filter", "checkpoint", *CONDITION_SECTIONS, *FIXED_SECTIONS}
+        skip = {"filter", "checkpoint", "stages", *CONDITION_SECTIONS, *FIXED_SECTIONS}
         given = {k: v for k, v in table.items() if k not in skip}
         values, problems = resolve_params(CONDITION_PARAMS, given, where)
         self.problems += problems
         flt = self.select("pretrain_filter", table.get("filter", {}), f"{where}.filter", True)
         checkpoint = self.condition_checkpoint(table.get("checkpoint", ""), f"{where}.checkpoint")
+        stages = self.curriculum(table, where)
         name = values.get("name")
         self.check_name(f"{where}.name", name)
-        if flt is None or not isinstance(name, str):
+        if flt is None or not isinstance(name, str) or stages is None:
             return None
         if problems:
             self.unsure_conditions.add(name)
+        if stages:
+            return self.staged(name, values, stages, checkpoint, overrides, where)
         language = values.get("language") or None
         if language is None and not self.registry.get(flt.kind, flt.plugin).default:
             self.problem(
@@ -101,6 +107,99 @@ class ConditionRules(Reader):
             pretrain_objective=values["pretrain_objective"],
         )
         self.filter_of[f"{where}.filter"] = condition
+        return condition
+
+    def curriculum(self, table: dict[str, Any], where: str) -> list[ConditionStage] | None:
+        """The condition's ``[[conditions.stages]]``, each read as a stage; []
+        without them, None where one cannot be built (its problem reported)."""
+        if "stages" not in table:
+            return []
+        both = [k for k in STAGE_KEYS_OF_CONDITION if k in table]
+        for key in both:
+            self.problem(
+                f"{where}.{key}",
+                f"a condition has either 'stages' or its own '{key}', not both: "
+                f"move {key} into each [[conditions.stages]] table of {where}.stages",
+            )
+        tables = table["stages"]
+        if isinstance(tables, dict):
+            tables = [tables]
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            self.problem(
+                f"{where}.stages",
+                "expected an array of tables [[conditions.stages]], each with its language, "
+                f"filter and epochs, got {tables!r}",
+            )
+            return None
+        if not tables:
+            self.problem(
+                f"{where}.stages",
+                "a curriculum needs at least one [[conditions.stages]] table; for no "
+                "pretraining leave 'stages' and 'language' out",
+            )
+            return None
+        stages = [self.stage(t, f"{where}.stages[{k}]", k) for k, t in enumerate(tables)]
+        if both or any(s is None for s in stages):
+            return None
+        return [s for s in stages if s is not None]
+
+    def stage(self, table: dict[str, Any], where: str, index: int) -> ConditionStage | None:
+        """One [[conditions.stages]] table, with the rules a condition's own keys have."""
+        given = {k: v for k, v in table.items() if k != "filter"}
+        values, problems = resolve_params(STAGE_PARAMS, given, where)
+        self.problems += problems
+        flt = self.select("pretrain_filter", table.get("filter", {}), f"{where}.filter", True)
+        if "epochs" in given and values.get("steps"):
+            self.problem(
+                f"{where}.steps",
+                "give either epochs or steps: a stage pretrains for a number of passes or of steps",
+            )
+            return None
+        if index == 0 and values.get("reset_optimizer"):
+            self.problem(
+                f"{where}.reset_optimizer",
+                "the first stage starts with a fresh optimiser anyway; reset_optimizer "
+                "belongs to a later stage",
+            )
+            return None
+        if flt is None or problems:
+            return None
+        return ConditionStage(
+            values["language"],
+            flt,
+            values["epochs"],
+            values["steps"],
+            values["objective"],
+            values["reset_optimizer"],
+        )
+
+    def staged(
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        stages: list[ConditionStage],
+        checkpoint: dict[str, Any],
+        overrides: dict[str, Any],
+        where: str,
+    ) -> Condition:
+        """A condition written as a curriculum; one stage becomes the condition's
+        own keys, so it is (and its run ids are) the condition written without
+        stages."""
+        label = values["label"] or name
+        if len(stages) == 1:
+            (one,) = stages
+            condition = Condition(
+                name, label, one.language, one.filter, one.epochs, checkpoint=checkpoint,
+                **overrides, pretrain_steps=one.pretrain_steps,
+                pretrain_objective=one.pretrain_objective,
+            )  # fmt: skip
+        else:
+            condition = Condition(
+                name, label, None, stages[0].filter, 0, checkpoint=checkpoint, **overrides,
+                stages=tuple(stages),
+            )  # fmt: skip
+        for k in range(len(stages)):
+            self.filter_of[f"{where}.stages[{k}].filter"] = condition
         return condition
 
     def overrides(

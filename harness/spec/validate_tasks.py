@@ -14,7 +14,7 @@ from typing import Any
 from harness.plugin.selection import Selection
 from harness.spec.config import CLASSIFY, FeatureConfig, SplitConfig, TargetConfig
 from harness.spec.sections import GROUP_KEYS
-from harness.spec.suite_types import Condition, resolved
+from harness.spec.suite_types import Condition, ConditionStage, resolved
 from harness.spec.validate_tables import Reader
 
 
@@ -176,15 +176,11 @@ class TaskRules(Reader):
                 "a model's own objective use 'keep' or 'remove'",
             )
         if target.classify and target.label == "language":
-            for i, condition in enumerate(conditions):
-                if (
-                    condition.pretrains
-                    and not condition.self_supervised
-                    and condition.language not in target.target_languages
-                ):
+            for where, stage in _stages(conditions):
+                if not stage.self_supervised and stage.language not in target.target_languages:
                     yield (
-                        f"conditions[{i}].language",
-                        f"{condition.language!r} is not one of the classes (target.languages "
+                        f"{where}language",
+                        f"{stage.language!r} is not one of the classes (target.languages "
                         f"{list(target.target_languages)}): a classify task pretrains on the "
                         "same task, so pretraining clips must be labelled with a class",
                     )
@@ -209,10 +205,11 @@ class TaskRules(Reader):
                 "to act on; use 'keep'",
             )
         own = [t for t in tasks if t != CLASSIFY] if tasks else ["its own loss"]
-        for j, condition in enumerate(conditions):
-            if condition.self_supervised and condition.pretrains and not own:
+        for at, stage in _stages(conditions):
+            if stage.self_supervised and not own:
+                key = "objective" if ".stages[" in at else "pretrain_objective"
                 yield (
-                    f"conditions[{j}].pretrain_objective",
+                    f"{at}{key}",
                     f"'self_supervised' pretrains on the model's own loss, and "
                     f"{selection.plugin!r} has none (it learns: "
                     f"{', '.join(repr(t) for t in tasks)}); use 'task' or a model with its "
@@ -231,3 +228,12 @@ class TaskRules(Reader):
                 f"{selection.plugin!r} cannot learn the task {target.task!r} "
                 f"(target.task); it learns: {can}",
             )
+
+
+def _stages(conditions: list[Condition]) -> Iterator[tuple[str, ConditionStage]]:
+    """Each stage a condition pretrains with and where its keys are:
+    ``conditions[i].`` (its own keys) or ``conditions[i].stages[k].``."""
+    for i, condition in enumerate(conditions):
+        for k, stage in enumerate(condition.curriculum):
+            at = f"conditions[{i}].stages[{k}]." if condition.stages else f"conditions[{i}]."
+            yield at, stage

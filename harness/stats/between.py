@@ -13,7 +13,12 @@ language; low-passed Spanish and noise with Spanish's spectrum differ only in
 the filter; Spanish low-passed at 500 Hz and Italian at 1000 Hz differ in two
 attributes and make no pair. A filter parameter the folder did not record
 (a manifest written before stages existed) is unknown, never a difference.
-Which pairs qualify is read from the resolved design, never from names.
+Curricula (several stages) pair when they differ in one stage's one attribute
+(``stage1.filter.cutoff_hz``), in the order of the same stages, or in one
+stage only the longer has (low-pass then full band against full band alone);
+any other difference in their number of stages is more than one thing and
+makes no pair. Which pairs qualify is read from the resolved design, never
+from names.
 
 Each stated pair is tested as a condition against the control is
 (:func:`harness.stats.convergence.compare`): paired over shared seeds, the
@@ -36,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from harness.spec.design import Design
+from harness.spec.stages import Stage
 from harness.stats.convergence import EQUIVALENCE_COLUMNS, compare, families
 from harness.stats.paired import DEFAULT_TEST
 from harness.stats.survival import MEASURES
@@ -65,18 +71,98 @@ def _parameter_of(key: str, differing: list[str]) -> bool:
     return parent.endswith("filter") and parent in differing
 
 
+#: what a pair of curricula differs in when it is the order of the same stages,
+#: or one stage that only one of them has
+STAGE_ORDER, EXTRA_STAGE = "stage_order", "extra_stage"
+#: a stage's own attributes (:meth:`Stage.attributes`), unprefixed for a one-stage condition
+_STAGE_ATTRIBUTES = {"language", "filter", "epochs", "steps", "objective", "reset_optimizer"}
+
+
+def _of_stages(key: str) -> bool:
+    """``key`` is an attribute of the stages (not the checkpoint or a setting)."""
+    head = key.partition(".")[0]
+    return (
+        key == "stages"
+        or head in _STAGE_ATTRIBUTES
+        or (head.startswith("stage") and head[5:].isdigit())
+    )
+
+
+def contrast(design: Design, a: str, b: str) -> tuple[str, Any, Any] | None:
+    """``(attribute, value_a, value_b)`` of the one thing conditions ``a`` and
+    ``b`` differ in, or None where it is not one thing.
+
+    One thing is one declared attribute (:func:`differing`; a stage's as
+    ``stage2.filter.cutoff_hz`` in a curriculum), or between curricula of equal
+    length the order of the same stages (:data:`STAGE_ORDER`), or one stage the
+    longer has and the shorter lacks, the rest in the same order
+    (:data:`EXTRA_STAGE`; its value names the stage, "none" on the shorter
+    side). Any other difference in the number of stages is several things.
+    """
+    info_a, info_b = design.condition(a), design.condition(b)
+    if info_a is None or info_b is None:
+        return None
+    attrs_a, attrs_b = design.attributes(a), design.attributes(b)
+    found = differing(attrs_a, attrs_b)
+    stages_a, stages_b = info_a.stages, info_b.stages
+    if len(stages_a) == len(stages_b) and len(found) == 1:
+        return found[0], attrs_a[found[0]], attrs_b[found[0]]
+    if any(not _of_stages(k) for k in found):
+        return None
+    if len(stages_a) == len(stages_b) and _reordered(stages_a, stages_b):
+        return STAGE_ORDER, stages_text(stages_a), stages_text(stages_b)
+    if abs(len(stages_a) - len(stages_b)) == 1:
+        longer, shorter = (
+            (stages_a, stages_b) if len(stages_a) > len(stages_b) else (stages_b, stages_a)
+        )
+        extra = _extra_stage(longer, shorter)
+        if extra is not None:
+            named = f"stage {extra + 1} ({longer[extra].summary()})"
+            return (
+                (EXTRA_STAGE, named, "none") if longer is stages_a else (EXTRA_STAGE, "none", named)
+            )
+    return None
+
+
+def stages_text(stages: Sequence[Stage]) -> str:
+    """A curriculum in one line: each stage's summary, "then" between."""
+    return ", then ".join(s.summary() for s in stages)
+
+
+def _reordered(a: Sequence[Stage], b: Sequence[Stage]) -> bool:
+    """The same stages in another order (each matched once)."""
+    if len(a) < 2 or all(x.same_exposure(y) for x, y in zip(a, b, strict=True)):
+        return False
+    left = list(b)
+    for stage in a:
+        match = next((i for i, other in enumerate(left) if stage.same_exposure(other)), None)
+        if match is None:
+            return False
+        del left[match]
+    return True
+
+
+def _extra_stage(longer: Sequence[Stage], shorter: Sequence[Stage]) -> int | None:
+    """The index of the one stage of ``longer`` without which it is ``shorter``."""
+    for i in range(len(longer)):
+        rest = [*longer[:i], *longer[i + 1 :]]
+        if all(x.same_exposure(y) for x, y in zip(rest, shorter, strict=True)):
+            return i
+    return None
+
+
 def contrast_pairs(design: Design) -> list[tuple[str, str, str]]:
     """``(condition_a, condition_b, attribute)`` for every pair of pretraining
     conditions (not the control) whose whole pretraining differs in exactly
-    one declared attribute, in suite order."""
+    one thing (:func:`contrast`), in suite order."""
     conditions = [
         design.condition(name) for name in design.condition_names if name != design.control
     ]
     pretraining = [c.name for c in conditions if c is not None and c.pretrains]
     out = []
     for a, b in itertools.combinations(pretraining, 2):
-        found = differing(design.attributes(a), design.attributes(b))
-        if len(found) == 1:
+        found = contrast(design, a, b)
+        if found is not None:
             out.append((a, b, found[0]))
     return out
 
@@ -99,6 +185,9 @@ def between_conditions(
     than ``condition_b``; equivalence is judged against the design's
     ``equivalence_ratio``."""
     pairs = contrast_pairs(design)
+    values = {
+        (a, b): (found[1], found[2]) for a, b, _ in pairs if (found := contrast(design, a, b))
+    }
 
     def rows(measure: str, data: pd.DataFrame) -> list[dict[str, Any]]:
         family = []
@@ -117,8 +206,8 @@ def between_conditions(
                     condition_a=a,
                     condition_b=b,
                     differs_in=attribute,
-                    value_a=shown(design.attributes(a)[attribute]),
-                    value_b=shown(design.attributes(b)[attribute]),
+                    value_a=shown(values[a, b][0]),
+                    value_b=shown(values[a, b][1]),
                     n_b=row["n_control"],
                     n_reached_b=row["n_reached_control"],
                     median_b=row["median_control"],

@@ -148,6 +148,22 @@ def runs_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame
     return runs.sort_values(["model", "condition", "seed"], kind="stable").reset_index(drop=True)
 
 
+def _pretraining_columns(condition: Mapping[str, Any]) -> dict[str, Any]:
+    """What a condition hears first; a curriculum's stages joined by "then"."""
+    stages = condition.get("stages")
+    if not stages:
+        return {
+            "pretrain_language": condition.get("language"),
+            "pretrain_filter": _plugin(condition.get("filter")),
+            "pretrain_epochs": condition.get("epochs"),
+        }
+    return {
+        "pretrain_language": " then ".join(str(s.get("language")) for s in stages),
+        "pretrain_filter": " then ".join(str(_plugin(s.get("filter"))) for s in stages),
+        "pretrain_epochs": " then ".join(str(s.get("epochs")) for s in stages),
+    }
+
+
 def _run_row(record: RunRecord) -> dict[str, Any]:
     conv = record.convergence
     condition = record.section("condition")
@@ -159,9 +175,7 @@ def _run_row(record: RunRecord) -> dict[str, Any]:
         "label": record.label or None,
         "condition_label": condition.get("label") or condition.get("name"),
         "is_control": record.condition_name == record.control,
-        "pretrain_language": condition.get("language"),
-        "pretrain_filter": _plugin(condition.get("filter")),
-        "pretrain_epochs": condition.get("epochs"),
+        **_pretraining_columns(condition),
         "checkpoint": record.spec.get("checkpoint"),
         "model_plugin": record.model_plugin,
         "event": {"reached": True, "censored": False, "diverged": False}.get(record.status),

@@ -77,7 +77,7 @@ def run(
         data(pretrain=epochs > 0),
         target=tgt or target(),
         training=config or training(),
-        pretraining=Pretraining(epochs=epochs),
+        pretraining=Pretraining.single(epochs=epochs),
         seed=seed,
         name="grouped",
         groups=groups,
