@@ -24,7 +24,7 @@ def _train(precision: str, model=None, seed: int = 0):
     target = TargetConfig(language="en", threshold=0.0, threshold_mode="absolute", max_steps=12,
                           eval_every=4)  # fmt: skip
     return train(model or LSTMModel(hidden_size=8), FEATURES, data(), target=target,
-                 training=training, pretraining=Pretraining(epochs=0), seed=seed, name="test")  # fmt: skip
+                 training=training, pretraining=Pretraining.single(epochs=0), seed=seed, name="test")  # fmt: skip
 
 
 def _losses(result) -> list[float]:
