@@ -1,0 +1,57 @@
+"""The ``abx`` probe itself (torch), declared in :mod:`harness_plugins.probes.abx`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.hashing import stable_seed
+from harness.plugin.probe_contracts import FrameInput, ProbeResult
+from harness_plugins.probes.abx_core import cap_items, make_items
+from harness_plugins.probes.abx_score import abx_scores
+
+CHANCE = 50.0
+
+
+class ABXProbe:
+    """ABX error of one latent space's frames on the probe clips' phone tiers."""
+
+    def __init__(
+        self,
+        distance: str = "cosine",
+        max_items: int | None = 10,
+        min_items: int = 1,
+        modes: Sequence[str] = ("within", "across"),
+    ) -> None:
+        self.distance = distance
+        self.max_items = max_items
+        self.min_items = min_items
+        self.modes = tuple(modes)
+
+    def run_frames(self, given: FrameInput) -> ProbeResult:
+        if all(not tier for tier in given.phones):
+            return ProbeResult(skipped="the probe clips carry no phone tiers")
+        if self.distance == "kl_symmetric" and any((f < 0).any() for f in given.latents.frames):
+            raise ValueError(
+                "distance kl_symmetric needs non-negative frames (posteriorgrams); "
+                "this space has negative values: use distance = 'cosine'"
+            )
+        items = make_items(given.latents, given.phones, given.speakers, groups=given.languages)
+        seed = stable_seed("abx items", given.seed) % 2**32
+        items = cap_items(items, self.max_items, seed)
+        scores = abx_scores(items, self.distance, self.modes, self.min_items)
+        speakers = sorted({str(s) for s in given.speakers})
+        metrics = {"abx_chance": CHANCE}
+        details: dict[str, list[float]] = {}
+        for mode, score in scores.items():
+            metrics[f"abx_{mode}"] = score.error
+            if score.n_cells:
+                # each probe speaker's additive part, in sorted id order (docs/plugins.md)
+                details[f"abx_{mode}/speakers"] = [
+                    score.contributions.get(s, 0.0) for s in speakers
+                ]
+            details[f"abx_{mode}/cells"] = [float(score.n_cells)]
+        details["abx/items"] = [float(len(items))]
+        return ProbeResult(metrics=metrics, details=details)
+
+
+__all__ = ["ABXProbe"]

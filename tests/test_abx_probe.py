@@ -1,0 +1,210 @@
+"""The abx probe in a run: frame-level latents with their times, phone tiers
+from a test-only dataset that declares alignments, the record's rows and
+per-speaker details, and the suite checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness import Component, Param, hookimpl
+from harness.plugin.alignments import PhoneInterval
+from harness.plugin.contracts import Clip, ContractError
+from harness.plugin.probe_contracts import FrameClock, FrameLatents, check_frames
+from harness.plugin.registry import Registry, build_plugin_manager, collect
+from harness.run.execute import execute
+from harness.spec.expand import expand
+from harness.spec.suite import SuiteError, load_suite
+from harness_plugins import extractors
+from harness_plugins.extractor_classes import FeatureStats, LSTMState
+from harness_plugins.models import lstm
+from harness_plugins.models.lstm_model import NextFrameLSTM
+from harness_plugins.probes import abx
+
+torch.set_num_threads(1)
+
+RATE = 8000
+#: each phone is a tone of its own frequency
+PHONES = {"i": 350.0, "a": 800.0, "u": 1500.0}
+
+
+class PhoneTones:
+    """Clips of tones, one per phone of a random phone string, with their tier."""
+
+    def load(self, request):
+        clips = []
+        for lang in request.languages:
+            for s in range(request.speakers_needed[lang] + 1):
+                rng = np.random.default_rng([ord(lang[0]), s])
+                shift = rng.uniform(0.95, 1.05)
+                for k in range(3):
+                    audio, tier, t = [], [], 0.0
+                    for _ in range(12):
+                        phone = str(rng.choice(list(PHONES)))
+                        n = int(rng.uniform(0.05, 0.1) * RATE)
+                        time = np.arange(n) / RATE
+                        audio.append(0.5 * np.sin(2 * np.pi * PHONES[phone] * shift * time))
+                        tier.append(PhoneInterval(t, t + n / RATE, phone))
+                        t += n / RATE
+                    wave = np.concatenate(audio) + 0.01 * rng.standard_normal(sum(map(len, audio)))
+                    clips.append(
+                        Clip(f"{lang}-{s}-{k}", lang, f"{lang}-spk{s}",
+                             wave.astype(np.float32), RATE, phones=tuple(tier))
+                    )  # fmt: skip
+        return clips
+
+
+class Sequential:
+    def map(self, fn, items):
+        for item in items:
+            yield item, fn(item)
+
+    def close(self):
+        pass
+
+
+class Plugins:
+    @hookimpl
+    def harness_executors(self):
+        return [Component("local", Sequential, "in this process", default=True)]
+
+    @hookimpl
+    def harness_datasets(self):
+        return [Component("phonetones", PhoneTones, "tones per phone", alignments=True)]
+
+    @hookimpl
+    def harness_pretrain_filters(self):
+        return [Component("full", lambda: (lambda a, sr, rng: a), "no filtering", default=True)]
+
+
+def registry() -> Registry:
+    return collect(
+        build_plugin_manager([Plugins(), lstm, extractors, abx], autoload=False, builtins=False)
+    )
+
+
+SUITE = """
+name = "abx-tiny"
+seeds = [0]
+[dataset]
+plugin = "phonetones"
+[features]
+sample_rate = 8000
+n_mels = 12
+silence = "{silence}"
+[splits]
+probe_languages = ["aa", "bb"]
+train_speakers = 2
+heldout_speakers = 1
+probe_speakers = 2
+[target]
+language = "aa"
+threshold = 0.7
+max_steps = 20
+eval_every = 10
+[training]
+batch_size = 8
+segment_frames = 20
+device = "cpu"
+[[conditions]]
+name = "control"
+[[models]]
+plugin = "lstm"
+hidden_size = 8
+[[extractors]]
+plugin = "lstm_state"
+[[extractors]]
+plugin = "feature_stats"
+[[probes]]
+plugin = "abx"
+max_items = 4
+"""
+
+
+def suite(tmp_path: Path, silence: str = "keep"):
+    path = tmp_path / "abx.toml"
+    path.write_text(SUITE.format(silence=silence))
+    return load_suite(path, registry(), output=tmp_path / "out")
+
+
+def test_a_run_measures_abx_on_the_frames_of_each_space_that_has_them(tmp_path):
+    spec = expand(suite(tmp_path), registry())[0]
+    (tmp_path / "run").mkdir()
+    record = execute(spec, tmp_path / "run", registry())
+    rows = {(r["latent_space"], r["metric"]): r for r in record["probes"]}
+    raw = rows[("feature_stats/mean_std", "abx_within")]
+    assert raw["higher_is_better"] is False and raw["chance"] == "abx_chance"
+    # tones of three frequencies are told apart by their mel frames
+    assert raw["value"] < 15
+    assert rows[("feature_stats/mean_std", "abx_across")]["value"] < 15
+    assert rows[("feature_stats/mean_std", "abx_chance")]["value"] == 50
+    assert ("lstm_state/h", "abx_within") in rows
+    # the cell state has no frames: skipped, not a fault
+    skipped = {s["latent_space"]: s["reason"] for s in record["probes_skipped"]}
+    assert "no frames" in skipped["lstm_state/c"]
+    assert record["probe_errors"] == []
+    details = {(d["latent_space"], d["name"]): d["values"] for d in record["probe_details"]}
+    parts = details[("feature_stats/mean_std", "abx_within/speakers")]
+    assert len(parts) == 4  # two probe speakers of each of two languages, sorted
+    assert sum(parts) == pytest.approx(raw["value"])
+
+
+def test_same_seed_gives_the_same_abx(tmp_path):
+    spec = expand(suite(tmp_path), registry())[0]
+    values = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        record = execute(spec, tmp_path / name, registry())
+        values.append([r["value"] for r in record["probes"]])
+    assert values[0] == values[1]
+
+
+def test_removing_silent_frames_is_refused_where_abx_runs(tmp_path):
+    with pytest.raises(SuiteError) as caught:
+        suite(tmp_path, silence="remove")
+    assert "probes[0]" in str(caught.value)
+    assert "silence = 'remove' drops frames" in str(caught.value)
+
+
+def test_unknown_modes_are_a_located_error(tmp_path):
+    path = tmp_path / "abx.toml"
+    path.write_text(SUITE.format(silence="keep") + 'modes = ["within", "sideways"]\n')
+    with pytest.raises(SuiteError, match=r"probes\[0\]\.modes"):
+        load_suite(path, registry(), output=tmp_path / "out")
+
+
+def test_feature_frames_are_timed_by_the_hop_and_refused_when_frames_were_dropped():
+    clock = FrameClock(16000, 160)
+    assert clock.feature_times(3).tolist() == [0.0, 0.01, 0.02]
+    # wav2vec2's encoder: 320-sample stride, 400-sample window: centres at 12.5 ms + 20 ms k
+    assert clock.strided_times(2, 320, 400).tolist() == pytest.approx([0.0125, 0.0325])
+    with pytest.raises(ValueError, match="silence = 'remove'"):
+        FrameClock(16000, 160, exact=False).feature_times(3)
+
+
+def test_extractors_give_one_frame_per_feature_frame():
+    clock = FrameClock(8000, 80)
+    features = [np.random.default_rng(i).normal(size=(n, 6)).astype(np.float32)
+                for i, n in enumerate((7, 7, 11))]  # fmt: skip
+    raw = FeatureStats().frames(None, features, "cpu", clock)["mean_std"]
+    assert [f.shape for f in raw.frames] == [(7, 6), (7, 6), (11, 6)]
+    module = NextFrameLSTM(6, 5, num_layers=2, dropout=0.0)
+    framed = LSTMState().frames(module, features, "cpu", clock)
+    assert set(framed) == {"h"}
+    h = framed["h"]
+    assert [f.shape for f in h.frames] == [(7, 5), (7, 5), (11, 5)]
+    assert h.times[2][-1] == pytest.approx(10 * 80 / 8000)
+    # the last frame's state is the final state the pooled space holds
+    pooled = LSTMState().extract(module, features, "cpu")["h"]
+    np.testing.assert_allclose(h.frames[2][-1], pooled[2], atol=1e-6)
+
+
+def test_frame_latents_that_break_the_contract_are_refused():
+    good = np.zeros((3, 2))
+    with pytest.raises(ContractError, match="one array of frames and of times per clip"):
+        check_frames("x", "h", FrameLatents((good,), (np.arange(3.0),)), 2)
+    with pytest.raises(ContractError, match="times not increasing"):
+        check_frames("x", "h", FrameLatents((good,), (np.zeros(3),)), 1)
