@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import abx_reference as ref
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameLatents
 from harness_plugins.probes import abx_core
 from harness_plugins.probes.abx_score import abx_scores
+
+from helpers import abx_reference as ref
 
 HOP = 0.01
 

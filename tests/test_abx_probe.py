@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import Component, Param, hookimpl
+from harness import Component, hookimpl
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.contracts import Clip, ContractError
 from harness.plugin.probe_contracts import FrameClock, FrameLatents, check_frames
@@ -27,8 +27,9 @@ from harness_plugins.probes import abx
 torch.set_num_threads(1)
 
 RATE = 8000
+NOISE = 0.3
 #: each phone is a tone of its own frequency
-PHONES = {"i": 350.0, "a": 800.0, "u": 1500.0}
+PHONES = {"i": 600.0, "a": 700.0, "u": 800.0}
 
 
 class PhoneTones:
@@ -49,7 +50,7 @@ class PhoneTones:
                         audio.append(0.5 * np.sin(2 * np.pi * PHONES[phone] * shift * time))
                         tier.append(PhoneInterval(t, t + n / RATE, phone))
                         t += n / RATE
-                    wave = np.concatenate(audio) + 0.01 * rng.standard_normal(sum(map(len, audio)))
+                    wave = np.concatenate(audio) + NOISE * rng.standard_normal(sum(map(len, audio)))
                     clips.append(
                         Clip(f"{lang}-{s}-{k}", lang, f"{lang}-spk{s}",
                              wave.astype(np.float32), RATE, phones=tuple(tier))
@@ -77,7 +78,7 @@ class Plugins:
 
     @hookimpl
     def harness_pretrain_filters(self):
-        return [Component("full", lambda: (lambda a, sr, rng: a), "no filtering", default=True)]
+        return [Component("full", lambda: lambda a, sr, rng: a, "no filtering", default=True)]
 
 
 def registry() -> Registry:
@@ -147,9 +148,12 @@ def test_a_run_measures_abx_on_the_frames_of_each_space_that_has_them(tmp_path):
     assert "no frames" in skipped["lstm_state/c"]
     assert record["probe_errors"] == []
     details = {(d["latent_space"], d["name"]): d["values"] for d in record["probe_details"]}
-    parts = details[("feature_stats/mean_std", "abx_within/speakers")]
-    assert len(parts) == 4  # two probe speakers of each of two languages, sorted
-    assert sum(parts) == pytest.approx(raw["value"])
+    for space in ("feature_stats/mean_std", "lstm_state/h"):
+        for mode in ("within", "across"):
+            parts = details[(space, f"abx_{mode}/speakers")]
+            assert len(parts) == 4  # two probe speakers of each of two languages, sorted
+            assert sum(parts) == pytest.approx(rows[(space, f"abx_{mode}")]["value"])
+    assert rows[("lstm_state/h", "abx_across")]["value"] > 0
 
 
 def test_same_seed_gives_the_same_abx(tmp_path):

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.plugin.components import Component, Metric
 from harness.plugin.alignments import PhoneInterval
+from harness.plugin.components import Component, Metric
 from harness.plugin.contracts import Clip, ContractError, ProbeResult, check_probe_result
 from harness.plugin.probe_contracts import FrameInput
 from harness.plugin.provenance import factory_module, source_hash

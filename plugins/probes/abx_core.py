@@ -85,7 +85,9 @@ def make_items(
             phone.append(centre.phone)
             context.append(f"{group}|{tier[k - 1].phone}_{tier[k + 1].phone}")
             speaker.append(str(speakers[clip]))
-    return Items(tuple(frames), np.array(phone, str), np.array(context, str), np.array(speaker, str))
+    return Items(
+        tuple(frames), np.array(phone, str), np.array(context, str), np.array(speaker, str)
+    )
 
 
 def cap_items(items: Items, max_items: int | None, seed: int) -> Items:

@@ -104,9 +104,7 @@ def _matrix(dist: dict[tuple[int, int], float], rows: list[int], cols: list[int]
     )
 
 
-def _error(
-    dist: dict[tuple[int, int], float], a: list[int], b: list[int], x: list[int]
-) -> float:
+def _error(dist: dict[tuple[int, int], float], a: list[int], b: list[int], x: list[int]) -> float:
     """The share of wrong triplets of a cell (ties half); A and X the same tokens
     (within-speaker) never pair a token with itself."""
     dax = _matrix(dist, a, x)  # (A, X)

@@ -93,10 +93,10 @@ def abx_error(clips: list[dict], mode: str, distance: str = "cosine") -> float:
                             cells[(c, s, t, a, b)] = error
     # average over contexts, then speakers (pairs), then ordered phone pairs
     per_speaker: dict[tuple, list[float]] = {}
-    for (c, s, t, a, b), error in cells.items():
+    for (_c, s, t, a, b), error in cells.items():
         per_speaker.setdefault((s, t, a, b), []).append(error)
     per_pair: dict[tuple, list[float]] = {}
-    for (s, t, a, b), errors in per_speaker.items():
+    for (_s, _t, a, b), errors in per_speaker.items():
         per_pair.setdefault((a, b), []).append(mean(errors))
     return 100.0 * mean(mean(v) for v in per_pair.values())
 
