@@ -10,7 +10,7 @@ import torch
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameLatents
-from harness_plugins.probes import abx_core
+from harness_plugins.probes import abx_core, abx_score
 from harness_plugins.probes.abx_score import abx_scores
 
 from helpers import abx_reference as ref
@@ -61,7 +61,10 @@ def fast(clips, modes=("within", "across"), distance="cosine"):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("mode", ["within", "across"])
-def test_batched_abx_agrees_with_the_definition(seed, mode):
+@pytest.mark.parametrize("whole_context", [96, 1])
+def test_batched_abx_agrees_with_the_definition(seed, mode, whole_context, monkeypatch):
+    # whole_context 1: every context scored speaker by speaker, as large ones are
+    monkeypatch.setattr(abx_score, "WHOLE_CONTEXT", whole_context)
     clips = random_clips(seed)
     found = fast(clips, (mode,))[mode]
     expected = ref.abx_error(clips, mode)
@@ -111,3 +114,34 @@ def test_zerospeech_compiled_dtw_agrees_with_the_batched_one():
             torch.from_numpy(xs[i])[None], torch.from_numpy(xs[j])[None], "cosine"
         )[0].numpy()
         assert value == pytest.approx(dtw._dtw(len(xs[i]), len(xs[j]), cost, True), abs=1e-5)
+
+
+def test_capping_x_speakers_samples_fewer_cells_with_the_seed():
+    clips = random_clips(7, n_speakers=5)
+    latents = FrameLatents(
+        tuple(c["frames"].astype(np.float32) for c in clips), tuple(c["times"] for c in clips)
+    )
+    tiers = [tuple(PhoneInterval(*i) for i in c["tier"]) for c in clips]
+    items = abx_core.make_items(latents, tiers, [c["speaker"] for c in clips])
+    every = abx_scores(items, "cosine", ("across",))["across"]
+    assert abx_scores(items, "cosine", ("across",), max_x_speakers=4)["across"] == every
+    one = abx_scores(items, "cosine", ("across",), max_x_speakers=1, seed=3)["across"]
+    assert one.n_cells < every.n_cells / 2
+    assert one == abx_scores(items, "cosine", ("across",), max_x_speakers=1, seed=3)["across"]
+    assert one != abx_scores(items, "cosine", ("across",), max_x_speakers=1, seed=4)["across"]
+
+
+def test_capping_items_keeps_at_most_the_cap_of_each_group_with_the_seed():
+    clips = random_clips(8)
+    latents = FrameLatents(
+        tuple(c["frames"].astype(np.float32) for c in clips), tuple(c["times"] for c in clips)
+    )
+    tiers = [tuple(PhoneInterval(*i) for i in c["tier"]) for c in clips]
+    items = abx_core.make_items(latents, tiers, [c["speaker"] for c in clips])
+    capped = abx_core.cap_items(items, 2, seed=1)
+    groups = {}
+    for key in zip(capped.context, capped.phone, capped.speaker, strict=True):
+        groups[key] = groups.get(key, 0) + 1
+    assert max(groups.values()) == 2 and len(capped) < len(items)
+    again = abx_core.cap_items(items, 2, seed=1)
+    assert [f.tobytes() for f in again.frames] == [f.tobytes() for f in capped.frames]

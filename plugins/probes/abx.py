@@ -61,6 +61,15 @@ PARAMS = [
         min=2,
         optional=True,
     ),
+    Param(
+        "max_x_speakers",
+        int,
+        5,
+        "across speakers: at most this many speakers of X per context and speaker of A and "
+        "B, seeded by the run seed (Libri-light's max_x_across); omit for every other speaker",
+        min=1,
+        optional=True,
+    ),
     Param("min_items", int, 1, "fewest items of A, B and X a cell needs", min=1),
     Param(
         "modes",

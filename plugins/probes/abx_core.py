@@ -179,27 +179,31 @@ def pair_distances(
     items: Items, pairs: np.ndarray, distance: str, chunk: int = CHUNK_PAIRS
 ) -> np.ndarray:
     """DTW distance of each item pair (rows of ``pairs``, (P, 2) indices), in
-    chunks of similar sizes so little is padded."""
+    chunks of similar sizes so little is padded. Frames are gathered from one
+    flat array of every item's frames (a padded position repeats the item's
+    last frame; no path to the pair's end cell reaches it)."""
     out = np.empty(len(pairs), np.float64)
     if not len(pairs):
         return out
     sizes = np.array([len(f) for f in items.frames])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = torch.from_numpy(np.concatenate(items.frames).astype(np.float32, copy=False))
     n, m = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
     order = np.lexsort((m, n))
-    dim = items.frames[0].shape[1]
     with torch.no_grad():
         for start in range(0, len(order), chunk):
             part = order[start : start + chunk]
-            x = _padded([items.frames[i] for i in pairs[part, 0]], int(n[part].max()), dim)
-            y = _padded([items.frames[i] for i in pairs[part, 1]], int(m[part].max()), dim)
+            x = _gather(flat, offsets, sizes, pairs[part, 0], int(n[part].max()))
+            y = _gather(flat, offsets, sizes, pairs[part, 1], int(m[part].max()))
             cost = frame_distances(x, y, distance)
             found = dtw(cost, torch.from_numpy(n[part]), torch.from_numpy(m[part]))
             out[part] = found.double().numpy()
     return out
 
 
-def _padded(arrays: Sequence[np.ndarray], length: int, dim: int) -> torch.Tensor:
-    batch = np.zeros((len(arrays), length, dim), np.float32)
-    for row, a in enumerate(arrays):
-        batch[row, : len(a)] = a
-    return torch.from_numpy(batch)
+def _gather(
+    flat: torch.Tensor, offsets: np.ndarray, sizes: np.ndarray, which: np.ndarray, length: int
+) -> torch.Tensor:
+    """(len(which), length, D) frames of items ``which``, each padded with its last frame."""
+    step = np.minimum(np.arange(length)[None, :], sizes[which][:, None] - 1)
+    return flat[torch.from_numpy(offsets[which][:, None] + step)]

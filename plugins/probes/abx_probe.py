@@ -21,11 +21,13 @@ class ABXProbe:
         max_items: int | None = 10,
         min_items: int = 1,
         modes: Sequence[str] = ("within", "across"),
+        max_x_speakers: int | None = 5,
     ) -> None:
         self.distance = distance
         self.max_items = max_items
         self.min_items = min_items
         self.modes = tuple(modes)
+        self.max_x_speakers = max_x_speakers
 
     def run_frames(self, given: FrameInput) -> ProbeResult:
         if all(not tier for tier in given.phones):
@@ -38,7 +40,9 @@ class ABXProbe:
         items = make_items(given.latents, given.phones, given.speakers, groups=given.languages)
         seed = stable_seed("abx items", given.seed) % 2**32
         items = cap_items(items, self.max_items, seed)
-        scores = abx_scores(items, self.distance, self.modes, self.min_items)
+        scores = abx_scores(
+            items, self.distance, self.modes, self.min_items, self.max_x_speakers, seed
+        )
         speakers = sorted({str(s) for s in given.speakers})
         metrics = {"abx_chance": CHANCE}
         details: dict[str, list[float]] = {}

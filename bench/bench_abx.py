@@ -1,0 +1,136 @@
+"""Benchmark: the ``abx`` probe on a flagship-size held-out set, against the
+run's training time and against the brute-force reference.
+
+The flagship (suites/pretrain.toml) probes 4 languages x 20 speakers x 8 clips
+= 640 clips of 4 s, 10 ms hop (about 400 frames each); its LSTM has 64 units.
+Until the corpus carries phone tiers, the tiers here are synthetic: per
+language a 30-phone inventory drawn with Zipf (1/rank) frequencies, phones of
+40-150 ms; each frame is its phone's mean plus a speaker offset and noise (64
+dimensions), so the errors land between 0 and chance. What is timed is the
+probe's own work on one latent space: items, the seeded cap, the batched DTW
+of every pair a cell reads, the cells and their averages.
+
+    python bench/bench_abx.py                       # flagship size, default probe
+    python bench/bench_abx.py --speakers 5 --reference   # also the reference, on a subset
+    python bench/bench_abx.py --device cuda
+
+A benchmark, not a test: it asserts nothing. docs/probes.md states its numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from timing import stopwatch
+
+from harness.plugin.alignments import PhoneInterval
+from harness.plugin.probe_contracts import FrameInput, FrameLatents
+from harness_plugins.probes import abx_core
+from harness_plugins.probes.abx_probe import ABXProbe
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+
+#: the flagship LSTM run's median training seconds (docs/running.md, same machine class)
+FLAGSHIP_TRAINING_S = 3.09
+
+
+def synthetic_set(
+    languages: int, speakers: int, clips: int, seconds: float, dim: int, seed: int = 0
+) -> FrameInput:
+    """Probe clips with synthetic phone tiers and frames (see the module doc)."""
+    rng = np.random.default_rng(seed)
+    hop = 0.01
+    frames, times, tiers, who, lang = [], [], [], [], []
+    for language in range(languages):
+        inventory = [f"L{language}p{k}" for k in range(30)]
+        zipf = 1.0 / np.arange(1, 31)
+        zipf /= zipf.sum()
+        means = {p: rng.normal(size=dim) for p in inventory}
+        for s in range(speakers):
+            offset = rng.normal(scale=0.7, size=dim)
+            for _ in range(clips):
+                tier, t = [], 0.0
+                while t < seconds - 0.15:
+                    length = float(rng.uniform(0.04, 0.15))
+                    tier.append(PhoneInterval(t, t + length, str(rng.choice(inventory, p=zipf))))
+                    t += length
+                clock = np.arange(0.0, seconds, hop)
+                phone_of = np.searchsorted([i.end for i in tier], clock).clip(0, len(tier) - 1)
+                mean = np.stack([means[tier[k].phone] for k in phone_of])
+                frames.append((0.3 * mean + offset + rng.normal(size=mean.shape)).astype("f4"))
+                times.append(clock)
+                tiers.append(tuple(tier))
+                who.append(f"l{language}s{s}")
+                lang.append(f"l{language}")
+    return FrameInput(
+        FrameLatents(tuple(frames), tuple(times)), tuple(tiers), np.array(who), np.array(lang), 0
+    )
+
+
+def reference_clips(given: FrameInput) -> list[dict]:
+    return [
+        {
+            "frames": f.astype(np.float64),
+            "times": t,
+            "tier": [(i.start, i.end, i.phone) for i in tier],
+            "speaker": str(s),
+            "group": str(g),
+        }
+        for f, t, tier, s, g in zip(
+            given.latents.frames, given.latents.times, given.phones, given.speakers,
+            given.languages, strict=True,
+        )  # fmt: skip
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--languages", type=int, default=4)
+    parser.add_argument("--speakers", type=int, default=20, help="probe speakers per language")
+    parser.add_argument("--clips", type=int, default=8, help="clips per speaker")
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--max-items", type=int, default=10, help="0: uncapped")
+    parser.add_argument("--reference", action="store_true", help="also time the brute force")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    given = synthetic_set(args.languages, args.speakers, args.clips, args.seconds, args.dim)
+    cap = args.max_items or None
+    probe = ABXProbe(max_items=cap)
+    n_items = len(abx_core.make_items(given.latents, given.phones, given.speakers))
+    print(f"{len(given.phones)} clips, {n_items} items, cap {cap}, {args.threads} thread(s)")
+    with stopwatch() as fast:
+        result = probe.run_frames(given)
+    print(
+        f"abx (batched): {fast.wall:.2f} s wall, {fast.cpu:.2f} s CPU; "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result.metrics.items())
+    )
+    print(
+        f"  against the flagship LSTM run's training ({FLAGSHIP_TRAINING_S} s): "
+        f"{fast.wall / FLAGSHIP_TRAINING_S:.2f}x"
+    )
+    if args.reference:
+        from helpers import abx_reference
+
+        clips = reference_clips(given)
+        uncapped = ABXProbe(max_items=None)
+        with stopwatch() as fast_uncapped:
+            again = uncapped.run_frames(given)
+        with stopwatch() as slow:
+            expected = {m: abx_reference.abx_error(clips, m) for m in ("within", "across")}
+        print(
+            f"uncapped: batched {fast_uncapped.wall:.2f} s wall / {fast_uncapped.cpu:.2f} s CPU, "
+            f"reference {slow.wall:.1f} s wall / {slow.cpu:.1f} s CPU "
+            f"({slow.cpu / max(fast_uncapped.cpu, 1e-9):.0f}x CPU)"
+        )
+        for mode, value in expected.items():
+            print(f"  {mode}: batched {again.metrics[f'abx_{mode}']:.3f}, reference {value:.3f}")
+
+
+if __name__ == "__main__":
+    main()
