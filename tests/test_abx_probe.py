@@ -13,7 +13,7 @@ import torch
 from harness import Component, hookimpl
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.contracts import Clip, ContractError
-from harness.plugin.probe_contracts import FrameClock, FrameLatents, check_frames
+from harness.plugin.probe_contracts import FrameClock, FrameInput, FrameLatents, check_frames
 from harness.plugin.registry import Registry, build_plugin_manager, collect
 from harness.run.execute import execute
 from harness.spec.expand import expand
@@ -23,6 +23,7 @@ from harness_plugins.extractor_classes import FeatureStats, LSTMState
 from harness_plugins.models import lstm
 from harness_plugins.models.lstm_model import NextFrameLSTM
 from harness_plugins.probes import abx
+from harness_plugins.probes.abx_probe import ABXProbe
 
 torch.set_num_threads(1)
 
@@ -212,3 +213,38 @@ def test_frame_latents_that_break_the_contract_are_refused():
         check_frames("x", "h", FrameLatents((good,), (np.arange(3.0),)), 2)
     with pytest.raises(ContractError, match="times not increasing"):
         check_frames("x", "h", FrameLatents((good,), (np.zeros(3),)), 1)
+
+
+def test_languages_outside_the_probe_languages_are_a_located_error(tmp_path):
+    path = tmp_path / "abx.toml"
+    path.write_text(SUITE.format(silence="keep") + 'languages = ["zz"]\n')
+    with pytest.raises(SuiteError, match=r"probes\[0\]\.languages: must name probe languages"):
+        load_suite(path, registry(), output=tmp_path / "out")
+
+
+def test_a_probe_of_one_language_reports_its_speakers_only():
+    rng = np.random.default_rng(0)
+    tiers, frames, times = [], [], []
+    for _ in range(8):
+        phones = rng.choice(list("iau"), size=12)
+        tier = tuple(PhoneInterval(k * 0.05, (k + 1) * 0.05, str(p)) for k, p in enumerate(phones))
+        tiers.append(tier)
+        times.append(np.arange(0.0, 0.6, 0.01))
+        frames.append(rng.normal(size=(60, 4)).astype(np.float32))
+    given = FrameInput(
+        FrameLatents(tuple(frames), tuple(times)),
+        tuple(tiers),
+        np.array(["a1", "a1", "a2", "a2", "b1", "b1", "b2", "b2"]),
+        np.array(["aa"] * 4 + ["bb"] * 4),
+        0,
+    )
+    both = ABXProbe().run_frames(given)
+    only = ABXProbe(languages=["bb"]).run_frames(given)
+    assert len(both.details["abx_within/speakers"]) == 4
+    assert len(only.details["abx_within/speakers"]) == 2
+    assert only.metrics["abx_within"] != both.metrics["abx_within"]
+    # one speaker: no across-speaker cell, so no abx_across, and no NaN
+    alone = ABXProbe(languages=["bb"]).run_frames(
+        FrameInput(given.latents, given.phones, np.array(["x"] * 8), given.languages, 0)
+    )
+    assert "abx_across" not in alone.metrics and "abx_within" in alone.metrics

@@ -26,7 +26,7 @@ METRICS = [
         f"abx_{mode}",
         f"ABX error (%) of phone triphones, {mode}-speaker: the share of (A, B, X) "
         "triplets where X is nearer the other phone, averaged over contexts, speakers and "
-        "phone pairs; NaN when no cell could be formed",
+        "phone pairs; absent when no cell could be formed",
         higher_is_better=False,
         chance="abx_chance",
         label=f"ABX error, {mode} speakers (%)",
@@ -70,6 +70,15 @@ PARAMS = [
         min=1,
         optional=True,
     ),
+    Param(
+        "languages",
+        list,
+        None,
+        "the probe languages whose phones are discriminated (contexts never span "
+        "languages); default: every probe language",
+        item=str,
+        optional=True,
+    ),
     Param("min_items", int, 1, "fewest items of A, B and X a cell needs", min=1),
     Param(
         "modes",
@@ -87,6 +96,15 @@ def check(params: Mapping[str, Any], context: ValidationContext) -> Iterator[tup
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes or len(set(modes)) != len(modes):
         yield "modes", f"must be distinct values of {list(MODES)}, got {modes!r}"
+    languages = params.get("languages")
+    if languages is not None:
+        outside = [x for x in languages if x not in context.probe_languages]
+        if outside or not languages:
+            yield (
+                "languages",
+                f"must name probe languages ({', '.join(context.probe_languages)}), "
+                f"got {languages!r}",
+            )
     if context.silence == "remove":
         yield (
             "",

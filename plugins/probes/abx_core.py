@@ -139,39 +139,42 @@ def dtw(cost: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     pair p's own size (n[p], m[p]). Steps right, down or diagonal; where two
     predecessors cost the same, diagonal, then left, then up wins (the path
     length depends on it). The recursion runs over anti-diagonals i + j = k,
-    each one vectorised over pairs and rows."""
+    each one vectorised over pairs and rows; a diagonal is kept with one extra
+    leading column of infinity, so row i - 1 of the previous one is a slice."""
     pairs, rows, cols = cost.shape
     i = torch.arange(rows, device=cost.device)
-    inf = torch.full((pairs, 1), math.inf, dtype=cost.dtype, device=cost.device)
-    one = torch.ones((pairs, 1), dtype=cost.dtype, device=cost.device)
-    out = torch.full((pairs,), math.nan, dtype=cost.dtype, device=cost.device)
-    end = (n + m - 2).to(cost.device)
+    k = torch.arange(rows + cols - 1, device=cost.device)
+    j = k[:, None] - i[None, :]  # (K, N): the column of row i on diagonal k
+    valid = (j >= 0) & (j < cols)
+    # every diagonal's costs at once, (P, K, N); cells off the matrix are infinite
+    skew = cost[:, i[None, :].expand_as(j), j.clamp(0, cols - 1)]
+    skew = skew.masked_fill(~valid, math.inf)
+    ends = (n + m - 2).to(cost.device)
     last_row = (n - 1).to(cost.device)
-    prev_c = prev2_c = torch.full((pairs, rows), math.inf, dtype=cost.dtype, device=cost.device)
-    prev_l = prev2_l = torch.zeros((pairs, rows), dtype=cost.dtype, device=cost.device)
-    for k in range(rows + cols - 1):
-        j = k - i
-        valid = (j >= 0) & (j < cols)
-        d = cost[:, i, j.clamp(0, cols - 1)]
-        if k == 0:
-            c, length = d, torch.ones_like(d)
+    out = torch.full((pairs,), math.nan, dtype=cost.dtype, device=cost.device)
+    prev = torch.full((pairs, rows + 1), math.inf, dtype=cost.dtype, device=cost.device)
+    prev_l = torch.zeros((pairs, rows + 1), dtype=cost.dtype, device=cost.device)
+    prev2, prev2_l = prev.clone(), prev_l.clone()
+    for step in range(rows + cols - 1):
+        cur = torch.full_like(prev, math.inf)
+        cur_l = torch.ones_like(prev_l)
+        if step == 0:
+            cur[:, 1:] = skew[:, 0]
         else:
-            left, left_l = prev_c, prev_l
-            up = torch.cat([inf, prev_c[:, :-1]], 1)
-            up_l = torch.cat([one, prev_l[:, :-1]], 1)
-            diag = torch.cat([inf, prev2_c[:, :-1]], 1)
-            diag_l = torch.cat([one, prev2_l[:, :-1]], 1)
-            take_diag = (diag <= left) & (diag <= up)
-            take_left = ~take_diag & (left <= up)
-            best = torch.where(take_diag, diag, torch.where(take_left, left, up))
-            best_l = torch.where(take_diag, diag_l, torch.where(take_left, left_l, up_l))
-            c, length = d + best, best_l + 1
-        c = torch.where(valid, c, math.inf)
-        done = torch.nonzero(end == k).flatten()
+            left, up, diag = prev[:, 1:], prev[:, :-1], prev2[:, :-1]
+            best = torch.minimum(torch.minimum(diag, left), up)
+            take_diag = diag == best
+            take_left = ~take_diag & (left == best)
+            steps = torch.where(
+                take_diag, prev2_l[:, :-1], torch.where(take_left, prev_l[:, 1:], prev_l[:, :-1])
+            )
+            cur[:, 1:] = skew[:, step] + best
+            cur_l[:, 1:] = steps + 1
+        done = torch.nonzero(ends == step).flatten()
         if len(done):
-            rows_done = last_row[done]
-            out[done] = c[done, rows_done] / length[done, rows_done]
-        prev2_c, prev2_l, prev_c, prev_l = prev_c, prev_l, c, length
+            at = last_row[done] + 1
+            out[done] = cur[done, at] / cur_l[done, at]
+        prev2, prev2_l, prev, prev_l = prev, prev_l, cur, cur_l
     return out
 
 

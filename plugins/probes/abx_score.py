@@ -210,12 +210,12 @@ def average(cells: Cells) -> ABXScore:
         by_key[(key, a, b)].append(error)
     by_pair: dict[tuple[str, str], dict[tuple[str, ...], float]] = defaultdict(dict)
     for (key, a, b), errors in by_key.items():
-        by_pair[(a, b)][key] = float(np.mean(errors))
+        by_pair[(a, b)][key] = sum(errors) / len(errors)
     parts: dict[str, float] = defaultdict(float)
     for keys in by_pair.values():
         for key, error in keys.items():
             share = 100.0 * error / (len(by_pair) * len(keys) * len(key))
             for speaker in key:
                 parts[speaker] += share
-    total = 100.0 * float(np.mean([np.mean(list(k.values())) for k in by_pair.values()]))
-    return ABXScore(total, dict(sorted(parts.items())), len(cells))
+    means = [sum(keys.values()) / len(keys) for keys in by_pair.values()]
+    return ABXScore(100.0 * sum(means) / len(means), dict(sorted(parts.items())), len(cells))
