@@ -248,3 +248,38 @@ def test_a_probe_of_one_language_reports_its_speakers_only():
         FrameInput(given.latents, given.phones, np.array(["x"] * 8), given.languages, 0)
     )
     assert "abx_across" not in alone.metrics and "abx_within" in alone.metrics
+
+
+def test_the_documented_abx_selection_builds_a_probe_that_runs():
+    import re
+    import tomllib
+
+    from harness.plugin.params import resolve_params
+
+    text = (Path(__file__).parent.parent / "docs" / "probes.md").read_text()
+    section = text.split("## `abx`: phone discrimination", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```toml\n(.*?)```", section, re.S)
+    selection = dict(tomllib.loads(block)["probes"][0])
+    assert selection.pop("plugin") == "abx"
+    component = registry().get("probe", "abx")
+    params, problems = resolve_params(component.params, selection, "probes[0]")
+    assert problems == []
+    rng = np.random.default_rng(1)
+    tiers = [
+        tuple(PhoneInterval(k * 0.05, (k + 1) * 0.05, str(p)) for k, p in enumerate(phones))
+        for phones in rng.choice(list("iau"), size=(6, 12))
+    ]
+    means = {p: rng.normal(size=4) for p in "iau"}
+    frames = [
+        np.stack([means[t[int(k // 5)].phone] + 0.3 * rng.normal(size=4) for k in range(60)])
+        for t in tiers
+    ]
+    given = FrameInput(
+        FrameLatents(tuple(f.astype(np.float32) for f in frames), (np.arange(60) * 0.01,) * 6),
+        tuple(tiers),
+        np.array(["s1", "s1", "s2", "s2", "s3", "s3"]),
+        np.array(["es"] * 6),
+        0,
+    )
+    result = component.create(**params).run_frames(given)
+    assert result.metrics["abx_within"] < 20 and result.metrics["abx_across"] < 20
