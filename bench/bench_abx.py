@@ -13,6 +13,16 @@ of every pair a cell reads, the cells and their averages.
     python bench/bench_abx.py                       # flagship size, default probe
     python bench/bench_abx.py --languages-probed 1 --max-x-speakers 2   # cheaper settings
     python bench/bench_abx.py --languages 1 --speakers 3 --clips 2 --reference
+    python bench/bench_abx.py --null 200            # false "differs" between conditions
+
+``--null N`` simulates N suites of two conditions that do not differ (10 seeds,
+8 speakers of one language, 3 clips of 2 s each) and tests each ABX difference
+as the report does (``separability_vs_control``: seeds paired, the per-speaker
+parts' difference, :func:`harness.stats.speakers.crossed` counting seeds and
+speakers as sampled). Two nulls: ``none``, no effect at all; ``speakers``, the
+condition helps half of the speakers and hurts the others as much (a noise
+level swapped between the two conditions), so only a test that counts speakers
+as sampled holds its level.
 
 A benchmark, not a test: it asserts nothing. docs/probes.md states its numbers.
 """
@@ -71,6 +81,48 @@ def synthetic_set(
     )
 
 
+def null_rates(n_suites: int, seeds: int = 10, speakers: int = 8) -> dict[str, list[float]]:
+    """Share of suites whose ABX difference between two conditions that do not
+    differ is called significant (p < 0.05), per null and mode."""
+    from harness.stats.speakers import crossed
+
+    found: dict[str, list[float]] = {}
+    for null in ("none", "speakers"):
+        hits = {"within": 0, "across": 0}
+        for suite in range(n_suites):
+            rng = np.random.default_rng([suite, 7])
+            base = synthetic_set(1, speakers, 3, 2.0, 16, seed=suite)
+            # per speaker, the noise of (control, condition): equal, or swapped at random
+            noise = {s: (1.0, 1.0) for s in set(base.speakers.tolist())}
+            if null == "speakers":
+                noise = {s: tuple(rng.permutation([0.6, 1.4])) for s in sorted(noise)}
+            parts = {}
+            for condition in (0, 1):
+                for seed in range(seeds):
+                    run = np.random.default_rng([suite, condition, seed])
+                    frames = tuple(
+                        (f + noise[str(s)][condition] * run.normal(size=f.shape)).astype("f4")
+                        for f, s in zip(base.latents.frames, base.speakers, strict=True)
+                    )
+                    given = FrameInput(
+                        FrameLatents(frames, base.latents.times),
+                        base.phones, base.speakers, base.languages, seed,
+                    )  # fmt: skip
+                    details = ABXProbe().run_frames(given).details
+                    for mode in hits:
+                        parts[(mode, condition, seed)] = details[f"abx_{mode}/speakers"]
+            for mode in hits:
+                differences = np.array(
+                    [np.subtract(parts[(mode, 1, k)], parts[(mode, 0, k)]) for k in range(seeds)]
+                )
+                test = crossed(differences, np.zeros(differences.shape[1]))
+                hits[mode] += test.p_value() < 0.05
+        for mode, count in hits.items():
+            rate = count / n_suites
+            found[f"{null}/{mode}"] = [rate, float(np.sqrt(rate * (1 - rate) / n_suites))]
+    return found
+
+
 def reference_clips(given: FrameInput) -> list[dict]:
     return [
         {
@@ -104,9 +156,14 @@ def main() -> None:
         "--languages-probed", type=int, default=0, help="the probe's languages; 0: all"
     )
     parser.add_argument("--reference", action="store_true", help="also time the brute force")
+    parser.add_argument("--null", type=int, default=0, help="suites of the null simulation")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.null:
+        for name, (rate, se) in null_rates(args.null).items():
+            print(f"null {name}: false 'differs' {100 * rate:.1f}% (SE {100 * se:.1f})")
+        return
     given = synthetic_set(args.languages, args.speakers, args.clips, args.seconds, args.dim)
     cap = args.max_items or None
     probed = sorted(set(given.languages.tolist()))[: args.languages_probed or None]
