@@ -283,3 +283,27 @@ def test_the_documented_abx_selection_builds_a_probe_that_runs():
     )
     result = component.create(**params).run_frames(given)
     assert result.metrics["abx_within"] < 20 and result.metrics["abx_across"] < 20
+
+
+def test_wav2vec2_gives_every_layer_frame_by_frame_at_its_encoder_stride():
+    pytest.importorskip("transformers")
+    from harness_plugins.extractor_classes import LayerStates
+    from harness_plugins.models.wav2vec2.model import Wav2Vec2Model
+
+    tiny = dict(conv_dim=[8, 8, 8], conv_kernel=[10, 4, 4], conv_stride=[5, 4, 4],
+                hidden_size=16, num_layers=2, num_heads=2, intermediate_size=16,
+                pos_conv_kernel=4, pos_conv_groups=2, codevectors_per_group=8,
+                codevector_dim=16, proj_codevector_dim=16, num_negatives=4,
+                mask_length=2)  # fmt: skip
+    torch.manual_seed(0)
+    module = Wav2Vec2Model(**tiny).build(1, 1600)
+    assert (module.frame_stride, module.frame_window) == (80, 10 + 3 * 5 + 3 * 20)
+    clips = [np.linspace(-1, 1, 1800).astype(np.float32), np.zeros(2000, np.float32) + 0.1]
+    framed = LayerStates().frames(module, clips, "cpu", FrameClock(8000, 80))
+    assert list(framed) == ["encoder", "layer1", "layer2"]
+    n = [module.frames(len(c)) for c in clips]
+    assert [f.shape for f in framed["layer2"].frames] == [(n[0], 16), (n[1], 16)]
+    # frame k sees samples 80k .. 80k + 85: its centre is at (80k + 42.5) / 8000 s
+    assert framed["encoder"].times[0][:2].tolist() == pytest.approx([42.5 / 8000, 122.5 / 8000])
+    pooled = LayerStates().extract(module, clips, "cpu")["layer2"]
+    np.testing.assert_allclose(framed["layer2"].frames[0].mean(0), pooled[0], atol=1e-5)
