@@ -32,8 +32,12 @@ class ABXProbe:
         self.languages = None if languages is None else frozenset(languages)
 
     def run_frames(self, given: FrameInput) -> ProbeResult:
+        every_speaker = set(map(str, given.speakers))
         if self.languages is not None:
             given = _only(given, self.languages)
+        # the speaker-level statistics read one part per probe speaker of the run: with
+        # some speakers left out there is none to give them (docs/probes.md)
+        whole = {str(s) for s in given.speakers} == every_speaker
         if all(not tier for tier in given.phones):
             return ProbeResult(skipped="the probe clips carry no phone tiers")
         if self.distance == "kl_symmetric" and any((f < 0).any() for f in given.latents.frames):
@@ -54,8 +58,10 @@ class ABXProbe:
             if not score.n_cells:  # no cell of this mode: nothing measured, no metric
                 continue
             metrics[f"abx_{mode}"] = score.error
-            # each probe speaker's additive part, in sorted id order (docs/plugins.md)
-            details[f"abx_{mode}/speakers"] = [score.contributions.get(s, 0.0) for s in speakers]
+            if whole:  # each probe speaker's additive part, in sorted id order (docs/plugins.md)
+                details[f"abx_{mode}/speakers"] = [
+                    score.contributions.get(s, 0.0) for s in speakers
+                ]
             details[f"abx_{mode}/cells"] = [float(score.n_cells)]
         if len(metrics) == 1:
             return ProbeResult(
