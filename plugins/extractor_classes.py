@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from harness.data.batches import pad_to, segment
+from harness.plugin.probe_contracts import FrameClock, FrameLatents
 
 CHUNK = 64
 
@@ -68,6 +69,33 @@ def _states(
     return spaces
 
 
+def _frame_states(
+    module: nn.Module,
+    read: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    inputs: Sequence[np.ndarray],
+) -> dict[str, list[np.ndarray]]:
+    """``read`` (a module's per-frame protocol, ``{name: (batch, T, dim)}``) over
+    every clip, clips of one length together: ``{name: [(T_i, dim) per clip]}``."""
+    spaces: dict[str, list[np.ndarray]] = {}
+    device = next(iter(module.parameters())).device
+    with _EvalMode(module):
+        for indices, batch in _same_length_batches(inputs):
+            for name, value in read(torch.from_numpy(batch).to(device)).items():
+                rows = spaces.setdefault(name, [np.empty((0, 0), np.float32)] * len(inputs))
+                for i, clip in zip(indices, value.float().cpu().numpy(), strict=True):
+                    rows[i] = clip
+    return spaces
+
+
+def _timed(
+    spaces: dict[str, list[np.ndarray]], times: Callable[[int], np.ndarray]
+) -> dict[str, FrameLatents]:
+    return {
+        name: FrameLatents(tuple(clips), tuple(times(len(c)) for c in clips))
+        for name, clips in spaces.items()
+    }
+
+
 class LSTMState:
     """Final recurrent state of each probe clip (one space per state the module names)."""
 
@@ -81,6 +109,19 @@ class LSTMState:
     ) -> dict[str, np.ndarray]:
         module = _require(module)
         return _states(module, module.final_state, features, device)
+
+    def frames(
+        self, module: nn.Module | None, features: Sequence[np.ndarray], device: str,
+        clock: FrameClock,
+    ) -> dict[str, FrameLatents]:  # fmt: skip
+        """The states frame by frame, for modules with ``frame_states(x) ->
+        {state: (batch, frames, dim)}`` (one state per input frame, so frame j is
+        at feature frame j's time); none for others."""
+        module = _require(module)
+        read = getattr(module, "frame_states", None)
+        if not callable(read):
+            return {}
+        return _timed(_frame_states(module, read, features), clock.feature_times)
 
     def layers(self, spaces: Sequence[str]) -> dict[str, dict[str, int]]:
         """Each state's layers as an ordered stack, by the ``final_state``
@@ -134,6 +175,26 @@ class LayerStates:
         module = _require(module)
         return _states(module, module.layer_states, features, device)
 
+    def frames(
+        self, module: nn.Module | None, inputs: Sequence[np.ndarray], device: str,
+        clock: FrameClock,
+    ) -> dict[str, FrameLatents]:  # fmt: skip
+        """Every layer frame by frame, for modules with ``layer_frames(x) ->
+        {layer: (batch, frames, dim)}``; a waveform module declares its frames'
+        ``frame_stride`` and ``frame_window`` (samples), a feature module has one
+        frame per feature frame. None for modules without ``layer_frames``."""
+        module = _require(module)
+        read = getattr(module, "layer_frames", None)
+        if not callable(read):
+            return {}
+        stride, window = getattr(module, "frame_stride", None), getattr(module, "frame_window", 0)
+        times = (
+            clock.feature_times
+            if stride is None
+            else lambda n: clock.strided_times(n, int(stride), int(window))
+        )
+        return _timed(_frame_states(module, read, inputs), times)
+
 
 class Bottleneck:
     """Autoencoder code of each probe clip: the mean of its segments' codes.
@@ -186,3 +247,15 @@ class FeatureStats:
     ) -> dict[str, np.ndarray]:
         rows = [np.concatenate([clip.mean(axis=0), clip.std(axis=0)]) for clip in features]
         return {"mean_std": np.stack(rows).astype(np.float32)}
+
+    def frames(
+        self, module: nn.Module | None, features: Sequence[np.ndarray], device: str,
+        clock: FrameClock,
+    ) -> dict[str, FrameLatents]:  # fmt: skip
+        """The feature frames themselves: the frames ``mean_std`` pools."""
+        return {
+            "mean_std": FrameLatents(
+                tuple(np.asarray(f, np.float32) for f in features),
+                tuple(clock.feature_times(len(f)) for f in features),
+            )
+        }

@@ -15,6 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+from harness.plugin.alignments import PhoneInterval
 from harness.plugin.contract_errors import ContractError
 
 
@@ -38,6 +39,61 @@ class LatentExtractor(Protocol):
     # Optional: ``layers(spaces) -> {stack: {space: depth}}``, given the names
     # extract() returned, declares which of them form an ordered stack of layers
     # (the report plots a probe score against depth); see :func:`check_layers`.
+
+    # Optional: ``frames(module, features, device, clock) -> {space: FrameLatents}``:
+    # the frame-level states behind some of the spaces extract() returned (same
+    # names), one (T_i, dim) array per probe clip with each frame's time
+    # (``clock``, a :class:`FrameClock`, gives the feature frames' times).
+    # Called only when a probe of the run reads frames (``Component.alignments``);
+    # see :func:`check_frames`.
+
+
+@dataclass(frozen=True)
+class FrameClock:
+    """When each feature frame of a probe clip is: frame j's centre is at
+    ``j * hop_length / sample_rate`` seconds (``center=True`` framing), as long
+    as no frame was dropped (``exact``: no trimming, no ``silence = "remove"``)."""
+
+    sample_rate: int
+    hop_length: int
+    exact: bool = True
+
+    def feature_times(self, n_frames: int) -> np.ndarray:
+        """The times (s) of a clip's ``n_frames`` feature frames."""
+        if not self.exact:
+            raise ValueError(
+                "the features dropped frames ([features] silence = 'remove' or trim_db), "
+                "so a frame's time in its clip is unknown"
+            )
+        return np.arange(n_frames, dtype=np.float64) * (self.hop_length / self.sample_rate)
+
+    def strided_times(self, n_frames: int, stride: int, window: int) -> np.ndarray:
+        """The centres (s) of ``n_frames`` windows of ``window`` samples, ``stride`` apart
+        (a waveform model's frames)."""
+        starts = np.arange(n_frames, dtype=np.float64) * stride
+        return (starts + window / 2) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class FrameLatents:
+    """A latent space frame by frame: per probe clip, its frames (T_i, dim) and
+    each frame's time in the clip in seconds (T_i,), increasing."""
+
+    frames: tuple[np.ndarray, ...]
+    times: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class FrameInput:
+    """What a probe that reads frames (``Component.alignments``) is given per
+    latent space: the probe clips' frames and times, phone tiers (None where a
+    clip has none), speakers and languages, and the run's seed."""
+
+    latents: FrameLatents
+    phones: tuple[tuple[PhoneInterval, ...] | None, ...]
+    speakers: np.ndarray
+    languages: np.ndarray
+    seed: int
 
 
 @dataclass
@@ -73,6 +129,44 @@ class Probe(Protocol):
         speaker ``groups`` (n,) for grouped cross-validation; ``target`` is the
         suite's target language."""
         ...
+
+
+class FrameProbe(Protocol):
+    """A probe declared with ``Component.alignments = True``: it reads frames and
+    phone tiers instead of one pooled row per clip."""
+
+    def run_frames(self, given: FrameInput) -> ProbeResult:
+        """Measure the frames of one latent space (see :class:`FrameInput`)."""
+        ...
+
+
+def check_frames(component: str, space: str, value: Any, n_clips: int) -> FrameLatents:
+    """Frame latents must give every clip a finite float (T_i, dim) array, one
+    dim for all clips, and T_i increasing finite times."""
+
+    def broken(message: str) -> ContractError:
+        return ContractError("latent_extractor", component, f"frames of {space!r}: {message}")
+
+    if not isinstance(value, FrameLatents):
+        raise broken(f"must be a FrameLatents, got {type(value).__name__}")
+    if len(value.frames) != n_clips or len(value.times) != n_clips:
+        raise broken(
+            f"one array of frames and of times per clip ({n_clips}), got "
+            f"{len(value.frames)} and {len(value.times)}"
+        )
+    frames, times, dims = [], [], set()
+    for i, (f, t) in enumerate(zip(value.frames, value.times, strict=True)):
+        f, t = np.asarray(f), np.asarray(t, dtype=np.float64)
+        if f.ndim != 2 or t.shape != (f.shape[0],) or f.shape[0] == 0:
+            raise broken(f"clip {i}: frames {f.shape} and times {t.shape} must be (T, dim), (T,)")
+        if not np.isfinite(f).all() or not np.isfinite(t).all() or (np.diff(t) <= 0).any():
+            raise broken(f"clip {i}: non-finite values or times not increasing")
+        dims.add(f.shape[1])
+        frames.append(f.astype(np.float32, copy=False))
+        times.append(t)
+    if len(dims) > 1:
+        raise broken(f"clips have different dims {sorted(dims)}")
+    return FrameLatents(tuple(frames), tuple(times))
 
 
 def check_latents(component: str, space: str, value: Any, n_rows: int) -> np.ndarray:

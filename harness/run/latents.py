@@ -3,6 +3,11 @@ probe clips, checked against the contract, and the ``.npz`` they are kept in.
 
 A diverged run has no usable model: only the model-free extractors (the
 raw-feature baseline) run, and the others are recorded as skipped.
+
+When a probe of the run reads frames (``Component.alignments``, the ``abx``
+probe), extractors that can also give a space frame by frame (an optional
+``frames`` method) attach those frames to it (:attr:`LatentSpace.frames`); they
+are held in memory for the probes only, never saved.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 import torch
 
 from harness.plugin.contracts import ContractError, check_latents, check_layers
+from harness.plugin.probe_contracts import FrameClock, FrameLatents, check_frames
 from harness.plugin.registry import Registry
 from harness.run.data import Prepared
 from harness.spec.expand import RunSpec
@@ -33,6 +39,8 @@ class LatentSpace:
     #: (``<extractor label>/<stack>``) and its depth there; None outside any stack
     stack: str | None = None
     depth: int | None = None
+    #: the space frame by frame, where its extractor gives frames and a probe reads them
+    frames: FrameLatents | None = None
 
     def describe(self) -> dict[str, Any]:
         """The record's entry of this space (``latent_spaces``): all but the values."""
@@ -65,6 +73,7 @@ def run_latents(
             inputs.probe_features,
             device,
             model_inputs=inputs.probe_model_inputs,
+            clock=frame_clock(spec) if reads_frames(spec, registry) else None,
         )
     save_arrays(path, {name: space.values for name, space in latents.items()})
     return latents, skipped
@@ -77,13 +86,15 @@ def extract_latents(
     probe_features: Sequence[np.ndarray],
     device: str,
     model_inputs: Sequence[np.ndarray] | None = None,
+    clock: FrameClock | None = None,
 ) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
     """Latent spaces ``<extractor label>/<space>`` of the probe clips, and the skipped extractors.
 
     ``module`` is None when the run diverged: only model-free extractors run.
     Extractors that read the model get ``model_inputs`` (a waveform model's
     probe waveforms), default ``probe_features``; model-free ones always get
-    ``probe_features``.
+    ``probe_features``. With a ``clock`` (a probe of the run reads frames),
+    extractors with a ``frames`` method attach each space's frames.
     """
     latents: dict[str, LatentSpace] = {}
     skipped: list[dict[str, str]] = []
@@ -117,12 +128,56 @@ def extract_latents(
             for stack, members in stacks.items()
             for space, depth in members.items()
         }
+        framed = _frames(selection.plugin, extractor, target, given, device, clock, spaces)
         for space, value in spaces.items():
             name = f"{selection.label}/{space}"
             checked = check_latents(selection.plugin, space, value, len(probe_features))
             stack, depth = where.get(space, (None, None))
-            latents[name] = LatentSpace(selection.label, checked, needs_model, stack, depth)
+            latents[name] = LatentSpace(
+                selection.label, checked, needs_model, stack, depth, framed.get(space)
+            )
     return latents, skipped
+
+
+def reads_frames(spec: RunSpec, registry: Registry) -> bool:
+    """Whether a probe of ``spec`` reads frames and phone tiers (``Component.alignments``)."""
+    return any(registry.get("probe", p.plugin).alignments for p in spec.probes)
+
+
+def frame_clock(spec: RunSpec) -> FrameClock:
+    """When the run's feature frames are: exact unless frames were dropped."""
+    f = spec.features
+    exact = f.silence != "remove" and f.trim_db is None
+    return FrameClock(f.sample_rate, f.hop_length, exact)
+
+
+def _frames(
+    plugin: str,
+    extractor: Any,
+    module: torch.nn.Module | None,
+    given: Sequence[np.ndarray],
+    device: str,
+    clock: FrameClock | None,
+    spaces: Mapping[str, Any],
+) -> dict[str, FrameLatents]:
+    """The checked frames an extractor gives of its ``spaces`` (none without a clock)."""
+    method = getattr(extractor, "frames", None)
+    if clock is None or not callable(method):
+        return {}
+    try:
+        found = method(module, list(given), device, clock)
+    except ValueError as exc:  # the clock's refusal: the times of dropped frames are unknown
+        raise ContractError("latent_extractor", plugin, f"frames(): {exc}") from exc
+    if not isinstance(found, Mapping):
+        raise ContractError("latent_extractor", plugin, "frames() must return a dict")
+    unknown = set(found) - set(spaces)
+    if unknown:
+        raise ContractError(
+            "latent_extractor",
+            plugin,
+            f"frames() names spaces extract() did not return: {sorted(unknown)}",
+        )
+    return {name: check_frames(plugin, name, value, len(given)) for name, value in found.items()}
 
 
 def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

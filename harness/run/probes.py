@@ -6,6 +6,11 @@ recorded in ``probe_errors`` and the other pairs go on (``harness probe``
 runs it again from the stored latents, :mod:`harness.output.reprobe`). A NaN metric
 is recorded as missing, with a warning. Results on model-free latents are
 reused across runs (:mod:`harness.run.probe_cache`).
+
+A probe declared with ``Component.alignments`` reads frames instead
+(``run_frames``, :class:`harness.plugin.probe_contracts.FrameInput`): the
+space's frames (:attr:`LatentSpace.frames`) with the probe clips' phone tiers;
+a space its extractor gives no frames of is recorded as skipped.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from harness.plugin.alignments import PhoneInterval
 from harness.plugin.components import Component, Metric
 from harness.plugin.contracts import Clip, ContractError, ProbeResult, check_probe_result
+from harness.plugin.probe_contracts import FrameInput
 from harness.plugin.provenance import factory_module, source_hash
 from harness.plugin.registry import Registry
 from harness.plugin.selection import Selection
@@ -129,6 +136,7 @@ def run_probes(
         target=spec.target.language,
         seed=spec.seed,
         cache_dir=Path(spec.cache_dir),
+        phones=[c.phones for c in clips],
     )
 
 
@@ -143,6 +151,7 @@ def probe_latents(
     seed: int,
     cache_dir: Path | None,
     only: Collection[tuple[str, str]] | None = None,
+    phones: Sequence[tuple[PhoneInterval, ...] | None] | None = None,
 ) -> ProbeOutcome:
     """Each probe on each latent space, one (probe, space) pair at a time.
 
@@ -151,8 +160,10 @@ def probe_latents(
     ``cache_dir`` (None: always computed).
 
     :param only: (probe label, latent space) pairs to run; default all.
+    :param phones: the probe clips' phone tiers, for probes that read frames.
     """
-    question = _Question(labels, groups, target, seed, cache_dir)
+    tiers = tuple(phones) if phones is not None else (None,) * len(labels)
+    question = _Question(labels, groups, target, seed, cache_dir, tiers)
     out = ProbeOutcome()
     for selection in probes:
         component = registry.get("probe", selection.plugin)
@@ -192,11 +203,17 @@ class _Question:
     target: str
     seed: int
     cache_dir: Path | None
+    phones: tuple[tuple[PhoneInterval, ...] | None, ...] = ()
 
     def answer(
         self, probe: Any, selection: Selection, component: Component, latent: LatentSpace
     ) -> Any:
         """What ``probe`` (created from ``selection``) answers on ``latent``."""
+        if component.alignments:
+            if latent.frames is None:
+                return ProbeResult(skipped="no frames of this space (its extractor gives none)")
+            given = FrameInput(latent.frames, self.phones, self.groups, self.labels, self.seed)
+            return probe.run_frames(given)
         answer_now = functools.partial(
             probe.run, latent.values, self.labels, self.groups, self.target, self.seed
         )

@@ -48,6 +48,12 @@ class NextFrameLSTM(nn.Module):
             states[f"layer{i + 1}.h"], states[f"layer{i + 1}.c"] = h[i], c[i]
         return {**states, "h": h[-1], "c": c[-1]}
 
+    def frame_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Latent-extractor protocol: the last layer's hidden state after each
+        frame of ``x``, ``{"h": (batch, frames, hidden)}`` (what ``abx`` reads)."""
+        out, _ = self.lstm(x)
+        return {"h": out}
+
 
 class LSTMModel:
     """The model contract: builds a :class:`NextFrameLSTM`, scores next-frame prediction."""

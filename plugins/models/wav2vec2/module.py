@@ -86,6 +86,31 @@ class Wav2Vec2Module(nn.Module):
             raise RuntimeError("this wav2vec2 module was built without classes (no head)")
         return self.head(self.pooled(x))
 
+    @property
+    def frame_stride(self) -> int:
+        """Samples between two frames of the feature encoder (the product of its strides)."""
+        return int(torch.tensor(self.net.config.conv_stride).prod())
+
+    @property
+    def frame_window(self) -> int:
+        """Samples one encoder frame sees (its receptive field)."""
+        window = 1
+        for kernel, stride in zip(
+            reversed(self.net.config.conv_kernel), reversed(self.net.config.conv_stride),
+            strict=True,
+        ):  # fmt: skip
+            window = (window - 1) * stride + kernel
+        return window
+
+    def layer_frames(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Latent-extractor protocol: :meth:`layer_states`' layers frame by frame,
+        each (batch, frames, dim)."""
+        out = self.net.wav2vec2(self.normalise(x), output_hidden_states=True)
+        states = {"encoder": out.extract_features}
+        for i, hidden in enumerate(out.hidden_states[1:], start=1):
+            states[f"layer{i}"] = hidden
+        return states
+
     def layer_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Latent-extractor protocol: every layer of waveforms ``x`` (batch, samples),
         each mean-pooled over time: ``encoder`` (the convolutional feature
