@@ -339,3 +339,20 @@ def test_the_report_compares_abx_between_conditions_with_speakers_as_sampled(tmp
     assert row["condition"] == "bb-first" and row["higher_is_better"] == False  # noqa: E712
     assert row["inference"] == "seeds x speakers" and row["n_pairs"] == 2
     assert row["n_speakers"] == 4 and np.isfinite(row["p_value"])
+
+
+def test_a_suite_that_leaves_out_probes_gets_every_probe_but_abx(tmp_path):
+    from harness_plugins.probes import linear_svc
+
+    registry = collect(
+        build_plugin_manager(
+            [Plugins(), lstm, extractors, abx, linear_svc], autoload=False, builtins=False
+        )
+    )
+    path = tmp_path / "noprobes.toml"
+    text = SUITE.format(silence="keep").split("[[probes]]")[0]
+    path.write_text(text)
+    loaded = load_suite(path, registry, output=tmp_path / "out")
+    assert [p.plugin for p in loaded.probes] == ["linear_svc"]
+    # named, it runs
+    assert [p.plugin for p in suite(tmp_path).probes] == ["abx"]

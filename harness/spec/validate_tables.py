@@ -168,9 +168,14 @@ class Reader:
         return out
 
     def default_all(self, kind: str, key: str) -> list[Selection]:
+        """Every installed component of ``kind`` with its defaults, but for the
+        probes that need phone alignments (``abx``): those are named, never
+        implied, since they need a dataset with phone tiers and cost more."""
         out = []
         for name in self.registry.names(kind):
             component = self.registry.get(kind, name)
+            if kind == "probe" and component.alignments:
+                continue
             if component.check is not None:
                 self.checks.append((component.check, component.defaults(), f"{key} ({name})"))
             out.append(Selection(kind, name, component.defaults(), name))
