@@ -163,3 +163,29 @@ def test_the_suites_doc_snippet_validates(tmp_path):
     path = write_tiny_suite(tmp_path, **tomllib.loads(snippet))
     suite = load_suite(path, load_registry(autoload=False))
     assert suite.sequential == SeedSchedule(6, 40, 2) and len(suite.seeds) == 40
+
+
+def test_harness_power_prints_the_sequential_design_beside_the_fixed_one():
+    from test_planning import _pilot
+
+    from harness.cli.analysis import format_plan
+
+    rng = np.random.default_rng(6)
+    runs = _pilot({"ja": math.log(0.8) + rng.normal(0, 0.15, 10)})
+    table = planning.plan(runs, "none", effects=(0.3,), comparisons=1)
+    text = format_plan(table, 0.8, planning.DEFAULT_SCHEDULE)
+    row = table.iloc[0]
+    assert (
+        f"sequential (6 to 40 by 2): {row['sequential_seeds']:.1f} seeds expected, "
+        f"{row['sequential_power']:.0%} power" in text
+    )
+
+
+def test_validate_describes_a_sequential_suite_by_its_range_of_seeds(tmp_path):
+    from harness.cli.validate import describe_suite
+
+    path = write_tiny_suite(tmp_path, seeds={"min": 6, "max": 10})
+    suite = load_suite(path, load_registry(autoload=False))
+    runs = len(suite.conditions) * len(suite.models)
+    text = describe_suite(suite, runs * 10)
+    assert f"x 6 to 10 seeds, sequential = {runs * 6} to {runs * 10} runs" in text

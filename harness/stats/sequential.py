@@ -335,8 +335,8 @@ def methods_lines(section: Mapping[str, object]) -> list[str]:
         f"±{100 * margin:g}% is shown. The 5% of each family (differences; equivalences) is "
         f"spent over the looks ({schedule.get('spending')} spending, Holm at each look's level "
         "over the whole family), so each keeps its 5% family-wise whatever the looks did; "
-        "the tables' p-values are those of each comparison's final seeds, and the decisions "
-        "below are the claims."
+        "the tables' tests are the fixed design's on every seed both conditions ran, and "
+        "the decisions below are what the looks showed."
     )
     rows = section.get("comparisons") or []
     assert isinstance(rows, list)
