@@ -8,6 +8,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harness.plugin.registry import load_registry
@@ -141,11 +142,21 @@ def test_a_wrong_sequential_seeds_table_is_located(tmp_path):
     assert found["seeds.min"] == "expected a whole number, got 6.5"
 
 
+def _pilot(d: np.ndarray) -> pd.DataFrame:
+    """Runs of a control and condition ``ja`` whose per-seed log ratios are ``d``."""
+    base = 100 * np.exp(np.random.default_rng(0).normal(0, 0.5, d.size))
+    rows = [
+        {"model": "m", "condition": name, "seed": seed, "status": "reached", "event": True,
+         "steps_to_threshold": float(t), "max_steps": 1e6}
+        for name, times in (("none", base), ("ja", base * np.exp(d)))
+        for seed, t in enumerate(times)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def test_power_sets_the_sequential_design_beside_the_fixed_one():
     rng = np.random.default_rng(6)
-    from test_planning import _pilot
-
-    runs = _pilot({"ja": math.log(0.8) + rng.normal(0, 0.15, 10)})
+    runs = _pilot(math.log(0.8) + rng.normal(0, 0.15, 10))
     table = planning.plan(runs, "none", effects=(0.05, 0.3), comparisons=1)
     small, large = table.to_dict("records")
     assert 6 <= large["sequential_seeds"] < small["sequential_seeds"] <= 40
@@ -166,12 +177,10 @@ def test_the_suites_doc_snippet_validates(tmp_path):
 
 
 def test_harness_power_prints_the_sequential_design_beside_the_fixed_one():
-    from test_planning import _pilot
-
     from harness.cli.analysis import format_plan
 
     rng = np.random.default_rng(6)
-    runs = _pilot({"ja": math.log(0.8) + rng.normal(0, 0.15, 10)})
+    runs = _pilot(math.log(0.8) + rng.normal(0, 0.15, 10))
     table = planning.plan(runs, "none", effects=(0.3,), comparisons=1)
     text = format_plan(table, 0.8, planning.DEFAULT_SCHEDULE)
     row = table.iloc[0]
