@@ -54,17 +54,29 @@ def cmd_power(args: argparse.Namespace) -> int:
     results = load_results(args.directory)
     if results.control is None:
         raise UsageError(f"{args.directory}: no control condition is known, nothing to plan from")
+    schedule = planning_schedule(results.design)
     try:
         table = plan(
-            results.runs, results.control, effects, args.power, args.comparisons, args.measure
-        )
+            results.runs, results.control, effects, args.power, args.comparisons, args.measure,
+            schedule, results.design.equivalence_ratio,
+        )  # fmt: skip
     except PlanningError as exc:
         raise UsageError(f"{args.directory}: {exc}") from exc
-    print(format_plan(table, args.power))
+    print(format_plan(table, args.power, schedule))
     return EXIT_OK
 
 
-def format_plan(table: Any, power: float) -> str:
+def planning_schedule(design: Any) -> Any:
+    """The sequential design a plan is set beside: the pilot's own, else
+    ``seeds = { min = 6, max = 40, step = 2 }``."""
+    from harness.spec.suite_types import SeedSchedule
+    from harness.stats.planning import DEFAULT_SCHEDULE
+
+    own = (design.sequential or {}).get("schedule") if design is not None else None
+    return SeedSchedule.from_dict(own) if own else DEFAULT_SCHEDULE
+
+
+def format_plan(table: Any, power: float, schedule: Any = None) -> str:
     """The plan as text: one block per model."""
     if table.empty or table["log_ratio_sd"].isna().all():
         return "no condition shares its seeds with the control: no paired spread to plan from"
@@ -99,11 +111,25 @@ def format_plan(table: Any, power: float) -> str:
             needed = (
                 f"{int(need)} seeds" if need == need and need is not None else f"over {LIMIT} seeds"
             )
-            lines.append(f"  {row['effect']:.0%} fewer steps (ratio {row['ratio']:.2f}): {needed}")
+            sequential = ""
+            if schedule is not None and row.get("sequential_seeds") == row.get("sequential_seeds"):
+                sequential = (
+                    f"; sequential ({schedule.min} to {schedule.max} by {schedule.step}): "
+                    f"{row['sequential_seeds']:.1f} seeds expected, "
+                    f"{row['sequential_power']:.0%} power"
+                )
+            lines.append(f"  {row['effect']:.0%} fewer steps (ratio {row['ratio']:.2f}): "
+                         f"{needed}{sequential}")  # fmt: skip
     lines.append(
         "The pilot's pairs are resampled as they are (censored runs at their budget, diverged "
         "ones as censored), widened to the 60% upper confidence limit of their spread; a pilot "
         "with few seeds or many censored runs still plans only roughly."
+        + (
+            " The sequential column simulates the looks of a sequential suite on the same "
+            "resampled pairs (stopping when a difference or equivalence is shown; docs/report.md)."
+            if schedule is not None
+            else ""
+        )
     )
     return "\n".join(lines)
 

@@ -16,7 +16,12 @@ def describe_suite(suite: Suite, n_runs: int) -> str:
     lines = [
         f"{suite.path}: valid suite {suite.name!r}",
         f"  {len(suite.conditions)} conditions x {len(suite.models)} models x "
-        f"{len(suite.seeds)} seeds = {n_runs} runs",
+        + (
+            f"{len(suite.seeds)} seeds = {n_runs} runs"
+            if suite.sequential is None
+            else f"{suite.sequential.min} to {suite.sequential.max} seeds, sequential = "
+            f"{len(suite.conditions) * len(suite.models) * suite.sequential.min} to {n_runs} runs"
+        ),
         f"  control: {suite.control}",
         "  conditions: " + ", ".join(map(_condition_text, suite.conditions)),
         "  models: " + ", ".join(map(_model_text, suite.models)),

@@ -16,6 +16,7 @@ from harness.plugin.provenance import HARNESS, describe
 from harness.report.markup import esc, para, table
 from harness.spec.config import SELF_SUPERVISED
 from harness.stats.analysis import Analysis
+from harness.stats.sequential import methods_lines
 from harness.tables.results import Results
 
 #: analysis-side packages whose versions the methods section lists
@@ -96,6 +97,11 @@ def section(results: Results, analysis: Analysis) -> str:
     if differences:
         out.append(para(differences + " The settings below are the control's."))
     out.append(_statistics_methods(analysis))
+    sequential = (results.design.sequential or {}) if results.design else {}
+    if sequential.get("comparisons"):
+        head, *lines = methods_lines(sequential)
+        out.append(para(head))
+        out.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in lines) + "</ul>")
     out.append("<h3>Conditions</h3>" + _curricula_note(results))
     out.append(table(_conditions_frame(results), [
         ("condition", "name"), ("label", "label"), ("pretraining language", "language"),

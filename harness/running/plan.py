@@ -64,11 +64,22 @@ def open_output(output: Path, fresh: bool, force: bool) -> Path | None:
     return None
 
 
-def plan_runs(store: Store, suite: Suite, specs: list[RunSpec], rerun_failed: bool) -> Plan:
-    """Write the suite into its locked folder and work out the runs to execute."""
+def plan_runs(
+    store: Store,
+    suite: Suite,
+    specs: list[RunSpec],
+    rerun_failed: bool,
+    asked: list[RunSpec] | None = None,
+) -> Plan:
+    """Write the suite into its locked folder and work out the runs to execute.
+
+    :param asked: a sequential suite's runs its looks ask for so far (the
+        manifest lists them, and only they run); ``specs`` are all its runs up
+        to its maximum seeds, so a run of a later look is never stale.
+    """
     try:
         store.clean_partial()
-        store.write_suite(suite, specs)
+        store.write_suite(suite, specs if asked is None else asked)
     except OSError as exc:
         raise StoreError(f"cannot write to output folder {store.output}: {exc}") from exc
     by_id = {s.run_id: s for s in specs}
@@ -81,7 +92,7 @@ def plan_runs(store: Store, suite: Suite, specs: list[RunSpec], rerun_failed: bo
     ]
     todo = [
         s
-        for s in specs
+        for s in (specs if asked is None else asked)
         if s.run_id not in finished and (rerun_failed or s.run_id not in failed_before)
     ]
     # seed by seed (conditions and models in suite order within a seed): the

@@ -34,6 +34,7 @@ from harness.running.plan import (
     stale_notice,
 )
 from harness.running.progress import Progress
+from harness.spec.design import Design
 from harness.spec.expand import RunSpec, expand
 
 if TYPE_CHECKING:
@@ -160,19 +161,70 @@ def run_suite(
     store = Store(output)
     specs = expand(suite, registry)
     created = not output.exists()
+    chosen = executor or suite.executor
     with store.lock():
-        plan = plan_runs(store, suite, specs, rerun_failed)
-        if progress:
-            announce(plan, output, moved_to, out)
-        bar = Progress(len(specs), len(specs) - len(plan.todo), stream=shown, enabled=progress)
-        chosen = executor or suite.executor
-        ran, interrupted, full = _run_missing(store, plan, bar, chosen, execute, registry, created)
+        if suite.sequential is None:
+            plan = plan_runs(store, suite, specs, rerun_failed)
+            if progress:
+                announce(plan, output, moved_to, out)
+            bar = Progress(len(specs), len(specs) - len(plan.todo), stream=shown,
+                           enabled=progress)  # fmt: skip
+            ran, interrupted, full = _run_missing(store, plan, bar, chosen, execute, registry,
+                                                  created)  # fmt: skip
+        else:
+            looks = _run_looks(store, suite, specs, rerun_failed, chosen, execute, registry,
+                               created, progress, shown, out, moved_to)  # fmt: skip
+            specs, plan, ran, interrupted, full = looks
         outcome = read_outcome(suite.name, store, specs, plan, ran, interrupted, moved_to)
         outcome.storage_full = full
     outcome.seconds = time.perf_counter() - clock
     if progress:
         print(outcome.summary(), file=out)
     return outcome
+
+
+def _run_looks(
+    store: Store,
+    suite: Suite,
+    specs: list[RunSpec],
+    rerun_failed: bool,
+    chosen: Selection,
+    execute: ExecuteFn | None,
+    registry: Registry | None,
+    created: bool,
+    progress: bool,
+    shown: TextIO,
+    out: TextIO,
+    moved_to: Path | None,
+) -> tuple[list[RunSpec], Plan, set[str], bool, str]:
+    """A sequential suite: replay its looks from the records, run the seeds
+    they ask for, and again, until no look asks for a run without a record
+    (:mod:`harness.running.sequential`); the design's ``sequential`` section
+    in the manifest says after each look what was decided and asked."""
+    from harness.running import sequential as looks
+
+    ran: set[str] = set()
+    first: Plan | None = None
+    design = Design.from_suite(suite, registry)
+    while True:
+        outcome = looks.looks_from_records(suite, store, design)
+        need = looks.asked(outcome, suite)
+        asked = looks.asked_specs(specs, need, suite.seeds)
+        plan = plan_runs(store, suite, specs, rerun_failed and first is None, asked)
+        looks.write_section(store, looks.section(suite, outcome, need))
+        if progress and first is None:
+            announce(plan, output=store.output, moved_to=moved_to, stream=out)
+        first = first or plan
+        if progress and outcome.looks:
+            print(looks.look_line(outcome), file=out)
+        if not plan.todo:
+            return asked, first, ran, False, ""
+        bar = Progress(len(asked), len(asked) - len(plan.todo), stream=shown, enabled=progress)
+        done, interrupted, full = _run_missing(store, plan, bar, chosen, execute, registry,
+                                               created)  # fmt: skip
+        ran |= done
+        if interrupted or full:
+            return asked, first, ran, interrupted, full
 
 
 def _run_missing(

@@ -131,6 +131,12 @@ class Design:
     #: the declarations of the components the suite used, as installed when it
     #: ran; None for a folder written before the design held them
     facts: PluginFacts | None = None
+    #: a sequential suite's seeds (:mod:`harness.stats.sequential`): its
+    #: ``schedule`` (min, max, step, spending), and once it ran, each look (its
+    #: seeds, the level it spent, what it decided, what stayed open and so got
+    #: more seeds), each comparison's ``decision`` and ``seeds``, and the seeds
+    #: each condition and model was asked to run; None for fixed seeds
+    sequential: dict[str, Any] | None = None
     #: True when read from a manifest; False when pieced together from records
     from_manifest: bool = field(default=True, compare=False)
 
@@ -149,6 +155,11 @@ class Design:
 
     @property
     def n_runs(self) -> int:
+        """The runs the suite asks for: conditions x models x seeds, or in a
+        sequential suite the seeds its looks asked each of them to run."""
+        asked = (self.sequential or {}).get("asked")
+        if asked:
+            return sum(int(n) for by_model in asked.values() for n in by_model.values())
         return len(self.conditions) * len(self.models) * len(self.seeds)
 
     def condition(self, name: str) -> ConditionInfo | None:
@@ -248,6 +259,9 @@ class Design:
             seeds=tuple(suite.seeds),
             overridden=overridden,
             facts=capture_facts(suite_components(suite), registry),
+            sequential=(
+                {"schedule": suite.sequential.to_dict()} if suite.sequential is not None else None
+            ),
         )
 
     @classmethod
@@ -334,6 +348,7 @@ class Design:
             seeds=tuple(int(s) for s in data["seeds"]),
             overridden={k: dict(v) for k, v in (data.get("overridden") or {}).items()},
             facts=PluginFacts.from_dict(facts) if facts is not None else None,
+            sequential=dict(data["sequential"]) if data.get("sequential") else None,
         )
 
 

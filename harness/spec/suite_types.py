@@ -44,6 +44,46 @@ class SuiteError(Exception):
         super().__init__("\n".join(lines))
 
 
+#: the alpha spending functions of a sequential seeds table
+#: (:func:`harness.stats.sequential.spending`), the first the default
+SPENDING = ("haybittle-peto", "obrien-fleming", "pocock")
+#: the fewest seeds a sequential suite may start with: the exact signed-rank
+#: test's smallest two-sided p at n pairs is 2 / 2**n, so below 6 seeds
+#: (1/32) no look could show anything at 5% even without Holm
+MIN_SEEDS = 6
+#: the most seeds a sequential suite may reach: beyond 60 pairs the report's
+#: signed-rank test switches to its normal limit (harness.stats.signed_rank)
+MAX_SEEDS = 60
+
+
+@dataclass(frozen=True)
+class SeedSchedule:
+    """A sequential suite's seeds (``seeds = { min = 6, max = 40, step = 2 }``):
+    it looks after ``min`` seeds, then after every ``step`` more, and at
+    ``max`` (:mod:`harness.stats.sequential` decides at each look)."""
+
+    min: int
+    max: int
+    step: int = 2
+    spending: str = SPENDING[0]
+
+    @property
+    def looks(self) -> tuple[int, ...]:
+        """The number of seeds at each look; ``max`` is always the last."""
+        out = list(range(self.min, self.max + 1, self.step))
+        if out[-1] != self.max:
+            out.append(self.max)
+        return tuple(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "step": self.step, "spending": self.spending}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SeedSchedule:
+        return cls(int(data["min"]), int(data["max"]), int(data.get("step") or 2),
+                   str(data.get("spending") or SPENDING[0]))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ConditionStage:
     """One ``[[conditions.stages]]`` table of a curriculum, validated."""
@@ -215,6 +255,9 @@ class Suite(SuiteSettings):
     conditions: tuple[Condition, ...]
     models: tuple[Selection, ...]
     executor: Selection
+    #: a sequential suite's schedule (``seeds`` is then 0 .. max - 1, run as
+    #: the looks ask); None for a fixed number of seeds
+    sequential: SeedSchedule | None = None
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""

@@ -12,7 +12,15 @@ from typing import Any
 
 from harness.plugin.components import did_you_mean, resolve_params
 from harness.spec.config import SECTIONS, TOP_PARAMS, section_params
-from harness.spec.suite_types import Suite, SuiteError, default_cache_dir
+from harness.spec.suite_types import (
+    MAX_SEEDS,
+    MIN_SEEDS,
+    SPENDING,
+    SeedSchedule,
+    Suite,
+    SuiteError,
+    default_cache_dir,
+)
 from harness.spec.validate_components import ComponentRules
 from harness.spec.validate_conditions import ConditionRules
 from harness.spec.validate_tables import ARRAYS, TABLES
@@ -69,6 +77,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
             extractors=tuple(extractors),
             probes=tuple(probes),
             executor=executor,
+            sequential=self.schedule,
         )
 
     def top_level(self) -> dict[str, Any]:
@@ -81,6 +90,9 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
                     key, f"unknown key{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
                 )
         top_given = {k: v for k, v in self.data.items() if k in top_names}
+        if isinstance(top_given.get("seeds"), dict):
+            self.schedule = self.seed_schedule(top_given["seeds"])
+            top_given["seeds"] = list(range(self.schedule.max if self.schedule else 1))
         if isinstance(top_given.get("seeds"), int) and not isinstance(top_given["seeds"], bool):
             count = top_given["seeds"]
             if count < 1:
@@ -89,12 +101,53 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
         if "seeds" in top_given and not isinstance(top_given["seeds"], list):
             self.problem(
                 "seeds",
-                f"expected a count >= 1 or a list of integers, got {top_given.pop('seeds')!r}",
+                f"expected a count >= 1, a list of integers or a table such as "
+                f"{{ min = 6, max = 40, step = 2 }}, got {top_given.pop('seeds')!r}",
             )
         top, problems = resolve_params(TOP_PARAMS, top_given, "")
         self.problems += problems
         self.check_name("name", top.get("name"))
         return top
+
+    schedule: SeedSchedule | None = None
+
+    def seed_schedule(self, table: dict[str, Any]) -> SeedSchedule | None:
+        """``seeds = { min = 6, max = 40, step = 2 }`` checked: whole numbers,
+        ``MIN_SEEDS <= min <= max <= MAX_SEEDS``, ``step >= 1``, a known
+        ``spending``; None (with the problems) when it is not valid."""
+        known = ("min", "max", "step", "spending")
+        for key in table:
+            if key not in known:
+                self.problem(f"seeds.{key}", f"unknown key{did_you_mean(key, list(known))}; "
+                             f"valid keys: {', '.join(known)}")  # fmt: skip
+        values: dict[str, Any] = {"step": 2, "spending": SPENDING[0], **table}
+        before = len(self.problems)
+        for key in ("min", "max", "step"):
+            value = values.get(key)
+            if value is None:
+                self.problem(f"seeds.{key}", f"missing; write seeds = {{ min = {MIN_SEEDS}, "
+                             "max = 40, step = 2 }")  # fmt: skip
+            elif not isinstance(value, int) or isinstance(value, bool):
+                self.problem(f"seeds.{key}", f"expected a whole number, got {value!r}")
+        if values["spending"] not in SPENDING:
+            self.problem("seeds.spending", f"expected one of {', '.join(SPENDING)}, "
+                         f"got {values['spending']!r}")  # fmt: skip
+        if len(self.problems) > before:
+            return None
+        low, high, step = values["min"], values["max"], values["step"]
+        if low < MIN_SEEDS:
+            self.problem("seeds.min", f"expected at least {MIN_SEEDS}, got {low}: with fewer "
+                         "seed pairs the exact signed-rank test cannot reach p < 0.05 at all")  # fmt: skip
+        if high < low:
+            self.problem("seeds.max", f"expected at least seeds.min ({low}), got {high}")
+        if high > MAX_SEEDS:
+            self.problem("seeds.max", f"expected at most {MAX_SEEDS}, got {high}: beyond that "
+                         "the report's signed-rank test is no longer exact")  # fmt: skip
+        if step < 1:
+            self.problem("seeds.step", f"expected at least 1, got {step}")
+        if len(self.problems) > before:
+            return None
+        return SeedSchedule(low, high, step, values["spending"])
 
     def seeds(self, top: dict[str, Any]) -> Any:
         """The seeds, checked: distinct, at least one, none negative."""

@@ -35,13 +35,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.spec.config import ANSWER_MEASURE
+from harness.spec.config import ANSWER_MEASURE, EQUIVALENCE_RATIO
+from harness.spec.suite_types import SeedSchedule
 from harness.stats.convergence import ALPHA, POWER, is_paired, paired_log_ratios
 from harness.stats.signed_rank import doubled_ranks, hodges_lehmann, null_tail
 from harness.stats.survival import analysable
 
 PLAN_COLUMNS = ["model", "measure", "conditions", "pairs", "log_ratio_sd", "df", "alpha",
-                "detectable_ratio", "effect", "ratio", "seeds_needed"]  # fmt: skip
+                "detectable_ratio", "effect", "ratio", "seeds_needed", "sequential_seeds",
+                "sequential_power"]  # fmt: skip
+#: the sequential design a plan is set beside when the pilot has none of its own
+DEFAULT_SCHEDULE = SeedSchedule(6, 40, 2)
+#: simulated sequential suites per planned effect (expected seeds' SE about
+#: 0.5 seeds; the power's 4 points at 80%)
+SEQUENTIAL_SIMULATIONS = 100
 #: simulated planned suites per number of seeds (the power's Monte Carlo SE
 #: is 2 points at 80%)
 SIMULATIONS = 400
@@ -160,6 +167,43 @@ def detectable_for(pool: Pool, n: int, alpha: float, target: float = POWER) -> f
     return math.exp(-high)
 
 
+def sequential_seeds(
+    pool: Pool,
+    shift: float,
+    comparisons: int,
+    schedule: SeedSchedule = DEFAULT_SCHEDULE,
+    equivalence_ratio: float = EQUIVALENCE_RATIO,
+    n_sims: int = SEQUENTIAL_SIMULATIONS,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Expected seeds and power of one comparison under the sequential rule
+    (:mod:`harness.stats.sequential`), its planned suites resampled from the
+    pilot's pool: at each look the comparison is tested on its first ``n``
+    pairs at Holm's first-step share of the look's level (``alpha_k / m``,
+    as when every other comparison of the family is still open), and stops
+    when a difference or equivalence is shown. Returns (mean seeds at the
+    stop, share of suites that showed the difference)."""
+    from harness.stats.sequential import DIFFERS, EQUIVALENT, look_pvalues, spending
+
+    draws = pool.draw(shift, schedule.max, n_sims, seed)
+    margin = math.log(1 + equivalence_ratio)
+    stopped = np.full(n_sims, schedule.max)
+    found = np.zeros(n_sims, bool)
+    open_ = np.ones(n_sims, bool)
+    levels = spending(schedule.looks, ALPHA, schedule.spending) / max(comparisons, 1)
+    for n, level in zip(schedule.looks, levels, strict=True):
+        where = np.flatnonzero(open_)
+        if where.size == 0:
+            break
+        p, p_eq = look_pvalues([draws[i, :n] for i in where], margin)
+        decided = {DIFFERS: p <= level, EQUIVALENT: (p_eq <= level) & (p > level)}
+        found[where[decided[DIFFERS]]] = True
+        done = where[decided[DIFFERS] | decided[EQUIVALENT]]
+        stopped[done] = n
+        open_[done] = False
+    return float(stopped.mean()), float(found.mean())
+
+
 def plan(
     runs: pd.DataFrame,
     control: str,
@@ -167,6 +211,8 @@ def plan(
     power: float = POWER,
     comparisons: int | None = None,
     measure: str = ANSWER_MEASURE,
+    schedule: SeedSchedule = DEFAULT_SCHEDULE,
+    equivalence_ratio: float = EQUIVALENCE_RATIO,
 ) -> pd.DataFrame:
     """Seeds needed per model and planned effect.
 
@@ -175,6 +221,8 @@ def plan(
     :param comparisons: the Holm family size the planned suite will have;
         default the pilot's (its conditions other than the control times
         its models).
+    :param schedule: the sequential design whose expected seeds and power
+        (:func:`sequential_seeds`) stand beside the fixed design's seeds.
     :raises PlanningError: a model's pilot pairs show no spread at all.
     """
     pools = pilot_pools(runs, control, measure)
@@ -204,5 +252,8 @@ def plan(
         for effect in effects:
             shift = math.log(1 - effect)
             needed = seeds_for(pool, shift, alpha, power)
-            rows.append({**head, "effect": effect, "ratio": 1 - effect, "seeds_needed": needed})
+            expected, found = sequential_seeds(pool, shift, comparisons, schedule,
+                                               equivalence_ratio)  # fmt: skip
+            rows.append({**head, "effect": effect, "ratio": 1 - effect, "seeds_needed": needed,
+                         "sequential_seeds": expected, "sequential_power": found})  # fmt: skip
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)

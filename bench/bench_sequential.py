@@ -1,0 +1,94 @@
+"""Calibration of the sequential seeds rule (harness.stats.sequential), in
+simulation through the harness's own tests.
+
+Suites shaped like the flagship (a control and five conditions, two models;
+the between-condition pairs of the flagship: three languages low-passed
+alike, full band against low-passed, noise against speech) are drawn at
+`max` seeds by harness.stats.convergence_calibration.simulate_runs, and
+decided twice on the same draws: by the sequential rule (looks at 6, 8, ...,
+40 seeds, alpha spent over the looks, Holm at each look over each whole
+family) and by the fixed design at 40 seeds (Holm at 5%). It prints, per
+scenario: the family-wise rate of a false "differs" and of a false
+"equivalent" (a comparison whose true ratio lies at or beyond the margin),
+the power for condition c0, the mean runs, and the share of runs saved.
+
+    python bench/bench_sequential.py [--suites 1000] [--spending obrien-fleming pocock]
+        [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from timing import timed
+
+from harness.stats.convergence_calibration import TimeDesign
+from harness.stats.sequential import DEFAULT_SPENDING, SPENDING, Schedule
+from harness.stats.sequential_calibration import Scenario, simulate, summary
+
+NULL = (1.0, 1.0, 1.0, 1.0, 1.0)
+FLAGSHIP = {"ratio_sd": 0.1, "rho": 0.57, "censoring": 0.2}
+NOISY = {"ratio_sd": 0.2, "rho": 0.7, "censoring": 0.06}
+HEAVY = {**NOISY, "tails": "t5", "diverged": 0.02}
+
+
+def scenarios(spending: str) -> list[Scenario]:
+    schedule = Schedule(6, 40, 2, spending)
+    shapes = [
+        ("no effect, flagship spread (SD 0.1)", NULL, FLAGSHIP),
+        ("no effect, SD 0.2", NULL, NOISY),
+        ("no effect, SD 0.2, t5, 2% diverged", NULL, HEAVY),
+        ("c0 0.8x, SD 0.2", (0.8, 1.0, 1.0, 1.0, 1.0), NOISY),
+        ("c0 0.8x, SD 0.2, t5, 2% diverged", (0.8, 1.0, 1.0, 1.0, 1.0), HEAVY),
+        ("large: c0-c2 0.7x, c3 0.6x, c4 1x (SD 0.1)", (0.7, 0.7, 0.7, 0.6, 1.0), FLAGSHIP),
+        ("c0 at the margin, 1.1x (SD 0.1)", (1.1, 1.0, 1.0, 1.0, 1.0), FLAGSHIP),
+    ]
+    out = []
+    for name, ratios, shape in shapes:
+        design = TimeDesign.for_ratio_sd(ratios=ratios, **shape)  # type: ignore[arg-type]
+        out.append(Scenario(name, design, schedule))
+    return out
+
+
+COLUMNS = {
+    "vs_control_false_differs": "false differs (vs control)",
+    "between_false_differs": "false differs (between)",
+    "vs_control_false_equivalent": "false equivalent (vs control)",
+    "between_false_equivalent": "false equivalent (between)",
+    "c0_found": "c0 differs",
+    "fixed_c0_found": "c0 differs, fixed 40",
+    "c0_equivalent": "c0 equivalent",
+    "fixed_c0_equivalent": "c0 equivalent, fixed 40",
+    "runs": "runs",
+    "saved": "saved",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suites", type=int, default=1000)
+    parser.add_argument("--spending", nargs="+", default=[DEFAULT_SPENDING], choices=SPENDING)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    for spending in args.spending:
+        print(f"## spending: {spending}, {args.suites} suites per scenario")
+        for scenario in scenarios(spending):
+            if args.only and args.only not in scenario.name:
+                continue
+            rows, spent, _ = timed(lambda s=scenario: simulate(s, args.suites, args.seed))
+            result = summary(rows)
+            cells = []
+            for column, label in COLUMNS.items():
+                value = result[column]
+                if column == "runs":
+                    cells.append(f"{label} {value:.0f}/{result['runs_fixed']:.0f}")
+                else:
+                    se = result.get(f"{column}_se")
+                    cells.append(f"{label} {100 * value:.1f}%"
+                                 + (f" (SE {100 * se:.1f})" if se is not None else ""))  # fmt: skip
+            print(f"{scenario.name}: " + "; ".join(cells) + f" [{spent:.0f} s]", flush=True)
+
+
+if __name__ == "__main__":
+    main()
