@@ -27,7 +27,10 @@ from harness.stats.sequential import DEFAULT_SPENDING, SPENDING, Schedule
 from harness.stats.sequential_calibration import Scenario, simulate, summary
 
 NULL = (1.0, 1.0, 1.0, 1.0, 1.0)
-FLAGSHIP = {"ratio_sd": 0.1, "rho": 0.57, "censoring": 0.2}
+#: the flagship's spread; its budget censored none of its 120 runs (1% here)
+FLAGSHIP = {"ratio_sd": 0.1, "rho": 0.57, "censoring": 0.01}
+#: the same with a budget that censors a fifth of the control's runs
+CENSORED = {**FLAGSHIP, "censoring": 0.2}
 NOISY = {"ratio_sd": 0.2, "rho": 0.7, "censoring": 0.06}
 HEAVY = {**NOISY, "tails": "t5", "diverged": 0.02}
 
@@ -42,6 +45,8 @@ def scenarios(spending: str) -> list[Scenario]:
         ("c0 0.8x, SD 0.2, t5, 2% diverged", (0.8, 1.0, 1.0, 1.0, 1.0), HEAVY),
         ("large: c0-c2 0.7x, c3 0.6x, c4 1x (SD 0.1)", (0.7, 0.7, 0.7, 0.6, 1.0), FLAGSHIP),
         ("c0 at the margin, 1.1x (SD 0.1)", (1.1, 1.0, 1.0, 1.0, 1.0), FLAGSHIP),
+        ("no effect, SD 0.1, 20% censored", NULL, CENSORED),
+        ("c0 at the margin, 1.1x, SD 0.1, 20% censored", (1.1, 1.0, 1.0, 1.0, 1.0), CENSORED),
     ]
     out = []
     for name, ratios, shape in shapes:

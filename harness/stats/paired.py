@@ -72,20 +72,22 @@ def paired_fields(
     both_censored = ~pairs["event_"].to_numpy(bool) & ~pairs["event__c"].to_numpy(bool)
     informative = d[~both_censored]
     margin = math.log(equivalence_margin(equivalence_ratio))
+    d_low, d_high = censored_bounds(pairs)
     if test == "signed-rank":
         result = signed_rank(d)
-        ci, equivalence_ci = shift_intervals(d, (CONFIDENCE, EQUIVALENCE_CONFIDENCE))
-        (low, high), (eq_low, eq_high) = (
-            (ci.low, ci.high),
-            (equivalence_ci.low, equivalence_ci.high),
-        )
-        estimate, p_eq = result.statistic, equivalence_p(d, margin)
+        (ci,) = shift_intervals(d, (CONFIDENCE,))
+        low, high = ci.low, ci.high
+        eq_low = _bound(shift_intervals(d_low, (EQUIVALENCE_CONFIDENCE,))[0].low)
+        eq_high = _bound(shift_intervals(d_high, (EQUIVALENCE_CONFIDENCE,))[0].high)
+        estimate, p_eq = result.statistic, equivalence_p(d_low, margin, d_high)
     elif test == "sign-flip":
         result = sign_flip(d, n_resamples, seed)
         low, high = sign_flip_ci(d, CONFIDENCE, n_resamples, seed)
-        eq_low, eq_high = sign_flip_ci(d, EQUIVALENCE_CONFIDENCE, n_resamples, seed)
+        eq_low = _bound(sign_flip_ci(d_low, EQUIVALENCE_CONFIDENCE, n_resamples, seed)[0])
+        eq_high = _bound(sign_flip_ci(d_high, EQUIVALENCE_CONFIDENCE, n_resamples, seed)[1])
         estimate = float(d.mean()) if d.size else math.nan
-        p_eq = _sign_flip_tost(d, margin, n_resamples, seed)
+        p_eq = max(_sign_flip_tost(d_low, margin, n_resamples, seed)[0],
+                   _sign_flip_tost(d_high, margin, n_resamples, seed)[1])  # fmt: skip
     else:  # the trimmed mean: compared by the bench, no CI (no equivalence)
         result = _trimmed_test(d, n_resamples, seed)
         low = high = eq_low = eq_high = math.nan
@@ -123,17 +125,46 @@ def _trimmed_test(d: np.ndarray, n_resamples: int = 9999, seed: int = 0) -> Perm
     return PermutationTest(float(_trimmed(d)), p, len(null) + (not exact), exact)
 
 
-def _sign_flip_tost(d: np.ndarray, margin: float, n_resamples: int, seed: int) -> float:
-    """The two one-sided sign-flip tests of the mean against ``±margin``."""
+#: stands for an unbounded end of a censored pair's log ratio: beyond any real
+#: log time ratio (e^40 ~ 2e17 steps), small enough for exp() and for the ranks
+UNBOUNDED = 40.0
+
+
+def censored_bounds(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's log time ratio as an interval, for the equivalence test.
+
+    A censored run's time is a lower bound of the time it would have taken:
+    the condition's censored, the ratio is at least the observed one; the
+    control's censored, at most; both, anything. Counting such a pair at its
+    observed value, as the difference test may (censoring at one budget on
+    both sides keeps the pairs exchangeable under "no difference"), would let
+    two censored runs read as "equal" and show an equivalence nobody measured.
+    """
+    d = pairs["d"].to_numpy(float)
+    open_above = ~pairs["event_"].to_numpy(bool)  # condition censored: could be slower
+    open_below = ~pairs["event__c"].to_numpy(bool)  # control censored: could be faster
+    return np.where(open_below, -UNBOUNDED, d), np.where(open_above, UNBOUNDED, d)
+
+
+def _bound(value: float) -> float:
+    """A CI end that reached :data:`UNBOUNDED` is infinite."""
+    return math.copysign(math.inf, value) if abs(value) >= UNBOUNDED / 2 else value
+
+
+def _sign_flip_tost(
+    d: np.ndarray, margin: float, n_resamples: int, seed: int
+) -> tuple[float, float]:
+    """The two one-sided sign-flip tests of the mean against ``±margin``:
+    the p of "above ``-margin``" and of "below ``margin``"."""
     if d.size == 0:
-        return math.nan
+        return math.nan, math.nan
     signs, exact = _signs(d.size, n_resamples, np.random.default_rng(seed))
     p = []
     for shifted, way in ((d + margin, 1.0), (d - margin, -1.0)):
         observed = way * shifted.sum()
         extreme = int(np.sum(way * (signs @ shifted) >= observed - 1e-9 * max(abs(observed), 1)))
         p.append(extreme / len(signs) if exact else (1 + extreme) / (1 + len(signs)))
-    return max(p)
+    return p[0], p[1]
 
 
 def unpaired_equivalence(equivalence_ratio: float) -> dict[str, object]:

@@ -45,6 +45,7 @@ from harness.spec.suite_types import SPENDING as SUITE_SPENDING
 from harness.spec.suite_types import SeedSchedule
 from harness.stats.convergence import paired_log_ratios
 from harness.stats.multiple import holm
+from harness.stats.paired import censored_bounds
 from harness.stats.signed_rank import doubled_ranks
 
 ALPHA = 0.05
@@ -87,8 +88,10 @@ def spending(
 def look_pvalues(rows: Sequence[np.ndarray], margin: float) -> tuple[np.ndarray, np.ndarray]:
     """The report's two tests on each comparison's per-seed log ratios: the
     two-sided exact signed-rank p and the equivalence p (the larger of the two
-    one-sided p against ``±margin``, a log ratio), as
-    :func:`harness.stats.paired.paired_fields` computes them
+    one-sided p against ``±margin``, a log ratio, each on the end of a censored
+    pair's interval least favourable to it: a row may be 3 x n, the log ratios
+    over their lower and upper ends, :func:`harness.stats.paired.censored_bounds`),
+    as :func:`harness.stats.paired.paired_fields` computes them
     (:func:`~harness.stats.signed_rank.signed_rank_p` and
     :func:`~harness.stats.signed_rank.equivalence_p`), with the exact null of
     each pattern of ranks computed once (:class:`Nulls`)."""
@@ -96,13 +99,15 @@ def look_pvalues(rows: Sequence[np.ndarray], margin: float) -> tuple[np.ndarray,
     p = np.full(len(rows), np.nan)
     p_eq = np.full(len(rows), np.nan)
     for i, row in enumerate(rows):
-        d = np.asarray(row, dtype=float)
+        values = np.asarray(row, dtype=float)
+        # a row of three: the log ratios and the ends of their censoring intervals
+        d, low, high = values if values.ndim == 2 else (values, values, values)
         if d.size == 0:
             continue
         s, tail = nulls.of(d)
         p[i] = 1.0 if s == 0 else min(2 * tail(abs(s)), 1.0)
-        s_up, tail_up = nulls.of(d + margin)
-        s_down, tail_down = nulls.of(d - margin)
+        s_up, tail_up = nulls.of(low + margin)
+        s_down, tail_down = nulls.of(high - margin)
         p_eq[i] = max(tail_up(s_up), tail_down(-s_down))
     return p, p_eq
 
@@ -239,7 +244,7 @@ def replay(
         decided: dict[str, str] = {}
         for family in families:
             members = [c for c in comparisons if c.family == family]
-            rows = [ratios[c][n] if state[c] == UNDECIDED else np.zeros(0) for c in members]
+            rows = [ratios[c][n] if state[c] == UNDECIDED else np.zeros((3, 0)) for c in members]
             p, p_eq = look_pvalues(rows, margin)
             new = decide(p, p_eq, [state[c] for c in members], float(alpha_k))
             for c, now in zip(members, new, strict=True):
@@ -298,14 +303,21 @@ def log_ratios(
             pairs = paired_log_ratios(a, b)
             rank = {s: i for i, s in enumerate(seeds)}
             order = pairs["seed"].map(rank).to_numpy()
+            bounded = _bounded(pairs)
             for n in ready:
-                out[c][n] = pairs["d"].to_numpy(float)[order < n]
+                out[c][n] = bounded[:, order < n]
         else:
             for n in ready:
                 first = set(seeds[:n])
                 pairs = paired_log_ratios(a[a["seed"].isin(first)], b[b["seed"].isin(first)])
-                out[c][n] = pairs["d"].to_numpy(float)
+                out[c][n] = _bounded(pairs)
     return out
+
+
+def _bounded(pairs: pd.DataFrame) -> np.ndarray:
+    """3 x n: the pairs' log ratios over the ends of their censoring intervals."""
+    low, high = censored_bounds(pairs)
+    return np.vstack([pairs["d"].to_numpy(float), low, high])
 
 
 def stopped_sentence(row: Mapping[str, object], equivalence_ratio: float) -> str:

@@ -169,15 +169,19 @@ def shift_intervals(d: ArrayLike, confidences: tuple[float, ...]) -> list[ShiftI
     return out
 
 
-def equivalence_p(d: ArrayLike, margin: float) -> float:
+def equivalence_p(d: ArrayLike, margin: float, high: ArrayLike | None = None) -> float:
     """Two one-sided signed-rank tests that the shift lies inside
     ``(-margin, margin)``: the larger of the p of "above ``-margin``" and of
-    "below ``margin``" (small: equivalent)."""
+    "below ``margin``" (small: equivalent). Where a difference is known only
+    as an interval (censored runs), ``d`` holds the lower ends and ``high``
+    the upper ones: each one-sided test reads the end least favourable to it,
+    which can only raise its p (the statistic is monotone in each value)."""
     values = np.asarray(d, dtype=float)
+    upper = values if high is None else np.asarray(high, dtype=float)
     if values.size == 0 or not margin > 0:
         return math.nan
     above = signed_rank_p((values + margin)[None, :], "greater")[0]
-    below = signed_rank_p((values - margin)[None, :], "less")[0]
+    below = signed_rank_p((upper - margin)[None, :], "less")[0]
     return float(max(above, below))
 
 
