@@ -133,8 +133,9 @@ class SlurmExecutor:
         self._submitit = submitit
         require_commands()
         check_resources(self.options.test_only_args())
-        #: runs at once, when the executor limits its jobs (the runner's ETA divides by it)
-        self.workers: int | None = self.options.jobs * self.options.runs_per_job or None
+        #: runs at once (a job runs its runs one by one), when the executor
+        #: limits its jobs; the runner's ETA divides by it
+        self.workers: int | None = self.options.jobs or None
         self.name = f"harness-{secrets.token_hex(3)}"
         self.folder: Path | None = None
         self._live: list[_Job] = []
