@@ -193,6 +193,8 @@ class ScriptedQueue:
             self.submitted.append([i for i, _, _ in payload])
             self.most_live = max(self.most_live, len(self.executor._live) + len(ids) + 1)
             state, ran = self.script(payload)
+            if state == "REFUSED":
+                raise RuntimeError("sbatch: error: QOSMaxSubmitJobPerUserLimit")
             runs = self.executor._runs
             run_batch(
                 fn, str(runs), payload if ran is None else payload[:ran], 1, 3600.0, "1:00:00"
@@ -286,3 +288,13 @@ def test_no_more_jobs_than_asked_for_are_queued_at_once(scripted):
     executor, queue = scripted(lambda p: ("COMPLETED", None), jobs=2)
     assert results(executor, [0, 1, 2, 4, 5, 6]) == {i: 2 * i for i in (0, 1, 2, 4, 5, 6)}
     assert queue.most_live == 2 and len(queue.submitted) == 6
+
+
+def test_a_refused_submission_fails_its_runs_and_says_how_to_queue_fewer(scripted):
+    executor, _ = scripted(lambda p: ("REFUSED", None))
+    errors = results(executor, [1, 2])
+    assert {e.state for e in errors.values()} == {"SUBMIT"}
+    assert (
+        "QOSMaxSubmitJobPerUserLimit; if the cluster limits queued jobs, queue fewer at once with -E jobs=N"
+        in str(errors[1])
+    )

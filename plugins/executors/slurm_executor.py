@@ -189,7 +189,11 @@ class SlurmExecutor:
                 job_ids = self._sbatch(submitter, fn, payloads)
             except Exception as exc:
                 self._kept = True
-                error = SlurmJobEnded(f"sbatch could not submit the job: {exc}", "SUBMIT")
+                error = SlurmJobEnded(
+                    f"sbatch could not submit the job: {exc}; if the cluster limits queued "
+                    "jobs, queue fewer at once with -E jobs=N",
+                    "SUBMIT",
+                )
                 for payload in payloads:
                     for index, _, item in payload:
                         run.settled.add(index)
