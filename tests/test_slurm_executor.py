@@ -6,6 +6,7 @@ cluster is in tests/test_slurm_cluster.py."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -298,3 +299,40 @@ def test_a_refused_submission_fails_its_runs_and_says_how_to_queue_fewer(scripte
         "QOSMaxSubmitJobPerUserLimit; if the cluster limits queued jobs, queue fewer at once with -E jobs=N"
         in str(errors[1])
     )
+
+
+LOCKED_WORKER = """
+import pickle, sys
+sys.path.insert(0, {tests!r})
+from harness.output.store import Store, StoreError
+from harness.running.runner import run_one
+from helpers.runner import fake_execute
+spec = pickle.loads(open({spec!r}, "rb").read())
+print(run_one(spec, output={output!r}, execute=fake_execute).status)
+try:
+    with Store({output!r}).lock():
+        print("locked")
+except StoreError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_worker_writes_its_run_while_the_runner_holds_the_lock(tmp_path):
+    """What a job on another host does: it never takes the suite's lock, so it
+    writes its run while `harness run` holds it; a second runner is refused."""
+    from harness.output.store import Store
+    from harness.spec.expand import expand
+
+    from helpers import runner as h
+
+    suite = h.make_suite(tmp_path, seeds=1)
+    spec = expand(suite, h.registry())[0]
+    (tmp_path / "spec.pkl").write_bytes(pickle.dumps(spec))
+    code = LOCKED_WORKER.format(tests=str(Path(__file__).parent), spec=str(tmp_path / "spec.pkl"),
+                                output=str(suite.output))  # fmt: skip
+    with Store(suite.output).lock():
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+    assert done.stdout.splitlines()[0] == "reached", done.stderr[-2000:]
+    assert done.stdout.splitlines()[1].startswith("refused:") and "in use by another" in done.stdout
+    assert Store(suite.output).finished_ids() == {spec.run_id}
