@@ -155,9 +155,9 @@ def test_run_with_suite_errors_exits_2_before_any_work(tmp_path):
 
 
 def test_usage_errors_exit_2(tmp_path):
-    result = run_cli("run", ROOT / "suites" / "quick.toml", "--executor", "slurm")
+    result = run_cli("run", ROOT / "suites" / "quick.toml", "--executor", "pbs")
     assert result.returncode == 2
-    assert "unknown executor plugin 'slurm'" in result.stderr and "local" in result.stderr
+    assert "unknown executor plugin 'pbs'" in result.stderr and "local" in result.stderr
     result = run_cli("run", ROOT / "suites" / "quick.toml", "-E", "workers=-1")
     assert result.returncode == 2 and "workers" in result.stderr
     result = run_cli("report", tmp_path)
