@@ -210,3 +210,28 @@ def test_an_a_a_suite_makes_no_claim(tmp_path_factory):
     assert bool(steps["equivalent"]) and steps["p_equivalence"] == pytest.approx(1 / 64)
     assert "no change in learning speed larger than ±10%" in text
     assert "sooner" not in text and "later" not in text
+
+
+def test_censored_pairs_never_count_towards_equivalence():
+    """Pairs censored on both sides read as a zero difference for the
+    difference test, but as "anything" for the equivalence test: eight such
+    pairs and four equal ones cannot show equivalence, while twelve equal
+    pairs that reached can."""
+    import pandas as pd
+
+    from harness.stats.paired import censored_bounds, paired_fields
+
+    def pairs(censored: int, reached: int) -> pd.DataFrame:
+        event = [False] * censored + [True] * reached
+        d = [0.0] * censored + list(np.linspace(-0.01, 0.01, reached))
+        return pd.DataFrame({"d": d, "event_": event, "event__c": event})
+
+    shown, _ = paired_fields(pairs(0, 12), 999, 0)
+    assert shown["p_equivalence"] < 0.05 and 0.9 < shown["equivalence_ci_low"] < 1
+    hidden, _ = paired_fields(pairs(8, 4), 999, 0)
+    assert hidden["p_equivalence"] > 0.5
+    assert hidden["equivalence_ci_low"] == 0.0 and hidden["equivalence_ci_high"] == math.inf
+    # one side censored bounds the ratio on one side only
+    one = pd.DataFrame({"d": [0.2, -0.3], "event_": [False, True], "event__c": [True, False]})
+    low, high = censored_bounds(one)
+    assert low[0] == 0.2 and high[0] > 10 and low[1] < -10 and high[1] == -0.3
