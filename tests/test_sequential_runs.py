@@ -64,6 +64,27 @@ def test_a_sequential_suite_stops_where_its_comparisons_are_decided(tmp_path):
     assert again.executed == 0 and again.skipped == 48 and section(tmp_path) == data
 
 
+def test_the_answer_reads_the_looks_decisions_not_the_fixed_tests(tmp_path):
+    """Seeds gathered by looking void the fixed tests' error rates: the
+    answer's claims come from the decisions the looks made."""
+    from harness.report.claims import equivalent, significant
+    from harness.stats.analysis import analyse
+
+    run(tmp_path)
+    results = load_results(tmp_path / "out")
+    table = analyse(results, n_resamples=99, km_resamples=9).convergence_vs_control
+    answer = table[table["measure"] == results.design.answer_measure].set_index("model")
+    assert dict(answer["sequential_decision"]) == {"m4": "differs", "m8": "equivalent"}
+    rows = answer.to_dict("index")
+    assert significant(rows["m4"]) and not equivalent(rows["m4"])
+    assert equivalent(rows["m8"]) and not significant(rows["m8"])
+    # a row the looks left open claims nothing, whatever the fixed tests say
+    open_row = {**rows["m4"], "sequential_decision": "undecided", "p_holm": 0.0}
+    assert not significant(open_row) and not equivalent(open_row)
+    other = table[table["measure"] != results.design.answer_measure]
+    assert (other["sequential_decision"] == "").all()
+
+
 def drive(folder: Path, log: Path, sleep: float) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(HERE), "FAKE_LOG": str(log), "FAKE_SLEEP": str(sleep)}
     code = f"from helpers import sequential_runs; sequential_runs.drive({str(folder)!r})"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.stats import between, cka, convergence, layers, sensitivity, separability, survival
+from harness.stats.sequential_decisions import DECISION
 from harness.tables import (
     CONFUSION_COLUMNS,
     CURVE_COLUMNS,
@@ -200,9 +201,9 @@ def test_every_csv_column_is_documented():
         "streaming.csv": STREAMING_COLUMNS,
         "stats/survival_summary.csv": survival.SUMMARY_COLUMNS,
         "stats/km_curves.csv": survival.KM_COLUMNS,
-        "stats/convergence_vs_control.csv": convergence.VS_CONTROL_COLUMNS,
+        "stats/convergence_vs_control.csv": [*convergence.VS_CONTROL_COLUMNS, DECISION],
         "stats/convergence_overall.csv": convergence.OVERALL_COLUMNS,
-        "stats/convergence_between.csv": between.BETWEEN_COLUMNS,
+        "stats/convergence_between.csv": [*between.BETWEEN_COLUMNS, DECISION],
         "stats/learning_curves.csv": survival.CURVE_COLUMNS,
         "stats/threshold_sensitivity.csv": sensitivity.SENSITIVITY_COLUMNS,
         "stats/separability.csv": separability.SUMMARY_COLUMNS,

@@ -134,8 +134,18 @@ def detectable(row: Mapping[str, object]) -> str:
     return f"a ratio of {ratio(r)} or {ratio(1 / r)} was detectable"
 
 
+def _sequential(row: Mapping[str, object] | None) -> str:
+    """A sequential suite's decision on this row (``sequential_decision``;
+    :mod:`harness.stats.sequential_decisions`), "" where there is none."""
+    value = None if row is None else row.get("sequential_decision")
+    return value if isinstance(value, str) else ""
+
+
 def equivalent(row: Mapping[str, object] | None) -> bool:
-    """The two one-sided tests showed the ratio inside the suite's margin (Holm)."""
+    """The two one-sided tests showed the ratio inside the suite's margin
+    (Holm); in a sequential suite, its looks did."""
+    if _sequential(row):
+        return _sequential(row) == "equivalent"
     value = None if row is None else row.get("equivalent")
     return (isinstance(value, bool | np.bool_) and bool(value)) or str(value) == "True"
 
@@ -171,6 +181,9 @@ def equivalence_holm(rows: list[pd.Series]) -> str:
 
 
 def significant(row: Mapping[str, object] | None) -> bool:
+    """A difference shown: Holm's p under 5%; in a sequential suite, by its looks."""
+    if _sequential(row):
+        return _sequential(row) == "differs"
     return row is not None and bool(float(row["p_holm"]) < ALPHA)  # type: ignore[arg-type]
 
 

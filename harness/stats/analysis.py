@@ -15,6 +15,7 @@ import pandas as pd
 from harness.stats import between, convergence, layers, separability, survival
 from harness.stats.cka import cka_table
 from harness.stats.sensitivity import threshold_sensitivity
+from harness.stats.sequential_decisions import BETWEEN, VS_CONTROL, with_decisions
 from harness.tables.results import Results
 
 
@@ -87,6 +88,7 @@ def _statistics(
             runs, control, n_resamples=n_resamples, km_resamples=km_resamples, seed=seed,
             equivalence_ratio=results.design.equivalence_ratio,
         )  # fmt: skip
+        table = with_decisions(table, results.design, VS_CONTROL, "condition", "control")
         return {"convergence_vs_control": table}
 
     def sep_vs_control() -> Tables:
@@ -103,6 +105,7 @@ def _statistics(
 
     def between_conditions() -> Tables:
         table = between.between_conditions(runs, results.design, n_resamples=n_resamples, seed=seed)
+        table = with_decisions(table, results.design, BETWEEN, "condition_a", "condition_b")
         return {"convergence_between": table}
 
     return [

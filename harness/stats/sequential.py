@@ -347,9 +347,10 @@ def methods_lines(section: Mapping[str, object]) -> list[str]:
         f"±{100 * margin:g}% is shown. The 5% of each family (differences; equivalences) is "
         f"spent over the looks ({schedule.get('spending')} spending, Holm at each look's level "
         "over the whole family), so each keeps its 5% family-wise whatever the looks did "
-        "(an equivalence among many censored runs excepted: docs/report.md); "
-        "the tables' tests are the fixed design's on every seed both conditions ran, and "
-        "the decisions below are what the looks showed."
+        "(a censored pair counts against equivalence by the end of its interval least "
+        "favourable to it). The answer states the decisions below, which the looks made; "
+        "the tables' p-values are the fixed design's on every seed both conditions ran, "
+        "shown for reference (seeds added by looking void their error rates)."
     )
     rows = section.get("comparisons") or []
     assert isinstance(rows, list)
