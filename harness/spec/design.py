@@ -129,6 +129,9 @@ class Design:
     #: the declarations of the components the suite used, as installed when it
     #: ran; None for a folder written before the design held them
     facts: PluginFacts | None = None
+    #: [probing] as the suite gave it (:meth:`harness.spec.probing.Probing.to_dict`):
+    #: the probe clips' filter as a selection's dict, the groups of probe languages
+    probing: dict[str, Any] = field(default_factory=dict)
     #: True when read from a manifest; False when pieced together from records
     from_manifest: bool = field(default=True, compare=False)
 
@@ -140,6 +143,16 @@ class Design:
             names.remove(self.control)
             names.insert(0, self.control)
         return names
+
+    @property
+    def probe_filter(self) -> dict[str, Any] | None:
+        """The filter the probe clips passed through (``plugin``, ``params``), or None."""
+        return self.probing.get("filter")
+
+    @property
+    def probe_groups(self) -> dict[str, list[str]]:
+        """The declared groups of probe languages (``[probing] groups``)."""
+        return dict(self.probing.get("groups") or {})
 
     @property
     def model_labels(self) -> list[str]:
@@ -242,6 +255,7 @@ class Design:
             seeds=tuple(suite.seeds),
             overridden=overridden,
             facts=capture_facts(suite_components(suite), registry),
+            probing=suite.probing.to_dict(),
         )
 
     @classmethod
@@ -255,11 +269,14 @@ class Design:
         seeds: dict[int, None] = {}
         suite_values: dict[tuple[str, str], Any] = {}
         control = target_language = None
+        probing: dict[str, Any] = {}
         for spec in specs:
             name = name or str(spec.get("suite") or "")
             control = control or spec.get("control")
             target = spec.get("target") or {}
             target_language = target_language or target.get("language")
+            if spec.get("probe_filter") and not probing:
+                probing = {"filter": dict(spec["probe_filter"])}
             c = spec.get("condition") or {}
             m = spec.get("model") or {}
             label = m.get("label") or m.get("plugin")
@@ -298,6 +315,7 @@ class Design:
             models=tuple(models.values()),
             seeds=tuple(sorted(seeds)),
             overridden=overridden,
+            probing=probing,
             from_manifest=False,
         )
 
@@ -328,6 +346,7 @@ class Design:
             seeds=tuple(int(s) for s in data["seeds"]),
             overridden={k: dict(v) for k, v in (data.get("overridden") or {}).items()},
             facts=PluginFacts.from_dict(facts) if facts is not None else None,
+            probing=dict(data.get("probing") or {}),
         )
 
 

@@ -24,6 +24,7 @@ from harness.spec.config import (
     TargetConfig,
     TrainingConfig,
 )
+from harness.spec.probing import Probing
 from harness.spec.stages import pretrains
 
 #: [target] keys a [[models]] entry may override: models learn at different
@@ -142,6 +143,8 @@ class Suite(SuiteSettings):
     conditions: tuple[Condition, ...]
     models: tuple[Selection, ...]
     executor: Selection
+    #: [probing]: the probe clips' filter and the groups of probe languages
+    probing: Probing = field(default_factory=Probing)
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""

@@ -34,6 +34,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         self.probing_checks(configs, extractors, probes)
+        probing = self.probing(configs, probes)
         control = self.control(top.get("control", ""), conditions)
         self.dataset = dataset
         self.task_checks(configs, models, conditions)
@@ -68,6 +69,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
             extractors=tuple(extractors),
             probes=tuple(probes),
             executor=executor,
+            probing=probing,
         )
 
     def top_level(self) -> dict[str, Any]:
