@@ -155,6 +155,11 @@ class Design:
         return dict(self.probing.get("groups") or {})
 
     @property
+    def pair_matrix(self) -> bool:
+        """The suite asked for the language-pair matrix (``[probing] pairs`` or ``groups``)."""
+        return bool(self.probing.get("pairs") or self.probing.get("groups"))
+
+    @property
     def model_labels(self) -> list[str]:
         return [m.label for m in self.models]
 

@@ -3,7 +3,8 @@
 ``filter`` is a filter plugin (the pretraining filters' family) the probe clips
 pass through before their features, the same clips through the same filter in
 every run of a suite, so "probes heard the clips low-passed at 400 Hz" holds for
-every condition. ``groups`` declares classes of probe languages (rhythm classes,
+every condition. ``pairs`` asks for the matrix of every pair of probe
+languages; ``groups`` declares classes of probe languages (rhythm classes,
 say) for the test that pairs across groups separate better than pairs within
 (:mod:`harness.stats.pair_matrix`). The table is read by
 :meth:`harness.spec.validate_tasks.TaskRules.probing`.
@@ -28,6 +29,13 @@ PROBING_PARAMS = (
         "{plugin = 'lowpass', cutoff_hz = 400}; default: the clips as the dataset gives them",
     ),
     Param(
+        "pairs",
+        bool,
+        False,
+        "the report's language-pair matrix: separability of every pair of probe languages "
+        "(implied by groups)",
+    ),
+    Param(
         "groups",
         dict,
         {},
@@ -42,6 +50,8 @@ class Probing:
     """The [probing] table as validated."""
 
     filter: Selection | None = None
+    #: the pair matrix is asked for (``pairs = true``, or groups declared)
+    pairs: bool = False
     #: group name -> its probe languages, in the suite's order
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -50,6 +60,8 @@ class Probing:
         out: dict[str, Any] = {}
         if self.filter is not None:
             out["filter"] = self.filter.to_dict()
+        if self.pairs or self.groups:
+            out["pairs"] = True
         if self.groups:
             out["groups"] = {name: list(langs) for name, langs in self.groups.items()}
         return out

@@ -69,10 +69,13 @@ class TaskRules(Reader):
                     "filters the probe clips, and probes = [] asks for no probes: "
                     "remove it or add [[probes]]",
                 )
+        pairs = table.get("pairs", False)
+        if not isinstance(pairs, bool):
+            self.problem("probing.pairs", f"expected true or false, got {pairs!r}")
         splits = configs.get("splits")
         languages = list(splits.probe_languages) if splits is not None else []
         groups = self._probe_groups(given, languages)
-        return Probing(filter=selection, groups=groups)
+        return Probing(filter=selection, pairs=pairs is True or bool(groups), groups=groups)
 
     def _probe_groups(
         self, given: dict[str, Any], languages: list[str]
