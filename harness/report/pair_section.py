@@ -66,9 +66,7 @@ def pair_section(results: Results, analysis: Analysis) -> str:
         out.append(table(frame, columns))
     if not groups.empty:
         out.append("<h3>Pairs across groups against pairs within</h3>")
-        declared = "; ".join(
-            f"{g}: {', '.join(m)}" for g, m in results.design.probe_groups.items()
-        )
+        declared = "; ".join(f"{g}: {', '.join(m)}" for g, m in results.design.probe_groups.items())
         out.append(para(
             f"Groups: {declared}. The difference is the mean score of pairs across groups "
             "minus that of pairs within; its one-sided test and 95% CI count speakers (a "
