@@ -90,3 +90,22 @@ def test_womb_is_a_registered_filter_whose_listing_imports_no_scipy_code():
     assert component.param("study").choices == ("human", "sheep")
     with pytest.raises(ValueError, match="study: expected one of"):
         filters_prenatal.Womb("cow")
+
+
+def test_a_suite_pretrains_and_probes_through_the_womb(tmp_path):
+    from harness.spec.suite import SuiteError, load_suite
+    from harness.testing import tiny_suite, to_toml
+
+    conditions = [{"name": "none"}, {"name": "womb", "language": "it", "filter": "womb"}]
+    path = tmp_path / "suite.toml"
+    given = tiny_suite(conditions=conditions, probing={"filter": {"plugin": "womb"}})
+    path.write_text(to_toml(given), encoding="utf-8")
+    suite = load_suite(path)
+    assert suite.condition("womb").filter.params == {"study": "human"}
+    assert suite.probing.filter.plugin == "womb"
+    given["probing"] = {"filter": {"plugin": "womb", "study": "cow"}}
+    path.write_text(to_toml(given), encoding="utf-8")
+    with pytest.raises(
+        SuiteError, match=r"probing\.filter\.study: expected string one of 'human', 'sheep'"
+    ):
+        load_suite(path)
