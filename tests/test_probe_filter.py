@@ -49,11 +49,13 @@ def test_a_probe_filter_is_validated_and_enters_the_run_id_and_design(tmp_path):
 def test_bad_probe_filters_are_located_problems(tmp_path):
     problems = dict(_problems(tmp_path, probing={"filter": {"plugin": "lowpas"}, "colour": 1}))
     assert "did you mean 'lowpass'" in problems["probing.filter.plugin"]
-    assert problems["probing.colour"] == "unknown key; valid keys: filter, groups"
+    assert problems["probing.colour"] == "unknown key; valid keys: filter, pairs, groups"
     problems = dict(
         _problems(tmp_path, probing={"filter": {"plugin": "lowpass", "cutoff_hz": 9000.0}})
     )
     assert "Nyquist frequency of 16000 Hz audio" in problems["probing.filter.cutoff_hz"]
+    problems = dict(_problems(tmp_path, probing={"pairs": "yes"}))
+    assert problems["probing.pairs"] == "expected true or false, got 'yes'"
     problems = dict(_problems(tmp_path, probing={"filter": "lowpass"}, probes=[]))
     assert "probes = [] asks for no probes" in problems["probing.filter"]
 
