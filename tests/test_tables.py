@@ -9,7 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.stats import between, cka, convergence, layers, sensitivity, separability, survival
+from harness.stats import (
+    between,
+    cka,
+    convergence,
+    layers,
+    pair_matrix,
+    sensitivity,
+    separability,
+    survival,
+)
 from harness.stats.sequential_decisions import DECISION
 from harness.tables import (
     CONFUSION_COLUMNS,
@@ -211,6 +220,8 @@ def test_every_csv_column_is_documented():
         "stats/cka.csv": cka.CKA_COLUMNS,
         "stats/layers.csv": layers.LAYER_COLUMNS,
         "stats/cka_layers.csv": layers.CKA_LAYER_COLUMNS,
+        "stats/pair_matrix.csv": pair_matrix.PAIR_COLUMNS,
+        "stats/pair_groups.csv": pair_matrix.GROUP_COLUMNS,
     }
     assert _documented_columns() == actual
 

@@ -24,6 +24,7 @@ from harness.plugin.names import dataset_limits
 from harness.report import answer, classification, figures, layers, methods, sentences, separation
 from harness.report.convergence_section import convergence_section, sensitivity_section
 from harness.report.markup import FIGURE_DONE, esc, figure, para
+from harness.report.pair_section import pair_section
 from harness.report.problems_section import data_section, problems_section
 from harness.report.separability_section import probes_nothing, separability_section
 from harness.stats.analysis import STEPS as ANALYSIS_STEPS
@@ -89,6 +90,7 @@ def render(results: Results, analysis: Analysis) -> str:
         sensitivity_section(results, analysis),
         classification.section(results),
         separability_section(results, analysis),
+        pair_section(results, analysis),
         problems_section(results),
         data_section(results),
         methods.section(results, analysis),

@@ -12,6 +12,7 @@ import pandas as pd
 
 import harness
 from harness.output.layout import CURVES_CSV, PROBES_CSV, RUNS_CSV, stats_csv
+from harness.plugin.names import component_title, param_words
 from harness.plugin.provenance import HARNESS, describe
 from harness.report.markup import esc, para, table
 from harness.spec.config import SELF_SUPERVISED
@@ -49,6 +50,28 @@ def differences_sentence(results: Results) -> str:
             groups.setdefault(f"{text}{unit}", []).append(condition)
         parts.append(f"{name} " + " vs ".join(f"{v} ({', '.join(c)})" for v, c in groups.items()))
     return f"Conditions differ in: {'; '.join(parts)}." if parts else ""
+
+
+def probes_heard(results: Results) -> str:
+    """What the probes heard: the probe clips as the dataset gives them, or
+    through the suite's [probing] filter with its parameters; "" without probes."""
+    spec = _first_spec(results)
+    if not spec.get("probes"):
+        return ""
+    chosen = results.design.probe_filter or spec.get("probe_filter")
+    if not chosen:
+        return "Probes heard the probe clips as the dataset gives them (no [probing] filter)."
+    title = component_title("pretrain_filter", str(chosen["plugin"]), results.design.facts)
+    settings = []
+    for key, value in sorted((chosen.get("params") or {}).items()):
+        name, unit = param_words(key)
+        settings.append(f"{name} {_setting(value).strip(chr(34))}{' ' + unit if unit else ''}")
+    given = f" ({', '.join(settings)})" if settings else ""
+    return (
+        f"Probes heard the probe clips through the {title} filter{given}: the same "
+        "filtered audio in every run, so the latents and every separability result "
+        "are of that audio, not of the clips as recorded."
+    )
 
 
 def _thresholds(results: Results) -> str:
@@ -93,6 +116,9 @@ def section(results: Results, analysis: Analysis) -> str:
             f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
             f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
         ))  # fmt: skip
+    heard = probes_heard(results)
+    if heard:
+        out.append(para(heard))
     differences = differences_sentence(results)
     if differences:
         out.append(para(differences + " The settings below are the control's."))

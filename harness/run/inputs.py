@@ -1,5 +1,6 @@
 """A run's inputs: the dataset's clips, each pretraining stage's audio after
-its filter, and each role's normalised features, or for a waveform
+its filter, the probe clips' audio after the suite's [probing] filter, and
+each role's normalised features, or for a waveform
 model each role's audio (:class:`RunFeatures`).
 
 The clips are read once per process (a worker runs many runs of one suite);
@@ -30,6 +31,9 @@ from harness.spec.expand import RunSpec
 
 #: random stream of the pretraining filter (see harness.data.batches.generator for the others)
 FILTER_STREAM = 3
+#: random stream of the probe clips' filter ([probing] filter), seeded by the
+#: speaker assignment's seed, not the run's: every run hears the same probe audio
+PROBE_FILTER_STREAM = 13
 
 #: the last dataset load of this process: workers run many runs of one suite,
 #: and every run of a suite reads the same corpus (with the files it skipped)
@@ -77,12 +81,31 @@ def filter_pretraining(
     return _filtered(spec.condition.filter, spec.seed, registry, clips)
 
 
+def probe_audio(spec: RunSpec, registry: Registry, roles: Roles) -> list[np.ndarray]:
+    """The probe clips' audio, through the suite's [probing] filter where it has
+    one: the same filtered audio in every run (its features are cached by the
+    filtered samples, so a filter changes the cache key)."""
+    if spec.probe_filter is None:
+        return [c.audio for c in roles.probe]
+    seed = (spec.splits.seed, PROBE_FILTER_STREAM)
+    return _filtered(spec.probe_filter, seed, registry, roles.probe)
+
+
 def _filtered(
-    selection: Selection, seed: int, registry: Registry, clips: Sequence[Clip], stage: int = 0
+    selection: Selection,
+    seed: int | tuple[int, int],
+    registry: Registry,
+    clips: Sequence[Clip],
+    stage: int = 0,
 ) -> list[np.ndarray]:
-    """``clips`` through ``selection``; a curriculum's later stage draws its own stream."""
+    """Each clip through the filter ``selection``; its random stream from ``seed``
+    (a run seed, with the pretraining filter's stream; a curriculum's later
+    stage draws its own), or ``(seed, stream)``."""
     apply = registry.create(selection)
-    entropy = [seed, FILTER_STREAM] if stage == 0 else [seed, FILTER_STREAM, stage]
+    if isinstance(seed, tuple):
+        entropy = list(seed)
+    else:
+        entropy = [seed, FILTER_STREAM] if stage == 0 else [seed, FILTER_STREAM, stage]
     rng = np.random.default_rng(np.random.SeedSequence(entropy))
     return [
         check_filtered(selection.plugin, c.audio, apply(c.audio, c.sample_rate, rng)) for c in clips
@@ -174,7 +197,7 @@ def compute_features(
         later_pretrain=tuple(pretrain[1:]),
         train=normalize(train_raw),
         heldout=normalize(extract(heldout_audio)),
-        probe=normalize(extract([c.audio for c in roles.probe])),
+        probe=normalize(extract(probe_audio(spec, registry, roles))),
         silent=silent,
     )
 
@@ -188,24 +211,26 @@ def waveform_inputs(
     spec: RunSpec, registry: Registry, roles: Roles, plan: Pretraining | None = None
 ) -> RunFeatures:
     """A waveform model's inputs: each role's audio (the pretraining audio after
-    the condition's filter, as feature models hear it), ``n_features`` 1.
+    the condition's filter, as feature models hear it; the probe clips' through
+    the [probing] filter), ``n_features`` 1.
 
     The probe clips also get their feature frames (normalised as in a feature
     model's run), which the model-free extractors read, so the raw-feature
     baseline means the same in every run of a suite.
     """
     stages = pretraining_audio(spec, registry, roles, plan) or [[]]
+    heard = probe_audio(spec, registry, roles)
     probe_frames: list[np.ndarray] = []
     if spec.probes and roles.probe:
         extract = FeatureExtractor(spec.features, Path(spec.cache_dir))
         normalize = fit_normalizer(extract([c.audio for c in roles.train]), spec.features)
-        probe_frames = normalize(extract([c.audio for c in roles.probe]))
+        probe_frames = normalize(extract(heard))
     return RunFeatures(
         n_features=1,
         pretrain=list(stages[0]),
         later_pretrain=tuple(list(audio) for audio in stages[1:]),
         train=[c.audio for c in roles.train],
         heldout=[c.audio for c in roles.heldout],
-        probe=[c.audio for c in roles.probe],
+        probe=heard,
         probe_frames=probe_frames,
     )

@@ -137,6 +137,9 @@ class Design:
     #: more seeds), each comparison's ``decision`` and ``seeds``, and the seeds
     #: each condition and model was asked to run; None for fixed seeds
     sequential: dict[str, Any] | None = None
+    #: [probing] as the suite gave it (:meth:`harness.spec.probing.Probing.to_dict`):
+    #: the probe clips' filter as a selection's dict, the groups of probe languages
+    probing: dict[str, Any] = field(default_factory=dict)
     #: True when read from a manifest; False when pieced together from records
     from_manifest: bool = field(default=True, compare=False)
 
@@ -148,6 +151,21 @@ class Design:
             names.remove(self.control)
             names.insert(0, self.control)
         return names
+
+    @property
+    def probe_filter(self) -> dict[str, Any] | None:
+        """The filter the probe clips passed through (``plugin``, ``params``), or None."""
+        return self.probing.get("filter")
+
+    @property
+    def probe_groups(self) -> dict[str, list[str]]:
+        """The declared groups of probe languages (``[probing] groups``)."""
+        return dict(self.probing.get("groups") or {})
+
+    @property
+    def pair_matrix(self) -> bool:
+        """The suite asked for the language-pair matrix (``[probing] pairs`` or ``groups``)."""
+        return bool(self.probing.get("pairs") or self.probing.get("groups"))
 
     @property
     def model_labels(self) -> list[str]:
@@ -262,6 +280,7 @@ class Design:
             sequential=(
                 {"schedule": suite.sequential.to_dict()} if suite.sequential is not None else None
             ),
+            probing=suite.probing.to_dict(),
         )
 
     @classmethod
@@ -275,11 +294,14 @@ class Design:
         seeds: dict[int, None] = {}
         suite_values: dict[tuple[str, str], Any] = {}
         control = target_language = None
+        probing: dict[str, Any] = {}
         for spec in specs:
             name = name or str(spec.get("suite") or "")
             control = control or spec.get("control")
             target = spec.get("target") or {}
             target_language = target_language or target.get("language")
+            if spec.get("probe_filter") and not probing:
+                probing = {"filter": dict(spec["probe_filter"])}
             c = spec.get("condition") or {}
             m = spec.get("model") or {}
             label = m.get("label") or m.get("plugin")
@@ -318,6 +340,7 @@ class Design:
             models=tuple(models.values()),
             seeds=tuple(sorted(seeds)),
             overridden=overridden,
+            probing=probing,
             from_manifest=False,
         )
 
@@ -349,6 +372,7 @@ class Design:
             overridden={k: dict(v) for k, v in (data.get("overridden") or {}).items()},
             facts=PluginFacts.from_dict(facts) if facts is not None else None,
             sequential=dict(data["sequential"]) if data.get("sequential") else None,
+            probing=dict(data.get("probing") or {}),
         )
 
 

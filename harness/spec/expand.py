@@ -59,6 +59,8 @@ class RunSpec(SuiteSettings):
     #: the weights the untrained reference of a relative threshold starts from:
     #: the model's own (``[[models]] checkpoint``), the same in every condition
     reference_checkpoint: Checkpoint | None = None
+    #: the filter the probe clips pass through before their features ([probing] filter)
+    probe_filter: Selection | None = None
 
     def content(self) -> dict[str, Any]:
         """What determines the run's numbers (the hashed part).
@@ -68,9 +70,11 @@ class RunSpec(SuiteSettings):
         """
         relative = self.target.threshold_mode == "relative"
         # keys only where a checkpoint is given, so other runs keep their ids
-        starts = {"checkpoint": self.checkpoint.sha256} if self.checkpoint else {}
+        starts: dict[str, Any] = {"checkpoint": self.checkpoint.sha256} if self.checkpoint else {}
         if relative and self.reference_checkpoint:
             starts["reference_checkpoint"] = self.reference_checkpoint.sha256
+        if self.probe_filter is not None:  # likewise only where given
+            starts["probe_filter"] = self.probe_filter.to_dict()
         return {
             "protocol": PROTOCOL_VERSION,
             "condition": self.condition.to_dict(),
@@ -128,6 +132,8 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
     def provenance(condition: Condition, model: Selection) -> dict[str, Any]:
         # a curriculum's every filter (one plugin used twice gives its provenance once)
         chosen = [suite.dataset, *condition.filters, model, *suite.extractors, *suite.probes]
+        if suite.probing.filter is not None:
+            chosen.append(suite.probing.filter)
         return resolver.run((s.kind, registry.get(s.kind, s.plugin)) for s in chosen)
 
     shared = dict(
@@ -140,6 +146,7 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
         speakers_needed=suite.speakers_needed(),
         control=suite.control,
         cache_dir=str(suite.cache_dir),
+        probe_filter=suite.probing.filter,
     )
     return [
         RunSpec(

@@ -75,6 +75,8 @@ def suite_components(suite: Suite) -> list[tuple[str, str]]:
     used += [("model", m.plugin) for m in suite.models]
     used += [("latent_extractor", e.plugin) for e in suite.extractors]
     used += [("probe", p.plugin) for p in suite.probes]
+    if suite.probing.filter is not None:
+        used.append(("pretrain_filter", suite.probing.filter.plugin))
     return [*used, ("executor", suite.executor.plugin)]
 
 
@@ -84,6 +86,8 @@ def spec_components(specs: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]
     for spec in specs:
         filter_ = ((spec.get("condition") or {}).get("filter")) or {}
         used.append(("pretrain_filter", str(filter_.get("plugin") or "")))
+        if spec.get("probe_filter"):
+            used.append(("pretrain_filter", str(spec["probe_filter"].get("plugin") or "")))
         for key, kind in _ONE.items():
             used.append((kind, str((spec.get(key) or {}).get("plugin") or "")))
         for key, kind in _MANY.items():

@@ -24,6 +24,7 @@ from harness.spec.config import (
     TargetConfig,
     TrainingConfig,
 )
+from harness.spec.probing import Probing
 from harness.spec.stages import pretrains
 
 #: [target] keys a [[models]] entry may override: models learn at different
@@ -258,6 +259,8 @@ class Suite(SuiteSettings):
     #: a sequential suite's schedule (``seeds`` is then 0 .. max - 1, run as
     #: the looks ask); None for a fixed number of seeds
     sequential: SeedSchedule | None = None
+    #: [probing]: the probe clips' filter and the groups of probe languages
+    probing: Probing = field(default_factory=Probing)
 
     def languages(self) -> tuple[str, ...]:
         """Every language the suite touches, target first."""

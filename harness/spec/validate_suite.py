@@ -42,6 +42,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         self.probing_checks(configs, extractors, probes)
+        probing = self.probing(configs, probes)
         control = self.control(top.get("control", ""), conditions)
         self.dataset = dataset
         self.alignment_checks(probes)
@@ -78,6 +79,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
             probes=tuple(probes),
             executor=executor,
             sequential=self.schedule,
+            probing=probing,
         )
 
     def top_level(self) -> dict[str, Any]:

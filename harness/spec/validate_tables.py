@@ -23,7 +23,7 @@ from harness.spec.suite_types import EVERY_MODEL, MODEL_TARGET_KEYS, Condition
 
 #: what a suite's and a condition's name may hold
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TABLES = ("dataset", "features", "splits", "target", "training", "executor")
+TABLES = ("dataset", "features", "splits", "target", "training", "executor", "probing")
 ARRAYS = ("conditions", "models", "extractors", "probes")
 SECTION_KINDS = {
     "dataset": "dataset",

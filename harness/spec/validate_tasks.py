@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from harness.plugin.components import did_you_mean
 from harness.plugin.selection import Selection
 from harness.spec.config import CLASSIFY, FeatureConfig, SplitConfig, TargetConfig
+from harness.spec.probing import PROBING_PARAMS, Probing
 from harness.spec.sections import GROUP_KEYS
 from harness.spec.suite_types import Condition, ConditionStage, resolved
 from harness.spec.validate_tables import Reader
@@ -71,6 +73,72 @@ class TaskRules(Reader):
             if param:
                 names.append(f"{name} (with {param} = ...)" if isinstance(param, str) else name)
         return ", ".join(names) or "none installed"
+
+    def probing(self, configs: dict[str, Any], probes: list[Selection]) -> Probing:
+        """[probing]: the probe clips' filter (a filter plugin, checked as a
+        condition's is) and the groups of probe languages."""
+        table = self.table("probing") or {}
+        valid = [p.name for p in PROBING_PARAMS]
+        for key in table.keys() - set(valid):
+            self.problem(
+                f"probing.{key}",
+                f"unknown key{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}",
+            )
+        given = table.get("groups", {})
+        if not isinstance(given, dict):
+            self.problem(
+                "probing.groups",
+                "expected a table of lists of probe languages, such as "
+                f"{{stress = ['en', 'nl'], mora = ['ja']}}, got {given!r}",
+            )
+            given = {}
+        selection = None
+        if "filter" in table:
+            selection = self.select("pretrain_filter", table["filter"], "probing.filter")
+            if not probes and "probes" in self.data:
+                self.problem(
+                    "probing.filter",
+                    "filters the probe clips, and probes = [] asks for no probes: "
+                    "remove it or add [[probes]]",
+                )
+        pairs = table.get("pairs", False)
+        if not isinstance(pairs, bool):
+            self.problem("probing.pairs", f"expected true or false, got {pairs!r}")
+        splits = configs.get("splits")
+        languages = list(splits.probe_languages) if splits is not None else []
+        groups = self._probe_groups(given, languages)
+        return Probing(filter=selection, pairs=pairs is True or bool(groups), groups=groups)
+
+    def _probe_groups(
+        self, given: dict[str, Any], languages: list[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """Each group a list of distinct probe languages, no language in two groups,
+        at least two groups and one with two languages (a pair within)."""
+        groups: dict[str, tuple[str, ...]] = {}
+        owner: dict[str, str] = {}
+        for name, members in given.items():
+            where = f"probing.groups.{name}"
+            if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+                self.problem(where, f"expected a list of language codes, got {members!r}")
+                continue
+            for lang in members:
+                if lang not in languages:
+                    self.problem(
+                        where,
+                        f"{lang!r} is not a probe language{did_you_mean(lang, languages)}; "
+                        f"splits.probe_languages: {', '.join(languages) or 'none'}",
+                    )
+                elif lang in owner:
+                    self.problem(where, f"{lang!r} is in group {owner[lang]!r} already")
+                owner.setdefault(lang, name)
+            groups[name] = tuple(dict.fromkeys(members))
+        if groups and (len(groups) < 2 or all(len(m) < 2 for m in groups.values())):
+            self.problem(
+                "probing.groups",
+                "expected at least two groups, one of them with two languages or more: "
+                "the test compares pairs within a group with pairs across groups",
+            )
+        return groups
 
     def task_checks(
         self, configs: dict[str, Any], models: list[Selection], conditions: list[Condition]

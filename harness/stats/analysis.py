@@ -8,12 +8,13 @@ the report is always a number in a CSV.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from harness.stats import between, convergence, layers, separability, survival
 from harness.stats.cka import cka_table
+from harness.stats.pair_matrix import GROUP_COLUMNS, PAIR_COLUMNS, pair_matrix
 from harness.stats.sensitivity import threshold_sensitivity
 from harness.stats.sequential_decisions import BETWEEN, VS_CONTROL, with_decisions
 from harness.tables.results import Results
@@ -37,6 +38,10 @@ class Analysis:
     #: probe scores and CKA against the control per layer of declared stacks
     layers: pd.DataFrame
     cka_layers: pd.DataFrame
+    #: separability of every pair of probe languages, and the across-vs-within
+    #: group test (``[probing] pairs``/``groups``; empty otherwise)
+    pair_matrix: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PAIR_COLUMNS))
+    pair_groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GROUP_COLUMNS))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """name -> table, written as ``stats/<name>.csv``."""
@@ -53,6 +58,8 @@ class Analysis:
             "cka": self.cka,
             "layers": self.layers,
             "cka_layers": self.cka_layers,
+            "pair_matrix": self.pair_matrix,
+            "pair_groups": self.pair_groups,
         }
 
 
@@ -68,6 +75,7 @@ STEPS = (
     "threshold sensitivity",
     "separability",
     "CKA",
+    "language pairs",
 )
 
 
@@ -121,6 +129,7 @@ def _statistics(
         lambda: {"threshold_sensitivity": threshold_sensitivity(runs, results.curves)},
         separability_and_layers,
         lambda: {"cka": cka_table(results), "cka_layers": layers.cka_layers(results, control)},
+        lambda: dict(zip(("pair_matrix", "pair_groups"), pair_matrix(results), strict=True)),
     ]
 
 

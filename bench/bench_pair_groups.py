@@ -1,0 +1,108 @@
+"""False-positive rate and power of the pair matrix and its group test, in simulation.
+
+Simulated suites of five probe languages in three declared groups
+({a, b}, {c, d}, {e}): each speaker a random offset around its language's
+centroid, each clip noise around its speaker, each seed the same clips through
+its own random near-identity map plus fresh noise (seeds see the same
+speakers, as in a suite). They go through the real statistics of
+`harness.stats.pair_matrix` (the leave-one-speaker-out pair scores, the
+shared speaker relabellings, the crossed standard error); per scenario, the
+fraction of suites in which
+
+* `groups`: the group test says pairs across groups separate better (one
+  test, one-sided p < 0.05);
+* `any_pair`: at least one of the ten pairs is above chance after Holm.
+
+Scenarios: `no language` (centroids all 0: every claim is false), `equidistant`
+(every pair of centroids equally far: the group claim is false, the pair
+claims true) and `grouped` (languages of a group share most of their centroid:
+the group claim is true).
+
+    python bench/bench_pair_groups.py                 # the numbers in docs/report.md
+    python bench/bench_pair_groups.py --suites 50     # quicker, noisier
+
+Monte Carlo standard error of a rate p over n suites: sqrt(p (1 - p) / n).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+
+from harness.stats.multiple import holm
+from harness.stats.pair_matrix import group_contrast, pair_tests, run_pairs, stack_runs
+
+LANGUAGES = ("a", "b", "c", "d", "e")
+GROUPS = {"a": "g1", "b": "g1", "c": "g2", "d": "g2", "e": "g3"}
+DIMS = 8
+#: relabellings per pair (all of them where fewer): Holm over ten pairs needs
+#: more than 200 for a pair to reach 0.05
+RELABELLINGS = 299
+
+
+def centroids(scenario: str, separation: float, rng: np.random.Generator) -> np.ndarray:
+    if scenario == "no language":
+        return np.zeros((len(LANGUAGES), DIMS))
+    if scenario == "equidistant":
+        return separation * np.eye(len(LANGUAGES), DIMS) / np.sqrt(2)
+    group_centre = {g: rng.standard_normal(DIMS) for g in set(GROUPS.values())}
+    own = rng.standard_normal((len(LANGUAGES), DIMS))
+    return (
+        separation
+        * np.vstack([group_centre[GROUPS[lang]] + 0.3 * own[i] for i, lang in enumerate(LANGUAGES)])
+        / np.sqrt(2)
+    )
+
+
+def one_suite(scenario: str, speakers: int, clips: int, seeds: int, rng: np.random.Generator):
+    mu = centroids(scenario, 1.5, rng)
+    langs, spk, rows = [], [], []
+    for i, lang in enumerate(LANGUAGES):
+        for s in range(speakers):
+            offset = mu[i] + rng.standard_normal(DIMS)
+            for _ in range(clips):
+                rows.append(offset + 0.7 * rng.standard_normal(DIMS))
+                langs.append(lang)
+                spk.append(f"{lang}{s}")
+    base = np.vstack(rows)
+    pairs = list(itertools.combinations(LANGUAGES, 2))
+    per_pair: dict[tuple[str, str], list] = {p: [] for p in pairs}
+    for _ in range(seeds):
+        warp = np.eye(DIMS) + 0.2 * rng.standard_normal((DIMS, DIMS))
+        latents = base @ warp + 0.3 * rng.standard_normal(base.shape)
+        found = run_pairs(latents, np.array(langs), np.array(spk), pairs, RELABELLINGS)
+        for pair, value in found.items():
+            per_pair[pair].append(value)
+    scores = {p: stack_runs(v) for p, v in per_pair.items()}
+    p_pairs = holm([pair_tests(s)["p_vs_chance"] for s in scores.values()])
+    contrast = group_contrast(scores, GROUPS)
+    return contrast["p_value"] < 0.05, bool((p_pairs < 0.05).any())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suites", type=int, default=300)
+    args = parser.parse_args()
+    print("| scenario | speakers per language | clips | seeds | groups | any pair | suites |")
+    print("|---|---|---|---|---|---|---|")
+    for scenario in ("no language", "equidistant", "grouped"):
+        for speakers, clips, seeds in ((3, 4, 5), (6, 4, 5)):
+            rng = np.random.default_rng(0)
+            start = time.process_time()
+            hits = np.array(
+                [one_suite(scenario, speakers, clips, seeds, rng) for _ in range(args.suites)]
+            )
+            cpu = time.process_time() - start
+            groups, pair = hits.mean(axis=0)
+            print(
+                f"| {scenario} | {speakers} | {clips} | {seeds} | {groups:.1%} | {pair:.1%} "
+                f"| {args.suites} ({cpu:.0f} s CPU) |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
