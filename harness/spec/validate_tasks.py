@@ -51,18 +51,14 @@ class TaskRules(Reader):
             return
         if self.registry.get("dataset", dataset.plugin).provides_alignments(dataset.params):
             return
+        # only named probes can need them: left out, [[probes]] implies none that do
         valid = {s.plugin for s in probes}
-        if "probes" in self.data:
-            named = [(f"probes[{i}].plugin", table.get("plugin"), "")
-                     for i, table in enumerate(self.array("probes"))]  # fmt: skip
-        else:
-            every = " (every installed probe runs when [[probes]] is left out)"
-            named = [("probes", s.plugin, every) for s in probes]
-        for where, name, note in named:
+        for i, table in enumerate(self.array("probes")):
+            name = table.get("plugin")
             if name in valid and self.registry.get("probe", name).alignments:
                 self.problem(
-                    where,
-                    f"probe {name!r}{note} needs phone alignments; dataset {dataset.plugin!r} "
+                    f"probes[{i}].plugin",
+                    f"probe {name!r} needs phone alignments; dataset {dataset.plugin!r} "
                     f"has none; datasets with alignments: {self._aligned_datasets()}",
                 )
 
