@@ -91,6 +91,19 @@ def response(freqs: Any, study: str = "human") -> np.ndarray:
     return -MEASUREMENTS[study].attenuation_db(freqs)
 
 
+def declared_response(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The response the report's Methods draw (``Component.response``): the
+    gain on a grid from 50 Hz to 8 kHz, the cited points and their source."""
+    study = MEASUREMENTS[str(params.get("study", "human"))]
+    grid = np.geomspace(50.0, 8000.0, 61)
+    return {
+        "hz": grid.tolist(),
+        "gain_db": response(grid, study.key).tolist(),
+        "cited": [(p.hz, -p.attenuation_db) for p in study.points],
+        "source": study.citation,
+    }
+
+
 def taps_for(study: str, sample_rate: int) -> int:
     """FIR length: odd (linear phase, a whole-sample delay the filter removes), and
     eight periods of the lowest cited frequency long, so the response resolves it."""
@@ -153,5 +166,6 @@ def harness_pretrain_filters() -> list[Component]:
                 )
             ],
             title="womb (in-utero attenuation)",
+            response=declared_response,
         )
     ]

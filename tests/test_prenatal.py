@@ -109,3 +109,40 @@ def test_a_suite_pretrains_and_probes_through_the_womb(tmp_path):
         SuiteError, match=r"probing\.filter\.study: expected string one of 'human', 'sheep'"
     ):
         load_suite(path)
+
+
+def test_the_design_records_the_declared_response_and_the_methods_draw_it(tmp_path):
+    """What the Methods draw comes from the manifest, captured when the suite
+    ran, never from the installed plugin."""
+    from harness.plugin.registry import load_registry
+    from harness.report.response_figure import section
+    from harness.spec.design import Design
+    from harness.spec.suite import load_suite
+    from harness.tables.results import Results
+    from harness.testing import tiny_suite, to_toml
+
+    conditions = [
+        {"name": "none"},
+        {"name": "womb", "language": "it", "filter": "womb"},
+        {"name": "sheep", "language": "it", "filter": {"plugin": "womb", "study": "sheep"}},
+    ]
+    path = tmp_path / "suite.toml"
+    path.write_text(to_toml(tiny_suite(conditions=conditions)), encoding="utf-8")
+    registry = load_registry()
+    design = Design.from_dict(Design.from_suite(load_suite(path, registry), registry).to_dict())
+    found = {r.params: r for r in design.facts.responses}
+    assert set(found) == {"study=human", "study=sheep"}
+    human = found["study=human"]
+    assert human.cited == ((125.0, 3.7), (4000.0, -10.0))
+    assert "Richards" in human.source
+    assert np.interp(1000.0, human.hz, human.gain_db) == pytest.approx(
+        float(response(np.array([1000.0]), "human")[0]), abs=0.05
+    )
+    html = section(Results.from_records([], design=design))
+    assert "<img" in html and "Richards DS" in html and "Gerhardt KJ" in html
+    assert (
+        section(
+            Results.from_records([], design=Design.from_dict({**design.to_dict(), "facts": None}))
+        )
+        == ""
+    )

@@ -127,6 +127,12 @@ class Component:
         ``parameter_groups(module)`` returns, such as ``("backbone", "head")``
         (:class:`harness.plugin.contracts.GroupedModel`): what ``[training] lr_groups``
         and ``freeze`` may name.
+    :param response: for pretraining filters with a fixed frequency response:
+        a function of the resolved parameters returning ``{"hz": [...],
+        "gain_db": [...]}`` (the response on a grid), optionally with
+        ``"cited": [(hz, gain_db), ...]`` (measured points it was built from)
+        and ``"source"`` (their citation). ``harness run`` records it with the
+        suite's design and the report's Methods draw it. None: not declared.
     :param alignments: for datasets, True when every clip carries a
         time-aligned phone tier (``Clip.phones``); for probes, True when the
         probe needs one (a suite pairing such a probe with a dataset without
@@ -151,6 +157,7 @@ class Component:
     limits: str = ""
     groups: Sequence[str] = ()
     input: str = "features"
+    response: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     alignments: bool | str = False
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:

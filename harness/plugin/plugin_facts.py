@@ -39,6 +39,32 @@ class ParamFacts:
 
 
 @dataclass(frozen=True)
+class ResponseFacts:
+    """A filter's declared frequency response with the parameters it was given
+    (``Component.response``): gain in dB on a frequency grid, the measured
+    points it was built from and their source."""
+
+    plugin: str
+    #: the parameters, as ``key=value`` joined by ", " (sorted by key)
+    params: str
+    hz: tuple[float, ...]
+    gain_db: tuple[float, ...]
+    cited: tuple[tuple[float, float], ...] = ()
+    source: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResponseFacts:
+        return cls(
+            plugin=str(data["plugin"]),
+            params=str(data.get("params") or ""),
+            hz=tuple(float(x) for x in data["hz"]),
+            gain_db=tuple(float(x) for x in data["gain_db"]),
+            cited=tuple((float(h), float(g)) for h, g in data.get("cited") or ()),
+            source=str(data.get("source") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class ComponentFacts:
     """One component of one family (``kind``) as its plugin declared it."""
 
@@ -79,6 +105,8 @@ class PluginFacts:
     """The declarations of every component a suite used."""
 
     components: tuple[ComponentFacts, ...] = ()
+    #: the declared frequency responses of the filters the suite used
+    responses: tuple[ResponseFacts, ...] = ()
 
     def component(self, kind: str, name: str | None) -> ComponentFacts | None:
         return next((c for c in self.components if c.kind == kind and c.name == name), None)
@@ -98,8 +126,14 @@ class PluginFacts:
         return next((p for p in component.params if p.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"components": [asdict(c) for c in self.components]}
+        out: dict[str, Any] = {"components": [asdict(c) for c in self.components]}
+        if self.responses:
+            out["responses"] = [asdict(r) for r in self.responses]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PluginFacts:
-        return cls(tuple(ComponentFacts.from_dict(c) for c in data.get("components") or ()))
+        return cls(
+            tuple(ComponentFacts.from_dict(c) for c in data.get("components") or ()),
+            tuple(ResponseFacts.from_dict(r) for r in data.get("responses") or ()),
+        )

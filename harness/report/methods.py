@@ -14,6 +14,7 @@ import harness
 from harness.output.layout import CURVES_CSV, PROBES_CSV, RUNS_CSV, stats_csv
 from harness.plugin.names import component_title, param_words
 from harness.plugin.provenance import HARNESS, describe
+from harness.report import response_figure
 from harness.report.markup import esc, para, table
 from harness.spec.config import SELF_SUPERVISED
 from harness.stats.analysis import Analysis
@@ -133,6 +134,7 @@ def section(results: Results, analysis: Analysis) -> str:
         ("condition", "name"), ("label", "label"), ("pretraining language", "language"),
         ("filter", "filter"), ("epochs", "epochs"), ("control", "control"),
     ]))  # fmt: skip
+    out.append(response_figure.section(results))
     out.append("<h3>Resolved settings (from the run records)</h3>")
     settings = [(k, spec[k]) for k in ("dataset", "features", "splits", "target", "training", "model",
                                        "extractors", "probes") if k in spec]  # fmt: skip

@@ -239,7 +239,7 @@ class Design:
         facts of its components taken from ``registry`` (default: the installed
         plugins)."""
         # imported here: the analysis imports this module and must not load the registry
-        from harness.spec.facts_capture import capture_facts, suite_components
+        from harness.spec.facts_capture import capture_facts, suite_components, suite_filters
 
         models = []
         for m in suite.models:
@@ -276,7 +276,7 @@ class Design:
             models=tuple(models),
             seeds=tuple(suite.seeds),
             overridden=overridden,
-            facts=capture_facts(suite_components(suite), registry),
+            facts=capture_facts(suite_components(suite), registry, suite_filters(suite)),
             sequential=(
                 {"schedule": suite.sequential.to_dict()} if suite.sequential is not None else None
             ),

@@ -15,8 +15,15 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.plugin.components import Component
-from harness.plugin.plugin_facts import ComponentFacts, MetricFacts, ParamFacts, PluginFacts
+from harness.plugin.plugin_facts import (
+    ComponentFacts,
+    MetricFacts,
+    ParamFacts,
+    PluginFacts,
+    ResponseFacts,
+)
 from harness.plugin.registry import Registry, UnknownComponent, load_registry
+from harness.plugin.selection import Selection
 
 if TYPE_CHECKING:
     from harness.spec.suite import Suite
@@ -53,9 +60,14 @@ def component_facts(kind: str, component: Component) -> ComponentFacts:
     )
 
 
-def capture_facts(used: Iterable[tuple[str, str]], registry: Registry | None = None) -> PluginFacts:
+def capture_facts(
+    used: Iterable[tuple[str, str]],
+    registry: Registry | None = None,
+    filters: Iterable[Selection] = (),
+) -> PluginFacts:
     """The facts of every ``(kind, name)`` in ``used`` the registry holds, in
-    first-use order."""
+    first-use order, and the declared response of each filter selection in
+    ``filters`` that has one."""
     registry = registry or load_registry()
     out: dict[tuple[str, str], ComponentFacts] = {}
     for kind, name in used:
@@ -65,7 +77,27 @@ def capture_facts(used: Iterable[tuple[str, str]], registry: Registry | None = N
             out[kind, name] = component_facts(kind, registry.get(kind, name))
         except (UnknownComponent, KeyError):
             continue
-    return PluginFacts(tuple(out.values()))
+    return PluginFacts(tuple(out.values()), filter_responses(filters, registry))
+
+
+def filter_responses(filters: Iterable[Selection], registry: Registry) -> tuple[ResponseFacts, ...]:
+    """Each distinct filter selection's declared response (``Component.response``)."""
+    out: dict[tuple[str, str], ResponseFacts] = {}
+    for selection in filters:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(selection.params.items()))
+        if (selection.plugin, params) in out:
+            continue
+        try:
+            declare = registry.get("pretrain_filter", selection.plugin).response
+        except (UnknownComponent, KeyError):
+            continue
+        if declare is None:
+            continue
+        given = declare(dict(selection.params))
+        out[selection.plugin, params] = ResponseFacts.from_dict(
+            {**given, "plugin": selection.plugin, "params": params}
+        )
+    return tuple(out.values())
 
 
 def suite_components(suite: Suite) -> list[tuple[str, str]]:
@@ -78,6 +110,13 @@ def suite_components(suite: Suite) -> list[tuple[str, str]]:
     if suite.probing.filter is not None:
         used.append(("pretrain_filter", suite.probing.filter.plugin))
     return [*used, ("executor", suite.executor.plugin)]
+
+
+def suite_filters(suite: Suite) -> list[Selection]:
+    """Every filter selection a validated suite uses: its conditions' stages' and
+    the probe clips'."""
+    used = [f for c in suite.conditions for f in c.filters]
+    return used + ([suite.probing.filter] if suite.probing.filter is not None else [])
 
 
 def spec_components(specs: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
