@@ -405,6 +405,17 @@ MEASURED: tuple[tuple[str, str], ...] = (
     ),
     ("wav2vec2 suite: 2 min 19 s", "Waveform models; the run's summary line"),
     (
+        "prenatal: 1 min 3 s wall; nazzi: 1 min 31 s wall",
+        "Published studies; the runs' summary lines",
+    ),
+    (
+        "nazzi: 0 of 90 pairs above chance; en-ja 0.51 [0.44, 0.59], en-nl 0.52 [0.42, 0.62] raw; "
+        "0.49 [0.41, 0.56], 0.47 [0.40, 0.55] LSTM; groups -0.02 (-0.19 to 0.14) raw, "
+        "0.07 (-0.29 to 0.44) womb",
+        "Published studies; stats/pair_matrix.csv and pair_groups.csv of `harness run "
+        "suites/nazzi.toml` (computed from the runs' latents, which the stored runs lack)",
+    ),
+    (
         "wav2vec2 with the feature encoder unfrozen: training loss 0.01-0.12, held-out 0.49-0.64",
         "Waveform models; a variant of suites/wav2vec2.toml tried by hand, not stored",
     ),

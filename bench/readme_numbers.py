@@ -45,13 +45,17 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
-from readme_keys import MEASURED, NUMBERS
+from readme_keys import MEASURED
+from readme_keys import NUMBERS as SUITE_NUMBERS
+from readme_keys_studies import STUDIES
 
 from harness.output.layout import MANIFEST, RECORD, SUITE_COPY, run_dir
 from harness.output.store import Store, StoreError
 from harness.stats.analysis import Analysis, analyse
 from harness.tables.results import Results, load_results
 
+#: every key: the suites' of readme_keys.py and the published studies'
+NUMBERS = {**SUITE_NUMBERS, **STUDIES}
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "readme_runs"
 #: the documents whose marked numbers are computed here

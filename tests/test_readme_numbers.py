@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import readme_keys as keys  # noqa: E402
 import readme_numbers as rn  # noqa: E402  (a script of bench/, not a package module)
-from readme_keys import NUMBERS  # noqa: E402
+from readme_numbers import NUMBERS  # noqa: E402
 
 from harness.output.layout import MANIFEST, RECORD, run_dir  # noqa: E402
 

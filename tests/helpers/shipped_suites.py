@@ -41,7 +41,9 @@ def shrunk(name: str, output: Path, cache: Path) -> dict[str, Any]:
         # every voice says each keyword once: every class in every role
         dataset["keywords"] = dataset["clips_per_speaker"] = 4
     else:
-        dataset["clips_per_speaker"] = min(dataset.get("clips_per_speaker", 8), 3)
+        # prosody classes are balanced per speaker: one clip of each at least
+        fewest = len(dataset.get("prosody", ())) or 3
+        dataset["clips_per_speaker"] = min(dataset.get("clips_per_speaker", 8), fewest)
         dataset["word_list_size"] = 500
     dataset["clip_seconds"] = min(dataset.get("clip_seconds", 4.0), 1.5)
     splits = suite.setdefault("splits", {})
