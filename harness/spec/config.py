@@ -119,6 +119,14 @@ TOP_PARAMS = (
         max=1.0,
     ),
 )
+#: A condition's or a stage's ``filter``: a plugin selection.
+FILTER_PARAM = Param(
+    "filter",
+    str,
+    "",
+    "pretrain-filter plugin: a name, or a table {plugin = ..., params}; "
+    "default: the one `harness plugins` marks as default",
+)
 #: The keys of a [[conditions]] entry; its ``filter`` is a plugin selection.
 CONDITION_PARAMS = (
     Param("name", str, REQUIRED, "short name of the condition (letters, digits, -_.)"),
@@ -126,13 +134,7 @@ CONDITION_PARAMS = (
         "label", str, "", "readable label used in the report, such as 'Japanese, low-pass 500 Hz'"
     ),
     Param("language", str, "", "pretraining language; leave out for no pretraining"),
-    Param(
-        "filter",
-        str,
-        "",
-        "pretrain-filter plugin: a name, or a table {plugin = ..., params}; "
-        "default: the one `harness plugins` marks as default",
-    ),
+    FILTER_PARAM,
     Param("epochs", int, 1, "passes over the pretraining clips", min=0),
     Param(
         "checkpoint",
@@ -190,13 +192,7 @@ STAGE_KEYS_OF_CONDITION = ("language", "filter", "epochs", "pretrain_steps", "pr
 #: The keys of a [[conditions.stages]] table; its ``filter`` is a plugin selection.
 STAGE_PARAMS = (
     Param("language", str, REQUIRED, "the language this stage hears"),
-    Param(
-        "filter",
-        str,
-        "",
-        "pretrain-filter plugin: a name, or a table {plugin = ..., params}; "
-        "default: the one `harness plugins` marks as default",
-    ),
+    FILTER_PARAM,
     Param("epochs", int, 1, "passes over the stage's pretraining clips", min=0),
     Param(
         "steps",
