@@ -100,23 +100,37 @@ def _used_threshold(results: Results, model: str) -> float | None:
     return float(values[0]) if len(values) == 1 else None
 
 
+def _training_sentence(results: Results, target: Mapping[str, Any]) -> str:
+    """What each run learns and when it counts as learnt ("" without a target)."""
+    if not target:
+        return ""
+    metric = str(target.get("metric") or "loss").replace("_", " ")
+    learns = target.get("language", "?")
+    if target.get("task") == "classify":
+        languages = ", ".join(
+            dict.fromkeys([target.get("language", "?"), *target.get("languages", [])])
+        )
+        learns = f"the {target.get('label', 'language')} of {languages} clips"
+    return para(
+        f"Each run trains a model on {learns} until its held-out {metric} "
+        f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
+        f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
+    )  # fmt: skip
+
+
+def _sequential_stops(results: Results) -> str:
+    """A sequential suite's rule and where each comparison stopped ("" otherwise)."""
+    sequential = (results.design.sequential or {}) if results.design else {}
+    if not sequential.get("comparisons"):
+        return ""
+    head, *lines = methods_lines(sequential)
+    return para(head) + "<ul>" + "".join(f"<li>{esc(line)}</li>" for line in lines) + "</ul>"
+
+
 def section(results: Results, analysis: Analysis) -> str:
     out = ['<section id="methods"><h2>Methods</h2>']
     spec = _first_spec(results)
-    target = spec.get("target") or {}
-    if target:
-        metric = str(target.get("metric") or "loss").replace("_", " ")
-        learns = target.get("language", "?")
-        if target.get("task") == "classify":
-            languages = ", ".join(
-                dict.fromkeys([target.get("language", "?"), *target.get("languages", [])])
-            )
-            learns = f"the {target.get('label', 'language')} of {languages} clips"
-        out.append(para(
-            f"Each run trains a model on {learns} until its held-out {metric} "
-            f"crosses its model's threshold ({_thresholds(results)}), evaluated every "
-            f"{target.get('eval_every', '?')} steps; runs that do not cross within the budget are censored."
-        ))  # fmt: skip
+    out.append(_training_sentence(results, spec.get("target") or {}))
     heard = probes_heard(results)
     if heard:
         out.append(para(heard))
@@ -124,11 +138,7 @@ def section(results: Results, analysis: Analysis) -> str:
     if differences:
         out.append(para(differences + " The settings below are the control's."))
     out.append(_statistics_methods(analysis))
-    sequential = (results.design.sequential or {}) if results.design else {}
-    if sequential.get("comparisons"):
-        head, *lines = methods_lines(sequential)
-        out.append(para(head))
-        out.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in lines) + "</ul>")
+    out.append(_sequential_stops(results))
     out.append("<h3>Conditions</h3>" + _curricula_note(results))
     out.append(table(_conditions_frame(results), [
         ("condition", "name"), ("label", "label"), ("pretraining language", "language"),
