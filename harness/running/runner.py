@@ -163,24 +163,40 @@ def run_suite(
     created = not output.exists()
     chosen = executor or suite.executor
     with store.lock():
-        if suite.sequential is None:
-            plan = plan_runs(store, suite, specs, rerun_failed)
-            if progress:
-                announce(plan, output, moved_to, out)
-            bar = Progress(len(specs), len(specs) - len(plan.todo), stream=shown,
-                           enabled=progress)  # fmt: skip
-            ran, interrupted, full = _run_missing(store, plan, bar, chosen, execute, registry,
-                                                  created)  # fmt: skip
-        else:
-            looks = _run_looks(store, suite, specs, rerun_failed, chosen, execute, registry,
-                               created, progress, shown, out, moved_to)  # fmt: skip
-            specs, plan, ran, interrupted, full = looks
+        run = _run_all if suite.sequential is None else _run_looks
+        specs, plan, ran, interrupted, full = run(store, suite, specs, rerun_failed, chosen,
+                                                  execute, registry, created, progress, shown,
+                                                  out, moved_to)  # fmt: skip
         outcome = read_outcome(suite.name, store, specs, plan, ran, interrupted, moved_to)
         outcome.storage_full = full
     outcome.seconds = time.perf_counter() - clock
     if progress:
         print(outcome.summary(), file=out)
     return outcome
+
+
+def _run_all(
+    store: Store,
+    suite: Suite,
+    specs: list[RunSpec],
+    rerun_failed: bool,
+    chosen: Selection,
+    execute: ExecuteFn | None,
+    registry: Registry | None,
+    created: bool,
+    progress: bool,
+    shown: TextIO,
+    out: TextIO,
+    moved_to: Path | None,
+) -> tuple[list[RunSpec], Plan, set[str], bool, str]:
+    """A fixed suite: every missing run, with a bar over all of them (the same
+    signature as :func:`_run_looks`)."""
+    plan = plan_runs(store, suite, specs, rerun_failed)
+    if progress:
+        announce(plan, store.output, moved_to, out)
+    bar = Progress(len(specs), len(specs) - len(plan.todo), stream=shown, enabled=progress)
+    ran, interrupted, full = _run_missing(store, plan, bar, chosen, execute, registry, created)
+    return specs, plan, ran, interrupted, full
 
 
 def _run_looks(
