@@ -42,8 +42,7 @@ def with_decisions(
     if not found or table.empty or design is None:
         out[DECISION] = pd.Series("", index=out.index, dtype=object)
         return out
-    keys = zip(out["model"], out[condition], out[other] if other in out else [design.control] * len(out),
-               strict=True)  # fmt: skip
+    keys = zip(out["model"], out[condition], out[other], strict=True)
     mine = out["measure"] == design.answer_measure
     out[DECISION] = [
         found.get((str(m), str(a), str(b)), "") if is_answer else ""
