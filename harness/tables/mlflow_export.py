@@ -28,7 +28,7 @@ from harness.output.layout import REPORT, STATS
 from harness.tables.results import Results
 
 #: what MLflow's ``log_batch`` takes per call (its documented limits)
-MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
+MAX_METRICS, MAX_PARAMS = 1000, 100
 MAX_PARAM_LENGTH = 6000
 #: the curve columns logged per step, under these metric names
 CURVE_METRICS = {
