@@ -122,26 +122,27 @@ def probe_at_problems(given: object, budgets: Mapping[str, int]) -> Iterator[tup
 def _point_problems(
     key: str, given: Sequence[int | float], budgets: Mapping[str, int]
 ) -> Iterator[tuple[str, str]]:
-    """Each point in range and after the one before (all steps, or all fractions)."""
+    """Each point in range and after the one before (all steps, or all fractions);
+    one problem per point."""
     for i, value in enumerate(given):
-        where = f"{key}[{i}]"
-        if isinstance(value, float) and not 0.0 <= value <= 1.0:
-            yield where, f"expected a fraction of target.max_steps in [0, 1], got {value!r}"
-        elif isinstance(value, int) and value < 0:
-            yield (
-                where,
-                f"expected a step >= 0 (0: the model as target training starts), got {value}",
-            )
-        elif isinstance(value, int):
-            over = [f"{name} ({n})" for name, n in budgets.items() if value > n]
-            if over:
-                yield (
-                    where,
-                    f"step {value} is beyond {', '.join(over)}: no run trains that long "
-                    "(fractions, such as 0.5, fit every model's budget)",
-                )
-        if i and value <= given[i - 1]:
-            yield (
-                where,
-                f"expected points in increasing order, got {value!r} after {given[i - 1]!r}",
-            )
+        problem = _range_problem(value, budgets)
+        if problem is None and i and value <= given[i - 1]:
+            problem = f"expected points in increasing order, got {value!r} after {given[i - 1]!r}"
+        if problem is not None:
+            yield f"{key}[{i}]", problem
+
+
+def _range_problem(value: int | float, budgets: Mapping[str, int]) -> str | None:
+    if isinstance(value, float):
+        if not 0.0 <= value <= 1.0:
+            return f"expected a fraction of target.max_steps in [0, 1], got {value!r}"
+        return None
+    if value < 0:
+        return f"expected a step >= 0 (0: the model as target training starts), got {value}"
+    over = [f"{name} ({n})" for name, n in budgets.items() if value > n]
+    if over:
+        return (
+            f"step {value} is beyond {', '.join(over)}: no run trains that long "
+            "(fractions, such as 0.5, fit every model's budget)"
+        )
+    return None
