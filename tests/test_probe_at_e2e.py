@@ -15,7 +15,10 @@ from harness.testing import TinySuiteFailed, run_tiny_suite
 
 pytestmark = pytest.mark.slow
 
-PROBES = [{"plugin": "abx", "max_items": 4}, {"plugin": "linear_svc", "C": 1.0, "n_permutations": 0}]
+PROBES = [
+    {"plugin": "abx", "max_items": 4},
+    {"plugin": "linear_svc", "C": 1.0, "n_permutations": 0},
+]
 #: a threshold no run reaches: every run trains its whole budget (30 steps)
 CENSORED = {"threshold": 1e-4, "threshold_mode": "absolute"}
 SUITE = dict(probes=PROBES, target=CENSORED, probing={"probe_at": [0.0, 0.5, 1.0]})

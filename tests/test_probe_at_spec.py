@@ -103,3 +103,17 @@ def test_the_design_keeps_probe_at_as_written(tmp_path):
     design = Design.from_suite(suite)
     assert design.probing["probe_at"] == [0.0, 0.5]
     assert Design.from_dict(design.to_dict()).probing["probe_at"] == [0.0, 0.5]
+
+
+def test_the_documented_example_probes_at_the_steps_it_names(tmp_path):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "probes.md").read_text(encoding="utf-8")
+    section = text.split("## Probes along training", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    path = tmp_path / "along.toml"
+    path.write_text(block, encoding="utf-8")
+    runs = expand(load_suite(path))
+    assert {r.probe_at for r in runs} == {(0, 50, 100, 200)}
+    assert "probe_at = [0.0, 0.25, 0.5, 1.0]   # steps 0, 50, 100, 200" in block
