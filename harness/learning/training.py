@@ -16,9 +16,10 @@ device and are read once per evaluation, where the divergence check happens
 too, so a loop over a GPU module runs as fast as a bare PyTorch loop.
 
 Probing along training (``[probing] probe_at``): the caller's ``on_probe``
-hears ``(step, module)`` at those target-training steps, each inside
-:func:`undisturbed`, so the training numbers are those of the same run
-without it (the time it takes is not training time either).
+hears ``(step, module)`` at each of those target-training steps the run
+reaches without a non-finite loss (0: as target training starts; never after
+the run stopped), each inside :func:`undisturbed`, so the training numbers are
+those of the same run without it (its time is not training time either).
 
 The loop's pieces live in their own modules and are importable from here too:
 the data (:mod:`harness.learning.training_data`), the records
@@ -115,10 +116,7 @@ def train(
     and suite (:func:`untrained_reference` over the suite's seeds); default this
     run's seed alone; an absolute threshold ignores it. ``initialise`` loads the
     run's starting weights (a checkpoint) into the built module, before its
-    untrained loss and pretraining. ``on_probe`` hears ``(step, module)`` at each
-    target-training step of ``probe_at`` the run reaches without diverging (0: as
-    target training starts), inside :func:`undisturbed`; points after the run
-    stopped (threshold reached, budget spent) are never heard.
+    untrained loss and pretraining. ``on_probe``: see the module's docstring.
     """
     length = training.segment_frames if input_length is None else input_length
     # before the run's own build: building the reference's modules reseeds everything
@@ -143,13 +141,8 @@ def train(
     ):
         return module, outcome
     frozen = frozen_params(module, grouped, training, name)
-    try:
-        probing = _Probing(probe_at, on_probe, module)
-        _TargetTraining(
-            learner, objective, train_set, heldout, target, outcome, frozen, probing
-        ).run()
-    finally:
-        set_trainable(frozen, True)  # the trained module keeps no frozen flags
+    probing = _Probing(probe_at, on_probe, module)
+    _TargetTraining(learner, objective, train_set, heldout, target, outcome, frozen, probing).run()
     if isinstance(objective, Classification) and outcome.status != "diverged":
         outcome.classification = _final_scores(objective, module, heldout)
     return module, outcome
@@ -295,11 +288,18 @@ class _TargetTraining:
             if target.sampler == "balanced"
             else BatchStream(train_set, batch_size, rng)
         )
+        self.frozen = frozen
         self.step = learner.stepper(objective, target.max_steps, frozen, record_norms=True)
         self.device = train_set.device
         self.held: dict[str, Any] | None = None
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            set_trainable(self.frozen, True)  # the trained module keeps no frozen flags
+
+    def _run(self) -> None:
         done, train_loss = 0, None
         if self._evaluate(done, train_loss):
             return

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 
 from harness.data.audio import data_quality
-from harness.learning.devices import resolve_device
 from harness.learning.pretraining import Pretraining
 from harness.learning.training import TrainingOutcome, train
 from harness.output.layout import ARTIFACTS
@@ -53,10 +52,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         source = read_source(spec, registry, plan)
     with clock.phase("features"):
         inputs = prepare(spec, registry, plan, source)
-    along = None
-    if spec.probe_at:  # the probes at steps of target training, run by the loop
-        device = str(resolve_device(spec.training.device))
-        along = ProbesAlong(spec, registry, inputs, source.roles.probe, device)
+    along = ProbesAlong.of(spec, registry, inputs, source.roles.probe)  # run by the loop
     with clock.phase("training"):
         module, outcome, start = _train(spec, registry, inputs, plan, run_dir, along)
     baseline = None

@@ -110,13 +110,11 @@ def extract_latents(
 ) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
     """Latent spaces ``<extractor label>/<space>`` of the probe clips, and the skipped extractors.
 
-    ``module`` is None when the run diverged: only model-free extractors run.
-    Extractors that read the model get ``model_inputs`` (a waveform model's
-    probe waveforms), default ``probe_features``; model-free ones always get
-    ``probe_features``. With a ``clock`` (a probe of the run reads frames),
-    extractors with a ``frames`` method attach each space's frames.
-    ``model_only`` leaves the model-free extractors out.
-    """
+    ``module`` is None when the run diverged: only model-free extractors run
+    (``model_only``: none of them). Extractors that read the model get
+    ``model_inputs`` (a waveform model's probe waveforms), default
+    ``probe_features``, which model-free ones always get. With a ``clock`` (a
+    probe reads frames), extractors with a ``frames`` method attach them."""
     latents: dict[str, LatentSpace] = {}
     skipped: list[dict[str, str]] = []
     for selection in spec.extractors:

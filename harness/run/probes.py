@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.learning.devices import resolve_device
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.components import Component, Metric
 from harness.plugin.contracts import Clip, ContractError, ProbeResult, check_probe_result
@@ -268,13 +269,19 @@ class ProbesAlong:
         registry: Registry,
         inputs: Prepared,
         clips: Sequence[Clip],
-        device: str,
     ) -> None:
-        self.spec, self.registry, self.inputs = spec, registry, inputs
-        self.clips, self.device = clips, device
+        self.spec, self.registry, self.inputs, self.clips = spec, registry, inputs, clips
+        self.device = str(resolve_device(spec.training.device))
         self.measured: list[int] = []
         self.found = ProbeOutcome()
         self.seconds = 0.0
+
+    @classmethod
+    def of(
+        cls, spec: RunSpec, registry: Registry, inputs: Prepared, clips: Sequence[Clip]
+    ) -> ProbesAlong | None:
+        """The probes along training of ``spec``; None without ``probe_at``."""
+        return cls(spec, registry, inputs, clips) if spec.probe_at else None
 
     def __call__(self, step: int, module: torch.nn.Module) -> None:
         """Probe ``module`` as it is after ``step`` target-training steps."""
