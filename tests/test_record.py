@@ -130,6 +130,7 @@ def test_a_record_without_the_keys_of_later_versions_gets_the_readers_defaults()
 
 #: columns the tables gained since the previous release, each documented in docs/report.md
 ADDED_COLUMNS = {
+    "probes.csv": ["step"],
     f"{STATS}/convergence_vs_control.csv": ["sequential_decision"],
     f"{STATS}/convergence_between.csv": ["sequential_decision"],
 }

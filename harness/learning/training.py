@@ -15,6 +15,12 @@ The step loop does no host synchronisation: training losses stay on the
 device and are read once per evaluation, where the divergence check happens
 too, so a loop over a GPU module runs as fast as a bare PyTorch loop.
 
+Probing along training (``[probing] probe_at``): the caller's ``on_probe``
+hears ``(step, module)`` at each of those target-training steps the run
+reaches without a non-finite loss (0: as target training starts; never after
+the run stopped), each inside :func:`undisturbed`, so the training numbers are
+those of the same run without it (its time is not training time either).
+
 The loop's pieces live in their own modules and are importable from here too:
 the data (:mod:`harness.learning.training_data`), the records
 (:mod:`harness.learning.training_outcome`), the step (:mod:`harness.learning.stepper`), the
@@ -25,10 +31,13 @@ untrained model (:mod:`harness.learning.untrained`), pretraining
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -68,8 +77,12 @@ __all__ = [
     "resolve_device",
     "seed_everything",
     "train",
+    "undisturbed",
     "untrained_reference",
 ]
+
+#: what hears the module at each step of ``probe_at``: ``(step, module)``
+OnProbe = Callable[[int, nn.Module], object]
 
 #: a classifier's streaming accuracy is measured after these fractions of a segment
 STREAMING_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -89,6 +102,8 @@ def train(
     initialise: Callable[[nn.Module], object] | None = None,
     groups: Sequence[str] | None = None,
     input_length: int | None = None,
+    probe_at: Sequence[int] = (),
+    on_probe: OnProbe | None = None,
 ) -> tuple[nn.Module, TrainingOutcome]:
     """Run the whole protocol; return the trained module and what was measured.
 
@@ -101,7 +116,7 @@ def train(
     and suite (:func:`untrained_reference` over the suite's seeds); default this
     run's seed alone; an absolute threshold ignores it. ``initialise`` loads the
     run's starting weights (a checkpoint) into the built module, before its
-    untrained loss and pretraining.
+    untrained loss and pretraining. ``on_probe``: see the module's docstring.
     """
     length = training.segment_frames if input_length is None else input_length
     # before the run's own build: building the reference's modules reseeds everything
@@ -126,10 +141,8 @@ def train(
     ):
         return module, outcome
     frozen = frozen_params(module, grouped, training, name)
-    try:
-        _TargetTraining(learner, objective, train_set, heldout, target, outcome, frozen).run()
-    finally:
-        set_trainable(frozen, True)  # the trained module keeps no frozen flags
+    probing = _Probing(probe_at, on_probe, module)
+    _TargetTraining(learner, objective, train_set, heldout, target, outcome, frozen, probing).run()
     if isinstance(objective, Classification) and outcome.status != "diverged":
         outcome.classification = _final_scores(objective, module, heldout)
     return module, outcome
@@ -203,10 +216,57 @@ def _eval_points(max_steps: int, every: int) -> Iterator[int]:
     yield max_steps
 
 
+@contextmanager
+def undisturbed(module: nn.Module) -> Iterator[None]:
+    """Run the block with ``module`` in eval mode and no autograd, then put back
+    every submodule's mode and the torch (CPU and CUDA), numpy and ``random``
+    global random states, so what the block draws or switches leaves training
+    as it would have gone without it."""
+    modes = [(m, m.training) for m in module.modules()]
+    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+class _Probing:
+    """The steps of ``probe_at`` and who hears the module there; the seconds it
+    took, which target training's clock leaves out."""
+
+    def __init__(self, steps: Sequence[int], on_probe: OnProbe | None, module: nn.Module) -> None:
+        self.steps = sorted(set(steps)) if on_probe is not None else []
+        self.on_probe, self.module = on_probe, module
+        self.seconds = 0.0
+
+    def within(self, done: int, point: int) -> list[int]:
+        """The steps strictly between ``done`` and ``point``, in order."""
+        return [s for s in self.steps if done < s < point]
+
+    def at(self, step: int) -> None:
+        """Hear the module at ``step`` when it is a probing step."""
+        if self.on_probe is None or step not in self.steps:
+            return
+        start = time.perf_counter()
+        with undisturbed(self.module):
+            self.on_probe(step, self.module)
+        self.seconds += time.perf_counter() - start
+
+
 class _TargetTraining:
     """Training on the target until the threshold or the budget; the schedule
     spans ``max_steps`` and the ``frozen`` parameters sit out ``freeze_steps``.
-    Each evaluation adds a point to the outcome's curve."""
+    Each evaluation adds a point to the outcome's curve; ``probing`` hears the
+    module at its steps (after the evaluation of the same step)."""
 
     def __init__(
         self,
@@ -217,9 +277,10 @@ class _TargetTraining:
         target: TargetConfig,
         outcome: TrainingOutcome,
         frozen: list[nn.Parameter],
+        probing: _Probing,
     ) -> None:
         self.learner, self.objective, self.heldout = learner, objective, heldout
-        self.target, self.outcome = target, outcome
+        self.target, self.outcome, self.probing = target, outcome, probing
         batch_size = learner.training.batch_size
         rng = learner.rng(TARGET_STREAM)
         self.stream: BatchStream[Segments] | BalancedStream = (
@@ -227,21 +288,29 @@ class _TargetTraining:
             if target.sampler == "balanced"
             else BatchStream(train_set, batch_size, rng)
         )
+        self.frozen = frozen
         self.step = learner.stepper(objective, target.max_steps, frozen, record_norms=True)
         self.device = train_set.device
         self.held: dict[str, Any] | None = None
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            set_trainable(self.frozen, True)  # the trained module keeps no frozen flags
+
+    def _run(self) -> None:
         done, train_loss = 0, None
         if self._evaluate(done, train_loss):
             return
         for point in _eval_points(self.target.max_steps, self.target.eval_every):
-            start = timed(self.device)
-            window = torch.stack([self.step(self.stream.next()) for _ in range(point - done)])
+            start, probed = timed(self.device), self.probing.seconds
+            window = self._window(done, point)
             # reading the losses waits for the device, so the clock below is honest
             bad = first_bad(window)
             train_loss = float(window.mean()) if bad < 0 else None
-            self.outcome.train_seconds += time.perf_counter() - start
+            probing = self.probing.seconds - probed
+            self.outcome.train_seconds += time.perf_counter() - start - probing
             if bad >= 0:
                 self.outcome.diverge(done + bad + 1, "target")
                 return self._finish("diverged", done + bad + 1, None, None)
@@ -250,7 +319,26 @@ class _TargetTraining:
                 return
         self._finish("censored", done, train_loss, self.held)
 
+    def _window(self, done: int, point: int) -> torch.Tensor:
+        """The training losses of the steps from ``done`` to ``point``, the module
+        heard at the probing steps in between while no loss so far is non-finite."""
+        parts: list[torch.Tensor] = []
+        for stop in [*self.probing.within(done, point), point]:
+            parts.append(torch.stack([self.step(self.stream.next()) for _ in range(stop - done)]))
+            done = stop
+            if stop < point and first_bad(torch.cat(parts)) < 0:
+                self.probing.at(stop)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
     def _evaluate(self, done: int, train_loss: float | None) -> bool:
+        """Score the held-out segments after ``done`` steps, then probe there unless
+        the run diverged; True when training ends here."""
+        ends = self._score(done, train_loss)
+        if self.outcome.status != "diverged":
+            self.probing.at(done)
+        return ends
+
+    def _score(self, done: int, train_loss: float | None) -> bool:
         """Score the held-out segments after ``done`` steps; True when training ends here."""
         held = self.objective.evaluate(self.learner.module, self.heldout)
         norms = self.step.gradient_norms()

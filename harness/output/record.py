@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.atomic import write_json
 from harness.output.record_parts import (
+    AlongTraining,
     Convergence,
     Curve,
     DataSummary,
@@ -33,6 +34,7 @@ from harness.output.record_parts import (
     SkippedExtractor,
     build,
     dump,
+    dump_row,
     freeze,
     thaw,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "DONE_STATUSES",
     "FAILED",
     "RECORD_VERSION",
+    "AlongTraining",
     "Convergence",
     "Curve",
     "DataSummary",
@@ -113,7 +116,10 @@ _LATER_KEYS = ("reprobed",)
 #: written after ``probe_warnings`` only where a probe skipped a pair, so the
 #: records of runs without one read and write as they always did
 _SKIPS = "probes_skipped"
-_KNOWN = {VERSION_KEY, *_FINISHED_KEYS, *_LATER_KEYS, _SKIPS}
+#: written after those (or ``probe_warnings``) only in runs of a suite with
+#: ``[probing] probe_at``: a record of version 1 without it has no such rows
+_ALONG = "along_training"
+_KNOWN = {VERSION_KEY, *_FINISHED_KEYS, *_LATER_KEYS, _SKIPS, _ALONG}
 
 
 class RecordVersionError(ValueError):
@@ -145,6 +151,8 @@ class RunRecord:
     probe_warnings: tuple[ProbeWarning, ...] = ()
     #: pairs a probe chose not to measure (ProbeResult.skipped), with the reason
     probes_skipped: tuple[ProbeSkip, ...] = ()
+    #: the probes along training ([probing] probe_at); None in runs without it
+    along_training: AlongTraining | None = None
     extractors_skipped: tuple[SkippedExtractor, ...] = ()
     data: DataSummary = field(default_factory=DataSummary)
     #: artifact name -> file name inside the run folder
@@ -197,6 +205,7 @@ class RunRecord:
             probe_errors=_rows(ProbeError, data.get("probe_errors")),
             probe_warnings=_rows(ProbeWarning, data.get("probe_warnings")),
             probes_skipped=_rows(ProbeSkip, data.get(_SKIPS)),
+            along_training=AlongTraining.from_dict(data.get(_ALONG)),
             extractors_skipped=_rows(SkippedExtractor, data.get("extractors_skipped")),
             data=DataSummary.from_dict(data.get("data")),
             artifacts=thaw(data.get("artifacts") or {}),
@@ -226,11 +235,12 @@ class RunRecord:
             "curve": self.curve.to_dict(),
             "n_features": self.n_features,
             "latent_spaces": {k: dump(v) for k, v in self.latent_spaces.items()},
-            "probes": [dump(r) for r in self.probes],
-            "probe_details": [dump(r) for r in self.probe_details],
-            "probe_errors": [dump(r) for r in self.probe_errors],
-            "probe_warnings": [dump(r) for r in self.probe_warnings],
-            _SKIPS: [dump(r) for r in self.probes_skipped],
+            "probes": [dump_row(r) for r in self.probes],
+            "probe_details": [dump_row(r) for r in self.probe_details],
+            "probe_errors": [dump_row(r) for r in self.probe_errors],
+            "probe_warnings": [dump_row(r) for r in self.probe_warnings],
+            _SKIPS: [dump_row(r) for r in self.probes_skipped],
+            _ALONG: self.along_training.to_dict() if self.along_training else None,
             "extractors_skipped": [dump(r) for r in self.extractors_skipped],
             "data": self.data.to_dict(),
             "artifacts": dict(self.artifacts),
@@ -246,6 +256,8 @@ class RunRecord:
         keys = list(_FAILED_KEYS if self.status == FAILED else _FINISHED_KEYS)
         if self.probes_skipped and "probe_warnings" in keys:
             keys.insert(keys.index("probe_warnings") + 1, _SKIPS)
+        if self.along_training is not None and "probe_warnings" in keys:
+            keys.insert(keys.index("probe_warnings") + 1 + bool(self.probes_skipped), _ALONG)
         out = {VERSION_KEY: RECORD_VERSION, **{k: every[k] for k in keys}}
         if self.reprobed is not None:
             out["reprobed"] = list(self.reprobed)

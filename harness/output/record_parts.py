@@ -164,6 +164,10 @@ class ProbePair:
     extractor: str | None = None
     latent_space: str | None = None
     probe: str | None = None
+    #: the target-training step of a row measured along training
+    #: (:class:`AlongTraining`); None for the final probing's rows, whose stored
+    #: form has no ``step`` key
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,60 @@ class ProbeWarning(ProbePair):
     plugin: str | None = None
     metric: str | None = None
     message: str | None = None
+
+
+def dump_row(row: ProbePair) -> dict[str, Any]:
+    """A probe row's stored form: ``step`` written only where it is set, so the
+    final probing's rows read and write as they always did."""
+    return dump(row, omit_none=("step",))
+
+
+@dataclass(frozen=True)
+class AlongTraining:
+    """The probes along training (``[probing] probe_at``): the steps asked for,
+    those measured (the run stopped before the others), the rows of each kind
+    with their ``step``, and the wall seconds they took."""
+
+    steps: tuple[int, ...] = ()
+    measured: tuple[int, ...] = ()
+    probes: tuple[ProbeRow, ...] = ()
+    probe_details: tuple[ProbeDetail, ...] = ()
+    probe_errors: tuple[ProbeError, ...] = ()
+    probe_warnings: tuple[ProbeWarning, ...] = ()
+    probes_skipped: tuple[ProbeSkip, ...] = ()
+    seconds: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AlongTraining | None:
+        """The part as stored; None for a record without one."""
+        if not isinstance(data, Mapping):
+            return None
+        rows: dict[str, Any] = {
+            key: tuple(build(kind, r) for r in data.get(key) or () if isinstance(r, Mapping))
+            for key, kind in _ALONG_ROWS.items()
+        }
+        return cls(
+            steps=tuple(data.get("steps") or ()),
+            measured=tuple(data.get("measured") or ()),
+            seconds=data.get("seconds"),
+            **rows,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dump(self)
+        for key in _ALONG_ROWS:
+            out[key] = [dump_row(r) for r in getattr(self, key)]
+        return out
+
+
+#: the row lists of :class:`AlongTraining` and the kind of each row
+_ALONG_ROWS: dict[str, type[ProbePair]] = {
+    "probes": ProbeRow,
+    "probe_details": ProbeDetail,
+    "probe_errors": ProbeError,
+    "probe_warnings": ProbeWarning,
+    "probes_skipped": ProbeSkip,
+}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from harness.report.markup import FIGURE_DONE, esc, figure, para
 from harness.report.pair_section import pair_section
 from harness.report.problems_section import data_section, problems_section
 from harness.report.separability_section import probes_nothing, separability_section
+from harness.report.trajectory_section import trajectory_section
 from harness.stats.analysis import STEPS as ANALYSIS_STEPS
 from harness.stats.analysis import Analysis, analyse
 from harness.tables.export import write_analysis
@@ -91,6 +92,7 @@ def render(results: Results, analysis: Analysis) -> str:
         classification.section(results),
         separability_section(results, analysis),
         pair_section(results, analysis),
+        trajectory_section(results),
         problems_section(results),
         data_section(results),
         methods.section(results, analysis),

@@ -31,7 +31,7 @@ from harness.run.data import Prepared, classical_baseline, prepare, read_source
 from harness.run.environment import environment
 from harness.run.latents import run_latents, save_arrays
 from harness.run.phases import RunClock
-from harness.run.probes import run_probes
+from harness.run.probes import ProbesAlong, run_probes
 from harness.run.reference import model_reference
 from harness.spec.checkpoints import StartingWeights
 from harness.spec.expand import RunSpec
@@ -52,8 +52,9 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         source = read_source(spec, registry, plan)
     with clock.phase("features"):
         inputs = prepare(spec, registry, plan, source)
+    along = ProbesAlong.of(spec, registry, inputs, source.roles.probe)  # run by the loop
     with clock.phase("training"):
-        module, outcome, start = _train(spec, registry, inputs, plan, run_dir)
+        module, outcome, start = _train(spec, registry, inputs, plan, run_dir, along)
     baseline = None
     if source.classes:  # a phase of classify runs only
         with clock.phase("baseline"):
@@ -83,6 +84,7 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
         "probe_errors": probed.errors,
         "probe_warnings": probed.warnings,
         **({"probes_skipped": probed.skipped} if probed.skipped else {}),
+        **({"along_training": along.record()} if along is not None else {}),
         "extractors_skipped": skipped,
         "data": {
             "counts": roles.counts(),
@@ -98,10 +100,16 @@ def execute(spec: RunSpec, run_dir: Path, registry: Registry | None = None) -> d
 
 
 def _train(
-    spec: RunSpec, registry: Registry, inputs: Prepared, plan: Pretraining, run_dir: Path
+    spec: RunSpec,
+    registry: Registry,
+    inputs: Prepared,
+    plan: Pretraining,
+    run_dir: Path,
+    along: ProbesAlong | None,
 ) -> tuple[torch.nn.Module, TrainingOutcome, StartingWeights | None]:
     """The training phase: the model built from its plugin, started from the run's
-    checkpoint, trained by the protocol; its weights saved into ``run_dir``."""
+    checkpoint, trained by the protocol (probed along it by ``along``); its weights
+    saved into ``run_dir``."""
     model = registry.create(spec.model)
     start = StartingWeights(spec.checkpoint, model, spec.model.plugin) if spec.checkpoint else None
     reference = None
@@ -121,6 +129,8 @@ def _train(
         initialise=start,
         groups=registry.get("model", spec.model.plugin).groups,
         input_length=inputs.length,
+        probe_at=spec.probe_at,
+        on_probe=along,
     )
     state = {key: value.detach().cpu() for key, value in module.state_dict().items()}
     torch.save(state, run_dir / ARTIFACTS["weights"])

@@ -8,6 +8,11 @@ When a probe of the run reads frames (``Component.alignments``, the ``abx``
 probe), extractors that can also give a space frame by frame (an optional
 ``frames`` method) attach those frames to it (:attr:`LatentSpace.frames`); they
 are held in memory for the probes only, never saved.
+
+Along training (``[probing] probe_at``) the same extraction runs on the model
+of each step, its model-free spaces left out (:func:`probe_spaces` with
+``model_only``): they do not change with the step, and the final probing
+measures them.
 """
 
 from __future__ import annotations
@@ -63,20 +68,34 @@ def run_latents(
     """The latents phase: the probe clips' latent spaces and the skipped extractors
     (:func:`extract_latents`), the spaces saved to ``path``. A suite without
     probes (``probes = []``) or probe clips needs none."""
-    latents: dict[str, LatentSpace] = {}
-    skipped: list[dict[str, str]] = []
-    if spec.probes and inputs.features.probe:
-        latents, skipped = extract_latents(
-            spec,
-            registry,
-            module,
-            inputs.probe_features,
-            device,
-            model_inputs=inputs.probe_model_inputs,
-            clock=frame_clock(spec) if reads_frames(spec, registry) else None,
-        )
+    latents, skipped = probe_spaces(spec, registry, module, inputs, device)
     save_arrays(path, {name: space.values for name, space in latents.items()})
     return latents, skipped
+
+
+def probe_spaces(
+    spec: RunSpec,
+    registry: Registry,
+    module: torch.nn.Module | None,
+    inputs: Prepared,
+    device: str,
+    model_only: bool = False,
+) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
+    """The probe clips' latent spaces (with their frames where a probe reads them)
+    and the skipped extractors (:func:`extract_latents`); none for a suite
+    without probes or probe clips. ``model_only``: the spaces that need the model."""
+    if not (spec.probes and inputs.features.probe):
+        return {}, []
+    return extract_latents(
+        spec,
+        registry,
+        module,
+        inputs.probe_features,
+        device,
+        model_inputs=inputs.probe_model_inputs,
+        clock=frame_clock(spec) if reads_frames(spec, registry) else None,
+        model_only=model_only,
+    )
 
 
 def extract_latents(
@@ -87,20 +106,22 @@ def extract_latents(
     device: str,
     model_inputs: Sequence[np.ndarray] | None = None,
     clock: FrameClock | None = None,
+    model_only: bool = False,
 ) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
     """Latent spaces ``<extractor label>/<space>`` of the probe clips, and the skipped extractors.
 
-    ``module`` is None when the run diverged: only model-free extractors run.
-    Extractors that read the model get ``model_inputs`` (a waveform model's
-    probe waveforms), default ``probe_features``; model-free ones always get
-    ``probe_features``. With a ``clock`` (a probe of the run reads frames),
-    extractors with a ``frames`` method attach each space's frames.
-    """
+    ``module`` is None when the run diverged: only model-free extractors run
+    (``model_only``: none of them). Extractors that read the model get
+    ``model_inputs`` (a waveform model's probe waveforms), default
+    ``probe_features``, which model-free ones always get. With a ``clock`` (a
+    probe reads frames), extractors with a ``frames`` method attach them."""
     latents: dict[str, LatentSpace] = {}
     skipped: list[dict[str, str]] = []
     for selection in spec.extractors:
         extractor = registry.create(selection)
         needs_model = bool(getattr(extractor, "needs_model", True))
+        if model_only and not needs_model:
+            continue
         if needs_model and module is None:
             skipped.append({"extractor": selection.label, "reason": "the run diverged"})
             continue

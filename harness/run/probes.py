@@ -11,12 +11,18 @@ A probe declared with ``Component.alignments`` reads frames instead
 (``run_frames``, :class:`harness.plugin.probe_contracts.FrameInput`): the
 space's frames (:attr:`LatentSpace.frames`) with the probe clips' phone tiers;
 a space its extractor gives no frames of is recorded as skipped.
+
+:class:`ProbesAlong` runs the same extraction and probes on the model at each
+step of ``[probing] probe_at`` (the training loop calls it,
+:func:`harness.learning.training.train`); its rows carry their ``step`` and
+go to the record's ``along_training``, never among the final probing's rows.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import time
 import traceback
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from harness.learning.devices import resolve_device
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.components import Component, Metric
 from harness.plugin.contracts import Clip, ContractError, ProbeResult, check_probe_result
@@ -32,7 +40,8 @@ from harness.plugin.probe_contracts import FrameInput
 from harness.plugin.provenance import factory_module, source_hash
 from harness.plugin.registry import Registry
 from harness.plugin.selection import Selection
-from harness.run.latents import LatentSpace
+from harness.run.data import Prepared
+from harness.run.latents import LatentSpace, probe_spaces
 from harness.run.probe_cache import cached_probe, probe_key
 from harness.spec.expand import RunSpec
 
@@ -246,3 +255,61 @@ def probe_arrays(selection: Selection, space: str, result: ProbeResult) -> dict[
             raise ContractError("probe", selection.plugin, f"artifact {name!r} is an object array")
         arrays[f"{space}/{selection.label}/{name}"] = value
     return arrays
+
+
+class ProbesAlong:
+    """The probes along training: at each step the loop reaches, the latent
+    spaces that need the model (:func:`harness.run.latents.probe_spaces`) and
+    every probe on them (:func:`run_probes`), as the final probing does. Artifact
+    arrays (2-D pictures) are kept of the final probing only."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        registry: Registry,
+        inputs: Prepared,
+        clips: Sequence[Clip],
+    ) -> None:
+        self.spec, self.registry, self.inputs, self.clips = spec, registry, inputs, clips
+        self.device = str(resolve_device(spec.training.device))
+        self.measured: list[int] = []
+        self.found = ProbeOutcome()
+        self.seconds = 0.0
+
+    @classmethod
+    def of(
+        cls, spec: RunSpec, registry: Registry, inputs: Prepared, clips: Sequence[Clip]
+    ) -> ProbesAlong | None:
+        """The probes along training of ``spec``; None without ``probe_at``."""
+        return cls(spec, registry, inputs, clips) if spec.probe_at else None
+
+    def __call__(self, step: int, module: torch.nn.Module) -> None:
+        """Probe ``module`` as it is after ``step`` target-training steps."""
+        start = time.perf_counter()
+        args = (self.spec, self.registry, module, self.inputs, self.device)
+        latents, _ = probe_spaces(*args, model_only=True)
+        probed = run_probes(self.spec, self.registry, latents, self.clips)
+        self.measured.append(step)
+        for mine, theirs in (
+            (self.found.rows, probed.rows),
+            (self.found.details, probed.details),
+            (self.found.errors, probed.errors),
+            (self.found.warnings, probed.warnings),
+            (self.found.skipped, probed.skipped),
+        ):
+            mine += [{**row, "step": step} for row in theirs]
+        self.seconds += time.perf_counter() - start
+
+    def record(self) -> dict[str, Any]:
+        """The record's ``along_training``: the steps asked for and measured, what
+        the probes gave at them (each row with its step), and their wall seconds."""
+        return {
+            "steps": list(self.spec.probe_at),
+            "measured": list(self.measured),
+            "probes": self.found.rows,
+            "probe_details": self.found.details,
+            "probe_errors": self.found.errors,
+            "probe_warnings": self.found.warnings,
+            "probes_skipped": self.found.skipped,
+            "seconds": self.seconds,
+        }

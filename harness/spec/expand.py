@@ -61,6 +61,9 @@ class RunSpec(SuiteSettings):
     reference_checkpoint: Checkpoint | None = None
     #: the filter the probe clips pass through before their features ([probing] filter)
     probe_filter: Selection | None = None
+    #: target-training steps the probes also run at ([probing] probe_at, resolved
+    #: against this run's max_steps); () for the final probing only
+    probe_at: tuple[int, ...] = ()
 
     def content(self) -> dict[str, Any]:
         """What determines the run's numbers (the hashed part).
@@ -75,6 +78,8 @@ class RunSpec(SuiteSettings):
             starts["reference_checkpoint"] = self.reference_checkpoint.sha256
         if self.probe_filter is not None:  # likewise only where given
             starts["probe_filter"] = self.probe_filter.to_dict()
+        if self.probe_at:  # the record of such a run holds rows others lack
+            starts["probe_at"] = list(self.probe_at)
         return {
             "protocol": PROTOCOL_VERSION,
             "condition": self.condition.to_dict(),
@@ -148,23 +153,27 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
         cache_dir=str(suite.cache_dir),
         probe_filter=suite.probing.filter,
     )
-    return [
-        RunSpec(
-            condition=condition,
-            model=model,
-            seed=seed,
-            reference_seeds=tuple(sorted(suite.seeds)),
-            features=suite.features_for(condition),
-            training=suite.training_for(condition),
+    runs = []
+    for condition in suite.conditions:
+        for model in suite.models:
             # the suite's [target], the condition's overrides, then the model's threshold
             # and budget (keys no condition may set: see harness.spec.config.CONDITION_SECTIONS)
-            target=dataclasses.replace(suite.target_for(condition), **model.target),
-            provenance=provenance(condition, model),
-            checkpoint=condition.checkpoint_for(model),
-            reference_checkpoint=model.checkpoint,
-            **shared,  # type: ignore[arg-type]
-        )
-        for condition in suite.conditions
-        for model in suite.models
-        for seed in suite.seeds
-    ]
+            target = dataclasses.replace(suite.target_for(condition), **model.target)
+            runs += [
+                RunSpec(
+                    condition=condition,
+                    model=model,
+                    seed=seed,
+                    reference_seeds=tuple(sorted(suite.seeds)),
+                    features=suite.features_for(condition),
+                    training=suite.training_for(condition),
+                    target=target,
+                    provenance=provenance(condition, model),
+                    checkpoint=condition.checkpoint_for(model),
+                    reference_checkpoint=model.checkpoint,
+                    probe_at=suite.probing.steps(target.max_steps),
+                    **shared,  # type: ignore[arg-type]
+                )
+                for seed in suite.seeds
+            ]
+    return runs

@@ -6,13 +6,14 @@ every run of a suite, so "probes heard the clips low-passed at 400 Hz" holds for
 every condition. ``pairs`` asks for the matrix of every pair of probe
 languages; ``groups`` declares classes of probe languages (rhythm classes,
 say) for the test that pairs across groups separate better than pairs within
-(:mod:`harness.stats.pair_matrix`). The table is read by
-:meth:`harness.spec.validate_tasks.TaskRules.probing`.
+(:mod:`harness.stats.pair_matrix`). ``probe_at`` asks for the probes along
+target training too (:func:`probe_at_problems`, :meth:`Probing.steps`). The
+table is read by :meth:`harness.spec.validate_tasks.TaskRules.probing`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,18 @@ PROBING_PARAMS = (
         "classes of probe languages, such as {stress = ['en', 'nl'], mora = ['ja']}: the "
         "report tests whether pairs across groups separate better than pairs within",
     ),
+    Param(
+        "probe_at",
+        list,
+        [],
+        "target-training steps at which the probes also run, such as [0, 50, 100] "
+        "(integers), or fractions of target.max_steps, such as [0.0, 0.5, 1.0]",
+    ),
+)
+
+#: what probe_at may hold, for its messages
+_PROBE_AT_FORMS = (
+    "integer steps such as [0, 50, 100], or fractions of target.max_steps such as [0.0, 0.25, 1.0]"
 )
 
 
@@ -54,6 +67,14 @@ class Probing:
     pairs: bool = False
     #: group name -> its probe languages, in the suite's order
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: target-training steps (ints) or fractions of the budget (floats) to probe at, as given
+    probe_at: tuple[int | float, ...] = ()
+
+    def steps(self, max_steps: int) -> tuple[int, ...]:
+        """The steps of ``probe_at`` for a run of ``max_steps``: integers as they are,
+        a fraction ``f`` as ``round(f * max_steps)`` (equal steps once)."""
+        steps = (v if isinstance(v, int) else round(v * max_steps) for v in self.probe_at)
+        return tuple(dict.fromkeys(steps))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; empty for a suite without the table."""
@@ -64,4 +85,64 @@ class Probing:
             out["pairs"] = True
         if self.groups:
             out["groups"] = {name: list(langs) for name, langs in self.groups.items()}
+        if self.probe_at:
+            out["probe_at"] = list(self.probe_at)
         return out
+
+
+def probe_at_problems(given: object, budgets: Mapping[str, int]) -> Iterator[tuple[str, str]]:
+    """The problems of a ``probe_at`` value as ``(key, message)``: not a list of
+    numbers, ints mixed with fractions, a negative step, a fraction outside
+    [0, 1], a step beyond a budget, not increasing.
+
+    :param budgets: where each target budget is set (``target.max_steps``,
+        ``models[1].max_steps``) -> its steps; a step must fit every one.
+    """
+    key = "probing.probe_at"
+    if not isinstance(given, list):
+        yield key, f"expected a list: {_PROBE_AT_FORMS}; got {given!r}"
+        return
+    kinds: dict[type, int] = {}
+    for i, value in enumerate(given):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            yield f"{key}[{i}]", f"expected a number: {_PROBE_AT_FORMS}; got {value!r}"
+            return
+        kinds.setdefault(type(value), i)
+    if len(kinds) > 1:
+        i, j = kinds[float], kinds[int]
+        yield (
+            f"{key}[{i}]",
+            f"{given[i]!r} is a fraction and {key}[{j}] ({given[j]!r}) a step: give every "
+            "point as an integer step, or every point as a fraction (write 0.0 and 1.0)",
+        )
+        return
+    yield from _point_problems(key, given, budgets)
+
+
+def _point_problems(
+    key: str, given: Sequence[int | float], budgets: Mapping[str, int]
+) -> Iterator[tuple[str, str]]:
+    """Each point in range and after the one before (all steps, or all fractions);
+    one problem per point."""
+    for i, value in enumerate(given):
+        problem = _range_problem(value, budgets)
+        if problem is None and i and value <= given[i - 1]:
+            problem = f"expected points in increasing order, got {value!r} after {given[i - 1]!r}"
+        if problem is not None:
+            yield f"{key}[{i}]", problem
+
+
+def _range_problem(value: int | float, budgets: Mapping[str, int]) -> str | None:
+    if isinstance(value, float):
+        if not 0.0 <= value <= 1.0:
+            return f"expected a fraction of target.max_steps in [0, 1], got {value!r}"
+        return None
+    if value < 0:
+        return f"expected a step >= 0 (0: the model as target training starts), got {value}"
+    over = [f"{name} ({n})" for name, n in budgets.items() if value > n]
+    if over:
+        return (
+            f"step {value} is beyond {', '.join(over)}: no run trains that long "
+            "(fractions, such as 0.5, fit every model's budget)"
+        )
+    return None

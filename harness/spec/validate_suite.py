@@ -42,7 +42,7 @@ class Validator(ConditionRules, TaskRules, ComponentRules):
         extractors = self.selections("extractors")
         probes = self.selections("probes")
         self.probing_checks(configs, extractors, probes)
-        probing = self.probing(configs, probes)
+        probing = self.probing(configs, probes, models)
         control = self.control(top.get("control", ""), conditions)
         self.dataset = dataset
         self.alignment_checks(probes)

@@ -8,13 +8,13 @@ a probe that needs phone alignments against the dataset's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from harness.plugin.components import did_you_mean
 from harness.plugin.selection import Selection
 from harness.spec.config import CLASSIFY, FeatureConfig, SplitConfig, TargetConfig
-from harness.spec.probing import PROBING_PARAMS, Probing
+from harness.spec.probing import PROBING_PARAMS, Probing, probe_at_problems
 from harness.spec.sections import GROUP_KEYS
 from harness.spec.suite_types import Condition, ConditionStage, resolved
 from harness.spec.validate_tables import Reader
@@ -70,9 +70,12 @@ class TaskRules(Reader):
                 names.append(f"{name} (with {param} = ...)" if isinstance(param, str) else name)
         return ", ".join(names) or "none installed"
 
-    def probing(self, configs: dict[str, Any], probes: list[Selection]) -> Probing:
+    def probing(
+        self, configs: dict[str, Any], probes: list[Selection], models: Sequence[Selection] = ()
+    ) -> Probing:
         """[probing]: the probe clips' filter (a filter plugin, checked as a
-        condition's is) and the groups of probe languages."""
+        condition's is), the groups of probe languages and the steps to probe at
+        along training (within every model's budget)."""
         table = self.table("probing") or {}
         valid = [p.name for p in PROBING_PARAMS]
         for key in table.keys() - set(valid):
@@ -103,7 +106,36 @@ class TaskRules(Reader):
         splits = configs.get("splits")
         languages = list(splits.probe_languages) if splits is not None else []
         groups = self._probe_groups(given, languages)
-        return Probing(filter=selection, pairs=pairs is True or bool(groups), groups=groups)
+        probe_at = self._probe_at(table, configs, probes, models)
+        return Probing(
+            filter=selection, pairs=pairs is True or bool(groups), groups=groups, probe_at=probe_at
+        )
+
+    def _probe_at(
+        self,
+        table: dict[str, Any],
+        configs: dict[str, Any],
+        probes: list[Selection],
+        models: Sequence[Selection],
+    ) -> tuple[int | float, ...]:
+        """``probe_at`` as given, when valid (:func:`probe_at_problems`), else ()."""
+        if "probe_at" not in table:
+            return ()
+        given = table["probe_at"]
+        budgets = {}
+        if configs.get("target") is not None:
+            budgets["target.max_steps"] = configs["target"].max_steps
+        for i, model in enumerate(models):
+            if "max_steps" in model.target:
+                budgets[f"models[{i}].max_steps"] = model.target["max_steps"]
+        found = list(probe_at_problems(given, budgets))
+        if given and not probes and "probes" in self.data:
+            found.append(
+                ("probing.probe_at", "probes along training, and probes = [] asks for no "
+                 "probes: remove it or add [[probes]]")
+            )  # fmt: skip
+        self.problems += found
+        return () if found else tuple(given)
 
     def _probe_groups(
         self, given: dict[str, Any], languages: list[str]

@@ -20,6 +20,7 @@ from harness.output.layout import (
 )
 from harness.stats.analysis import Analysis, analyse
 from harness.tables import confusion_table, data_quality_table, streaming_table
+from harness.tables.probes import probes_csv
 from harness.tables.results import Results, load_results
 
 
@@ -45,7 +46,7 @@ def write_analysis(results: Results, analysis: Analysis) -> list[Path]:
     frames = {
         out / RUNS_CSV: results.runs,
         out / CURVES_CSV: results.curves,
-        out / PROBES_CSV: results.probes,
+        out / PROBES_CSV: probes_csv(records, results.probes),
         out / DATA_QUALITY_CSV: data_quality_table(records),
         out / CONFUSION_CSV: confusion_table(records),
         out / STREAMING_CSV: streaming_table(records),

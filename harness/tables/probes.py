@@ -1,5 +1,10 @@
 """Run records -> the probe tables: metrics (probes.csv), details, layers, speakers.
 
+:func:`probes_table` holds the final probing's rows (``step`` empty), which
+the statistics and the report read; :func:`along_table` the rows measured along
+training (``[probing] probe_at``), each with its ``step``. probes.csv holds both
+(:func:`probes_csv`).
+
 Every fact comes from the records: what a metric is (its role and its chance
 level) and whether a latent space needs a model were declared by the plugins
 and written into each record by :mod:`harness.run.execute`; nothing is inferred
@@ -21,8 +26,10 @@ __all__ = [
     "DETAIL_COLUMNS",
     "LAYER_COLUMNS",
     "PROBE_COLUMNS",
+    "along_table",
     "details_table",
     "layers_table",
+    "probes_csv",
     "probes_table",
     "speakers_table",
 ]
@@ -32,6 +39,7 @@ _PAIR_COLUMNS = ["extractor", "latent_space", "probe"]
 PROBE_COLUMNS = [
     *IDENTITY_COLUMNS,
     *_PAIR_COLUMNS,
+    "step",
     "metric",
     "value",
     "higher_is_better",
@@ -61,6 +69,7 @@ def _probe_row(row: ProbeRow, model_free: set[str]) -> dict[str, Any]:
         "extractor": row.extractor or str(space or "").split("/")[0],
         "latent_space": space,
         "probe": row.probe,
+        "step": row.step,
         "metric": row.metric,
         "value": row.value,
         "higher_is_better": bool(row.higher_is_better),
@@ -84,25 +93,51 @@ def probes_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFra
     for record in as_records(records):
         model_free = record.model_free_spaces()
         rows += [{**identity(record), **_probe_row(r, model_free)} for r in record.probes]
+    return _probe_frame(rows)
+
+
+def along_table(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
+    """The rows of :func:`probes_table` measured along training, one per run x
+    step x latent space x probe x metric; ``chance`` from the same step."""
+    rows = []
+    for record in as_records(records):
+        if record.along_training is not None:
+            rows += [{**identity(record), **_probe_row(r, set())}
+                     for r in record.along_training.probes]  # fmt: skip
+    return _probe_frame(rows)
+
+
+def probes_csv(
+    records: Iterable[RunRecord | Mapping[str, Any]], final: pd.DataFrame
+) -> pd.DataFrame:
+    """probes.csv: the ``final`` probing's rows (:func:`probes_table`), then those
+    along training, if any."""
+    along = along_table(records)
+    return final if along.empty else pd.concat([final, along], ignore_index=True)
+
+
+def _probe_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
-        return pd.DataFrame(columns=PROBE_COLUMNS)
+        return pd.DataFrame(columns=PROBE_COLUMNS).astype({"step": "Int64"})
     probes = pd.DataFrame(rows)
     probes["value"] = pd.to_numeric(probes["value"], errors="coerce").astype(float)
     probes["seed"] = pd.to_numeric(probes["seed"], errors="coerce").astype("Int64")
+    probes["step"] = pd.to_numeric(probes["step"], errors="coerce").astype("Int64")
     probes["chance"] = _chance_column(probes)
     return probes[PROBE_COLUMNS]
 
 
 def _chance_column(probes: pd.DataFrame) -> pd.Series:
     """For each score, the value of the reference metric its probe declared as
-    its chance level, reported on the same run, latent space and probe."""
-    keys = probes[["run_id", "latent_space", "probe", "metric"]].itertuples(index=False, name=None)
-    lookup = dict(zip(keys, probes["value"], strict=True))
+    its chance level, reported on the same run, step, latent space and probe."""
+    where = ["run_id", "step", "latent_space", "probe"]
+    steps = probes["step"].astype(object).where(probes["step"].notna(), None)
+    frame = probes.assign(step=steps)
+    keys = frame[[*where, "metric"]].itertuples(index=False, name=None)
+    lookup = dict(zip(keys, frame["value"], strict=True))
     out = []
-    for run_id, space, probe, chance in probes[
-        ["run_id", "latent_space", "probe", "chance_metric"]
-    ].itertuples(index=False, name=None):
-        value = lookup.get((run_id, space, probe, chance)) if isinstance(chance, str) else None
+    for *at, chance in frame[[*where, "chance_metric"]].itertuples(index=False, name=None):
+        value = lookup.get((*at, chance)) if isinstance(chance, str) else None
         out.append(np.nan if value is None else value)
     return pd.Series(out, index=probes.index, dtype=float)
 

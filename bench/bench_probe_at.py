@@ -1,0 +1,104 @@
+"""Benchmark: what probes along training (``[probing] probe_at``) cost a
+flagship-size LSTM run.
+
+One run of suites/pretrain.toml (the control, the 64-unit LSTM, the suite's
+probes, 640 probe clips), executed in this process three times: without
+``probe_at``, to learn the step it stops at; then, interleaved with a second
+plain run, with ``probe_at`` of ``--points`` steps spread evenly from 0 to that
+stop (so every point is measured: points after a run stopped are not). The
+ratio is the CPU seconds of the whole run (data, features, training, latents,
+probes) with the points over without; the record's own clocks say where the
+extra time went (``along_training.seconds``). The training numbers of the two
+runs are compared too: they must be identical.
+
+    python bench/bench_probe_at.py                  # 5 points, seed 1
+    python bench/bench_probe_at.py --points 9 --seed 2
+
+The corpus and features come from the harness cache (generated on first use,
+which is not timed here: a first call runs the plain run once untimed). A
+benchmark, not a test: it asserts nothing. docs/probes.md states its numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.plugin.registry import load_registry
+from harness.run.execute import execute
+from harness.spec.expand import RunSpec, expand
+from harness.spec.suite import load_suite
+from harness.testing import to_toml
+
+FLAGSHIP = Path(__file__).parent.parent / "suites" / "pretrain.toml"
+
+
+def flagship_run(seed: int, folder: Path) -> RunSpec:
+    """The flagship's control run of the LSTM with ``seed``."""
+    suite: dict[str, Any] = tomllib.loads(FLAGSHIP.read_text(encoding="utf-8"))
+    suite["seeds"] = [seed]
+    suite["conditions"] = suite["conditions"][:1]
+    suite["models"] = [m for m in suite["models"] if m["plugin"] == "lstm"]
+    path = folder / "suite.toml"
+    path.write_text(to_toml(suite), encoding="utf-8")
+    return expand(load_suite(path))[0]
+
+
+def timed_run(spec: RunSpec, folder: Path, registry: Any) -> tuple[dict[str, Any], float, float]:
+    """The record, CPU and wall seconds of one execution of ``spec``."""
+    run_dir = Path(tempfile.mkdtemp(dir=folder))
+    cpu, wall = time.process_time(), time.perf_counter()
+    record = execute(spec, run_dir, registry)
+    return record, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def training_numbers(record: dict[str, Any]) -> tuple[Any, ...]:
+    conv = record["convergence"]
+    return conv["steps"], conv["final_heldout_loss"], tuple(record["curve"]["heldout_loss"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="pairs of timed runs")
+    args = parser.parse_args()
+    registry = load_registry()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plain = flagship_run(args.seed, folder)
+        first, _, _ = timed_run(plain, folder, registry)  # warms the caches; finds the stop
+        stop = int(first["convergence"]["steps"])
+        points = tuple(int(s) for s in np.unique(np.linspace(0, stop, args.points).round()))
+        probed = dataclasses.replace(plain, probe_at=points)
+        print(f"run stops at step {stop} ({first['status']}); probe_at = {list(points)}")
+        cpu: dict[str, list[float]] = {"plain": [], "probe_at": []}
+        wall: dict[str, list[float]] = {"plain": [], "probe_at": []}
+        for i in range(args.repeats):
+            order = [("plain", plain), ("probe_at", probed)]
+            for name, spec in order if i % 2 == 0 else order[::-1]:
+                record, c, w = timed_run(spec, folder, registry)
+                cpu[name].append(c)
+                wall[name].append(w)
+                if name == "probe_at":
+                    along = record["along_training"]
+                    print(
+                        f"measured {along['measured']}; probing along: {along['seconds']:.2f} s wall"
+                    )
+                    same = training_numbers(record) == training_numbers(first)
+                    print(f"training numbers identical to the plain run: {same}")
+                print(f"{name}: cpu {c:.2f} s, wall {w:.2f} s, phases {record['phase_seconds']}")
+        ratio = np.median(cpu["probe_at"]) / np.median(cpu["plain"])
+        print(f"CPU ratio with {len(points)} points / without: {ratio:.2f}")
+        print(f"wall ratio: {np.median(wall['probe_at']) / np.median(wall['plain']):.2f}")
+
+
+if __name__ == "__main__":
+    main()
