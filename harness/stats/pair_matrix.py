@@ -4,10 +4,10 @@ declared groups separate better than pairs within.
 A pair's score is computed here from the stored latents, so any latent space
 of any run has a matrix without a probe of its own: the balanced accuracy of a
 nearest-centroid rule on the two languages' probe clips (each dimension
-z-scored over the run's probe clips, which uses no label), leave one speaker
-out: a clip is classed by the centroids of the *other* speakers of each
-language. Each speaker's additive share of that score (its correct clips over
-its language's clips, halved) makes the speaker the unit, as in
+z-scored over the run's probe clips, which uses no label), one speaker of
+each language left out together (:func:`loso_shares`). Each speaker's
+additive share of that score (its clips' shares over its language's clips,
+halved) makes the speaker the unit, as in
 :mod:`harness.stats.speakers`:
 
 * **per pair** the seed mean with a 95% CI counting seeds and speakers as
