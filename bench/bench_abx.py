@@ -10,6 +10,15 @@ dimensions), so the errors land between 0 and chance. What is timed is the
 probe's own work on one latent space: items, the seeded cap, the batched DTW
 of every pair a cell reads, the cells and their averages.
 
+It is timed against one flagship LSTM run's training, measured in the same
+process and interleaved with it (``--repeats`` rounds, alternating which goes
+first, so a busy machine slows both alike): :func:`harness.learning.training.train`
+with the flagship's model (LSTM, 64 units, 40 mels), batches (16 segments of
+100 frames), optimiser and held-out evaluation every 5 steps, for the median
+number of steps (target and pretraining) of the stored flagship LSTM runs
+(tests/fixtures/readme_runs/pretrain), on random frames of the flagship's
+sizes (24 training and 16 held-out clips of 4 s).
+
     python bench/bench_abx.py                       # flagship size, default probe
     python bench/bench_abx.py --languages-probed 1 --max-x-speakers 2   # cheaper settings
     python bench/bench_abx.py --languages 1 --speakers 3 --clips 2 --reference
@@ -30,12 +39,15 @@ A benchmark, not a test: it asserts nothing. docs/probes.md states its numbers.
 from __future__ import annotations
 
 import argparse
+import json
+import lzma
+import statistics
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from timing import stopwatch
+from timing import best_and_median, interleaved, stopwatch, timed
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameInput, FrameLatents
@@ -44,8 +56,43 @@ from harness_plugins.probes.abx_probe import ABXProbe
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-#: the flagship LSTM run's median training seconds (docs/running.md, same machine class)
-FLAGSHIP_TRAINING_S = 3.09
+ROOT = Path(__file__).resolve().parent.parent
+#: the stored flagship runs (bench/readme_numbers.py)
+FLAGSHIP_RUNS = ROOT / "tests" / "fixtures" / "readme_runs" / "pretrain" / "records.jsonl.xz"
+
+
+def flagship_steps() -> int:
+    """The median optimiser steps (target + pretraining) of the stored flagship LSTM runs."""
+    with lzma.open(FLAGSHIP_RUNS, "rt") as lines:
+        records = [json.loads(line) for line in lines]
+    steps = [
+        (r["convergence"]["steps"] or 0) + (r["convergence"]["pretrain_steps"] or 0)
+        for r in records
+        if r["spec"]["model"]["plugin"] == "lstm"
+    ]
+    return int(statistics.median(steps))
+
+
+def training_run(steps: int, seed: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one flagship-like LSTM training of ``steps`` steps."""
+    from harness.learning.training import TrainingData, train
+    from harness.spec.config import TargetConfig, TrainingConfig
+    from harness_plugins.models.lstm_model import LSTMModel
+
+    rng = np.random.default_rng(seed)
+    data = TrainingData(
+        train=rng.random((96, 100, 40), dtype=np.float32),
+        heldout=rng.random((64, 100, 40), dtype=np.float32),
+    )
+    # an unreachable absolute threshold: the run is censored after exactly ``steps`` steps
+    target = TargetConfig(
+        language="es", threshold=0.0, threshold_mode="absolute", max_steps=steps, eval_every=5
+    )
+    training = TrainingConfig(optimizer="adam", lr=0.003, batch_size=16, segment_frames=100)
+    _, wall, cpu = timed(
+        lambda: train(LSTMModel(64), 40, data, target=target, training=training, seed=seed)
+    )
+    return wall, cpu
 
 
 def synthetic_set(
@@ -158,6 +205,7 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="also time the brute force")
     parser.add_argument("--null", type=int, default=0, help="suites of the null simulation")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.null:
@@ -174,16 +222,27 @@ def main() -> None:
         f"max_items {cap}, max_x_speakers {args.max_x_speakers or None}, "
         f"{args.threads} thread(s)"
     )
-    with stopwatch() as fast:
-        result = probe.run_frames(given)
-    print(
-        f"abx (batched): {fast.wall:.2f} s wall, {fast.cpu:.2f} s CPU; "
-        + ", ".join(f"{k} {v:.2f}" for k, v in result.metrics.items())
-    )
-    print(
-        f"  against the flagship LSTM run's training ({FLAGSHIP_TRAINING_S} s): "
-        f"{fast.cpu / FLAGSHIP_TRAINING_S:.2f}x by CPU, {fast.wall / FLAGSHIP_TRAINING_S:.2f}x by wall"
-    )
+    steps = flagship_steps()
+    training_run(steps, seed=99)  # warm up torch's kernels before anything is timed
+    results = []
+
+    def abx(_: int) -> tuple[float, float]:
+        with stopwatch() as fast:
+            results.append(probe.run_frames(given))
+        return fast.wall, fast.cpu
+
+    keys = ("train_wall", "train_cpu", "abx_wall", "abx_cpu")
+    times = interleaved(args.repeats, lambda seed: training_run(steps, seed), abx, keys)
+    best, median = best_and_median(times)
+    print("abx: " + ", ".join(f"{k} {v:.2f}" for k, v in results[0].metrics.items()))
+    print(f"{args.repeats} interleaved rounds; training: the flagship LSTM run, {steps} steps")
+    for clock in ("cpu", "wall"):
+        print(
+            f"  {clock}: abx {best[f'abx_{clock}']:.2f} s best / {median[f'abx_{clock}']:.2f} "
+            f"median, training {best[f'train_{clock}']:.2f} / {median[f'train_{clock}']:.2f}; "
+            f"abx / training {best[f'abx_{clock}'] / best[f'train_{clock}']:.2f}x best, "
+            f"{median[f'abx_{clock}'] / median[f'train_{clock}']:.2f}x median"
+        )
     if args.reference:
         from helpers import abx_reference
 

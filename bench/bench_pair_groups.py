@@ -11,15 +11,20 @@ fraction of suites in which
 
 * `groups`: the group test says pairs across groups separate better (one
   test, one-sided p < 0.05);
-* `any_pair`: at least one of the ten pairs is above chance after Holm.
+* `any_pair`: at least one of the ten pairs is above chance after Holm;
+* `mean score`: the pair scores' mean over pairs, seeds and suites (0.5 is
+  chance; without language it measures the score's bias).
 
-Scenarios: `no language` (centroids all 0: every claim is false), `equidistant`
-(every pair of centroids equally far: the group claim is false, the pair
-claims true) and `grouped` (languages of a group share most of their centroid:
-the group claim is true).
+Scenarios: `no language` (centroids all 0: every claim is false), `no
+language, t3` (the same with speaker offsets and clip noise drawn from
+Student's t with 3 degrees of freedom, scaled to unit variance: heavy tails),
+`equidistant` (every pair of centroids equally far: the group claim is
+false, the pair claims true) and `grouped` (languages of a group share most
+of their centroid: the group claim is true).
 
     python bench/bench_pair_groups.py                 # the numbers in docs/report.md
     python bench/bench_pair_groups.py --suites 50     # quicker, noisier
+    python bench/bench_pair_groups.py --scenario "no language, t3"
 
 Monte Carlo standard error of a rate p over n suites: sqrt(p (1 - p) / n).
 """
@@ -35,6 +40,7 @@ import numpy as np
 from harness.stats.multiple import holm
 from harness.stats.pair_matrix import group_contrast, pair_tests, run_pairs, stack_runs
 
+SCENARIOS = ("no language", "no language, t3", "equidistant", "grouped")
 LANGUAGES = ("a", "b", "c", "d", "e")
 GROUPS = {"a": "g1", "b": "g1", "c": "g2", "d": "g2", "e": "g3"}
 DIMS = 8
@@ -44,7 +50,7 @@ RELABELLINGS = 299
 
 
 def centroids(scenario: str, separation: float, rng: np.random.Generator) -> np.ndarray:
-    if scenario == "no language":
+    if scenario.startswith("no language"):
         return np.zeros((len(LANGUAGES), DIMS))
     if scenario == "equidistant":
         return separation * np.eye(len(LANGUAGES), DIMS) / np.sqrt(2)
@@ -59,12 +65,18 @@ def centroids(scenario: str, separation: float, rng: np.random.Generator) -> np.
 
 def one_suite(scenario: str, speakers: int, clips: int, seeds: int, rng: np.random.Generator):
     mu = centroids(scenario, 1.5, rng)
+
+    def noise() -> np.ndarray:
+        if scenario.endswith("t3"):
+            return rng.standard_t(3, DIMS) / np.sqrt(3.0)  # unit variance, heavy tails
+        return rng.standard_normal(DIMS)
+
     langs, spk, rows = [], [], []
     for i, lang in enumerate(LANGUAGES):
         for s in range(speakers):
-            offset = mu[i] + rng.standard_normal(DIMS)
+            offset = mu[i] + noise()
             for _ in range(clips):
-                rows.append(offset + 0.7 * rng.standard_normal(DIMS))
+                rows.append(offset + 0.7 * noise())
                 langs.append(lang)
                 spk.append(f"{lang}{s}")
     base = np.vstack(rows)
@@ -79,16 +91,21 @@ def one_suite(scenario: str, speakers: int, clips: int, seeds: int, rng: np.rand
     scores = {p: stack_runs(v) for p, v in per_pair.items()}
     p_pairs = holm([pair_tests(s)["p_vs_chance"] for s in scores.values()])
     contrast = group_contrast(scores, GROUPS)
-    return contrast["p_value"] < 0.05, bool((p_pairs < 0.05).any())
+    mean = float(np.mean([s.contributions.sum(axis=1).mean() for s in scores.values()]))
+    return contrast["p_value"] < 0.05, bool((p_pairs < 0.05).any()), mean
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", type=int, default=300)
+    parser.add_argument("--scenario", choices=SCENARIOS, action="append", help="default: all")
     args = parser.parse_args()
-    print("| scenario | speakers per language | clips | seeds | groups | any pair | suites |")
-    print("|---|---|---|---|---|---|---|")
-    for scenario in ("no language", "equidistant", "grouped"):
+    print(
+        "| scenario | speakers per language | clips | seeds | groups | any pair | mean score "
+        "| suites |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for scenario in args.scenario or SCENARIOS:
         for speakers, clips, seeds in ((3, 4, 5), (6, 4, 5)):
             rng = np.random.default_rng(0)
             start = time.process_time()
@@ -96,10 +113,11 @@ def main() -> None:
                 [one_suite(scenario, speakers, clips, seeds, rng) for _ in range(args.suites)]
             )
             cpu = time.process_time() - start
-            groups, pair = hits.mean(axis=0)
+            groups, pair, mean = hits.mean(axis=0)
+            se = hits[:, 2].std(ddof=1) / np.sqrt(len(hits))
             print(
                 f"| {scenario} | {speakers} | {clips} | {seeds} | {groups:.1%} | {pair:.1%} "
-                f"| {args.suites} ({cpu:.0f} s CPU) |",
+                f"| {mean:.3f} (SE {se:.3f}) | {args.suites} ({cpu:.0f} s CPU) |",
                 flush=True,
             )
 

@@ -28,21 +28,28 @@ from helpers.fake_results import FakeSuite, write_fake_results
 
 
 def _brute_force(x, clips, labels):
-    """Leave-one-speaker-out nearest centroid, clip by clip, as written."""
+    """Symmetric leave-out nearest centroid, clip by clip and partner by
+    partner, as written: a clip of s against each speaker t of the other
+    language, s left out of its own centroid and t out of the other."""
     n_speakers = labels.size
     out = np.zeros(n_speakers)
     clips_a = sum((clips == t).sum() for t in range(n_speakers) if labels[t])
     for i in range(len(x)):
         s = clips[i]
-        others = clips != s
-        centre_a = x[labels[clips] & others].mean(axis=0)
-        centre_b = x[~labels[clips] & others].mean(axis=0)
-        says_a = np.sum((x[i] - centre_a) ** 2) < np.sum((x[i] - centre_b) ** 2)
-        out[s] += (says_a == labels[s]) / (2 * (clips_a if labels[s] else len(x) - clips_a))
+        partners = [t for t in range(n_speakers) if labels[t] != labels[s]]
+        right = 0
+        for t in partners:
+            others = (clips != s) & (clips != t)
+            centre_a = x[labels[clips] & others].mean(axis=0)
+            centre_b = x[~labels[clips] & others].mean(axis=0)
+            says_a = np.sum((x[i] - centre_a) ** 2) < np.sum((x[i] - centre_b) ** 2)
+            right += says_a == labels[s]
+        share = right / len(partners)
+        out[s] += share / (2 * (clips_a if labels[s] else len(x) - clips_a))
     return out
 
 
-def test_speaker_shares_are_the_leave_one_speaker_out_balanced_accuracy():
+def test_speaker_shares_are_the_symmetric_leave_out_balanced_accuracy():
     rng = np.random.default_rng(0)
     clips = np.repeat(np.arange(6), [3, 4, 2, 3, 5, 3])
     x = rng.standard_normal((len(clips), 5))
@@ -51,6 +58,35 @@ def test_speaker_shares_are_the_leave_one_speaker_out_balanced_accuracy():
     fast = loso_shares(x, clips, labels)
     slow = np.array([_brute_force(x, clips, row) for row in labels])
     np.testing.assert_allclose(fast, slow, atol=1e-12)
+
+
+def test_uneven_languages_and_chunks_give_the_same_shares(monkeypatch):
+    rng = np.random.default_rng(3)
+    clips = np.repeat(np.arange(7), [2, 3, 2, 4, 3, 2, 3])
+    x = rng.standard_normal((len(clips), 4))
+    labels = relabellings([str(i) for i in range(7)], np.arange(7) < 3)
+    whole = loso_shares(x, clips, labels)
+    np.testing.assert_allclose(whole[0], _brute_force(x, clips, labels[0]), atol=1e-12)
+    monkeypatch.setattr("harness.stats.pair_matrix._CHUNK", 1)  # one labelling at a time
+    np.testing.assert_allclose(loso_shares(x, clips, labels), whole, atol=1e-12)
+
+
+def _null_score(speakers: int, rng: np.random.Generator) -> float:
+    """One pair's score on latents without language: speaker offsets and clip noise."""
+    clips = np.repeat(np.arange(2 * speakers), 4)
+    x = rng.standard_normal((2 * speakers, 8))[clips] + rng.standard_normal((len(clips), 8))
+    labels = (np.arange(2 * speakers) < speakers)[None, :]
+    return float(loso_shares(x, clips, labels)[0].sum())
+
+
+def test_the_score_centres_on_chance_without_language():
+    """Leaving one speaker out alone put this at 0.43 (3 speakers a language)
+    and 0.47 (6): its language's centroid was one speaker short."""
+    rng = np.random.default_rng(4)
+    for speakers in (3, 6):
+        scores = np.array([_null_score(speakers, rng) for _ in range(300)])
+        se = scores.std(ddof=1) / np.sqrt(scores.size)
+        assert abs(scores.mean() - 0.5) < 3 * se, (speakers, scores.mean(), se)
 
 
 def test_relabellings_are_every_assignment_or_seeded_by_the_speakers():

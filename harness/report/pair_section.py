@@ -49,8 +49,9 @@ def pair_section(results: Results, analysis: Analysis) -> str:
     out.append(para(
         "Separability of every pair of probe languages: the balanced accuracy of a "
         "nearest-centroid rule on the two languages' probe clips, each speaker classed by "
-        "the centroids of the other speakers (chance 0.5; leaving a speaker out puts scores "
-        "without language slightly below it). Mean over seeds with its 95% CI, seeds and "
+        "its language's centroid without it against the other's without one of its speakers, "
+        "in turn (chance 0.5; a language whose speakers spread more can still score below "
+        "it). Mean over seeds with its 95% CI, seeds and "
         "speakers counted as sampled; * marks a pair above chance by a permutation test that "
         "relabels the pair's speakers (the same relabellings in every seed), Holm-corrected "
         "over the pairs of one matrix."

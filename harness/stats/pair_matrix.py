@@ -4,10 +4,10 @@ declared groups separate better than pairs within.
 A pair's score is computed here from the stored latents, so any latent space
 of any run has a matrix without a probe of its own: the balanced accuracy of a
 nearest-centroid rule on the two languages' probe clips (each dimension
-z-scored over the run's probe clips, which uses no label), leave one speaker
-out: a clip is classed by the centroids of the *other* speakers of each
-language. Each speaker's additive share of that score (its correct clips over
-its language's clips, halved) makes the speaker the unit, as in
+z-scored over the run's probe clips, which uses no label), one speaker of
+each language left out together (:func:`loso_shares`). Each speaker's
+additive share of that score (its clips' shares over its language's clips,
+halved) makes the speaker the unit, as in
 :mod:`harness.stats.speakers`:
 
 * **per pair** the seed mean with a 95% CI counting seeds and speakers as
@@ -105,13 +105,22 @@ def _assignments(size: int, k: int) -> np.ndarray:
 
 
 def loso_shares(x: np.ndarray, speaker: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each speaker's share of the leave-one-speaker-out nearest-centroid
+    """Each speaker's share of the symmetric leave-out nearest-centroid
     balanced accuracy, under each labelling: (R, S).
+
+    A clip of speaker s is classed once per speaker t of the other language:
+    by the centroid of its own language without s and the centroid of the
+    other without t (one speaker of each language left out together), and
+    scores the share of those partners it is classed right with. Both
+    centroids then lack one speaker, so under no language the two are alike
+    and the score centres on 0.5; leaving s out alone (its own centroid one
+    speaker short, the other whole) put it below.
 
     :param x: (clips, dims) latents of the pair's clips.
     :param speaker: each clip's speaker index in 0..S-1.
     :param labels: (R, S) booleans, True where the speaker is language a.
     """
+    labels = np.asarray(labels, dtype=bool)
     n_speakers = labels.shape[1]
     onehot = np.zeros((len(x), n_speakers))
     onehot[np.arange(len(x)), speaker] = 1.0
@@ -119,26 +128,58 @@ def loso_shares(x: np.ndarray, speaker: np.ndarray, labels: np.ndarray) -> np.nd
     counts = onehot.sum(axis=0)
     gram_clip = x @ sums.T  # (n, S): x_i . sum_t
     gram = sums @ sums.T  # (S, S)
-    mine = gram_clip[np.arange(len(x)), speaker]  # x_i . sum of its own speaker
-    distances = []
-    for member in (labels.astype(float), 1.0 - labels):  # class a, then class b
-        in_class = member[:, speaker].T  # (n, R): is the clip's speaker in the class
-        dot = gram_clip @ member.T - in_class * mine[:, None]
-        norm = ((member @ gram) * member).sum(axis=1)[None, :]
-        norm = (
-            norm
-            - 2 * in_class * (gram @ member.T)[speaker]
-            + in_class * gram[speaker, speaker][:, None]
-        )
-        size = (member @ counts)[None, :] - in_class * counts[speaker][:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            distances.append(norm / size**2 - 2 * dot / size)
-    says_a = distances[0] < distances[1]
-    correct = says_a == labels[:, speaker].T  # (n, R)
-    per_speaker = onehot.T @ correct.astype(float)  # (S, R); a float product: BLAS
+    step = max(1, _CHUNK // max(1, len(x) * n_speakers))
+    parts = [
+        _shares(gram_clip, gram, counts, speaker, labels[r : r + step])
+        for r in range(0, len(labels), step)
+    ]
+    per_speaker = np.vstack(parts)  # (R, S): right-classed clip shares summed
     in_a = labels.astype(float) @ counts
     class_clips = np.where(labels, in_a[:, None], (counts.sum() - in_a)[:, None])
-    return per_speaker.T / (2.0 * class_clips)
+    return per_speaker / (2.0 * class_clips)
+
+
+#: clips x speakers x labellings held at once (memory of :func:`_shares`)
+_CHUNK = 2_000_000
+
+
+def _shares(
+    gram_clip: np.ndarray,
+    gram: np.ndarray,
+    counts: np.ndarray,
+    speaker: np.ndarray,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """(R, S): per speaker, its clips' shares of partners they are classed right with."""
+    member = labels.astype(float)
+    # per labelling and speaker t: the centroid of t's language without t
+    norm, dot, size = [], [], []
+    for m in (member, 1.0 - member):
+        norm.append(((m @ gram) * m).sum(axis=1)[:, None])  # |sum of the language|^2
+        dot.append(m @ gram)  # (R, S): sum of the language . sum of t
+        size.append((m @ counts)[:, None])
+    size_t = np.where(labels, size[0], size[1]) - counts[None, :]  # (R, S)
+    norm_t = (
+        np.where(labels, norm[0], norm[1])
+        - 2 * np.where(labels, dot[0], dot[1])
+        + np.diag(gram)[None, :]
+    )
+    # x_i . the sum of t's language: (n, R, S)
+    x_lang = np.where(
+        labels[None], (gram_clip @ member.T)[:, :, None], (gram_clip @ (1.0 - member).T)[:, :, None]
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distance = norm_t / size_t**2 - 2 * (x_lang - gram_clip[:, None, :]) / size_t
+    rows = np.arange(len(speaker))
+    own = distance[rows, :, speaker]  # (n, R): to its own language's centroid without it
+    mine = labels[:, speaker].T  # (n, R): is the clip's speaker language a
+    partner = labels[None, :, :] != mine[:, :, None]  # (n, R, S)
+    right = np.where(mine[:, :, None], own[:, :, None] < distance, own[:, :, None] <= distance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (right & partner).sum(axis=2) / partner.sum(axis=2)  # (n, R)
+    onehot = np.zeros((len(speaker), gram.shape[0]))
+    onehot[rows, speaker] = 1.0
+    return share.T @ onehot
 
 
 def standardised(latents: np.ndarray) -> np.ndarray:

@@ -55,11 +55,17 @@ class Items:
 
 def item_frames(frames: np.ndarray, times: np.ndarray, start: float, end: float) -> np.ndarray:
     """The frames of a phone from ``start`` to ``end`` s: those whose time is inside
-    it, else the one nearest its middle."""
-    inside = (times >= start) & (times <= end)
-    if inside.any():
-        return frames[inside]
-    nearest = int(np.argmin(np.abs(times - (start + end) / 2)))
+    it, else the one nearest its middle (the earlier of two as near). ``times``
+    increase (the :class:`FrameLatents` contract), so both are binary searches."""
+    low = int(np.searchsorted(times, start, side="left"))
+    high = int(np.searchsorted(times, end, side="right"))
+    if high > low:
+        return frames[low:high]
+    middle = (start + end) / 2
+    after = int(np.searchsorted(times, middle))
+    nearest = min(after, len(times) - 1)
+    if after > 0 and (after == len(times) or middle - times[after - 1] <= times[after] - middle):
+        nearest = after - 1
     return frames[nearest : nearest + 1]
 
 
@@ -119,19 +125,35 @@ def _groups(items: Items) -> dict[tuple[str, str, str], list[int]]:
 
 def frame_distances(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Tensor:
     """(P, N, M) distances between the frames of x (P, N, D) and y (P, M, D)."""
+    return _distances(_prepare(x, distance), _prepare(y, distance), distance)
+
+
+def _prepare(frames: torch.Tensor, distance: str) -> tuple[torch.Tensor, ...]:
+    """What :func:`_distances` needs of each frame, computed once per frame
+    (not once per pair): the unit vector (cosine); the frame, its log and its
+    negative entropy (KL); the frame (euclidean)."""
     if distance == "cosine":
-        xn = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        yn = y / y.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        return torch.bmm(xn, yn.transpose(1, 2)).clamp(-1.0, 1.0).acos() / math.pi
+        return (frames / frames.norm(dim=-1, keepdim=True).clamp_min(1e-12),)
+    if distance == "kl_symmetric":
+        log = (frames + KL_EPSILON).log()
+        return frames, log, (frames * log).sum(-1, keepdim=True)
+    if distance == "euclidean":
+        return (frames,)
+    raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+
+
+def _distances(
+    x: tuple[torch.Tensor, ...], y: tuple[torch.Tensor, ...], distance: str
+) -> torch.Tensor:
+    """(P, N, M) frame distances from prepared frames (:func:`_prepare`)."""
+    if distance == "cosine":
+        return torch.bmm(x[0], y[0].transpose(1, 2)).clamp(-1.0, 1.0).acos() / math.pi
     if distance == "kl_symmetric":
         # 0.5 KL(p||q) + 0.5 KL(q||p) = 0.5 sum (p - q)(log(p + e) - log(q + e))
-        lx, ly = (x + KL_EPSILON).log(), (y + KL_EPSILON).log()
-        own = (x * lx).sum(-1)[:, :, None] + (y * ly).sum(-1)[:, None, :]
-        cross = torch.bmm(x, ly.transpose(1, 2)) + torch.bmm(lx, y.transpose(1, 2))
+        own = x[2] + y[2].transpose(1, 2)
+        cross = torch.bmm(x[0], y[1].transpose(1, 2)) + torch.bmm(x[1], y[0].transpose(1, 2))
         return 0.5 * (own - cross)
-    if distance == "euclidean":
-        return torch.cdist(x, y)
-    raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    return torch.cdist(x[0], y[0])
 
 
 def dtw(cost: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
@@ -139,42 +161,46 @@ def dtw(cost: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     pair p's own size (n[p], m[p]). Steps right, down or diagonal; where two
     predecessors cost the same, diagonal, then left, then up wins (the path
     length depends on it). The recursion runs over anti-diagonals i + j = k,
-    each one vectorised over pairs and rows; a diagonal is kept with one extra
-    leading column of infinity, so row i - 1 of the previous one is a slice."""
+    each one vectorised over rows and pairs; a diagonal is kept with one extra
+    leading row of infinity, so row i - 1 of the previous one is a slice.
+
+    The diagonals are laid out once as (K, N, P), pairs last, so every step
+    reads and writes contiguous blocks: a strided view of the cost with an
+    infinite margin to its right (row i shifted i places, so a cell left of
+    column 0 reads the previous row's margin), copied. Three buffers take
+    turns as the diagonals k - 2, k - 1 and k."""
     pairs, rows, cols = cost.shape
-    i = torch.arange(rows, device=cost.device)
-    k = torch.arange(rows + cols - 1, device=cost.device)
-    j = k[:, None] - i[None, :]  # (K, N): the column of row i on diagonal k
-    valid = (j >= 0) & (j < cols)
-    # every diagonal's costs at once, (P, K, N); cells off the matrix are infinite
-    skew = cost[:, i[None, :].expand_as(j), j.clamp(0, cols - 1)]
-    skew = skew.masked_fill(~valid, math.inf)
-    ends = (n + m - 2).to(cost.device)
-    last_row = (n - 1).to(cost.device)
-    out = torch.full((pairs,), math.nan, dtype=cost.dtype, device=cost.device)
-    prev = torch.full((pairs, rows + 1), math.inf, dtype=cost.dtype, device=cost.device)
-    prev_l = torch.zeros((pairs, rows + 1), dtype=cost.dtype, device=cost.device)
-    prev2, prev2_l = prev.clone(), prev_l.clone()
-    for step in range(rows + cols - 1):
-        cur = torch.full_like(prev, math.inf)
-        cur_l = torch.ones_like(prev_l)
+    width = rows + cols
+    padded = torch.full((pairs, rows, width), math.inf, dtype=cost.dtype, device=cost.device)
+    padded[:, :, :cols] = cost
+    skew = padded.as_strided((pairs, width - 1, rows), (rows * width, 1, width - 1))
+    skew = skew.permute(1, 2, 0).contiguous()  # (K, N, P)
+    like = {"dtype": cost.dtype, "device": cost.device}
+    costs = [torch.full((rows + 1, pairs), math.inf, **like) for _ in range(3)]
+    lengths = [torch.zeros((rows + 1, pairs), **like) for _ in range(3)]
+    out = torch.full((pairs,), math.nan, **like)
+    ends = (n + m - 2).cpu().numpy()
+    by_end = np.argsort(ends, kind="stable")
+    bounds = np.searchsorted(ends[by_end], np.arange(width), side="left")
+    end_row = torch.as_tensor(n, device=cost.device)  # row n - 1, one down for the margin
+    for step in range(width - 1):
+        cur, prev, prev2 = (costs[(step - o) % 3] for o in range(3))
+        cur_l, prev_l, prev2_l = (lengths[(step - o) % 3] for o in range(3))
         if step == 0:
-            cur[:, 1:] = skew[:, 0]
+            cur[1:] = skew[0]
+            cur_l[1:] = 1.0
         else:
-            left, up, diag = prev[:, 1:], prev[:, :-1], prev2[:, :-1]
-            best = torch.minimum(torch.minimum(diag, left), up)
-            take_diag = diag == best
-            take_left = ~take_diag & (left == best)
-            steps = torch.where(
-                take_diag, prev2_l[:, :-1], torch.where(take_left, prev_l[:, 1:], prev_l[:, :-1])
-            )
-            cur[:, 1:] = skew[:, step] + best
-            cur_l[:, 1:] = steps + 1
-        done = torch.nonzero(ends == step).flatten()
+            left, up, diag = prev[1:], prev[:-1], prev2[:-1]
+            best = torch.minimum(diag, left)
+            torch.minimum(best, up, out=best)
+            steps = torch.where(left == best, prev_l[1:], prev_l[:-1])
+            steps = torch.where(diag == best, prev2_l[:-1], steps)
+            torch.add(skew[step], best, out=cur[1:])
+            torch.add(steps, 1.0, out=cur_l[1:])
+        done = by_end[bounds[step] : bounds[step + 1]]
         if len(done):
-            at = last_row[done] + 1
-            out[done] = cur[done, at] / cur_l[done, at]
-        prev2, prev2_l, prev, prev_l = prev, prev_l, cur, cur_l
+            at = torch.from_numpy(done).to(cost.device)
+            out[at] = cur[end_row[at], at] / cur_l[end_row[at], at]
     return out
 
 
@@ -182,31 +208,39 @@ def pair_distances(
     items: Items, pairs: np.ndarray, distance: str, chunk: int = CHUNK_PAIRS
 ) -> np.ndarray:
     """DTW distance of each item pair (rows of ``pairs``, (P, 2) indices), in
-    chunks of similar sizes so little is padded. Frames are gathered from one
-    flat array of every item's frames (a padded position repeats the item's
-    last frame; no path to the pair's end cell reaches it)."""
+    chunks of similar sizes so little is padded. Each frame is prepared for
+    the distance once (:func:`_prepare`), then gathered from one flat array of
+    every item's frames (a padded position repeats the item's last frame; no
+    path to the pair's end cell reaches it)."""
     out = np.empty(len(pairs), np.float64)
     if not len(pairs):
         return out
     sizes = np.array([len(f) for f in items.frames])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    flat = torch.from_numpy(np.concatenate(items.frames).astype(np.float32, copy=False))
-    n, m = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
-    order = np.lexsort((m, n))
     with torch.no_grad():
+        flat = torch.from_numpy(np.concatenate(items.frames).astype(np.float32, copy=False))
+        prepared = _prepare(flat, distance)
+        n, m = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
+        order = np.lexsort((m, n))
         for start in range(0, len(order), chunk):
             part = order[start : start + chunk]
-            x = _gather(flat, offsets, sizes, pairs[part, 0], int(n[part].max()))
-            y = _gather(flat, offsets, sizes, pairs[part, 1], int(m[part].max()))
-            cost = frame_distances(x, y, distance)
+            x = _gather(prepared, offsets, sizes, pairs[part, 0], int(n[part].max()))
+            y = _gather(prepared, offsets, sizes, pairs[part, 1], int(m[part].max()))
+            cost = _distances(x, y, distance)
             found = dtw(cost, torch.from_numpy(n[part]), torch.from_numpy(m[part]))
             out[part] = found.double().numpy()
     return out
 
 
 def _gather(
-    flat: torch.Tensor, offsets: np.ndarray, sizes: np.ndarray, which: np.ndarray, length: int
-) -> torch.Tensor:
-    """(len(which), length, D) frames of items ``which``, each padded with its last frame."""
+    prepared: tuple[torch.Tensor, ...],
+    offsets: np.ndarray,
+    sizes: np.ndarray,
+    which: np.ndarray,
+    length: int,
+) -> tuple[torch.Tensor, ...]:
+    """(len(which), length, ...) prepared frames of items ``which``, each padded
+    with its last frame."""
     step = np.minimum(np.arange(length)[None, :], sizes[which][:, None] - 1)
-    return flat[torch.from_numpy(offsets[which][:, None] + step)]
+    index = torch.from_numpy((offsets[which][:, None] + step).reshape(-1))
+    return tuple(t.index_select(0, index).view(len(which), length, t.shape[-1]) for t in prepared)
