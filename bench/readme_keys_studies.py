@@ -48,6 +48,7 @@ NAZZI: dict[str, Callable[[Stored], str]] = {
     "nazzi.runs": lambda st: count(_nazzi(st).results.records),
 }
 
+
 def _attunement(st: Stored) -> StoredSuite:
     return st["attunement"]
 

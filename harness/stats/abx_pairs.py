@@ -18,7 +18,8 @@ language block it belongs to is rescaled to its full number of pairs), the
 jackknife of a U-statistic (Arvesen 1969), stratified by language; the seed
 part is the spread of the per-seed sums, and their shared residual is
 counted once, as in :func:`harness.stats.speakers.crossed` (Clark's
-quasi-F), with Satterthwaite's degrees of freedom. Seeds stay paired:
+quasi-F), with Satterthwaite's degrees of freedom, each language block a
+term of its own. Seeds stay paired:
 callers pass per-seed differences of two conditions.
 """
 
@@ -45,17 +46,17 @@ def _blocks(strata: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(strata == h) for h in np.unique(strata)]
 
 
-def jackknife_variance(matrix: np.ndarray, strata: np.ndarray) -> tuple[float, int]:
-    """The stratified delete-one-speaker jackknife variance of the sum of the
-    off-diagonal, within-stratum entries of ``matrix`` (S x S), and its degrees
-    of freedom (speakers - strata, over the strata whose block is not all zero).
+def jackknife_parts(matrix: np.ndarray, strata: np.ndarray) -> list[tuple[float, int]]:
+    """Per stratum (language) whose block is not all zero, the delete-one-speaker
+    jackknife variance of the sum of the block's off-diagonal entries of
+    ``matrix`` (S x S) and its degrees of freedom (the block's speakers - 1).
 
-    Deleting speaker i of stratum h leaves (S_h - 1)(S_h - 2) of the block's
-    S_h (S_h - 1) pairs; the remaining sum is scaled back by S_h / (S_h - 2),
+    Deleting speaker i of a block of S_h speakers leaves (S_h - 1)(S_h - 2) of
+    its S_h (S_h - 1) pairs; the remaining sum is scaled back by S_h / (S_h - 2),
     so a deleted sum differs from the others' by that factor times the
     difference of the speakers' row-plus-column sums.
     """
-    var, df = 0.0, 0
+    parts = []
     for members in _blocks(np.asarray(strata)):
         size = members.size
         block = matrix[np.ix_(members, members)].copy()
@@ -64,37 +65,47 @@ def jackknife_variance(matrix: np.ndarray, strata: np.ndarray) -> tuple[float, i
             continue
         involving = block.sum(axis=0) + block.sum(axis=1)
         factor = size / (size - 2)
-        var += (size - 1) / size * factor**2 * float(np.sum((involving - involving.mean()) ** 2))
-        df += size - 1
-    return var, df
+        var = (size - 1) / size * factor**2 * float(np.sum((involving - involving.mean()) ** 2))
+        parts.append((var, size - 1))
+    return parts
+
+
+def jackknife_variance(matrix: np.ndarray, strata: np.ndarray) -> tuple[float, int]:
+    """The stratified jackknife variance of the within-stratum pair sum (the
+    blocks' variances added) and its degrees of freedom (speakers - strata,
+    over the blocks that are not all zero); :func:`jackknife_parts` per block."""
+    parts = jackknife_parts(matrix, strata)
+    return sum(v for v, _ in parts), sum(d for _, d in parts)
 
 
 def pair_crossed(values: np.ndarray, strata: np.ndarray) -> Crossed:
     """``values`` (seeds, S, S): per seed, each ordered speaker pair's share of
     a score (or of a paired difference); the seed-averaged sum over pairs with
     a standard error that counts seeds and speakers as sampled, speakers
-    resampled with their pairs (module doc)."""
+    resampled with their pairs (module doc). Each language block's jackknife
+    is its own term of Satterthwaite's degrees of freedom, so a block of few
+    speakers that carries most of the variance (an attunement's foreign side)
+    gets few degrees of freedom, not the other block's."""
     x = np.asarray(values, dtype=float)
     strata = np.asarray(strata)
     n = x.shape[0]
     totals = x.sum(axis=(1, 2))
     estimate = float(totals.mean())
     mean = x.mean(axis=0)
-    v_cols, df_cols = jackknife_variance(mean, strata)
+    blocks = jackknife_parts(mean, strata)
+    v_cols, df_cols = sum(v for v, _ in blocks), sum(d for _, d in blocks)
     if df_cols < 1 or not np.isfinite(x).all():
         return Crossed(estimate, np.nan, np.nan)
-    if n == 1:
-        return Crossed(estimate, float(np.sqrt(v_cols)), float(df_cols))
-    v_rows = float(totals.var(ddof=1)) / n
+    v_rows = float(totals.var(ddof=1)) / n if n > 1 else 0.0
     # the residual seed-by-speaker variation is in both parts above: count it once
-    v_err = sum(jackknife_variance(m - mean, strata)[0] for m in x) / ((n - 1) * n)
-    combined = max(v_rows + v_cols - v_err, v_rows, v_cols)
-    parts = [(v_rows, n - 1), (v_cols, df_cols), (v_err, (n - 1) * df_cols)]
-    if combined != v_rows + v_cols - v_err:  # the floor: one part carries it all
-        df = float(max(parts[:2], key=lambda p: p[0])[1])
-    else:
-        denom = sum(v**2 / d for v, d in parts if d > 0)
-        df = combined**2 / denom if denom > 0 else np.inf
+    v_err = sum(jackknife_variance(m - mean, strata)[0] for m in x) / ((n - 1) * n) if n > 1 else 0
+    combined = v_rows + v_cols - v_err
+    parts = [(v_rows, n - 1), *blocks, (-v_err, (n - 1) * df_cols)]
+    if combined < max(v_rows, v_cols):  # the floor: the larger of seeds and speakers alone
+        combined = max(v_rows, v_cols)
+        parts = [(v_rows, n - 1)] if v_rows > v_cols else blocks
+    denom = sum(v**2 / d for v, d in parts if d > 0)
+    df = combined**2 / denom if denom > 0 else np.inf
     return Crossed(estimate, float(np.sqrt(combined)), float(df))
 
 
