@@ -46,6 +46,10 @@ def attunement_frame(summary: pd.DataFrame, mode: str) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
+def _num(column: str) -> Cell:
+    return lambda row: fmt_num(float(row[column]))
+
+
 def attunement_section(results: Results, analysis: Analysis) -> str:
     """The section, or "" where no probe reported native and foreign ABX."""
     blocks = []
@@ -67,13 +71,14 @@ def attunement_section(results: Results, analysis: Analysis) -> str:
         vs = analysis.separability_vs_control
         vs = vs[vs["metric"] == f"abx_attunement_{mode}"] if not vs.empty else vs
         if not vs.empty:
+            vs = vs.assign(condition=[results.condition_label(c) for c in vs["condition"]])
             blocks.append(para(f"Attunement ({mode} speakers) against the control"))
             blocks.append(table(vs, [
                 ("model", "model"), ("condition", "condition"), ("latent space", "latent_space"),
-                ("attunement", "mean"), ("control", "mean_control"),
+                ("attunement", _num("mean")), ("control", _num("mean_control")),
                 ("difference [95% CI]",
                  ci_cell("difference", "difference_ci_low", "difference_ci_high", fmt_num)),
-                ("p (Holm)", p_cell("p_holm")), ("detectable", "detectable_difference"),
+                ("p (Holm)", p_cell("p_holm")), ("detectable", _num("detectable_difference")),
             ]))  # fmt: skip
     if not blocks:
         return ""
