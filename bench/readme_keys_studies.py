@@ -1,5 +1,5 @@
 """The README's numbers from the published studies' suites (suites/nazzi.toml,
-suites/prenatal.toml, suites/vogelsang.toml), computed from their stored runs
+suites/prenatal.toml, suites/vogelsang.toml, suites/attunement.toml), computed from their stored runs
 like the rest (readme_keys.py, readme_numbers.py). The language-pair matrix
 is computed from each run's stored latents, which the stored runs (records
 only) do not keep: its numbers in the README are measured facts
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from readme_keys import between, ci, comparison, count, one, vs
+from readme_keys import between, ci, comparison, count, f2, one, p_text, rows, vs
 
 if TYPE_CHECKING:
     from readme_numbers import Stored, StoredSuite
@@ -48,4 +48,51 @@ NAZZI: dict[str, Callable[[Stored], str]] = {
     "nazzi.runs": lambda st: count(_nazzi(st).results.records),
 }
 
-STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI}
+
+def _attunement(st: Stored) -> StoredSuite:
+    return st["attunement"]
+
+
+#: the LSTM's frames, where the conditions can differ (the raw features cannot)
+FRAMES = "lstm_state/h"
+
+
+def _abx(condition: str, side: str, space: str = FRAMES) -> Callable[[Stored], str]:
+    """``'0.62 [-6.01, 7.25]'``: a condition's across-speaker ABX score (or
+    attunement) with its 95% CI, seeds and speakers as sampled."""
+
+    def key(st: Stored) -> str:
+        table = _attunement(st).analysis.separability
+        row = one(rows(table, condition=condition, latent_space=space,
+                       metric=f"abx_{side}_across"))  # fmt: skip
+        return f"{f2(row['mean'])} [{ci(row['ci_low'], row['ci_high'], ', ')}]"
+
+    return key
+
+
+def _attuned_vs(condition: str) -> dict[str, Callable[[Stored], str]]:
+    """A condition's attunement (across) minus the control's, its CI and Holm p."""
+
+    def row(st: Stored) -> pd.Series:
+        table = _attunement(st).analysis.separability_vs_control
+        return one(rows(table, condition=condition, latent_space=FRAMES,
+                        metric="abx_attunement_across"))  # fmt: skip
+
+    prefix = f"attunement.{condition}.vs"
+    return {
+        prefix: lambda st: f2(row(st)["difference"]),
+        f"{prefix}_ci": lambda st: ci(row(st)["difference_ci_low"], row(st)["difference_ci_high"]),
+        f"{prefix}_p": lambda st: p_text(row(st)["p_holm"]),
+    }
+
+
+ATTUNEMENT: dict[str, Callable[[Stored], str]] = {
+    "attunement.runs": lambda st: count(_attunement(st).results.records),
+    **{f"attunement.none.{side}": _abx("none", side) for side in ("native", "foreign")},
+    **{f"attunement.{c}.attunement": _abx(c, "attunement") for c in ("none", "ja-3", "es-lp500")},
+    "attunement.raw": _abx("none", "attunement", "feature_stats/mean_std"),
+    **_attuned_vs("ja-3"),
+    **_attuned_vs("es-lp500"),
+}
+
+STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI, **ATTUNEMENT}

@@ -22,6 +22,7 @@ from harness.atomic import write_text
 from harness.output.layout import REPORT
 from harness.plugin.names import dataset_limits
 from harness.report import answer, classification, figures, layers, methods, sentences, separation
+from harness.report.attunement_section import attunement_section
 from harness.report.convergence_section import convergence_section, sensitivity_section
 from harness.report.markup import FIGURE_DONE, esc, figure, para
 from harness.report.pair_section import pair_section
@@ -92,6 +93,7 @@ def render(results: Results, analysis: Analysis) -> str:
         classification.section(results),
         separability_section(results, analysis),
         pair_section(results, analysis),
+        attunement_section(results, analysis),
         trajectory_section(results),
         problems_section(results),
         data_section(results),

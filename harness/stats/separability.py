@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from harness.stats import speakers as spk
+from harness.stats.abx_pairs import as_matrices, speaker_test
 from harness.stats.convergence import ALPHA
 from harness.stats.multiple import holm
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 #: in sorted id order; and the score under the suite-shared relabellings.
 SPEAKERS_DETAIL = "{metric}/speakers"
 NULL_DETAIL = "{metric}/null"
+#: a score averaged over speaker pairs: its pair shares, S x S row-major
+PAIRS_DETAIL = "{metric}/pairs"
 
 #: Columns of each table (docs/report.md documents every one).
 SUMMARY_COLUMNS = ["model", "condition", "latent_space", "probe", "metric", "is_baseline",
@@ -139,7 +142,7 @@ class _Details:
     ) -> spk.SpeakerScores | None:
         """Contributions of ``metric`` in run i's ``spaces[i]``, on the speakers
         every run probed; None if any run lacks them (no speaker-level claim)."""
-        frames, nulls = [], []
+        frames, nulls, pairs = [], [], []
         for run_id, space in zip(run_ids, spaces, strict=True):
             contrib = self.values.get((run_id, space, probe, SPEAKERS_DETAIL.format(metric=metric)))
             table = self.speakers(run_id)
@@ -147,6 +150,9 @@ class _Details:
                 return None
             frames.append(table.assign(value=contrib).set_index("speaker"))
             nulls.append(self.values.get((run_id, space, probe, NULL_DETAIL.format(metric=metric))))
+            pairs.append(
+                self.values.get((run_id, space, probe, PAIRS_DETAIL.format(metric=metric)))
+            )
         common = sorted(set.intersection(*(set(f.index) for f in frames)))
         if not common:
             return None
@@ -161,13 +167,34 @@ class _Details:
             strata=frames[0].loc[common, "language"].to_numpy(),
             contributions=contributions,
             nulls=shared,
+            pairs=_common_pairs(pairs, frames, common),
         )
 
 
-def _aligned(a: spk.SpeakerScores, b: spk.SpeakerScores) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise a - b on the speakers both probed, and those speakers' strata."""
+def _common_pairs(
+    pairs: list[Any], frames: list[pd.DataFrame], common: list[str]
+) -> np.ndarray | None:
+    """Each run's pair shares on the ``common`` speakers (runs, S, S); None
+    unless every run gave them."""
+    if any(p is None or len(p) != len(f) ** 2 for p, f in zip(pairs, frames, strict=True)):
+        return None
+    out = []
+    for p, f in zip(pairs, frames, strict=True):
+        index = f.index.get_indexer(common)
+        out.append(as_matrices(np.asarray([p], float), len(f))[0][np.ix_(index, index)])
+    return np.stack(out)
+
+
+def _aligned(
+    a: spk.SpeakerScores, b: spk.SpeakerScores
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Row-wise a - b on the speakers both probed (parts, and pair shares where
+    both have them), and those speakers' strata."""
     _, ia, ib = np.intersect1d(a.speakers, b.speakers, return_indices=True)
-    return a.contributions[:, ia] - b.contributions[:, ib], a.strata[ia]
+    pairs = None
+    if a.pairs is not None and b.pairs is not None:
+        pairs = a.pairs[:, ia][:, :, ia] - b.pairs[:, ib][:, :, ib]
+    return a.contributions[:, ia] - b.contributions[:, ib], pairs, a.strata[ia]
 
 
 def _inference(n_seeds: int) -> str:
@@ -219,7 +246,7 @@ def _summary_row(
     if mine is None:
         return row
     bounds = _Range.of(group)
-    low, high = bounds.score_ci(spk.crossed(mine.contributions, mine.strata))
+    low, high = bounds.score_ci(speaker_test(mine.contributions, mine.pairs, mine.strata))
     row.update(inference=_inference(len(runs)), n_speakers=mine.speakers.size)
     row.update(ci_low=low, ci_high=high)
     if np.isfinite(row["chance"]):
@@ -244,7 +271,7 @@ def _vs_baseline(
     mine: spk.SpeakerScores, base: spk.SpeakerScores, bounds: _Range
 ) -> dict[str, Any]:
     """A model space's score against the raw-feature baseline of the same runs."""
-    test = spk.crossed(*_aligned(mine, base))
+    test = speaker_test(*_aligned(mine, base))
     low, high = bounds.difference_ci(test)
     return {
         "baseline_mean": float(base.scores.mean()),
@@ -375,8 +402,8 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
             mine = details.scores([a for a, _ in pairs], [space] * len(pairs), probe, metric)
             theirs = details.scores([b for _, b in pairs], [space] * len(pairs), probe, metric)
             if pairs and mine is not None and theirs is not None:
-                differences, strata = _aligned(mine, theirs)
-                row.update(_vs_control_test(differences, strata, _Range.of(cond), margin))
+                differences, shares, strata = _aligned(mine, theirs)
+                row.update(_vs_control_test(differences, shares, strata, _Range.of(cond), margin))
                 row.update(n_pairs=len(pairs), inference=_inference(len(pairs)))
             rows.append(row)
     if not rows:
@@ -391,10 +418,15 @@ def separability_vs_control(results: Results, control: str) -> pd.DataFrame:
 
 
 def _vs_control_test(
-    differences: np.ndarray, strata: np.ndarray, bounds: _Range, margin: float
+    differences: np.ndarray,
+    pairs: np.ndarray | None,
+    strata: np.ndarray,
+    bounds: _Range,
+    margin: float,
 ) -> dict[str, Any]:
-    """The paired test against the control and the equivalence test beside it."""
-    test = spk.crossed(differences, strata)
+    """The paired test against the control and the equivalence test beside it
+    (over pair shares where the probe gave them, :mod:`harness.stats.abx_pairs`)."""
+    test = speaker_test(differences, pairs, strata)
     low, high = bounds.difference_ci(test)
     eq_low, eq_high = bounds.difference_ci(test, EQUIVALENCE_CONFIDENCE)
     return {

@@ -45,12 +45,15 @@ class SpeakerScores:
     :ivar contributions: (runs, speakers); a run's score is its row sum.
     :ivar nulls: (runs, K) scores under the shared speaker relabellings, or
         None when some run did not report them.
+    :ivar pairs: (runs, speakers, speakers) shares of ordered speaker pairs
+        (a score averaged over pairs, :mod:`harness.stats.abx_pairs`), or None.
     """
 
     speakers: np.ndarray
     strata: np.ndarray
     contributions: np.ndarray
     nulls: np.ndarray | None
+    pairs: np.ndarray | None = None
 
     @property
     def scores(self) -> np.ndarray:

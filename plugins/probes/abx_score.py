@@ -49,6 +49,19 @@ def abx_scores(
         each context and speaker of A and B, a subsample seeded by ``seed``
         (Libri-light's ``max_x_across``); None: every other speaker.
     """
+    cells = abx_cells(items, distance, modes, min_items, max_x_speakers, seed)
+    return {mode: average(cells[mode]) for mode in modes}
+
+
+def abx_cells(
+    items: Items,
+    distance: str,
+    modes: Sequence[str],
+    min_items: int = 1,
+    max_x_speakers: int | None = None,
+    seed: int = 0,
+) -> dict[str, Cells]:
+    """Every cell's error of each mode (the parameters of :func:`abx_scores`)."""
     coded = _Coded.of(items)
     rng = np.random.default_rng(seed)
     contexts = _contexts(items)
@@ -69,7 +82,7 @@ def abx_scores(
             cells[mode].update(
                 coded.cells(context, members, matrix, plan.allowed[mode], max(1, min_items))
             )
-    return {mode: average(cells[mode]) for mode in modes}
+    return cells
 
 
 def _contexts(items: Items) -> dict[str, list[int]]:
@@ -200,17 +213,35 @@ def _add_blocks(into: np.ndarray, rows: np.ndarray, cols: np.ndarray, values: np
     np.add.at(into, (rows[:, None], cols[None, :]), values)
 
 
-def average(cells: Cells) -> ABXScore:
-    """Cells averaged over contexts, then speaker keys, then ordered phone pairs,
-    in percent, with each speaker's additive part."""
-    if not cells:
-        return ABXScore(float("nan"), {}, 0)
+def _by_phone_pair(cells: Cells) -> dict[tuple[str, str], dict[tuple[str, ...], float]]:
+    """Ordered phone pair -> speaker key -> the key's cells averaged over contexts."""
     by_key: dict[tuple[tuple[str, ...], str, str], list[float]] = defaultdict(list)
     for (_, key, a, b), error in cells.items():
         by_key[(key, a, b)].append(error)
     by_pair: dict[tuple[str, str], dict[tuple[str, ...], float]] = defaultdict(dict)
     for (key, a, b), errors in by_key.items():
         by_pair[(a, b)][key] = sum(errors) / len(errors)
+    return by_pair
+
+
+def key_shares(cells: Cells) -> dict[tuple[str, ...], float]:
+    """Each speaker key's additive share (percent) of the average of
+    :func:`average`: a speaker (within) or an ordered pair (speaker of A and B,
+    speaker of X; across). The shares sum to the error."""
+    by_pair = _by_phone_pair(cells)
+    shares: dict[tuple[str, ...], float] = defaultdict(float)
+    for keys in by_pair.values():
+        for key, error in keys.items():
+            shares[key] += 100.0 * error / (len(by_pair) * len(keys))
+    return dict(shares)
+
+
+def average(cells: Cells) -> ABXScore:
+    """Cells averaged over contexts, then speaker keys, then ordered phone pairs,
+    in percent, with each speaker's additive part."""
+    if not cells:
+        return ABXScore(float("nan"), {}, 0)
+    by_pair = _by_phone_pair(cells)
     parts: dict[str, float] = defaultdict(float)
     for keys in by_pair.values():
         for key, error in keys.items():

@@ -1,0 +1,188 @@
+"""Benchmark: how often the report's ABX comparison of two conditions says
+"differs" when they do not (and how often it does when they do).
+
+Each simulated suite has two conditions, ``--seeds`` seeds and two languages
+(``l0`` native, ``l1`` foreign) of ``--speakers`` probe speakers each, 3 clips
+of 2 s (synthetic 5-phone tiers and frames, :func:`synthetic_set`). A run's frames
+are the suite's frames plus noise whose level sets how well phones are told
+apart; the ``abx`` probe (``native = ["l0"]``, ``foreign = ["l1"]``) scores
+each run, and each metric's condition - control difference, paired over
+seeds, is tested as the report does (:func:`harness.stats.abx_pairs.speaker_test`:
+per-pair shares for across-speaker scores, per-speaker parts otherwise) and,
+for comparison, with the per-speaker parts alone (the test before
+``abx_pairs``). Scenarios:
+
+* ``none``: no effect at all;
+* ``speakers``: the condition helps half of the speakers and hurts the others
+  as much (noise 0.6 or 1.4, swapped at random), a population null that only
+  a test counting speakers as sampled holds;
+* ``heavy``: no effect, but each run's noise level is 1 + 0.3 |t_2| (heavy-tailed
+  seed effects);
+* ``few``: ``speakers`` with 4 speakers per language;
+* ``effect`` (power): the condition lowers the noise of the native speakers
+  only (0.8), so native and across ABX and the attunement truly change.
+
+    python bench/bench_abx_null.py --suites 100          # every scenario
+    python bench/bench_abx_null.py --suites 20 --scenarios none effect
+    python bench/bench_abx_null.py --cache /tmp/abx-null   # keep the runs' differences
+
+A benchmark, not a test: it asserts nothing. docs/probes.md states its numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from harness.plugin.alignments import PhoneInterval
+from harness.plugin.probe_contracts import FrameInput, FrameLatents
+from harness.stats.abx_pairs import as_matrices, speaker_test
+from harness.stats.speakers import crossed
+from harness_plugins.probes.abx_probe import ABXProbe
+
+SCENARIOS = ("none", "speakers", "heavy", "few", "effect")
+METRICS = ("abx_within", "abx_across", "abx_attunement_within", "abx_attunement_across")
+
+
+def synthetic_set(speakers: int, clips: int, seconds: float, dim: int, seed: int) -> FrameInput:
+    """Two languages (``l0``, ``l1``) of ``speakers`` speakers, each with an
+    8-phone inventory (uniform; 50-120 ms phones); a frame is 0.5 times its
+    phone's mean plus a speaker offset and unit noise."""
+    rng = np.random.default_rng(seed)
+    clock = np.arange(0.0, seconds, 0.01)
+    frames, tiers, who, lang = [], [], [], []
+    for language in range(2):
+        inventory = [f"L{language}p{k}" for k in range(5)]
+        means = {p: rng.normal(size=dim) for p in inventory}
+        for s in range(speakers):
+            offset = rng.normal(scale=0.7, size=dim)
+            for _ in range(clips):
+                lengths = rng.uniform(0.05, 0.12, size=int(seconds / 0.05))
+                ends = np.cumsum(lengths)
+                ends = ends[ends < seconds]
+                names = rng.choice(inventory, size=ends.size)
+                tier = tuple(
+                    PhoneInterval(float(a), float(b), str(p))
+                    for a, b, p in zip(np.r_[0.0, ends[:-1]], ends, names, strict=True)
+                )
+                phone_of = np.searchsorted(ends, clock).clip(0, ends.size - 1)
+                mean = np.stack([means[str(names[k])] for k in phone_of])
+                frames.append((0.5 * mean + offset + rng.normal(size=mean.shape)).astype("f4"))
+                tiers.append(tier)
+                who.append(f"l{language}s{s}")
+                lang.append(f"l{language}")
+    latents = FrameLatents(tuple(frames), tuple(clock for _ in frames))
+    return FrameInput(latents, tuple(tiers), np.array(who), np.array(lang), 0)
+
+
+def noise_levels(scenario: str, speakers: list[str], rng: np.random.Generator) -> dict:
+    """Per speaker, the noise level of (control, condition)."""
+    if scenario in ("speakers", "few"):
+        return {s: tuple(rng.permutation([0.6, 1.4])) for s in speakers}
+    if scenario == "effect":
+        return {s: (1.0, 0.8 if s.startswith("l0") else 1.0) for s in speakers}
+    return {s: (1.0, 1.0) for s in speakers}
+
+
+def one_suite(scenario: str, suite: int, seeds: int, speakers: int) -> dict[str, np.ndarray]:
+    """Per metric, the (seeds, ...) condition - control differences of the
+    per-speaker parts (``speakers``) and pair shares (``pairs``)."""
+    rng = np.random.default_rng([suite, 7])
+    base = synthetic_set(4 if scenario == "few" else speakers, 3, 2.0, 16, seed=suite)
+    ids = sorted(set(base.speakers.tolist()))
+    noise = noise_levels(scenario, ids, rng)
+    probe = ABXProbe(native=["l0"], foreign=["l1"])
+    found: dict[tuple[int, int], dict[str, list[float]]] = {}
+    for condition in (0, 1):
+        for seed in range(seeds):
+            run = np.random.default_rng([suite, condition, seed])
+            scale = 1.0 + 0.3 * abs(run.standard_t(2)) if scenario == "heavy" else 1.0
+            frames = tuple(
+                (f + scale * noise[str(s)][condition] * run.normal(size=f.shape)).astype("f4")
+                for f, s in zip(base.latents.frames, base.speakers, strict=True)
+            )
+            latents = FrameLatents(frames, base.latents.times)
+            given = FrameInput(latents, base.phones, base.speakers, base.languages, seed)
+            found[(condition, seed)] = probe.run_frames(given).details
+    out = {}
+    for metric in METRICS:
+        for kind in ("speakers", "pairs"):
+            name = f"{metric}/{kind}"
+            if name in found[(0, 0)]:
+                out[name] = np.array(
+                    [np.subtract(found[(1, k)][name], found[(0, k)][name]) for k in range(seeds)]
+                )
+    out["strata"] = np.array([s[:2] for s in ids])
+    return out
+
+
+def cached_suite(
+    scenario: str, suite: int, seeds: int, speakers: int, cache: Path | None
+) -> dict[str, np.ndarray]:
+    """:func:`one_suite`, kept in ``cache`` (one .npz a suite) when given, so the
+    tests can be re-run on the same simulated runs without the probe."""
+    if cache is None:
+        return one_suite(scenario, suite, seeds, speakers)
+    path = cache / f"{scenario}-{seeds}x{speakers}-{suite}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            return {name.replace("|", "/"): stored[name] for name in stored.files}
+    diffs = one_suite(scenario, suite, seeds, speakers)
+    np.savez(path, **{name.replace("/", "|"): value for name, value in diffs.items()})
+    return diffs
+
+
+def rates(
+    scenario: str, n_suites: int, seeds: int, speakers: int, cache: Path | None = None
+) -> dict[str, tuple]:
+    """Share of suites with p < 0.05, per metric and test (``pairs``: the
+    report's; ``parts``: per-speaker parts only), with its binomial SE."""
+    hits: dict[str, int] = {}
+    for suite in range(n_suites):
+        diffs = cached_suite(scenario, suite, seeds, speakers, cache)
+        strata = diffs["strata"]
+        for metric in METRICS:
+            parts = diffs[f"{metric}/speakers"]
+            pairs = diffs.get(f"{metric}/pairs")
+            matrices = None if pairs is None else as_matrices(pairs, strata.size)
+            tests = {
+                "report": speaker_test(parts, matrices, strata),
+                "parts": crossed(parts, strata),
+            }
+            for name, test in tests.items():
+                key = f"{metric} {name}"
+                hits[key] = hits.get(key, 0) + int(test.p_value() < 0.05)
+    return {
+        key: (
+            count / n_suites,
+            float(np.sqrt(count / n_suites * (1 - count / n_suites) / n_suites)),
+        )
+        for key, count in hits.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suites", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--speakers", type=int, default=6, help="per language")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument("--cache", type=Path, help="keep each suite's differences here")
+    args = parser.parse_args()
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    for scenario in args.scenarios:
+        start = time.process_time()
+        found = rates(scenario, args.suites, args.seeds, args.speakers, args.cache)
+        print(f"{scenario} ({args.suites} suites, {time.process_time() - start:.0f} s CPU):")
+        for key, (rate, se) in found.items():
+            print(f"  {key}: 'differs' {100 * rate:.1f}% (SE {100 * se:.1f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Speaker-level inference for scores averaged over speaker pairs
+(harness.stats.abx_pairs): the jackknife against its definition, and the level
+of the test when a condition's effect is speaker-specific."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.stats.abx_pairs import as_matrices, jackknife_variance, pair_crossed, speaker_test
+from harness.stats.speakers import crossed
+
+
+def _brute_jackknife(matrix: np.ndarray, strata: np.ndarray) -> float:
+    """Delete each speaker, recompute each language block's mean pair share
+    times its full number of pairs, and take the stratified jackknife variance."""
+    total = 0.0
+    for h in np.unique(strata):
+        members = list(np.flatnonzero(strata == h))
+        size = len(members)
+
+        def block_sum(keep: list[int], size: int = size) -> float:
+            values = [matrix[s, t] for s in keep for t in keep if s != t]
+            return float(np.mean(values)) * size * (size - 1)
+
+        deleted = np.array([block_sum([m for m in members if m != i]) for i in members])
+        total += (size - 1) / size * float(np.sum((deleted - deleted.mean()) ** 2))
+    return total
+
+
+def test_the_jackknife_matches_deleting_each_speaker():
+    rng = np.random.default_rng(0)
+    strata = np.array(["a"] * 5 + ["b"] * 4)
+    matrix = rng.normal(size=(9, 9))
+    same = strata[:, None] == strata[None, :]
+    matrix[~same] = 0.0
+    np.fill_diagonal(matrix, 0.0)
+    var, df = jackknife_variance(matrix, strata)
+    assert var == pytest.approx(_brute_jackknife(matrix, strata), rel=1e-12)
+    assert df == 4 + 3
+
+
+def test_one_seed_gives_the_jackknife_and_the_estimate_is_the_pair_sum():
+    rng = np.random.default_rng(1)
+    strata = np.zeros(6)
+    x = rng.normal(size=(1, 6, 6)) * (1 - np.eye(6))
+    test = pair_crossed(x, strata)
+    assert test.estimate == pytest.approx(x.sum())
+    assert test.se == pytest.approx(np.sqrt(jackknife_variance(x[0], strata)[0]))
+    assert test.df == 5
+
+
+def test_pair_details_are_read_row_major():
+    flat = np.arange(2 * 9).reshape(2, 9)
+    assert as_matrices(flat, 3)[1, 0, 2] == 11
+    with pytest.raises(ValueError, match="3 x 3"):
+        as_matrices(flat[:, :8], 3)
+
+
+def test_without_pairs_the_test_is_the_per_speaker_one():
+    rng = np.random.default_rng(2)
+    parts = rng.normal(size=(4, 6))
+    strata = np.zeros(6)
+    assert speaker_test(parts, None, strata) == crossed(parts, strata)
+
+
+def _speaker_specific_null(rng: np.random.Generator, seeds: int, speakers: int) -> np.ndarray:
+    """(seeds, S, S) paired differences of pair shares with no effect in the
+    population of speakers: each speaker's effect is +1 or -1 at random, a
+    pair's effect the mean of its two speakers', plus seed and cell noise."""
+    effect = rng.choice([-1.0, 1.0], size=speakers)
+    pair = (effect[:, None] + effect[None, :]) / 2
+    x = (
+        pair[None]
+        + 0.3 * rng.normal(size=(seeds, 1, 1))
+        + rng.normal(size=(seeds, speakers, speakers))
+    )
+    return x * (1 - np.eye(speakers))[None]
+
+
+def test_a_speaker_specific_effect_is_not_called_a_difference_more_than_five_percent():
+    """The per-speaker parts (each pair's share split between its speakers)
+    are correlated; treating them as independent calls a speaker-specific
+    effect a difference far above the 5% level, resampling speakers with their
+    pairs does not."""
+    rng = np.random.default_rng(3)
+    seeds, speakers, suites = 10, 8, 400
+    strata = np.zeros(speakers)
+    pairs_hits = parts_hits = 0
+    for _ in range(suites):
+        x = _speaker_specific_null(rng, seeds, speakers)
+        parts = (x.sum(axis=2) + x.sum(axis=1)) / 2
+        pairs_hits += pair_crossed(x, strata).p_value() < 0.05
+        parts_hits += crossed(parts, strata).p_value() < 0.05
+    assert pairs_hits / suites <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / suites)
+    assert parts_hits / suites > 0.10  # the old test's failure, so this one can fail
+
+
+def test_a_real_effect_is_found():
+    rng = np.random.default_rng(4)
+    strata = np.zeros(8)
+    hits = 0
+    for _ in range(100):
+        x = _speaker_specific_null(rng, 10, 8) + 1.0 * (1 - np.eye(8))[None]
+        hits += pair_crossed(x, strata).p_value() < 0.05
+    assert hits >= 50
