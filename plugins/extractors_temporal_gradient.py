@@ -22,7 +22,8 @@ an error naming the module and what it returned.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -138,7 +139,9 @@ class InputGradient:
         return np.clip(out, 0.0, None).astype(np.float32)
 
 
-def _by_length(features: Sequence[np.ndarray], per_pass: int):  # type: ignore[no-untyped-def]
+def _by_length(
+    features: Sequence[np.ndarray], per_pass: int
+) -> Iterator[tuple[list[int], np.ndarray]]:
     """Clips grouped by length, at most ``per_pass`` of them at a time."""
     by_length: dict[int, list[int]] = defaultdict(list)
     for index, clip in enumerate(features):
@@ -187,7 +190,7 @@ def _directions(count: int, dim: int, dtype: torch.dtype, device: torch.device) 
     return torch.randn(count, dim, generator=generator).to(device=device, dtype=dtype)
 
 
-def _no_cudnn(x: torch.Tensor):  # type: ignore[no-untyped-def]
+def _no_cudnn(x: torch.Tensor) -> AbstractContextManager[None]:
     """cuDNN's recurrent layers differentiate only in training mode; the
     measure runs in evaluation mode (no dropout), so without cuDNN on a GPU."""
     return torch.backends.cudnn.flags(enabled=x.device.type != "cuda")
