@@ -349,6 +349,8 @@ def _at_chance_everywhere(scores: pd.DataFrame, row: pd.Series) -> bool:
         return False
     keys = ("model", "latent_space", "probe", "metric")
     same = np.logical_and.reduce([scores[k] == row[k] for k in keys])
+    if "chance" in scores:  # a score without a chance level is never at chance
+        same = same & scores["chance"].notna().to_numpy()
     space = scores[same]
     return not space.empty and not space["above_chance"].fillna(False).astype(bool).any()
 

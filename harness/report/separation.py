@@ -91,7 +91,10 @@ def floor_reason(rows: pd.DataFrame) -> str:
     its latent spaces at chance in every condition, or its raw-feature
     baseline not above chance (the failed sensitivity check); "" otherwise.
     Two spaces at chance are "the same" trivially: no equivalence is claimed."""
+    # a score without a chance level (an integration window) is never "at chance"
     tested = rows[rows["inference"] != "none"]
+    if "chance" in tested:
+        tested = tested[tested["chance"].notna()]
     model_rows = tested[~tested["is_baseline"].astype(bool)]
     base = tested[tested["is_baseline"].astype(bool)]
     if len(model_rows) and not model_rows["above_chance"].fillna(False).astype(bool).any():

@@ -140,6 +140,8 @@ def _floor(analysis: Analysis, rows: pd.DataFrame, name: str, shown: str) -> Sen
         & (scores["metric"] == first["metric"])
     )
     mine = scores[family & scores["latent_space"].isin(set(rows["latent_space"]))]
+    if "chance" in mine:  # a score without a chance level is never at chance
+        mine = mine[mine["chance"].notna()]
     if not mine.empty and not mine["above_chance"].fillna(False).astype(bool).any():
         return Sentence(
             f"Languages do not separate above chance in the {name}'s latent spaces in any "
