@@ -412,6 +412,12 @@ MEASURED: tuple[tuple[str, str], ...] = (
         "Published studies; the runs' summary lines",
     ),
     (
+        "vogelsang: 2 min 47 s CPU, 12 min 24 s wall at load 9 to 15 (8 min 26 s in an earlier "
+        "run of the same design)",
+        "Published studies; the runs' summary lines (`total:`) of `harness run "
+        "suites/vogelsang.toml` on the shared 2-core machine",
+    ),
+    (
         "nazzi: 0 of 90 pairs above chance; en-ja 0.51 [0.44, 0.59], en-nl 0.52 [0.42, 0.62] raw; "
         "0.49 [0.41, 0.56], 0.47 [0.40, 0.55] LSTM; groups -0.02 (-0.19 to 0.14) raw, "
         "0.07 (-0.29 to 0.44) womb",
