@@ -223,5 +223,5 @@ def test_the_docs_snippet_prints_what_the_docs_say() -> None:
 
 def test_the_built_in_clip_classifier_is_refused() -> None:
     module = MelCNN(N_FEATURES, 40, 3, [4], 3, 0.0, "max", 8)
-    with pytest.raises(TemporalIntegrationError, match="MelCNN cannot read .*fixed-length"):
+    with pytest.raises(TemporalIntegrationError, match=r"MelCNN cannot read .*fixed-length"):
         InputGradient(max_lag=10).extract(module, clips(frames=160), "cpu")

@@ -115,7 +115,9 @@ def _difference(versus: pd.DataFrame, model: str, condition: str, key: tuple) ->
     return f"{text}, p (Holm) {p}" if p not in ("", "–") else text
 
 
-def _columns(frame: pd.DataFrame, scores: pd.DataFrame, measure: str) -> list[tuple[str, str]]:
+def _columns(
+    results: Results, frame: pd.DataFrame, scores: pd.DataFrame, measure: str
+) -> list[tuple[str, str]]:
     columns = [
         ("condition", "condition"),
         ("pretraining steps", "pretrain"),
@@ -124,7 +126,7 @@ def _columns(frame: pd.DataFrame, scores: pd.DataFrame, measure: str) -> list[tu
         (f"held-out {measure} at the end", "end"),
     ]
     for key, rows in scores.groupby(["latent_space", "probe", "metric"], sort=False):
-        name = f"{rows['metric'].iloc[0]} on {key[0]}"
+        name = f"{results.metric_label(str(rows['metric'].iloc[0]))}, {key[0]}"
         columns.append((f"{name}, mean [95% CI]", f"score:{'|'.join(key)}"))
         columns.append(("minus the control [95% CI]", f"diff:{'|'.join(key)}"))
     return [c for c in columns if c[1] in frame.columns]
@@ -156,6 +158,8 @@ def section(results: Results, analysis: Analysis) -> str:
         runs = results.runs[results.runs["model"] == model]
         measure = str(runs["metric"].iloc[0]).replace("_", " ")
         out.append(f"<h3>{esc(model)}</h3>")
-        out.append(table(frame, _columns(frame, scores[scores["model"] == model], measure)))
+        out.append(
+            table(frame, _columns(results, frame, scores[scores["model"] == model], measure))
+        )
     out.append("</section>")
     return "\n".join(out)
