@@ -83,3 +83,16 @@ def test_the_report_shows_the_regimens_side_by_side(stored) -> None:
     assert "integration window (frames), input_gradient/profile" in html
     # the control's row has no difference from itself; the others have their CI
     assert html.count("minus the control") == 1 and "control</td>" in html
+
+
+def test_the_answer_never_calls_the_window_language_separation(stored) -> None:
+    from harness.report.sentences import headline_sentences
+    from harness.report.separation import floor_reason
+    from harness.report.separation_answer import separability_sentences
+
+    results, analysis = stored
+    assert separability_sentences(results, analysis, "GRU") == []
+    lines = headline_sentences(results, analysis)
+    assert len(lines) == 4 and not any("separation" in line for line in lines)
+    # a score without a chance level is never "at chance" (a floor)
+    assert floor_reason(analysis.separability) == ""

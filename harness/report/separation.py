@@ -32,6 +32,17 @@ def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:
     return headline_metrics(analysis.separability)
 
 
+def language_metrics(analysis: Analysis) -> list[tuple[str, str]]:
+    """:func:`main_metrics` that have a chance level: the scores the answer may
+    word as language separation (one without, such as an integration window
+    in frames, is a measure of the model, not of how languages separate)."""
+    sep = analysis.separability
+    if sep.empty or "chance" not in sep:
+        return main_metrics(analysis)
+    chanced = set(sep.loc[sep["chance"].notna(), ["probe", "metric"]].itertuples(index=False))
+    return [(p, m) for p, m in main_metrics(analysis) if (p, m) in chanced]
+
+
 def headline_metrics(sep: pd.DataFrame) -> list[tuple[str, str]]:
     """:func:`main_metrics` of a separability table (``stats/separability.csv``)."""
     if sep.empty:
