@@ -225,3 +225,16 @@ def test_the_built_in_clip_classifier_is_refused() -> None:
     module = MelCNN(N_FEATURES, 40, 3, [4], 3, 0.0, "max", 8)
     with pytest.raises(TemporalIntegrationError, match=r"MelCNN cannot read .*fixed-length"):
         InputGradient(max_lag=10).extract(module, clips(frames=160), "cpu")
+
+
+def test_a_suite_that_leaves_out_extractors_and_probes_does_not_get_the_measure(tmp_path) -> None:
+    from harness.spec.suite import load_suite
+    from harness.testing import tiny_registry, write_tiny_suite
+
+    path = write_tiny_suite(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    # the tiny suite names its probe; leave both arrays out, so every installed one is implied
+    path.write_text(text.split("[[probes]]")[0], encoding="utf-8")
+    suite = load_suite(path, tiny_registry())
+    assert suite.extractors and "input_gradient" not in {e.plugin for e in suite.extractors}
+    assert suite.probes and "temporal_integration" not in {p.plugin for p in suite.probes}

@@ -157,7 +157,7 @@ def section(results: Results, analysis: Analysis) -> str:
             continue
         runs = results.runs[results.runs["model"] == model]
         measure = str(runs["metric"].iloc[0]).replace("_", " ")
-        out.append(f"<h3>{esc(model)}</h3>")
+        out.append(f"<h3>{esc(results.model_label(model))}</h3>")
         out.append(
             table(frame, _columns(results, frame, scores[scores["model"] == model], measure))
         )

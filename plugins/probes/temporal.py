@@ -49,5 +49,7 @@ def harness_probes() -> list[Component]:
             ],
             metrics=METRICS,
             title="temporal integration",
+            # it reads input_gradient's profiles only, so it comes with it, where named
+            named_only=True,
         )
     ]
