@@ -412,7 +412,7 @@ MEASURED: tuple[tuple[str, str], ...] = (
         "Published studies; the runs' summary lines",
     ),
     (
-        "vogelsang: 2 min 47 s CPU, 12 min 24 s wall at load 9 to 15 (8 min 26 s in an earlier "
+        "vogelsang: 2 min 47 s CPU, 12 min 24 s wall at load 13 to 19 (8 min 26 s in an earlier "
         "run of the same design)",
         "Published studies; the runs' summary lines (`total:`) of `harness run "
         "suites/vogelsang.toml` on the shared 2-core machine",
