@@ -412,8 +412,8 @@ MEASURED: tuple[tuple[str, str], ...] = (
         "Published studies; the runs' summary lines",
     ),
     (
-        "vogelsang: 2 min 47 s CPU, 12 min 24 s wall at load 13 to 19 (8 min 26 s in an earlier "
-        "run of the same design)",
+        "vogelsang: 2 min 47 s CPU, 12 min 24 s wall at load 13 to 19; 8 min 26 s at load "
+        "9 to 15 in a run of the same training that read the window at 90%",
         "Published studies; the runs' summary lines (`total:`) of `harness run "
         "suites/vogelsang.toml` on the shared 2-core machine",
     ),
