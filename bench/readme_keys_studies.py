@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 from readme_keys import between, ci, comparison, count, f2, one, p_text, rows, vs
+from readme_keys import between, ci, comparison, count, one, p_text, rows, threshold, vs
 
 if TYPE_CHECKING:
     from readme_numbers import Stored, StoredSuite
@@ -96,3 +97,67 @@ ATTUNEMENT: dict[str, Callable[[Stored], str]] = {
 }
 
 STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI, **ATTUNEMENT}
+def _vogelsang(st: Stored) -> StoredSuite:
+    return st["vogelsang"]
+
+
+GRU = "GRU"
+REGIMENS = ("none", "low-then-full", "full-only", "low-only", "full-then-low")
+
+
+def _start(st: Stored, condition: str) -> str:
+    """Mean over seeds of the held-out balanced accuracy at step 0 (after pretraining)."""
+    curves = rows(_vogelsang(st).results.curves, model=GRU, condition=condition, step=0)
+    return f"{curves['heldout_balanced_accuracy'].mean():.2f}"
+
+
+def _window(st: Stored, condition: str) -> str:
+    """The integration window (frames): mean over seeds [95% CI, seeds x speakers]."""
+    row = one(
+        rows(
+            _vogelsang(st).analysis.separability,
+            model=GRU,
+            condition=condition,
+            metric="integration_frames",
+        )
+    )
+    return f"{row['mean']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]"
+
+
+def _window_vs_control(st: Stored, condition: str) -> str:
+    row = one(
+        rows(
+            _vogelsang(st).analysis.separability_vs_control,
+            model=GRU,
+            condition=condition,
+            metric="integration_frames",
+        )
+    )
+    bounds = f"{row['difference_ci_low']:+.0f} to {row['difference_ci_high']:+.0f}"
+    return f"{row['difference']:+.0f} ({bounds}, {p_text(row['p_holm'])})"
+
+
+def _capped(st: Stored) -> str:
+    probes = rows(_vogelsang(st).results.probes, metric="capped_share")
+    return f"{probes['value'].max():.0%}"
+
+
+VOGELSANG: dict[str, Callable[[Stored], str]] = {
+    "vogelsang.runs": lambda st: count(_vogelsang(st).results.records),
+    "vogelsang.threshold": lambda st: threshold(_vogelsang(st), GRU, percent=True),
+    "vogelsang.capped": _capped,
+    **{f"vogelsang.start.{c}": (lambda st, c=c: _start(st, c)) for c in REGIMENS},
+    **{f"vogelsang.window.{c}": (lambda st, c=c: _window(st, c)) for c in REGIMENS},
+    **{
+        f"vogelsang.window_vs.{c}": (lambda st, c=c: _window_vs_control(st, c))
+        for c in REGIMENS[1:]
+    },
+    **comparison("vogelsang.low_full", lambda st: one(vs(_vogelsang(st), GRU, "low-then-full"))),
+    **comparison("vogelsang.full", lambda st: one(vs(_vogelsang(st), GRU, "full-only")), p=False),
+    **comparison("vogelsang.low", lambda st: one(vs(_vogelsang(st), GRU, "low-only")), p=False),
+    **comparison(
+        "vogelsang.full_low", lambda st: one(vs(_vogelsang(st), GRU, "full-then-low")), p=False
+    ),
+}
+
+STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI, **VOGELSANG}

@@ -139,6 +139,11 @@ class Component:
         alignments is a validation error). A dataset whose tiers come from
         files the user names gives the name of that parameter instead: its
         clips carry tiers when the parameter is set (see :meth:`provides_alignments`).
+    :param named_only: for extractors and probes: True when a suite that leaves
+        out ``[[extractors]]`` or ``[[probes]]`` does not get it (every other
+        installed one is implied): it is used only where a suite names it, since
+        it measures one kind of model or costs more than the rest
+        (``input_gradient``, ``temporal_integration``).
     """
 
     name: str
@@ -159,6 +164,7 @@ class Component:
     input: str = "features"
     response: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     alignments: bool | str = False
+    named_only: bool = False
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""

@@ -21,8 +21,17 @@ import harness
 from harness.atomic import write_text
 from harness.output.layout import REPORT
 from harness.plugin.names import dataset_limits
-from harness.report import answer, classification, figures, layers, methods, sentences, separation
 from harness.report.attunement_section import attunement_section
+from harness.report import (
+    answer,
+    classification,
+    figures,
+    layers,
+    methods,
+    regimen_section,
+    sentences,
+    separation,
+)
 from harness.report.convergence_section import convergence_section, sensitivity_section
 from harness.report.markup import FIGURE_DONE, esc, figure, para
 from harness.report.pair_section import pair_section
@@ -91,6 +100,7 @@ def render(results: Results, analysis: Analysis) -> str:
         convergence_section(results, analysis),
         sensitivity_section(results, analysis),
         classification.section(results),
+        regimen_section.section(results, analysis),
         separability_section(results, analysis),
         pair_section(results, analysis),
         attunement_section(results, analysis),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness.report.claims import equivalence_ci, equivalence_holm, equivalent, margin_words
 from harness.report.numbers import ALPHA, fmt_ci, fmt_p, fmt_range, fmt_time, plural, series
-from harness.report.separation import main_metrics
+from harness.report.separation import language_metrics
 from harness.spec.config import ANSWER_MEASURE
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
@@ -349,6 +349,8 @@ def _at_chance_everywhere(scores: pd.DataFrame, row: pd.Series) -> bool:
         return False
     keys = ("model", "latent_space", "probe", "metric")
     same = np.logical_and.reduce([scores[k] == row[k] for k in keys])
+    if "chance" in scores:  # a score without a chance level is never at chance
+        same = same & scores["chance"].notna().to_numpy()
     space = scores[same]
     return not space.empty and not space["above_chance"].fillna(False).astype(bool).any()
 
@@ -361,9 +363,13 @@ def headline_sentences(results: Results, analysis: Analysis) -> list[str]:
     tests = analysis.convergence_vs_control
     tests = tests[tests["measure"] == "steps"] if not tests.empty else tests
     vs = analysis.separability_vs_control
-    metrics = main_metrics(analysis)
-    if metrics and not vs.empty:
-        vs = vs[(vs["probe"] == metrics[0][0]) & (vs["metric"] == metrics[0][1])]
+    metrics = language_metrics(analysis)
+    if not vs.empty:
+        vs = (
+            vs[(vs["probe"] == metrics[0][0]) & (vs["metric"] == metrics[0][1])]
+            if metrics
+            else vs.iloc[0:0]
+        )
     name = results.model_label
     out = []
     for condition in results.conditions:

@@ -32,6 +32,17 @@ def main_metrics(analysis: Analysis) -> list[tuple[str, str]]:
     return headline_metrics(analysis.separability)
 
 
+def language_metrics(analysis: Analysis) -> list[tuple[str, str]]:
+    """:func:`main_metrics` that have a chance level: the scores the answer may
+    word as language separation (one without, such as an integration window
+    in frames, is a measure of the model, not of how languages separate)."""
+    sep = analysis.separability
+    if sep.empty or "chance" not in sep:
+        return main_metrics(analysis)
+    chanced = set(sep.loc[sep["chance"].notna(), ["probe", "metric"]].itertuples(index=False))
+    return [(p, m) for p, m in main_metrics(analysis) if (p, m) in chanced]
+
+
 def headline_metrics(sep: pd.DataFrame) -> list[tuple[str, str]]:
     """:func:`main_metrics` of a separability table (``stats/separability.csv``)."""
     if sep.empty:
@@ -91,7 +102,10 @@ def floor_reason(rows: pd.DataFrame) -> str:
     its latent spaces at chance in every condition, or its raw-feature
     baseline not above chance (the failed sensitivity check); "" otherwise.
     Two spaces at chance are "the same" trivially: no equivalence is claimed."""
+    # a score without a chance level (an integration window) is never "at chance"
     tested = rows[rows["inference"] != "none"]
+    if "chance" in tested:
+        tested = tested[tested["chance"].notna()]
     model_rows = tested[~tested["is_baseline"].astype(bool)]
     base = tested[tested["is_baseline"].astype(bool)]
     if len(model_rows) and not model_rows["above_chance"].fillna(False).astype(bool).any():

@@ -22,7 +22,7 @@ from harness.report.claims import (
     row_source,
 )
 from harness.report.numbers import ALPHA, detectable_clause, fmt_p, plural, series
-from harness.report.separation import equivalent, main_metrics, margin_text
+from harness.report.separation import equivalent, language_metrics, margin_text
 from harness.stats.analysis import Analysis
 from harness.tables.results import Results
 
@@ -33,7 +33,7 @@ def separability_sentences(
     """Whether languages separate differently against the control: grouped by
     direction, or (``detail``) every test with evidence, with its CI."""
     vs = analysis.separability_vs_control
-    metrics = main_metrics(analysis)
+    metrics = language_metrics(analysis)
     if vs.empty or not metrics:
         return []
     probe, metric = metrics[0]
@@ -140,6 +140,8 @@ def _floor(analysis: Analysis, rows: pd.DataFrame, name: str, shown: str) -> Sen
         & (scores["metric"] == first["metric"])
     )
     mine = scores[family & scores["latent_space"].isin(set(rows["latent_space"]))]
+    if "chance" in mine:  # a score without a chance level is never at chance
+        mine = mine[mine["chance"].notna()]
     if not mine.empty and not mine["above_chance"].fillna(False).astype(bool).any():
         return Sentence(
             f"Languages do not separate above chance in the {name}'s latent spaces in any "

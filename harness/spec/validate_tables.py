@@ -169,12 +169,13 @@ class Reader:
 
     def default_all(self, kind: str, key: str) -> list[Selection]:
         """Every installed component of ``kind`` with its defaults, but for the
-        probes that need phone alignments (``abx``): those are named, never
-        implied, since they need a dataset with phone tiers and cost more."""
+        probes that need phone alignments (``abx``) and the components declared
+        ``named_only`` (``input_gradient``): those are named, never implied,
+        since they need a dataset with phone tiers or one kind of model and cost more."""
         out = []
         for name in self.registry.names(kind):
             component = self.registry.get(kind, name)
-            if kind == "probe" and component.alignments:
+            if (kind == "probe" and component.alignments) or component.named_only:
                 continue
             if component.check is not None:
                 self.checks.append((component.check, component.defaults(), f"{key} ({name})"))
