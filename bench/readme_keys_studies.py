@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from readme_keys import between, ci, comparison, count, f2, one, p_text, rows, vs
-from readme_keys import between, ci, comparison, count, one, p_text, rows, threshold, vs
+from readme_keys import between, ci, comparison, count, f2, one, p_text, rows, threshold, vs
 
 if TYPE_CHECKING:
     from readme_numbers import Stored, StoredSuite
@@ -96,7 +95,7 @@ ATTUNEMENT: dict[str, Callable[[Stored], str]] = {
     **_attuned_vs("es-lp500"),
 }
 
-STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI, **ATTUNEMENT}
+
 def _vogelsang(st: Stored) -> StoredSuite:
     return st["vogelsang"]
 
@@ -160,4 +159,4 @@ VOGELSANG: dict[str, Callable[[Stored], str]] = {
     ),
 }
 
-STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI, **VOGELSANG}
+STUDIES: dict[str, Callable[[Stored], str]] = {**PRENATAL, **NAZZI, **ATTUNEMENT, **VOGELSANG}

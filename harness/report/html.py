@@ -21,7 +21,6 @@ import harness
 from harness.atomic import write_text
 from harness.output.layout import REPORT
 from harness.plugin.names import dataset_limits
-from harness.report.attunement_section import attunement_section
 from harness.report import (
     answer,
     classification,
@@ -32,6 +31,7 @@ from harness.report import (
     sentences,
     separation,
 )
+from harness.report.attunement_section import attunement_section
 from harness.report.convergence_section import convergence_section, sensitivity_section
 from harness.report.markup import FIGURE_DONE, esc, figure, para
 from harness.report.pair_section import pair_section
