@@ -52,7 +52,7 @@ from harness.spec.suite_types import SeedSchedule
 from harness.stats.convergence import paired_log_ratios
 from harness.stats.multiple import holm
 from harness.stats.paired import censored_bounds
-from harness.stats.sequential_joint import ONE_SIDED, TWO_SIDED, repeated_p
+from harness.stats.sequential_joint import ONE_SIDED, TWO_SIDED, exact_upper_tail, repeated_p
 from harness.stats.signed_rank import _DIGITS
 
 ALPHA = 0.05
@@ -94,7 +94,9 @@ def spending(
     return np.diff(np.r_[0.0, cumulative])
 
 
-def look_levels(looks: Sequence[int], alpha: float = ALPHA, kind: str = DEFAULT_SPENDING) -> np.ndarray:
+def look_levels(
+    looks: Sequence[int], alpha: float = ALPHA, kind: str = DEFAULT_SPENDING
+) -> np.ndarray:
     """The level Holm runs at at each look: ``alpha`` on the repeated
     p-values of ``"joint-pocock"``, the spent ``alpha_k`` otherwise."""
     if kind == JOINT:
@@ -188,23 +190,6 @@ def signed_doubled_ranks(d: np.ndarray) -> tuple[float, np.ndarray]:
     # positions first+1 .. first+count share the mid-rank first + (count + 1) / 2
     doubled = np.repeat(2 * starts + counts + 1, counts).astype(np.int64)
     return float(np.sum(np.sign(nonzero[order]) * doubled)), doubled
-
-
-def exact_upper_tail(a: np.ndarray) -> np.ndarray:
-    """``P(S >= k)`` for ``k = -total..total`` (index ``k + total``) of ``S =
-    sum_i s_i a_i`` over fair signs ``s`` (``a``: nonnegative integers).
-    Counted through ``T``, the sum of the ``a_i`` signed +1 (``S = 2 T -
-    total``): each value adds itself to the counts of the sums before it."""
-    a = np.asarray(a, dtype=np.int64)
-    total = int(np.sum(a))
-    counts = np.zeros(total + 1)
-    counts[0] = 1.0
-    for value in a[a > 0].tolist():
-        counts[value:] += counts[:-value].copy()
-    mass = counts / counts.sum()  # 2**(nonzero entries): a zero carries no sign
-    upper_t = np.cumsum(mass[::-1])[::-1]
-    # S >= k  <=>  T >= ceil((k + total) / 2)
-    return upper_t[(np.arange(2 * total + 1) + 1) // 2]
 
 
 _NULLS = Nulls()
@@ -386,18 +371,32 @@ def methods_lines(section: Mapping[str, object]) -> list[str]:
     margin = float(section.get("equivalence_ratio") or 0.1)  # type: ignore[arg-type]
     looks = section.get("looks") or []
     assert isinstance(looks, list)
+    kind = str(schedule.get("spending") or DEFAULT_SPENDING)
+    if kind == JOINT:
+        level = (
+            "Each family (differences; equivalences) keeps its 5% over all the looks: each "
+            "look's exact signed-rank p becomes a repeated p-value, the chance under the "
+            "comparison's null that the smallest p over all the looks is that small (Pocock's "
+            "boundary on the looks' joint null, drawn once per schedule), and Holm runs at 5% "
+            "on these over the whole family"
+        )
+    else:
+        level = (
+            "The 5% of each family (differences; equivalences) is spent over the looks "
+            f"({kind} spending, Holm at each look's level over the whole family)"
+        )
     head = (
         f"Sequential seeds: looks after {schedule.get('min')} seeds and every "
         f"{schedule.get('step')} more up to {schedule.get('max')} "
         f"({len(looks)} made); at each look every comparison still open is tested on its "
         "first n seeds, and stops when a difference or equivalence within "
-        f"±{100 * margin:g}% is shown. The 5% of each family (differences; equivalences) is "
-        f"spent over the looks ({schedule.get('spending')} spending, Holm at each look's level "
-        "over the whole family), so each keeps its 5% family-wise whatever the looks did "
-        "(a censored pair counts against equivalence by the end of its interval least "
-        "favourable to it). The answer states the decisions below, which the looks made; "
-        "the tables' p-values are the fixed design's on every seed both conditions ran, "
-        "shown for reference (seeds added by looking void their error rates)."
+        f"±{100 * margin:g}% is shown. {level}, a comparison already decided entering at "
+        "p = 0 for its claim and 1 for the other, so each family keeps its 5% family-wise "
+        "whatever the looks did (a censored pair counts against equivalence by the end of "
+        "its interval least favourable to it). The answer states the decisions below, "
+        "which the looks made; the tables' p-values are the fixed design's on every seed "
+        "both conditions ran, shown for reference (seeds added by looking void their error "
+        "rates)."
     )
     rows = section.get("comparisons") or []
     assert isinstance(rows, list)
