@@ -97,7 +97,7 @@ def spending(
 def look_levels(
     looks: Sequence[int], alpha: float = ALPHA, kind: str = DEFAULT_SPENDING
 ) -> np.ndarray:
-    """The level Holm runs at at each look: ``alpha`` on the repeated
+    """The level Holm runs at, look by look: ``alpha`` on the repeated
     p-values of ``"joint-pocock"``, the spent ``alpha_k`` otherwise."""
     if kind == JOINT:
         return np.full(len(looks), alpha)
