@@ -45,9 +45,10 @@ class SuiteError(Exception):
         super().__init__("\n".join(lines))
 
 
-#: the alpha spending functions of a sequential seeds table
-#: (:func:`harness.stats.sequential.spending`), the first the default
-SPENDING = ("haybittle-peto", "obrien-fleming", "pocock")
+#: the boundaries of a sequential seeds table: Pocock's on the looks' joint
+#: null (:mod:`harness.stats.sequential_joint`, the default) or an alpha
+#: spending function (:func:`harness.stats.sequential.spending`)
+SPENDING = ("joint-pocock", "haybittle-peto", "obrien-fleming", "pocock")
 #: the fewest seeds a sequential suite may start with: the exact signed-rank
 #: test's smallest two-sided p at n pairs is 2 / 2**n, so below 6 seeds
 #: (1/32) no look could show anything at 5% even without Holm

@@ -179,23 +179,32 @@ def sequential_seeds(
     """Expected seeds and power of one comparison under the sequential rule
     (:mod:`harness.stats.sequential`), its planned suites resampled from the
     pilot's pool: at each look the comparison is tested on its first ``n``
-    pairs at Holm's first-step share of the look's level (``alpha_k / m``,
-    as when every other comparison of the family is still open), and stops
-    when a difference or equivalence is shown. Returns (mean seeds at the
-    stop, share of suites that showed the difference)."""
-    from harness.stats.sequential import DIFFERS, EQUIVALENT, look_pvalues, spending
+    pairs at Holm's first-step share of the look's level (``level / m`` on
+    what the rule reads, the repeated p-values of ``"joint-pocock"`` or the
+    nominal ones when spending, as when every other comparison of the family
+    is still open), and stops when a difference or equivalence is shown.
+    Returns (mean seeds at the stop, share of suites that showed the
+    difference)."""
+    from harness.stats.sequential import (
+        DIFFERS,
+        EQUIVALENT,
+        look_levels,
+        look_pvalues,
+        sequential_p,
+    )
 
     draws = pool.draw(shift, schedule.max, n_sims, seed)
     margin = math.log(1 + equivalence_ratio)
     stopped = np.full(n_sims, schedule.max)
     found = np.zeros(n_sims, bool)
     open_ = np.ones(n_sims, bool)
-    levels = spending(schedule.looks, ALPHA, schedule.spending) / max(comparisons, 1)
+    levels = look_levels(schedule.looks, ALPHA, schedule.spending) / max(comparisons, 1)
     for n, level in zip(schedule.looks, levels, strict=True):
         where = np.flatnonzero(open_)
         if where.size == 0:
             break
-        p, p_eq = look_pvalues([draws[i, :n] for i in where], margin)
+        nominal = look_pvalues([draws[i, :n] for i in where], margin)
+        p, p_eq = sequential_p(*nominal, schedule.looks, schedule.spending)
         decided = {DIFFERS: p <= level, EQUIVALENT: (p_eq <= level) & (p > level)}
         found[where[decided[DIFFERS]]] = True
         done = where[decided[DIFFERS] | decided[EQUIVALENT]]

@@ -26,6 +26,7 @@ from harness.stats.sequential import (
     DIFFERS,
     EQUIVALENT,
     Comparison,
+    Outcome,
     Schedule,
     log_ratios,
     replay,
@@ -77,13 +78,18 @@ def one_suite(scenario: Scenario, rng: np.random.Generator) -> dict[str, float]:
     margin = math.log(1 + scenario.equivalence_ratio)
     ratios = log_ratios(runs, chosen, seeds, schedule.looks)
     sequential = replay(ratios, schedule, margin)
-    fixed_schedule = Schedule(schedule.max, schedule.max, 1)
+    # one look spends all of alpha on the nominal p: Holm at 5%
+    fixed_schedule = Schedule(schedule.max, schedule.max, 1, "haybittle-peto")
     fixed = replay({c: {schedule.max: r[schedule.max]} for c, r in ratios.items()},
                    fixed_schedule, margin)  # fmt: skip
     cells = design.models * (len(design.ratios) + 1)
     row: dict[str, float] = {
         "runs": runs_used(sequential, schedule.min),
         "runs_fixed": cells * schedule.max,
+        # where the runs go: a cell runs as long as its slowest comparison
+        "seeds_mean": float(np.mean(list(sequential.seeds.values()))),
+        "seeds_differs": _mean_seeds(sequential, DIFFERS),
+        "seeds_equivalent": _mean_seeds(sequential, EQUIVALENT),
     }
     for label, outcome in (("", sequential), ("fixed_", fixed)):
         for family in (VS_CONTROL, BETWEEN):
@@ -105,6 +111,12 @@ def one_suite(scenario: Scenario, rng: np.random.Generator) -> dict[str, float]:
     return row
 
 
+def _mean_seeds(outcome: Outcome, decision: str) -> float:
+    """Mean seeds at which the comparisons stopped with ``decision`` (NaN: none)."""
+    seeds = [outcome.seeds[c] for c, s in outcome.state.items() if s == decision]
+    return float(np.mean(seeds)) if seeds else math.nan
+
+
 def simulate(scenario: Scenario, n_suites: int, seed: int = 0) -> pd.DataFrame:
     """:func:`one_suite` of ``n_suites`` suites, one row each."""
     rng = np.random.default_rng(seed)
@@ -116,7 +128,8 @@ def summary(rows: pd.DataFrame) -> pd.Series:
     runs, and the share of runs saved against the fixed design."""
     out = rows.mean()
     n = len(rows)
-    for column in [c for c in rows.columns if not c.startswith("runs")]:
+    rates = [c for c in rows.columns if not c.startswith(("runs", "seeds"))]
+    for column in rates:
         out[f"{column}_se"] = math.sqrt(out[column] * (1 - out[column]) / max(n, 1))
     out["saved"] = 1 - rows["runs"].sum() / rows["runs_fixed"].sum()
     return out
