@@ -8,8 +8,9 @@
    (no cache) and with ``librosa.feature.melspectrogram`` (+ ``power_to_db``),
    interleaved round by round so drift in machine load hits both alike, and
    prints the median throughput (audio seconds per wall second) and the ratio.
-   It does so for torch thread counts 1 (what the local executor gives each
-   worker on a two-core machine) and all cores.
+   It does so for 1 thread (what the local executor gives each worker on a
+   two-core machine) and all cores, for torch and numpy's BLAS alike; the
+   ratio of CPU seconds is printed beside the wall-clock one.
 
     python bench/bench_features.py
     python bench/bench_features.py --rounds 7 --json bench-features.json
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from timing import Times, best_and_median, stopwatch, timed
 
 from harness.data.features import FeatureExtractor
@@ -143,7 +145,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             audios = [c.audio for c in clips[::step][: args.feature_clips]]
             for threads in sorted({1, os.cpu_count() or 1}):
                 torch.set_num_threads(threads)
-                row = bench_features(audios, config, args.rounds)
+                # numpy's BLAS (librosa's filterbank product) gets the same threads as
+                # torch: an idle second BLAS thread spinning on a loaded machine slowed
+                # librosa ~50x here, which no user of one thread would see
+                with threadpool_limits(threads):
+                    row = bench_features(audios, config, args.rounds)
                 row["torch_threads"] = threads
                 results["features"][f"{name}, {threads} thread(s)"] = row
                 print(
