@@ -8,8 +8,9 @@
    (no cache) and with ``librosa.feature.melspectrogram`` (+ ``power_to_db``),
    interleaved round by round so drift in machine load hits both alike, and
    prints the median throughput (audio seconds per wall second) and the ratio.
-   It does so for torch thread counts 1 (what the local executor gives each
-   worker on a two-core machine) and all cores.
+   It does so for 1 thread (what the local executor gives each worker on a
+   two-core machine) and all cores, for torch and numpy's BLAS alike; the
+   ratio of CPU seconds is printed beside the wall-clock one.
 
     python bench/bench_features.py
     python bench/bench_features.py --rounds 7 --json bench-features.json
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from timing import Times, best_and_median, stopwatch, timed
 
 from harness.data.features import FeatureExtractor
@@ -83,12 +85,14 @@ def bench_features(audios: list[np.ndarray], config: FeatureConfig, rounds: int)
     fx = FeatureExtractor(config, None)
     seconds = sum(len(a) for a in audios) / config.sample_rate
     fx.compute(audios[:4]), librosa_features(audios[:4], fx)  # warm up (imports, JIT, caches)
-    times: Times = {"harness": [], "librosa": []}
+    times: Times = {"harness": [], "librosa": [], "harness_cpu": [], "librosa_cpu": []}
     for _ in range(rounds):
-        mine, wall, _ = timed(lambda: fx.compute(audios))
+        mine, wall, cpu = timed(lambda: fx.compute(audios))
         times["harness"].append(wall)
-        reference, wall, _ = timed(lambda: librosa_features(audios, fx))
+        times["harness_cpu"].append(cpu)
+        reference, wall, cpu = timed(lambda: librosa_features(audios, fx))
         times["librosa"].append(wall)
+        times["librosa_cpu"].append(cpu)
     worst = max(float(np.max(np.abs(a - b))) for a, b in zip(mine, reference, strict=True))
     _, median = best_and_median(times)
     harness_rate = seconds / median["harness"]
@@ -98,11 +102,13 @@ def bench_features(audios: list[np.ndarray], config: FeatureConfig, rounds: int)
         "harness_audio_s_per_s": harness_rate,
         "librosa_audio_s_per_s": librosa_rate,
         "ratio": harness_rate / librosa_rate,
+        # CPU seconds (all threads) are less moved by other processes than wall
+        "cpu_ratio": median["librosa_cpu"] / median["harness_cpu"],
         "max_abs_difference": worst,
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--speakers", type=int, default=7)
     parser.add_argument("--clips", type=int, default=8)
@@ -112,7 +118,7 @@ def main() -> None:
         "--feature-clips", type=int, default=64, help="clips of the corpus the features use"
     )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     results: dict[str, Any] = {"cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="bench-features-") as folder:
@@ -139,18 +145,25 @@ def main() -> None:
             audios = [c.audio for c in clips[::step][: args.feature_clips]]
             for threads in sorted({1, os.cpu_count() or 1}):
                 torch.set_num_threads(threads)
-                row = bench_features(audios, config, args.rounds)
+                # numpy's BLAS (librosa's filterbank product) gets the same threads as
+                # torch: an idle second BLAS thread spinning on a loaded machine slowed
+                # librosa ~50x here, which no user of one thread would see
+                with threadpool_limits(threads):
+                    row = bench_features(audios, config, args.rounds)
                 row["torch_threads"] = threads
                 results["features"][f"{name}, {threads} thread(s)"] = row
                 print(
                     f"features {name}, torch threads {threads}: "
                     f"harness {row['harness_audio_s_per_s']:.0f} audio s/s, "
                     f"librosa {row['librosa_audio_s_per_s']:.0f} audio s/s, "
-                    f"ratio {row['ratio']:.2f}x (max |difference| {row['max_abs_difference']:.1e})"
+                    f"ratio {row['ratio']:.2f}x, CPU ratio {row['cpu_ratio']:.2f}x "
+                    f"(max |difference| {row['max_abs_difference']:.1e})"
                 )
+    results["load_average_after"] = os.getloadavg()
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    return results
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from harness.report import (
 )
 from harness.report.attunement_section import attunement_section
 from harness.report.convergence_section import convergence_section, sensitivity_section
-from harness.report.markup import FIGURE_DONE, esc, figure, para
+from harness.report.markup import FIGURE_DONE, PNG_JOBS, esc, figure, figure_placeholder, para
 from harness.report.pair_section import pair_section
 from harness.report.problems_section import data_section, problems_section
 from harness.report.separability_section import probes_nothing, separability_section
@@ -81,11 +81,16 @@ def build_report(
         drawn += 1
         step(f"{FIGURE_STEP} {drawn}: {alt}")
 
-    token = FIGURE_DONE.set(placed)
+    # figures are drawn in forked processes while the page is built, then put in place
+    jobs = figures.PngJobs()
+    token, jobs_token = FIGURE_DONE.set(placed), PNG_JOBS.set(jobs)
     try:
         text = render(results, analysis)
     finally:
+        PNG_JOBS.reset(jobs_token)
         FIGURE_DONE.reset(token)
+    for index, data in enumerate(jobs.results()):
+        text = text.replace(figure_placeholder(index), figures.data_uri(data), 1)
     path = results.output_dir / REPORT
     write_text(path, text)
     return path

@@ -34,17 +34,33 @@ def para(text: str, cls: str = "") -> str:
 FIGURE_DONE: ContextVar[Callable[[str], None] | None] = ContextVar("figure_done", default=None)
 
 
+#: while set (by :func:`harness.report.html.build_report`), figures are drawn by
+#: these jobs while the page is built, and :func:`figure` leaves a placeholder
+#: (:func:`figure_placeholder`) where each image's data goes
+PNG_JOBS: ContextVar[figures.PngJobs | None] = ContextVar("png_jobs", default=None)
+
+
+def figure_placeholder(index: int) -> str:
+    """What stands for the ``index``-th submitted figure's data URI until it is drawn:
+    text from a suite or a record reaches the page through :func:`esc`, so it
+    cannot hold a ``<``."""
+    return f"<harness-figure {index}>"
+
+
 def figure(data: Figure | bytes | None, alt: str, caption: str) -> str:
     """A figure (drawn here into PNG, or PNG bytes) with its caption."""
     if data is None:
         return para(f"No data for this figure yet ({alt}).", "muted")
-    if isinstance(data, Figure):
-        data = figures.png(data)
+    jobs = PNG_JOBS.get()
+    if jobs is not None:
+        src = figure_placeholder(jobs.submit(data))
+    else:
+        src = figures.data_uri(data if isinstance(data, bytes) else figures.png(data))
     done = FIGURE_DONE.get()
     if done is not None:
         done(alt)
     return (
-        f'<figure><img src="{figures.data_uri(data)}" alt="{esc(alt)}">'
+        f'<figure><img src="{src}" alt="{esc(alt)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 

@@ -1,12 +1,16 @@
 """What every report figure shares: the style, the colours of conditions and languages,
 condition labels short enough for crowded axes, the grid of panels, one legend
-above them, and PNG bytes. Drawn on :class:`matplotlib.figure.Figure`, never pyplot.
+above them, and PNG bytes (drawn in forked processes while the page is built,
+:class:`PngJobs`). Drawn on :class:`matplotlib.figure.Figure`, never pyplot.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import multiprocessing
+import os
+import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +72,76 @@ def png(fig: Figure) -> bytes:
     with style():
         fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def _draw_into(fig: Figure, conn: Any) -> None:
+    """A forked child's whole work: one figure's PNG down the pipe ("" if it failed)."""
+    try:
+        data = png(fig)
+    except Exception:  # the parent draws it again and sees the error itself
+        data = b""
+    conn.send_bytes(data)
+    conn.close()
+
+
+class PngJobs:
+    """PNGs drawn in forked processes while the caller goes on building the page.
+
+    Saving a figure (layout, then drawing) is most of the report's figure cost and
+    needs nothing back from the page, so each figure submitted is drawn by a
+    child forked at that moment (it shares the parent's memory: nothing is
+    pickled but the PNG bytes coming back), at most ``workers`` at a time. The
+    bytes are those :func:`png` gives in the parent; a child that fails is
+    redrawn in the parent. ``workers`` < 2, or a platform without a safe
+    ``fork`` (only Linux is trusted here), draws each figure as it is submitted.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        self.workers = cores if workers is None else workers
+        self.parallel = self.workers >= 2 and sys.platform.startswith("linux")
+        self._done: list[bytes | None] = []
+        self._figures: list[Figure | None] = []
+        self._running: list[tuple[int, Any, Any]] = []  # (index, process, pipe end)
+
+    def submit(self, fig: Figure | bytes) -> int:
+        """Start drawing ``fig`` (PNG bytes are kept as they are); its index."""
+        index = len(self._done)
+        if isinstance(fig, bytes) or not self.parallel:
+            self._done.append(fig if isinstance(fig, bytes) else png(fig))
+            self._figures.append(None)
+            return index
+        while len(self._running) >= self.workers:
+            self._collect(self._running.pop(0))
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_draw_into, args=(fig, send), daemon=True)
+        process.start()
+        send.close()
+        self._done.append(None)
+        self._figures.append(fig)
+        self._running.append((index, process, receive))
+        return index
+
+    def _collect(self, job: tuple[int, Any, Any]) -> None:
+        index, process, receive = job
+        try:
+            data = receive.recv_bytes()
+        except EOFError:
+            data = b""
+        receive.close()
+        process.join()
+        figure = self._figures[index]
+        if not data and figure is not None:
+            data = png(figure)
+        self._done[index] = data
+        self._figures[index] = None
+
+    def results(self) -> list[bytes]:
+        """Every submitted figure's PNG, in submission order (waits for the children)."""
+        while self._running:
+            self._collect(self._running.pop(0))
+        return [data for data in self._done if data is not None]
 
 
 def data_uri(data: bytes) -> str:
