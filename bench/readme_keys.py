@@ -415,17 +415,18 @@ MEASURED: tuple[tuple[str, str], ...] = (
         "nazzi: 0 of 90 pairs above chance; en-ja 0.50 [0.44, 0.57], en-nl 0.54 [0.45, 0.63] raw; "
         "0.48 [0.41, 0.56], 0.46 [0.40, 0.53] LSTM h; groups -0.03 (-0.13 to 0.07) raw, "
         "0.05 (-0.19 to 0.29) womb h",
+        "Published studies; stats/pair_matrix.csv and pair_groups.csv of `harness run "
+        "suites/nazzi.toml` (computed from the runs' latents, which the stored runs lack)",
+    ),
+    (
+        "attunement: 1 min 16 s wall, 91 s CPU, load under 1",
+        "Published studies; `/usr/bin/time harness run suites/attunement.toml`, corpus generated",
+    ),
+    (
         "vogelsang: 2 min 47 s CPU, 12 min 24 s wall at load 13 to 19; 8 min 26 s at load "
         "9 to 15 in a run of the same training that read the window at 90%",
         "Published studies; the runs' summary lines (`total:`) of `harness run "
         "suites/vogelsang.toml` on the shared 2-core machine",
-    ),
-    (
-        "nazzi: 0 of 90 pairs above chance; en-ja 0.51 [0.44, 0.59], en-nl 0.52 [0.42, 0.62] raw; "
-        "0.49 [0.41, 0.56], 0.47 [0.40, 0.55] LSTM; groups -0.02 (-0.19 to 0.14) raw, "
-        "0.07 (-0.29 to 0.44) womb",
-        "Published studies; stats/pair_matrix.csv and pair_groups.csv of `harness run "
-        "suites/nazzi.toml` (computed from the runs' latents, which the stored runs lack)",
     ),
     (
         "wav2vec2 with the feature encoder unfrozen: training loss 0.01-0.12, held-out 0.49-0.64",

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from readme_keys import between, ci, comparison, count, f2, one, p_text, rows, threshold, vs
 
+from harness.tables.probes import along_table
+
 if TYPE_CHECKING:
     from readme_numbers import Stored, StoredSuite
 
@@ -86,6 +88,18 @@ def _attuned_vs(condition: str) -> dict[str, Callable[[Stored], str]]:
     }
 
 
+def _along(condition: str, step: int) -> Callable[[Stored], str]:
+    """The median over seeds of the across-speaker ABX error in the LSTM's frames
+    at one target-training step ([probing] probe_at), and how many seeds reached it."""
+
+    def value(st: Stored) -> str:
+        table = along_table(_attunement(st).results.records.values())
+        at = rows(table, condition=condition, latent_space=FRAMES, metric="abx_across", step=step)
+        return f"{at['value'].median():.1f}"
+
+    return value
+
+
 ATTUNEMENT: dict[str, Callable[[Stored], str]] = {
     "attunement.runs": lambda st: count(_attunement(st).results.records),
     **{f"attunement.none.{side}": _abx("none", side) for side in ("native", "foreign")},
@@ -93,6 +107,11 @@ ATTUNEMENT: dict[str, Callable[[Stored], str]] = {
     "attunement.raw": _abx("none", "attunement", "feature_stats/mean_std"),
     **_attuned_vs("ja-3"),
     **_attuned_vs("es-lp500"),
+    **{
+        f"attunement.along.{c}.{k}": _along(c, k)
+        for c in ("none", "ja-3", "es-lp500")
+        for k in (0, 50)
+    },
 }
 
 
