@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_abx_probe import SUITE, registry
 
 from harness.run.execute import execute
 from harness.spec.suite import SuiteError, load_suite
 from harness.stats.abx_pairs import as_matrices, pair_crossed
 from harness_plugins.probes.abx_probe import ABXProbe
+
+from helpers.abx_suite import SUITE, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from bench_abx import synthetic_set

@@ -150,3 +150,13 @@ def test_refresh_refuses_an_unfinished_folder(tmp_path, monkeypatch, capsys):
 def test_the_stored_runs_stay_small():
     size = sum(p.stat().st_size for p in rn.FIXTURES.rglob("*") if p.is_file())
     assert size < 1_500_000
+
+
+def test_the_listing_names_every_key_and_each_measured_fact_with_its_source(stored):
+    """`--list` prints every key, then each measured fact beside where it was
+    measured: a fact that lost its source (two entries run together) fails."""
+    for fact in keys.MEASURED:
+        assert len(fact) == 2 and all(isinstance(part, str) and part for part in fact), fact
+    text = rn.listing(stored)
+    assert all(key in text for key in NUMBERS)
+    assert all(f"  {fact}: {source}" in text for fact, source in keys.MEASURED)

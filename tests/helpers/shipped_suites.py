@@ -51,6 +51,10 @@ def shrunk(name: str, output: Path, cache: Path) -> dict[str, Any]:
         splits[key] = _fewer(splits[key], 3 if key.startswith("probe") else 2)
     target = suite["target"]
     target |= {"max_steps": 10, "eval_every": 5}
+    probing = suite.get("probing", {})
+    if probing.get("probe_at"):
+        # the same points as shares of the shrunk budget: the first, middle and last
+        probing["probe_at"] = [0.0, 0.5, 1.0]
     target.pop("warmup_steps", None)
     training = suite.setdefault("training", {})
     training["batch_size"] = min(training.get("batch_size", 16), 4)
@@ -64,6 +68,10 @@ def shrunk(name: str, output: Path, cache: Path) -> dict[str, Any]:
     for model in suite.get("models", []):
         if "hidden_size" in model and model.get("plugin") != "wav2vec2":
             model["hidden_size"] = min(model["hidden_size"], 16)
+    for extractor in suite.get("extractors", []):
+        if extractor["plugin"] == "input_gradient":
+            # 2 * max_lag + 1 frames must fit the shrunk clips (1.5 s: 151 frames)
+            extractor["max_lag"] = min(extractor.get("max_lag", 90), 40)
     for probe in suite.get("probes", []):
         if probe["plugin"] in ("ridge", "linear_svc"):
             probe["n_permutations"] = min(probe.get("n_permutations", 20), 20)
