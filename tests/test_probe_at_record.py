@@ -14,6 +14,7 @@ import pandas as pd
 from harness.cli import main
 from harness.output.layout import RECORD
 from harness.output.record import RunRecord
+from harness.report.methods import probes_along
 from harness.report.trajectory_section import trajectory_section, trajectory_summary
 from harness.stats.analysis import analyse
 from harness.tables.probes import along_table
@@ -130,3 +131,14 @@ def test_the_report_and_probes_csv_hold_the_rows_along_training(tmp_path):
     final = probes[probes["step"].isna()]
     assert len(final) == len(load_results(folder).probes)
     assert sorted(probes["step"].dropna().unique()) == list(STEPS)
+
+
+def test_the_methods_name_the_steps_the_probes_ran_at_and_only_when_asked():
+    plain = Results.from_records(_records(along=False))
+    assert probes_along(plain) == ""
+    asked = _records(along=True)
+    for data in asked:
+        data["spec"]["probe_at"] = list(STEPS)
+    sentence = probes_along(Results.from_records(asked))
+    assert "at steps 0, 10, 20 (step 0: the model as it entered target training)" in sentence
+    assert "points after it stopped were not measured" in sentence

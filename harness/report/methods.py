@@ -75,6 +75,27 @@ def probes_heard(results: Results) -> str:
     )
 
 
+def probes_along(results: Results) -> str:
+    """The steps the probes also ran at along target training ([probing]
+    probe_at, as each model's runs resolved them); "" without them."""
+    steps: dict[str, tuple[int, ...]] = {}
+    for record in results.records.values():
+        points = tuple((record.spec or {}).get("probe_at") or ())
+        if points:
+            steps.setdefault(record.model_label or "", points)
+    if not steps:
+        return ""
+    per_model = "; ".join(
+        f"{', '.join(map(str, points))}{f' ({model})' if len(steps) > 1 else ''}"
+        for model, points in sorted(steps.items())
+    )
+    return (
+        f"Probes also ran along target training, at steps {per_model} (step 0: the model "
+        "as it entered target training), on the same probe clips as the final probing; a "
+        "run's points after it stopped were not measured."
+    )
+
+
 def _thresholds(results: Results) -> str:
     """Each model's threshold and budget, as the suite resolved them; a relative
     threshold with the loss value it came to (the same for every run of the model)."""
@@ -131,9 +152,9 @@ def section(results: Results, analysis: Analysis) -> str:
     out = ['<section id="methods"><h2>Methods</h2>']
     spec = _first_spec(results)
     out.append(_training_sentence(results, spec.get("target") or {}))
-    heard = probes_heard(results)
-    if heard:
-        out.append(para(heard))
+    for sentence in (probes_heard(results), probes_along(results)):
+        if sentence:
+            out.append(para(sentence))
     differences = differences_sentence(results)
     if differences:
         out.append(para(differences + " The settings below are the control's."))
