@@ -160,3 +160,11 @@ def test_the_listing_names_every_key_and_each_measured_fact_with_its_source(stor
     text = rn.listing(stored)
     assert all(key in text for key in NUMBERS)
     assert all(f"  {fact}: {source}" in text for fact, source in keys.MEASURED)
+
+
+def test_two_decimals_do_not_depend_on_the_last_bits_of_float_noise():
+    """70/80 summed by two library versions lands on either side of 0.875: both
+    read 0.88, and an exact half rounds up the same way."""
+    assert keys.f2(0.8750000000000007) == keys.f2(0.8749999999999999) == "0.88"
+    assert keys.f2(3.125) == "3.13" and keys.f2(-0.005) == "-0.01" and keys.f2(1) == "1.00"
+    assert keys.f2(float("nan")) == "nan"
