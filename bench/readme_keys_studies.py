@@ -126,7 +126,7 @@ REGIMENS = ("none", "low-then-full", "full-only", "low-only", "full-then-low")
 def _start(st: Stored, condition: str) -> str:
     """Mean over seeds of the held-out balanced accuracy at step 0 (after pretraining)."""
     curves = rows(_vogelsang(st).results.curves, model=GRU, condition=condition, step=0)
-    return f"{curves['heldout_balanced_accuracy'].mean():.2f}"
+    return f2(curves["heldout_balanced_accuracy"].mean())
 
 
 def _window(st: Stored, condition: str) -> str:

@@ -14,6 +14,8 @@ from harness_plugins import extractors
 from harness_plugins.models import lstm
 from harness_plugins.probes import abx
 
+from helpers.tones import Sequential
+
 RATE = 8000
 NOISE = 0.3
 #: each phone is a tone of its own frequency
@@ -44,15 +46,6 @@ class PhoneTones:
                              wave.astype(np.float32), RATE, phones=tuple(tier))
                     )  # fmt: skip
         return clips
-
-
-class Sequential:
-    def map(self, fn, items):
-        for item in items:
-            yield item, fn(item)
-
-    def close(self):
-        pass
 
 
 class Plugins:
