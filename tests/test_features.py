@@ -202,3 +202,20 @@ def test_short_clip_and_frame_count() -> None:
     out = fx([_speechlike(50, 16000, 1), _speechlike(16000, 16000, 2)])
     assert [o.shape for o in out] == [(1, 40), (101, 40)]
     assert all(np.isfinite(o).all() for o in out)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2], ids=["default", "study"])
+def test_a_clips_features_do_not_depend_on_its_batch_or_chunk(config, monkeypatch) -> None:
+    """Clips are framed as one padded batch and transformed a few at a time: neither
+    the other clips nor where the chunks fall may change a clip's numbers."""
+    import harness.data.features as features
+
+    rate = config.sample_rate
+    audios = [_speechlike(n, rate, i) for i, n in enumerate((rate, rate // 2 + 9, 3 * rate))]
+    fx = FeatureExtractor(dataclasses.replace(config, normalize="clip_minmax"), None)
+    together = fx.compute(audios)
+    monkeypatch.setattr(features, "CHUNK_BYTES", 1)  # one clip per chunk
+    for audio, mine in zip(audios, together, strict=True):
+        alone = fx.compute([audio])[0]
+        assert alone.shape == mine.shape
+        np.testing.assert_allclose(alone, mine, rtol=0, atol=1e-6)
