@@ -195,3 +195,48 @@ def test_changes_name_what_changed():
     ]
     assert changes(old, old) == []
     assert describe(new["probe/knn"]) == "mine.probes (no distribution, source bbbbbbbb)"
+
+
+def test_parsed_imports_are_kept_between_processes_by_content(tmp_path, monkeypatch):
+    """A command after the first reads the harness's import graph from the cache
+    (no parsing); a file whose content changed, even at the same size, is parsed again."""
+    from harness.plugin import provenance
+
+    def fresh_process():
+        provenance._parsed_imports.cache_clear()
+        monkeypatch.setattr(provenance, "_IMPORTS_FILE", provenance._ImportsFile())
+
+    package = tmp_path / "site" / "cachedpkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from cachedpkg import b\n")
+    (package / "b.py").write_text("X = 1\n")
+    (package / "c.py").write_text("Y = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.import_module("cachedpkg")
+    fresh_process()
+    first = source_files("cachedpkg.a")
+    assert sorted(first) == ["cachedpkg", "cachedpkg.a", "cachedpkg.b"]
+    assert provenance._IMPORTS_FILE.path().is_file()
+
+    fresh_process()
+    parsed = []
+    real = provenance._imports_in
+    monkeypatch.setattr(provenance, "_imports_in", lambda *a: parsed.append(a) or real(*a))
+    assert source_files("cachedpkg.a") == first and parsed == []
+
+    (package / "a.py").write_text("from cachedpkg import c\n")  # same size, new content
+    fresh_process()
+    assert sorted(source_files("cachedpkg.a")) == ["cachedpkg", "cachedpkg.a", "cachedpkg.c"]
+    assert len(parsed) == 2  # a.py, and c.py seen for the first time
+
+
+def test_an_unwritable_imports_cache_is_ignored(tmp_path, monkeypatch):
+    from harness.plugin import provenance
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("HARNESS_CACHE", str(blocked))
+    provenance._parsed_imports.cache_clear()
+    monkeypatch.setattr(provenance, "_IMPORTS_FILE", provenance._ImportsFile())
+    assert "harness.run.execute" in source_files("harness.run.execute")

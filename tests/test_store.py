@@ -13,6 +13,7 @@ from harness.output.store import (
     fresh_output,
 )
 from harness.spec.expand import expand
+from harness.tables.data import unique_skipped
 
 from helpers import runner as h
 
@@ -137,3 +138,24 @@ def test_fresh_output_moves_the_old_folder_aside(tmp_path):
     assert not out.exists()
     out.mkdir()
     assert fresh_output(out) != moved
+
+
+def test_statuses_then_skipped_files_read_each_record_once(tmp_path, specs, monkeypatch):
+    """`harness run` of a finished suite asks every record's status, then the
+    files its dataset skipped: one parse of each record serves both."""
+    import harness.output.store as store_module
+
+    store = Store(tmp_path / "out")
+    skipped = {"dataset": "folder", "language": "es", "file": "a.wav", "reason": "silent"}
+    commit_fake(store, specs[0], data={"skipped": [skipped]})
+    commit_failure(store, specs[1])
+    parsed = []
+    real = store_module.read_record
+    monkeypatch.setattr(store_module, "read_record", lambda p: parsed.append(p) or real(p))
+    assert store.statuses() == {specs[0].run_id: "reached", specs[1].run_id: "failed"}
+    assert sorted(len(list(rows)) for rows in store.skipped()) == [0, 1]
+    assert unique_skipped(store.skipped()) == [skipped]
+    assert len(parsed) == 2
+    # a record replaced by a new version is read again
+    commit_fake(store, specs[1])
+    assert store.statuses()[specs[1].run_id] != "failed"

@@ -93,9 +93,9 @@ def data_note(output: Path) -> str | None:
     """Once per suite: the files its dataset skipped, by reason (every run of a
     suite reads the same data, so each file is counted once)."""
     from harness.output.store import Store
-    from harness.tables import skipped_files
+    from harness.tables.data import unique_skipped
 
-    skipped = skipped_files(Store(output).records())
+    skipped = unique_skipped(Store(output).skipped())
     if not skipped:
         return None
     reasons: dict[str, int] = {}

@@ -141,10 +141,23 @@ class Store:
         :raises RecordVersionError: a record written by a newer harness (running
             it again would overwrite it).
         """
-        out = {}
+        return {
+            rid: summary if isinstance(summary, str) else summary.status
+            for rid, summary in self.summaries().items()
+        }
+
+    def summaries(self) -> dict[str, RecordSummary | str]:
+        """run id -> :class:`RecordSummary` of every run folder, or :data:`DAMAGED`
+        when its record is missing or unreadable (each record is parsed once per
+        process and version of the file, so a command that needs statuses and
+        then the skipped files reads the records once).
+
+        :raises RecordVersionError: as :meth:`statuses`.
+        """
+        out: dict[str, RecordSummary | str] = {}
         for path in self._run_folders():
             try:
-                out[path.name] = _status(path / RECORD)
+                out[path.name] = _summary(path / RECORD)
             except RecordVersionError:
                 raise
             except (OSError, ValueError):
@@ -166,6 +179,15 @@ class Store:
     def load_record(self, run_id: str) -> RunRecord:
         """The record of a run folder (see :func:`harness.output.record.read_record` for errors)."""
         return read_record(self.run_dir(run_id) / RECORD)
+
+    def skipped(self) -> list[Iterable[Mapping[str, str]]]:
+        """The skipped-file rows of each readable record of the current suite
+        (the runs :meth:`records` gives), from the records' summaries."""
+        manifest = self.manifest()
+        summaries = self.summaries()
+        run_ids = manifest.run_ids if manifest else list(summaries)
+        found = (summaries.get(run_id) for run_id in run_ids)
+        return [summary.skipped for summary in found if isinstance(summary, RecordSummary)]
 
     def records(self, run_ids: Iterable[str] | None = None) -> list[RunRecord]:
         """Records of ``run_ids`` (default: the current suite's, see :meth:`manifest`).
@@ -400,15 +422,25 @@ def fresh_output(output: str | Path) -> Path | None:
     return target
 
 
-#: (path, inode, size, mtime) -> status of the records this process has read:
+@dataclass(frozen=True)
+class RecordSummary:
+    """What a command asks of every record before it needs the records
+    themselves: the run's status and the files its dataset skipped."""
+
+    status: str
+    skipped: tuple[Mapping[str, str], ...]
+
+
+#: (path, inode, size, mtime) -> summary of the records this process has read:
 #: a record is replaced by a rename (a new inode), never edited in place
-_STATUSES: dict[tuple[str, int, int, int], str] = {}
+_SUMMARIES: dict[tuple[str, int, int, int], RecordSummary] = {}
 
 
-def _status(path: Path) -> str:
-    """The status in the record at ``path``, read once per version of the file."""
+def _summary(path: Path) -> RecordSummary:
+    """The summary of the record at ``path``, read once per version of the file."""
     stat = path.stat()
     key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _STATUSES:
-        _STATUSES[key] = read_record(path).status
-    return _STATUSES[key]
+    if key not in _SUMMARIES:
+        record = read_record(path)
+        _SUMMARIES[key] = RecordSummary(record.status, record.data.skipped)
+    return _SUMMARIES[key]

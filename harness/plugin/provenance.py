@@ -17,10 +17,12 @@ runner can resolve provenance in the main process without importing torch.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib.metadata as md
 import inspect
+import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -113,14 +115,76 @@ def _imports(path: Path, module: str, top: str) -> frozenset[str]:
     return _parsed_imports(str(path), stat.st_mtime_ns, stat.st_size, module, top)
 
 
+class _ImportsFile:
+    """Parsed imports kept between processes, by the file's content digest:
+    parsing is most of what hashing the harness's source costs a command
+    (~0.3 s of CPU), and a file's imports change only with its content.
+
+    Kept in ``<cache>/provenance/imports.json`` (``$HARNESS_CACHE``, default
+    ``~/.cache/harness``); a cache that cannot be read or written is ignored.
+    """
+
+    NAME = Path("provenance") / "imports.json"
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[str]] | None = None
+        self.added = False
+
+    def path(self) -> Path:
+        from harness.spec.suite_types import default_cache_dir
+
+        return default_cache_dir() / self.NAME
+
+    def get(self, key: str) -> list[str] | None:
+        if self.entries is None:
+            try:
+                found = json.loads(self.path().read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                found = {}
+            self.entries = found if isinstance(found, dict) else {}
+        value = self.entries.get(key)
+        return value if isinstance(value, list) else None
+
+    def put(self, key: str, imports: list[str]) -> None:
+        if self.entries is not None:
+            self.entries[key] = imports
+            self.added = True
+
+    def save(self) -> None:
+        if not self.added or self.entries is None:
+            return
+        from harness.atomic import write_json
+
+        with contextlib.suppress(OSError):
+            self.path().parent.mkdir(parents=True, exist_ok=True)
+            write_json(self.path(), self.entries, fsync=False)
+        self.added = False
+
+
+_IMPORTS_FILE = _ImportsFile()
+
+
 @functools.lru_cache(maxsize=1024)
 def _parsed_imports(path: str, mtime_ns: int, size: int, module: str, top: str) -> frozenset[str]:
     del mtime_ns, size  # the cache key only
     try:
-        tree = ast.parse(Path(path).read_bytes())
-    except (OSError, SyntaxError, ValueError):
+        data = Path(path).read_bytes()
+    except OSError:
         return frozenset()
     is_package = path.endswith("__init__.py")
+    key = f"{hashlib.sha256(data).hexdigest()} {module} {top} {int(is_package)}"
+    known = _IMPORTS_FILE.get(key)
+    if known is None:
+        known = sorted(_imports_in(data, module, top, is_package))
+        _IMPORTS_FILE.put(key, known)
+    return frozenset(known)
+
+
+def _imports_in(data: bytes, module: str, top: str, is_package: bool) -> set[str]:
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError):
+        return set()
     out: set[str] = set()
     for node in ast.walk(tree):
         names: list[str] = []
@@ -135,7 +199,7 @@ def _parsed_imports(path: str, mtime_ns: int, size: int, module: str, top: str) 
             # `from pkg import sub` may name a submodule or an attribute: try both
             names = [base, *(f"{base}.{a.name}" for a in node.names)]
         out.update(n for n in names if n == top or n.startswith(top + "."))
-    return frozenset(out)
+    return out
 
 
 def source_files(module: str) -> dict[str, Path]:
@@ -152,6 +216,7 @@ def source_files(module: str) -> dict[str, Path]:
             continue
         found[name] = path
         todo.extend(_imports(path, name, top) - set(found))
+    _IMPORTS_FILE.save()
     return found
 
 

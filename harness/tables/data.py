@@ -48,9 +48,14 @@ STREAMING_COLUMNS = [*IDENTITY_COLUMNS, "frames", "accuracy"]
 
 def skipped_files(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[dict[str, str]]:
     """Every file a suite's dataset skipped, once (runs of a suite read the same data)."""
+    return unique_skipped(record.data.skipped for record in as_records(records))
+
+
+def unique_skipped(per_run: Iterable[Iterable[Mapping[str, str]]]) -> list[dict[str, str]]:
+    """The skipped-file rows of every run (``per_run``: each run's rows), each file once."""
     seen: dict[tuple[str, ...], dict[str, str]] = {}
-    for record in as_records(records):
-        for row in record.data.skipped:
+    for rows in per_run:
+        for row in rows:
             key = tuple(str(row.get(k, "")) for k in ("dataset", "language", "file", "reason"))
             seen.setdefault(key, dict(row))
     return sorted(seen.values(), key=lambda r: (r.get("language", ""), r.get("file", "")))
