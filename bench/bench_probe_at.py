@@ -8,8 +8,12 @@ plain run, with ``probe_at`` of ``--points`` steps spread evenly from 0 to that
 stop (so every point is measured: points after a run stopped are not). The
 ratio is the CPU seconds of the whole run (data, features, training, latents,
 probes) with the points over without; the record's own clocks say where the
-extra time went (``along_training.seconds``). The training numbers of the two
-runs are compared too: they must be identical.
+extra time went (``along_training.seconds``). The cost of one point is given
+as a fraction of the plain run's training: its extra CPU seconds over the
+plain run's whole CPU, and its wall seconds (``along_training.seconds`` per
+point) over the plain run's training phase. The training numbers of the two
+runs are compared too: they must be identical. Only the probes that run along
+training run at the points (not ``tsne``, which declares it does not).
 
     python bench/bench_probe_at.py                  # 5 points, seed 1
     python bench/bench_probe_at.py --points 9 --seed 2
@@ -81,14 +85,21 @@ def main() -> None:
         print(f"run stops at step {stop} ({first['status']}); probe_at = {list(points)}")
         cpu: dict[str, list[float]] = {"plain": [], "probe_at": []}
         wall: dict[str, list[float]] = {"plain": [], "probe_at": []}
+        training: list[float] = []
+        per_point: list[float] = []
         for i in range(args.repeats):
             order = [("plain", plain), ("probe_at", probed)]
             for name, spec in order if i % 2 == 0 else order[::-1]:
                 record, c, w = timed_run(spec, folder, registry)
                 cpu[name].append(c)
                 wall[name].append(w)
+                if name == "plain":
+                    training.append(record["phase_seconds"]["training"])
                 if name == "probe_at":
                     along = record["along_training"]
+                    per_point.append(along["seconds"] / len(along["measured"]))
+                    ran = sorted({r["probe"] for r in along["probes"]})
+                    print(f"probes along training: {ran}")
                     print(
                         f"measured {along['measured']}; probing along: {along['seconds']:.2f} s wall"
                     )
@@ -98,6 +109,13 @@ def main() -> None:
         ratio = np.median(cpu["probe_at"]) / np.median(cpu["plain"])
         print(f"CPU ratio with {len(points)} points / without: {ratio:.2f}")
         print(f"wall ratio: {np.median(wall['probe_at']) / np.median(wall['plain']):.2f}")
+        extra = (np.median(cpu["probe_at"]) - np.median(cpu["plain"])) / len(points)
+        print(
+            f"one point: {extra:.2f} s CPU = {extra / np.median(cpu['plain']):.3f} of the plain "
+            f"run's CPU; {np.median(per_point):.2f} s wall = "
+            f"{np.median(per_point) / np.median(training):.3f} of its training phase "
+            f"({np.median(training):.2f} s wall)"
+        )
 
 
 if __name__ == "__main__":

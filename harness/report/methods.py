@@ -88,7 +88,7 @@ def probes_along(results: Results) -> str:
             steps.setdefault(record.model_label or "", points)
         if record.along_training is not None:
             a = record.along_training
-            along |= {r.probe for r in (*a.probes, *a.probe_errors, *a.probes_skipped)}
+            along |= {str(r.probe) for r in (*a.probes, *a.probe_errors, *a.probes_skipped)}
     if not steps:
         return ""
     per_model = "; ".join(
