@@ -114,3 +114,26 @@ def test_harness_validate_exits_2_naming_the_probe(tmp_path, capsys):
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "probing.probe_at_probes[0]: probe 'tsne' does not run along training" in err
+
+
+def test_the_along_training_snippet_of_the_plugin_docs_is_refused_as_documented(tmp_path):
+    import re
+    import types
+    from pathlib import Path
+
+    from harness.testing import tiny_registry
+
+    doc = Path(__file__).parent.parent / "docs" / "plugins.md"
+    section = doc.read_text().split("### Probes along training", 1)[1].split("\n## ", 1)[0]
+    code, expected = re.search(r"```python\n(.*?)```.*?```text\n(.*?)\n```", section, re.S).groups()
+    plugin = types.ModuleType("umap_snippet")
+    exec(compile(code, str(doc), "exec"), plugin.__dict__)
+    [component] = plugin.harness_probes()
+    assert check_declaration("probe", component) == []
+    probing = {**AT, "probe_at_probes": ["umap_picture"]}
+    path = _write(
+        tmp_path, probing=probing, probes=[{"plugin": "ridge"}, {"plugin": "umap_picture"}]
+    )
+    with pytest.raises(SuiteError) as caught:
+        load_suite(path, tiny_registry([plugin]))
+    assert [f"{where}: {message}" for where, message in caught.value.problems] == [expected]
