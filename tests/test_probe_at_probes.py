@@ -137,3 +137,30 @@ def test_the_along_training_snippet_of_the_plugin_docs_is_refused_as_documented(
     with pytest.raises(SuiteError) as caught:
         load_suite(path, tiny_registry([plugin]))
     assert [f"{where}: {message}" for where, message in caught.value.problems] == [expected]
+
+
+def test_the_methods_name_the_probes_that_ran_along_training():
+    import json
+    from pathlib import Path
+
+    from harness.report.methods import probes_along
+    from harness.tables.results import Results
+
+    fixture = Path(__file__).parent / "fixtures" / "previous_release" / "probes"
+    records = []
+    for path in sorted(fixture.glob("runs/*/record.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["spec"]["probes"].append({"plugin": "tsne", "label": "tsne", "params": {}})
+        data["spec"]["probe_at"] = [0, 10]
+        rows = [r for r in data["probes"] if r["latent_space"] == "lstm_state/h"]
+        data["along_training"] = {
+            "steps": [0, 10],
+            "measured": [0, 10],
+            "probes": [{**r, "step": step} for step in (0, 10) for r in rows],
+        }
+        records.append(data)
+    sentence = probes_along(Results.from_records(records))
+    assert sentence.startswith(
+        "The probe linear_svc also ran along target training, at steps 0, 10"
+    )
+    assert sentence.endswith("were not measured; tsne ran in the final probing only.")

@@ -41,7 +41,7 @@ from harness.output.record_parts import build
 from harness.output.store import Store
 from harness.plugin.registry import Registry, load_registry
 from harness.plugin.selection import Selection
-from harness.run.from_weights import Unrebuildable, latents_from_weights
+from harness.run.from_weights import Rebuilt, Unrebuildable, latents_from_weights
 from harness.run.latents import LatentSpace
 from harness.run.probes import probe_latents
 from harness.spec.expand import RunSpec
@@ -126,29 +126,21 @@ def reprobe_run(
             for name, info in record.latent_spaces.items()
         }
     selections = _probe_selections(record)
-    framed = [s for s in selections if registry.get("probe", s.plugin).alignments]
-    phones = None
-    cannot: list[str] = []
-    if any(probe in {s.label for s in framed} for probe, _ in only):
+    framed = {s.label for s in selections if registry.get("probe", s.plugin).alignments}
+    phones, cannot = None, []
+    if any(probe in framed for probe, _ in only):
+        chosen = [s for s in selections if s.label in framed]
         try:
-            if suite is None:
-                raise Unrebuildable("no suite was given to find the run's settings in")
-            rebuilt = latents_from_weights(
-                suite.spec(record), registry, _weights(run_dir, record), latents_values(latents),
-                framed,
-            )  # fmt: skip
+            rebuilt = _rebuilt(run_dir, record, registry, suite, latents, chosen)
             latents, phones = rebuilt.latents, rebuilt.phones
         except Unrebuildable as why:
-            rerun = suite.rerun(run_dir) if suite is not None else "`harness run` again"
+            rerun = suite.rerun(run_dir) if suite is not None else "`harness run` it again"
             cannot = [
-                f"{record.label or record.run_id} {s.label}: its frames cannot be rebuilt from "
+                f"{record.label or record.run_id} {label}: its frames cannot be rebuilt from "
                 f"the run's weights ({why}); {rerun}"
-                for s in framed
-                if any(probe == s.label for probe, _ in only)
+                for label in sorted({probe for probe, _ in only if probe in framed})
             ]
-            only = {
-                (probe, space) for probe, space in only if probe not in {s.label for s in framed}
-            }
+            only = {(probe, space) for probe, space in only if probe not in framed}
     outcome = probe_latents(
         selections,
         registry,
@@ -189,8 +181,21 @@ def _rewrite(run_dir: Path, record: RunRecord, only: set[tuple[str, str]], outco
     write_record(run_dir / RECORD, record)
 
 
-def latents_values(latents: dict[str, LatentSpace]) -> dict[str, np.ndarray]:
-    return {name: space.values for name, space in latents.items()}
+def _rebuilt(
+    run_dir: Path,
+    record: RunRecord,
+    registry: Registry,
+    suite: SuiteRuns | None,
+    latents: dict[str, LatentSpace],
+    probes: list[Selection],
+) -> Rebuilt:
+    """The run's latents with the frames ``probes`` read, rebuilt from its weights."""
+    if suite is None:
+        raise Unrebuildable("no suite was given to find the run's settings in")
+    stored = {name: space.values for name, space in latents.items()}
+    return latents_from_weights(
+        suite.spec(record), registry, _weights(run_dir, record), stored, probes
+    )
 
 
 def _weights(run_dir: Path, record: RunRecord) -> Path | None:

@@ -102,7 +102,8 @@ def probes_along(results: Results) -> str:
     ]
     ran = [p for p in dict.fromkeys(suite) if p in along]
     final = [p for p in dict.fromkeys(suite) if p not in along]
-    which = f"The probes {', '.join(ran)} also ran" if ran else "Probes also ran"
+    noun = "probe" if len(ran) == 1 else "probes"
+    which = f"The {noun} {', '.join(ran)} also ran" if ran else "Probes also ran"
     only = f"; {', '.join(final)} ran in the final probing only" if ran and final else ""
     return (
         f"{which} along target training, at steps {per_model} (step 0: the model "
