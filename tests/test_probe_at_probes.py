@@ -164,3 +164,19 @@ def test_the_methods_name_the_probes_that_ran_along_training():
         "The probe linear_svc also ran along target training, at steps 0, 10"
     )
     assert sentence.endswith("were not measured; tsne ran in the final probing only.")
+
+
+def test_a_run_probes_along_training_with_the_probes_that_run_there_only(tmp_path):
+    from harness.testing import run_tiny_suite
+
+    probes = [SVC, {"plugin": "tsne", "n_neighbors": 2}]
+    censored = {"threshold": 1e-4, "threshold_mode": "absolute"}
+    results = run_tiny_suite(
+        tmp_path, conditions=[{"name": "none"}], probes=probes, target=censored, probing=AT
+    )
+    [record] = results.records.values()
+    along = record.along_training
+    assert along is not None and along.measured == (0, 15, 30)
+    assert {r.probe for r in along.probes} == {"linear_svc"}
+    assert not along.probe_errors and not along.probes_skipped
+    assert {r.probe for r in record.probes} == {"linear_svc", "tsne"}  # the final probing: both
