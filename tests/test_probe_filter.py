@@ -49,7 +49,10 @@ def test_a_probe_filter_is_validated_and_enters_the_run_id_and_design(tmp_path):
 def test_bad_probe_filters_are_located_problems(tmp_path):
     problems = dict(_problems(tmp_path, probing={"filter": {"plugin": "lowpas"}, "colour": 1}))
     assert "did you mean 'lowpass'" in problems["probing.filter.plugin"]
-    assert problems["probing.colour"] == "unknown key; valid keys: filter, pairs, groups, probe_at"
+    assert (
+        problems["probing.colour"]
+        == "unknown key; valid keys: filter, pairs, groups, probe_at, probe_at_probes"
+    )
     problems = dict(
         _problems(tmp_path, probing={"filter": {"plugin": "lowpass", "cutoff_hz": 9000.0}})
     )

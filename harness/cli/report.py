@@ -106,4 +106,4 @@ def cmd_probe(directory: Path, no_report: bool) -> int:
         reported = write_report(directory)
         if reported != EXIT_OK:
             return reported
-    return EXIT_FAILED if summary.still_failing else EXIT_OK
+    return EXIT_FAILED if summary.still_failing or summary.cannot else EXIT_OK

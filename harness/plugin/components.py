@@ -144,6 +144,11 @@ class Component:
         installed one is implied): it is used only where a suite names it, since
         it measures one kind of model or costs more than the rest
         (``input_gradient``, ``temporal_integration``).
+    :param along_training: for probes: False when the probe does not run along
+        training (``[probing] probe_at``), only in the final probing: its number
+        is no score to follow over training steps, or it costs more than a point
+        of the curve is worth (``tsne``, a picture). A suite may narrow the probes
+        along training further (``[probing] probe_at_probes``), never widen them.
     """
 
     name: str
@@ -165,6 +170,7 @@ class Component:
     response: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
     alignments: bool | str = False
     named_only: bool = False
+    along_training: bool = True
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
@@ -278,6 +284,10 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         problems.append(f"tasks must be non-empty names, got {list(component.tasks)!r}")
     if isinstance(component.alignments, str) and component.alignments not in names:
         problems.append(f"alignments names the parameter {component.alignments!r}, not declared")
+    if not isinstance(component.along_training, bool):
+        problems.append(f"along_training must be True or False, got {component.along_training!r}")
+    elif not component.along_training and kind != "probe":
+        problems.append("only a probe declares along_training")
     if component.groups and kind != "model":
         problems.append("only a model declares parameter groups")
     if any(not isinstance(g, str) or not g for g in component.groups) or len(

@@ -77,22 +77,38 @@ def probes_heard(results: Results) -> str:
 
 def probes_along(results: Results) -> str:
     """The steps the probes also ran at along target training ([probing]
-    probe_at, as each model's runs resolved them); "" without them."""
+    probe_at, as each model's runs resolved them), and which probes ran there
+    (those with rows, faults or skips along training) and which in the final
+    probing only; "" without them."""
     steps: dict[str, tuple[int, ...]] = {}
+    along: set[str] = set()
     for record in results.records.values():
         points = tuple((record.spec or {}).get("probe_at") or ())
         if points:
             steps.setdefault(record.model_label or "", points)
+        if record.along_training is not None:
+            a = record.along_training
+            along |= {str(r.probe) for r in (*a.probes, *a.probe_errors, *a.probes_skipped)}
     if not steps:
         return ""
     per_model = "; ".join(
         f"{', '.join(map(str, points))}{f' ({model})' if len(steps) > 1 else ''}"
         for model, points in sorted(steps.items())
     )
+    suite = [
+        str(p["label"])
+        for r in results.records.values()
+        for p in (r.spec or {}).get("probes") or ()
+    ]
+    ran = [p for p in dict.fromkeys(suite) if p in along]
+    final = [p for p in dict.fromkeys(suite) if p not in along]
+    noun = "probe" if len(ran) == 1 else "probes"
+    which = f"The {noun} {', '.join(ran)} also ran" if ran else "Probes also ran"
+    only = f"; {', '.join(final)} ran in the final probing only" if ran and final else ""
     return (
-        f"Probes also ran along target training, at steps {per_model} (step 0: the model "
+        f"{which} along target training, at steps {per_model} (step 0: the model "
         "as it entered target training), on the same probe clips as the final probing; a "
-        "run's points after it stopped were not measured."
+        f"run's points after it stopped were not measured{only}."
     )
 
 

@@ -28,6 +28,7 @@ import torch
 from harness.plugin.contracts import ContractError, check_latents, check_layers
 from harness.plugin.probe_contracts import FrameClock, FrameLatents, check_frames
 from harness.plugin.registry import Registry
+from harness.plugin.selection import Selection
 from harness.run.data import Prepared
 from harness.spec.expand import RunSpec
 
@@ -80,11 +81,14 @@ def probe_spaces(
     inputs: Prepared,
     device: str,
     model_only: bool = False,
+    probes: Sequence[Selection] | None = None,
 ) -> tuple[dict[str, LatentSpace], list[dict[str, str]]]:
     """The probe clips' latent spaces (with their frames where a probe reads them)
     and the skipped extractors (:func:`extract_latents`); none for a suite
-    without probes or probe clips. ``model_only``: the spaces that need the model."""
-    if not (spec.probes and inputs.features.probe):
+    without probes or probe clips. ``model_only``: the spaces that need the model;
+    ``probes``: the probes the spaces are for (default the run's)."""
+    probes = spec.probes if probes is None else probes
+    if not (probes and inputs.features.probe):
         return {}, []
     return extract_latents(
         spec,
@@ -93,7 +97,7 @@ def probe_spaces(
         inputs.probe_features,
         device,
         model_inputs=inputs.probe_model_inputs,
-        clock=frame_clock(spec) if reads_frames(spec, registry) else None,
+        clock=frame_clock(spec) if reads_frames(probes, registry) else None,
         model_only=model_only,
     )
 
@@ -160,9 +164,9 @@ def extract_latents(
     return latents, skipped
 
 
-def reads_frames(spec: RunSpec, registry: Registry) -> bool:
-    """Whether a probe of ``spec`` reads frames and phone tiers (``Component.alignments``)."""
-    return any(registry.get("probe", p.plugin).alignments for p in spec.probes)
+def reads_frames(probes: Sequence[Selection], registry: Registry) -> bool:
+    """Whether one of ``probes`` reads frames and phone tiers (``Component.alignments``)."""
+    return any(registry.get("probe", p.plugin).alignments for p in probes)
 
 
 def frame_clock(spec: RunSpec) -> FrameClock:

@@ -14,8 +14,11 @@ a space its extractor gives no frames of is recorded as skipped.
 
 :class:`ProbesAlong` runs the same extraction and probes on the model at each
 step of ``[probing] probe_at`` (the training loop calls it,
-:func:`harness.learning.training.train`); its rows carry their ``step`` and
-go to the record's ``along_training``, never among the final probing's rows.
+:func:`harness.learning.training.train`): the probes that run along training
+(:func:`along_probes`: not those declared ``Component.along_training = False``,
+such as ``tsne``, and only those ``[probing] probe_at_probes`` names where a
+suite narrows them). Its rows carry their ``step`` and go to the record's
+``along_training``, never among the final probing's rows.
 """
 
 from __future__ import annotations
@@ -132,12 +135,28 @@ class ProbeOutcome:
         )
 
 
+def along_probes(spec: RunSpec, registry: Registry) -> list[Selection]:
+    """The probes of ``spec`` that run along training: those its suite names in
+    ``[probing] probe_at_probes``, else every probe whose plugin declares it
+    runs there (``Component.along_training``); none without ``probe_at``."""
+    if not spec.probe_at:
+        return []
+    if spec.probe_at_probes is not None:
+        return [p for p in spec.probes if p.label in spec.probe_at_probes]
+    return [p for p in spec.probes if registry.get("probe", p.plugin).along_training]
+
+
 def run_probes(
-    spec: RunSpec, registry: Registry, latents: Mapping[str, LatentSpace], clips: Sequence[Clip]
+    spec: RunSpec,
+    registry: Registry,
+    latents: Mapping[str, LatentSpace],
+    clips: Sequence[Clip],
+    probes: Sequence[Selection] | None = None,
 ) -> ProbeOutcome:
-    """Every probe of the run on every latent space (see :func:`probe_latents`)."""
+    """Every probe of the run (or ``probes``) on every latent space (see
+    :func:`probe_latents`)."""
     return probe_latents(
-        spec.probes,
+        spec.probes if probes is None else probes,
         registry,
         latents,
         labels=np.array([c.language for c in clips]),
@@ -259,9 +278,10 @@ def probe_arrays(selection: Selection, space: str, result: ProbeResult) -> dict[
 
 class ProbesAlong:
     """The probes along training: at each step the loop reaches, the latent
-    spaces that need the model (:func:`harness.run.latents.probe_spaces`) and
-    every probe on them (:func:`run_probes`), as the final probing does. Artifact
-    arrays (2-D pictures) are kept of the final probing only."""
+    spaces that need the model (:func:`harness.run.latents.probe_spaces`, with
+    frames only where a probe along training reads them) and each probe that
+    runs along training on them (:func:`along_probes`, :func:`run_probes`), as
+    the final probing does. Artifact arrays are kept of the final probing only."""
 
     def __init__(
         self,
@@ -272,6 +292,7 @@ class ProbesAlong:
     ) -> None:
         self.spec, self.registry, self.inputs, self.clips = spec, registry, inputs, clips
         self.device = str(resolve_device(spec.training.device))
+        self.probes = along_probes(spec, registry)
         self.measured: list[int] = []
         self.found = ProbeOutcome()
         self.seconds = 0.0
@@ -287,8 +308,8 @@ class ProbesAlong:
         """Probe ``module`` as it is after ``step`` target-training steps."""
         start = time.perf_counter()
         args = (self.spec, self.registry, module, self.inputs, self.device)
-        latents, _ = probe_spaces(*args, model_only=True)
-        probed = run_probes(self.spec, self.registry, latents, self.clips)
+        latents, _ = probe_spaces(*args, model_only=True, probes=self.probes)
+        probed = run_probes(self.spec, self.registry, latents, self.clips, self.probes)
         self.measured.append(step)
         for mine, theirs in (
             (self.found.rows, probed.rows),

@@ -64,6 +64,9 @@ class RunSpec(SuiteSettings):
     #: target-training steps the probes also run at ([probing] probe_at, resolved
     #: against this run's max_steps); () for the final probing only
     probe_at: tuple[int, ...] = ()
+    #: the labels of the probes that run along training where the suite narrowed
+    #: them ([probing] probe_at_probes); None: every probe whose plugin runs there
+    probe_at_probes: tuple[str, ...] | None = None
 
     def content(self) -> dict[str, Any]:
         """What determines the run's numbers (the hashed part).
@@ -80,6 +83,8 @@ class RunSpec(SuiteSettings):
             starts["probe_filter"] = self.probe_filter.to_dict()
         if self.probe_at:  # the record of such a run holds rows others lack
             starts["probe_at"] = list(self.probe_at)
+        if self.probe_at_probes is not None:  # likewise only where narrowed
+            starts["probe_at_probes"] = list(self.probe_at_probes)
         return {
             "protocol": PROTOCOL_VERSION,
             "condition": self.condition.to_dict(),
@@ -152,6 +157,7 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
         control=suite.control,
         cache_dir=str(suite.cache_dir),
         probe_filter=suite.probing.filter,
+        probe_at_probes=_narrowed(suite, registry),
     )
     runs = []
     for condition in suite.conditions:
@@ -177,3 +183,16 @@ def expand(suite: Suite, registry: Registry | None = None) -> list[RunSpec]:
                 for seed in suite.seeds
             ]
     return runs
+
+
+def _narrowed(suite: Suite, registry: Registry) -> tuple[str, ...] | None:
+    """The probes along training where ``probe_at_probes`` leaves out one that
+    would run there by default; None otherwise, so equal settings give equal ids."""
+    probing = suite.probing
+    if probing.probe_at_probes is None:
+        return None
+    chosen = probing.along(suite.probes, lambda p: True)
+    default = dataclasses.replace(probing, probe_at_probes=None).along(
+        suite.probes, lambda p: registry.get("probe", p.plugin).along_training
+    )
+    return None if chosen == default else chosen

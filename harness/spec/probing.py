@@ -7,17 +7,19 @@ every condition. ``pairs`` asks for the matrix of every pair of probe
 languages; ``groups`` declares classes of probe languages (rhythm classes,
 say) for the test that pairs across groups separate better than pairs within
 (:mod:`harness.stats.pair_matrix`). ``probe_at`` asks for the probes along
-target training too (:func:`probe_at_problems`, :meth:`Probing.steps`). The
-table is read by :meth:`harness.spec.validate_tasks.TaskRules.probing`.
+target training too (:func:`probe_at_problems`, :meth:`Probing.steps`), by
+every probe that declares it runs there (``Component.along_training``) or by
+those ``probe_at_probes`` names (:func:`along_problems`, :meth:`Probing.along`).
+The table is read by :meth:`harness.spec.validate_tasks.TaskRules.probing`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.plugin.params import Param
+from harness.plugin.params import Param, did_you_mean
 from harness.plugin.selection import Selection
 
 #: the keys of [probing], for validation messages and the suite reference
@@ -50,6 +52,15 @@ PROBING_PARAMS = (
         "target-training steps at which the probes also run, such as [0, 50, 100] "
         "(integers), or fractions of target.max_steps, such as [0.0, 0.5, 1.0]",
     ),
+    Param(
+        "probe_at_probes",
+        list,
+        None,
+        "the probes (their labels) that run along training, such as ['abx']; default: every "
+        "probe of the suite whose plugin runs along training (tsne does not)",
+        item=str,
+        optional=True,
+    ),
 )
 
 #: what probe_at may hold, for its messages
@@ -69,6 +80,21 @@ class Probing:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: target-training steps (ints) or fractions of the budget (floats) to probe at, as given
     probe_at: tuple[int | float, ...] = ()
+    #: the labels of the probes that run along training, as given; None: every
+    #: probe whose plugin declares it runs there (``Component.along_training``)
+    probe_at_probes: tuple[str, ...] | None = None
+
+    def along(
+        self, probes: Sequence[Selection], runs_along: Callable[[Selection], bool]
+    ) -> tuple[str, ...]:
+        """The labels of the ``probes`` that run along training, in the suite's
+        order: those ``probe_at_probes`` names, else every probe ``runs_along``
+        says runs there; () without ``probe_at``."""
+        if not self.probe_at:
+            return ()
+        if self.probe_at_probes is not None:
+            return tuple(p.label for p in probes if p.label in self.probe_at_probes)
+        return tuple(p.label for p in probes if runs_along(p))
 
     def steps(self, max_steps: int) -> tuple[int, ...]:
         """The steps of ``probe_at`` for a run of ``max_steps``: integers as they are,
@@ -87,6 +113,8 @@ class Probing:
             out["groups"] = {name: list(langs) for name, langs in self.groups.items()}
         if self.probe_at:
             out["probe_at"] = list(self.probe_at)
+        if self.probe_at_probes is not None:
+            out["probe_at_probes"] = list(self.probe_at_probes)
         return out
 
 
@@ -146,3 +174,73 @@ def _range_problem(value: int | float, budgets: Mapping[str, int]) -> str | None
             "(fractions, such as 0.5, fit every model's budget)"
         )
     return None
+
+
+def along_problems(
+    table: Mapping[str, object],
+    probes: Sequence[Selection],
+    runs_along: Callable[[Selection], bool],
+) -> Iterator[tuple[str, str]]:
+    """The problems of which probes run along training, as ``(key, message)``:
+    ``probe_at_probes`` without ``probe_at``, not a non-empty list of labels, a
+    label that is no probe of the suite or named twice, a probe whose plugin
+    does not run along training; and ``probe_at`` where no probe of the suite
+    runs along training.
+
+    :param runs_along: whether a probe's plugin declares it runs along training.
+    """
+    key = "probing.probe_at_probes"
+    able = [p.label for p in probes if runs_along(p)]
+    unable = [p for p in probes if not runs_along(p)]
+    if "probe_at_probes" not in table:
+        if table.get("probe_at") and probes and not able:
+            names = ", ".join(sorted({p.plugin for p in unable}))
+            yield (
+                "probing.probe_at",
+                f"no probe of this suite runs along training (plugin(s) {names} declare "
+                "along_training = False: they run in the final probing only); remove "
+                "probe_at or add a probe that runs along training, such as ridge or abx",
+            )
+        return
+    given = table["probe_at_probes"]
+    if not table.get("probe_at"):
+        yield key, "names the probes of probe_at, which this suite does not set: add probe_at"
+        return
+    if not isinstance(given, list) or not given or not all(isinstance(g, str) for g in given):
+        yield (
+            key,
+            (
+                f"expected a non-empty list of probe labels, such as {able[:2] or ['ridge']!r} "
+                f"(to probe nothing along training, remove probe_at); got {given!r}"
+            ),
+        )
+        return
+    labels = {p.label: p for p in probes}
+    for i, label in enumerate(given):
+        yield from _along_label_problems(f"{key}[{i}]", label, given[:i], labels, able)
+
+
+def _along_label_problems(
+    where: str,
+    label: str,
+    before: Sequence[str],
+    labels: Mapping[str, Selection],
+    able: Sequence[str],
+) -> Iterator[tuple[str, str]]:
+    """One label of ``probe_at_probes``: a probe of the suite that runs along
+    training, named once."""
+    choices = f"probes that run along training: {', '.join(able) or 'none'}"
+    if label not in labels:
+        hint = did_you_mean(label, list(labels))
+        yield where, f"{label!r} is not a probe of this suite{hint}; {choices}"
+    elif label not in able:
+        plugin = labels[label].plugin
+        yield (
+            where,
+            (
+                f"probe {label!r} does not run along training (plugin {plugin!r} declares "
+                f"along_training = False: it runs in the final probing only); {choices}"
+            ),
+        )
+    elif label in before:
+        yield where, f"{label!r} is named twice"

@@ -14,7 +14,7 @@ from typing import Any
 from harness.plugin.components import did_you_mean
 from harness.plugin.selection import Selection
 from harness.spec.config import CLASSIFY, FeatureConfig, SplitConfig, TargetConfig
-from harness.spec.probing import PROBING_PARAMS, Probing, probe_at_problems
+from harness.spec.probing import PROBING_PARAMS, Probing, along_problems, probe_at_problems
 from harness.spec.sections import GROUP_KEYS
 from harness.spec.suite_types import Condition, ConditionStage, resolved
 from harness.spec.validate_tables import Reader
@@ -107,9 +107,19 @@ class TaskRules(Reader):
         languages = list(splits.probe_languages) if splits is not None else []
         groups = self._probe_groups(given, languages)
         probe_at = self._probe_at(table, configs, probes, models)
+        along = list(along_problems(table, probes, self._runs_along))
+        self.problems += along
+        given = table.get("probe_at_probes") if probe_at and not along else None
         return Probing(
-            filter=selection, pairs=pairs is True or bool(groups), groups=groups, probe_at=probe_at
+            filter=selection,
+            pairs=pairs is True or bool(groups),
+            groups=groups,
+            probe_at=probe_at,
+            probe_at_probes=tuple(given) if given is not None else None,
         )
+
+    def _runs_along(self, probe: Selection) -> bool:
+        return self.registry.get("probe", probe.plugin).along_training
 
     def _probe_at(
         self,

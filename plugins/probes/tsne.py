@@ -77,5 +77,7 @@ def harness_probes() -> list[Component]:
             "neighbour language agreement; a picture, not a separability test",
             params=PARAMS,
             metrics=METRICS,
+            # a picture and one of the dearest probes: the final probing draws it
+            along_training=False,
         )
     ]
