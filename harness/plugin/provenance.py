@@ -131,7 +131,7 @@ class _ImportsFile:
         self.added = False
 
     def path(self) -> Path:
-        from harness.spec.suite_types import default_cache_dir
+        from harness.spec.config import default_cache_dir
 
         return default_cache_dir() / self.NAME
 

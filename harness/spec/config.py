@@ -6,6 +6,9 @@ the option machinery in :mod:`harness.spec.options`; both are importable from he
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from harness.plugin.params import REQUIRED, Param
 from harness.spec.options import Section, option, section_params
 from harness.spec.sections import (
@@ -41,12 +44,23 @@ __all__ = [
     "SplitConfig",
     "TargetConfig",
     "TrainingConfig",
+    "default_cache_dir",
     "describe_section",
     "option",
     "section_params",
 ]
 
 CACHE_ENV = "HARNESS_CACHE"
+
+
+def default_cache_dir(configured: str = "") -> Path:
+    """The cache folder: ``$HARNESS_CACHE``, else the suite's ``cache``, else ~/.cache/harness."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "harness"
+
 
 #: The top-level keys of a suite file.
 #: The time measures a suite's learning speed is analysed in: target steps

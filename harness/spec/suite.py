@@ -14,13 +14,13 @@ from pathlib import Path
 
 from harness.plugin.registry import Registry, load_registry
 from harness.plugin.selection import Selection
+from harness.spec.config import default_cache_dir
 from harness.spec.suite_types import (
     EVERY_MODEL,
     MODEL_TARGET_KEYS,
     Condition,
     Suite,
     SuiteError,
-    default_cache_dir,
     resolved,
     roles_needed,
     suite_languages,

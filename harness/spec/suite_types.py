@@ -7,7 +7,6 @@ languages and speakers per role a suite needs (:func:`suite_languages`,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any, TypeVar
 from harness.plugin.selection import Selection
 from harness.spec.checkpoints import Checkpoint
 from harness.spec.config import (
-    CACHE_ENV,
     CONDITION_SECTIONS,
     SELF_SUPERVISED,
     FeatureConfig,
@@ -335,11 +333,3 @@ def roles_needed(
     pretrain = [x for c in conditions for x in c.pretrain_languages]
     need = splits.speakers_per_role(target.target_languages, pretrain)
     return {lang: need.get(lang, {}) for lang in _languages(target, splits, conditions)}
-
-
-def default_cache_dir(configured: str = "") -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "harness"

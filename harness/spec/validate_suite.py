@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.plugin.components import did_you_mean, resolve_params
-from harness.spec.config import SECTIONS, TOP_PARAMS, section_params
+from harness.spec.config import SECTIONS, TOP_PARAMS, default_cache_dir, section_params
 from harness.spec.suite_types import (
     MAX_SEEDS,
     MIN_SEEDS,
@@ -19,7 +19,6 @@ from harness.spec.suite_types import (
     SeedSchedule,
     Suite,
     SuiteError,
-    default_cache_dir,
 )
 from harness.spec.validate_components import ComponentRules
 from harness.spec.validate_conditions import ConditionRules
