@@ -25,6 +25,7 @@ for comparison, with the per-speaker parts alone (the test before
     python bench/bench_abx_null.py --suites 100          # every scenario
     python bench/bench_abx_null.py --suites 20 --scenarios none effect
     python bench/bench_abx_null.py --cache /tmp/abx-null   # keep the runs' differences
+    python bench/bench_abx_null.py --t-only   # the seed effect alone, through a t-test
 
 A benchmark, not a test: it asserts nothing. docs/probes.md states its numbers.
 """
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import stats
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameInput, FrameLatents
@@ -136,12 +138,34 @@ def cached_suite(
     return diffs
 
 
+def seed_flip_p(differences: np.ndarray) -> float:
+    """Two-sided p of the exact sign-flip test over seeds of the per-seed sums
+    of ``differences`` (seeds, ...): every one of the 2^seeds flips of whole
+    seeds (scipy's one-sample permutation test). Under these nulls the two
+    conditions of a seed are exchangeable, so its level is at most 5 % by
+    construction: the reference that tells a test's excess from the draw of
+    suites. It counts speakers as fixed, so it is not the report's test."""
+    totals = differences.reshape(len(differences), -1).sum(axis=1)
+    found = stats.permutation_test(
+        (totals,),
+        lambda x, axis=-1: np.mean(x, axis=axis),
+        permutation_type="samples",
+        n_resamples=np.inf,
+        vectorized=True,
+    )
+    return float(found.pvalue)
+
+
 def rates(
     scenario: str, n_suites: int, seeds: int, speakers: int, cache: Path | None = None
-) -> dict[str, tuple]:
-    """Share of suites with p < 0.05, per metric and test (``pairs``: the
-    report's; ``parts``: per-speaker parts only), with its binomial SE."""
+) -> tuple[dict[str, tuple], dict[str, np.ndarray]]:
+    """Share of suites with p < 0.05, per metric and test (``report``: the
+    report's; ``parts``: per-speaker parts only; ``seed flips``:
+    :func:`seed_flip_p`), with its binomial SE; and, per suite, the report
+    test's estimate, SE and degrees of freedom for ``abx_across`` with the SE
+    of the per-seed sums alone (their SD over sqrt(seeds))."""
     hits: dict[str, int] = {}
+    spread: dict[str, list[float]] = {"estimate": [], "se": [], "df": [], "seed se": []}
     for suite in range(n_suites):
         diffs = cached_suite(scenario, suite, seeds, speakers, cache)
         strata = diffs["strata"]
@@ -149,20 +173,44 @@ def rates(
             parts = diffs[f"{metric}/speakers"]
             pairs = diffs.get(f"{metric}/pairs")
             matrices = None if pairs is None else as_matrices(pairs, strata.size)
-            tests = {
-                "report": speaker_test(parts, matrices, strata),
-                "parts": crossed(parts, strata),
+            report = speaker_test(parts, matrices, strata)
+            p_values = {
+                "report": report.p_value(),
+                "parts": crossed(parts, strata).p_value(),
+                "seed flips": seed_flip_p(parts),
             }
-            for name, test in tests.items():
+            for name, p in p_values.items():
                 key = f"{metric} {name}"
-                hits[key] = hits.get(key, 0) + int(test.p_value() < 0.05)
-    return {
+                hits[key] = hits.get(key, 0) + int(p < 0.05)
+            if metric == "abx_across":
+                totals = parts.sum(axis=1)
+                spread["estimate"].append(report.estimate)
+                spread["se"].append(report.se)
+                spread["df"].append(report.df)
+                spread["seed se"].append(float(totals.std(ddof=1) / np.sqrt(totals.size)))
+    found = {
         key: (
             count / n_suites,
             float(np.sqrt(count / n_suites * (1 - count / n_suites) / n_suites)),
         )
         for key, count in hits.items()
     }
+    return found, {k: np.asarray(v) for k, v in spread.items()}
+
+
+def t_test_level(n_suites: int, seeds: int, curvature: float) -> float:
+    """The level of the one-sample t-test (df seeds - 1) on per-seed
+    differences ``g(s1) - g(s0)`` of two runs whose noise levels ``s`` are
+    1 + 0.3 |t_2| each, ``g(s) = 1 - exp(-curvature (s - 1))`` an error that
+    saturates as the noise grows (``curvature`` 0: ``g(s) = s``, no
+    saturation): what the heavy scenario's seed effect alone does to a t-based
+    paired test, without the probe."""
+    rng = np.random.default_rng(11)
+    s0, s1 = 1 + 0.3 * np.abs(rng.standard_t(2, size=(2, n_suites, seeds)))
+    g = (lambda s: s) if curvature == 0 else (lambda s: 1 - np.exp(-curvature * (s - 1)))
+    d = g(s1) - g(s0)
+    p = stats.ttest_1samp(d, 0.0, axis=1).pvalue
+    return float(np.mean(p < 0.05))
 
 
 def main() -> None:
@@ -172,16 +220,31 @@ def main() -> None:
     parser.add_argument("--speakers", type=int, default=6, help="per language")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--cache", type=Path, help="keep each suite's differences here")
+    parser.add_argument(
+        "--t-only", action="store_true", help="only the t-test's level under heavy seed effects"
+    )
     args = parser.parse_args()
+    if args.t_only:
+        for curvature in (0.0, 1.0, 3.0):
+            level = t_test_level(100_000, args.seeds, curvature)
+            print(f"t-test, g curvature {curvature}: 'differs' {100 * level:.2f}% (SE 0.07)")
+        return
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     for scenario in args.scenarios:
         start = time.process_time()
-        found = rates(scenario, args.suites, args.seeds, args.speakers, args.cache)
+        found, spread = rates(scenario, args.suites, args.seeds, args.speakers, args.cache)
         print(f"{scenario} ({args.suites} suites, {time.process_time() - start:.0f} s CPU):")
         for key, (rate, se) in found.items():
             print(f"  {key}: 'differs' {100 * rate:.1f}% (SE {100 * se:.1f})")
+        print(
+            f"  abx_across: SD of the estimates {spread['estimate'].std(ddof=1):.3g}, "
+            f"root mean square SE {np.sqrt(np.mean(spread['se'] ** 2)):.3g} "
+            f"(per-seed sums alone {np.sqrt(np.mean(spread['seed se'] ** 2)):.3g}), "
+            f"df median {np.median(spread['df']):.1f} "
+            f"(10-90%: {np.quantile(spread['df'], 0.1):.1f}-{np.quantile(spread['df'], 0.9):.1f})"
+        )
 
 
 if __name__ == "__main__":

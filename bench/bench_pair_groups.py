@@ -13,7 +13,10 @@ fraction of suites in which
   test, one-sided p < 0.05);
 * `any_pair`: at least one of the ten pairs is above chance after Holm;
 * `mean score`: the pair scores' mean over pairs, seeds and suites (0.5 is
-  chance; without language it measures the score's bias).
+  chance; without language it measures the score's bias);
+* `pair CI wholly below / above 0.5`: the share of pair cells whose 95% CI
+  excludes 0.5 on each side (each at most 2.5% without language), with the
+  matrix's CI and with the crossed SE alone (the CI before ``pair_se``).
 
 Scenarios: `no language` (centroids all 0: every claim is false), `no
 language, t3` (the same with speaker offsets and clip noise drawn from
@@ -25,6 +28,7 @@ of their centroid: the group claim is true).
     python bench/bench_pair_groups.py                 # the numbers in docs/report.md
     python bench/bench_pair_groups.py --suites 50     # quicker, noisier
     python bench/bench_pair_groups.py --scenario "no language, t3"
+    python bench/bench_pair_groups.py --scenario "no language" --design 20 4 6
 
 Monte Carlo standard error of a rate p over n suites: sqrt(p (1 - p) / n).
 """
@@ -38,7 +42,15 @@ import time
 import numpy as np
 
 from harness.stats.multiple import holm
-from harness.stats.pair_matrix import group_contrast, pair_tests, run_pairs, stack_runs
+from harness.stats.pair_matrix import (
+    CHANCE,
+    PairScores,
+    group_contrast,
+    pair_tests,
+    run_pairs,
+    stack_runs,
+)
+from harness.stats.speakers import crossed
 
 SCENARIOS = ("no language", "no language, t3", "equidistant", "grouped")
 LANGUAGES = ("a", "b", "c", "d", "e")
@@ -89,35 +101,58 @@ def one_suite(scenario: str, speakers: int, clips: int, seeds: int, rng: np.rand
         for pair, value in found.items():
             per_pair[pair].append(value)
     scores = {p: stack_runs(v) for p, v in per_pair.items()}
-    p_pairs = holm([pair_tests(s)["p_vs_chance"] for s in scores.values()])
+    tests = [pair_tests(s) for s in scores.values()]
+    p_pairs = holm([t["p_vs_chance"] for t in tests])
     contrast = group_contrast(scores, GROUPS)
     mean = float(np.mean([s.contributions.sum(axis=1).mean() for s in scores.values()]))
-    return contrast["p_value"] < 0.05, bool((p_pairs < 0.05).any()), mean
+    crossed = [crossed_ci(s) for s in scores.values()]
+    misses = (
+        np.mean([t["ci_high"] < CHANCE for t in tests]),
+        np.mean([t["ci_low"] > CHANCE for t in tests]),
+        np.mean([high < CHANCE for _, high in crossed]),
+        np.mean([low > CHANCE for low, _ in crossed]),
+    )
+    return (contrast["p_value"] < 0.05, bool((p_pairs < 0.05).any()), mean, *misses)
+
+
+def crossed_ci(scores: PairScores) -> tuple[float, float]:
+    """A pair's 95% CI with the crossed SE alone (the matrix's CI before
+    :func:`harness.stats.pair_matrix.pair_se`)."""
+    return crossed(scores.contributions, scores.strata).ci()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", type=int, default=300)
     parser.add_argument("--scenario", choices=SCENARIOS, action="append", help="default: all")
+    parser.add_argument(
+        "--design",
+        nargs=3,
+        type=int,
+        action="append",
+        metavar=("SPEAKERS", "CLIPS", "SEEDS"),
+        help="speakers per language, clips a speaker, seeds (default: 3 4 5 and 6 4 5)",
+    )
     args = parser.parse_args()
     print(
         "| scenario | speakers per language | clips | seeds | groups | any pair | mean score "
-        "| suites |"
+        "| pair CI wholly below / above 0.5 | the same, crossed SE alone | suites |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for scenario in args.scenario or SCENARIOS:
-        for speakers, clips, seeds in ((3, 4, 5), (6, 4, 5)):
+        for speakers, clips, seeds in args.design or ((3, 4, 5), (6, 4, 5)):
             rng = np.random.default_rng(0)
             start = time.process_time()
             hits = np.array(
                 [one_suite(scenario, speakers, clips, seeds, rng) for _ in range(args.suites)]
             )
             cpu = time.process_time() - start
-            groups, pair, mean = hits.mean(axis=0)
+            groups, pair, mean, below, above, below_x, above_x = hits.mean(axis=0)
             se = hits[:, 2].std(ddof=1) / np.sqrt(len(hits))
             print(
                 f"| {scenario} | {speakers} | {clips} | {seeds} | {groups:.1%} | {pair:.1%} "
-                f"| {mean:.3f} (SE {se:.3f}) | {args.suites} ({cpu:.0f} s CPU) |",
+                f"| {mean:.3f} (SE {se:.3f}) | {below:.1%} / {above:.1%} "
+                f"| {below_x:.1%} / {above_x:.1%} | {args.suites} ({cpu:.0f} s CPU) |",
                 flush=True,
             )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from harness.stats.abx_pairs import as_matrices, jackknife_variance, pair_crossed, speaker_test
 from harness.stats.speakers import crossed
@@ -104,3 +105,35 @@ def test_a_real_effect_is_found():
         x = _speaker_specific_null(rng, 10, 8) + 1.0 * (1 - np.eye(8))[None]
         hits += pair_crossed(x, strata).p_value() < 0.05
     assert hits >= 50
+
+
+def test_when_seeds_carry_the_variance_the_pair_test_is_the_paired_t_test_over_seeds():
+    """A heavy-tailed effect of whole runs (the same in every pair of a seed)
+    and nothing speaker-specific: Satterthwaite's degrees of freedom credit
+    the speakers nothing, so the test is the one-sample t-test on the per-seed
+    sums (df seeds - 1), the reading of the heavy-tailed null in docs/report.md."""
+    rng = np.random.default_rng(5)
+    seeds, strata = 10, np.array(["a"] * 6 + ["b"] * 6)
+    seed_effect = rng.standard_t(2, size=seeds)
+    x = seed_effect[:, None, None] + 1e-4 * rng.normal(size=(seeds, 12, 12))
+    x *= (1 - np.eye(12))[None]
+    test = pair_crossed(x, strata)
+    totals = x.sum(axis=(1, 2))
+    assert test.df == pytest.approx(seeds - 1, rel=1e-3)
+    assert test.se == pytest.approx(totals.std(ddof=1) / np.sqrt(seeds), rel=1e-3)
+    assert test.p_value() == pytest.approx(stats.ttest_1samp(totals, 0.0).pvalue, rel=1e-3)
+
+
+def test_speakers_add_degrees_of_freedom_only_when_they_carry_variance():
+    """The same seeds plus a speaker effect as large: the SE grows and the
+    degrees of freedom rise above the seeds' alone, bounded by the two terms'
+    together (seeds - 1 plus speakers - languages)."""
+    rng = np.random.default_rng(6)
+    seeds, strata = 10, np.array(["a"] * 6 + ["b"] * 6)
+    x = rng.normal(size=(seeds, 1, 1)) + 1e-4 * rng.normal(size=(seeds, 12, 12))
+    x *= (1 - np.eye(12))[None]
+    alone = pair_crossed(x, strata)
+    effect = rng.normal(size=12)
+    both = pair_crossed(x + (effect[:, None] + effect[None, :]) * (1 - np.eye(12)), strata)
+    assert both.se > alone.se
+    assert seeds - 1 + 3 < both.df <= seeds - 1 + 12 - 2

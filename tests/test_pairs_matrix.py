@@ -8,20 +8,24 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from harness.report.pair_section import pair_section
 from harness.stats.analysis import analyse
 from harness.stats.pair_matrix import (
     GROUP_COLUMNS,
     PAIR_COLUMNS,
+    PairScores,
     group_contrast,
     loso_shares,
     pair_matrix,
+    pair_se,
     pair_tests,
     relabellings,
     run_pairs,
     stack_runs,
 )
+from harness.stats.speakers import crossed
 from harness.tables.results import load_results
 
 from helpers.fake_results import FakeSuite, write_fake_results
@@ -179,3 +183,23 @@ def test_a_suite_that_does_not_ask_gets_empty_tables(tmp_path):
     out = write_fake_results(tmp_path / "out", FakeSuite(seeds=(0, 1)))
     pairs, groups = pair_matrix(load_results(out))
     assert pairs.empty and groups.empty and list(pairs.columns) == PAIR_COLUMNS
+
+
+def test_the_pair_ci_is_never_narrower_than_the_relabellings_spread():
+    """Speaker shares that look independent (a tiny crossed SE) while the
+    score moves a lot under relabelling: the CI takes the relabellings' SD
+    of the seed-averaged score; where the crossed SE is larger it stays."""
+    rng = np.random.default_rng(7)
+    strata = np.array(["a"] * 4 + ["b"] * 4)
+    contributions = 0.0625 + 1e-4 * rng.standard_normal((5, 8))
+    nulls = 0.5 + 0.05 * rng.standard_normal((5, 50))
+    scores = PairScores(np.arange(8).astype(str), strata, contributions, nulls, contributions)
+    spread = float(nulls.mean(axis=0).std(ddof=1))
+    crossed_test = crossed(contributions, strata)
+    assert crossed_test.se < spread / 10
+    assert pair_se(crossed_test.se, nulls) == spread
+    found = pair_tests(scores)
+    half = stats.t.ppf(0.975, crossed_test.df) * spread
+    assert found["ci_high"] - found["ci_low"] == pytest.approx(2 * half)
+    assert pair_se(1.0, nulls) == 1.0
+    assert pair_se(0.01, nulls[:, :1]) == 0.01  # one relabelling: no spread to take

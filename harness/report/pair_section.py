@@ -50,9 +50,9 @@ def pair_section(results: Results, analysis: Analysis) -> str:
         "Separability of every pair of probe languages: the balanced accuracy of a "
         "nearest-centroid rule on the two languages' probe clips, each speaker classed by "
         "its language's centroid without it against the other's without one of its speakers, "
-        "in turn (chance 0.5; a language whose speakers spread more can still score below "
-        "it). Mean over seeds with its 95% CI, seeds and "
-        "speakers counted as sampled; * marks a pair above chance by a permutation test that "
+        "in turn (chance 0.5). Mean over seeds with its 95% CI, seeds and speakers "
+        "counted as sampled and never narrower than the score's spread over relabellings "
+        "of the pair's speakers; * marks a pair above chance by a permutation test that "
         "relabels the pair's speakers (the same relabellings in every seed), Holm-corrected "
         "over the pairs of one matrix."
     ))  # fmt: skip

@@ -8,8 +8,8 @@ each pair's share between its two speakers gives additive per-speaker parts,
 but those parts are not independent: speaker s's part and speaker t's part
 both hold the (s, t) pair. A standard error that treats them as independent
 (:func:`harness.stats.speakers.crossed`) is too small when the condition's
-effect is speaker-specific: 8.0 % false "differs" at p < 0.05 in the null
-simulation (docs/probes.md).
+effect is speaker-specific: 31 % false "differs" at p < 0.05 in the null
+simulation, 3 % over the pairs (docs/report.md, "ABX over speaker pairs").
 
 :func:`pair_crossed` keeps the pair structure and resamples speakers, not
 pairs: the speaker part of the variance is the delete-one-speaker jackknife

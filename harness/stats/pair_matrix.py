@@ -7,21 +7,20 @@ nearest-centroid rule on the two languages' probe clips (each dimension
 z-scored over the run's probe clips, which uses no label), one speaker of
 each language left out together (:func:`loso_shares`). Each speaker's
 additive share of that score (its clips' shares over its language's clips,
-halved) makes the speaker the unit, as in
-:mod:`harness.stats.speakers`:
+halved) makes the speaker the unit, as in :mod:`harness.stats.speakers`:
 
 * **per pair** the seed mean with a 95% CI counting seeds and speakers as
-  sampled (:func:`~harness.stats.speakers.crossed`), and a permutation test
-  against chance that relabels the pair's speakers (the same relabellings in
-  every seed, :func:`~harness.stats.speakers.shared_permutation_p`); Holm over
-  the pairs of one matrix (one model, condition and latent space);
-* **across vs within groups** (``[probing] groups``): the difference between
-  the mean score of pairs across groups and of pairs within, each speaker's
-  share of it summed over the pairs it is in, tested one-sided with the same
-  crossed standard error; Holm over the conditions and latent spaces of a
-  model, the model-free spaces (the same data in every condition) counted once.
+  sampled (:func:`pair_se`), and a permutation test against chance that
+  relabels the pair's speakers (the same relabellings in every seed,
+  :func:`~harness.stats.speakers.shared_permutation_p`); Holm over the pairs
+  of one matrix (one model, condition and latent space);
+* **across vs within groups** (``[probing] groups``): the mean score of pairs
+  across groups minus pairs within, each speaker's share of it summed over
+  its pairs, tested one-sided with a jackknife over speakers and the seeds'
+  spread; Holm over the conditions and latent spaces of a model, the
+  model-free spaces (the same data in every condition) counted once.
 
-docs/report.md gives the test's false-positive rate in simulation
+docs/report.md gives the tests' false-positive rates in simulation
 (bench/bench_pair_groups.py).
 """
 
@@ -219,7 +218,7 @@ def run_pairs(
 
 def _without_each(x: np.ndarray, speaker: np.ndarray, in_a: np.ndarray) -> np.ndarray:
     """The pair's score with each speaker left out in turn (NaN where that
-    leaves a language one speaker, whose own centroid would then be empty)."""
+    leaves a language one speaker: its own centroid would be empty)."""
     out = np.full(in_a.size, np.nan)
     for j in range(in_a.size):
         rest = np.delete(in_a, j)
@@ -232,8 +231,9 @@ def _without_each(x: np.ndarray, speaker: np.ndarray, in_a: np.ndarray) -> np.nd
 
 
 def pair_tests(scores: PairScores) -> dict[str, float]:
-    """A pair's seed mean, crossed 95% CI and shared-relabelling p against chance."""
-    test = spk.crossed(scores.contributions, scores.strata)
+    """A pair's seed mean, 95% CI (:func:`pair_se`) and relabelling p against chance."""
+    crossed = spk.crossed(scores.contributions, scores.strata)
+    test = spk.Crossed(crossed.estimate, pair_se(crossed.se, scores.nulls), crossed.df)
     low, high = test.ci()
     mean = float(scores.contributions.sum(axis=1).mean())
     return {
@@ -248,19 +248,26 @@ def pair_tests(scores: PairScores) -> dict[str, float]:
     }
 
 
+def pair_se(crossed_se: float, nulls: np.ndarray) -> float:
+    """The larger of the crossed SE and the SD of the seed-averaged score over
+    the relabellings (``nulls``: runs x K): the speaker shares are not
+    independent (each speaker moves the centroids every clip is classed by),
+    so the crossed SE alone is too small (docs/report.md, pair matrix)."""
+    null = np.asarray(nulls, dtype=float).mean(axis=0)
+    null = null[np.isfinite(null)]
+    if null.size < 2 or not np.isfinite(crossed_se):
+        return crossed_se
+    return max(crossed_se, float(null.std(ddof=1)))
+
+
 def group_contrast(
     scores: Mapping[tuple[str, str], PairScores], group_of: Mapping[str, str]
 ) -> dict[str, float] | None:
     """Mean score of pairs across groups minus pairs within (seed-averaged),
-    tested one-sided against 0 with speakers and seeds as sampled; None without
-    a pair of each kind.
-
-    The standard error adds a stratified delete-one-speaker jackknife of the
-    seed-averaged difference (each speaker left out of every pair it is in,
-    the centroids recomputed, so the dependence between speakers that share a
-    pair counts) and the seed-to-seed variance of the difference over the
-    number of seeds; Satterthwaite's degrees of freedom.
-    """
+    tested one-sided against 0 (None without a pair of each kind). Its SE adds
+    a stratified delete-one-speaker jackknife (each speaker left out of every
+    pair it is in, the centroids recomputed) and the seeds' variance of the
+    difference over their number; Satterthwaite's degrees of freedom."""
     grouped = {p: s for p, s in scores.items() if p[0] in group_of and p[1] in group_of}
     within = [p for p in grouped if group_of[p[0]] == group_of[p[1]]]
     across = [p for p in grouped if group_of[p[0]] != group_of[p[1]]]
@@ -313,9 +320,8 @@ def _pairs_of_speakers(
 
 
 def _stratified_jackknife(left_out: Mapping[str, float], stratum: Mapping[str, str]) -> float:
-    """Variance of an estimate from its delete-one values, speakers drawn per
-    language: the sum over languages of (n_h - 1) / n_h times the squared
-    deviations of that language's delete-one values. NaN if any is NaN."""
+    """Stratified jackknife variance from delete-one values: per language,
+    (n_h - 1) / n_h times their squared deviations, summed. NaN if any is NaN."""
     total = 0.0
     for language in set(stratum.values()):
         values = np.array([v for k, v in left_out.items() if stratum[k] == language])
@@ -343,8 +349,7 @@ def _spaces(results: Results) -> dict[str, bool]:
 
 
 def stack_runs(per_run: Sequence[RunPair]) -> PairScores:
-    """Runs' results of one pair (:func:`run_pairs`), aligned on the speakers
-    every run probed."""
+    """Runs' results of one pair (:func:`run_pairs`), on the speakers all probed."""
     common = sorted(set.intersection(*(set(r[0].tolist()) for r in per_run)))
     shares, dropped, strata = [], [], np.array([])
     for ids, langs, own, _, without in per_run:
@@ -394,11 +399,9 @@ def _collect(
 def pair_matrix(
     results: Results, n_relabellings: int = RELABELLINGS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The pair matrix (``stats/pair_matrix.csv``) and the across-vs-within
-    group test (``stats/pair_groups.csv``) of every model, condition and probed
-    latent space; empty tables for a suite that did not ask for them
-    (``[probing] pairs`` or ``groups``) or has fewer than three probe languages
-    (its one pair is the probes' own score)."""
+    """The pair matrix (``stats/pair_matrix.csv``) and the group test
+    (``stats/pair_groups.csv``) of every model, condition and probed latent
+    space; empty where the suite did not ask or has under three probe languages."""
     languages = _probe_languages(results)
     if len(languages) < 3 or not results.design.pair_matrix:
         return pd.DataFrame(columns=PAIR_COLUMNS), pd.DataFrame(columns=GROUP_COLUMNS)
