@@ -14,6 +14,7 @@ import pytest
 
 from harness_plugins.probes import abx_kernels
 from harness_plugins.probes.abx_cells import Layout, across_units, blocks, right_answers
+from harness_plugins.probes.abx_core import encode
 from harness_plugins.probes.abx_score import average, key_shares, plan_cells, table
 
 
@@ -125,8 +126,13 @@ def loop_average(cells):
     return 100 * sum(means) / len(means), dict(parts), dict(shares)
 
 
+def layout_of(context, speaker, phone) -> Layout:
+    (contexts, c), (speakers, s), (phones, p) = (encode(x) for x in (context, speaker, phone))
+    return Layout.of(c, s, p, (contexts, speakers, phones))
+
+
 def fast_cells(context, speaker, phone, d, mode, min_items=1, max_x=None, seed=0):
-    layout = Layout.of(context, speaker, phone)
+    layout = layout_of(context, speaker, phone)
     planned = plan_cells(layout, [mode], min_items, max_x, seed)
     found = blocks(layout, list(planned.values()))
     distances = d[found.pairs[:, 0], found.pairs[:, 1]]
@@ -199,7 +205,7 @@ def test_the_compiled_draw_makes_the_draws_of_choice():
 
 def test_across_units_keep_every_other_speaker_under_the_cap():
     context, speaker, phone = uneven_items(1)
-    layout = Layout.of(context, speaker, phone)
+    layout = layout_of(context, speaker, phone)
     every = across_units(layout, None, np.random.default_rng(0))
     assert np.array_equal(across_units(layout, 100, np.random.default_rng(0)), every)
     one = across_units(layout, 1, np.random.default_rng(0))

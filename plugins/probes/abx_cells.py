@@ -67,17 +67,17 @@ class Layout:
     phones: np.ndarray
 
     @classmethod
-    def of(cls, context: np.ndarray, speaker: np.ndarray, phone: np.ndarray) -> Layout:
-        """From each item's context, speaker and phone (names)."""
-        names, codes = [], []
-        for column in (context, speaker, phone):
-            found, code = np.unique(np.asarray(column, str), return_inverse=True)
-            names.append(found)
-            codes.append(code.reshape(-1).astype(np.int64))
-        ctx, spk, ph = codes
+    def of(
+        cls, context: np.ndarray, speaker: np.ndarray, phone: np.ndarray,
+        names: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> Layout:  # fmt: skip
+        """From each item's context, speaker and phone codes, and the sorted
+        names they index (contexts, speakers, phones)."""
+        ctx, spk, ph = (np.asarray(c, np.int64) for c in (context, speaker, phone))
+        n_phones = max(len(names[2]), 1)
         # contexts with one phone have no cell
-        pairs = np.unique(ctx * len(names[2]) + ph)
-        kept = np.bincount(pairs // max(len(names[2]), 1), minlength=len(names[0])) > 1
+        said = np.unique(ctx * n_phones + ph)
+        kept = np.bincount(said // n_phones, minlength=len(names[0])) > 1
         index = np.flatnonzero(kept[ctx]) if len(ctx) else np.zeros(0, np.int64)
         order = index[np.lexsort((index, ph[index], spk[index], ctx[index]))]
         key = np.stack([ctx[order], spk[order], ph[order]])

@@ -24,7 +24,7 @@ sorted order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,27 +41,47 @@ KL_EPSILON = abx_dtw.KL_EPSILON
 class Items:
     """The ABX items of a set of clips, in clip and tier order: item i's frames
     are ``store[offset[i] : offset[i] + size[i]]``, rows of one float32 array
-    (every clip's frames, so cutting and capping items copies no frame)."""
+    (every clip's frames, so cutting and capping items copies no frame); its
+    phone, context and speaker are codes into sorted names (so sorted codes
+    are sorted names)."""
 
     store: np.ndarray
     offset: np.ndarray
     size: np.ndarray
-    phone: np.ndarray
-    context: np.ndarray
-    speaker: np.ndarray
+    phone_code: np.ndarray
+    context_code: np.ndarray
+    speaker_code: np.ndarray
+    phones: np.ndarray
+    contexts: np.ndarray
+    speakers: np.ndarray
 
     def __len__(self) -> int:
         return len(self.size)
 
     @classmethod
     def of_frames(
-        cls, frames: Sequence[np.ndarray], phone: np.ndarray, context: np.ndarray,
-        speaker: np.ndarray,
+        cls, frames: Sequence[np.ndarray], phone: Sequence[str], context: Sequence[str],
+        speaker: Sequence[str],
     ) -> Items:  # fmt: skip
-        """Items of the given frames, one array each."""
+        """Items of the given frames (one array each) and names."""
         size = np.array([len(f) for f in frames], np.int64)
         store = np.concatenate(frames) if len(frames) else np.zeros((0, 1))
-        return cls(_float32(store), np.cumsum(size) - size, size, phone, context, speaker)
+        (phones, p), (contexts, c), (speakers, s) = (encode(x) for x in (phone, context, speaker))
+        return cls(
+            _float32(store), np.cumsum(size) - size, size, p, c, s, phones, contexts, speakers
+        )
+
+    @property
+    def phone(self) -> np.ndarray:
+        return self.phones[self.phone_code]
+
+    @property
+    def context(self) -> np.ndarray:
+        return self.contexts[self.context_code]
+
+    @property
+    def speaker(self) -> np.ndarray:
+        return self.speakers[self.speaker_code]
 
     @property
     def frames(self) -> tuple[np.ndarray, ...]:
@@ -70,10 +90,17 @@ class Items:
 
     def take(self, index: np.ndarray) -> Items:
         """The items ``index``, in that order."""
-        return Items(
-            self.store, self.offset[index], self.size[index],
-            self.phone[index], self.context[index], self.speaker[index],
+        return replace(
+            self, offset=self.offset[index], size=self.size[index],
+            phone_code=self.phone_code[index], context_code=self.context_code[index],
+            speaker_code=self.speaker_code[index],
         )  # fmt: skip
+
+
+def encode(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct names and each value's code (its name's rank)."""
+    names, codes = np.unique(np.asarray(values, str), return_inverse=True)
+    return names, codes.reshape(-1).astype(np.int64)
 
 
 def _float32(frames: np.ndarray) -> np.ndarray:
@@ -121,32 +148,57 @@ def make_items(
     """
     offset: list[np.ndarray] = []
     size: list[np.ndarray] = []
-    phone: list[str] = []
-    context: list[str] = []
-    speaker: list[str] = []
-    first = np.cumsum([len(f) for f in latents.frames]) - np.array([len(f) for f in latents.frames])
+    names: list[str] = []  # every phone of every tier with three or more
+    tiers: list[int] = []  # those tiers' clips
+    lengths = np.array([len(f) for f in latents.frames], np.int64)
+    first = np.cumsum(lengths) - lengths
     for clip, tier in enumerate(phones):
         if not tier or len(tier) < 3:
             continue
-        group = "" if groups is None else str(groups[clip])
-        names = [interval.phone for interval in tier]
-        start = np.array([interval.start for interval in tier[1:-1]], float)
-        end = np.array([interval.end for interval in tier[1:-1]], float)
-        low, high = _cuts(np.asarray(latents.times[clip]), start, end)
+        names += [interval.phone for interval in tier]
+        tiers.append(clip)
+        bounds = np.array([(interval.start, interval.end) for interval in tier[1:-1]], float)
+        low, high = _cuts(np.asarray(latents.times[clip]), bounds[:, 0], bounds[:, 1])
         offset.append(first[clip] + low)
         size.append(high - low)
-        phone += names[1:-1]
-        context += [f"{group}|{p}_{n}" for p, n in zip(names[:-2], names[2:], strict=True)]
-        speaker += [str(speakers[clip])] * (len(tier) - 2)
-    store = np.concatenate(latents.frames) if len(latents.frames) else np.zeros((0, 1))
-    return Items(
-        _float32(store),
-        np.concatenate(offset).astype(np.int64) if offset else np.zeros(0, np.int64),
-        np.concatenate(size).astype(np.int64) if size else np.zeros(0, np.int64),
-        np.array(phone, str),
-        np.array(context, str),
-        np.array(speaker, str),
+    store = _float32(np.concatenate(latents.frames) if len(latents.frames) else np.zeros((0, 1)))
+    if not tiers:
+        none = np.zeros(0, np.int64)
+        return Items(store, none, none, none, none, none, *(np.zeros(0, str),) * 3)
+    phone_names, phone = encode(names)
+    # each tier's phones but its first and last are items, in the middle of their neighbours
+    tier_length = np.array([len(phones[clip] or ()) for clip in tiers], np.int64)
+    centre = np.ones(len(names), bool)
+    ends = np.cumsum(tier_length)
+    centre[ends - tier_length] = centre[ends - 1] = False
+    at = np.flatnonzero(centre)
+    per_tier = tier_length - 2
+    group_names, group = encode(["" if groups is None else str(groups[c]) for c in tiers])
+    speaker_names, speaker = encode([str(speakers[c]) for c in tiers])
+    context_names, context = _contexts(
+        np.repeat(group, per_tier), phone[at - 1], phone[at + 1], group_names, phone_names
     )
+    return Items(
+        store, np.concatenate(offset).astype(np.int64), np.concatenate(size).astype(np.int64),
+        phone[at], context, np.repeat(speaker, per_tier), phone_names, context_names,
+        speaker_names,
+    )  # fmt: skip
+
+
+def _contexts(
+    group: np.ndarray, before: np.ndarray, after: np.ndarray, groups: np.ndarray, phones: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's context ``group|before_after``, as sorted names and codes; the
+    names are written once per distinct context (equal names are one context)."""
+    n = max(len(phones), 1)
+    keys, index = np.unique((group * n + before) * n + after, return_inverse=True)
+    g, rest = np.divmod(keys, n * n)
+    written = [
+        f"{groups[a]}|{phones[b]}_{phones[c]}"
+        for a, b, c in zip(g.tolist(), (rest // n).tolist(), (rest % n).tolist(), strict=True)
+    ]
+    names, code = encode(written)
+    return names, code[index.reshape(-1)]
 
 
 def cap_items(items: Items, max_items: int | None, seed: int) -> Items:
@@ -155,10 +207,7 @@ def cap_items(items: Items, max_items: int | None, seed: int) -> Items:
     groups over the cap draw in sorted (context, phone, speaker) order."""
     if max_items is None or not len(items):
         return items
-    codes = [
-        np.unique(column, return_inverse=True)[1].reshape(-1)
-        for column in (items.context, items.phone, items.speaker)
-    ]
+    codes = [items.context_code, items.phone_code, items.speaker_code]
     order = np.lexsort((np.arange(len(items)), codes[2], codes[1], codes[0]))
     key = np.stack(codes)[:, order]
     new = np.ones(len(items), bool)

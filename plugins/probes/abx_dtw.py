@@ -82,10 +82,14 @@ class Tiles:
 
     @classmethod
     def of(cls, n: np.ndarray, m: np.ndarray) -> Tiles:
-        order = np.lexsort((m, n))
-        n, m = n[order], m[order]
+        """Tiles of pairs of shapes n x m (pairs of one shape keep their order)."""
+        shape = n * (int(m.max(initial=0)) + 1) + m
+        # a stable sort of small integers is numpy's radix sort
+        small = np.uint16 if shape.max(initial=0) < 1 << 16 else np.int64
+        order = np.argsort(shape.astype(small), kind="stable")
+        n, m, shape = n[order], m[order], shape[order]
         shape_new = np.ones(len(n), bool)
-        shape_new[1:] = (n[1:] != n[:-1]) | (m[1:] != m[:-1])
+        shape_new[1:] = shape[1:] != shape[:-1]
         shape_first = np.flatnonzero(shape_new)
         rank = np.arange(len(n)) - shape_first[np.cumsum(shape_new) - 1]
         new = shape_new | (rank % TILE == 0)

@@ -136,7 +136,7 @@ def abx_cells(
     seed: int = 0,
 ) -> dict[str, CellTable]:
     """Every cell of each mode, scored (the parameters of :func:`abx_scores`)."""
-    layout = Layout.of(items.context, items.speaker, items.phone)
+    layout = layout_of(items)
     planned = plan_cells(layout, modes, min_items, max_x_speakers, seed)
     found = blocks(layout, list(planned.values()))
     distances = pair_distances(items, found.pairs, distance)
@@ -144,6 +144,12 @@ def abx_cells(
         mode: table(layout, cells, *right_answers(layout, cells, found, distances))
         for mode, cells in planned.items()
     }
+
+
+def layout_of(items: Items) -> Layout:
+    """The items' clusters (:class:`harness_plugins.probes.abx_cells.Layout`)."""
+    names = (items.contexts, items.speakers, items.phones)
+    return Layout.of(items.context_code, items.speaker_code, items.phone_code, names)
 
 
 def table(layout: Layout, cells: Cells, right: np.ndarray, total: np.ndarray) -> CellTable:
