@@ -54,6 +54,8 @@ def frame_costs(kind, u, v, hu, hv, offsets, sizes, pairs, starts, strides, out)
                         total += u[fi + r, k] * v[fj + c, k]
                     if kind == KL:
                         total = np.float32(0.5) * ((hu[fi + r] + hv[fj + c]) - total)
+                    elif kind == DOT:  # a cosine, for acos: within [-1, 1]
+                        total = min(max(total, np.float32(-1.0)), np.float32(1.0))
                 out[at + (r * m + c) * stride] = total
     return out
 
