@@ -12,10 +12,10 @@ of one cluster for A and X within speakers), so every block is computed once
 whichever cells read it, and nothing else is: no pair of a speaker's phone b
 with a phone a that speaker never says in the context.
 
-A triplet of a cell is a number u < nA nB nX (nX - 1 within speakers: X is
-not A); its A, B and X, and the places of d(A, X) and d(B, X) among the
-pairs, are arithmetic on u, so the triplets of every cell are scored with a
-few array operations and summed per cell with ``np.bincount``.
+The places of d(A, X) and d(B, X) among the pairs are arithmetic on the
+items' ranks in their clusters and the block's start, so one compiled loop
+(:func:`harness_plugins.probes.abx_kernels.score_triplets`) scores every
+triplet of every cell from the cells' arrays.
 """
 
 from __future__ import annotations

@@ -6,15 +6,15 @@ pi, as ZeroSpeech; ``kl_symmetric`` for posteriorgrams; ``euclidean``),
 divided by the length of the best path; where two predecessors cost the same,
 diagonal, then left, then up wins (the path length depends on it).
 
-Three passes per chunk of pairs, each over one flat float32 array holding
-every pair's n x m frame costs: a compiled loop fills it (a frame dot product
-of prepared frames, so each frame is normalised, or its log taken, once, not
-once per pair), torch finishes cosine's ``acos`` in place (vectorised; a
-scalar ``acos`` per cell cost as much as the rest together), and a compiled
-loop runs the DTW recursion of each pair over its own n x m cells, with
-nothing padded. The kernels are cached on disk (numba's ``cache=True``), so a
-process pays the compilation once per install, not once per run. numba comes
-with librosa, which the feature front end uses.
+The pairs are sorted into tiles of up to :data:`TILE` pairs of one shape
+(n x m frames), the tiles into chunks. Three passes per chunk, each over one
+flat float32 array of the chunk's frame costs laid out tile by tile (cell q
+of a tile's lane g at q * width + g): a compiled loop fills it (a frame dot
+product of prepared frames, so each frame is normalised, or its log taken,
+once, not once per pair), torch finishes cosine's ``acos`` in place
+(vectorised; a scalar ``acos`` per cell cost as much as the rest together),
+and a compiled loop runs the DTW recursion of a tile's pairs side by side,
+one SIMD lane each, with nothing padded (:mod:`harness_plugins.probes.abx_kernels`).
 """
 
 from __future__ import annotations
