@@ -43,15 +43,17 @@ import json
 import lzma
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from timing import best_and_median, interleaved, stopwatch, timed
 
+from harness.hashing import stable_seed
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameInput, FrameLatents
-from harness_plugins.probes import abx_core
+from harness_plugins.probes import abx_cells, abx_core, abx_probe, abx_score
 from harness_plugins.probes.abx_probe import ABXProbe
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
@@ -190,6 +192,59 @@ def reference_clips(given: FrameInput) -> list[dict]:
     ]
 
 
+def report(times: dict[str, list[float]]) -> None:
+    """The probe's seconds against training's, best and median of the rounds."""
+    best, median = best_and_median(times)
+    for clock in ("cpu", "wall"):
+        print(
+            f"  {clock}: abx {best[f'abx_{clock}']:.2f} s best / {median[f'abx_{clock}']:.2f} "
+            f"median, training {best[f'train_{clock}']:.2f} / {median[f'train_{clock}']:.2f}; "
+            f"abx / training {best[f'abx_{clock}'] / best[f'train_{clock}']:.2f}x best, "
+            f"{median[f'abx_{clock}'] / median[f'train_{clock}']:.2f}x median"
+        )
+
+
+def stage_split(given: FrameInput, probe: ABXProbe, repeats: int) -> dict[str, float]:
+    """CPU seconds of the probe's stages, each the best of ``repeats``: cutting
+    and capping items; laying out the cells and the pairs they read; the
+    frame costs and DTW of those pairs; scoring the triplets; the averages."""
+    if probe.languages is not None:
+        given = abx_probe._only(given, probe.languages)
+    seed = stable_seed("abx items", given.seed) % 2**32
+    found: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        ticks = [time.process_time()]
+        items = abx_core.make_items(given.latents, given.phones, given.speakers, given.languages)
+        items = abx_core.cap_items(items, probe.max_items, seed)
+        ticks.append(time.process_time())
+        layout = abx_score.layout_of(items)
+        planned = abx_score.plan_cells(
+            layout, probe.modes, probe.min_items, probe.max_x_speakers, seed
+        )
+        pairs = abx_cells.blocks(layout, list(planned.values()))
+        ticks.append(time.process_time())
+        distances = abx_core.pair_distances(items, pairs.pairs, probe.distance)
+        ticks.append(time.process_time())
+        tables = {
+            mode: abx_score.table(layout, c, *abx_cells.right_answers(layout, c, pairs, distances))
+            for mode, c in planned.items()
+        }
+        ticks.append(time.process_time())
+        for cells in tables.values():
+            abx_score.average(cells), abx_score.key_shares(cells)
+        ticks.append(time.process_time())
+        names = (
+            "items",
+            "cells and pairs",
+            f"DTW ({len(pairs.pairs)} pairs)",
+            "triplets",
+            "averages",
+        )
+        for name, a, b in zip(names, ticks[:-1], ticks[1:], strict=True):
+            found.setdefault(name, []).append(b - a)
+    return {name: min(values) for name, values in found.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", type=int, default=4)
@@ -224,6 +279,12 @@ def main() -> None:
     )
     steps = flagship_steps()
     training_run(steps, seed=99)  # warm up torch's kernels before anything is timed
+    with stopwatch() as first:
+        probe.run_frames(given)
+    print(
+        f"first probe call in this process: {first.cpu:.2f} s CPU (numba loads its compiled "
+        "kernels from its cache, or compiles them when it is cold, once per install)"
+    )
     results = []
 
     def abx(_: int) -> tuple[float, float]:
@@ -233,16 +294,14 @@ def main() -> None:
 
     keys = ("train_wall", "train_cpu", "abx_wall", "abx_cpu")
     times = interleaved(args.repeats, lambda seed: training_run(steps, seed), abx, keys)
-    best, median = best_and_median(times)
     print("abx: " + ", ".join(f"{k} {v:.2f}" for k, v in results[0].metrics.items()))
     print(f"{args.repeats} interleaved rounds; training: the flagship LSTM run, {steps} steps")
-    for clock in ("cpu", "wall"):
-        print(
-            f"  {clock}: abx {best[f'abx_{clock}']:.2f} s best / {median[f'abx_{clock}']:.2f} "
-            f"median, training {best[f'train_{clock}']:.2f} / {median[f'train_{clock}']:.2f}; "
-            f"abx / training {best[f'abx_{clock}'] / best[f'train_{clock}']:.2f}x best, "
-            f"{median[f'abx_{clock}'] / median[f'train_{clock}']:.2f}x median"
-        )
+    report(times)
+    stages = stage_split(given, probe, args.repeats)
+    print(
+        "stages (CPU s, best of the rounds): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in stages.items())
+    )
     if args.reference:
         from helpers import abx_reference
 

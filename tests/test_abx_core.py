@@ -1,13 +1,14 @@
-"""The batched DTW and item cutting of plugins/probes/abx_core.py, against
-plain loops written from their definitions (the whole ABX score is checked
-against the brute-force reference in tests/test_abx_exact.py)."""
+"""The compiled DTW (plugins/probes/abx_dtw.py, abx_kernels.py) and the item
+cutting of plugins/probes/abx_core.py, against plain loops written from their
+definitions (the whole ABX score is checked against the brute-force reference
+in tests/test_abx_exact.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
+import pytest
 
-from harness_plugins.probes import abx_core
+from harness_plugins.probes import abx_core, abx_dtw, abx_kernels
 
 
 def _loop_dtw(cost: np.ndarray) -> float:
@@ -32,54 +33,103 @@ def _loop_dtw(cost: np.ndarray) -> float:
     return total[-1, -1] / length[-1, -1]
 
 
-def test_dtw_of_mixed_sizes_with_many_ties_equals_the_loop():
+def _tiled_dtw(costs: list[np.ndarray]) -> np.ndarray:
+    """The DTW kernel over cost matrices laid out as the probe lays them out."""
+    n = np.array([c.shape[0] for c in costs])
+    m = np.array([c.shape[1] for c in costs])
+    tiles = abx_dtw.Tiles.of(n, m)
+    flat = np.zeros(int((n * m).sum()), np.float32)
+    for k, p in enumerate(tiles.order):
+        flat[tiles.starts[k] + np.arange(n[p] * m[p]) * tiles.strides[k]] = costs[p].ravel()
+    found = np.empty(len(costs), np.float32)
+    abx_kernels.dtw_tiles(flat, tiles.start, tiles.width, tiles.rows, tiles.cols, found)
+    out = np.empty(len(costs))
+    out[tiles.order] = found
+    return out
+
+
+@pytest.mark.parametrize("tile", [64, 3])
+def test_dtw_of_mixed_sizes_with_many_ties_equals_the_loop(tile, monkeypatch):
     """Small integer costs tie often, so the path length (and the score)
-    depends on the tie order; every pair is padded to the largest."""
+    depends on the tie order; pairs of one shape share a tile, several
+    shapes and part-filled tiles among them."""
+    monkeypatch.setattr(abx_dtw, "TILE", tile)
     rng = np.random.default_rng(0)
     sizes = [(int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(200)]
-    rows, cols = max(n for n, _ in sizes), max(m for _, m in sizes)
-    cost = rng.integers(0, 3, size=(len(sizes), rows, cols)).astype(np.float32)
-    n = np.array([s[0] for s in sizes])
-    m = np.array([s[1] for s in sizes])
-    found = abx_core.dtw(torch.from_numpy(cost), torch.from_numpy(n), torch.from_numpy(m))
-    expected = [_loop_dtw(cost[p, : n[p], : m[p]]) for p in range(len(sizes))]
-    np.testing.assert_allclose(found.numpy(), expected, rtol=1e-6)
+    costs = [rng.integers(0, 3, size=s).astype(np.float32) for s in sizes]
+    found = _tiled_dtw(costs)
+    expected = [_loop_dtw(c) for c in costs]
+    np.testing.assert_allclose(found, expected, rtol=1e-6)
     # a tie broken the other way would lengthen or shorten some paths
     assert len({round(float(v), 6) for v in expected}) > 20
+
+
+def test_dtw_sums_in_float32_as_before():
+    """The costs are summed in float32 (as the torch DTW this replaced did), so
+    the distances, and the triplets they decide, do not move."""
+    rng = np.random.default_rng(4)
+    costs = [rng.random(size=(7, 9)).astype(np.float32) for _ in range(50)]
+    found = _tiled_dtw(costs)
+    for value, cost in zip(found, costs, strict=True):
+        total = np.full(cost.shape, np.inf, np.float32)
+        length = np.zeros(cost.shape, np.float32)
+        for i in range(cost.shape[0]):
+            for j in range(cost.shape[1]):
+                options = [
+                    (total[i - 1, j - 1], length[i - 1, j - 1]) if i and j else (np.inf, 0),
+                    (total[i, j - 1], length[i, j - 1]) if j else (np.inf, 0),
+                    (total[i - 1, j], length[i - 1, j]) if i else (np.inf, 0),
+                ]
+                best, steps = min(options, key=lambda o: o[0]) if i or j else (0, 0)
+                total[i, j] = np.float32(cost[i, j] + np.float32(best))
+                length[i, j] = np.float32(steps + 1)
+        assert value == np.float32(total[-1, -1] / length[-1, -1])
 
 
 def _items(rng: np.random.Generator, count: int, dim: int = 5) -> abx_core.Items:
     frames = tuple(
         rng.normal(size=(int(rng.integers(1, 12)), dim)).astype(np.float32) for _ in range(count)
     )
-    return abx_core.Items(frames, *(np.zeros(count, str),) * 3)
+    return abx_core.Items.of_frames(frames, *(np.zeros(count, str),) * 3)
 
 
-def test_pair_distances_do_not_depend_on_chunks_or_pair_order():
+def test_pair_distances_do_not_depend_on_chunks_tiles_or_pair_order(monkeypatch):
+    """Each pair's costs are its own (nothing padded), so where it lands in a
+    chunk or a tile changes no bit of its distance."""
     rng = np.random.default_rng(1)
     items = _items(rng, 40)
     pairs = rng.integers(0, 40, size=(500, 2))
-    # an item against itself is off by float32's acos near 1 (~1e-4), and the
-    # padding of a chunk changes the rounding of its products (~1e-7)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     for distance in ("cosine", "euclidean"):
         whole = abx_core.pair_distances(items, pairs, distance)
         alone = abx_core.pair_distances(items, pairs, distance, 3)
-        np.testing.assert_allclose(alone, whole, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(alone, whole)
         order = rng.permutation(len(pairs))
-        shuffled = abx_core.pair_distances(items, pairs[order], distance, 17)
-        np.testing.assert_allclose(shuffled, whole[order], rtol=1e-5, atol=1e-6)
+        with monkeypatch.context() as patch:
+            patch.setattr(abx_dtw, "TILE", 5)
+            shuffled = abx_core.pair_distances(items, pairs[order], distance, 17)
+        np.testing.assert_array_equal(shuffled, whole[order])
 
 
 def test_kl_from_frames_prepared_once_equals_the_formula():
     rng = np.random.default_rng(2)
-    x = rng.dirichlet(np.ones(6), size=(3, 4)).astype(np.float32)
-    y = rng.dirichlet(np.ones(6), size=(3, 5)).astype(np.float32)
-    found = abx_core.frame_distances(torch.from_numpy(x), torch.from_numpy(y), "kl_symmetric")
+    x = rng.dirichlet(np.ones(6), size=4).astype(np.float32)
+    y = rng.dirichlet(np.ones(6), size=5).astype(np.float32)
+    found = abx_core.frame_distances(x, y, "kl_symmetric")
     e = abx_core.KL_EPSILON
-    p, q = x[:, :, None, :].astype(float), y[:, None, :, :].astype(float)
+    p, q = x[:, None, :].astype(float), y[None, :, :].astype(float)
     expected = 0.5 * ((p - q) * (np.log(p + e) - np.log(q + e))).sum(-1)
-    np.testing.assert_allclose(found.numpy(), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_cosine_and_euclidean_frame_distances_equal_the_formula():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(4, 7)), rng.normal(size=(3, 7))
+    cos = (x @ y.T) / np.outer(np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1))
+    found = abx_core.frame_distances(x.astype(np.float32), y.astype(np.float32), "cosine")
+    np.testing.assert_allclose(found, np.arccos(cos) / np.pi, atol=1e-5)
+    found = abx_core.frame_distances(x.astype(np.float32), y.astype(np.float32), "euclidean")
+    expected = np.linalg.norm(x[:, None] - y[None], axis=-1)
+    np.testing.assert_allclose(found, expected, rtol=1e-5)
 
 
 def test_item_frames_are_the_frames_inside_else_the_nearest_to_the_middle():

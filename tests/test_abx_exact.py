@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameLatents
-from harness_plugins.probes import abx_core, abx_score
+from harness_plugins.probes import abx_core, abx_dtw
 from harness_plugins.probes.abx_score import abx_scores
 
 from helpers import abx_reference as ref
@@ -61,10 +60,11 @@ def fast(clips, modes=("within", "across"), distance="cosine"):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("mode", ["within", "across"])
-@pytest.mark.parametrize("whole_context", [96, 1])
-def test_batched_abx_agrees_with_the_definition(seed, mode, whole_context, monkeypatch):
-    # whole_context 1: every context scored speaker by speaker, as large ones are
-    monkeypatch.setattr(abx_score, "WHOLE_CONTEXT", whole_context)
+@pytest.mark.parametrize("layout", [(1 << 20, 64), (50, 1)])
+def test_batched_abx_agrees_with_the_definition(seed, mode, layout, monkeypatch):
+    # (50, 1): chunks of about 50 costs, one pair per tile, as a large set cuts them
+    monkeypatch.setattr(abx_dtw, "CHUNK_CELLS", layout[0])
+    monkeypatch.setattr(abx_dtw, "TILE", layout[1])
     clips = random_clips(seed)
     found = fast(clips, (mode,))[mode]
     expected = ref.abx_error(clips, mode)
@@ -95,7 +95,9 @@ def test_batched_dtw_equals_the_loop_dtw_pair_by_pair():
     xs = [rng.normal(size=(rng.integers(1, 9), 3)) for _ in range(12)]
     # a frame against itself (i == j) is off by float32's acos near 1 (~1e-4)
     pairs = np.array([(i, j) for i in range(12) for j in range(12) if i != j])
-    items = abx_core.Items(tuple(x.astype(np.float32) for x in xs), *(np.zeros(12, str),) * 3)
+    items = abx_core.Items.of_frames(
+        tuple(x.astype(np.float32) for x in xs), *(np.zeros(12, str),) * 3
+    )
     for distance in ("cosine", "euclidean"):
         found = abx_core.pair_distances(items, pairs, distance, chunk=7)
         expected = [ref.dtw(xs[i], xs[j], distance) for i, j in pairs]
@@ -107,12 +109,10 @@ def test_zerospeech_compiled_dtw_agrees_with_the_batched_one():
     rng = np.random.default_rng(6)
     xs = [rng.normal(size=(rng.integers(1, 9), 4)).astype(np.float32) for _ in range(10)]
     pairs = np.array([(i, j) for i in range(10) for j in range(10)])
-    items = abx_core.Items(tuple(xs), *(np.zeros(10, str),) * 3)
+    items = abx_core.Items.of_frames(tuple(xs), *(np.zeros(10, str),) * 3)
     found = abx_core.pair_distances(items, pairs, "cosine")
     for (i, j), value in zip(pairs, found, strict=True):
-        cost = abx_core.frame_distances(
-            torch.from_numpy(xs[i])[None], torch.from_numpy(xs[j])[None], "cosine"
-        )[0].numpy()
+        cost = abx_core.frame_distances(xs[i], xs[j], "cosine")
         assert value == pytest.approx(dtw._dtw(len(xs[i]), len(xs[j]), cost, True), abs=1e-5)
 
 

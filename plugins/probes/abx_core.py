@@ -1,5 +1,5 @@
 """ABX phone discrimination of frame-level latents (Schatz 2016; the ZeroSpeech
-and Libri-light ABX), batched in torch.
+and Libri-light ABX): the items.
 
 An *item* is one phone of a clip's tier with its context (the previous and
 next phone of the tier) and speaker; its frames are the clip's latent frames
@@ -15,58 +15,125 @@ ordered phone pairs, as Libri-light's ``eval_ABX`` does, and given in percent
 
 d is dynamic time warping over a frame distance (``cosine``: the angle over
 pi, as ZeroSpeech; ``kl_symmetric`` for posteriorgrams; ``euclidean``),
-divided by the length of the best path. Every DTW of the needed item pairs
-runs in one batched pass over anti-diagonals (pairs padded to a common size;
-a pair's cost is read at its own end cell, which padded cells cannot reach).
+divided by the length of the best path (:mod:`harness_plugins.probes.abx_dtw`).
+Items are cut and capped with array operations, clip by clip and group by
+group; only the groups over the cap draw from the seeded generator, in
+sorted order.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameLatents
+from harness_plugins.probes import abx_dtw
 
-DISTANCES = ("cosine", "kl_symmetric", "euclidean")
+DISTANCES = abx_dtw.DISTANCES
 MODES = ("within", "across")
-#: item pairs per batched DTW pass (bounds memory: pairs x frames x frames floats)
-CHUNK_PAIRS = 8192
-KL_EPSILON = 1e-6
+KL_EPSILON = abx_dtw.KL_EPSILON
 
 
 @dataclass(frozen=True)
 class Items:
-    """The ABX items of a set of clips, in clip and tier order."""
+    """The ABX items of a set of clips, in clip and tier order: item i's frames
+    are ``store[offset[i] : offset[i] + size[i]]``, rows of one float32 array
+    (every clip's frames, so cutting and capping items copies no frame); its
+    phone, context and speaker are codes into sorted names (so sorted codes
+    are sorted names)."""
 
-    frames: tuple[np.ndarray, ...]
-    phone: np.ndarray
-    context: np.ndarray
-    speaker: np.ndarray
+    store: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+    phone_code: np.ndarray
+    context_code: np.ndarray
+    speaker_code: np.ndarray
+    phones: np.ndarray
+    contexts: np.ndarray
+    speakers: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self.size)
+
+    @classmethod
+    def of_frames(
+        cls, frames: Sequence[np.ndarray], phone: Sequence[str], context: Sequence[str],
+        speaker: Sequence[str],
+    ) -> Items:  # fmt: skip
+        """Items of the given frames (one array each) and names."""
+        size = np.array([len(f) for f in frames], np.int64)
+        store = np.concatenate(frames) if len(frames) else np.zeros((0, 1))
+        (phones, p), (contexts, c), (speakers, s) = (encode(x) for x in (phone, context, speaker))
+        return cls(
+            _float32(store), np.cumsum(size) - size, size, p, c, s, phones, contexts, speakers
+        )
+
+    @property
+    def phone(self) -> np.ndarray:
+        return self.phones[self.phone_code]
+
+    @property
+    def context(self) -> np.ndarray:
+        return self.contexts[self.context_code]
+
+    @property
+    def speaker(self) -> np.ndarray:
+        return self.speakers[self.speaker_code]
+
+    @property
+    def frames(self) -> tuple[np.ndarray, ...]:
+        """Each item's frames (views of the store)."""
+        return tuple(self.store[o : o + n] for o, n in zip(self.offset, self.size, strict=True))
+
+    def take(self, index: np.ndarray) -> Items:
+        """The items ``index``, in that order."""
+        return replace(
+            self, offset=self.offset[index], size=self.size[index],
+            phone_code=self.phone_code[index], context_code=self.context_code[index],
+            speaker_code=self.speaker_code[index],
+        )  # fmt: skip
+
+
+def encode(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct names and each value's code (its name's rank)."""
+    names, codes = np.unique(np.asarray(values, str), return_inverse=True)
+    return names, codes.reshape(-1).astype(np.int64)
+
+
+def _float32(frames: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(frames, dtype=np.float32)
 
 
 def item_frames(frames: np.ndarray, times: np.ndarray, start: float, end: float) -> np.ndarray:
     """The frames of a phone from ``start`` to ``end`` s: those whose time is inside
     it, else the one nearest its middle (the earlier of two as near). ``times``
     increase (the :class:`FrameLatents` contract), so both are binary searches."""
-    low = int(np.searchsorted(times, start, side="left"))
-    high = int(np.searchsorted(times, end, side="right"))
-    if high > low:
-        return frames[low:high]
-    middle = (start + end) / 2
-    after = int(np.searchsorted(times, middle))
-    nearest = min(after, len(times) - 1)
-    if after > 0 and (after == len(times) or middle - times[after - 1] <= times[after] - middle):
-        nearest = after - 1
-    return frames[nearest : nearest + 1]
+    low, high = _cuts(times, np.array([start], float), np.array([end], float))
+    return frames[int(low[0]) : int(high[0])]
+
+
+def _cuts(times: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`item_frames` of many phones of one clip at once: each phone's first
+    and one-past-last frame."""
+    low = np.searchsorted(times, start, side="left")
+    high = np.searchsorted(times, end, side="right")
+    empty = high <= low
+    if empty.any():
+        middle = (start + end) / 2
+        after = np.searchsorted(times, middle)
+        last = len(times) - 1
+        nearest = np.minimum(after, last)
+        before = times[np.maximum(after - 1, 0)]
+        earlier = (after > 0) & (
+            (after == len(times)) | (middle - before <= times[np.minimum(after, last)] - middle)
+        )
+        nearest = np.where(earlier, after - 1, nearest)
+        low = np.where(empty, nearest, low)
+        high = np.where(empty, nearest + 1, high)
+    return low, high
 
 
 def make_items(
@@ -79,168 +146,98 @@ def make_items(
 
     :param groups: per clip, a group contexts never cross (the language); none: one group.
     """
-    frames, phone, context, speaker = [], [], [], []
+    offset: list[np.ndarray] = []
+    size: list[np.ndarray] = []
+    names: list[str] = []  # every phone of every tier with three or more
+    tiers: list[int] = []  # those tiers' clips
+    lengths = np.array([len(f) for f in latents.frames], np.int64)
+    first = np.cumsum(lengths) - lengths
     for clip, tier in enumerate(phones):
-        if not tier:
+        if not tier or len(tier) < 3:
             continue
-        group = "" if groups is None else str(groups[clip])
-        for k in range(1, len(tier) - 1):
-            centre = tier[k]
-            cut = item_frames(latents.frames[clip], latents.times[clip], centre.start, centre.end)
-            frames.append(cut)
-            phone.append(centre.phone)
-            context.append(f"{group}|{tier[k - 1].phone}_{tier[k + 1].phone}")
-            speaker.append(str(speakers[clip]))
-    return Items(
-        tuple(frames), np.array(phone, str), np.array(context, str), np.array(speaker, str)
+        names += [interval.phone for interval in tier]
+        tiers.append(clip)
+        bounds = np.array([(interval.start, interval.end) for interval in tier[1:-1]], float)
+        low, high = _cuts(np.asarray(latents.times[clip]), bounds[:, 0], bounds[:, 1])
+        offset.append(first[clip] + low)
+        size.append(high - low)
+    store = _float32(np.concatenate(latents.frames) if len(latents.frames) else np.zeros((0, 1)))
+    if not tiers:
+        none = np.zeros(0, np.int64)
+        return Items(store, none, none, none, none, none, *(np.zeros(0, str),) * 3)
+    phone_names, phone = encode(names)
+    # each tier's phones but its first and last are items, in the middle of their neighbours
+    tier_length = np.array([len(phones[clip] or ()) for clip in tiers], np.int64)
+    centre = np.ones(len(names), bool)
+    ends = np.cumsum(tier_length)
+    centre[ends - tier_length] = centre[ends - 1] = False
+    at = np.flatnonzero(centre)
+    per_tier = tier_length - 2
+    group_names, group = encode(["" if groups is None else str(groups[c]) for c in tiers])
+    speaker_names, speaker = encode([str(speakers[c]) for c in tiers])
+    context_names, context = _contexts(
+        np.repeat(group, per_tier), phone[at - 1], phone[at + 1], group_names, phone_names
     )
+    return Items(
+        store, np.concatenate(offset).astype(np.int64), np.concatenate(size).astype(np.int64),
+        phone[at], context, np.repeat(speaker, per_tier), phone_names, context_names,
+        speaker_names,
+    )  # fmt: skip
+
+
+def _contexts(
+    group: np.ndarray, before: np.ndarray, after: np.ndarray, groups: np.ndarray, phones: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's context ``group|before_after``, as sorted names and codes; the
+    names are written once per distinct context (equal names are one context)."""
+    n = max(len(phones), 1)
+    keys, index = np.unique((group * n + before) * n + after, return_inverse=True)
+    g, rest = np.divmod(keys, n * n)
+    written = [
+        f"{groups[a]}|{phones[b]}_{phones[c]}"
+        for a, b, c in zip(g.tolist(), (rest // n).tolist(), (rest % n).tolist(), strict=True)
+    ]
+    names, code = encode(written)
+    return names, code[index.reshape(-1)]
 
 
 def cap_items(items: Items, max_items: int | None, seed: int) -> Items:
     """At most ``max_items`` items of each (context, phone, speaker), a seeded
-    subsample (the same items for the same seed), in their original order."""
-    if max_items is None:
+    subsample (the same items for the same seed), in their original order. The
+    groups over the cap draw in sorted (context, phone, speaker) order."""
+    if max_items is None or not len(items):
         return items
+    codes = [items.context_code, items.phone_code, items.speaker_code]
+    order = np.lexsort((np.arange(len(items)), codes[2], codes[1], codes[0]))
+    key = np.stack(codes)[:, order]
+    new = np.ones(len(items), bool)
+    new[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
+    start = np.flatnonzero(new)
+    size = np.diff(np.append(start, len(items)))
+    keep = np.ones(len(items), bool)
     rng = np.random.default_rng(seed)
-    keep: list[int] = []
-    for _, members in sorted(_groups(items).items()):
-        if len(members) > max_items:
-            members = sorted(rng.choice(members, size=max_items, replace=False).tolist())
-        keep += members
-    keep.sort()
-    return Items(
-        tuple(items.frames[i] for i in keep),
-        items.phone[keep],
-        items.context[keep],
-        items.speaker[keep],
-    )
+    over = size > max_items
+    for first, count in zip(start[over].tolist(), size[over].tolist(), strict=True):
+        members = order[first : first + count]
+        keep[members] = False
+        keep[rng.choice(members, size=max_items, replace=False)] = True
+    return items.take(np.flatnonzero(keep))
 
 
-def _groups(items: Items) -> dict[tuple[str, str, str], list[int]]:
-    out: dict[tuple[str, str, str], list[int]] = defaultdict(list)
-    for i in range(len(items)):
-        out[(str(items.context[i]), str(items.phone[i]), str(items.speaker[i]))].append(i)
-    return out
-
-
-def frame_distances(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Tensor:
-    """(P, N, M) distances between the frames of x (P, N, D) and y (P, M, D)."""
-    return _distances(_prepare(x, distance), _prepare(y, distance), distance)
-
-
-def _prepare(frames: torch.Tensor, distance: str) -> tuple[torch.Tensor, ...]:
-    """What :func:`_distances` needs of each frame, computed once per frame
-    (not once per pair): the unit vector (cosine); the frame, its log and its
-    negative entropy (KL); the frame (euclidean)."""
-    if distance == "cosine":
-        return (frames / frames.norm(dim=-1, keepdim=True).clamp_min(1e-12),)
-    if distance == "kl_symmetric":
-        log = (frames + KL_EPSILON).log()
-        return frames, log, (frames * log).sum(-1, keepdim=True)
-    if distance == "euclidean":
-        return (frames,)
-    raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
-
-
-def _distances(
-    x: tuple[torch.Tensor, ...], y: tuple[torch.Tensor, ...], distance: str
-) -> torch.Tensor:
-    """(P, N, M) frame distances from prepared frames (:func:`_prepare`)."""
-    if distance == "cosine":
-        return torch.bmm(x[0], y[0].transpose(1, 2)).clamp(-1.0, 1.0).acos() / math.pi
-    if distance == "kl_symmetric":
-        # 0.5 KL(p||q) + 0.5 KL(q||p) = 0.5 sum (p - q)(log(p + e) - log(q + e))
-        own = x[2] + y[2].transpose(1, 2)
-        cross = torch.bmm(x[0], y[1].transpose(1, 2)) + torch.bmm(x[1], y[0].transpose(1, 2))
-        return 0.5 * (own - cross)
-    return torch.cdist(x[0], y[0])
-
-
-def dtw(cost: torch.Tensor, n: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """Path-length-normalised DTW of P pairs at once: ``cost`` (P, N, M) padded,
-    pair p's own size (n[p], m[p]). Steps right, down or diagonal; where two
-    predecessors cost the same, diagonal, then left, then up wins (the path
-    length depends on it). The recursion runs over anti-diagonals i + j = k,
-    each one vectorised over rows and pairs; a diagonal is kept with one extra
-    leading row of infinity, so row i - 1 of the previous one is a slice.
-
-    The diagonals are laid out once as (K, N, P), pairs last, so every step
-    reads and writes contiguous blocks: a strided view of the cost with an
-    infinite margin to its right (row i shifted i places, so a cell left of
-    column 0 reads the previous row's margin), copied. Three buffers take
-    turns as the diagonals k - 2, k - 1 and k."""
-    pairs, rows, cols = cost.shape
-    width = rows + cols
-    padded = torch.full((pairs, rows, width), math.inf, dtype=cost.dtype, device=cost.device)
-    padded[:, :, :cols] = cost
-    skew = padded.as_strided((pairs, width - 1, rows), (rows * width, 1, width - 1))
-    skew = skew.permute(1, 2, 0).contiguous()  # (K, N, P)
-    like = {"dtype": cost.dtype, "device": cost.device}
-    costs = [torch.full((rows + 1, pairs), math.inf, **like) for _ in range(3)]
-    lengths = [torch.zeros((rows + 1, pairs), **like) for _ in range(3)]
-    out = torch.full((pairs,), math.nan, **like)
-    ends = (n + m - 2).cpu().numpy()
-    by_end = np.argsort(ends, kind="stable")
-    bounds = np.searchsorted(ends[by_end], np.arange(width), side="left")
-    end_row = torch.as_tensor(n, device=cost.device)  # row n - 1, one down for the margin
-    for step in range(width - 1):
-        cur, prev, prev2 = (costs[(step - o) % 3] for o in range(3))
-        cur_l, prev_l, prev2_l = (lengths[(step - o) % 3] for o in range(3))
-        if step == 0:
-            cur[1:] = skew[0]
-            cur_l[1:] = 1.0
-        else:
-            left, up, diag = prev[1:], prev[:-1], prev2[:-1]
-            best = torch.minimum(diag, left)
-            torch.minimum(best, up, out=best)
-            steps = torch.where(left == best, prev_l[1:], prev_l[:-1])
-            steps = torch.where(diag == best, prev2_l[:-1], steps)
-            torch.add(skew[step], best, out=cur[1:])
-            torch.add(steps, 1.0, out=cur_l[1:])
-        done = by_end[bounds[step] : bounds[step + 1]]
-        if len(done):
-            at = torch.from_numpy(done).to(cost.device)
-            out[at] = cur[end_row[at], at] / cur_l[end_row[at], at]
-    return out
+def frame_distances(x: np.ndarray, y: np.ndarray, distance: str) -> np.ndarray:
+    """(N, M) distances between the frames of x (N, D) and y (M, D), as the DTW reads them."""
+    prepared = abx_dtw.prepare(np.concatenate([x, y]), distance)
+    sizes = np.array([len(x), len(y)], np.int64)
+    pair, one = np.array([[0, 1]], np.int64), np.array([0, 1], np.int64)
+    offsets = np.array([0, len(x)], np.int64)
+    costs = abx_dtw.frame_costs(prepared, offsets, sizes, pair, one[:1], one[1:], distance)
+    return costs.reshape(len(x), len(y))
 
 
 def pair_distances(
-    items: Items, pairs: np.ndarray, distance: str, chunk: int = CHUNK_PAIRS
+    items: Items, pairs: np.ndarray, distance: str, chunk: int | None = None
 ) -> np.ndarray:
-    """DTW distance of each item pair (rows of ``pairs``, (P, 2) indices), in
-    chunks of similar sizes so little is padded. Each frame is prepared for
-    the distance once (:func:`_prepare`), then gathered from one flat array of
-    every item's frames (a padded position repeats the item's last frame; no
-    path to the pair's end cell reaches it)."""
-    out = np.empty(len(pairs), np.float64)
-    if not len(pairs):
-        return out
-    sizes = np.array([len(f) for f in items.frames])
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    with torch.no_grad():
-        flat = torch.from_numpy(np.concatenate(items.frames).astype(np.float32, copy=False))
-        prepared = _prepare(flat, distance)
-        n, m = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
-        order = np.lexsort((m, n))
-        for start in range(0, len(order), chunk):
-            part = order[start : start + chunk]
-            x = _gather(prepared, offsets, sizes, pairs[part, 0], int(n[part].max()))
-            y = _gather(prepared, offsets, sizes, pairs[part, 1], int(m[part].max()))
-            cost = _distances(x, y, distance)
-            found = dtw(cost, torch.from_numpy(n[part]), torch.from_numpy(m[part]))
-            out[part] = found.double().numpy()
-    return out
-
-
-def _gather(
-    prepared: tuple[torch.Tensor, ...],
-    offsets: np.ndarray,
-    sizes: np.ndarray,
-    which: np.ndarray,
-    length: int,
-) -> tuple[torch.Tensor, ...]:
-    """(len(which), length, ...) prepared frames of items ``which``, each padded
-    with its last frame."""
-    step = np.minimum(np.arange(length)[None, :], sizes[which][:, None] - 1)
-    index = torch.from_numpy((offsets[which][:, None] + step).reshape(-1))
-    return tuple(t.index_select(0, index).view(len(which), length, t.shape[-1]) for t in prepared)
+    """DTW distance of each item pair (rows of ``pairs``, (P, 2) indices)."""
+    return abx_dtw.pair_distances(
+        items.store, items.offset, items.size, np.asarray(pairs), distance, chunk
+    )

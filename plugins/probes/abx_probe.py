@@ -9,7 +9,7 @@ import numpy as np
 from harness.hashing import stable_seed
 from harness.plugin.probe_contracts import FrameInput, FrameLatents, ProbeResult
 from harness_plugins.probes.abx_core import cap_items, make_items
-from harness_plugins.probes.abx_score import ABXScore, Cells, abx_cells, average, key_shares
+from harness_plugins.probes.abx_score import ABXScore, CellTable, abx_cells, average, key_shares
 
 CHANCE = 50.0
 
@@ -82,7 +82,7 @@ class ABXProbe:
 
 
 def _parts(
-    name: str, mode: str, score: ABXScore, cells: Cells, speakers: list[str], sign: float = 1.0
+    name: str, mode: str, score: ABXScore, cells: CellTable, speakers: list[str], sign: float = 1.0
 ) -> dict[str, list[float]]:
     """A score's per-speaker parts and, across speakers, its per-pair shares: an
     S x S matrix (speaker of A and B by speaker of X, sorted ids), row-major,
@@ -98,14 +98,18 @@ def _parts(
 
 
 def _attunement(
-    cells: Cells, mode: str, native: frozenset[str], foreign: frozenset[str], speakers: list[str]
+    cells: CellTable,
+    mode: str,
+    native: frozenset[str],
+    foreign: frozenset[str],
+    speakers: list[str],
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """ABX on the native languages' contrasts, on the foreign ones' and their
     difference (foreign - native: positive is native-like), with their parts;
     nothing where either side has no cell."""
     sides = {}
     for side, languages in (("native", native), ("foreign", foreign)):
-        mine = {k: v for k, v in cells.items() if k[0].split("|", 1)[0] in languages}
+        mine = cells.in_groups(languages)
         sides[side] = (mine, average(mine))
     if not all(score.n_cells for _, score in sides.values()):
         return {}, {}
