@@ -198,7 +198,9 @@ class FeatureExtractor:
             # |X|^2 as re^2 + im^2 in float32, as torch.stft's power was computed
             power = np.square(spec.real)
             power += np.square(spec.imag)
-            np.matmul(power, mel, out=out[rows, cols])
+            # one 2-D product for the block (a 3-D matmul is one small product per clip)
+            flat = power.reshape(-1, power.shape[-1]) @ mel
+            out[rows, cols] = flat.reshape(*power.shape[:-1], mel.shape[1])
 
         mel = self._mel.numpy()
         # each block single-threaded, and torch's threads as workers over blocks (the
