@@ -400,7 +400,7 @@ NUMBERS: dict[str, Callable[[Stored], str]] = {**PRETRAIN, **KEYWORDS, **LANGID,
 MEASURED: tuple[tuple[str, str], ...] = (
     ("flagship: about 5 minutes on 2 CPU cores", "Quick start; `harness run suites/pretrain.toml`"),
     (
-        "flagship: 2 min 10 s wall, 233 s CPU, load 0.4 to 1.8; runs 1 min 45 s, report 20 s",
+        "flagship: 1 min 43 s wall, 195 s CPU, load 1.0 to 1.7 (6 Dec 2026, strided scipy.fft features); beside other jobs 2 min 54 s; run again 1.15 s wall (bench_waits)",
         "Walkthrough; the run's own summary line and `uptime`, corpus already generated",
     ),
     ("flagship: 3 min 2 s and 5 min 32 s on busier days", "Walkthrough; earlier runs"),

@@ -219,3 +219,27 @@ def test_a_clips_features_do_not_depend_on_its_batch_or_chunk(config, monkeypatc
         alone = fx.compute([audio])[0]
         assert alone.shape == mine.shape
         np.testing.assert_allclose(alone, mine, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2], ids=["default", "study"])
+def test_features_are_the_same_numbers_with_any_number_of_threads(config, monkeypatch) -> None:
+    """Blocks of frames are shared out between torch's threads, each block computed
+    by one thread: the numbers may not depend on how many there are."""
+    import torch
+
+    import harness.data.features as features
+
+    rate = config.sample_rate
+    audios = [_speechlike(n, rate, i) for i, n in enumerate((rate, 2 * rate + 7, 5 * rate))]
+    fx = FeatureExtractor(config, None)
+    monkeypatch.setattr(features, "CHUNK_BYTES", 2**16)  # many blocks per batch
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fx.mel_power(audios)
+        torch.set_num_threads(3)
+        three = fx.mel_power(audios)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(one, three, strict=True):
+        assert np.array_equal(a, b)
