@@ -1,5 +1,6 @@
 """The `harness` command: help, listings, validation messages and exit codes."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -136,6 +137,20 @@ def test_plugins_marks_the_default_of_each_family(capsys):
     assert "  lowpass  [" in out
     assert main(["plugins", "--kind", "executor"]) == 0
     assert "  local (default)  [" in capsys.readouterr().out
+
+
+def test_plugins_says_when_each_probe_and_extractor_runs(capsys):
+    """Which are implied where a suite names none, and which probes also run
+    along training (Component.named_only, Component.along_training)."""
+    assert main(["plugins", "--kind", "probe"]) == 0
+    blocks = {b.split()[0]: b for b in re.split(r"\n  (?=\S)", capsys.readouterr().out)[1:]}
+    assert "runs: implied where a suite names no [[probes]]; also at [probing]" in blocks["ridge"]
+    assert "; never at [probing] probe_at points" in blocks["tsne"]
+    assert "runs: only where a suite names it; also at" in blocks["temporal_integration"]
+    assert main(["plugins", "--kind", "latent_extractor"]) == 0
+    blocks = {b.split()[0]: b for b in re.split(r"\n  (?=\S)", capsys.readouterr().out)[1:]}
+    assert "runs: only where a suite names it" in blocks["input_gradient"]
+    assert "runs: implied where a suite names no [[extractors]]" in blocks["lstm_state"]
 
 
 def test_syntax_error_names_file_line_column(tmp_path):

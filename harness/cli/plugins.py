@@ -29,6 +29,8 @@ def format_component(kind: str, component: Component) -> str:
                 initial_indent="      ",
                 subsequent_indent="          ",
             )
+    if kind in ("latent_extractor", "probe"):
+        lines.append(f"      runs: {_where_it_runs(kind, component)}")
     if component.tasks:
         lines.append(f"      tasks: {', '.join(component.tasks)}")
     if component.groups:  # what [training] lr_groups and freeze may name
@@ -47,6 +49,21 @@ def format_component(kind: str, component: Component) -> str:
         declared += [f"range {m.bounds[0]:g} to {m.bounds[1]:g}"] if m.bounds else []
         lines.append(f"      metric {m.name} ({direction}) [{'; '.join(declared)}]: {m.doc}")
     return "\n".join(lines)
+
+
+def _where_it_runs(kind: str, component: Component) -> str:
+    """When an extractor or probe runs (Component.named_only, .along_training)."""
+    where = (
+        "only where a suite names it"
+        if component.named_only
+        else "implied where a suite names no [[extractors]]"
+        if kind == "latent_extractor"
+        else "implied where a suite names no [[probes]]"
+    )
+    if kind == "probe":
+        along = "also" if component.along_training else "never"
+        where += f"; {along} at [probing] probe_at points"
+    return where
 
 
 def cmd_plugins(kind: str | None) -> int:
