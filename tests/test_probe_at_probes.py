@@ -5,10 +5,12 @@ only where a suite narrows them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from harness.cli import main
-from harness.plugin.components import Component, Metric, check_declaration
+from harness.plugin.components import Component, Metric, Param, check_declaration
 from harness.plugin.registry import load_registry
 from harness.run.probes import along_probes
 from harness.spec.expand import expand
@@ -58,6 +60,38 @@ def test_by_default_every_probe_but_tsne_runs_along_training(tmp_path):
     assert [p.label for p in along_probes(run, registry)] == ["linear_svc", "ridge"]
     plain = expand(load_suite(_write(tmp_path, probes=PROBES)), registry)[0]
     assert along_probes(plain, registry) == []
+
+
+def test_along_training_the_relabelling_probes_skip_their_relabellings(tmp_path):
+    """ridge and linear_svc declare n_permutations = 0 for the points (the curve
+    tests nothing); the final probing keeps the suite's parameters."""
+    registry = load_registry()
+    (run, *_) = expand(load_suite(_write(tmp_path, probing=AT, probes=PROBES)), registry)
+    along = {p.label: p.params for p in along_probes(run, registry)}
+    final = {p.label: p.params for p in run.probes}
+    assert final["ridge"]["n_permutations"] == 1000  # the suite's (ridge's default)
+    for label in ("ridge", "linear_svc"):
+        assert along[label]["n_permutations"] == 0
+        assert {k: v for k, v in along[label].items() if k != "n_permutations"} == {
+            k: v for k, v in final[label].items() if k != "n_permutations"
+        }
+
+
+def test_along_params_are_declared_parameters_of_a_probe_that_runs_along_training():
+    def factory(n: int = 1) -> None:
+        return None
+
+    n = Param("n", int, 1, "a count")
+    ok = Component(
+        "p", factory, "a probe", params=[n], metrics=[Metric("m", "m")], along_params={"n": 0}
+    )
+    assert check_declaration("probe", ok) == []
+    unknown = dataclasses.replace(ok, along_params={"k": 0})
+    assert check_declaration("probe", unknown) == ["along_params names undeclared parameters ['k']"]
+    never = dataclasses.replace(ok, along_training=False)
+    assert check_declaration("probe", never) == [
+        "only a probe that runs along training declares along_params"
+    ]
 
 
 def test_probe_at_probes_narrows_them(tmp_path):

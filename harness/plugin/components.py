@@ -149,6 +149,11 @@ class Component:
         is no score to follow over training steps, or it costs more than a point
         of the curve is worth (``tsne``, a picture). A suite may narrow the probes
         along training further (``[probing] probe_at_probes``), never widen them.
+    :param along_params: for probes that run along training: parameters that
+        replace the suite's at the ``probe_at`` points, for what a point of the
+        curve does not need (``ridge`` and ``linear_svc``: ``n_permutations = 0``,
+        as the curve draws scores and tests nothing across steps); the final
+        probing keeps the suite's.
     """
 
     name: str
@@ -171,6 +176,7 @@ class Component:
     alignments: bool | str = False
     named_only: bool = False
     along_training: bool = True
+    along_params: Mapping[str, Any] = field(default_factory=dict)
 
     def provided_labels(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """Every label a dataset's clips carry with ``params``, language and speaker first."""
@@ -288,6 +294,10 @@ def check_declaration(kind: str, component: Component) -> list[str]:
         problems.append(f"along_training must be True or False, got {component.along_training!r}")
     elif not component.along_training and kind != "probe":
         problems.append("only a probe declares along_training")
+    if component.along_params and (kind != "probe" or not component.along_training):
+        problems.append("only a probe that runs along training declares along_params")
+    elif unknown := sorted(set(component.along_params) - set(names)):
+        problems.append(f"along_params names undeclared parameters {unknown}")
     if component.groups and kind != "model":
         problems.append("only a model declares parameter groups")
     if any(not isinstance(g, str) or not g for g in component.groups) or len(

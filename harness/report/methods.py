@@ -107,7 +107,10 @@ def probes_along(results: Results) -> str:
     only = f"; {', '.join(final)} ran in the final probing only" if ran and final else ""
     return (
         f"{which} along target training, at steps {per_model} (step 0: the model "
-        "as it entered target training), on the same probe clips as the final probing; a "
+        "as it entered target training), on the same probe clips as the final probing, "
+        "each probe with the parameters its plugin declares for such points (the built-in "
+        "ridge and linear_svc skip their speaker relabellings there: nothing is tested "
+        "across steps); a "
         f"run's points after it stopped were not measured{only}."
     )
 

@@ -23,6 +23,7 @@ suite narrows them). Its rows carry their ``step`` and go to the record's
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -138,12 +139,21 @@ class ProbeOutcome:
 def along_probes(spec: RunSpec, registry: Registry) -> list[Selection]:
     """The probes of ``spec`` that run along training: those its suite names in
     ``[probing] probe_at_probes``, else every probe whose plugin declares it
-    runs there (``Component.along_training``); none without ``probe_at``."""
+    runs there (``Component.along_training``); none without ``probe_at``. Each
+    with the parameters its plugin declares for the points (``Component.along_params``)."""
     if not spec.probe_at:
         return []
     if spec.probe_at_probes is not None:
-        return [p for p in spec.probes if p.label in spec.probe_at_probes]
-    return [p for p in spec.probes if registry.get("probe", p.plugin).along_training]
+        chosen = [p for p in spec.probes if p.label in spec.probe_at_probes]
+    else:
+        chosen = [p for p in spec.probes if registry.get("probe", p.plugin).along_training]
+    # what a point of the curve does not need, as the plugin declares (Component.along_params)
+    return [
+        dataclasses.replace(p, params={**p.params, **along})
+        if (along := registry.get("probe", p.plugin).along_params)
+        else p
+        for p in chosen
+    ]
 
 
 def run_probes(
