@@ -1,6 +1,6 @@
 """The compiled loops of the ABX probe (numba): frame costs (dot products
-through BLAS), DTW, and the seeded draw of X speakers. Callers: :mod:`harness_plugins.probes.abx_dtw`,
-:mod:`harness_plugins.probes.abx_cells`.
+through BLAS), DTW, and the seeded draw of X speakers. Callers:
+:mod:`harness_plugins.probes.abx_dtw`, :mod:`harness_plugins.probes.abx_cells`.
 
 Each is a plain loop over arrays of numbers, compiled once and cached on
 disk (numba's ``cache=True``), so a process loads it instead of compiling it
@@ -49,6 +49,8 @@ def pair_costs(gemm, kind, u, v, hu, hv, offsets, sizes, pairs, starts, out):
     for p in range(pairs.shape[0]):
         fi, fj = offsets[pairs[p, 0]], offsets[pairs[p, 1]]
         n, m = sizes[pairs[p, 0]], sizes[pairs[p, 1]]
+        if n == 0 or m == 0:  # no cost; BLAS refuses an empty product
+            continue
         ints[0] = ints[5] = m
         ints[1] = n
         # column-major: the m x n product (v's rows).T (u's rows) is row-major n x m
