@@ -228,9 +228,8 @@ def frame_distances(x: np.ndarray, y: np.ndarray, distance: str) -> np.ndarray:
     """(N, M) distances between the frames of x (N, D) and y (M, D), as the DTW reads them."""
     prepared = abx_dtw.prepare(np.concatenate([x, y]), distance)
     sizes = np.array([len(x), len(y)], np.int64)
-    pair, one = np.array([[0, 1]], np.int64), np.array([0, 1], np.int64)
     offsets = np.array([0, len(x)], np.int64)
-    costs = abx_dtw.frame_costs(prepared, offsets, sizes, pair, one[:1], one[1:], distance)
+    costs = abx_dtw.frame_costs(prepared, offsets, sizes, np.array([[0, 1]]), distance)
     return costs.reshape(len(x), len(y))
 
 

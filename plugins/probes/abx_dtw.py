@@ -6,38 +6,42 @@ pi, as ZeroSpeech; ``kl_symmetric`` for posteriorgrams; ``euclidean``),
 divided by the length of the best path; where two predecessors cost the same,
 diagonal, then left, then up wins (the path length depends on it).
 
-The pairs are sorted into tiles of up to :data:`TILE` pairs of one shape
-(n x m frames), the tiles into chunks. Three passes per chunk, each over one
-flat float32 array of the chunk's frame costs laid out tile by tile (cell q
-of a tile's lane g at q * width + g): a compiled loop fills it (a frame dot
-product of prepared frames, so each frame is normalised, or its log taken,
-once, not once per pair), torch finishes cosine's ``acos`` in place
-(vectorised; a scalar ``acos`` per cell cost as much as the rest together),
-and a compiled loop runs the DTW recursion of a tile's pairs side by side,
-one SIMD lane each, with nothing padded (:mod:`harness_plugins.probes.abx_kernels`).
+The pairs go in chunks of about :data:`CHUNK_CELLS` frame costs, in their
+order (the probe's order, block by block, so a chunk's items are few and
+stay in cache). Per chunk, each pair's costs row-major, one pair after
+another: its frame dot products are one BLAS matrix product of its items'
+prepared frames (``sgemm`` of scipy's OpenBLAS, called from a compiled loop,
+one thread; each frame normalised, or its log taken, once), numpy finishes
+cosine's ``acos`` in place (vectorised), and a compiled loop copies the
+pairs of one shape into tiles of up to :data:`TILE`, cell-major, and runs
+their DTW recursions side by side, one SIMD lane each, with nothing padded
+(:mod:`harness_plugins.probes.abx_kernels`). Euclidean costs are computed
+from the frames' differences (the dot-product form loses small distances).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from harness_plugins.probes import abx_kernels
-from harness_plugins.probes.abx_kernels import DOT, EUCLIDEAN, KL
 
 DISTANCES = ("cosine", "kl_symmetric", "euclidean")
 KL_EPSILON = 1e-6
-#: frame costs per chunk (float32: 4 MiB, so a chunk's three passes stay in cache)
+#: frame costs per chunk (float32: 4 MiB, so a chunk's passes stay in cache)
 CHUNK_CELLS = 1 << 20
 #: pairs of one shape the DTW kernel steps through at once (SIMD lanes)
 TILE = 64
 
 
 def prepare(frames: np.ndarray, distance: str) -> tuple[np.ndarray, ...]:
-    """What the cost kernel reads of each frame, computed once per frame:
+    """What the cost kernels read of each frame, computed once per frame:
     (u, v, hu, hv) with cost = u_f . v_g (cosine: unit vectors),
     0.5 (hu_f + hv_g - u_f . v_g) (KL: u = [p, log p], v = [log q, q], h the
     negative entropy), or |u_f - v_g| (euclidean)."""
@@ -60,22 +64,13 @@ def prepare(frames: np.ndarray, distance: str) -> tuple[np.ndarray, ...]:
     raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
 
 
-def _kind(distance: str) -> int:
-    return {"cosine": DOT, "kl_symmetric": KL, "euclidean": EUCLIDEAN}[distance]
-
-
 @dataclass(frozen=True)
 class Tiles:
-    """Pairs in tiles of one shape (at most ``TILE`` each), the layout the DTW
-    kernel reads: ``order`` sorts the pairs by shape; in that order pair k's
-    costs begin at ``starts[k]`` with stride ``strides[k]`` (its tile's width);
-    tile t begins at cell ``start[t]``, holds ``width[t]`` pairs of
-    ``rows[t]`` x ``cols[t]`` frames."""
+    """Pairs in tiles of one shape (at most ``TILE`` each), the order the DTW
+    kernel reads them in: ``order`` sorts the pairs by shape; tile t is the
+    next ``width[t]`` pairs in that order, of ``rows[t]`` x ``cols[t]`` frames."""
 
     order: np.ndarray
-    starts: np.ndarray
-    strides: np.ndarray
-    start: np.ndarray
     width: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
@@ -92,14 +87,18 @@ class Tiles:
         shape_new[1:] = shape[1:] != shape[:-1]
         shape_first = np.flatnonzero(shape_new)
         rank = np.arange(len(n)) - shape_first[np.cumsum(shape_new) - 1]
-        new = shape_new | (rank % TILE == 0)
-        first = np.flatnonzero(new)
-        width = np.diff(np.append(first, len(n)))
-        cells = n[first] * m[first] * width
-        start = np.cumsum(cells) - cells
-        tile = np.cumsum(new) - 1
-        starts = start[tile] + np.arange(len(n)) - first[tile]
-        return cls(order, starts, width[tile], start, width, n[first], m[first])
+        first = np.flatnonzero(shape_new | (rank % TILE == 0))
+        return cls(order, np.diff(np.append(first, len(n))), n[first], m[first])
+
+
+@functools.cache
+def _sgemm() -> ctypes._CFuncPtr:
+    """scipy's BLAS ``sgemm`` (Fortran calling convention), which the compiled
+    loop calls (an argument, not a global, so numba can cache the loop)."""
+    from numba.extending import get_cython_function_address
+
+    address = get_cython_function_address("scipy.linalg.cython_blas", "sgemm")
+    return ctypes.CFUNCTYPE(None, *(ctypes.c_void_p,) * 13)(address)
 
 
 def frame_costs(
@@ -107,18 +106,21 @@ def frame_costs(
     offsets: np.ndarray,
     sizes: np.ndarray,
     pairs: np.ndarray,
-    starts: np.ndarray,
-    strides: np.ndarray,
     distance: str,
 ) -> np.ndarray:
-    """The frame costs of ``pairs``, flat: frame r of pair p's first item and
-    frame c of its second at ``starts[p] + (r * m + c) * strides[p]``."""
-    last = starts + (sizes[pairs[:, 0]] * sizes[pairs[:, 1]] - 1) * strides
-    out = np.empty(int(last.max()) + 1 if len(pairs) else 0, np.float32)
-    abx_kernels.frame_costs(_kind(distance), *prepared, offsets, sizes, pairs, starts, strides, out)
+    """The frame costs of ``pairs``, one pair after another, each row-major
+    (frame r of its first item, c of its second)."""
+    cells = sizes[pairs[:, 0]] * sizes[pairs[:, 1]]
+    starts = np.cumsum(cells) - cells
+    out = np.empty(int(cells.sum()), np.float32)
+    if distance == "euclidean":
+        abx_kernels.euclidean_costs(prepared[0], offsets, sizes, pairs, starts, out)
+        return out
+    kind = abx_kernels.KL if distance == "kl_symmetric" else abx_kernels.DOT
+    abx_kernels.pair_costs(_sgemm(), kind, *prepared, offsets, sizes, pairs, starts, out)
     if distance == "cosine":
-        angles = torch.from_numpy(out)
-        angles.acos_().div_(math.pi)  # the kernel clamped the cosines
+        np.arccos(out, out=out)  # numpy's SIMD acos: 4x torch's here
+        np.divide(out, np.float32(math.pi), out=out)
     return out
 
 
@@ -132,32 +134,40 @@ def pair_distances(
 ) -> np.ndarray:
     """DTW distance of each item pair (rows of ``pairs``, (P, 2) item indices):
     item i's frames are ``frames[offsets[i] : offsets[i] + sizes[i]]``. The
-    pairs go in tiles of one shape, the tiles in chunks of about ``chunk`` costs
-    (default :data:`CHUNK_CELLS`)."""
+    pairs go in chunks of about ``chunk`` costs (default :data:`CHUNK_CELLS`),
+    in their order; each chunk's in tiles of one shape for the DTW."""
     chunk = chunk or CHUNK_CELLS
     out = np.empty(len(pairs), np.float64)
     if not len(pairs):
         return out
     offsets = np.ascontiguousarray(offsets, np.int64)
     sizes = np.ascontiguousarray(sizes, np.int64)
-    prepared = prepare(frames, distance)
-    tiles = Tiles.of(sizes[pairs[:, 0]], sizes[pairs[:, 1]])
-    ordered = np.ascontiguousarray(pairs[tiles.order], np.int64)
-    ends = np.cumsum(tiles.rows * tiles.cols * tiles.width)
-    first_pair = np.append(np.cumsum(tiles.width) - tiles.width, len(pairs))
+    pairs = np.ascontiguousarray(pairs, np.int64)
+    ends = np.cumsum(sizes[pairs[:, 0]] * sizes[pairs[:, 1]])
     cuts = np.searchsorted(ends, np.arange(chunk, int(ends[-1]), chunk), side="right")
-    bounds = np.unique(np.concatenate([[0], cuts, [len(ends)]]))
+    bounds = np.unique(np.concatenate([[0], cuts, [len(pairs)]]))
+    prepared = prepare(frames, distance)
+    # one small product per pair: BLAS threads would cost far more than they gain
+    with threadpool_limits(1, user_api="blas"):
+        for p0, p1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            out[p0:p1] = _chunk(prepared, offsets, sizes, pairs[p0:p1], distance)
+    return out
+
+
+def _chunk(
+    prepared: tuple[np.ndarray, ...],
+    offsets: np.ndarray,
+    sizes: np.ndarray,
+    pairs: np.ndarray,
+    distance: str,
+) -> np.ndarray:
+    """The DTW distances of one chunk's pairs."""
+    costs = frame_costs(prepared, offsets, sizes, pairs, distance)
+    n, m = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
+    starts = np.cumsum(n * m) - n * m
+    tiles = Tiles.of(n, m)
     found = np.empty(len(pairs), np.float32)
-    for t0, t1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        p0, p1, base = first_pair[t0], first_pair[t1], tiles.start[t0]
-        costs = frame_costs(
-            prepared, offsets, sizes, ordered[p0:p1],
-            tiles.starts[p0:p1] - base, tiles.strides[p0:p1], distance,
-        )  # fmt: skip
-        span = slice(t0, t1)
-        abx_kernels.dtw_tiles(
-            costs, tiles.start[span] - base, tiles.width[span],
-            tiles.rows[span], tiles.cols[span], found[p0:p1],
-        )  # fmt: skip
+    abx_kernels.dtw_tiles(costs, starts[tiles.order], tiles.width, tiles.rows, tiles.cols, found)
+    out = np.empty(len(pairs), np.float32)
     out[tiles.order] = found
     return out

@@ -1,6 +1,6 @@
-"""The compiled loops of the ABX probe (numba): frame costs, DTW, and the
-seeded draw of X speakers. Callers: :mod:`harness_plugins.probes.abx_dtw`,
-:mod:`harness_plugins.probes.abx_cells`.
+"""The compiled loops of the ABX probe (numba): frame costs (dot products
+through BLAS), DTW, and the seeded draw of X speakers. Callers:
+:mod:`harness_plugins.probes.abx_dtw`, :mod:`harness_plugins.probes.abx_cells`.
 
 Each is a plain loop over arrays of numbers, compiled once and cached on
 disk (numba's ``cache=True``), so a process loads it instead of compiling it
@@ -14,8 +14,8 @@ import math
 import numba
 import numpy as np
 
-#: what :func:`frame_costs` computes of two prepared frames
-DOT, KL, EUCLIDEAN = 0, 1, 2
+#: what :func:`pair_costs` makes of a dot product of two prepared frames
+DOT, KL = 0, 1
 
 
 def _jit(**options: object):
@@ -30,53 +30,88 @@ def _jit(**options: object):
     return decorate
 
 
-# reassociating the sums lets LLVM vectorise the dot products (float32 rounding moves)
+@_jit()
+def pair_costs(gemm, kind, u, v, hu, hv, offsets, sizes, pairs, starts, out):
+    """out[starts[p] + r * m + c]: the cost of frame r of pair p's first item
+    and frame c of its second (m frames). Their dot products are one matrix
+    product per pair, ``u[first item's rows] @ v[second item's rows].T``, a
+    BLAS call (``gemm``: a Fortran ``sgemm``) that writes them in place;
+    ``kind`` says what a dot product becomes (:data:`DOT`: the cosine, clamped
+    to [-1, 1] for acos; :data:`KL`: 0.5 (hu + hv - dot))."""
+    dims = u.shape[1]
+    flags = np.array([ord("T"), ord("N")], np.uint8)
+    # by reference, as Fortran takes them: m, n, k, lda, ldb, ldc; alpha, beta
+    ints = np.full(6, dims, np.int32)
+    scale = np.array([1.0, 0.0], np.float32)
+    at_flags, at_ints, at_scale = flags.ctypes.data, ints.ctypes.data, scale.ctypes.data
+    row_bytes, cell_bytes = dims * u.itemsize, out.itemsize
+    low, high, half = np.float32(-1.0), np.float32(1.0), np.float32(0.5)
+    for p in range(pairs.shape[0]):
+        fi, fj = offsets[pairs[p, 0]], offsets[pairs[p, 1]]
+        n, m = sizes[pairs[p, 0]], sizes[pairs[p, 1]]
+        if n == 0 or m == 0:  # no cost; BLAS refuses an empty product
+            continue
+        ints[0] = ints[5] = m
+        ints[1] = n
+        # column-major: the m x n product (v's rows).T (u's rows) is row-major n x m
+        gemm(
+            at_flags, at_flags + 1, at_ints, at_ints + 4, at_ints + 8, at_scale,
+            v.ctypes.data + fj * row_bytes, at_ints + 12, u.ctypes.data + fi * row_bytes,
+            at_ints + 16, at_scale + 4, out.ctypes.data + starts[p] * cell_bytes, at_ints + 20,
+        )  # fmt: skip
+        costs = out[starts[p] : starts[p] + n * m]
+        if kind == KL:
+            for r in range(n):
+                for c in range(m):
+                    costs[r * m + c] = half * ((hu[fi + r] + hv[fj + c]) - costs[r * m + c])
+        else:  # one loop over the pair's costs, which LLVM vectorises
+            for q in range(n * m):
+                costs[q] = min(max(costs[q], low), high)
+    return out
+
+
+# reassociating the sums lets LLVM vectorise them (float32 rounding moves)
 @_jit(fastmath={"reassoc", "contract"})
-def frame_costs(kind, u, v, hu, hv, offsets, sizes, pairs, starts, strides, out):
-    """out[starts[p] + (r * m + c) * strides[p]]: the cost of frame r of pair
-    p's first item and frame c of its second (rows of ``u`` and ``v``; ``hu``,
-    ``hv`` per frame)."""
+def euclidean_costs(u, offsets, sizes, pairs, starts, out):
+    """out[starts[p] + r * m + c]: the euclidean distance of frame r of pair
+    p's first item and frame c of its second (rows of ``u``), from their
+    differences (the dot-product form loses the small distances)."""
     dims = u.shape[1]
     for p in range(pairs.shape[0]):
         fi, fj = offsets[pairs[p, 0]], offsets[pairs[p, 1]]
         n, m = sizes[pairs[p, 0]], sizes[pairs[p, 1]]
-        at, stride = starts[p], strides[p]
         for r in range(n):
             for c in range(m):
                 total = np.float32(0.0)
-                if kind == EUCLIDEAN:
-                    for k in range(dims):
-                        step = u[fi + r, k] - v[fj + c, k]
-                        total += step * step
-                    total = np.float32(math.sqrt(total))
-                else:
-                    for k in range(dims):
-                        total += u[fi + r, k] * v[fj + c, k]
-                    if kind == KL:
-                        total = np.float32(0.5) * ((hu[fi + r] + hv[fj + c]) - total)
-                    elif kind == DOT:  # a cosine, for acos: within [-1, 1]
-                        total = min(max(total, np.float32(-1.0)), np.float32(1.0))
-                out[at + (r * m + c) * stride] = total
+                for k in range(dims):
+                    step = u[fi + r, k] - u[fj + c, k]
+                    total += step * step
+                out[starts[p] + r * m + c] = np.float32(math.sqrt(total))
     return out
 
 
 @_jit()
-def dtw_tiles(costs, start, width, rows, cols, out):
-    """The DTW of every pair of every tile, over the length of the path: tile t
-    holds ``width[t]`` pairs of one shape rows[t] x cols[t], cell-major from
-    ``start[t]`` (cell q of lane g at start + q * width + g), so each step runs
-    over the lanes with no dependence between them and compiles to SIMD
-    compares and selects (exact: no float reassociation). The costs are summed
-    in place, in float32; ``out`` takes the tiles' pairs in order."""
+def dtw_tiles(costs, starts, width, rows, cols, out):
+    """The DTW of every pair, over the length of the path, in tiles: tile t
+    holds the next ``width[t]`` pairs (pair k's costs row-major from
+    ``starts[k]``), all of rows[t] x cols[t] frames. A tile's costs are copied
+    cell-major (cell q of lane g at q * width + g), so each step runs over the
+    lanes with no dependence between them and compiles to SIMD compares and
+    selects (exact: no float reassociation). The costs are summed in float32;
+    ``out[k]`` takes pair k's distance."""
     widest = 1
-    for t in range(start.shape[0]):
+    for t in range(width.shape[0]):
         widest = max(widest, rows[t] * cols[t] * width[t])
+    total = np.empty(widest, np.float32)
     length = np.empty(widest, np.float32)
     one = np.float32(1.0)
     done = 0
-    for t in range(start.shape[0]):
-        n, m, w, at = rows[t], cols[t], width[t], start[t]
-        total = costs[at : at + n * m * w]
+    for t in range(width.shape[0]):
+        n, m, w = rows[t], cols[t], width[t]
+        for g in range(w):  # each pair's costs read in order, the tile written in cache
+            pair = costs[starts[done + g] : starts[done + g] + n * m]
+            for q in range(n * m):
+                total[q * w + g] = pair[q]
         length[:w] = one
         for q in range(1, n * m):
             r, c = q // m, q % m
