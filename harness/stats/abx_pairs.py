@@ -163,14 +163,15 @@ def variance_terms(
     """The three terms of :func:`pair_crossed`'s variance of the seed-averaged
     pair sum of ``values`` (seeds, S, S): the seeds' (the variance of the
     per-seed sums over the seeds), the speakers' per language block (variance,
-    degrees of freedom) of the seed-averaged matrix, and the residual
+    degrees of freedom) of the seed-averaged matrix (an unbiased one may be
+    negative: it is not truncated), and the residual
     seed-by-pair variation that both of them hold (the speaker variance of
     each seed's deviation from the mean, over seeds (seeds - 1))."""
     x = np.asarray(values, dtype=float)
     n = x.shape[0]
     totals = x.sum(axis=(1, 2))
     mean = x.mean(axis=0)
-    blocks = _speaker_parts(mean, strata, variance)
+    blocks = _speaker_parts(mean, strata, variance, False)
     if n < 2:
         return 0.0, blocks, 0.0
     resid = [_speaker_parts(m - mean, strata, variance, False) for m in x]
@@ -183,7 +184,13 @@ def pair_crossed(values: np.ndarray, strata: np.ndarray, variance: str = "unbias
     a score (or of a paired difference); the seed-averaged sum over pairs with
     a standard error that counts seeds and speakers as sampled, speakers
     resampled with their pairs (module doc; ``variance``: ``"unbiased"``, or
-    ``"jackknife"``, the test before). Each language block's variance
+    ``"jackknife"``, the test before). The sum of the terms
+    (:func:`variance_terms`) is floored at the seeds' term alone: the
+    speakers' component is truncated at 0. (The jackknife's test floors at the
+    larger of the seeds' and the speakers' terms alone, as
+    :func:`harness.stats.speakers.crossed` does; with the unbiased variance,
+    whose few degrees of freedom that floor would carry into most tests, it
+    cost power: docs/report.md.) Each language block's variance
     is its own term of Satterthwaite's degrees of freedom, so a block of few
     speakers that carries most of the variance (an attunement's foreign side)
     gets few degrees of freedom, not the other block's."""
@@ -199,9 +206,13 @@ def pair_crossed(values: np.ndarray, strata: np.ndarray, variance: str = "unbias
     v_cols, df_cols = sum(v for v, _ in blocks), sum(d for _, d in blocks)
     combined = v_rows + v_cols - v_err  # the residual is in both terms: count it once
     parts = [(v_rows, n - 1), *blocks, (-v_err, (n - 1) * df_cols)]
-    if combined < max(v_rows, v_cols):  # the floor: the larger of seeds and speakers alone
-        combined = max(v_rows, v_cols)
-        parts = [(v_rows, n - 1)] if v_rows > v_cols else blocks
+    # the floor: the seeds' term (the speakers' component truncated at 0); the
+    # jackknife's test kept its own, the larger of seeds and speakers alone
+    floor = max(v_rows, v_cols) if variance == "jackknife" else v_rows
+    if combined < floor:
+        combined = floor
+        use_blocks = variance == "jackknife" and v_cols >= v_rows
+        parts = blocks if use_blocks else [(v_rows, n - 1)]
     if combined <= 0:  # one seed and no speaker variance left: nothing to test against
         return Crossed(estimate, np.nan, np.nan)
     denom = sum(v**2 / d for v, d in parts if d > 0)
