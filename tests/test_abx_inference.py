@@ -237,3 +237,16 @@ def test_with_pair_noise_alone_the_standard_error_is_nearer_the_spread_than_the_
 def test_an_unknown_speaker_variance_is_refused():
     with pytest.raises(ValueError, match="'unbiased' or 'jackknife'"):
         pair_crossed(np.zeros((2, 4, 4)) + 1.0, np.zeros(4), variance="bootstrap")
+
+
+def test_one_seed_with_a_negative_speaker_estimate_gives_no_test():
+    """Speakers 0 and 1 share 1 in both orders, speakers 2 and 3 likewise:
+    the row sums are equal (no speaker effect: jackknife 0) and the pair
+    terms are all there is, so the unbiased speaker variance is negative;
+    with one seed there is no other term to fall back on."""
+    matrix = np.zeros((4, 4))
+    matrix[0, 1] = matrix[1, 0] = matrix[2, 3] = matrix[3, 2] = 1.0
+    [(var, _)] = unbiased_parts(matrix, np.zeros(4), truncate=False)
+    assert var < 0
+    test = pair_crossed(matrix[None], np.zeros(4))
+    assert np.isnan(test.se) and np.isnan(test.p_value())

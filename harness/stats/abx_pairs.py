@@ -113,7 +113,7 @@ def unbiased_parts(
 
     With S speakers, D the row spread (:func:`_row_spread`) and Q the pair
     residual (:func:`pair_residual`, S (S - 3) / 2 degrees of freedom, its
-    expectation that times sigma_p^2), the jackknife is
+    expectation S (S - 3) / 2 times sigma_p^2), the jackknife is
     S (S - 1) D / (S - 2)^2, whose expectation exceeds the variance by
     S^2 (S - 1) / (2 (S - 2)) sigma_p^2; S (S - 1) Q / ((S - 2)(S - 3)) estimates
     that and is removed. When the kernel is additive in the speakers (Q = 0)
@@ -207,6 +207,8 @@ def pair_crossed(values: np.ndarray, strata: np.ndarray, variance: str = "unbias
         return Crossed(estimate, np.nan, np.nan)
     v_cols, df_cols = sum(v for v, _ in blocks), sum(d for _, d in blocks)
     combined = v_rows + v_cols - v_err  # the residual is in both terms: count it once
+    if n < 2 and combined < 0:  # one seed, a negative speaker estimate: no variance
+        return Crossed(estimate, np.nan, np.nan)
     parts = [(v_rows, n - 1), *blocks, (-v_err, (n - 1) * df_cols)]
     # the floor: the seeds' term (the speakers' component truncated at 0); the
     # jackknife's test kept its own, the larger of seeds and speakers alone
@@ -215,8 +217,6 @@ def pair_crossed(values: np.ndarray, strata: np.ndarray, variance: str = "unbias
         combined = floor
         use_blocks = variance == "jackknife" and v_cols >= v_rows
         parts = blocks if use_blocks else [(v_rows, n - 1)]
-    if combined <= 0:  # one seed and no speaker variance left: nothing to test against
-        return Crossed(estimate, np.nan, np.nan)
     denom = sum(v**2 / d for v, d in parts if d > 0)
     df = combined**2 / denom if denom > 0 else np.inf
     return Crossed(estimate, float(np.sqrt(combined)), float(df))
