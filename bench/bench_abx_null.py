@@ -8,9 +8,13 @@ are the suite's frames plus noise whose level sets how well phones are told
 apart; the ``abx`` probe (``native = ["l0"]``, ``foreign = ["l1"]``) scores
 each run, and each metric's condition - control difference, paired over
 seeds, is tested as the report does (:func:`harness.stats.abx_pairs.speaker_test`:
-per-pair shares for across-speaker scores, per-speaker parts otherwise) and,
-for comparison, with the per-speaker parts alone (the test before
-``abx_pairs``). Scenarios:
+per-pair shares for across-speaker scores with the unbiased speaker variance,
+per-speaker parts otherwise) and, for comparison, with the pair test's
+delete-one-speaker jackknife (the test before the unbiased variance) and with
+the per-speaker parts alone (the test before ``abx_pairs``). For
+``abx_across`` it prints each variance term's root mean square over the
+suites (seeds; speakers and the residual, jackknife and unbiased) beside the
+spread of the estimates. Scenarios:
 
 * ``none``: no effect at all;
 * ``speakers``: the condition helps half of the speakers and hurts the others
@@ -42,7 +46,7 @@ from scipy import stats
 
 from harness.plugin.alignments import PhoneInterval
 from harness.plugin.probe_contracts import FrameInput, FrameLatents
-from harness.stats.abx_pairs import as_matrices, speaker_test
+from harness.stats.abx_pairs import as_matrices, speaker_test, variance_terms
 from harness.stats.speakers import crossed
 from harness_plugins.probes.abx_probe import ABXProbe
 
@@ -156,16 +160,30 @@ def seed_flip_p(differences: np.ndarray) -> float:
     return float(found.pvalue)
 
 
+def _terms(matrices: np.ndarray, strata: np.ndarray) -> dict[str, float]:
+    """The variance terms of the pair test (:func:`variance_terms`), speakers
+    and residual under both speaker variances."""
+    out = {}
+    for variance in ("unbiased", "jackknife"):
+        seeds, blocks, residual = variance_terms(matrices, strata, variance)
+        out["seeds"] = seeds
+        out[f"speakers {variance}"] = sum(v for v, _ in blocks)
+        out[f"residual {variance}"] = residual
+    return out
+
+
 def rates(
     scenario: str, n_suites: int, seeds: int, speakers: int, cache: Path | None = None
 ) -> tuple[dict[str, tuple], dict[str, np.ndarray]]:
     """Share of suites with p < 0.05, per metric and test (``report``: the
-    report's; ``parts``: per-speaker parts only; ``seed flips``:
-    :func:`seed_flip_p`), with its binomial SE; and, per suite, the report
-    test's estimate, SE and degrees of freedom for ``abx_across`` with the SE
-    of the per-seed sums alone (their SD over sqrt(seeds))."""
+    report's; ``jackknife``: the pair test with the jackknife speaker variance;
+    ``parts``: per-speaker parts only; ``seed flips``: :func:`seed_flip_p`),
+    with its binomial SE; and, per suite, for ``abx_across``, the report
+    test's estimate, SE and degrees of freedom, the jackknife test's SE, the
+    SE of the per-seed sums alone (their SD over sqrt(seeds)) and the variance
+    terms (:func:`_terms`)."""
     hits: dict[str, int] = {}
-    spread: dict[str, list[float]] = {"estimate": [], "se": [], "df": [], "seed se": []}
+    spread: dict[str, list[float]] = {}
     for suite in range(n_suites):
         diffs = cached_suite(scenario, suite, seeds, speakers, cache)
         strata = diffs["strata"]
@@ -174,20 +192,28 @@ def rates(
             pairs = diffs.get(f"{metric}/pairs")
             matrices = None if pairs is None else as_matrices(pairs, strata.size)
             report = speaker_test(parts, matrices, strata)
+            jackknife = speaker_test(parts, matrices, strata, variance="jackknife")
             p_values = {
                 "report": report.p_value(),
+                "jackknife": jackknife.p_value(),
                 "parts": crossed(parts, strata).p_value(),
                 "seed flips": seed_flip_p(parts),
             }
             for name, p in p_values.items():
                 key = f"{metric} {name}"
                 hits[key] = hits.get(key, 0) + int(p < 0.05)
-            if metric == "abx_across":
+            if metric == "abx_across" and matrices is not None:
                 totals = parts.sum(axis=1)
-                spread["estimate"].append(report.estimate)
-                spread["se"].append(report.se)
-                spread["df"].append(report.df)
-                spread["seed se"].append(float(totals.std(ddof=1) / np.sqrt(totals.size)))
+                found = {
+                    "estimate": report.estimate,
+                    "se": report.se,
+                    "df": report.df,
+                    "se jackknife": jackknife.se,
+                    "seed se": float(totals.std(ddof=1) / np.sqrt(totals.size)),
+                    **_terms(matrices, strata),
+                }
+                for key, value in found.items():
+                    spread.setdefault(key, []).append(value)
     found = {
         key: (
             count / n_suites,
@@ -211,6 +237,31 @@ def t_test_level(n_suites: int, seeds: int, curvature: float) -> float:
     d = g(s1) - g(s0)
     p = stats.ttest_1samp(d, 0.0, axis=1).pvalue
     return float(np.mean(p < 0.05))
+
+
+def _print_spread(spread: dict[str, np.ndarray]) -> None:
+    """The ``abx_across`` line: the spread of the estimates against the root
+    mean square SEs and variance terms, and the report test's df."""
+
+    def rms(key: str) -> float:  # an SE is squared, a variance term is not
+        mean = np.mean(
+            spread[key] ** 2 if key in ("se", "se jackknife", "seed se") else spread[key]
+        )
+        return float(np.sign(mean) * np.sqrt(abs(mean)))
+
+    terms = ", ".join(
+        f"{key} {rms(key):.3g}"
+        for key in spread
+        if key.startswith(("seeds", "speakers", "residual"))
+    )
+    print(
+        f"  abx_across: SD of the estimates {spread['estimate'].std(ddof=1):.3g}, "
+        f"root mean square SE {rms('se'):.3g} (jackknife {rms('se jackknife'):.3g}, "
+        f"per-seed sums alone {rms('seed se'):.3g}), "
+        f"df median {np.median(spread['df']):.1f} "
+        f"(10-90%: {np.quantile(spread['df'], 0.1):.1f}-{np.quantile(spread['df'], 0.9):.1f})\n"
+        f"  variance terms, square root of the mean: {terms}"
+    )
 
 
 def main() -> None:
@@ -238,13 +289,7 @@ def main() -> None:
         print(f"{scenario} ({args.suites} suites, {time.process_time() - start:.0f} s CPU):")
         for key, (rate, se) in found.items():
             print(f"  {key}: 'differs' {100 * rate:.1f}% (SE {100 * se:.1f})")
-        print(
-            f"  abx_across: SD of the estimates {spread['estimate'].std(ddof=1):.3g}, "
-            f"root mean square SE {np.sqrt(np.mean(spread['se'] ** 2)):.3g} "
-            f"(per-seed sums alone {np.sqrt(np.mean(spread['seed se'] ** 2)):.3g}), "
-            f"df median {np.median(spread['df']):.1f} "
-            f"(10-90%: {np.quantile(spread['df'], 0.1):.1f}-{np.quantile(spread['df'], 0.9):.1f})"
-        )
+        _print_spread(spread)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Speaker-level inference for scores averaged over speaker pairs
-(harness.stats.abx_pairs): the jackknife against its definition, and the level
-of the test when a condition's effect is speaker-specific."""
+(harness.stats.abx_pairs): the jackknife against its definition, the
+unbiased speaker variance against a case worked by hand, the jackknife and
+the sampling of speakers, and the level of the test when a condition's effect
+is speaker-specific."""
 
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from harness.stats.abx_pairs import as_matrices, jackknife_variance, pair_crossed, speaker_test
+from harness.stats.abx_pairs import (
+    as_matrices,
+    jackknife_parts,
+    jackknife_variance,
+    pair_crossed,
+    pair_residual,
+    speaker_test,
+    unbiased_parts,
+)
 from harness.stats.speakers import crossed
 
 
@@ -41,14 +51,79 @@ def test_the_jackknife_matches_deleting_each_speaker():
     assert df == 4 + 3
 
 
-def test_one_seed_gives_the_jackknife_and_the_estimate_is_the_pair_sum():
+def test_one_seed_gives_the_speaker_variance_and_the_estimate_is_the_pair_sum():
     rng = np.random.default_rng(1)
     strata = np.zeros(6)
     x = rng.normal(size=(1, 6, 6)) * (1 - np.eye(6))
-    test = pair_crossed(x, strata)
+    test = pair_crossed(x, strata, variance="jackknife")
     assert test.estimate == pytest.approx(x.sum())
     assert test.se == pytest.approx(np.sqrt(jackknife_variance(x[0], strata)[0]))
     assert test.df == 5
+    [(var, df)] = unbiased_parts(x[0], strata)
+    assert 0 < var < jackknife_variance(x[0], strata)[0]
+    unbiased = pair_crossed(x, strata)
+    assert unbiased.estimate == test.estimate
+    assert (unbiased.se, unbiased.df) == pytest.approx((np.sqrt(var), df))
+
+
+def test_the_unbiased_variance_of_a_case_worked_by_hand():
+    """Four speakers, one pair (0, 1) of share 1, the rest 0. Row-plus-column
+    sums 1, 1, 0, 0: spread D = 1, jackknife 4 * 3 / 2^2 * D = 3. Kernel mean
+    1/6, its sum of squares 25/36 + 5/36 = 5/6, less the speakers' D / 2: pair
+    residual Q = 1/3, the pair term 4 * 3 / (2 * 1) * Q = 2. Variance 3 - 2 = 1,
+    degrees of freedom 1 / (3^2 / 3 + 2^2 / 2) = 1/5."""
+    matrix = np.zeros((4, 4))
+    matrix[0, 1] = 1.0
+    strata = np.zeros(4)
+    assert jackknife_variance(matrix, strata) == (pytest.approx(3.0), 3)
+    assert pair_residual(matrix) == pytest.approx(1 / 3)
+    [(var, df)] = unbiased_parts(matrix, strata)
+    assert (var, df) == (pytest.approx(1.0), pytest.approx(0.2))
+
+
+def test_the_pair_residual_is_that_of_a_least_squares_fit_of_the_speakers():
+    rng = np.random.default_rng(7)
+    block = rng.normal(size=(6, 6)) * (1 - np.eye(6))
+    pairs = np.array(np.triu_indices(6, k=1)).T
+    design = np.zeros((len(pairs), 6))
+    design[np.arange(len(pairs)), pairs[:, 0]] = 1.0
+    design[np.arange(len(pairs)), pairs[:, 1]] = 1.0
+    kernel = block[pairs[:, 0], pairs[:, 1]] + block[pairs[:, 1], pairs[:, 0]]
+    fit = design @ np.linalg.lstsq(design, kernel, rcond=None)[0]
+    assert pair_residual(block) == pytest.approx(float(np.sum((kernel - fit) ** 2)))
+
+
+def test_without_a_pair_term_the_unbiased_variance_is_the_jackknife():
+    """Shares additive in the speakers (A-B speaker's effect plus X speaker's)
+    leave no pair term to remove, per language block."""
+    rng = np.random.default_rng(8)
+    strata = np.array(["a"] * 5 + ["b"] * 4)
+    matrix = rng.normal(size=(9, 1)) + rng.normal(size=(1, 9))
+    same = strata[:, None] == strata[None, :]
+    matrix[~same] = 0.0
+    unbiased = [v for v, _ in unbiased_parts(matrix, strata)]
+    assert unbiased == pytest.approx([v for v, _ in jackknife_parts(matrix, strata)], rel=1e-9)
+
+
+def test_over_draws_of_speakers_the_unbiased_variance_is_the_variance_and_the_jackknife_is_not():
+    """Shares a_s + b_t + e_st, speaker effects of variance 1 each and pair
+    terms of variance 4, 6 speakers: the pair sum's variance is
+    6 * 5^2 * 2 + 15 * 8 = 420 (module doc); the jackknife expects 600."""
+    rng = np.random.default_rng(9)
+    draws, size = 4000, 6
+    strata = np.zeros(size)
+    off = 1 - np.eye(size)
+    x = (
+        rng.normal(size=(draws, size, 1))
+        + rng.normal(size=(draws, 1, size))
+        + 2.0 * rng.normal(size=(draws, size, size))
+    ) * off
+    totals = x.sum(axis=(1, 2))
+    unbiased = np.mean([unbiased_parts(m, strata, truncate=False)[0][0] for m in x])
+    jack = np.mean([jackknife_variance(m, strata)[0] for m in x])
+    assert totals.var() == pytest.approx(420, rel=0.08)
+    assert unbiased == pytest.approx(420, rel=0.06)
+    assert jack == pytest.approx(600, rel=0.06)
 
 
 def test_pair_details_are_read_row_major():
@@ -137,3 +212,41 @@ def test_speakers_add_degrees_of_freedom_only_when_they_carry_variance():
     both = pair_crossed(x + (effect[:, None] + effect[None, :]) * (1 - np.eye(12)), strata)
     assert both.se > alone.se
     assert seeds - 1 + 3 < both.df <= seeds - 1 + 12 - 2
+
+
+def test_with_pair_noise_alone_the_standard_error_is_nearer_the_spread_than_the_jackknifes():
+    """Independent noise in every pair of every seed and nothing else: the
+    seed-averaged sum over 8 speakers' 56 pairs has SD sqrt(56 / 10) = 2.37.
+    The jackknife's test counts the noise 2 * 7 / 6 times in the speakers'
+    term, which its floor then uses (SE about 1.5 times the spread); the
+    unbiased one is left above it only by the truncation of a speaker
+    component estimated as noise."""
+    rng = np.random.default_rng(10)
+    strata, estimates, unbiased, jackknife = np.zeros(8), [], [], []
+    for _ in range(300):
+        x = rng.normal(size=(10, 8, 8)) * (1 - np.eye(8))[None]
+        test = pair_crossed(x, strata)
+        estimates.append(test.estimate)
+        unbiased.append(test.se)
+        jackknife.append(pair_crossed(x, strata, variance="jackknife").se)
+    spread = np.std(estimates, ddof=1)
+    assert np.sqrt(np.mean(np.square(unbiased))) / spread < 1.3
+    assert np.sqrt(np.mean(np.square(jackknife))) / spread > 1.4
+
+
+def test_an_unknown_speaker_variance_is_refused():
+    with pytest.raises(ValueError, match="'unbiased' or 'jackknife'"):
+        pair_crossed(np.zeros((2, 4, 4)) + 1.0, np.zeros(4), variance="bootstrap")
+
+
+def test_one_seed_with_a_negative_speaker_estimate_gives_no_test():
+    """Speakers 0 and 1 share 1 in both orders, speakers 2 and 3 likewise:
+    the row sums are equal (no speaker effect: jackknife 0) and the pair
+    terms are all there is, so the unbiased speaker variance is negative;
+    with one seed there is no other term to fall back on."""
+    matrix = np.zeros((4, 4))
+    matrix[0, 1] = matrix[1, 0] = matrix[2, 3] = matrix[3, 2] = 1.0
+    [(var, _)] = unbiased_parts(matrix, np.zeros(4), truncate=False)
+    assert var < 0
+    test = pair_crossed(matrix[None], np.zeros(4))
+    assert np.isnan(test.se) and np.isnan(test.p_value())
