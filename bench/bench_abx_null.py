@@ -173,7 +173,12 @@ def _terms(matrices: np.ndarray, strata: np.ndarray) -> dict[str, float]:
 
 
 def rates(
-    scenario: str, n_suites: int, seeds: int, speakers: int, cache: Path | None = None
+    scenario: str,
+    n_suites: int,
+    seeds: int,
+    speakers: int,
+    cache: Path | None = None,
+    first: int = 0,
 ) -> tuple[dict[str, tuple], dict[str, np.ndarray]]:
     """Share of suites with p < 0.05, per metric and test (``report``: the
     report's; ``jackknife``: the pair test with the jackknife speaker variance;
@@ -184,7 +189,7 @@ def rates(
     terms (:func:`_terms`)."""
     hits: dict[str, int] = {}
     spread: dict[str, list[float]] = {}
-    for suite in range(n_suites):
+    for suite in range(first, first + n_suites):
         diffs = cached_suite(scenario, suite, seeds, speakers, cache)
         strata = diffs["strata"]
         for metric in METRICS:
@@ -267,6 +272,9 @@ def _print_spread(spread: dict[str, np.ndarray]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suites", type=int, default=100)
+    parser.add_argument(
+        "--first", type=int, default=0, help="first suite's seed (fresh suites: past earlier runs)"
+    )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--speakers", type=int, default=6, help="per language")
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
@@ -285,7 +293,9 @@ def main() -> None:
     torch.set_num_threads(1)
     for scenario in args.scenarios:
         start = time.process_time()
-        found, spread = rates(scenario, args.suites, args.seeds, args.speakers, args.cache)
+        found, spread = rates(
+            scenario, args.suites, args.seeds, args.speakers, args.cache, args.first
+        )
         print(f"{scenario} ({args.suites} suites, {time.process_time() - start:.0f} s CPU):")
         for key, (rate, se) in found.items():
             print(f"  {key}: 'differs' {100 * rate:.1f}% (SE {100 * se:.1f})")
