@@ -82,15 +82,19 @@ def jackknife_parts(matrix: np.ndarray, strata: np.ndarray) -> list[tuple[float,
     so a deleted sum differs from the others' by that factor times the
     difference of the speakers' row-plus-column sums.
     """
-    parts = []
-    for members in _blocks(np.asarray(strata)):
-        size = members.size
-        block = _block(matrix, members)
-        if size < 3 or not np.any(block):
-            continue
-        var = (size - 1) * size / (size - 2) ** 2 * _row_spread(block)
-        parts.append((var, size - 1))
-    return parts
+    return [(_jackknife(block), block.shape[0] - 1) for block in _live_blocks(matrix, strata)]
+
+
+def _live_blocks(matrix: np.ndarray, strata: np.ndarray) -> list[np.ndarray]:
+    """The blocks of the strata with at least 3 speakers and a pair that is not zero."""
+    blocks = (_block(matrix, members) for members in _blocks(np.asarray(strata)))
+    return [block for block in blocks if block.shape[0] >= 3 and np.any(block)]
+
+
+def _jackknife(block: np.ndarray) -> float:
+    """The delete-one-speaker jackknife variance of a block's pair sum."""
+    size = block.shape[0]
+    return (size - 1) * size / (size - 2) ** 2 * _row_spread(block)
 
 
 def pair_residual(block: np.ndarray) -> float:
@@ -122,12 +126,9 @@ def unbiased_parts(
     :func:`pair_crossed` keeps its sign).
     """
     parts: list[tuple[float, float]] = []
-    for members in _blocks(np.asarray(strata)):
-        size = members.size
-        block = _block(matrix, members)
-        if size < 3 or not np.any(block):
-            continue
-        jack = (size - 1) * size / (size - 2) ** 2 * _row_spread(block)
+    for block in _live_blocks(matrix, strata):
+        size = block.shape[0]
+        jack = _jackknife(block)
         if size == 3:
             parts.append((jack, 2.0))
             continue

@@ -92,6 +92,7 @@ class Tiles:
 
 
 @functools.cache
+@functools.cache
 def _sgemm() -> ctypes._CFuncPtr:
     """scipy's BLAS ``sgemm`` (Fortran calling convention), which the compiled
     loop calls (an argument, not a global, so numba can cache the loop)."""
@@ -110,9 +111,25 @@ def frame_costs(
 ) -> np.ndarray:
     """The frame costs of ``pairs``, one pair after another, each row-major
     (frame r of its first item, c of its second)."""
+    return _costs(prepared, offsets, sizes, pairs, distance, _starts(sizes, pairs))
+
+
+def _starts(sizes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Where each pair's costs begin, one pair after another."""
     cells = sizes[pairs[:, 0]] * sizes[pairs[:, 1]]
-    starts = np.cumsum(cells) - cells
-    out = np.empty(int(cells.sum()), np.float32)
+    return np.cumsum(cells) - cells
+
+
+def _costs(
+    prepared: tuple[np.ndarray, ...],
+    offsets: np.ndarray,
+    sizes: np.ndarray,
+    pairs: np.ndarray,
+    distance: str,
+    starts: np.ndarray,
+) -> np.ndarray:
+    """The frame costs of ``pairs`` written from ``starts`` (:func:`_starts`)."""
+    out = np.empty(int((sizes[pairs[:, 0]] * sizes[pairs[:, 1]]).sum()), np.float32)
     if distance == "euclidean":
         abx_kernels.euclidean_costs(prepared[0], offsets, sizes, pairs, starts, out)
         return out
@@ -162,9 +179,9 @@ def _chunk(
     distance: str,
 ) -> np.ndarray:
     """The DTW distances of one chunk's pairs."""
-    costs = frame_costs(prepared, offsets, sizes, pairs, distance)
+    starts = _starts(sizes, pairs)
+    costs = _costs(prepared, offsets, sizes, pairs, distance, starts)
     n, m = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
-    starts = np.cumsum(n * m) - n * m
     tiles = Tiles.of(n, m)
     found = np.empty(len(pairs), np.float32)
     abx_kernels.dtw_tiles(costs, starts[tiles.order], tiles.width, tiles.rows, tiles.cols, found)
