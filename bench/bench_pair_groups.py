@@ -47,9 +47,9 @@ from harness.stats.pair_matrix import (
     PairScores,
     group_contrast,
     pair_tests,
-    run_pairs,
     stack_runs,
 )
+from harness.stats.pair_scores import run_pairs
 from harness.stats.speakers import crossed
 
 SCENARIOS = ("no language", "no language, t3", "equidistant", "grouped")

@@ -17,14 +17,12 @@ from harness.stats.pair_matrix import (
     PAIR_COLUMNS,
     PairScores,
     group_contrast,
-    loso_shares,
     pair_matrix,
     pair_se,
     pair_tests,
-    relabellings,
-    run_pairs,
     stack_runs,
 )
+from harness.stats.pair_scores import loso_shares, relabellings, run_pairs
 from harness.stats.speakers import crossed
 from harness.tables.results import load_results
 
@@ -71,7 +69,7 @@ def test_uneven_languages_and_chunks_give_the_same_shares(monkeypatch):
     labels = relabellings([str(i) for i in range(7)], np.arange(7) < 3)
     whole = loso_shares(x, clips, labels)
     np.testing.assert_allclose(whole[0], _brute_force(x, clips, labels[0]), atol=1e-12)
-    monkeypatch.setattr("harness.stats.pair_matrix._CHUNK", 1)  # one labelling at a time
+    monkeypatch.setattr("harness.stats.pair_scores._CHUNK", 1)  # one labelling at a time
     np.testing.assert_allclose(loso_shares(x, clips, labels), whole, atol=1e-12)
 
 
