@@ -169,6 +169,8 @@ def test_a_suite_that_asks_gets_a_matrix_per_condition_and_space(grouped_folder)
     es_en = pairs[(pairs["language_a"] == "es") & (pairs["language_b"] == "en")]
     assert es_en["within_group"].all()
     assert pairs["ci_low"].le(pairs["mean"]).all() and pairs["mean"].le(pairs["ci_high"]).all()
+    assert pairs["ci_low_simultaneous"].le(pairs["ci_low"]).all()
+    assert pairs["ci_high_simultaneous"].ge(pairs["ci_high"]).all()
     assert pairs["p_vs_chance_holm"].ge(pairs["p_vs_chance"]).all()
     assert len(groups) == len(cells) and groups["p_holm"].ge(groups["p_value"]).all()
     analysis = analyse(results, n_resamples=99, km_resamples=9)
@@ -201,3 +203,23 @@ def test_the_pair_ci_is_never_narrower_than_the_relabellings_spread():
     assert found["ci_high"] - found["ci_low"] == pytest.approx(2 * half)
     assert pair_se(1.0, nulls) == 1.0
     assert pair_se(0.01, nulls[:, :1]) == 0.01  # one relabelling: no spread to take
+
+
+def test_the_simultaneous_interval_is_bonferroni_over_the_matrix_pairs():
+    """One pair alone: the simultaneous interval is the per-pair one; one of
+    ten: the same SE and df at the 1 - 0.05 / 10 level, around the same mean."""
+    rng = np.random.default_rng(3)
+    strata = np.array(["a"] * 5 + ["b"] * 5)
+    contributions = 0.05 + 0.01 * rng.standard_normal((4, 10))
+    nulls = 0.5 + 0.04 * rng.standard_normal((4, 60))
+    scores = PairScores(np.arange(10).astype(str), strata, contributions, nulls, contributions)
+    alone, of_ten = pair_tests(scores), pair_tests(scores, family=10)
+    assert alone["ci_low_simultaneous"] == alone["ci_low"]
+    assert alone["ci_high_simultaneous"] == alone["ci_high"]
+    assert of_ten["ci_low"] == alone["ci_low"] and of_ten["ci_high"] == alone["ci_high"]
+    df = crossed(contributions, strata).df
+    ratio = stats.t.ppf(1 - 0.025 / 10, df) / stats.t.ppf(0.975, df)
+    width = of_ten["ci_high_simultaneous"] - of_ten["ci_low_simultaneous"]
+    assert width == pytest.approx(ratio * (alone["ci_high"] - alone["ci_low"]))
+    middle = (of_ten["ci_high_simultaneous"] + of_ten["ci_low_simultaneous"]) / 2
+    assert middle == pytest.approx(of_ten["mean"])

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 
 def _cell(row: pd.Series) -> str:
-    """``0.71 [0.62, 0.80]``, starred where the pair is above chance after Holm."""
-    text = ci_cell("mean", "ci_low", "ci_high", fmt_num)(row)
+    """``0.71 [0.58, 0.84]`` (the interval simultaneous over the matrix's
+    pairs), starred where the pair is above chance after Holm."""
+    text = ci_cell("mean", "ci_low_simultaneous", "ci_high_simultaneous", fmt_num)(row)
     return f"{text} *" if bool(row.get("above_chance")) else text
 
 
@@ -50,9 +51,11 @@ def pair_section(results: Results, analysis: Analysis) -> str:
         "Separability of every pair of probe languages: the balanced accuracy of a "
         "nearest-centroid rule on the two languages' probe clips, each speaker classed by "
         "its language's centroid without it against the other's without one of its speakers, "
-        "in turn (chance 0.5). Mean over seeds with its 95% CI, seeds and speakers "
-        "counted as sampled and never narrower than the score's spread over relabellings "
-        "of the pair's speakers; * marks a pair above chance by a permutation test that "
+        "in turn (chance 0.5). Mean over seeds with its 95% CI simultaneous over the "
+        "pairs of the matrix (Bonferroni; the per-pair intervals are in "
+        "stats/pair_matrix.csv), seeds and speakers counted as sampled and never "
+        "narrower than the score's spread over relabellings of the pair's speakers; "
+        "* marks a pair above chance by a permutation test that "
         "relabels the pair's speakers (the same relabellings in every seed), Holm-corrected "
         "over the pairs of one matrix."
     ))  # fmt: skip

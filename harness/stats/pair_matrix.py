@@ -10,8 +10,11 @@ additive share of that score (its clips' shares over its language's clips,
 halved) makes the speaker the unit, as in :mod:`harness.stats.speakers`:
 
 * **per pair** the seed mean with a 95% CI counting seeds and speakers as
-  sampled (:func:`pair_se`), and a permutation test against chance that
-  relabels the pair's speakers (the same relabellings in every seed,
+  sampled (:func:`pair_se`), the same interval made simultaneous over the
+  pairs of its matrix (Bonferroni: with ten pairs one per-pair interval in
+  about every two matrices leaves out 0.5 with no language at all), and a
+  permutation test against chance that relabels the pair's speakers (the
+  same relabellings in every seed,
   :func:`~harness.stats.speakers.shared_permutation_p`); Holm over the pairs
   of one matrix (one model, condition and latent space);
 * **across vs within groups** (``[probing] groups``): the mean score of pairs
@@ -48,7 +51,7 @@ CHANCE = 0.5
 
 PAIR_COLUMNS = ["model", "condition", "latent_space", "is_baseline", "language_a", "language_b",
                 "group_a", "group_b", "within_group", "n", "n_speakers", "mean", "ci_low",
-                "ci_high", "chance", "p_vs_chance", "p_vs_chance_holm", "n_relabellings",
+                "ci_high", "ci_low_simultaneous", "ci_high_simultaneous", "chance", "p_vs_chance", "p_vs_chance_holm", "n_relabellings",
                 "above_chance"]  # fmt: skip
 GROUP_COLUMNS = ["model", "condition", "latent_space", "is_baseline", "n", "n_speakers",
                  "n_pairs_within", "n_pairs_across", "mean_within", "mean_across", "difference",
@@ -73,11 +76,13 @@ class PairScores:
     dropped: np.ndarray
 
 
-def pair_tests(scores: PairScores) -> dict[str, float]:
-    """A pair's seed mean, 95% CI (:func:`pair_se`) and relabelling p against chance."""
+def pair_tests(scores: PairScores, family: int = 1) -> dict[str, float]:
+    """A pair's seed mean, 95% CI (:func:`pair_se`), the CI simultaneous over
+    the ``family`` pairs of its matrix (Bonferroni), and relabelling p against chance."""
     crossed = spk.crossed(scores.contributions, scores.strata)
     test = spk.Crossed(crossed.estimate, pair_se(crossed.se, scores.nulls), crossed.df)
     low, high = test.ci()
+    together = test.ci(1 - (1 - spk.CONFIDENCE) / family)
     mean = float(scores.contributions.sum(axis=1).mean())
     return {
         "n": scores.contributions.shape[0],
@@ -85,6 +90,8 @@ def pair_tests(scores: PairScores) -> dict[str, float]:
         "mean": mean,
         "ci_low": float(np.clip(low, 0, 1)),
         "ci_high": float(np.clip(high, 0, 1)),
+        "ci_low_simultaneous": float(np.clip(together[0], 0, 1)),
+        "ci_high_simultaneous": float(np.clip(together[1], 0, 1)),
         "chance": CHANCE,
         "p_vs_chance": spk.shared_permutation_p(mean, scores.nulls),
         "n_relabellings": scores.nulls.shape[1],
@@ -259,7 +266,8 @@ def pair_matrix(
             ga, gb = group_of.get(a), group_of.get(b)
             within = (ga == gb) if ga and gb else None
             matrix.append({**key, "language_a": a, "language_b": b, "group_a": ga,
-                           "group_b": gb, "within_group": within, **pair_tests(scores)})  # fmt: skip
+                           "group_b": gb, "within_group": within,
+                           **pair_tests(scores, family=len(cell))})  # fmt: skip
         adjusted = holm([r["p_vs_chance"] for r in matrix])
         for row, p in zip(matrix, adjusted, strict=True):
             row.update(p_vs_chance_holm=p, above_chance=bool(p < ALPHA))
