@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -14,7 +15,7 @@ import soundfile as sf
 from harness.data.splits import ROLES, assign_roles
 from harness.plugin.contracts import Clip, DataError, DataRequest, DataWarning
 from harness.spec.config import SplitConfig
-from harness_plugins.datasets import commonvoice, espeak, espeak_synth, folder
+from harness_plugins.datasets import commonvoice, espeak, espeak_synth, espeak_voices, folder
 from harness_plugins.datasets.espeak import EspeakDataset
 
 EIGHT = ("es", "it", "ja", "en", "fr", "de", "zh", "hi")
@@ -133,6 +134,52 @@ def test_espeak_every_variant_is_reproducible_in_one_process(tmp_path) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
         voices.add(json.loads((tmp_path / "a" / f"speaker{k:03d}.json").read_text())["voice"])
     assert voices == {f"it+{v}" for v in espeak_synth.VARIANTS}
+
+
+def test_unique_voices_scale_each_formant_and_the_pitch_band() -> None:
+    text = "name male3\npitch 80 122\nformant 0 100 100 100\nformant 1  96  97 100\n"
+    factors = np.array([1.1, 0.9] + [1.0] * 7)
+    scaled = espeak_voices.scaled_variant(text, factors, 1.05)
+    assert "formant 0 110 100 100" in scaled and "formant 1  86  97 100" in scaled
+    assert "pitch 84 128" in scaled and scaled.startswith("name male3")
+    bare = espeak_voices.scaled_variant("name plain\n", np.full(9, 1.1), 0.9)
+    assert "formant 8 110 100 100" in bare and "pitch 72 106" in bare  # eSpeak's defaults
+
+
+def test_espeak_unique_voices_are_reproducible_and_their_own(tmp_path, monkeypatch) -> None:
+    """Each speaker its own variant file in a private data folder, removed
+    afterwards; the same draws of variant, pitch and text as the shared voices."""
+    spec = {"language": "it", "speakers": 2, "clips_per_speaker": 1, "clip_seconds": 0.5,
+            "seed": 3, "word_list_size": 300}  # fmt: skip
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    for out, voices in (("u1", "unique"), ("u2", "unique"), ("v", "variants")):
+        espeak_synth.generate_language(spec | {"out": str(tmp_path / out), "voices": voices})
+    assert not [p for p in temporary.iterdir() if p.name.startswith("harness-espeak-data")]
+    for k in range(2):
+        name, meta = f"speaker{k:03d}.npy", f"speaker{k:03d}.json"
+        own = (tmp_path / "u1" / name).read_bytes()
+        assert own == (tmp_path / "u2" / name).read_bytes()
+        assert own != (tmp_path / "v" / name).read_bytes()
+        unique, shared = (json.loads((tmp_path / d / meta).read_text()) for d in ("u1", "v"))
+        formants, pitch = espeak_voices.speaker_factors(3, "it", k)
+        assert unique["formants"] == formants.round(4).tolist()
+        assert unique["pitch_band"] == round(pitch, 4)
+        for key in ("voice", "rate", "pitch", "spread", "texts"):
+            assert unique[key] == shared[key], key
+
+
+def test_unique_voices_are_another_corpus_and_the_default_keeps_its_key(tmp_path) -> None:
+    default = EspeakDataset(**SMALL)
+    assert EspeakDataset(**SMALL, voices="variants").corpus_dir(tmp_path) == default.corpus_dir(
+        tmp_path
+    )
+    assert EspeakDataset(**SMALL, voices="unique").corpus_dir(tmp_path) != default.corpus_dir(
+        tmp_path
+    )
+    with pytest.raises(ValueError, match="variants, unique"):
+        EspeakDataset(**SMALL, voices="distinct")
 
 
 def test_espeak_seed_changes_the_corpus(espeak_clips, espeak_cache, tmp_path) -> None:

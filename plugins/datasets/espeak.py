@@ -2,8 +2,9 @@
 
 No download is needed: ``espeakng-loader`` ships the eSpeak NG library and its
 data, ``wordfreq`` ships word lists. A *speaker* is a voice variant (m1..m8,
-f1..f5) with seeded pitch, pitch range and rate; a clip is a few random
-phrases of words drawn by frequency, cut to ``clip_seconds``.
+f1..f5) with seeded pitch, pitch range and rate (with ``voices = "unique"``
+also its own vocal tract and pitch band, :mod:`espeak_voices`); a clip is a
+few random phrases of words drawn by frequency, cut to ``clip_seconds``.
 
 The same parameters give a bit-identical corpus (how: see
 :mod:`harness_plugins.datasets.espeak_synth`). Generation runs in child
@@ -52,6 +53,7 @@ from harness.plugin.contracts import Clip, DataError, DataRequest
 from harness_plugins.datasets import espeak_synth
 from harness_plugins.datasets.espeak_prosody import LABEL, PROFILES, prosody_problems
 from harness_plugins.datasets.espeak_synth import NATIVE_RATE, speaker_file, voice_for
+from harness_plugins.datasets.espeak_voices import CHOICES as VOICE_CHOICES
 
 #: Bump when generation changes the audio in a way the parameters do not show.
 GENERATOR_VERSION = 1
@@ -87,8 +89,12 @@ class EspeakDataset:
         mode: str = "sentences",
         keywords: int = 10,
         prosody: Sequence[str] = (),
+        voices: str = "variants",
     ) -> None:
+        if voices not in VOICE_CHOICES:
+            raise ValueError(f"voices: {voices!r} is not one of {', '.join(VOICE_CHOICES)}")
         self.speakers = speakers
+        self.voices = voices
         self.params = CorpusParams(clips_per_speaker, clip_seconds, seed, word_list_size)
         self.mode = mode
         self.keywords = keywords
@@ -111,6 +117,7 @@ class EspeakDataset:
                 # the sentence corpus keeps the key it always had
                 **({"mode": self.mode, "keywords": self.keywords} if self.keyword_mode else {}),
                 **({"prosody": list(self.prosody)} if self.prosody else {}),
+                **({"voices": self.voices} if self.voices != "variants" else {}),
             }
         )
 
@@ -168,6 +175,7 @@ class EspeakDataset:
                 {"language": lang, "speakers": n_speakers, "out": str(root / lang)}
                 | asdict(self.params)
                 | {"mode": self.mode, "keywords": self.keywords, "prosody": list(self.prosody)}
+                | {"voices": self.voices}
                 for lang in todo
             ]
             groups = [specs[i::workers] for i in range(workers)]
@@ -387,6 +395,15 @@ PARAMS = [
         f"prosody of a synthesizer, not emotion): some of {', '.join(PROFILES)}; "
         "default: none",
         item=str,
+    ),
+    Param(
+        "voices",
+        str,
+        "variants",
+        "variants: each speaker one of eSpeak's 13 voice variants, which recur in "
+        "every language; unique: that variant with the speaker's own vocal tract "
+        "(every formant scaled by a seeded factor, 0.9 to 1.1)",
+        choices=VOICE_CHOICES,
     ),
     Param(
         "workers",

@@ -94,7 +94,8 @@ class Engine:
         ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
     )
 
-    def __init__(self, noise_seed: int) -> None:
+    def __init__(self, noise_seed: int, data: Path | None = None) -> None:
+        """``data``: the data folder eSpeak reads (default the installed one)."""
         import espeakng_loader
 
         original = Path(espeakng_loader.get_library_path())
@@ -108,7 +109,7 @@ class Engine:
             lib = ctypes.CDLL(str(copy), mode=getattr(os, "RTLD_LOCAL", 0))
         _declare(lib)
         # 2 = AUDIO_OUTPUT_SYNCHRONOUS; DONT_EXIT: errors return instead of exiting
-        path = espeakng_loader.get_data_path().encode()
+        path = str(data or espeakng_loader.get_data_path()).encode()
         rate = lib.espeak_Initialize(2, 0, path, PHONEME_EVENTS | DONT_EXIT)
         if rate != NATIVE_RATE:
             raise RuntimeError(f"eSpeak NG failed to initialise (returned {rate})")

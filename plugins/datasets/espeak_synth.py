@@ -13,10 +13,11 @@ the languages of the specs; :mod:`harness_plugins.datasets.espeak` starts it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 from harness.data.audio import atomic_save
 from harness.hashing import stable_seed
 from harness.plugin.contracts import DataError
+from harness_plugins.datasets import espeak_voices as voices
 from harness_plugins.datasets.espeak_engine import LOCK, NATIVE_RATE, Engine, SpokenPhone
 from harness_plugins.datasets.espeak_prosody import LABEL, PROFILES, clip_classes
 
@@ -83,8 +85,8 @@ def generate_language(spec: dict[str, Any]) -> None:
     the audio depends only on ``spec`` (speaker k on speakers 0..k-1 before it,
     which never change), not on what the process did before.
     """
-    with LOCK:
-        engine = Engine(stable_seed("espeak-noise", spec["seed"], spec["language"]) % 2**31)
+    with LOCK, _voice_data(spec) as data:
+        engine = Engine(stable_seed("espeak-noise", spec["seed"], spec["language"]) % 2**31, data)
         try:
             _speak_language(engine, spec)
         finally:
@@ -168,23 +170,56 @@ def placed(tier: Sequence[SpokenPhone], cut: int, keep: int, offset: int) -> lis
     return out
 
 
-def _speaker_voice(engine: Engine, spec: dict[str, Any], k: int) -> dict[str, Any]:
-    """Set speaker ``k``'s voice variant and prosody (the same draws in both modes)."""
-    language, seed, voice = spec["language"], spec["seed"], voice_for(spec["language"])
+def base_variant(seed: int, language: str, k: int) -> str:
+    """Speaker ``k``'s eSpeak voice variant: the 13 in a seeded order per language, cycled."""
     order = np.random.default_rng(stable_seed("espeak-variants", seed, language)).permutation(
         len(VARIANTS)
     )
+    return VARIANTS[order[k % len(VARIANTS)]]
+
+
+def _unique(spec: dict[str, Any]) -> bool:
+    return spec.get("voices", "variants") == "unique"
+
+
+@contextlib.contextmanager
+def _voice_data(spec: dict[str, Any]) -> Iterator[Path | None]:
+    """The data folder eSpeak reads: the installed one (None), or with ``voices =
+    "unique"`` a private one holding every speaker's own variant (:mod:`espeak_voices`)."""
+    if not _unique(spec):
+        yield None
+        return
+    import espeakng_loader
+
+    installed = Path(espeakng_loader.get_data_path())
+    language, seed = spec["language"], spec["seed"]
+    variants = {}
+    for k in range(spec["speakers"]):
+        text = (installed / "voices" / "!v" / base_variant(seed, language, k)).read_text()
+        formants, pitch = voices.speaker_factors(seed, language, k)
+        variants[voices.speaker_variant_name(k)] = voices.scaled_variant(text, formants, pitch)
+    with voices.private_data(installed, variants) as folder:
+        yield folder
+
+
+def _speaker_voice(engine: Engine, spec: dict[str, Any], k: int) -> dict[str, Any]:
+    """Set speaker ``k``'s voice variant (its own one with ``voices = "unique"``)
+    and prosody (the same draws in both modes)."""
+    language, seed, voice = spec["language"], spec["seed"], voice_for(spec["language"])
     rng = np.random.default_rng(stable_seed("espeak-speaker", seed, language, k))
-    variant = VARIANTS[order[k % len(VARIANTS)]]
+    variant = base_variant(seed, language, k)
     prosody = {
         "rate": int(rng.integers(*RATE_RANGE, endpoint=True)),
         "pitch": int(rng.integers(*PITCH_RANGE, endpoint=True)),
         "spread": int(rng.integers(*SPREAD_RANGE, endpoint=True)),
     }
-    if not engine.set_voice(f"{voice}+{variant}"):
-        raise DataError(f"eSpeak NG cannot load voice {voice}+{variant}")
+    name = voices.speaker_variant_name(k) if _unique(spec) else variant
+    if not engine.set_voice(f"{voice}+{name}"):
+        raise DataError(f"eSpeak NG cannot load voice {voice}+{name}")
     engine.set_prosody(**prosody)
-    return {"voice": f"{voice}+{variant}", **prosody}
+    formants, pitch = voices.speaker_factors(seed, language, k)
+    own = {"formants": formants.round(4).tolist(), "pitch_band": round(pitch, 4)}
+    return {"voice": f"{voice}+{variant}", **prosody, **(own if _unique(spec) else {})}
 
 
 def _speak_keywords(engine: Engine, spec: dict[str, Any], vocab: list[str]) -> None:
