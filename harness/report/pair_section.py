@@ -57,7 +57,8 @@ def pair_section(results: Results, analysis: Analysis) -> str:
         "narrower than the score's spread over relabellings of the pair's speakers; "
         "* marks a pair above chance by a permutation test that "
         "relabels the pair's speakers (the same relabellings in every seed), Holm-corrected "
-        "over the pairs of one matrix."
+        "over the pairs of one matrix. The test is the sharper of the two, so a starred "
+        "pair's interval can still reach 0.5: the star is the claim, the interval its size."
     ))  # fmt: skip
     conditions = [c for c in results.conditions if c in set(pairs["condition"])]
     for (model, space), part in pairs.groupby(["model", "latent_space"], sort=False):
