@@ -428,7 +428,10 @@ def harness_datasets() -> list[Component]:
                 "voice variant (pitch, rate, range) of the one synthesizer, and the text is "
                 "random frequent words. Its acoustics are far more regular than recorded "
                 "speech, so these results describe this corpus: they test the pipeline and "
-                "its statistics, not how people or models learn from natural speech."
+                "its statistics, not how people or models learn from natural speech. With "
+                "voices = \"variants\" (the default) its 13 voice variants recur in every "
+                "language, and leave-speaker-out probes of fewer than 13 speakers a language "
+                "can score below chance (docs/data.md)."
             ),
             params=PARAMS,
             labels=corpus_labels,
