@@ -429,7 +429,7 @@ def harness_datasets() -> list[Component]:
                 "random frequent words. Its acoustics are far more regular than recorded "
                 "speech, so these results describe this corpus: they test the pipeline and "
                 "its statistics, not how people or models learn from natural speech. With "
-                "voices = \"variants\" (the default) its 13 voice variants recur in every "
+                'voices = "variants" (the default) its 13 voice variants recur in every '
                 "language, and leave-speaker-out probes of fewer than 13 speakers a language "
                 "can score below chance (docs/data.md)."
             ),
