@@ -170,6 +170,25 @@ def test_espeak_unique_voices_are_reproducible_and_their_own(tmp_path, monkeypat
             assert unique[key] == shared[key], key
 
 
+def test_the_private_data_folder_copies_where_links_are_refused(tmp_path, monkeypatch) -> None:
+    installed = tmp_path / "data"
+    (installed / "voices" / "!v").mkdir(parents=True)
+    (installed / "voices" / "es").mkdir()
+    (installed / "phondata").write_bytes(b"\x01\x02")
+    (installed / "voices" / "!v" / "m1").write_text("name male1\n")
+
+    def refuse(*args, **kwargs):
+        raise OSError("links not allowed")
+
+    monkeypatch.setattr(espeak_voices.os, "symlink", refuse)
+    with espeak_voices.private_data(installed, {"own": "name own\n"}) as folder:
+        assert (folder / "phondata").read_bytes() == b"\x01\x02"
+        assert not (folder / "phondata").is_symlink() and (folder / "voices" / "es").is_dir()
+        assert (folder / "voices" / "!v" / "m1").read_text() == "name male1\n"
+        assert (folder / "voices" / "!v" / "own").read_text() == "name own\n"
+    assert not folder.exists()
+
+
 def test_unique_voices_are_another_corpus_and_the_default_keeps_its_key(tmp_path) -> None:
     default = EspeakDataset(**SMALL)
     assert EspeakDataset(**SMALL, voices="variants").corpus_dir(tmp_path) == default.corpus_dir(

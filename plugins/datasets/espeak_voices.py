@@ -13,7 +13,8 @@ variant's pitch band (the ``pitch`` line, in Hz, within which the speaker's
 drawn pitch and range lie) by another (:data:`PITCH`). eSpeak reads variants
 only from its data folder, so the speakers' variant files are written into a
 private copy of that folder (links to the installed files, and the new
-variants), which exists while the language is spoken.
+variants; copies where links cannot be made), which exists while the
+language is spoken.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -95,7 +97,16 @@ def private_data(installed: Path, variants: Mapping[str, str]) -> Iterator[Path]
 
 
 def _link_all(source: Path, target: Path, but: str | None = None) -> None:
+    """``source``'s entries (but one) in ``target``: links, or copies where the
+    system refuses links (Windows without the right to make them)."""
     target.mkdir(exist_ok=True)
     for entry in source.iterdir():
-        if entry.name != but:
+        if entry.name == but:
+            continue
+        try:
             os.symlink(entry, target / entry.name)
+        except OSError:
+            if entry.is_dir():
+                shutil.copytree(entry, target / entry.name)
+            else:
+                shutil.copy2(entry, target / entry.name)
