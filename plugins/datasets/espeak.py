@@ -424,14 +424,12 @@ def harness_datasets() -> list[Component]:
             factory=EspeakDataset,
             doc="speech synthesized by eSpeak NG from frequent words (no download; cached)",
             limits=(
-                "speech synthesized by eSpeak NG, a formant synthesizer. Every speaker is a "
-                "voice variant (pitch, rate, range) of the one synthesizer, and the text is "
-                "random frequent words. Its acoustics are far more regular than recorded "
-                "speech, so these results describe this corpus: they test the pipeline and "
-                "its statistics, not how people or models learn from natural speech. With "
-                'voices = "variants" (the default) its 13 voice variants recur in every '
-                "language, and leave-speaker-out probes of fewer than 13 speakers a language "
-                "can score below chance (docs/data.md)."
+                "speech synthesized by eSpeak NG, a formant synthesizer: every speaker one "
+                "of its 13 voice variants (shared across languages unless voices = "
+                '"unique") with drawn pitch, rate and range, the text random frequent '
+                "words. Its acoustics are far more regular than recorded speech, so these "
+                "results describe this corpus: they test the pipeline and its statistics, not "
+                "how people or models learn from natural speech."
             ),
             params=PARAMS,
             labels=corpus_labels,
