@@ -92,7 +92,6 @@ class Tiles:
 
 
 @functools.cache
-@functools.cache
 def _sgemm() -> ctypes._CFuncPtr:
     """scipy's BLAS ``sgemm`` (Fortran calling convention), which the compiled
     loop calls (an argument, not a global, so numba can cache the loop)."""
